@@ -1,0 +1,21 @@
+"""GET /healthz: the database answers and the range data is loaded; the broker is reported."""
+from django.db import connection
+from django.http import JsonResponse
+
+
+def healthz(request):
+    checks = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - a health check reports, never raises
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    healthy = checks["database"] == "ok"
+    if healthy:
+        from observations.models import ModelVersion
+        from ranges.models import Region
+
+        checks["regions"] = Region.objects.count()
+        checks["active_model"] = ModelVersion.objects.filter(is_active=True).values_list("name", flat=True).first()
+    return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)

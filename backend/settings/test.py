@@ -1,0 +1,10 @@
+"""Settings for the test suite: fast hashing, a throw-away media root set by conftest."""
+from backend.settings.base import *  # noqa: F401,F403
+from backend.settings.base import env
+
+SECRET_KEY = "test-only-not-secret"
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DATABASES = {"default": env.db("TEST_DATABASE_URL", default="sqlite:///:memory:")}
+CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_TRANSPORT_OPTIONS = {}

@@ -1,0 +1,57 @@
+"""Preprocessing, defined once: used by serving, training, evaluation and the benchmarks."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from PIL import Image
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+INCEPTION_MEAN = (0.5, 0.5, 0.5)
+INCEPTION_STD = (0.5, 0.5, 0.5)
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Resize the short side, centre-crop a square, scale to [0,1], normalise per channel."""
+
+    input_size: int = 224
+    crop_pct: float = 0.875
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    interpolation: str = "bicubic"
+
+    @property
+    def resize_size(self) -> int:
+        return int(round(self.input_size / self.crop_pct))
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "mean": list(self.mean), "std": list(self.std)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Preprocessing":
+        return cls(
+            input_size=int(data["input_size"]),
+            crop_pct=float(data.get("crop_pct", 0.875)),
+            mean=tuple(data["mean"]),
+            std=tuple(data["std"]),
+            interpolation=data.get("interpolation", "bicubic"),
+        )
+
+    def resize_crop(self, img: Image.Image) -> Image.Image:
+        """Short side to resize_size, then the centred input_size square (PIL, RGB)."""
+        width, height = img.size
+        scale = self.resize_size / min(width, height)
+        new_size = (max(self.input_size, round(width * scale)), max(self.input_size, round(height * scale)))
+        resample = Image.Resampling.BICUBIC if self.interpolation == "bicubic" else Image.Resampling.BILINEAR
+        img = img.resize(new_size, resample, reducing_gap=3.0)
+        left = (new_size[0] - self.input_size) // 2
+        top = (new_size[1] - self.input_size) // 2
+        return img.crop((left, top, left + self.input_size, top + self.input_size))
+
+    def to_array(self, img: Image.Image) -> np.ndarray:
+        """RGB PIL image -> float32 array (3, input_size, input_size), normalised."""
+        arr = np.asarray(self.resize_crop(img), dtype=np.float32) * (1.0 / 255.0)
+        arr = (arr - np.asarray(self.mean, dtype=np.float32)) / np.asarray(self.std, dtype=np.float32)
+        return np.ascontiguousarray(arr.transpose(2, 0, 1))

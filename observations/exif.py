@@ -1,0 +1,71 @@
+"""EXIF metadata read server-side from the original photo: GPS position and capture time."""
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from PIL import Image, UnidentifiedImageError
+
+GPS_IFD = 0x8825
+EXIF_IFD = 0x8769
+DATETIME_ORIGINAL = 0x9003
+
+
+@dataclass
+class PhotoMetadata:
+    latitude: float | None = None
+    longitude: float | None = None
+    taken_at: datetime | None = None
+    flags: list[str] = field(default_factory=list)
+
+
+def _rational(value) -> float:
+    try:
+        if isinstance(value, tuple):
+            num, den = value
+            return float(num) / float(den)
+        return float(value)
+    except (ZeroDivisionError, TypeError, ValueError):
+        return math.nan
+
+
+def _dms(values, ref: str, positive: str) -> float | None:
+    try:
+        d, m, s = (_rational(v) for v in values)
+    except (TypeError, ValueError):
+        return None
+    deg = d + m / 60.0 + s / 3600.0
+    if not math.isfinite(deg):
+        return None
+    return deg if (ref or positive).upper().startswith(positive) else -deg
+
+
+def read_photo_metadata(data: bytes) -> PhotoMetadata:
+    """GPS (decimal degrees) and DateTimeOriginal; damaged tags are flagged, never raised."""
+    meta = PhotoMetadata()
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            exif = img.getexif()
+            gps = exif.get_ifd(GPS_IFD)
+            sub = exif.get_ifd(EXIF_IFD)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return meta
+    except Exception:  # noqa: BLE001 - Pillow raises assorted errors on hostile EXIF
+        meta.flags.append("exif_unreadable")
+        return meta
+    if gps and 2 in gps and 4 in gps:
+        lat = _dms(gps.get(2), gps.get(1, "N"), "N")
+        lon = _dms(gps.get(4), gps.get(3, "E"), "E")
+        if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            meta.flags.append("exif_gps_invalid")
+        else:
+            meta.latitude, meta.longitude = lat, lon
+    raw_time = sub.get(DATETIME_ORIGINAL) or exif.get(0x0132)
+    if raw_time:
+        try:
+            meta.taken_at = datetime.strptime(str(raw_time).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+        except ValueError:
+            meta.flags.append("exif_time_invalid")
+    return meta

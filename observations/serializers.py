@@ -1,0 +1,67 @@
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from ranges.serializers import AlertSerializer, SpeciesInfoSerializer, VerdictSerializer, latitude_field, longitude_field
+from species.serializers import TaxonBriefSerializer
+
+
+class ObservationInputSerializer(serializers.Serializer):
+    photo = serializers.FileField(help_text="JPEG, PNG, WebP, GIF, TIFF, BMP or HEIC")
+    latitude = latitude_field(required=False, allow_null=True)
+    longitude = longitude_field(required=False, allow_null=True)
+    observed_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate_observed_at(self, value):
+        if value is not None and value > timezone.now() + timedelta(hours=24):
+            raise serializers.ValidationError("observed_at is in the future")
+        return value
+
+    def validate(self, attrs):
+        if (attrs.get("latitude") is None) != (attrs.get("longitude") is None):
+            missing = "longitude" if attrs.get("longitude") is None else "latitude"
+            raise serializers.ValidationError({missing: "give both latitude and longitude, or neither (then the photo's GPS is used)"})
+        return attrs
+
+
+class WaitSerializer(serializers.Serializer):
+    wait = serializers.FloatField(required=False, min_value=0, max_value=10, default=0)
+
+
+class ScoreSerializer(serializers.Serializer):
+    taxon = TaxonBriefSerializer(allow_null=True)
+    key = serializers.CharField(help_text="scientific name, or no_animal")
+    score = serializers.FloatField()
+
+
+class IdentificationSerializer(serializers.Serializer):
+    taxon = TaxonBriefSerializer()
+    score = serializers.FloatField()
+
+
+class LocationSerializer(serializers.Serializer):
+    latitude = serializers.FloatField()
+    longitude = serializers.FloatField()
+    source = serializers.CharField()
+    flags = serializers.ListField(child=serializers.CharField())
+
+
+class FailureSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class ObservationOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["queued", "processing", "done", "failed"])
+    created = serializers.DateTimeField()
+    observed_at = serializers.DateTimeField(allow_null=True)
+    location = LocationSerializer()
+    model_version = serializers.CharField(allow_null=True)
+    predictions = ScoreSerializer(many=True)
+    identification = IdentificationSerializer(allow_null=True)
+    verdict = VerdictSerializer(allow_null=True)
+    species_info = SpeciesInfoSerializer(allow_null=True)
+    alert = AlertSerializer(allow_null=True)
+    failure = FailureSerializer(allow_null=True)

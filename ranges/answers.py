@@ -1,0 +1,43 @@
+"""A verdict with what goes with it (facts for natives, contacts for alerts), as plain data."""
+from __future__ import annotations
+
+from ranges.selectors import contact_snapshot, contacts_for_regions, regions_by_codes
+from ranges.verdict import ALERT_STATUSES, NATIVE
+from species.models import SpeciesInfo, Taxon
+
+
+def _region(region, code: str) -> dict:
+    return {"code": code, "name": region.name if region else code, "kind": region.kind if region else ""}
+
+
+def verdict_answer(*, status: str, explanation: str, region_code: str | None, region_codes, sources, taxon: Taxon | None, contacts: list[dict] | None = None, alert_level: str | None = None) -> dict:
+    """The `VerdictAnswerSerializer` shape. `contacts` None means: look them up now;
+    `alert_level` None means: derived from the status."""
+    regions = regions_by_codes(list(region_codes))
+    alert = None
+    if alert_level is None:
+        alert_level = "alert" if status in ALERT_STATUSES else ""
+    if alert_level:
+        if contacts is None:
+            contacts = [contact_snapshot(c) for c in contacts_for_regions(list(region_codes))]
+        message = {
+            "invasive": "This species is invasive here. Please report the sighting to the contacts below; do not release or relocate the animal.",
+            "introduced": "This species was introduced here by people. Local agencies track introduced species: please report it.",
+            "out_of_range": "This species is not known from here: it may be a new introduction or an escaped animal. Please report it so an expert can verify.",
+        }.get(status, "Possibly a species that is invasive here. Please check the photo and report it if you are confident.")
+        alert = {"level": alert_level, "message": message, "contacts": contacts}
+    info = None
+    if status == NATIVE and taxon is not None:
+        info = SpeciesInfo.objects.filter(taxon=taxon).first()
+    return {
+        "taxon": taxon,
+        "verdict": {
+            "status": status,
+            "explanation": explanation,
+            "region": _region(regions.get(region_code), region_code) if region_code else None,
+            "regions": [_region(regions.get(code), code) for code in region_codes],
+            "sources": list(sources),
+        },
+        "species_info": info,
+        "alert": alert,
+    }

@@ -1,0 +1,1 @@
+"""Importers of standard data files, one module per format, registered by name."""

@@ -1,0 +1,118 @@
+"""Regions, range polygons, regional establishment statuses and the contacts to report to.
+
+Geometries are stored as WKB (EPSG:4326, lon/lat) and validated with shapely on the way in.
+"""
+from django.db import models
+
+from species.models import Taxon
+
+
+class RegionKind(models.TextChoices):
+    COUNTRY = "country"
+    ADMIN1 = "admin1", "state / province"
+    ADMIN2 = "admin2", "county / district"
+
+
+# Most specific first: the verdict walks regions in this order.
+KIND_SPECIFICITY = {RegionKind.ADMIN2: 0, RegionKind.ADMIN1: 1, RegionKind.COUNTRY: 2}
+
+
+class Region(models.Model):
+    """A country (ISO 3166-1 alpha-3), a state (ISO 3166-2, e.g. US-FL) or a county (US-<FIPS>)."""
+
+    kind = models.CharField(max_length=8, choices=RegionKind.choices)
+    code = models.CharField(max_length=16, unique=True)
+    name = models.CharField(max_length=200)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    geometry = models.BinaryField()
+    geometry_sha1 = models.CharField(max_length=40, blank=True)
+    source = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind"])]
+
+    def __str__(self):
+        return f"{self.name} ({self.code})"
+
+
+class Origin(models.TextChoices):
+    """IUCN origin codes of a range polygon."""
+
+    NATIVE = "native"
+    REINTRODUCED = "reintroduced"
+    INTRODUCED = "introduced"
+    UNCERTAIN = "uncertain"
+
+
+class RangePolygon(models.Model):
+    taxon = models.ForeignKey(Taxon, on_delete=models.CASCADE, related_name="range_polygons")
+    origin = models.CharField(max_length=16, choices=Origin.choices)
+    geometry = models.BinaryField()
+    source = models.CharField(max_length=300)
+    license = models.CharField(max_length=100, blank=True)
+
+    def __str__(self):
+        return f"{self.taxon.scientific_name}: {self.origin} range"
+
+
+class Establishment(models.TextChoices):
+    NATIVE = "native"
+    INTRODUCED = "introduced"
+    INVASIVE = "invasive"
+
+
+class RegionalStatus(models.Model):
+    """Establishment of a taxon in a region, after a named source (Darwin Core vocabularies)."""
+
+    taxon = models.ForeignKey(Taxon, on_delete=models.CASCADE, related_name="regional_statuses")
+    region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="statuses")
+    status = models.CharField(max_length=16, choices=Establishment.choices)
+    establishment_means = models.CharField(max_length=40, blank=True, help_text="Darwin Core establishmentMeans")
+    degree_of_establishment = models.CharField(max_length=40, blank=True, help_text="Darwin Core degreeOfEstablishment")
+    source = models.CharField(max_length=300)
+    source_url = models.URLField(max_length=500, blank=True)
+    note = models.TextField(blank=True)
+    recorded = models.DateField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["taxon", "region", "source"], name="unique_status_per_source")]
+        verbose_name_plural = "regional statuses"
+
+    def __str__(self):
+        return f"{self.taxon.scientific_name} is {self.status} in {self.region.code}"
+
+
+class ContactKind(models.TextChoices):
+    INVASIVE_HOTLINE = "invasive_species_hotline", "invasive-species hotline"
+    WILDLIFE_AGENCY = "wildlife_agency", "wildlife agency"
+    INVASIVE_COUNCIL = "invasive_species_council", "invasive-species council"
+    NATIONAL_AGENCY = "national_agency", "national agency"
+    ANIMAL_CONTROL = "animal_control", "animal control"
+
+
+class Contact(models.Model):
+    region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="contacts")
+    kind = models.CharField(max_length=32, choices=ContactKind.choices)
+    organisation = models.CharField(max_length=300)
+    phone = models.CharField(max_length=60, blank=True)
+    email = models.EmailField(blank=True)
+    url = models.URLField(max_length=500, blank=True)
+    hours = models.CharField(max_length=200, blank=True)
+    languages = models.CharField(max_length=100, blank=True)
+    notes = models.TextField(blank=True)
+    source_url = models.URLField(max_length=500)
+    verified_on = models.DateField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["region", "organisation", "kind"], name="unique_contact")]
+
+    def __str__(self):
+        return f"{self.organisation} ({self.region.code})"
+
+
+class DataVersion(models.Model):
+    """A counter bumped by every write to range data: processes rebuild their index when it moves."""
+
+    key = models.CharField(max_length=32, unique=True, default="ranges")
+    version = models.PositiveBigIntegerField(default=0)

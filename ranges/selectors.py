@@ -1,0 +1,89 @@
+"""Reads of range data: the per-process range index, regions at a point, contacts."""
+from __future__ import annotations
+
+import threading
+
+import shapely
+from django.conf import settings
+
+from ranges.models import Contact, DataVersion, RangePolygon, Region, RegionalStatus
+from ranges.range_index import RangeIndex, RangeRecord, RegionRecord, StatusRecord
+from species.models import Taxon
+
+_lock = threading.Lock()
+_cached: RangeIndex | None = None
+
+
+def data_version() -> int:
+    row = DataVersion.objects.filter(key="ranges").values_list("version", flat=True).first()
+    return int(row or 0)
+
+
+def range_index() -> RangeIndex:
+    """The index for this process, rebuilt when the data version moves (no restart needed)."""
+    global _cached
+    version = data_version()
+    if _cached is not None and _cached.version == version:
+        return _cached
+    with _lock:
+        if _cached is None or _cached.version != version:
+            _cached = build_range_index(version)
+    return _cached
+
+
+def build_range_index(version: int | None = None) -> RangeIndex:
+    parent_codes = dict(Region.objects.filter(parent__isnull=False).values_list("id", "parent__code"))
+    regions, wkbs = [], []
+    for rid, code, kind, name, geometry in Region.objects.values_list("id", "code", "kind", "name", "geometry").iterator(chunk_size=500):
+        regions.append(RegionRecord(code=code, kind=kind, name=name, parent_code=parent_codes.get(rid)))
+        wkbs.append(bytes(geometry))
+    geometries = list(shapely.from_wkb(wkbs)) if wkbs else []
+    statuses = [
+        StatusRecord(taxon_key=t, region_code=r, status=s, source=src, source_url=url, degree_of_establishment=deg)
+        for t, r, s, src, url, deg in RegionalStatus.objects.values_list(
+            "taxon__scientific_name", "region__code", "status", "source", "source_url", "degree_of_establishment"
+        ).iterator(chunk_size=2000)
+    ]
+    range_rows = list(RangePolygon.objects.values_list("taxon__scientific_name", "origin", "source", "geometry"))
+    ranges = [RangeRecord(taxon_key=t, origin=o, source=s) for t, o, s, _ in range_rows]
+    range_geometries = list(shapely.from_wkb([bytes(g) for *_, g in range_rows])) if range_rows else []
+    taxon_parents = dict(Taxon.objects.values_list("scientific_name", "parent__scientific_name"))
+    return RangeIndex(
+        regions=regions,
+        region_geometries=geometries,
+        statuses=statuses,
+        ranges=ranges,
+        range_geometries=range_geometries,
+        taxon_parents=taxon_parents,
+        snap_tolerance_deg=settings.RANGEWATCH_SNAP_TOLERANCE_DEG,
+        version=data_version() if version is None else version,
+    )
+
+
+def contacts_for_regions(region_codes: list[str] | tuple[str, ...]) -> list[Contact]:
+    """Active contacts of the most specific region that has any, else the next broader one."""
+    by_region: dict[str, list[Contact]] = {}
+    for contact in Contact.objects.filter(region__code__in=region_codes, is_active=True).select_related("region").order_by("kind", "organisation"):
+        by_region.setdefault(contact.region.code, []).append(contact)
+    for code in region_codes:
+        if by_region.get(code):
+            return by_region[code]
+    return []
+
+
+def contact_snapshot(contact) -> dict:
+    return {
+        "region": contact.region.code,
+        "region_name": contact.region.name,
+        "kind": contact.kind,
+        "organisation": contact.organisation,
+        "phone": contact.phone,
+        "email": contact.email,
+        "url": contact.url,
+        "hours": contact.hours,
+        "source_url": contact.source_url,
+    }
+
+
+def regions_by_codes(codes) -> dict[str, Region]:
+    return {r.code: r for r in Region.objects.filter(code__in=codes).defer("geometry")}

@@ -1,0 +1,85 @@
+import math
+
+from rest_framework import serializers
+
+from species.serializers import SpeciesInfoSerializer, TaxonBriefSerializer
+
+
+class CoordinateField(serializers.FloatField):
+    """A float that must be finite (NaN and 1e309 are refused, not compared)."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            self.fail("invalid")
+        return value
+
+
+def latitude_field(**kwargs):
+    return CoordinateField(min_value=-90, max_value=90, **kwargs)
+
+
+def longitude_field(**kwargs):
+    return CoordinateField(min_value=-180, max_value=180, **kwargs)
+
+
+class SourceSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    url = serializers.CharField(allow_blank=True)
+
+
+class RegionBriefSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+
+
+class ContactSerializer(serializers.Serializer):
+    region = serializers.CharField()
+    region_name = serializers.CharField()
+    kind = serializers.CharField()
+    organisation = serializers.CharField()
+    phone = serializers.CharField(allow_blank=True)
+    email = serializers.CharField(allow_blank=True)
+    url = serializers.CharField(allow_blank=True)
+    hours = serializers.CharField(allow_blank=True)
+    source_url = serializers.CharField(allow_blank=True)
+
+
+class VerdictSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["native", "introduced", "invasive", "out_of_range", "unknown", "uncertain", "no_animal"])
+    explanation = serializers.CharField()
+    region = RegionBriefSerializer(allow_null=True)
+    regions = RegionBriefSerializer(many=True)
+    sources = SourceSerializer(many=True)
+
+
+class AlertSerializer(serializers.Serializer):
+    level = serializers.ChoiceField(choices=["alert", "possible"], help_text="possible: a low-confidence match of a species invasive here")
+    message = serializers.CharField()
+    contacts = ContactSerializer(many=True)
+
+
+class VerdictAnswerSerializer(serializers.Serializer):
+    """A verdict with what goes with it: facts for natives, an alert with contacts otherwise."""
+
+    taxon = TaxonBriefSerializer(allow_null=True)
+    verdict = VerdictSerializer()
+    species_info = SpeciesInfoSerializer(allow_null=True)
+    alert = AlertSerializer(allow_null=True)
+
+
+class CheckInputSerializer(serializers.Serializer):
+    lat = latitude_field()
+    lon = longitude_field()
+    taxon = serializers.CharField(max_length=200, help_text="scientific name (synonyms accepted) or taxon id")
+
+
+class PointInputSerializer(serializers.Serializer):
+    lat = latitude_field()
+    lon = longitude_field()
+
+
+class RegionLookupSerializer(serializers.Serializer):
+    regions = RegionBriefSerializer(many=True)
+    contacts = ContactSerializer(many=True)

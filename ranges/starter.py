@@ -1,0 +1,52 @@
+"""Loads the starter pack's range data: native countries/states, regional statuses, contacts."""
+from __future__ import annotations
+
+from django.db import transaction
+
+from ranges.models import Region
+from ranges.services import contact_upsert, regional_status_upsert
+from species.selectors import taxon_by_name
+from species.starter import read_csv
+
+STARTER_SOURCE = "RangeWatch starter pack"
+
+
+@transaction.atomic
+def load_statuses_and_contacts() -> dict[str, int]:
+    regions = {r.code: r for r in Region.objects.defer("geometry")}
+    counts = {"statuses": 0, "contacts": 0, "skipped": 0}
+
+    def status(taxon, code, value, url, means="", degree="", note=""):
+        region = regions.get(code)
+        if region is None or taxon is None:
+            counts["skipped"] += 1
+            return
+        _, outcome = regional_status_upsert(
+            taxon=taxon, region=region, status=value, source=STARTER_SOURCE, source_url=url,
+            establishment_means=means, degree_of_establishment=degree, note=note,
+        )
+        counts["statuses"] += outcome != "unchanged"
+
+    for row in read_csv("native_ranges.csv"):
+        taxon = taxon_by_name(row["scientific_name"])
+        for code in row["countries"].split():
+            status(taxon, code, "native", row["source_url"], "native", "native")
+        for usps in row.get("us_states", "").split():
+            status(taxon, f"US-{usps}", "native", row["source_url"], "native", "native")
+    for row in read_csv("regional_status.csv"):
+        status(
+            taxon_by_name(row["scientific_name"]), row["region_code"], row["status"], row["source_url"],
+            row.get("establishment_means", ""), row.get("degree_of_establishment", ""), row.get("note", ""),
+        )
+    for row in read_csv("contacts.csv"):
+        region = regions.get(row["region_code"])
+        if region is None:
+            counts["skipped"] += 1
+            continue
+        _, outcome = contact_upsert(
+            region=region, kind=row["kind"], organisation=row["organisation"],
+            phone=row.get("phone", ""), email=row.get("email", ""), url=row.get("url", ""), hours=row.get("hours", ""),
+            languages=row.get("languages", ""), notes=row.get("notes", ""), source_url=row["source_url"],
+        )
+        counts["contacts"] += outcome != "unchanged"
+    return counts

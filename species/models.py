@@ -1,0 +1,86 @@
+"""Taxa (a tree from kingdom to species), their names and the facts shown to users."""
+from django.db import models
+
+
+class Rank(models.TextChoices):
+    KINGDOM = "kingdom"
+    PHYLUM = "phylum"
+    CLASS = "class"
+    ORDER = "order"
+    FAMILY = "family"
+    GENUS = "genus"
+    SPECIES = "species"
+    SUBSPECIES = "subspecies"
+
+
+class Sensitivity(models.TextChoices):
+    """Coordinate generalisation for public surfaces (GBIF, Chapman 2020)."""
+
+    NONE = "none", "not sensitive"
+    DEG_0001 = "0.001", "generalise to 0.001°"
+    DEG_001 = "0.01", "generalise to 0.01°"
+    DEG_01 = "0.1", "generalise to 0.1°"
+    DEG_1 = "1", "generalise to 1°"
+    WITHHOLD = "withhold", "withhold the location"
+
+
+class Taxon(models.Model):
+    scientific_name = models.CharField(max_length=200)
+    rank = models.CharField(max_length=16, choices=Rank.choices)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    common_name = models.CharField(max_length=200, blank=True)
+    gbif_key = models.PositiveBigIntegerField(null=True, blank=True)
+    speciesnet_label = models.CharField(max_length=200, blank=True)
+    sensitivity = models.CharField(max_length=10, choices=Sensitivity.choices, default=Sensitivity.NONE)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scientific_name", "rank"], name="unique_taxon_name_rank")]
+        indexes = [models.Index(fields=["scientific_name"])]
+        verbose_name_plural = "taxa"
+
+    def __str__(self):
+        return f"{self.scientific_name} ({self.common_name})" if self.common_name else self.scientific_name
+
+
+class TaxonSynonym(models.Model):
+    """Another scientific name for a taxon (e.g. Herpestes javanicus for Urva auropunctata)."""
+
+    taxon = models.ForeignKey(Taxon, on_delete=models.CASCADE, related_name="synonyms")
+    name = models.CharField(max_length=200, unique=True)
+    source = models.URLField(blank=True)
+
+    def __str__(self):
+        return f"{self.name} → {self.taxon.scientific_name}"
+
+
+class IucnCategory(models.TextChoices):
+    LC = "LC", "Least Concern"
+    NT = "NT", "Near Threatened"
+    VU = "VU", "Vulnerable"
+    EN = "EN", "Endangered"
+    CR = "CR", "Critically Endangered"
+    EW = "EW", "Extinct in the Wild"
+    EX = "EX", "Extinct"
+    DD = "DD", "Data Deficient"
+    NE = "NE", "Not Evaluated"
+    DOMESTICATED = "domesticated", "Domesticated"
+
+
+class SpeciesInfo(models.Model):
+    """Facts and conservation notes, written in the project's own words, with sources."""
+
+    taxon = models.OneToOneField(Taxon, on_delete=models.CASCADE, related_name="info")
+    summary = models.TextField()
+    habitat = models.TextField(blank=True)
+    diet = models.TextField(blank=True)
+    iucn_category = models.CharField(max_length=16, choices=IucnCategory.choices, default=IucnCategory.NE)
+    conservation_note = models.TextField(blank=True)
+    how_to_help = models.TextField(blank=True)
+    sources = models.JSONField(default=list, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "species info"
+
+    def __str__(self):
+        return f"info: {self.taxon.scientific_name}"

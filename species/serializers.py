@@ -1,0 +1,33 @@
+from rest_framework import serializers
+
+from species.models import SpeciesInfo, Taxon
+
+
+class TaxonBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Taxon
+        fields = ["id", "scientific_name", "common_name", "rank"]
+
+
+class SpeciesInfoSerializer(serializers.ModelSerializer):
+    iucn_category_label = serializers.CharField(source="get_iucn_category_display", read_only=True)
+
+    class Meta:
+        model = SpeciesInfo
+        fields = ["summary", "habitat", "diet", "iucn_category", "iucn_category_label", "conservation_note", "how_to_help", "sources"]
+
+
+class TaxonDetailSerializer(serializers.ModelSerializer):
+    parent = TaxonBriefSerializer(read_only=True)
+    lineage = serializers.SerializerMethodField()
+    info = SpeciesInfoSerializer(read_only=True)
+    synonyms = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+
+    class Meta:
+        model = Taxon
+        fields = ["id", "scientific_name", "common_name", "rank", "parent", "lineage", "synonyms", "info"]
+
+    def get_lineage(self, taxon) -> list[dict]:
+        from species.selectors import taxon_lineage
+
+        return [{"rank": t.rank, "scientific_name": t.scientific_name} for t in reversed(taxon_lineage(taxon))]

@@ -1,0 +1,53 @@
+"""Loads the project's starter pack (species/starter_pack/): taxa, facts, and the ImageNet mapping."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from django.db import transaction
+
+from species.services import species_info_upsert, taxon_upsert_with_lineage
+from species.models import Taxon
+
+STARTER_PACK = Path(__file__).resolve().parent / "starter_pack"
+
+
+def read_csv(name: str) -> list[dict]:
+    with open(STARTER_PACK / name, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def imagenet_classes() -> tuple[list[str], list[str | None]]:
+    """(labels, taxon key per label) for the 1000 ImageNet classes, in output order."""
+    rows = sorted(read_csv("imagenet_classes.csv"), key=lambda r: int(r["class_index"]))
+    return [r["imagenet_label"] for r in rows], [r["scientific_name"].strip() or None for r in rows]
+
+
+@transaction.atomic
+def load_taxa_and_facts() -> dict[str, int]:
+    counts = {"taxa_created": 0, "taxa_updated": 0, "info_created": 0, "info_updated": 0}
+    for row in read_csv("taxa.csv"):
+        lineage = {rank: row.get(rank, "") for rank in ("kingdom", "phylum", "class", "order", "family", "genus")}
+        _, outcome = taxon_upsert_with_lineage(scientific_name=row["scientific_name"].strip(), rank=row["rank"].strip(), common_name=row["common_name"].strip(), lineage=lineage)
+        if outcome != "unchanged":
+            counts[f"taxa_{outcome}"] += 1
+    facts = json.loads((STARTER_PACK / "species_info.json").read_text(encoding="utf-8"))
+    taxa = {t.scientific_name: t for t in Taxon.objects.filter(scientific_name__in=[f["scientific_name"] for f in facts])}
+    for fact in facts:
+        taxon = taxa.get(fact["scientific_name"])
+        if taxon is None:
+            continue
+        _, outcome = species_info_upsert(
+            taxon=taxon,
+            summary=fact["summary"],
+            habitat=fact.get("habitat", ""),
+            diet=fact.get("diet", ""),
+            iucn_category=fact.get("iucn_category", "NE"),
+            conservation_note=fact.get("conservation_note", ""),
+            how_to_help=fact.get("how_to_help", ""),
+            sources=fact.get("sources", []),
+        )
+        if outcome != "unchanged":
+            counts[f"info_{outcome}"] += 1
+    return counts

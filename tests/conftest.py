@@ -1,0 +1,32 @@
+"""Shared fixtures: a throw-away media root, the ../shared/data path, factories, a tiny model."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+PHOTOS = SHARED_DATA / "photos"
+
+
+def shared_path(*parts: str) -> Path:
+    """A file under ../shared/data, or skip the test with a clear reason."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs ../shared/data/{'/'.join(parts)} (real openly licensed data, not shipped with the project)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.RANGEWATCH_MODEL_DIR = tmp_path / "models"
+
+
+@pytest.fixture
+def tiny_artifact(tmp_path):
+    """A random-init tiny model artifact whose labels map to taxa used by the factories."""
+    from tests.factories import tiny_model_artifact
+
+    return tiny_model_artifact(tmp_path / "tiny-model")
