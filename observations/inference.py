@@ -45,3 +45,9 @@ def active_classifier():
             _loaded = (version.pk, classifier)
             log.info("serving model version %s (%s) from %s", version.name, version.arch, version.path)
     return version, _loaded[1]
+
+
+def classify_photo(data: bytes):
+    """(ModelVersion, ml.engine.Classification) for one photo's bytes."""
+    version, classifier = active_classifier()
+    return version, classifier.classify([data])[0]

@@ -112,7 +112,7 @@ def observation_fail(*, observation: Observation, code: str, detail: str = "") -
 def observation_classify(*, observation_id: int) -> str:
     """Classify one observation and store prediction and verdict. Idempotent: a redelivered task
     finds the work done and returns. Returns the final status."""
-    from observations.inference import active_classifier
+    from observations.inference import classify_photo
 
     claimed = Observation.objects.filter(pk=observation_id, status__in=[Observation.Status.QUEUED, Observation.Status.PROCESSING])
     observation = claimed.first()
@@ -123,10 +123,9 @@ def observation_classify(*, observation_id: int) -> str:
         return Observation.Status.FAILED
     claimed.update(status=Observation.Status.PROCESSING, attempts=observation.attempts + 1, updated=timezone.now())
 
-    version, classifier = active_classifier()
     with observation.photo.open("rb") as fh:
         data = fh.read()
-    result = classifier.classify([data])[0]
+    version, result = classify_photo(data)
     if not result.ok:
         observation_fail(observation=observation, code=result.error_code, detail=result.error_detail)
         return Observation.Status.FAILED
