@@ -31,6 +31,12 @@ def range_index() -> RangeIndex:
     return _cached
 
 
+def range_index_clear() -> None:
+    """Forget this process's index (tests; the version check covers production)."""
+    global _cached
+    _cached = None
+
+
 def build_range_index(version: int | None = None) -> RangeIndex:
     parent_codes = dict(Region.objects.filter(parent__isnull=False).values_list("id", "parent__code"))
     regions, wkbs = [], []

@@ -24,6 +24,15 @@ def _media_root(settings, tmp_path):
     settings.RANGEWATCH_MODEL_DIR = tmp_path / "models"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_range_index():
+    from ranges.selectors import range_index_clear
+
+    range_index_clear()
+    yield
+    range_index_clear()
+
+
 @pytest.fixture
 def tiny_artifact(tmp_path):
     """A random-init tiny model artifact whose labels map to taxa used by the factories."""

@@ -47,7 +47,11 @@ class RegionFactory(factory.django.DjangoModelFactory):
 
 
 def region(code, kind, bounds, parent=None, name=None):
-    return RegionFactory(code=code, kind=kind, name=name or code, parent=parent, geometry=clean_polygonal(box(*bounds)).wkb)
+    from ranges.services import data_version_bump
+
+    row = RegionFactory(code=code, kind=kind, name=name or code, parent=parent, geometry=clean_polygonal(box(*bounds)).wkb)
+    data_version_bump()
+    return row
 
 
 def status(taxon, region_row, value, source="test source"):
