@@ -11,10 +11,12 @@ class RegionKind(models.TextChoices):
     COUNTRY = "country"
     ADMIN1 = "admin1", "state / province"
     ADMIN2 = "admin2", "county / district"
+    # A named set of admin-1 regions that registers use as one locality (US-RIIS "L48").
+    GROUP = "group", "group of states"
 
 
 # Most specific first: the verdict walks regions in this order.
-KIND_SPECIFICITY = {RegionKind.ADMIN2: 0, RegionKind.ADMIN1: 1, RegionKind.COUNTRY: 2}
+KIND_SPECIFICITY = {RegionKind.ADMIN2: 0, RegionKind.ADMIN1: 1, RegionKind.GROUP: 2, RegionKind.COUNTRY: 3}
 
 
 class Region(models.Model):
@@ -24,9 +26,17 @@ class Region(models.Model):
     code = models.CharField(max_length=16, unique=True)
     name = models.CharField(max_length=200)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
-    geometry = models.BinaryField()
+    # ISO 3166-1 alpha-2 of a country: Darwin Core checklists (GRIIS) use it.
+    iso_a2 = models.CharField(max_length=2, blank=True, db_index=True)
+    # Groups have no geometry of their own: they are their members.
+    members = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="groups")
+    geometry = models.BinaryField(blank=True, default=b"")
     geometry_sha1 = models.CharField(max_length=40, blank=True)
+    geometry_note = models.CharField(max_length=500, blank=True, help_text="what validation repaired, if anything")
+    # 1:N of the source map; a more detailed source (smaller N) is not replaced by a coarser one.
+    scale_denominator = models.PositiveBigIntegerField(null=True, blank=True)
     source = models.CharField(max_length=300, blank=True)
+    updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         indexes = [models.Index(fields=["kind"])]
@@ -44,12 +54,34 @@ class Origin(models.TextChoices):
     UNCERTAIN = "uncertain"
 
 
+class Presence(models.TextChoices):
+    """IUCN presence codes; only extant and probably extant ranges are imported."""
+
+    EXTANT = "extant"
+    PROBABLY_EXTANT = "probably_extant", "probably extant"
+    POSSIBLY_EXTANT = "possibly_extant", "possibly extant"
+    POSSIBLY_EXTINCT = "possibly_extinct", "possibly extinct"
+    EXTINCT = "extinct"
+    UNCERTAIN = "uncertain"
+
+
 class RangePolygon(models.Model):
+    """One range polygon of a taxon; `source_key` makes re-imports of the same file idempotent."""
+
     taxon = models.ForeignKey(Taxon, on_delete=models.CASCADE, related_name="range_polygons")
     origin = models.CharField(max_length=16, choices=Origin.choices)
+    presence = models.CharField(max_length=20, choices=Presence.choices, default=Presence.EXTANT)
     geometry = models.BinaryField()
+    geometry_sha1 = models.CharField(max_length=40, blank=True)
+    geometry_note = models.CharField(max_length=500, blank=True, help_text="what validation repaired, if anything")
     source = models.CharField(max_length=300)
+    source_url = models.URLField(max_length=500, blank=True)
+    source_key = models.CharField(max_length=200, blank=True, help_text="the feature's id in its source file")
     license = models.CharField(max_length=100, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["taxon", "origin", "source", "source_key"], name="unique_range_polygon_per_source")]
 
     def __str__(self):
         return f"{self.taxon.scientific_name}: {self.origin} range"
@@ -73,13 +105,39 @@ class RegionalStatus(models.Model):
     source_url = models.URLField(max_length=500, blank=True)
     note = models.TextField(blank=True)
     recorded = models.DateField(null=True, blank=True)
+    updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["taxon", "region", "source"], name="unique_status_per_source")]
+        indexes = [models.Index(fields=["source"])]
         verbose_name_plural = "regional statuses"
 
     def __str__(self):
         return f"{self.taxon.scientific_name} is {self.status} in {self.region.code}"
+
+
+class GeofenceRule(models.TextChoices):
+    ALLOW = "allow"
+    BLOCK = "block"
+
+
+class GeofenceEntry(models.Model):
+    """A classifier geofence rule (SpeciesNet): a plausibility hint about presence, not an
+    establishment status. The verdict cites it in its explanation but never decides on it."""
+
+    taxon = models.ForeignKey(Taxon, on_delete=models.CASCADE, related_name="geofence_entries")
+    region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="geofence_entries")
+    rule = models.CharField(max_length=8, choices=GeofenceRule.choices)
+    comment = models.TextField(blank=True)
+    source = models.CharField(max_length=300)
+    source_url = models.URLField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["taxon", "region", "source"], name="unique_geofence_per_source")]
+        verbose_name_plural = "geofence entries"
+
+    def __str__(self):
+        return f"{self.rule} {self.taxon.scientific_name} in {self.region.code}"
 
 
 class ContactKind(models.TextChoices):
