@@ -8,7 +8,8 @@ from ranges.services import contact_upsert, regional_status_upsert
 from species.selectors import taxon_by_name
 from species.starter import read_csv
 
-STARTER_SOURCE = "RangeWatch starter pack"
+NATIVE_RANGES_SOURCE = "RangeWatch starter pack: native ranges"
+INTRODUCTIONS_SOURCE = "RangeWatch starter pack: documented introductions"
 
 
 @transaction.atomic
@@ -16,13 +17,13 @@ def load_statuses_and_contacts() -> dict[str, int]:
     regions = {r.code: r for r in Region.objects.defer("geometry")}
     counts = {"statuses": 0, "contacts": 0, "skipped": 0}
 
-    def status(taxon, code, value, url, means="", degree="", note=""):
+    def status(source, taxon, code, value, url, means="", degree="", note=""):
         region = regions.get(code)
         if region is None or taxon is None:
             counts["skipped"] += 1
             return
         _, outcome = regional_status_upsert(
-            taxon=taxon, region=region, status=value, source=STARTER_SOURCE, source_url=url,
+            taxon=taxon, region=region, status=value, source=source, source_url=url,
             establishment_means=means, degree_of_establishment=degree, note=note,
         )
         counts["statuses"] += outcome != "unchanged"
@@ -30,12 +31,12 @@ def load_statuses_and_contacts() -> dict[str, int]:
     for row in read_csv("native_ranges.csv"):
         taxon = taxon_by_name(row["scientific_name"])
         for code in row["countries"].split():
-            status(taxon, code, "native", row["source_url"], "native", "native")
+            status(NATIVE_RANGES_SOURCE, taxon, code, "native", row["source_url"], "native", "native")
         for usps in row.get("us_states", "").split():
-            status(taxon, f"US-{usps}", "native", row["source_url"], "native", "native")
+            status(NATIVE_RANGES_SOURCE, taxon, f"US-{usps}", "native", row["source_url"], "native", "native")
     for row in read_csv("regional_status.csv"):
         status(
-            taxon_by_name(row["scientific_name"]), row["region_code"], row["status"], row["source_url"],
+            INTRODUCTIONS_SOURCE, taxon_by_name(row["scientific_name"]), row["region_code"], row["status"], row["source_url"],
             row.get("establishment_means", ""), row.get("degree_of_establishment", ""), row.get("note", ""),
         )
     for row in read_csv("contacts.csv"):

@@ -1,0 +1,109 @@
+"""Start the real product as processes (migrate, bootstrap, Celery worker, gunicorn) for e2e tests."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stack:
+    def __init__(self, env: dict, base_url: str, token: str, var_dir: Path):
+        self.env, self.base_url, self.token, self.var_dir = env, base_url, token, var_dir
+
+    def manage(self, *args: str, timeout: int = 300) -> str:
+        out = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout)
+        assert out.returncode == 0, out.stdout + out.stderr
+        return out.stdout
+
+    def upload(self, photo: Path, wait: float = 10, **fields):
+        with open(photo, "rb") as fh:
+            return requests.post(
+                f"{self.base_url}/api/v1/observations/?wait={wait}",
+                headers={"Authorization": f"Token {self.token}"},
+                files={"photo": (photo.name, fh, "image/jpeg")},
+                data=fields,
+                timeout=wait + 30,
+            )
+
+    def result(self, location: str, wait: float = 10) -> dict:
+        return requests.get(location, params={"wait": wait}, headers={"Authorization": f"Token {self.token}"}, timeout=wait + 30).json()
+
+    def get(self, path: str, **params):
+        return requests.get(f"{self.base_url}{path}", params=params, timeout=30)
+
+
+@contextmanager
+def running_stack(tmp_path: Path, *, database_url: str | None, broker_url: str | None, bootstrap_args=("--skip-counties",)):
+    var_dir = tmp_path / "var"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "backend.settings.local",
+        "RANGEWATCH_VAR_DIR": str(var_dir),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("TEST_DATABASE_URL", None)
+    for key, value in (("DATABASE_URL", database_url), ("CELERY_BROKER_URL", broker_url)):
+        if value:
+            env[key] = value
+        else:
+            env.pop(key, None)
+    stack = Stack(env, "", "", var_dir)
+    stack.manage("migrate", "--no-input", "-v0")
+    out = stack.manage("bootstrap", *bootstrap_args)
+    stack.token = out.split("API token: ")[1].split()[0]
+    port = free_port()
+    stack.base_url = f"http://127.0.0.1:{port}"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    procs = [
+        subprocess.Popen(
+            [str(BIN / "celery"), "-A", "backend", "worker", "-Q", "inference,default", "-P", "solo", "--loglevel", "INFO"],
+            cwd=REPO, env=env, stdout=open(logs / "worker.log", "w"), stderr=subprocess.STDOUT,
+        ),
+        subprocess.Popen(
+            [str(BIN / "gunicorn"), "backend.wsgi", "--env", "DJANGO_SETTINGS_MODULE=backend.settings.local", "--bind", f"127.0.0.1:{port}", "--threads", "4"],
+            cwd=REPO, env=env, stdout=open(logs / "web.log", "w"), stderr=subprocess.STDOUT,
+        ),
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{stack.base_url}/healthz", timeout=5).status_code == 200:
+                    break
+            except (requests.ConnectionError, requests.Timeout):
+                time.sleep(0.3)
+        else:
+            raise AssertionError("web never became healthy: " + (logs / "web.log").read_text()[-2000:])
+        yield stack
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
