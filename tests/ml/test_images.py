@@ -122,3 +122,11 @@ def test_real_cmyk_and_rotated_photos_load():
     for name in ["african_elephants_cmyk.jpg", "african_elephants_bw.jpg", "african_elephants_with_exif_orientation.jpg"]:
         img = load_rgb(shared_path("photos", "speciesnet_test_images", name).read_bytes(), target_size=256)
         assert img.mode == "RGB"
+
+
+def test_heic_from_phones_loads_when_pillow_heif_is_installed():
+    pytest.importorskip("pillow_heif")
+    data = encode(gradient(size=(64, 48)), "HEIF")
+    assert inspect_image(data).format == "HEIF"
+    img = load_rgb(data)
+    assert img.mode == "RGB" and img.size == (64, 48)
