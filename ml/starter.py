@@ -26,3 +26,13 @@ def build_starter_artifact(directory: str | os.PathLike, labels: list[str], labe
         metrics={"note": "ImageNet-1k weights, not fine-tuned; animal classes mapped to taxa"},
     )
     return save_artifact(Path(directory), manifest, model.state_dict())
+
+
+def read_label_map(csv_path: str | os.PathLike) -> tuple[list[str], list[str | None]]:
+    """(labels, label_taxa) from species/starter_pack/imagenet_classes.csv, in class-index order:
+    the `imagenet_label` column, and the `scientific_name` column (empty means "no animal")."""
+    import csv
+
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        rows = sorted(csv.DictReader(fh), key=lambda r: int(r["class_index"]))
+    return [r["imagenet_label"] for r in rows], [(r.get("scientific_name") or "").strip() or None for r in rows]
