@@ -7,6 +7,7 @@ from rest_framework import permissions, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from backend.errors import api_error
@@ -32,6 +33,8 @@ def _wait_for_result(observation: Observation, user, seconds: float) -> Observat
 class ObservationCreateApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
     parser_classes = [MultiPartParser]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "uploads"
 
     @extend_schema(
         request={"multipart/form-data": ObservationInputSerializer},

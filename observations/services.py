@@ -200,10 +200,11 @@ def _watch_list_match(top_k, index, lon, lat, min_score: float = 0.1):
     return None
 
 
-def sweep_stuck_observations(*, queued_after_s: int = 60, processing_after_s: int | None = None) -> dict[str, int]:
+def sweep_stuck_observations(*, queued_after_s: int | None = None, processing_after_s: int | None = None) -> dict[str, int]:
     """Re-enqueue uploads stuck in `queued` (broker down at upload) or `processing` past the hard
     time limit (worker died); give up after MAX_ATTEMPTS with a typed failure."""
     now = timezone.now()
+    queued_after_s = settings.RANGEWATCH_SWEEP_QUEUED_AFTER_S if queued_after_s is None else queued_after_s
     processing_after_s = processing_after_s or settings.CELERY_TASK_TIME_LIMIT + 30
     counts = {"requeued": 0, "failed": 0}
     stuck = Observation.objects.filter(status=Observation.Status.QUEUED, updated__lt=now - timedelta(seconds=queued_after_s)) | Observation.objects.filter(
