@@ -69,6 +69,11 @@ def _check_antimeridian(geom, label: str) -> None:
         if poly.geom_type != "Polygon":
             continue
         for ring in [poly.exterior, *poly.interiors]:
-            xs = shapely.get_coordinates(ring)[:, 0]
-            if len(xs) > 1 and float(abs(xs[1:] - xs[:-1]).max()) > 180:
+            xy = shapely.get_coordinates(ring)
+            if len(xy) < 2:
+                continue
+            jumps = abs(xy[1:, 0] - xy[:-1, 0]) > 180
+            # An edge from +180 to -180 along a pole (Antarctica) closes a ring correctly.
+            along_edge = (abs(xy[1:, 0]) == 180) & (abs(xy[:-1, 0]) == 180) & (abs(xy[1:, 1]) == 90) & (abs(xy[:-1, 1]) == 90)
+            if (jumps & ~along_edge).any():
                 raise GeometryRejected(f"{label}: a ring crosses the antimeridian; split it at ±180° longitude")

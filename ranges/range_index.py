@@ -12,7 +12,8 @@ import numpy as np
 import shapely
 from shapely import STRtree
 
-KINDS_MOST_SPECIFIC_FIRST = ("admin2", "admin1", "country")
+KINDS_MOST_SPECIFIC_FIRST = ("admin2", "admin1", "group", "country")
+_GEOMETRY_KINDS = ("admin2", "admin1", "country")  # groups are their members: no geometry of their own
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,18 @@ class RangeRecord:
     source_url: str = ""
 
 
+@dataclass(frozen=True)
+class GeofenceRecord:
+    """A classifier geofence rule: cited in explanations, never a status."""
+
+    taxon_key: str
+    region_code: str
+    rule: str  # allow | block
+    comment: str
+    source: str
+    source_url: str = ""
+
+
 @dataclass
 class _KindTree:
     records: list[RegionRecord]
@@ -66,23 +79,41 @@ class RangeIndex:
     taxon_parents: dict[str, str | None] = field(default_factory=dict)
     snap_tolerance_deg: float = 0.1
     version: int = 0
+    # group code -> member codes (e.g. US-L48 -> the 48 contiguous states and DC)
+    region_groups: dict[str, list[str]] = field(default_factory=dict)
+    geofence: list[GeofenceRecord] = field(default_factory=list)
 
     def __post_init__(self):
         if len(self.regions) != len(self.region_geometries):
             raise ValueError("one geometry per region")
         self._by_kind: dict[str, _KindTree] = {}
-        for kind in KINDS_MOST_SPECIFIC_FIRST:
-            picked = [(r, g) for r, g in zip(self.regions, self.region_geometries) if r.kind == kind]
+        for kind in _GEOMETRY_KINDS:
+            picked = [(r, g) for r, g in zip(self.regions, self.region_geometries) if r.kind == kind and g is not None and not g.is_empty]
             if picked:
                 geoms = np.asarray([g for _, g in picked], dtype=object)
                 shapely.prepare(geoms)
                 self._by_kind[kind] = _KindTree([r for r, _ in picked], geoms, STRtree(geoms))
+        self._groups_of: dict[str, list[RegionRecord]] = defaultdict(list)
+        by_code = {r.code: r for r in self.regions}
+        for group_code, members in self.region_groups.items():
+            group = by_code.get(group_code)
+            if group is not None:
+                for member in members:
+                    self._groups_of[member].append(group)
+        # Countries that have admin-1 polygons: a point in one but in none of its states snaps to a state.
+        self._has_admin1 = {r.parent_code for r in self.regions if r.kind == "admin1" and r.parent_code}
+        self._geofence: dict[tuple[str, str], list[GeofenceRecord]] = defaultdict(list)
+        for g in self.geofence:
+            self._geofence[(g.taxon_key, g.region_code)].append(g)
         self._region_by_code = {r.code: r for r in self.regions}
         self._status = defaultdict(list)
         self._status_regions_by_taxon = defaultdict(set)
+        self._native_regions_by_taxon = defaultdict(set)
         for s in self.statuses:
             self._status[(s.taxon_key, s.region_code)].append(s)
             self._status_regions_by_taxon[s.taxon_key].add(s.region_code)
+            if s.status == "native":
+                self._native_regions_by_taxon[s.taxon_key].add(s.region_code)
         self._ranges_by_taxon = defaultdict(list)
         for record, geom in zip(self.ranges, self.range_geometries):
             shapely.prepare(geom)
@@ -97,22 +128,46 @@ class RangeIndex:
         return self._region_by_code.get(code)
 
     def regions_at(self, lon: float, lat: float) -> list[RegionHit]:
-        """Regions containing the point, most specific first; coastal and border points that fall
-        in no polygon of a kind snap to the nearest one within the tolerance."""
+        """Regions containing the point, most specific first. A point in no region at all (a
+        coarse coast) snaps to the nearest regions within the tolerance; a point inside a country
+        that has states but in none of them (a state border drawn at another scale) snaps to the
+        nearest of that country's states."""
         point = shapely.Point(lon, lat)
-        hits: list[RegionHit] = []
-        for kind in KINDS_MOST_SPECIFIC_FIRST:
-            kt = self._by_kind.get(kind)
-            if kt is None:
-                continue
-            idx = kt.tree.query(point, predicate="intersects")
+        found = {kind: kt.tree.query(point, predicate="intersects") for kind, kt in self._by_kind.items()}
+        return self._hits(point, {kind: list(idx) for kind, idx in found.items()})
+
+    def regions_at_many(self, lons, lats) -> list[list[RegionHit]]:
+        """regions_at for arrays of points: one bulk tree query per kind."""
+        points = shapely.points(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))
+        per_point: list[dict[str, list[int]]] = [{} for _ in range(len(points))]
+        for kind, kt in self._by_kind.items():
+            point_idx, geom_idx = kt.tree.query(points, predicate="intersects")
+            for p, g in zip(point_idx.tolist(), geom_idx.tolist()):
+                per_point[p].setdefault(kind, []).append(g)
+        return [self._hits(point, found) for point, found in zip(points, per_point)]
+
+    def _hits(self, point, found: dict[str, list[int]]) -> list[RegionHit]:
+        by_kind: dict[str, list[RegionHit]] = {}
+        for kind, idx in found.items():
             if len(idx):
-                hits.extend(RegionHit(kt.records[i]) for i in sorted(idx))
-                continue
+                records = self._by_kind[kind].records
+                by_kind[kind] = [RegionHit(records[i]) for i in sorted(idx)]
+        if not by_kind:
+            for kind, kt in self._by_kind.items():
+                near = kt.tree.query_nearest(point, max_distance=self.snap_tolerance_deg, return_distance=True)
+                if len(near[0]):
+                    by_kind[kind] = [RegionHit(kt.records[i], snapped=True, distance_deg=float(d)) for i, d in zip(near[0], near[1])]
+        elif "admin1" not in by_kind and "admin1" in self._by_kind and any(h.region.code in self._has_admin1 for h in by_kind.get("country", [])):
+            kt = self._by_kind["admin1"]
             near = kt.tree.query_nearest(point, max_distance=self.snap_tolerance_deg, return_distance=True)
-            for i, distance in zip(near[0], near[1]):
-                hits.append(RegionHit(kt.records[i], snapped=True, distance_deg=float(distance)))
-        return self._consistent(hits)
+            if len(near[0]):
+                by_kind["admin1"] = [RegionHit(kt.records[i], snapped=True, distance_deg=float(d)) for i, d in zip(near[0], near[1])]
+        if self._groups_of and "admin1" in by_kind:
+            groups = {g.code: RegionHit(g, snapped=h.snapped, distance_deg=h.distance_deg) for h in by_kind["admin1"] for g in self._groups_of.get(h.region.code, ())}
+            if groups:
+                by_kind["group"] = list(groups.values())
+        hits = [h for kind in KINDS_MOST_SPECIFIC_FIRST for h in by_kind.get(kind, ())]
+        return self._consistent(hits) if any(h.snapped for h in hits) else hits
 
     def _consistent(self, hits: list[RegionHit]) -> list[RegionHit]:
         """Drop snapped sub-regions whose parent is not among the hits (a snap across a border)."""
@@ -126,11 +181,17 @@ class RangeIndex:
     def status_region_codes(self, taxon_key: str) -> set[str]:
         return self._status_regions_by_taxon.get(taxon_key, set())
 
+    def native_region_codes(self, taxon_key: str) -> set[str]:
+        return self._native_regions_by_taxon.get(taxon_key, set())
+
     def range_polygons(self, taxon_key: str) -> list[tuple[RangeRecord, object]]:
         return self._ranges_by_taxon.get(taxon_key, [])
 
     def has_range_data(self, taxon_key: str) -> bool:
         return bool(self._status_regions_by_taxon.get(taxon_key) or self._ranges_by_taxon.get(taxon_key))
+
+    def geofence_at(self, taxon_key: str, region_codes) -> list[GeofenceRecord]:
+        return [g for code in region_codes for g in self._geofence.get((taxon_key, code), ())]
 
     def descendants_with_data(self, taxon_key: str) -> list[str]:
         out, stack = [], list(self._children.get(taxon_key, []))

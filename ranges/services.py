@@ -1,10 +1,13 @@
 """Writes to range data. Each one bumps the data version so that processes rebuild their index."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import transaction
 from django.db.models import F
 
-from ranges.models import Contact, DataVersion, Region, RegionalStatus
+from ranges.geometry import CleanGeometry
+from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon, Region, RegionalStatus, RegionKind
 from species.models import Taxon
 
 
@@ -16,26 +19,180 @@ def data_version_bump() -> None:
 @transaction.atomic
 def regions_upsert(*, rows) -> dict[str, int]:
     """Create or update regions from importer rows (parents must come first or already exist).
-    Returns counts: created, updated, unchanged."""
-    counts = {"created": 0, "updated": 0, "unchanged": 0}
-    existing = {r.code: r for r in Region.objects.only("id", "code", "name", "kind", "geometry_sha1", "parent_id", "source")}
+    A region drawn from a more detailed map (smaller scale denominator, another source) is kept
+    rather than replaced by a coarser one, so the import order does not matter.
+    Returns counts: created, updated, unchanged (kept ones are also counted under "kept")."""
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "kept": 0}
+    fields = ("name", "kind", "geometry_sha1", "parent_id", "source", "iso_a2", "scale_denominator", "geometry_note")
+    existing = {r.code: r for r in Region.objects.only("id", "code", *fields)}
     parents = {r.code: r.id for r in existing.values()}
     to_create, to_update = [], []
     for row in rows:
         parent_id = parents.get(row.parent_code) if row.parent_code else None
+        scale = getattr(row, "scale_denominator", None)
+        wanted = {
+            "name": row.name, "kind": row.kind, "geometry_sha1": row.geometry.sha1, "parent_id": parent_id, "source": row.source,
+            "iso_a2": getattr(row, "iso_a2", "") or "", "scale_denominator": scale, "geometry_note": row.geometry.message[:500],
+        }
         region = existing.get(row.code)
         if region is None:
-            to_create.append(Region(kind=row.kind, code=row.code, name=row.name, parent_id=parent_id, geometry=row.geometry.wkb, geometry_sha1=row.geometry.sha1, source=row.source))
+            to_create.append(Region(code=row.code, geometry=row.geometry.wkb, **wanted))
             counts["created"] += 1
-        elif (region.name, region.kind, region.geometry_sha1, region.parent_id, region.source) != (row.name, row.kind, row.geometry.sha1, parent_id, row.source):
-            region.name, region.kind, region.parent_id, region.source = row.name, row.kind, parent_id, row.source
-            region.geometry, region.geometry_sha1 = row.geometry.wkb, row.geometry.sha1
-            to_update.append(region)
-            counts["updated"] += 1
+            continue
+        if region.source != row.source and region.scale_denominator and scale and scale > region.scale_denominator:
+            counts["unchanged"] += 1
+            counts["kept"] += 1
+            continue
+        if all(getattr(region, k) == v for k, v in wanted.items()):
+            counts["unchanged"] += 1
+            continue
+        for k, v in wanted.items():
+            setattr(region, k, v)
+        region.geometry = row.geometry.wkb
+        to_update.append(region)
+        counts["updated"] += 1
+    Region.objects.bulk_create(to_create, batch_size=200)
+    Region.objects.bulk_update(to_update, [*(f.removesuffix("_id") for f in fields), "geometry"], batch_size=200)
+    if to_create or to_update:
+        data_version_bump()
+    return counts
+
+
+@transaction.atomic
+def region_group_upsert(*, code: str, name: str, parent_code: str, member_codes: list[str], source: str) -> str:
+    """A named group of regions (e.g. US-L48) with no geometry of its own; returns the outcome."""
+    parent = Region.objects.get(code=parent_code)
+    members = list(Region.objects.filter(code__in=member_codes).values_list("id", flat=True))
+    group = Region.objects.filter(code=code).first()
+    outcome = "unchanged"
+    if group is None:
+        group = Region.objects.create(code=code, name=name, kind=RegionKind.GROUP, parent=parent, source=source)
+        outcome = "created"
+    elif (group.name, group.kind, group.parent_id, group.source) != (name, RegionKind.GROUP, parent.id, source):
+        group.name, group.kind, group.parent, group.source = name, RegionKind.GROUP, parent, source
+        group.save()
+        outcome = "updated"
+    if set(group.members.values_list("id", flat=True)) != set(members):
+        group.members.set(members)
+        outcome = "updated" if outcome == "unchanged" else outcome
+    if outcome != "unchanged":
+        data_version_bump()
+    return outcome
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    taxon_id: int
+    region_id: int
+    status: str
+    source: str
+    source_url: str = ""
+    establishment_means: str = ""
+    degree_of_establishment: str = ""
+    note: str = ""
+
+
+_STATUS_FIELDS = ("status", "source_url", "establishment_means", "degree_of_establishment", "note")
+
+
+@transaction.atomic
+def regional_statuses_sync(*, rows: list[StatusRow]) -> dict[str, int]:
+    """Bulk upsert of statuses, one per (taxon, region, source); the last row of a key wins."""
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    by_key = {(r.taxon_id, r.region_id, r.source): r for r in rows}
+    sources = {r.source for r in rows}
+    existing = {
+        (row.taxon_id, row.region_id, row.source): row
+        for row in RegionalStatus.objects.filter(source__in=sources).only("id", "taxon_id", "region_id", "source", *_STATUS_FIELDS)
+    }
+    to_create, to_update = [], []
+    for key, row in by_key.items():
+        values = {f: getattr(row, f)[:40] if f in ("establishment_means", "degree_of_establishment") else getattr(row, f) for f in _STATUS_FIELDS}
+        current = existing.get(key)
+        if current is None:
+            to_create.append(RegionalStatus(taxon_id=row.taxon_id, region_id=row.region_id, source=row.source, **values))
+        elif any(getattr(current, f) != v for f, v in values.items()):
+            for f, v in values.items():
+                setattr(current, f, v)
+            to_update.append(current)
         else:
             counts["unchanged"] += 1
-    Region.objects.bulk_create(to_create, batch_size=200)
-    Region.objects.bulk_update(to_update, ["name", "kind", "parent", "source", "geometry", "geometry_sha1"], batch_size=200)
+    RegionalStatus.objects.bulk_create(to_create, batch_size=1000)
+    RegionalStatus.objects.bulk_update(to_update, list(_STATUS_FIELDS), batch_size=1000)
+    counts["created"], counts["updated"] = len(to_create), len(to_update)
+    if to_create or to_update:
+        data_version_bump()
+    return counts
+
+
+@dataclass(frozen=True)
+class RangePolygonRow:
+    taxon_id: int
+    origin: str
+    presence: str
+    geometry: CleanGeometry
+    source: str
+    source_key: str
+    source_url: str = ""
+    license: str = ""
+
+
+@transaction.atomic
+def range_polygons_sync(*, rows: list[RangePolygonRow]) -> dict[str, int]:
+    """Bulk upsert of range polygons keyed by (taxon, origin, source, source_key)."""
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    sources = {r.source for r in rows}
+    fields = ("presence", "geometry_sha1", "geometry_note", "source_url", "license")
+    existing = {(p.taxon_id, p.origin, p.source, p.source_key): p for p in RangePolygon.objects.filter(source__in=sources).only("id", "taxon_id", "origin", "source", "source_key", *fields)}
+    to_create, to_update = [], []
+    for row in rows:
+        values = {"presence": row.presence, "geometry_sha1": row.geometry.sha1, "geometry_note": row.geometry.message[:500], "source_url": row.source_url, "license": row.license}
+        current = existing.get((row.taxon_id, row.origin, row.source, row.source_key))
+        if current is None:
+            to_create.append(RangePolygon(taxon_id=row.taxon_id, origin=row.origin, source=row.source, source_key=row.source_key, geometry=row.geometry.wkb, **values))
+        elif any(getattr(current, f) != v for f, v in values.items()):
+            for f, v in values.items():
+                setattr(current, f, v)
+            current.geometry = row.geometry.wkb
+            to_update.append(current)
+        else:
+            counts["unchanged"] += 1
+    RangePolygon.objects.bulk_create(to_create, batch_size=200)
+    RangePolygon.objects.bulk_update(to_update, [*fields, "geometry"], batch_size=200)
+    counts["created"], counts["updated"] = len(to_create), len(to_update)
+    if to_create or to_update:
+        data_version_bump()
+    return counts
+
+
+@dataclass(frozen=True)
+class GeofenceRow:
+    taxon_id: int
+    region_id: int
+    rule: str
+    comment: str
+    source: str
+    source_url: str = ""
+
+
+@transaction.atomic
+def geofence_entries_sync(*, rows: list[GeofenceRow]) -> dict[str, int]:
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    by_key = {(r.taxon_id, r.region_id, r.source): r for r in rows}
+    existing = {(g.taxon_id, g.region_id, g.source): g for g in GeofenceEntry.objects.filter(source__in={r.source for r in rows})}
+    to_create, to_update = [], []
+    for key, row in by_key.items():
+        current = existing.get(key)
+        if current is None:
+            to_create.append(GeofenceEntry(taxon_id=row.taxon_id, region_id=row.region_id, rule=row.rule, comment=row.comment, source=row.source, source_url=row.source_url))
+        elif (current.rule, current.comment, current.source_url) != (row.rule, row.comment, row.source_url):
+            current.rule, current.comment, current.source_url = row.rule, row.comment, row.source_url
+            to_update.append(current)
+        else:
+            counts["unchanged"] += 1
+    GeofenceEntry.objects.bulk_create(to_create, batch_size=1000)
+    GeofenceEntry.objects.bulk_update(to_update, ["rule", "comment", "source_url"], batch_size=1000)
+    counts["created"], counts["updated"] = len(to_create), len(to_update)
     if to_create or to_update:
         data_version_bump()
     return counts

@@ -54,7 +54,17 @@ def verdict(taxon_key: str, lon: float, lat: float, index: RangeIndex) -> Verdic
     3. Else out_of_range when the taxon has any range data; unknown when it has none.
     Genus and family keys answer for their member species (see `_verdict_for_group`).
     """
-    hits = index.regions_at(lon, lat)
+    return verdict_at_hits(taxon_key, lon, lat, index.regions_at(lon, lat), index)
+
+
+def verdicts_many(taxon_keys, lons, lats, index: RangeIndex) -> list[Verdict]:
+    """verdict() for many (taxon, point) pairs: the region lookup is one bulk query per kind."""
+    all_hits = index.regions_at_many(lons, lats)
+    return [verdict_at_hits(t, float(x), float(y), hits, index) for t, x, y, hits in zip(taxon_keys, lons, lats, all_hits)]
+
+
+def verdict_at_hits(taxon_key: str, lon: float, lat: float, hits: list[RegionHit], index: RangeIndex) -> Verdict:
+    """The verdict when the regions at the point are already known."""
     codes = tuple(h.region.code for h in hits)
     if not index.has_range_data(taxon_key):
         members = index.descendants_with_data(taxon_key)
@@ -66,12 +76,13 @@ def verdict(taxon_key: str, lon: float, lat: float, index: RangeIndex) -> Verdic
 def _verdict_for_taxon(taxon_key: str, lon: float, lat: float, index: RangeIndex, hits: list[RegionHit], codes: tuple[str, ...]) -> Verdict:
     snapped = any(h.snapped for h in hits)
     taxon_regions = index.status_region_codes(taxon_key)
+    native_regions = index.native_region_codes(taxon_key)
     for hit in hits:
         records = index.statuses_for(taxon_key, hit.region.code)
         if not records:
             continue
         top: StatusRecord = max(records, key=lambda r: _SEVERITY.get(r.status, 0))
-        if top.status == NATIVE and _subregion_list_excludes_point(hit, hits, taxon_regions, index):
+        if top.status == NATIVE and _subregion_list_excludes_point(hit, hits, native_regions, index):
             continue
         where = f"{hit.region.name} ({hit.region.code})"
         return Verdict(
@@ -93,18 +104,33 @@ def _verdict_for_taxon(taxon_key: str, lon: float, lat: float, index: RangeIndex
                 return Verdict(status, taxon_key, f"The point lies inside the {status} range of {taxon_key} ({matched[0].source}).", None, codes, _sources(matched), snapped)
     if index.has_range_data(taxon_key):
         known = sorted(r for r in taxon_regions if index.region(r))
-        sources = _sources([r for code in known for r in index.statuses_for(taxon_key, code)] + [rec for rec, _ in polygons])
+        # The sources that place the taxon elsewhere: its native records first, then everything else.
+        records = [r for code in known for r in index.statuses_for(taxon_key, code)]
+        native = [r for r in records if r.status == NATIVE]
+        sources = _sources((native or records) + [rec for rec, _ in polygons] + [g for g in index.geofence_at(taxon_key, codes) if g.rule == "allow"])
         place = hits[0].region.name if hits else "this place"
         return Verdict(
             OUT_OF_RANGE,
             taxon_key,
-            f"{taxon_key} has range data, and {place} lies outside it: possibly a new introduction. Please report it so an expert can verify.",
+            f"{taxon_key} has range data, and {place} lies outside it: possibly a new introduction. Please report it so an expert can verify."
+            + _geofence_hint(taxon_key, codes, index),
             hits[0].region.code if hits else None,
             codes,
             sources,
             snapped,
         )
     return Verdict(UNKNOWN, taxon_key, f"There is no range data for {taxon_key}; we cannot say whether it belongs here.", None, codes, (), snapped)
+
+
+def _geofence_hint(taxon_key: str, codes: tuple[str, ...], index: RangeIndex) -> str:
+    """A classifier geofence that allows the taxon here hints at a known (introduced) population;
+    it is cited, not trusted: the verdict stays out_of_range until a register says more."""
+    allowed = [g for g in index.geofence_at(taxon_key, codes) if g.rule == "allow"]
+    if not allowed:
+        return ""
+    g = allowed[0]
+    why = f" ({g.comment})" if g.comment else ""
+    return f" Note: {g.source} allows it in {g.region_code}{why}, so a population may already be known there."
 
 
 def _in_range(geom, point, tolerance: float) -> bool:
@@ -119,7 +145,8 @@ def _in_range(geom, point, tolerance: float) -> bool:
 
 
 def _subregion_list_excludes_point(hit: RegionHit, hits: list[RegionHit], taxon_regions: set[str], index: RangeIndex) -> bool:
-    """True when the taxon has statuses for some sub-regions of `hit`, but none for the one at P."""
+    """True when the taxon is native in some sub-regions of `hit` (a state-level native list), but
+    not in the one at P: the state list is more specific than the country's."""
     below = [h for h in hits if h.region.parent_code == hit.region.code]
     if not below:
         return False

@@ -62,3 +62,72 @@ def taxa_search(query: str):
     if query:
         qs = qs.filter(Q(scientific_name__icontains=query) | Q(common_name__icontains=query) | Q(synonyms__name__icontains=query)).distinct()
     return qs
+
+
+_RANK_WORDS = {"subsp.", "ssp.", "var.", "f.", "subvar.", "forma", "cf.", "aff."}
+
+
+def canonical_name(name: str) -> str:
+    """'Abies alba Mill.' -> 'Abies alba'; 'Ovis gmelinii subsp. musimon (Pallas, 1811)' ->
+    'Ovis gmelinii musimon'; 'Myocastor_coypus' -> 'Myocastor coypus'. Authorship and rank
+    words go; epithets (lower case) stay."""
+    name = (name or "").replace("×", "")
+    if name.isupper():
+        name = name.lower()
+    words = normalise_name(name).split(" ") if name else []
+    raw = " ".join(name.replace("_", " ").split()).split(" ") if name else []
+    if not words or not words[0]:
+        return ""
+    kept = [words[0]]
+    for original, word in zip(raw[1:], words[1:]):
+        if original in _RANK_WORDS or word in _RANK_WORDS:
+            continue
+        if not original[:1].islower() or not original.replace("-", "").isalpha():
+            break
+        kept.append(word)
+    return " ".join(kept)
+
+
+class TaxonNames:
+    """Every accepted name and synonym in memory, for importers that match thousands of names.
+    resolve() answers (taxon id, how it matched) or (None, "unmatched")."""
+
+    def __init__(self):
+        self._accepted: dict[str, int] = {}
+        ranks: dict[str, str] = {}
+        for pk, name, rank in Taxon.objects.values_list("pk", "scientific_name", "rank"):
+            key = name.lower()
+            if key in self._accepted and _rank_order(ranks[key]) <= _rank_order(rank):
+                continue
+            self._accepted[key], ranks[key] = pk, rank
+        self._synonyms = {name.lower(): pk for name, pk in TaxonSynonym.objects.values_list("name", "taxon_id")}
+
+    def add(self, name: str, pk: int) -> None:
+        self._accepted.setdefault(name.lower(), pk)
+
+    def resolve(self, name: str) -> tuple[int | None, str]:
+        clean = canonical_name(name)
+        if not clean:
+            return None, "unmatched"
+        key = clean.lower()
+        if key in self._accepted:
+            return self._accepted[key], "accepted"
+        if key in self._synonyms:
+            return self._synonyms[key], "synonym"
+        words = key.split(" ")
+        if len(words) > 2:
+            # A subspecies (or variety) the taxonomy lacks answers for its species.
+            binomial = " ".join(words[:2])
+            if binomial in self._accepted:
+                return self._accepted[binomial], "species of infraspecific name"
+            if binomial in self._synonyms:
+                return self._synonyms[binomial], "synonym of species"
+        return None, "unmatched"
+
+
+def _rank_order(rank: str) -> int:
+    return _RANK_PREFERENCE.index(rank) if rank in _RANK_PREFERENCE else 99
+
+
+def taxon_names() -> TaxonNames:
+    return TaxonNames()

@@ -1,6 +1,8 @@
 """Writes to taxa and species facts."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import transaction
 
 from species.models import SpeciesInfo, Taxon, TaxonSynonym
@@ -9,8 +11,10 @@ LINEAGE_RANKS = ("kingdom", "phylum", "class", "order", "family", "genus")
 
 
 @transaction.atomic
-def taxon_upsert_with_lineage(*, scientific_name: str, rank: str, common_name: str = "", lineage: dict[str, str]) -> tuple[Taxon, str]:
-    """Create the taxon and any missing ancestors named in `lineage` (rank -> name)."""
+def taxon_upsert_with_lineage(*, scientific_name: str, rank: str, common_name: str = "", lineage: dict[str, str], overwrite: bool = True) -> tuple[Taxon, str]:
+    """Create the taxon and any missing ancestors named in `lineage` (rank -> name).
+    With overwrite=False an existing taxon keeps its parent and common name (importers whose
+    taxonomies disagree, e.g. MDD and SpeciesNet, must not flip each other's choices)."""
     parent = None
     for lineage_rank in LINEAGE_RANKS:
         if lineage_rank == rank:
@@ -27,6 +31,14 @@ def taxon_upsert_with_lineage(*, scientific_name: str, rank: str, common_name: s
     if taxon is None:
         return Taxon.objects.create(scientific_name=scientific_name, rank=rank, common_name=common_name, parent=parent), "created"
     changed = False
+    if not overwrite:
+        if common_name and not taxon.common_name:
+            taxon.common_name, changed = common_name, True
+        if parent is not None and taxon.parent_id is None:
+            taxon.parent, changed = parent, True
+        if changed:
+            taxon.save()
+        return taxon, "updated" if changed else "unchanged"
     if common_name and taxon.common_name != common_name:
         taxon.common_name, changed = common_name, True
     if parent is not None and taxon.parent_id != parent.pk:
@@ -51,3 +63,73 @@ def species_info_upsert(*, taxon: Taxon, **fields) -> tuple[SpeciesInfo, str]:
 def taxon_synonym_add(*, taxon: Taxon, name: str, source: str = "") -> TaxonSynonym:
     synonym, _ = TaxonSynonym.objects.update_or_create(name=name, defaults={"taxon": taxon, "source": source})
     return synonym
+
+
+@dataclass(frozen=True)
+class TaxonRecord:
+    """A taxon as an importer reads it: name, rank, common name and lineage (rank -> name)."""
+
+    scientific_name: str
+    rank: str
+    common_name: str = ""
+    lineage: tuple[tuple[str, str], ...] = ()
+    speciesnet_label: str = ""
+
+
+_ALL_RANKS = (*LINEAGE_RANKS, "species", "subspecies")
+
+
+@transaction.atomic
+def taxa_ensure(records: list[TaxonRecord]) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+    """Create missing taxa and ancestors in bulk; existing taxa keep their parent and only gain
+    an empty common name or SpeciesNet label (first writer wins, so re-imports change nothing).
+    Returns ids by (name, rank) and counts: created, updated, unchanged."""
+    ids = {(n, r): (pk, parent, common, label) for pk, n, r, parent, common, label in Taxon.objects.values_list("pk", "scientific_name", "rank", "parent_id", "common_name", "speciesnet_label")}
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    wanted: dict[tuple[str, str], tuple[tuple[str, str] | None, str, str]] = {}
+    for rec in records:
+        parent_key = None
+        for rank, name in rec.lineage:
+            if not name or rank == rec.rank:
+                continue
+            key = (name, rank)
+            previous = wanted.get(key)
+            if previous is None:
+                wanted[key] = (parent_key, "", "")
+            elif previous[0] is None and parent_key:
+                wanted[key] = (parent_key, previous[1], previous[2])
+            parent_key = key
+        own = (rec.scientific_name, rec.rank)
+        previous = wanted.get(own)
+        wanted[own] = (parent_key or (previous[0] if previous else None), rec.common_name or (previous[1] if previous else ""), rec.speciesnet_label or (previous[2] if previous else ""))
+    to_update = []
+    for rank in _ALL_RANKS:
+        new = []
+        for (name, r), (parent_key, common, label) in wanted.items():
+            if r != rank:
+                continue
+            parent_id = ids[parent_key][0] if parent_key and parent_key in ids else None
+            if (name, r) not in ids:
+                new.append(Taxon(scientific_name=name, rank=r, parent_id=parent_id, common_name=common[:200], speciesnet_label=label[:200]))
+                continue
+            pk, old_parent, old_common, old_label = ids[(name, r)]
+            changes = {}
+            if old_parent is None and parent_id is not None:
+                changes["parent_id"] = parent_id
+            if common and not old_common:
+                changes["common_name"] = common[:200]
+            if label and not old_label:
+                changes["speciesnet_label"] = label[:200]
+            if changes:
+                to_update.append((pk, changes))
+                ids[(name, r)] = (pk, changes.get("parent_id", old_parent), changes.get("common_name", old_common), changes.get("speciesnet_label", old_label))
+        for taxon in Taxon.objects.bulk_create(new, batch_size=500):
+            if taxon.pk is None:  # backends that do not return ids
+                taxon = Taxon.objects.get(scientific_name=taxon.scientific_name, rank=taxon.rank)
+            ids[(taxon.scientific_name, taxon.rank)] = (taxon.pk, taxon.parent_id, taxon.common_name, taxon.speciesnet_label)
+        counts["created"] += len(new)
+    for pk, changes in to_update:
+        Taxon.objects.filter(pk=pk).update(**changes)
+    counts["updated"] = len(to_update)
+    counts["unchanged"] = len(wanted) - counts["created"] - counts["updated"]
+    return {key: value[0] for key, value in ids.items()}, counts

@@ -1,0 +1,36 @@
+"""Reading geometry files (GeoJSON, shapefile, zipped shapefile, GeoPackage) into lon/lat frames."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pyogrio
+
+
+class GeometryFileError(ValueError):
+    """The file cannot be read as a vector data set."""
+
+
+def read_frame(path: str | Path, columns: list[str] | None = None):
+    """A GeoDataFrame in EPSG:4326. Zipped shapefiles are read in place, without unzipping."""
+    path = str(path)
+    try:
+        frame = pyogrio.read_dataframe(path, columns=columns)
+    except Exception as exc:  # pyogrio raises DataSourceError, OSError, ValueError... all mean "unreadable"
+        raise GeometryFileError(f"{path}: cannot read as GeoJSON / shapefile / GeoPackage ({exc})") from exc
+    if frame.crs is not None and frame.crs.to_epsg() not in (4326, None):
+        # NAD83 (US Census) and other geographic CRSs differ from WGS84 by metres; reproject anyway.
+        frame = frame.to_crs(4326)
+    return frame
+
+
+def scale_denominator(path: str | Path) -> int | None:
+    """1:N of a map from its conventional file name: ne_50m_ -> 50,000,000; cb_..._500k -> 500,000."""
+    name = Path(str(path)).name.lower()
+    match = re.search(r"(?:^|_)(\d+)m(?:_|\.|$)", name) or re.search(r"_(\d+)m(?:_|\.|$)", name)
+    if match:
+        return int(match.group(1)) * 1_000_000
+    match = re.search(r"_(\d+)k(?:_|\.|$)", name)
+    if match:
+        return int(match.group(1)) * 1_000
+    return None

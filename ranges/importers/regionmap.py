@@ -1,0 +1,31 @@
+"""Region lookups that importers share: by code, by ISO alpha-2, and a country's sub-region prefix."""
+from __future__ import annotations
+
+from ranges.models import Region
+
+
+class RegionCodes:
+    """All regions' ids by code, countries by alpha-2, and each country's ISO 3166-2 prefix."""
+
+    def __init__(self):
+        rows = list(Region.objects.values_list("id", "code", "kind", "iso_a2", "parent__code"))
+        self.ids = {code: pk for pk, code, *_ in rows}
+        self.kinds = {code: kind for _, code, kind, *_ in rows}
+        self.by_alpha2 = {a2.upper(): code for _, code, kind, a2, _ in rows if kind == "country" and a2}
+        self.children: dict[str, set[str]] = {}
+        for _, code, kind, _, parent in rows:
+            if parent and kind == "admin1":
+                self.children.setdefault(parent, set()).add(code)
+
+    def id(self, code: str) -> int | None:
+        return self.ids.get(code)
+
+    def country_for_alpha2(self, alpha2: str) -> str | None:
+        return self.by_alpha2.get((alpha2 or "").strip().upper())
+
+    def subregion_code(self, country: str, sub: str) -> str:
+        """'USA', 'ME' -> 'US-ME' (ISO 3166-2 uses the alpha-2 prefix)."""
+        alpha2 = next((a2 for a2, code in self.by_alpha2.items() if code == country), None)
+        if alpha2 is None and country == "USA":
+            alpha2 = "US"
+        return f"{alpha2 or country}-{sub}"
