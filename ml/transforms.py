@@ -55,3 +55,36 @@ class Preprocessing:
         arr = np.asarray(self.resize_crop(img), dtype=np.float32) * (1.0 / 255.0)
         arr = (arr - np.asarray(self.mean, dtype=np.float32)) / np.asarray(self.std, dtype=np.float32)
         return np.ascontiguousarray(arr.transpose(2, 0, 1))
+
+    def train_array(self, img: Image.Image, rng) -> np.ndarray:
+        """Training-time augmentation suited to camera traps, then the same scaling and normalisation.
+
+        A random crop of 50-100 % of the area (aspect 3/4-4/3) resized to input_size, a horizontal flip
+        (never vertical: the ground stays down), brightness/contrast jitter and occasional greyscale
+        (night infrared frames). `rng` is a random.Random, so a seeded run repeats exactly.
+        """
+        from PIL import ImageEnhance
+
+        width, height = img.size
+        for _ in range(10):
+            area = width * height * rng.uniform(0.5, 1.0)
+            aspect = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
+            w, h = int(round((area * aspect) ** 0.5)), int(round((area / aspect) ** 0.5))
+            if 0 < w <= width and 0 < h <= height:
+                left, top = rng.randint(0, width - w), rng.randint(0, height - h)
+                break
+        else:
+            side = min(width, height)
+            w = h = side
+            left, top = (width - side) // 2, (height - side) // 2
+        resample = Image.Resampling.BICUBIC if self.interpolation == "bicubic" else Image.Resampling.BILINEAR
+        img = img.resize((self.input_size, self.input_size), resample, box=(left, top, left + w, top + h))
+        if rng.random() < 0.5:
+            img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        img = ImageEnhance.Brightness(img).enhance(rng.uniform(0.8, 1.2))
+        img = ImageEnhance.Contrast(img).enhance(rng.uniform(0.8, 1.2))
+        if rng.random() < 0.1:
+            img = img.convert("L").convert("RGB")
+        arr = np.asarray(img, dtype=np.float32) * (1.0 / 255.0)
+        arr = (arr - np.asarray(self.mean, dtype=np.float32)) / np.asarray(self.std, dtype=np.float32)
+        return np.ascontiguousarray(arr.transpose(2, 0, 1))
