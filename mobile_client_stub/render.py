@@ -1,0 +1,115 @@
+"""An observation result in plain words, for a terminal (the web page says the same in app.js)."""
+from __future__ import annotations
+
+import textwrap
+
+HEADLINES = {
+    "native": "NATIVE here: it belongs in {region}.",
+    "invasive": "INVASIVE here: a known invasive species in {region}. Please report it.",
+    "introduced": "INTRODUCED here: not native to {region}; people brought it. Please report it.",
+    "out_of_range": "OUT OF ITS KNOWN RANGE in {region}: possibly a new introduction or an escaped animal. Please report it.",
+    "unknown": "NO RANGE DATA: we cannot say whether it belongs in {region}.",
+    "uncertain": "NOT SURE: the model is not confident enough to give a verdict.",
+    "no_animal": "NO ANIMAL found in the photo.",
+}
+WHAT_TO_DO = [
+    "Keep the photo and note the exact place and time.",
+    "Do not move, release or feed the animal; keep a safe distance.",
+    "Report it to the contacts below; they may ask for the photo.",
+]
+CONTACT_KINDS = {
+    "invasive_species_hotline": "invasive species hotline",
+    "wildlife_agency": "wildlife agency",
+    "animal_control": "animal control",
+}
+
+
+def taxon_name(taxon: dict | None) -> str:
+    if not taxon:
+        return "no animal"
+    common, scientific = taxon.get("common_name"), taxon.get("scientific_name", "?")
+    return f"{common} ({scientific})" if common and common != scientific else scientific
+
+
+def percent(score: float | None) -> str:
+    return f"{round(100 * (score or 0))}%"
+
+
+def _wrap(text: str, indent: str = "  ") -> list[str]:
+    return textwrap.wrap(text, width=88, initial_indent=indent, subsequent_indent=indent) or [indent]
+
+
+def render_observation(obs: dict) -> str:
+    lines = [f"Observation {obs['id']}"]
+    loc = obs.get("location") or {}
+    if loc.get("latitude") is not None:
+        source = {"client": "sent by the phone", "exif": "the photo's GPS"}.get(loc.get("source"), loc.get("source", "?"))
+        where = f"{loc['latitude']:.4f}, {loc['longitude']:.4f} ({source})"
+        lines.append(f"  where: {where}" + (f"  [{', '.join(loc['flags'])}]" if loc.get("flags") else ""))
+    if obs.get("observed_at"):
+        lines.append(f"  when:  {obs['observed_at']}")
+    status = obs.get("status")
+    if status in ("queued", "processing"):
+        lines.append(f"  Still {status}: run `python -m mobile_client_stub show {obs['id']}` in a moment.")
+        return "\n".join(lines)
+    if status == "failed":
+        failure = obs.get("failure") or {}
+        lines.append(f"  FAILED ({failure.get('code', 'error')}): {failure.get('detail', '')}")
+        return "\n".join(lines)
+
+    ident = obs.get("identification")
+    if ident:
+        lines.append(f"  Species: {taxon_name(ident['taxon'])}, {percent(ident.get('score'))} confident"
+                     + (f" ({ident['taxon']['rank']} level)" if ident["taxon"].get("rank") not in (None, "species") else ""))
+    preds = obs.get("predictions") or []
+    if preds:
+        top = ", ".join(f"{taxon_name(p.get('taxon')) if p.get('taxon') else p['key']} {percent(p['score'])}" for p in preds[:3])
+        lines.append(f"  Top guesses: {top}")
+
+    verdict = obs.get("verdict")
+    if verdict:
+        region = (verdict.get("region") or {}).get("name") or "this place"
+        lines.append("")
+        lines.append("  " + HEADLINES.get(verdict["status"], verdict["status"]).format(region=region))
+        lines += _wrap(verdict.get("explanation", ""), "    ")
+
+    info = obs.get("species_info")
+    if info:
+        lines.append("")
+        lines.append("  About it:")
+        for label, key in (("", "summary"), ("Habitat: ", "habitat"), ("Diet: ", "diet"), ("", "conservation_note"), ("How to help: ", "how_to_help")):
+            if info.get(key):
+                lines += _wrap(label + info[key], "    ")
+        if info.get("iucn_category_label"):
+            lines.append(f"    IUCN Red List: {info['iucn_category_label']}")
+
+    alert = obs.get("alert")
+    if alert:
+        lines.append("")
+        if alert.get("level") == "possible":
+            lines.append("  POSSIBLE match of a species on the watch list here: worth reporting for an expert to check.")
+        lines += _wrap(alert.get("message", ""), "  ")
+        lines.append("  What to do:")
+        lines += [f"    - {step}" for step in WHAT_TO_DO]
+        contacts = alert.get("contacts") or []
+        lines.append("  Whom to contact:" if contacts else "  No local contact is on record; report to your national wildlife agency.")
+        for c in contacts:
+            kind = CONTACT_KINDS.get(c.get("kind"), (c.get("kind") or "").replace("_", " "))
+            lines.append(f"    * {c['organisation']} ({kind}, {c.get('region_name', '')})")
+            for label, key in (("phone", "phone"), ("email", "email"), ("web", "url"), ("hours", "hours")):
+                if c.get(key):
+                    lines.append(f"        {label}: {c[key]}")
+    if verdict and verdict.get("sources"):
+        lines.append("")
+        lines.append("  Sources: " + "; ".join(s.get("url") or s.get("name") for s in verdict["sources"][:3]))
+    if obs.get("model_version"):
+        lines.append(f"  Model: {obs['model_version']}")
+    return "\n".join(lines)
+
+
+def render_history_row(obs: dict) -> str:
+    ident = obs.get("identification")
+    verdict = (obs.get("verdict") or {}).get("status") or obs.get("status")
+    region = ((obs.get("verdict") or {}).get("region") or {}).get("name", "")
+    name = taxon_name(ident["taxon"]) if ident else "-"
+    return f"{obs['id']}  {obs.get('created', '')[:16]:16}  {verdict:12}  {name}  {region}"
