@@ -4,17 +4,41 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from backend.health import healthz
-from observations.apis import ObservationCreateApi, ObservationDetailApi
-from ranges.apis import CheckApi, RegionLookupApi
+from observations.apis import (
+    DwcaExportApi,
+    FeedApi,
+    FeedDetailApi,
+    IdentificationListApi,
+    LoginApi,
+    LogoutApi,
+    ObservationCreateApi,
+    ObservationDetailApi,
+    ObservationPhotoApi,
+    RegisterApi,
+    ReviewApi,
+    ReviewQueueApi,
+)
+from ranges.apis import CheckApi, RegionLookupApi, SpeciesRangeApi
 from species.apis import TaxonDetailApi, TaxonListApi
 
 api_v1 = [
     path("observations/", ObservationCreateApi.as_view(), name="observation-create"),
     path("observations/<uuid:observation_id>/", ObservationDetailApi.as_view(), name="observation-detail"),
+    path("observations/<uuid:observation_id>/photo/", ObservationPhotoApi.as_view(), name="observation-photo"),
+    path("observations/<uuid:observation_id>/identifications/", IdentificationListApi.as_view(), name="observation-identifications"),
+    path("observations/<uuid:observation_id>/review/", ReviewApi.as_view(), name="observation-review"),
+    path("review/queue/", ReviewQueueApi.as_view(), name="review-queue"),
+    path("feed/", FeedApi.as_view(), name="feed"),
+    path("feed/<uuid:observation_id>/", FeedDetailApi.as_view(), name="feed-detail"),
+    path("exports/dwca/", DwcaExportApi.as_view(), name="export-dwca"),
+    path("auth/register/", RegisterApi.as_view(), name="auth-register"),
+    path("auth/login/", LoginApi.as_view(), name="auth-login"),
+    path("auth/logout/", LogoutApi.as_view(), name="auth-logout"),
     path("check/", CheckApi.as_view(), name="check"),
     path("regions/lookup/", RegionLookupApi.as_view(), name="region-lookup"),
     path("species/", TaxonListApi.as_view(), name="species-list"),
     path("species/<int:pk>/", TaxonDetailApi.as_view(), name="species-detail"),
+    path("species/<int:pk>/range/", SpeciesRangeApi.as_view(), name="species-range"),
 ]
 
 urlpatterns = [

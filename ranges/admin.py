@@ -1,1 +1,166 @@
-from django.contrib import admin
+"""Admin for regions, range polygons, statuses, geofence rules and contacts; writes go through services."""
+from __future__ import annotations
+
+import datetime
+
+import shapely
+from django import forms
+from django.contrib import admin, messages
+
+from ranges.geometry import GeometryRejected, clean_polygonal
+from ranges.geometry_files import GeometryFileError, geometry_from_upload
+from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon, Region, RegionalStatus
+from ranges.services import data_version_bump, geometry_assign, range_object_save
+from ranges.svg import geometry_svg
+
+
+class GeometryUploadForm(forms.ModelForm):
+    geometry_file = forms.FileField(required=False, help_text="GeoJSON, zipped shapefile or GeoPackage (lon/lat, EPSG:4326); validated and repaired on save")
+
+    def clean_geometry_file(self):
+        uploaded = self.cleaned_data.get("geometry_file")
+        if not uploaded:
+            if not self.instance.pk:
+                raise forms.ValidationError("a new row needs a geometry file")
+            return None
+        try:
+            geometry = geometry_from_upload(uploaded)
+            clean_polygonal(geometry, label=uploaded.name)  # reject here, with the reason, before saving
+        except (GeometryFileError, GeometryRejected) as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return geometry
+
+
+class GeometryAdminMixin:
+    form = GeometryUploadForm
+
+    @admin.display(description="map preview")
+    def map_preview(self, obj):
+        return geometry_svg(shapely.from_wkb(bytes(obj.geometry)) if obj and obj.geometry else None)
+
+    def save_model(self, request, obj, form, change):
+        geometry = form.cleaned_data.get("geometry_file")
+        if geometry is not None:
+            message = geometry_assign(obj=obj, geometry=geometry)
+            if message:
+                self.message_user(request, message, messages.WARNING)
+        range_object_save(obj=obj)
+
+    @admin.action(description="Re-validate geometry (repair with make_valid, report rejections)")
+    def revalidate_geometry(self, request, queryset):
+        repaired = rejected = 0
+        for obj in queryset:
+            if not obj.geometry:
+                continue
+            try:
+                if geometry_assign(obj=obj, geometry=shapely.from_wkb(bytes(obj.geometry))):
+                    repaired += 1
+                    range_object_save(obj=obj)
+            except GeometryRejected as exc:
+                rejected += 1
+                self.message_user(request, str(exc), messages.ERROR)
+        self.message_user(request, f"{queryset.count()} checked, {repaired} repaired, {rejected} rejected")
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        data_version_bump()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        data_version_bump()
+
+
+@admin.register(Region)
+class RegionAdmin(GeometryAdminMixin, admin.ModelAdmin):
+    list_display = ("code", "name", "kind", "parent", "iso_a2", "scale_denominator", "source", "updated")
+    list_filter = ("kind", "source")
+    search_fields = ("code", "name", "iso_a2")
+    raw_id_fields = ("parent",)
+    filter_horizontal = ("members",)
+    readonly_fields = ("map_preview", "geometry_sha1", "geometry_note", "updated")
+    fields = ("kind", "code", "name", "parent", "iso_a2", "members", "geometry_file", "map_preview", "geometry_note", "geometry_sha1", "scale_denominator", "source", "updated")
+    actions = ["revalidate_geometry"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("parent")
+
+
+@admin.register(RangePolygon)
+class RangePolygonAdmin(GeometryAdminMixin, admin.ModelAdmin):
+    list_display = ("taxon", "origin", "presence", "source", "license", "updated")
+    list_filter = ("origin", "presence", "source")
+    search_fields = ("taxon__scientific_name", "taxon__common_name", "source", "source_key")
+    autocomplete_fields = ("taxon",)
+    readonly_fields = ("map_preview", "geometry_sha1", "geometry_note", "updated")
+    fields = ("taxon", "origin", "presence", "geometry_file", "map_preview", "geometry_note", "source", "source_url", "source_key", "license", "geometry_sha1", "updated")
+    actions = ["revalidate_geometry"]
+
+
+class RangeDataAdmin(admin.ModelAdmin):
+    """Statuses and geofence rules: every write moves the data version."""
+
+    def save_model(self, request, obj, form, change):
+        range_object_save(obj=obj)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        data_version_bump()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        data_version_bump()
+
+
+@admin.register(RegionalStatus)
+class RegionalStatusAdmin(RangeDataAdmin):
+    list_display = ("taxon", "region", "status", "degree_of_establishment", "source", "recorded", "updated")
+    list_filter = ("status", "region__kind", "source", "degree_of_establishment")
+    search_fields = ("taxon__scientific_name", "taxon__common_name", "region__code", "region__name", "source")
+    autocomplete_fields = ("taxon", "region")
+    readonly_fields = ("updated",)
+    actions = ["mark_invasive", "mark_introduced"]
+
+    @admin.action(description="Mark as invasive (degreeOfEstablishment: invasive)")
+    def mark_invasive(self, request, queryset):
+        queryset.update(status="invasive", degree_of_establishment="invasive")
+        data_version_bump()
+
+    @admin.action(description="Mark as introduced")
+    def mark_introduced(self, request, queryset):
+        queryset.update(status="introduced")
+        data_version_bump()
+
+
+@admin.register(GeofenceEntry)
+class GeofenceEntryAdmin(RangeDataAdmin):
+    list_display = ("taxon", "region", "rule", "source")
+    list_filter = ("rule", "source")
+    search_fields = ("taxon__scientific_name", "region__code", "comment")
+    autocomplete_fields = ("taxon", "region")
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ("organisation", "region", "kind", "phone", "verified_on", "is_active")
+    list_filter = ("kind", "is_active", "region__kind")
+    search_fields = ("organisation", "region__code", "region__name", "phone", "email")
+    autocomplete_fields = ("region",)
+    actions = ["mark_verified_today", "deactivate", "activate"]
+
+    @admin.action(description="Mark as verified today")
+    def mark_verified_today(self, request, queryset):
+        queryset.update(verified_on=datetime.date.today())
+
+    @admin.action(description="Deactivate (no longer shown in alerts)")
+    def deactivate(self, request, queryset):
+        queryset.update(is_active=False)
+
+    @admin.action(description="Activate")
+    def activate(self, request, queryset):
+        queryset.update(is_active=True)
+
+
+@admin.register(DataVersion)
+class DataVersionAdmin(admin.ModelAdmin):
+    list_display = ("key", "version")
+    readonly_fields = ("key", "version")

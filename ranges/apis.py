@@ -6,9 +6,11 @@ from rest_framework.views import APIView
 
 from backend.errors import api_error
 from ranges.answers import verdict_answer
-from ranges.selectors import contact_snapshot, contacts_for_regions, range_index, regions_by_codes
+from ranges.geojson import feature_collection
+from ranges.selectors import contact_snapshot, contacts_for_regions, range_index, regions_by_codes, species_range_features
 from ranges.serializers import CheckInputSerializer, PointInputSerializer, RegionLookupSerializer, VerdictAnswerSerializer
 from ranges.verdict import verdict
+from species.models import Taxon
 from species.selectors import taxon_by_key_or_id
 
 
@@ -56,3 +58,18 @@ class RegionLookupApi(APIView):
                 }
             ).data
         )
+
+
+class SpeciesRangeApi(APIView):
+    """The range of a species as RFC 7946 GeoJSON: range polygons and regions with a status."""
+
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request, pk: int):
+        taxon = Taxon.objects.filter(pk=pk).first()
+        if taxon is None:
+            return api_error(status.HTTP_404_NOT_FOUND, "unknown_taxon", f"no taxon with id {pk}")
+        body = feature_collection(species_range_features(taxon))
+        body["taxon"] = {"id": taxon.pk, "scientific_name": taxon.scientific_name}
+        return Response(body, content_type="application/geo+json")

@@ -34,3 +34,24 @@ def scale_denominator(path: str | Path) -> int | None:
     if match:
         return int(match.group(1)) * 1_000
     return None
+
+
+def geometry_from_upload(uploaded) -> object:
+    """One (multi)polygon from an uploaded GeoJSON, zipped shapefile or GeoPackage: all features unioned."""
+    import tempfile
+
+    import shapely
+
+    suffix = Path(uploaded.name).suffix.lower()
+    if suffix not in (".geojson", ".json", ".zip", ".gpkg"):
+        raise GeometryFileError(f"{uploaded.name}: upload a .geojson, a zipped shapefile (.zip) or a GeoPackage (.gpkg)")
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / f"upload{suffix}"
+        with open(target, "wb") as fh:
+            for chunk in uploaded.chunks():
+                fh.write(chunk)
+        frame = read_frame(target)
+    geoms = [g for g in frame.geometry if g is not None and not g.is_empty]
+    if not geoms:
+        raise GeometryFileError(f"{uploaded.name}: no geometry in the file")
+    return geoms[0] if len(geoms) == 1 else shapely.union_all(geoms)

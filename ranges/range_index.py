@@ -66,6 +66,8 @@ class _KindTree:
     records: list[RegionRecord]
     geometries: np.ndarray
     tree: STRtree
+    # Simplified copies for the nearest-region snap: distances to 1:500k coasts cost milliseconds.
+    snap_tree: STRtree | None = None
 
 
 @dataclass
@@ -92,7 +94,8 @@ class RangeIndex:
             if picked:
                 geoms = np.asarray([g for _, g in picked], dtype=object)
                 shapely.prepare(geoms)
-                self._by_kind[kind] = _KindTree([r for r, _ in picked], geoms, STRtree(geoms))
+                simple = shapely.simplify(geoms, 0.01, preserve_topology=True)
+                self._by_kind[kind] = _KindTree([r for r, _ in picked], geoms, STRtree(geoms), STRtree(simple))
         self._groups_of: dict[str, list[RegionRecord]] = defaultdict(list)
         by_code = {r.code: r for r in self.regions}
         for group_code, members in self.region_groups.items():
@@ -133,16 +136,23 @@ class RangeIndex:
         that has states but in none of them (a state border drawn at another scale) snaps to the
         nearest of that country's states."""
         point = shapely.Point(lon, lat)
-        found = {kind: kt.tree.query(point, predicate="intersects") for kind, kt in self._by_kind.items()}
-        return self._hits(point, {kind: list(idx) for kind, idx in found.items()})
+        found = {}
+        for kind, kt in self._by_kind.items():
+            # Bounding boxes from the tree, then the prepared polygons: a tree predicate would
+            # prepare the point instead and test it against unprepared 1:500k polygons.
+            idx = kt.tree.query(point)
+            if len(idx):
+                found[kind] = idx[shapely.intersects(kt.geometries.take(idx), point)].tolist()
+        return self._hits(point, found)
 
     def regions_at_many(self, lons, lats) -> list[list[RegionHit]]:
         """regions_at for arrays of points: one bulk tree query per kind."""
         points = shapely.points(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))
         per_point: list[dict[str, list[int]]] = [{} for _ in range(len(points))]
         for kind, kt in self._by_kind.items():
-            point_idx, geom_idx = kt.tree.query(points, predicate="intersects")
-            for p, g in zip(point_idx.tolist(), geom_idx.tolist()):
+            point_idx, geom_idx = kt.tree.query(points)
+            inside = shapely.intersects(kt.geometries.take(geom_idx), points.take(point_idx))
+            for p, g in zip(point_idx[inside].tolist(), geom_idx[inside].tolist()):
                 per_point[p].setdefault(kind, []).append(g)
         return [self._hits(point, found) for point, found in zip(points, per_point)]
 
@@ -154,20 +164,29 @@ class RangeIndex:
                 by_kind[kind] = [RegionHit(records[i]) for i in sorted(idx)]
         if not by_kind:
             for kind, kt in self._by_kind.items():
-                near = kt.tree.query_nearest(point, max_distance=self.snap_tolerance_deg, return_distance=True)
-                if len(near[0]):
-                    by_kind[kind] = [RegionHit(kt.records[i], snapped=True, distance_deg=float(d)) for i, d in zip(near[0], near[1])]
+                near = self._nearest(kt, point)
+                if near:
+                    by_kind[kind] = near
         elif "admin1" not in by_kind and "admin1" in self._by_kind and any(h.region.code in self._has_admin1 for h in by_kind.get("country", [])):
-            kt = self._by_kind["admin1"]
-            near = kt.tree.query_nearest(point, max_distance=self.snap_tolerance_deg, return_distance=True)
-            if len(near[0]):
-                by_kind["admin1"] = [RegionHit(kt.records[i], snapped=True, distance_deg=float(d)) for i, d in zip(near[0], near[1])]
+            near = self._nearest(self._by_kind["admin1"], point)
+            if near:
+                by_kind["admin1"] = near
         if self._groups_of and "admin1" in by_kind:
             groups = {g.code: RegionHit(g, snapped=h.snapped, distance_deg=h.distance_deg) for h in by_kind["admin1"] for g in self._groups_of.get(h.region.code, ())}
             if groups:
                 by_kind["group"] = list(groups.values())
         hits = [h for kind in KINDS_MOST_SPECIFIC_FIRST for h in by_kind.get(kind, ())]
         return self._consistent(hits) if any(h.snapped for h in hits) else hits
+
+    def _nearest(self, kt: _KindTree, point) -> list[RegionHit]:
+        """The nearest region(s) within the tolerance: a dwithin query on the simplified tree
+        (much cheaper than query_nearest with a max distance), then the exact distances."""
+        idx = kt.snap_tree.query(point, predicate="dwithin", distance=self.snap_tolerance_deg)
+        if not len(idx):
+            return []
+        distances = shapely.distance(kt.snap_tree.geometries.take(idx), point)
+        best = float(distances.min())
+        return [RegionHit(kt.records[i], snapped=True, distance_deg=float(d)) for i, d in zip(idx.tolist(), distances.tolist()) if d == best]
 
     def _consistent(self, hits: list[RegionHit]) -> list[RegionHit]:
         """Drop snapped sub-regions whose parent is not among the hits (a snap across a border)."""
@@ -180,6 +199,13 @@ class RangeIndex:
 
     def status_region_codes(self, taxon_key: str) -> set[str]:
         return self._status_regions_by_taxon.get(taxon_key, set())
+
+    def known_region_codes(self, taxon_key: str) -> list[str]:
+        """The taxon's status regions that exist in the index, sorted (cached: out_of_range cites them)."""
+        cache = self.__dict__.setdefault("_known_cache", {})
+        if taxon_key not in cache:
+            cache[taxon_key] = sorted(r for r in self.status_region_codes(taxon_key) if r in self._region_by_code)
+        return cache[taxon_key]
 
     def native_region_codes(self, taxon_key: str) -> set[str]:
         return self._native_regions_by_taxon.get(taxon_key, set())

@@ -104,3 +104,39 @@ def contact_snapshot(contact) -> dict:
 
 def regions_by_codes(codes) -> dict[str, Region]:
     return {r.code: r for r in Region.objects.filter(code__in=codes).defer("geometry")}
+
+
+def species_range_features(taxon: Taxon) -> list[dict]:
+    """The taxon's range polygons and the regions where it has a status, as GeoJSON features."""
+    from ranges.geojson import range_feature
+
+    features = []
+    for pk, origin, presence, source, url, wkb in RangePolygon.objects.filter(taxon=taxon).values_list("pk", "origin", "presence", "source", "source_url", "geometry"):
+        features.append(range_feature(geometry=shapely.from_wkb(bytes(wkb)), kind="range_polygon", status=origin, properties={"id": pk, "presence": presence, "sources": [{"name": source, "url": url}]}))
+    by_region: dict[int, list] = {}
+    for status in RegionalStatus.objects.filter(taxon=taxon).select_related("region").order_by("region__code", "source"):
+        by_region.setdefault(status.region_id, []).append(status)
+    member_geoms = _group_geometries([rows[0].region for rows in by_region.values() if rows[0].region.kind == "group"])
+    for rows in by_region.values():
+        region = rows[0].region
+        wkb = bytes(region.geometry) if region.geometry else None
+        geom = shapely.from_wkb(wkb) if wkb else member_geoms.get(region.pk)
+        if geom is None:
+            continue
+        # Several sources may disagree: show the most alarming, list them all.
+        top = max(rows, key=lambda r: {"invasive": 3, "introduced": 2, "native": 1}.get(r.status, 0))
+        features.append(range_feature(
+            geometry=geom, kind="region", status=top.status,
+            properties={"region": region.code, "region_name": region.name, "region_kind": region.kind,
+                        "sources": [{"name": r.source, "url": r.source_url, "status": r.status} for r in rows]},
+        ))
+    return features
+
+
+def _group_geometries(groups) -> dict[int, object]:
+    out = {}
+    for group in groups:
+        wkbs = [bytes(g) for g in group.members.values_list("geometry", flat=True) if g]
+        if wkbs:
+            out[group.pk] = shapely.union_all(shapely.from_wkb(wkbs))
+    return out

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import F
 
-from ranges.geometry import CleanGeometry
+from ranges.geometry import CleanGeometry, clean_polygonal
 from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon, Region, RegionalStatus, RegionKind
 from species.models import Taxon
 
@@ -231,3 +231,18 @@ def contact_upsert(*, region: Region, kind: str, organisation: str, **fields) ->
         setattr(row, k, v)
     row.save()
     return row, "updated"
+
+
+def geometry_assign(*, obj, geometry) -> str:
+    """Validate a geometry (make_valid repair or rejection) and put it on a Region or RangePolygon;
+    the admin and the importers go through the same checks. Returns what validation said."""
+    clean = clean_polygonal(geometry, label=str(obj))
+    obj.geometry, obj.geometry_sha1, obj.geometry_note = clean.wkb, clean.sha1, clean.message[:500]
+    return clean.message
+
+
+@transaction.atomic
+def range_object_save(*, obj) -> None:
+    """Save an admin-edited range object and tell every process to rebuild its index."""
+    obj.save()
+    data_version_bump()

@@ -103,11 +103,7 @@ def _verdict_for_taxon(taxon_key: str, lon: float, lat: float, index: RangeIndex
             if matched:
                 return Verdict(status, taxon_key, f"The point lies inside the {status} range of {taxon_key} ({matched[0].source}).", None, codes, _sources(matched), snapped)
     if index.has_range_data(taxon_key):
-        known = sorted(r for r in taxon_regions if index.region(r))
-        # The sources that place the taxon elsewhere: its native records first, then everything else.
-        records = [r for code in known for r in index.statuses_for(taxon_key, code)]
-        native = [r for r in records if r.status == NATIVE]
-        sources = _sources((native or records) + [rec for rec, _ in polygons] + [g for g in index.geofence_at(taxon_key, codes) if g.rule == "allow"])
+        sources = _out_of_range_sources(taxon_key, index) + _sources([rec for rec, _ in polygons] + [g for g in index.geofence_at(taxon_key, codes) if g.rule == "allow"])
         place = hits[0].region.name if hits else "this place"
         return Verdict(
             OUT_OF_RANGE,
@@ -120,6 +116,16 @@ def _verdict_for_taxon(taxon_key: str, lon: float, lat: float, index: RangeIndex
             snapped,
         )
     return Verdict(UNKNOWN, taxon_key, f"There is no range data for {taxon_key}; we cannot say whether it belongs here.", None, codes, (), snapped)
+
+
+def _out_of_range_sources(taxon_key: str, index: RangeIndex) -> tuple[dict, ...]:
+    """The sources that place the taxon elsewhere: its native records, else all its records (cached per index)."""
+    cache = index.__dict__.setdefault("_out_of_range_sources", {})
+    if taxon_key not in cache:
+        records = [r for code in index.known_region_codes(taxon_key) for r in index.statuses_for(taxon_key, code)]
+        native = [r for r in records if r.status == NATIVE]
+        cache[taxon_key] = _sources(native or records)
+    return cache[taxon_key]
 
 
 def _geofence_hint(taxon_key: str, codes: tuple[str, ...], index: RangeIndex) -> str:

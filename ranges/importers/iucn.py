@@ -83,11 +83,12 @@ def _ensure_taxa(frame, name_col: str, report: ImportReport) -> None:
     if not columns["genus"] and not columns["family"]:
         return
     records = {}
-    for rec in frame.itertuples(index=False):
-        name = " ".join(str(getattr(rec, name_col) or "").split())
+    # Plain dicts: itertuples renames columns such as "class" that are Python keywords.
+    for rec in frame.drop(columns=frame.geometry.name).to_dict("records"):
+        name = " ".join(str(rec.get(name_col) or "").split())
         if len(name.split(" ")) != 2:
             continue
-        lineage = tuple((rank, str(getattr(rec, col)).strip().capitalize()) for rank, col in columns.items() if col and getattr(rec, col))
+        lineage = tuple((rank, str(rec[col]).strip().capitalize()) for rank, col in columns.items() if col and rec.get(col))
         records[name] = TaxonRecord(name.capitalize(), "species", "", lineage)
     if records:
         _, counts = taxa_ensure(list(records.values()))

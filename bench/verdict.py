@@ -1,0 +1,148 @@
+"""Verdict benchmark over the imported ../shared/data: index build, memory, latency, throughput vs naive and sjoin."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings.local")
+
+# Every data set in ../shared/data, in dependency order (regions before the data placed on them).
+IMPORTS = [
+    ("natural-earth", sorted((SHARED / "geo" / "natural_earth").glob("*.json"))),
+    ("us-census", [SHARED / "geo" / "us_census_states" / "cb_2020_us_state_500k.zip"]),
+    ("speciesnet-taxonomy", [SHARED / "speciesnet" / "taxonomy_release.txt", SHARED / "speciesnet" / "always_crop_99710272_22x8_v12_epoch_00148.labels.txt"]),
+    ("mdd", [SHARED / "ranges" / "mdd_mammal_native_countries"]),
+    ("us-riis", [SHARED / "invasive" / "us_riis"]),
+    ("griis", [SHARED / "invasive" / "griis_belgium" / "griis_belgium.csv", SHARED / "invasive" / "belgium_alien_mammals"]),
+    ("speciesnet-geofence", [SHARED / "speciesnet" / "geofence_fixes.csv"]),
+]
+
+TAXA = ["Myocastor coypus", "Sus scrofa", "Sciurus carolinensis", "Lynx rufus", "Procyon lotor", "Vulpes vulpes", "Rattus norvegicus", "Nullus datus"]
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def import_all(rounds: int) -> None:
+    from ranges.importers import ImportConfig, data_import
+
+    for round_no in range(1, rounds + 1):
+        total = 0.0
+        for fmt, paths in IMPORTS:
+            report = data_import(ImportConfig(fmt=fmt, paths=tuple(paths), progress=False))
+            total += report.seconds
+            print(f"import round {round_no}: {fmt:20s} {report.seconds:6.1f}s  changed {report.changed:6d}  unchanged {sum(report.unchanged.values()):6d}  rejected {sum(report.rejected.values()):5d}  unmatched {len(report.unmatched):6d}")
+        print(f"import round {round_no}: total {total:.1f}s")
+
+
+def sample_points(index, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """95 % on land (inside some country), 5 % anywhere (coasts, sea: the snapping path)."""
+    lons, lats = [], []
+    while len(lons) < n * 0.95:
+        x, y = rng.uniform(-170, 180, 4000), rng.uniform(-55, 70, 4000)
+        hits = index.regions_at_many(x, y)
+        keep = [i for i, h in enumerate(hits) if h and not h[0].snapped]
+        lons.extend(x[keep]), lats.extend(y[keep])
+    lons, lats = lons[: int(n * 0.95)], lats[: int(n * 0.95)]
+    rest = n - len(lons)
+    lons.extend(rng.uniform(-180, 180, rest)), lats.extend(rng.uniform(-60, 75, rest))
+    order = rng.permutation(n)
+    return np.asarray(lons)[order], np.asarray(lats)[order]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--import", dest="do_import", type=int, default=0, metavar="ROUNDS", help="first import all of ../shared/data this many times")
+    parser.add_argument("--points", type=int, default=20000)
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    import geopandas
+    import shapely
+
+    from ranges.range_index import RegionHit
+    from ranges.selectors import build_range_index
+    from ranges.verdict import verdict, verdict_at_hits, verdicts_many
+
+    if args.do_import:
+        import_all(args.do_import)
+
+    rss_before = rss_mb()
+    started = time.perf_counter()
+    index = build_range_index()
+    build_s = time.perf_counter() - started
+    rss = rss_mb()
+    print(f"index: {len(index.regions)} regions, {len(index.statuses)} statuses, {len(index.ranges)} range polygons, {len(index.geofence)} geofence rules")
+
+    rng = np.random.default_rng(7)
+    lons, lats = sample_points(index, args.points, rng)
+    taxa = [TAXA[i % len(TAXA)] for i in range(args.points)]
+
+    for i in range(200):  # warm up prepared geometries and caches
+        verdict(taxa[i], lons[i], lats[i], index)
+    latencies = np.empty(args.points)
+    for i in range(args.points):
+        t0 = time.perf_counter_ns()
+        verdict(taxa[i], lons[i], lats[i], index)
+        latencies[i] = (time.perf_counter_ns() - t0) / 1000
+    p50, p99 = np.percentile(latencies, [50, 99])
+
+    t0 = time.perf_counter()
+    verdicts_many(taxa, lons, lats, index)
+    vec_rate = args.points / (time.perf_counter() - t0)
+
+    # Naive: a Python loop over every region polygon (not prepared, no tree), then the same rules.
+    from ranges.range_index import KINDS_MOST_SPECIFIC_FIRST
+
+    order = {k: i for i, k in enumerate(KINDS_MOST_SPECIFIC_FIRST)}
+    plain = [(r, shapely.from_wkb(shapely.to_wkb(g))) for r, g in zip(index.regions, index.region_geometries) if g is not None and not g.is_empty]
+    n_naive = 300
+    t0 = time.perf_counter()
+    for i in range(n_naive):
+        point = shapely.Point(lons[i], lats[i])
+        hits = sorted((RegionHit(r) for r, g in plain if g.contains(point)), key=lambda h: order[h.region.kind])
+        verdict_at_hits(taxa[i], lons[i], lats[i], hits, index)
+    naive_rate = n_naive / (time.perf_counter() - t0)
+
+    # geopandas.sjoin: points within regions, grouped per point, then the same rules.
+    frame = geopandas.GeoDataFrame({"i": range(len(plain))}, geometry=[g for _, g in plain], crs=4326)
+    t0 = time.perf_counter()
+    pts = geopandas.GeoDataFrame({"p": range(args.points)}, geometry=geopandas.points_from_xy(lons, lats), crs=4326)
+    joined = geopandas.sjoin(pts, frame, predicate="within", how="left")
+    per_point: dict[int, list] = {}
+    for p, r in zip(joined["p"].to_numpy(), joined["i"].to_numpy()):
+        if r == r:
+            per_point.setdefault(int(p), []).append(RegionHit(plain[int(r)][0]))
+    for i in range(args.points):
+        hits = sorted(per_point.get(i, []), key=lambda h: order[h.region.kind])
+        verdict_at_hits(taxa[i], lons[i], lats[i], hits, index)
+    sjoin_rate = args.points / (time.perf_counter() - t0)
+
+    print()
+    print("| measure | value |")
+    print("| --- | --- |")
+    print(f"| index build | {build_s:.2f} s |")
+    print(f"| resident memory (after build; before {rss_before:.0f} MB) | {rss:.0f} MB |")
+    print(f"| single verdict p50 / p99 | {p50:.1f} / {p99:.1f} µs |")
+    print(f"| vectorised verdicts (verdicts_many) | {vec_rate:,.0f} /s |")
+    print(f"| naive loop over polygons + same rules | {naive_rate:,.0f} /s |")
+    print(f"| geopandas.sjoin + same rules | {sjoin_rate:,.0f} /s |")
+    print(f"verdict_p99_us={p99:.0f} build_s={build_s:.2f} rss_mb={rss:.0f} vs_naive={vec_rate / naive_rate:.0f} vs_sjoin={vec_rate / sjoin_rate:.1f}")
+
+
+if __name__ == "__main__":
+    main()
