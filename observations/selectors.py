@@ -1,8 +1,12 @@
 """Reads of observations, shaped for the API."""
 from __future__ import annotations
 
-from observations.models import Observation
+from observations.accounts import is_reviewer
+from observations.geoprivacy import GEOPRIVACY_CATEGORY, NONE, WITHHOLD, PublicLocation, generalise, strictest
+from observations.models import Identification, Observation, TaxonRegionSensitivity, Verification
 from ranges.answers import verdict_answer
+from ranges.selectors import regions_by_codes
+from species.models import Taxon
 from species.selectors import taxa_by_keys
 
 
@@ -56,3 +60,192 @@ def observation_result(observation: Observation) -> dict:
         )
         result.update(verdict=answer["verdict"], species_info=answer["species_info"], alert=answer["alert"])
     return result
+
+
+# --- Citizen science: visibility, geoprivacy, identifications, the review queue -----------------
+
+def _lineage_sensitivities(names: set[str]) -> tuple[dict[str, str], dict[str, set[str]]]:
+    """(sensitivity by name, lineage names by name) for `names` and all their ancestors, a few
+    queries per tree level for the whole batch."""
+    sensitivity: dict[str, str] = {}
+    parent: dict[str, str | None] = {}
+    frontier = {n for n in names if n}
+    while frontier:
+        rows = Taxon.objects.filter(scientific_name__in=list(frontier)).values_list("scientific_name", "parent__scientific_name", "sensitivity")
+        frontier = set()
+        for name, parent_name, category in rows:
+            sensitivity[name] = strictest([sensitivity.get(name, NONE), category])
+            parent.setdefault(name, parent_name)
+            if parent_name and parent_name not in parent and parent_name not in sensitivity:
+                frontier.add(parent_name)
+    lineages = {}
+    for name in names:
+        chain, node = set(), name
+        while node and node not in chain:
+            chain.add(node)
+            node = parent.get(node)
+        lineages[name] = chain
+    return sensitivity, lineages
+
+
+def _observation_taxon_names(observation: Observation) -> set[str]:
+    """Every taxon the record may be: top-k predictions, verdict, community, verified, current ids."""
+    names: set[str] = set()
+    prediction = getattr(observation, "prediction", None)
+    if prediction is not None:
+        names.update(item["key"] for item in prediction.top_k if item.get("key") and item["key"] != "no_animal")
+    for attr in ("verified_taxon", "community_taxon"):
+        taxon = getattr(observation, attr, None)
+        if taxon is not None:
+            names.add(taxon.scientific_name)
+    stored = getattr(observation, "verdict", None)
+    if stored is not None and stored.taxon is not None:
+        names.add(stored.taxon.scientific_name)
+    names.update(Identification.objects.filter(observation=observation, is_current=True).values_list("taxon__scientific_name", flat=True))
+    return names
+
+
+def observation_region_codes(observation: Observation) -> list[str]:
+    stored = getattr(observation, "verdict", None)
+    if stored is not None and stored.region_codes:
+        return list(stored.region_codes)
+    from ranges.selectors import range_index
+
+    return [h.region.code for h in range_index().regions_at(observation.longitude, observation.latitude)]
+
+
+def observation_sensitivity(observation: Observation) -> str:
+    """The strictest category among the record's taxa and their ancestors, the taxon × region
+    rules where it lies, and the observer's own choice. Computed at read time, never stored."""
+    names = _observation_taxon_names(observation)
+    sensitivity, lineages = _lineage_sensitivities(names)
+    lineage_names = set().union(*lineages.values()) if lineages else set()
+    regional = TaxonRegionSensitivity.objects.filter(
+        taxon__scientific_name__in=list(lineage_names), region__code__in=observation_region_codes(observation)
+    ).values_list("sensitivity", flat=True)
+    return strictest([*sensitivity.values(), *regional, GEOPRIVACY_CATEGORY.get(observation.geoprivacy, NONE)])
+
+
+def observation_public_location(observation: Observation) -> PublicLocation:
+    """The point every public surface (feed, exports, alerts to the public, logs) shows."""
+    return generalise(observation.latitude, observation.longitude, observation_sensitivity(observation))
+
+
+def can_see_exact(*, user, observation: Observation) -> bool:
+    return getattr(user, "is_authenticated", False) and (observation.owner_id == user.pk or is_reviewer(user))
+
+
+def observation_for_viewer(*, user, observation_id) -> Observation | None:
+    """Owners and reviewers may read an observation through /observations/; for anyone else it does not exist."""
+    if is_reviewer(user):
+        return _with_relations(Observation.objects.filter(uuid=observation_id)).first()
+    return observation_for_user(user=user, observation_id=observation_id)
+
+
+def _with_relations(qs):
+    return qs.select_related("prediction__model_version", "prediction__taxon", "verdict__taxon", "verified_taxon", "community_taxon", "verified_by", "owner")
+
+
+def observation_list_for_owner(*, user):
+    return _with_relations(Observation.objects.filter(owner=user)).order_by("-created", "-id")
+
+
+def public_observations():
+    """The public feed: finished, not rejected by a reviewer."""
+    return _with_relations(Observation.objects.filter(status=Observation.Status.DONE).exclude(verification=Verification.REJECTED)).order_by("-created", "-id")
+
+
+def observation_visible(*, user, observation_id) -> Observation | None:
+    """Owner, reviewer, or a record of the public feed (identifications, the photo)."""
+    observation = observation_for_viewer(user=user, observation_id=observation_id)
+    if observation is None:
+        observation = public_observations().filter(uuid=observation_id).first()
+    return observation
+
+
+def observation_best_taxon(observation: Observation) -> Taxon | None:
+    """Expert's taxon, else the community's, else the model's."""
+    prediction = getattr(observation, "prediction", None)
+    return observation.verified_taxon or observation.community_taxon or (prediction.taxon if prediction else None)
+
+
+def _public_regions(codes: list[str], category: str) -> list[dict]:
+    """Regions named on public surfaces: none finer than the generalisation allows."""
+    regions = regions_by_codes(codes)
+    allowed = {NONE: None, "0.001": None, "0.01": None, "0.1": None, "1": {"country", "admin1"}, WITHHOLD: {"country"}}[category]
+    out = []
+    for code in codes:
+        region = regions.get(code)
+        kind = region.kind if region else ""
+        if allowed is None or kind in allowed:
+            out.append({"code": code, "name": region.name if region else code, "kind": kind})
+    return out
+
+
+def observation_public(observation: Observation) -> dict:
+    """The `PublicObservationOutputSerializer` shape: public fields only, generalised point."""
+    place = observation_public_location(observation)
+    stored = getattr(observation, "verdict", None)
+    return {
+        "id": observation.uuid,
+        "user": observation.owner.username,
+        "observed_on": (observation.observed_at or observation.created).date(),
+        "taxon": observation_best_taxon(observation),
+        "verdict": stored.status if stored is not None else None,
+        "verification": observation.verification,
+        "location": _location_dict(place),
+        "regions": _public_regions(observation_region_codes(observation), place.category),
+        "first_record_regions": _public_first_records(observation, place.category),
+    }
+
+
+def _public_first_records(observation, category):
+    allowed = {r["code"] for r in _public_regions(list(observation.first_record_regions), category)}
+    return [code for code in observation.first_record_regions if code in allowed]
+
+
+def _location_dict(place: PublicLocation) -> dict:
+    return {
+        "latitude": place.latitude,
+        "longitude": place.longitude,
+        "generalised": place.generalised,
+        "generalisation": place.category,
+        "coordinate_uncertainty_m": place.coordinate_uncertainty_m,
+        "data_generalizations": place.data_generalizations,
+        "information_withheld": place.information_withheld,
+    }
+
+
+def observation_citizen_science(observation: Observation) -> dict:
+    """What the owner and reviewers see beyond the classification: privacy, ids, verification."""
+    place = observation_public_location(observation)
+    return {
+        "geoprivacy": observation.geoprivacy,
+        "public_location": _location_dict(place),
+        "verification": observation.verification,
+        "verified_taxon": observation.verified_taxon,
+        "verified_by": observation.verified_by.username if observation.verified_by else None,
+        "community_taxon": observation.community_taxon,
+        "first_record_regions": list(observation.first_record_regions),
+    }
+
+
+def identifications_for(*, observation: Observation):
+    return Identification.objects.filter(observation=observation).select_related("user", "taxon").order_by("created", "id")
+
+
+def review_queue(*, region: str = "", verdict: str = "", min_confidence: float | None = None, max_confidence: float | None = None, verification: str = Verification.UNREVIEWED):
+    """Finished observations awaiting an expert, alerts first, then the least confident."""
+    qs = _with_relations(Observation.objects.filter(status=Observation.Status.DONE))
+    if verification:
+        qs = qs.filter(verification=verification)
+    if region:
+        # region_codes is a JSON list: match the quoted code in its text (works on SQLite and Postgres).
+        qs = qs.filter(verdict__region_codes__icontains=f'"{region}"')
+    if verdict:
+        qs = qs.filter(verdict__status=verdict)
+    if min_confidence is not None:
+        qs = qs.filter(prediction__score__gte=min_confidence)
+    if max_confidence is not None:
+        qs = qs.filter(prediction__score__lte=max_confidence)
+    return qs.order_by("-verdict__alert_level", "prediction__score", "created", "id")

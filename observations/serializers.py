@@ -65,3 +65,116 @@ class ObservationOutputSerializer(serializers.Serializer):
     species_info = SpeciesInfoSerializer(allow_null=True)
     alert = AlertSerializer(allow_null=True)
     failure = FailureSerializer(allow_null=True)
+
+
+# --- Accounts ---------------------------------------------------------------------------------
+
+class RegisterInputSerializer(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+
+
+class LoginInputSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+
+
+class UserBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class TokenOutputSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="send as `Authorization: Token <token>`")
+    expiry = serializers.DateTimeField()
+    user = UserBriefSerializer()
+
+
+# --- Citizen science --------------------------------------------------------------------------
+
+class PublicLocationSerializer(serializers.Serializer):
+    latitude = serializers.FloatField(allow_null=True)
+    longitude = serializers.FloatField(allow_null=True)
+    generalised = serializers.BooleanField()
+    generalisation = serializers.ChoiceField(choices=["none", "0.001", "0.01", "0.1", "1", "withhold"])
+    coordinate_uncertainty_m = serializers.FloatField(allow_null=True)
+    data_generalizations = serializers.CharField(allow_blank=True)
+    information_withheld = serializers.CharField(allow_blank=True)
+
+
+class CitizenScienceSerializer(serializers.Serializer):
+    geoprivacy = serializers.ChoiceField(choices=["open", "obscured", "private"])
+    public_location = PublicLocationSerializer()
+    verification = serializers.ChoiceField(choices=["unreviewed", "confirmed", "rejected"])
+    verified_taxon = TaxonBriefSerializer(allow_null=True)
+    verified_by = serializers.CharField(allow_null=True)
+    community_taxon = TaxonBriefSerializer(allow_null=True)
+    first_record_regions = serializers.ListField(child=serializers.CharField())
+
+
+class ObservationDetailOutputSerializer(ObservationOutputSerializer):
+    """The owner's (and reviewers') view: the exact point plus privacy and verification."""
+
+    citizen_science = CitizenScienceSerializer()
+
+
+class ObservationUpdateInputSerializer(serializers.Serializer):
+    geoprivacy = serializers.ChoiceField(choices=["open", "obscured", "private"])
+
+
+class PublicRegionSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.CharField(allow_blank=True)
+
+
+class PublicObservationOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    user = serializers.CharField()
+    observed_on = serializers.DateField()
+    taxon = TaxonBriefSerializer(allow_null=True)
+    verdict = serializers.CharField(allow_null=True)
+    verification = serializers.CharField()
+    location = PublicLocationSerializer()
+    regions = PublicRegionSerializer(many=True)
+    first_record_regions = serializers.ListField(child=serializers.CharField())
+
+
+class IdentificationInputSerializer(serializers.Serializer):
+    taxon = serializers.CharField(max_length=200, required=False, help_text="taxon id or scientific name")
+    agree_with = serializers.IntegerField(required=False, help_text="id of an identification to agree with")
+    body = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+
+    def validate(self, attrs):
+        if bool(attrs.get("taxon")) == bool(attrs.get("agree_with")):
+            raise serializers.ValidationError({"taxon": "give a taxon, or agree_with an identification (one of them)"})
+        return attrs
+
+
+class IdentificationOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    user = serializers.CharField(source="user.username")
+    taxon = TaxonBriefSerializer()
+    body = serializers.CharField()
+    is_current = serializers.BooleanField()
+    created = serializers.DateTimeField()
+
+
+class IdentificationsOutputSerializer(serializers.Serializer):
+    community_taxon = TaxonBriefSerializer(allow_null=True)
+    identifications = IdentificationOutputSerializer(many=True)
+
+
+class ReviewInputSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=["confirm", "reject"])
+    taxon = serializers.CharField(max_length=200, required=False, help_text="taxon id or scientific name (default: community, else model)")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+
+
+class ReviewQueueInputSerializer(serializers.Serializer):
+    region = serializers.CharField(required=False, max_length=16, allow_blank=True, default="")
+    verdict = serializers.ChoiceField(required=False, choices=["", "native", "introduced", "invasive", "out_of_range", "unknown", "uncertain", "no_animal"], default="")
+    min_confidence = serializers.FloatField(required=False, min_value=0, max_value=1, allow_null=True, default=None)
+    max_confidence = serializers.FloatField(required=False, min_value=0, max_value=1, allow_null=True, default=None)
+    verification = serializers.ChoiceField(required=False, choices=["", "unreviewed", "confirmed", "rejected"], default="unreviewed")

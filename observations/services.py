@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from ml.images import ImageError, inspect_image
 from ml.taxonomy import decide
+from observations.alerts import alert_on_classified
 from observations.exif import read_photo_metadata
 from observations.models import ModelVersion, Observation, Prediction, Verdict
 from ranges.selectors import contact_snapshot, contacts_for_regions, range_index
@@ -179,6 +180,7 @@ def observation_record_result(*, observation: Observation, model_version: ModelV
             },
         )
         Observation.objects.filter(pk=observation.pk).update(status=Observation.Status.DONE, failure_code="", updated=timezone.now())
+    alert_on_classified(observation=observation)
     return saved
 
 
@@ -245,3 +247,22 @@ def model_version_activate(*, model_version: ModelVersion) -> None:
     """Exactly one active version; workers notice on their next task (no restart)."""
     ModelVersion.objects.select_for_update().filter(is_active=True).exclude(pk=model_version.pk).update(is_active=False)
     ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True, activated=timezone.now())
+
+
+def observation_set_geoprivacy(*, observation: Observation, geoprivacy: str) -> Observation:
+    """The owner's choice; public surfaces follow at their next read (nothing generalised is stored)."""
+    Observation.objects.filter(pk=observation.pk).update(geoprivacy=geoprivacy)
+    observation.geoprivacy = geoprivacy
+    return observation
+
+
+def observation_delete(*, observation: Observation) -> None:
+    """Delete the row, the original photo and its served derivative."""
+    from django.core.files.storage import default_storage
+
+    from observations.photos import derivative_key
+
+    key = derivative_key(observation)
+    with transaction.atomic():
+        observation.delete()
+        transaction.on_commit(lambda: (observation.photo.delete(save=False), default_storage.delete(key)))

@@ -33,3 +33,43 @@ def classify_observation(observation_id: int) -> str:
 @shared_task(name="observations.sweep_stuck_observations", queue="default", acks_late=True, max_retries=0)
 def sweep_stuck_observations() -> dict:
     return services.sweep_stuck_observations()
+
+
+@shared_task(
+    name="observations.raise_observation_alert",
+    queue="default",
+    acks_late=True,  # idempotent: groups and deliveries are get_or_create
+    reject_on_worker_lost=True,
+    autoretry_for=(DatabaseError, InterfaceError),  # transient database trouble only
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=3,
+)
+def raise_observation_alert(observation_id: int, trigger: str) -> int | None:
+    from observations.alerts import observation_alert
+
+    group = observation_alert(observation_id=observation_id, trigger=trigger)
+    return group.pk if group else None
+
+
+@shared_task(
+    bind=True,
+    name="observations.deliver_alert",
+    queue="default",
+    acks_late=True,  # idempotent: a sent delivery is not sent again
+    reject_on_worker_lost=True,
+    max_retries=5,  # then the delivery is recorded as failed
+)
+def deliver_alert(self, delivery_id: int) -> str:
+    """Retries only TransientDeliveryError (connection, timeout, 5xx, 429, SMTP) and database
+    hiccups, with exponential backoff and full jitter; a 4xx answer fails at once."""
+    import random
+
+    from observations.alerts import TransientDeliveryError, alert_delivery_send
+
+    try:
+        return alert_delivery_send(delivery_id=delivery_id, final_attempt=self.request.retries >= self.max_retries)
+    except (TransientDeliveryError, DatabaseError, InterfaceError) as exc:
+        countdown = random.uniform(0, min(600, 5 * 2**self.request.retries))
+        raise self.retry(exc=exc, countdown=countdown)

@@ -1,4 +1,5 @@
 """Settings shared by every environment. Values come from the environment (django-environ)."""
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -22,6 +23,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "species",
@@ -120,6 +122,8 @@ RANGEWATCH_MAX_WAIT_SECONDS = 10
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # knox first (expiring, revocable app tokens); it passes unknown keys on to DRF's tokens.
+        "observations.accounts.KnoxTokenAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -130,6 +134,32 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "backend.errors.exception_handler",
 }
+# App tokens (django-rest-knox): hashed at rest, expiring, revoked server-side at logout.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=env.int("RANGEWATCH_TOKEN_TTL_DAYS", default=30)),
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_LIMIT_PER_USER": 20,
+}
+
+# Alerts to local contacts: e-mail through Django's mail backends, signed webhooks.
+EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="RangeWatch <alerts@rangewatch.invalid>")
+# Absolute links in alerts (photo evidence) start here.
+RANGEWATCH_PUBLIC_BASE_URL = env.str("RANGEWATCH_PUBLIC_BASE_URL", default="http://localhost:8000")
+# Watch-list sightings (invasive here) at or above this score alert at once, before review.
+RANGEWATCH_ALERT_IMMEDIATE_CONFIDENCE = env.float("RANGEWATCH_ALERT_IMMEDIATE_CONFIDENCE", default=0.9)
+# Contact kinds that receive the exact point; the others get the public (generalised) one.
+RANGEWATCH_EXACT_LOCATION_CONTACT_KINDS = env.list("RANGEWATCH_EXACT_LOCATION_CONTACT_KINDS", default=["wildlife_agency", "national_agency"])
+RANGEWATCH_WEBHOOK_TIMEOUT_SECONDS = 10
+# Signed photo links in alerts stay valid this long.
+RANGEWATCH_PHOTO_LINK_MAX_AGE_DAYS = 30
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "RangeWatch API",
     "DESCRIPTION": "Photo + place -> species -> native here, or invasive here?",

@@ -1,0 +1,18 @@
+"""Roles: owners (their own rows), reviewers (group "reviewers"), curators/admins (group "curators", superusers)."""
+from rest_framework.permissions import BasePermission
+
+from observations.accounts import is_curator, is_reviewer
+
+
+class IsReviewer(BasePermission):
+    message = "only reviewers may do this"
+
+    def has_permission(self, request, view):
+        return is_reviewer(request.user)
+
+
+class IsCurator(BasePermission):
+    message = "only curators may do this"
+
+    def has_permission(self, request, view):
+        return is_curator(request.user)
