@@ -384,19 +384,35 @@ def _label_groups(label_taxa: list[str | None]) -> list[tuple[str, np.ndarray]]:
     return [(key, np.asarray(idx)) for key, idx in groups.items()]
 
 
+# Decodes that need more than this many pixels in memory (non-JPEG: no draft) take a slot.
+LARGE_DECODE_PIXELS = 12_000_000
+
+
 class BatchingClassifier:
     """A classifier shared by many task threads: each caller decodes its own photo, then waits on
-    one micro-batched forward pass. What the inference worker and the pipeline benchmark use."""
+    one micro-batched forward pass. What the inference worker and the pipeline benchmark use.
 
-    def __init__(self, classifier: Classifier, *, max_batch: int = 16, max_wait_ms: float = 10.0):
+    Worker memory stays bounded with many threads: at most `large_decodes` full-size decodes of
+    big non-JPEG images (up to the pixel ceiling each) run at once; JPEGs decode scaled down.
+    """
+
+    def __init__(self, classifier: Classifier, *, max_batch: int = 16, max_wait_ms: float = 10.0, large_decodes: int = 2):
+        import threading
+
         from ml.batching import MicroBatcher
 
         self.classifier = classifier
         self.batcher = MicroBatcher(classifier.classify_batch, max_batch=max_batch, max_wait_ms=max_wait_ms, stack=classifier.stack, name=f"batcher-{classifier.manifest.name}")
+        self._large = threading.BoundedSemaphore(large_decodes)
 
     def classify_one(self, source, timeout: float | None = None) -> Classification:
         try:
-            prepared = self.classifier.prepare(source)
+            info = inspect_image(source, self.classifier.max_pixels)
+            if info.format not in ("JPEG", "MPO") and info.width * info.height > LARGE_DECODE_PIXELS:
+                with self._large:
+                    prepared = self.classifier.prepare(source)
+            else:
+                prepared = self.classifier.prepare(source)
         except ImageError as exc:
             return Classification.failure(exc)
         return self.batcher(prepared, timeout)

@@ -142,7 +142,39 @@ def test_gpu_preprocessing_path_agrees_with_pillow_on_cpu(tiny_artifact):
     assert _gpu_prepare(_png(), clf.manifest.preprocessing, "cpu", clf.max_pixels) is None  # Pillow's job
 
 
-def _png():
+def _png(side=8):
     buf = io.BytesIO()
-    Image.new("RGB", (8, 8)).save(buf, "PNG")
+    Image.new("RGB", (side, side)).save(buf, "PNG")
     return buf.getvalue()
+
+
+def test_r02_bomb_is_refused_from_the_header_and_big_decodes_are_bounded(tiny_artifact, monkeypatch):
+    import ml.engine as engine
+
+    serving = BatchingClassifier(Classifier.load(tiny_artifact, max_pixels=1_000_000), max_batch=2, max_wait_ms=5, large_decodes=1)
+    bomb = io.BytesIO()
+    Image.new("L", (2000, 2000)).save(bomb, "PNG")
+    assert serving.classify_one(bomb.getvalue()).error_code == "image_too_large"
+
+    monkeypatch.setattr(engine, "LARGE_DECODE_PIXELS", 100)  # a 64x64 PNG counts as large
+    inside, peak, lock = [0], [0], threading.Lock()
+    prepare = serving.classifier.prepare
+
+    def counting_prepare(source):
+        with lock:
+            inside[0] += 1
+            peak[0] = max(peak[0], inside[0])
+        try:
+            return prepare(source)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    serving.classifier.prepare = counting_prepare
+    threads = [threading.Thread(target=serving.classify_one, args=(_png(64),)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    serving.close()
+    assert peak[0] == 1

@@ -55,3 +55,23 @@ def test_r26_exif_orientation_6_gives_the_upright_top1(starter_artifact):
     stored.save(buf, "JPEG", quality=92, exif=exif.tobytes())
     rotated_result, upright_result = clf.classify([buf.getvalue(), photos()[0]])
     assert rotated_result.top_k[0][0] == upright_result.top_k[0][0] == "Loxodonta africana"
+
+
+@pytest.mark.parametrize("kind", ["grey", "black", "noise"])
+def test_r28_blank_or_noise_is_no_animal_or_uncertain(starter_artifact, kind):
+    from ml.taxonomy import decide
+
+    clf = Classifier.load(starter_artifact, backend="onnxruntime", threads=1)
+    rng = np.random.default_rng(0)
+    pixels = {
+        "grey": np.full((480, 640, 3), 128, np.uint8),
+        "black": np.zeros((480, 640, 3), np.uint8),
+        "noise": rng.integers(0, 256, (480, 640, 3), dtype=np.uint8),
+    }[kind]
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "JPEG")
+    result = clf.classify([buf.getvalue()])[0]
+    ranks = {t: "species" for t in clf.manifest.label_taxa if t and " " in t}
+    decision = decide(result.taxon_scores, {}, ranks, threshold=0.5)
+    assert decision.outcome in ("no_animal", "uncertain")
+    assert max(v for k, v in result.taxon_scores.items() if k != "no_animal") < 0.5
