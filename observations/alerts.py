@@ -189,7 +189,7 @@ def alert_delivery_send(*, delivery_id: int, final_attempt: bool = False) -> str
     is skipped; transient failures raise TransientDeliveryError for the task to retry, until the
     final attempt, which records `failed`."""
     delivery = AlertDelivery.objects.select_related("contact", "webhook", "group__taxon").filter(pk=delivery_id).first()
-    if delivery is None or delivery.status in (AlertDelivery.Status.SENT, AlertDelivery.Status.SKIPPED):
+    if delivery is None or delivery.status != AlertDelivery.Status.PENDING:
         return delivery.status if delivery else "missing"
     if not delivery.contact.is_active or (delivery.channel == AlertDelivery.Channel.WEBHOOK and (delivery.webhook is None or not delivery.webhook.is_active)):
         AlertDelivery.objects.filter(pk=delivery.pk).update(status=AlertDelivery.Status.SKIPPED, last_error="contact or webhook paused")
