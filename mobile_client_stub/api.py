@@ -15,9 +15,10 @@ import requests
 # "needs_auth_api": the auth/list endpoints another change adds; the schema test skips those until they land.
 CONTRACT = [
     {"method": "post", "path": "/api/v1/observations/", "form": ["photo", "latitude", "longitude", "observed_at"],
-     "query": ["wait"], "headers": ["Idempotency-Key"], "response": "ObservationOutput"},
-    {"method": "get", "path": "/api/v1/observations/{observation_id}/", "query": ["wait"], "response": "ObservationOutput"},
-    {"method": "get", "path": "/api/v1/observations/", "query": ["limit", "offset"], "needs_auth_api": True},
+     "query": ["wait"], "headers": ["Idempotency-Key"], "response": ["ObservationOutput"]},
+    # The detail view answers ObservationDetailOutput: ObservationOutput plus the owner's extras.
+    {"method": "get", "path": "/api/v1/observations/{observation_id}/", "query": ["wait"], "response": ["ObservationOutput", "ObservationDetailOutput"]},
+    {"method": "get", "path": "/api/v1/observations/", "query": ["limit", "offset"], "needs_auth_api": True, "list": True},
     {"method": "post", "path": "/api/v1/auth/register/", "json": ["username", "password", "email"], "needs_auth_api": True},
     {"method": "post", "path": "/api/v1/auth/login/", "json": ["username", "password"], "needs_auth_api": True},
     {"method": "post", "path": "/api/v1/auth/logout/", "needs_auth_api": True},
