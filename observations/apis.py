@@ -10,12 +10,12 @@ from rest_framework import permissions, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from backend.errors import api_error
+from backend.throttling import UploadRateThrottle
 from observations.models import Observation
 from observations.accounts import AccountRejected, token_create, token_revoke, user_authenticate, user_register
 from observations.dwca import dwca_write
@@ -78,7 +78,7 @@ class ObservationCreateApi(APIView):
         paginator = BoundedPagination()
         page = paginator.paginate_queryset(observation_list_for_owner(user=request.user), request, view=self)
         return paginator.get_paginated_response(ObservationDetailOutputSerializer([_detail(o) for o in page], many=True).data)
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [UploadRateThrottle]
     throttle_scope = "uploads"
 
     @extend_schema(

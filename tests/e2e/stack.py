@@ -32,6 +32,25 @@ def free_port() -> int:
 class Stack:
     def __init__(self, env: dict, base_url: str, token: str, var_dir: Path):
         self.env, self.base_url, self.token, self.var_dir = env, base_url, token, var_dir
+        self.logs = var_dir.parent / "logs"
+        self.worker: subprocess.Popen | None = None
+        self.worker_args: list[str] = ["-P", "solo"]
+
+    def start_worker(self) -> subprocess.Popen:
+        self.worker = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "backend", "worker", "-Q", "inference,default", *self.worker_args, "--loglevel", "INFO"],
+            cwd=REPO, env=self.env, stdout=open(self.logs / "worker.log", "a"), stderr=subprocess.STDOUT,
+        )
+        return self.worker
+
+    def stop_worker(self) -> None:
+        if self.worker is not None and self.worker.poll() is None:
+            self.worker.terminate()
+            try:
+                self.worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.worker.kill()
+                self.worker.wait()
 
     def manage(self, *args: str, timeout: int = 300) -> str:
         out = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout)
@@ -56,13 +75,14 @@ class Stack:
 
 
 @contextmanager
-def running_stack(tmp_path: Path, *, database_url: str | None, broker_url: str | None, bootstrap_args=("--skip-counties",)):
+def running_stack(tmp_path: Path, *, database_url: str | None, broker_url: str | None, bootstrap_args=("--skip-counties",), extra_env: dict | None = None, worker_args=("-P", "solo"), web_workers: int = 1, beat: bool = False):
     var_dir = tmp_path / "var"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "backend.settings.local",
         "RANGEWATCH_VAR_DIR": str(var_dir),
         "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
     }
     env.pop("TEST_DATABASE_URL", None)
     for key, value in (("DATABASE_URL", database_url), ("CELERY_BROKER_URL", broker_url)):
@@ -71,23 +91,27 @@ def running_stack(tmp_path: Path, *, database_url: str | None, broker_url: str |
         else:
             env.pop(key, None)
     stack = Stack(env, "", "", var_dir)
+    stack.worker_args = list(worker_args)
+    stack.logs.mkdir(parents=True, exist_ok=True)
     stack.manage("migrate", "--no-input", "-v0")
     out = stack.manage("bootstrap", *bootstrap_args)
     stack.token = out.split("API token: ")[1].split()[0]
     port = free_port()
     stack.base_url = f"http://127.0.0.1:{port}"
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    procs = [
+    stack.start_worker()
+    others = [
         subprocess.Popen(
-            [str(BIN / "celery"), "-A", "backend", "worker", "-Q", "inference,default", "-P", "solo", "--loglevel", "INFO"],
-            cwd=REPO, env=env, stdout=open(logs / "worker.log", "w"), stderr=subprocess.STDOUT,
-        ),
-        subprocess.Popen(
-            [str(BIN / "gunicorn"), "backend.wsgi", "--env", "DJANGO_SETTINGS_MODULE=backend.settings.local", "--bind", f"127.0.0.1:{port}", "--threads", "4"],
-            cwd=REPO, env=env, stdout=open(logs / "web.log", "w"), stderr=subprocess.STDOUT,
-        ),
+            [str(BIN / "gunicorn"), "backend.wsgi", "--env", "DJANGO_SETTINGS_MODULE=backend.settings.local", "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers), "--threads", "4"],
+            cwd=REPO, env=env, stdout=open(stack.logs / "web.log", "w"), stderr=subprocess.STDOUT,
+        )
     ]
+    if beat:
+        others.append(
+            subprocess.Popen(
+                [str(BIN / "celery"), "-A", "backend", "beat", "-s", str(var_dir / "beat-schedule"), "--loglevel", "INFO"],
+                cwd=REPO, env=env, stdout=open(stack.logs / "beat.log", "w"), stderr=subprocess.STDOUT,
+            )
+        )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -97,12 +121,13 @@ def running_stack(tmp_path: Path, *, database_url: str | None, broker_url: str |
             except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.3)
         else:
-            raise AssertionError("web never became healthy: " + (logs / "web.log").read_text()[-2000:])
+            raise AssertionError("web never became healthy: " + (stack.logs / "web.log").read_text()[-2000:])
         yield stack
     finally:
-        for proc in procs:
+        stack.stop_worker()
+        for proc in others:
             proc.terminate()
-        for proc in procs:
+        for proc in others:
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
