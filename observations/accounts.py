@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from knox.auth import TokenAuthentication as _KnoxAuthentication
 from knox.models import get_token_model
 from knox.settings import CONSTANTS, knox_settings
@@ -77,3 +78,13 @@ def token_revoke(*, auth) -> None:
     """Server-side revocation of the token the request came with (knox or DRF's)."""
     if auth is not None and hasattr(auth, "delete"):
         auth.delete()
+
+
+class KnoxTokenScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema describes the app tokens (same header as DRF's tokens)."""
+
+    target_class = "observations.accounts.KnoxTokenAuthentication"
+    name = "knoxTokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization", "description": 'an app token from /api/v1/auth/login/, sent as "Token <key>"'}

@@ -168,6 +168,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "backend.openapi.add_error_responses"],
+    # Several serializers have a "status" field with different choices: name the observation's.
+    "ENUM_NAME_OVERRIDES": {"ObservationStatusEnum": ["queued", "processing", "done", "failed"]},
 }
 
 # Celery: job state lives in the database; the broker only carries ids.
