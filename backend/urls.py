@@ -18,6 +18,7 @@ from observations.apis import (
     ReviewApi,
     ReviewQueueApi,
 )
+from observations.web import web_index
 from ranges.apis import CheckApi, RegionLookupApi, SpeciesRangeApi
 from species.apis import TaxonDetailApi, TaxonListApi
 
@@ -42,6 +43,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", web_index, name="home"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
