@@ -11,7 +11,7 @@ from observations.models import Observation
 
 @shared_task(
     name="observations.classify_observation",
-    queue="inference",
+    # queue: "inference" (CELERY_TASK_ROUTES)
     acks_late=True,  # redelivered if the worker dies mid-task; the service is idempotent
     reject_on_worker_lost=True,
     autoretry_for=(DatabaseError, InterfaceError, OSError),  # transient: database, storage
@@ -30,14 +30,14 @@ def classify_observation(observation_id: int) -> str:
         return Observation.Status.FAILED
 
 
-@shared_task(name="observations.sweep_stuck_observations", queue="default", acks_late=True, max_retries=0)
+@shared_task(name="observations.sweep_stuck_observations", acks_late=True, max_retries=0)  # queue: default
 def sweep_stuck_observations() -> dict:
     return services.sweep_stuck_observations()
 
 
 @shared_task(
     name="observations.raise_observation_alert",
-    queue="default",
+    # queue: "default" (the default queue)
     acks_late=True,  # idempotent: groups and deliveries are get_or_create
     reject_on_worker_lost=True,
     autoretry_for=(DatabaseError, InterfaceError),  # transient database trouble only
@@ -56,7 +56,7 @@ def raise_observation_alert(observation_id: int, trigger: str) -> int | None:
 @shared_task(
     bind=True,
     name="observations.deliver_alert",
-    queue="default",
+    # queue: "default" (the default queue)
     acks_late=True,  # idempotent: a sent delivery is not sent again
     reject_on_worker_lost=True,
     max_retries=5,  # then the delivery is recorded as failed
