@@ -39,6 +39,7 @@ from observations.serializers import (
     IdentificationInputSerializer,
     IdentificationsOutputSerializer,
     LoginInputSerializer,
+    ObservationPageSerializer,
     PublicObservationOutputSerializer,
     RegisterInputSerializer,
     ReviewInputSerializer,
@@ -73,13 +74,21 @@ class ObservationCreateApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
     parser_classes = [MultiPartParser]
 
-    @extend_schema(operation_id="observations_list_mine", responses={200: ObservationDetailOutputSerializer(many=True)})
+    throttle_scope = "uploads"
+
+    def get_throttles(self):
+        # Only uploads are rate limited; reading one's own list is not.
+        return [UploadRateThrottle()] if self.request.method == "POST" else []
+
+    @extend_schema(
+        operation_id="observations_list_mine",
+        parameters=[OpenApiParameter("limit", int, description="page size (max 200)"), OpenApiParameter("offset", int)],
+        responses={200: ObservationPageSerializer},
+    )
     def get(self, request):
         paginator = BoundedPagination()
         page = paginator.paginate_queryset(observation_list_for_owner(user=request.user), request, view=self)
         return paginator.get_paginated_response(ObservationDetailOutputSerializer([_detail(o) for o in page], many=True).data)
-    throttle_classes = [UploadRateThrottle]
-    throttle_scope = "uploads"
 
     @extend_schema(
         request={"multipart/form-data": ObservationInputSerializer},

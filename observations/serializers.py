@@ -178,3 +178,12 @@ class ReviewQueueInputSerializer(serializers.Serializer):
     min_confidence = serializers.FloatField(required=False, min_value=0, max_value=1, allow_null=True, default=None)
     max_confidence = serializers.FloatField(required=False, min_value=0, max_value=1, allow_null=True, default=None)
     verification = serializers.ChoiceField(required=False, choices=["", "unreviewed", "confirmed", "rejected"], default="unreviewed")
+
+
+class ObservationPageSerializer(serializers.Serializer):
+    """A page of the caller's observations (limit/offset pagination)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ObservationDetailOutputSerializer(many=True)
