@@ -250,7 +250,7 @@ def train(config: TrainingConfig, log: Callable[[str], None] = print) -> Trainin
     import torch
     from fastai.callback.core import Callback
     from fastai.callback.progress import ProgressCallback
-    from fastai.callback.tracker import EarlyStoppingCallback
+    from fastai.callback.core import CancelFitException
     from fastai.data.core import DataLoaders
     from fastai.learner import Learner
     from fastai.metrics import AccumMetric, accuracy
@@ -300,20 +300,24 @@ def train(config: TrainingConfig, log: Callable[[str], None] = print) -> Trainin
         learn.remove_cb(ProgressCallback)
         learn.logger = lambda *args: None  # the epoch lines come from EpochCheckpoint instead
 
-    state = {"history": [], "best": None, "best_key": None, "lr": None}
+    state = {"history": [], "best": None, "best_key": None, "since_best": 0, "lr": None}
     if resume_state is not None:
         model.load_state_dict(resume_state["model"])
-        state.update(history=resume_state["history"], best_key=tuple(resume_state["best_key"]) if resume_state["best_key"] else None, lr=resume_state["lr"])
+        state.update(history=resume_state["history"], best_key=tuple(resume_state["best_key"]) if resume_state["best_key"] else None, lr=resume_state["lr"], since_best=resume_state.get("since_best", 0))
         if (checkpoints / BEST).is_file():
             state["best"] = load_checkpoint(checkpoints / BEST)
 
     class EpochCheckpoint(Callback):
-        """After each epoch: log, record history, save last.pt (resumable) and best.pt (by macro-F1)."""
+        """After each epoch: log, record history, save last.pt (resumable) and best.pt, stop early.
+
+        "Best" is the highest macro-F1, ties broken by the lower validation loss (with few images
+        macro-F1 often stays flat); early stopping counts epochs without a new best by that rule.
+        """
 
         order = 65  # after the Recorder
 
-        def __init__(self, phase: str, offset: int, start_epoch: int):
-            self.phase, self.offset, self.start_epoch = phase, offset, start_epoch
+        def __init__(self, phase: str, offset: int, start_epoch: int, patience: int | None = None):
+            self.phase, self.offset, self.start_epoch, self.patience = phase, offset, start_epoch, patience
             self.epoch_started = time.perf_counter()
 
         def before_epoch(self):
@@ -328,27 +332,21 @@ def train(config: TrainingConfig, log: Callable[[str], None] = print) -> Trainin
             state["history"].append(row)
             key = (f1, -valid_loss)
             if state["best_key"] is None or key > tuple(state["best_key"]):
-                state["best_key"] = key
+                state["best_key"], state["since_best"] = key, 0
                 state["best"] = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
                 save_checkpoint(checkpoints / BEST, state["best"])
+            else:
+                state["since_best"] += 1
             save_checkpoint(checkpoints / CHECKPOINT, {
                 "model": self.model.state_dict(), "opt": _plain_opt_state(self.opt), "phase": self.phase, "phase_epoch": self.epoch,
-                "history": state["history"], "best_key": list(state["best_key"]), "lr": state["lr"], "classes": plan.classes,
+                "history": state["history"], "best_key": list(state["best_key"]), "since_best": state["since_best"], "lr": state["lr"], "classes": plan.classes,
                 "arch": config.arch, "split": _split_ids(train_records, valid_records),
             })
             log(f"epoch {row['epoch']} ({self.phase}): train_loss {train_loss:.4f} valid_loss {valid_loss:.4f} "
                 f"macro_f1 {f1:.4f} accuracy {acc:.4f} ({row['seconds']:.1f}s)")
-
-    class ResumableEarlyStopping(EarlyStoppingCallback):
-        """fastai's early stopping on macro-F1, blind to the epochs skipped while resuming."""
-
-        def __init__(self, start_epoch: int, **kwargs):
-            super().__init__(**kwargs)
-            self.start_epoch = start_epoch
-
-        def after_epoch(self):
-            if self.epoch >= self.start_epoch:
-                super().after_epoch()
+            if self.patience is not None and state["since_best"] >= self.patience:
+                log(f"early stopping: no better macro-F1 (or, at equal macro-F1, lower validation loss) for {self.patience} epochs")
+                raise CancelFitException()
 
     # Where to pick up: (phase, first epoch of that phase).
     start_phase, start_epoch = "frozen", 0
@@ -389,8 +387,7 @@ def train(config: TrainingConfig, log: Callable[[str], None] = print) -> Trainin
         learn.unfreeze()
         restore_opt()
         learn.fit_one_cycle(config.epochs, slice(base_lr / 200, base_lr / 2), pct_start=0.3, start_epoch=start_epoch,
-                            cbs=[EpochCheckpoint("unfrozen", config.freeze_epochs, start_epoch),
-                                 ResumableEarlyStopping(start_epoch, monitor="macro_f1", comp=np.greater, min_delta=0.0, patience=config.patience)])
+                            cbs=[EpochCheckpoint("unfrozen", config.freeze_epochs, start_epoch, patience=config.patience)])
 
     # The best epoch by macro-F1 is the one evaluated, calibrated and exported.
     if state["best"] is not None:
@@ -426,7 +423,7 @@ def train(config: TrainingConfig, log: Callable[[str], None] = print) -> Trainin
     model_cpu = copy.deepcopy(model).cpu()
     artifact = output / "model"
     save_artifact(artifact, manifest, model_cpu.state_dict())
-    probs = M.softmax(logits, temperature)
+    probs = M.softmax(logits)  # the model's own losses, before calibration
     losses = -np.log(np.clip(probs[np.arange(len(valid_targets)), valid_targets], 1e-12, None))
     order = np.argsort(-losses)[: config.top_losses]
     top = [{"path": valid_records[i].path, "actual": plan.classes[valid_targets[i]], "predicted": plan.classes[int(probs[i].argmax())],

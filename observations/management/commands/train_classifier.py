@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 NO_ANIMAL_NAMES = {"empty", "blank", "nothing", "none", "vehicle", "car", "no animal"}
+RANK_ORDER = ["subspecies", "species", "genus", "family", "order", "class", "phylum", "kingdom"]
 
 
 def _squash(text: str) -> str:
@@ -25,6 +26,9 @@ def _name_variants(label: str) -> list[str]:
     variants = [label, spaced]
     if len(words) == 2:
         variants.append(f"{words[1]} {words[0]}")
+    if words and words[0].lower() == "domestic":
+        variants.append(" ".join(words[1:]))  # "domestic cattle" -> "cattle"
+    variants += [f"{spaced}s", f"{spaced}es"]  # "mongoose" -> "mongooses" (a family's common name)
     return list(dict.fromkeys(v for v in variants if v))
 
 
@@ -38,8 +42,9 @@ def match_labels_to_taxa(labels: list[str]) -> tuple[dict[str, str | None], list
     from species.selectors import taxon_by_name
 
     by_common: dict[str, Taxon] = {}
-    for taxon in Taxon.objects.exclude(common_name="").only("scientific_name", "common_name", "rank"):
-        by_common.setdefault(_squash(taxon.common_name), taxon)
+    rank = lambda t: RANK_ORDER.index(t.rank) if t.rank in RANK_ORDER else 99  # noqa: E731
+    for taxon in sorted(Taxon.objects.exclude(common_name="").only("scientific_name", "common_name", "rank"), key=rank):
+        by_common.setdefault(_squash(taxon.common_name), taxon)  # the most specific taxon of that name
     mapping, unmatched = {}, []
     for label in labels:
         if label.strip().lower() in NO_ANIMAL_NAMES:
@@ -47,7 +52,7 @@ def match_labels_to_taxa(labels: list[str]) -> tuple[dict[str, str | None], list
             continue
         found = None
         for variant in _name_variants(label):
-            found = taxon_by_name(variant) or Taxon.objects.filter(common_name__iexact=variant).first() or by_common.get(_squash(variant))
+            found = taxon_by_name(variant) or by_common.get(_squash(variant))
             if found:
                 break
         if found is None:
