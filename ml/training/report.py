@@ -106,7 +106,7 @@ def write_report(output: Path, metrics: dict, prep, config: dict) -> None:
 | accuracy | {metrics['accuracy']:.4f} |
 | validation loss (NLL, unweighted) | {metrics['valid_loss']:.4f} |
 | expected calibration error | {metrics['ece_before']:.4f} before, {metrics['ece_after']:.4f} after temperature scaling (T = {metrics['temperature']:.3f}) |
-| split | {plan['split']}: {plan['train_images']} training, {plan['valid_images']} validation images, {len(plan['classes'])} classes |
+| split | {plan['split']}: {plan['train_images']} training, {plan['valid_images']} validation images ({metrics['valid_images']} readable and evaluated), {len(plan['classes'])} classes |
 | dropped | {dropped}; unreadable: {len(metrics['unreadable'])} |
 | model | {metrics['arch']}, pretrained {metrics['pretrained']}, input {metrics['input_size']} px, lr {metrics['lr']:.2e}, seed {metrics['seed']}, {metrics['device']} |
 | time | {metrics['seconds']} s |
