@@ -75,7 +75,7 @@ class Stack:
 
 
 @contextmanager
-def running_stack(tmp_path: Path, *, database_url: str | None, broker_url: str | None, bootstrap_args=("--skip-counties",), extra_env: dict | None = None, worker_args=("-P", "solo"), web_workers: int = 1, beat: bool = False):
+def running_stack(tmp_path: Path, *, database_url: str | None, broker_url: str | None, bootstrap_args=("--skip-counties",), extra_env: dict | None = None, worker_args=("-P", "solo"), web_workers: int = 1, web_threads: int = 4, beat: bool = False):
     var_dir = tmp_path / "var"
     env = {
         **os.environ,
@@ -101,7 +101,7 @@ def running_stack(tmp_path: Path, *, database_url: str | None, broker_url: str |
     stack.start_worker()
     others = [
         subprocess.Popen(
-            [str(BIN / "gunicorn"), "backend.wsgi", "--env", "DJANGO_SETTINGS_MODULE=backend.settings.local", "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers), "--threads", "4"],
+            [str(BIN / "gunicorn"), "backend.wsgi", "--env", "DJANGO_SETTINGS_MODULE=backend.settings.local", "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers), "--threads", str(web_threads)],
             cwd=REPO, env=env, stdout=open(stack.logs / "web.log", "w"), stderr=subprocess.STDOUT,
         )
     ]

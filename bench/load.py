@@ -1,0 +1,214 @@
+"""Load test: production-like processes on this machine, N simulated phones uploading real photos.
+
+    python bench/load.py [--phones 32] [--seconds 60] [--quick]
+
+Starts PostgreSQL-backed gunicorn (2 processes) and one Celery worker (thread pool, micro-batching)
+on Redis, then N phone threads upload camera-trap photos from ../shared/data/photos for a fixed
+time (each phone: upload, wait for the verdict, next photo). Reports accepted uploads/s, verdicts/s,
+latency percentiles, error counts, and checks that every accepted upload ended exactly once.
+Then runs the worker pipeline alone (bench/inference.py's pipeline) on the same photos for the ratio.
+Last line: lost=<n> duplicated=<n> server_errors=<n> e2e_vs_pipeline=<n> accept_p95_ms=<n>
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.inference import camera_trap_jpegs  # noqa: E402
+from tests.e2e.stack import reachable, running_stack  # noqa: E402
+
+BATCH, CONCURRENCY = 16, 16
+
+
+def pct(values, q):
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+class Phones:
+    def __init__(self, stack, payloads, phones, seconds):
+        self.stack, self.payloads, self.phones, self.seconds = stack, payloads, phones, seconds
+        self.lock = threading.Lock()
+        self.accept_ms, self.e2e_ms, self.accepted, self.finished = [], [], {}, {}
+        self.codes: dict[int, int] = {}
+        self.network_errors = 0
+
+    def count(self, code):
+        with self.lock:
+            self.codes[code] = self.codes.get(code, 0) + 1
+
+    def phone(self, n, stop_at):
+        session = requests.Session()
+        session.headers["Authorization"] = f"Token {self.stack.token}"
+        i = n
+        while time.monotonic() < stop_at:
+            data = self.payloads[i % len(self.payloads)]
+            i += self.phones
+            key = uuid.uuid4().hex
+            sent = time.monotonic()
+            try:
+                response = session.post(
+                    f"{self.stack.base_url}/api/v1/observations/",
+                    headers={"Idempotency-Key": key},
+                    files={"photo": ("photo.jpg", data, "image/jpeg")},
+                    data={"latitude": -2.33, "longitude": 34.83},
+                    timeout=30,
+                )
+            except requests.RequestException:
+                with self.lock:
+                    self.network_errors += 1
+                continue
+            self.count(response.status_code)
+            if response.status_code != 202:
+                continue
+            with self.lock:
+                self.accept_ms.append((time.monotonic() - sent) * 1000)
+                self.accepted[response.json()["id"]] = key
+            location = response.headers["Location"]
+            while True:
+                try:
+                    result = session.get(location, params={"wait": 10}, timeout=40)
+                except requests.RequestException:
+                    with self.lock:
+                        self.network_errors += 1
+                    break
+                self.count(result.status_code)
+                if result.status_code != 200 or result.json()["status"] in ("done", "failed"):
+                    break
+            if result.status_code == 200 and result.json()["status"] in ("done", "failed"):
+                with self.lock:
+                    self.e2e_ms.append((time.monotonic() - sent) * 1000)
+                    self.finished[result.json()["id"]] = time.monotonic()
+
+    def run(self):
+        stop_at = time.monotonic() + self.seconds
+        threads = [threading.Thread(target=self.phone, args=(n, stop_at)) for n in range(self.phones)]
+        started = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return started
+
+
+def check_exactly_once(db, accepted: dict, drain_seconds: float):
+    """Every accepted upload final (done/failed), one row per key, at most one prediction."""
+    deadline = time.monotonic() + drain_seconds
+    ids = list(accepted)
+    while True:
+        rows = db.execute("SELECT uuid::text, status FROM observations_observation WHERE uuid::text = ANY(%s)", (ids,)).fetchall()
+        pending = [u for u, s in rows if s not in ("done", "failed")]
+        if not pending or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    final = {u for u, s in rows if s in ("done", "failed")}
+    lost = len(set(ids) - final)
+    per_key = db.execute(
+        "SELECT count(*) FROM (SELECT idempotency_key FROM observations_observation WHERE idempotency_key = ANY(%s) GROUP BY owner_id, idempotency_key HAVING count(*) > 1) d",
+        (list(accepted.values()),),
+    ).fetchone()[0]
+    multi_predictions = db.execute(
+        "SELECT count(*) FROM (SELECT observation_id FROM observations_prediction GROUP BY observation_id HAVING count(*) > 1) d"
+    ).fetchone()[0]
+    failed = sum(1 for _, s in rows if s == "failed")
+    return lost, per_key + multi_predictions, failed
+
+
+def pipeline_alone(artifact_dir: Path, payloads, seconds: float, backend: str) -> float:
+    from bench.inference import bench_pipeline
+    from ml.engine import Classifier
+
+    clf = Classifier.load(artifact_dir, backend=backend, threads=2)
+    rate, _ = bench_pipeline(clf, payloads, max_batch=BATCH, wait_ms=10.0, concurrency=CONCURRENCY, seconds=seconds)
+    return rate
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--phones", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--backend", default="onnxruntime", choices=["torch", "onnxruntime"])
+    parser.add_argument("--quick", action="store_true", help="8 phones for 10 s")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.phones, args.seconds = 8, 10
+    if not (reachable("127.0.0.1", 5432) and reachable("127.0.0.1", 6379)):
+        print("needs PostgreSQL and Redis on 127.0.0.1", file=sys.stderr)
+        return 2
+    import psycopg
+    import redis
+
+    paths = camera_trap_jpegs()
+    payloads = [p.read_bytes() for p in paths]
+    name = f"rangewatch_load_{uuid.uuid4().hex[:8]}"
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    redis.Redis(db=8).flushdb()
+    env = {
+        "RANGEWATCH_UPLOAD_RATE": "1000000/minute",
+        "RANGEWATCH_INFERENCE_BACKEND": args.backend,
+        "RANGEWATCH_TORCH_THREADS": "2",
+        "RANGEWATCH_BATCH_SIZE": str(BATCH),
+        "CACHE_URL": "redis://127.0.0.1:6379/7",
+        "LOG_LEVEL": "WARNING",
+    }
+    worker = ("-P", "threads", "--concurrency", str(CONCURRENCY), "-I", "observations.inference")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            with running_stack(
+                Path(tmp), database_url=f"postgres://postgres@127.0.0.1:5432/{name}", broker_url="redis://127.0.0.1:6379/8",
+                extra_env=env, worker_args=worker, web_workers=2, web_threads=max(8, args.phones),
+            ) as stack:
+                # Warm the worker (model load) before the clock starts.
+                stack.result(stack.upload(paths[0], wait=10, latitude=-2.33, longitude=34.83).headers["Location"], wait=10)
+                phones = Phones(stack, payloads, args.phones, args.seconds)
+                started = phones.run()
+                elapsed = time.monotonic() - started
+                with psycopg.connect(f"postgres://postgres@127.0.0.1:5432/{name}", autocommit=True) as db:
+                    lost, duplicated, failed = check_exactly_once(db, phones.accepted, drain_seconds=60)
+                artifact = next((stack.var_dir / "models").iterdir())
+            # The same worker pipeline alone, on the same photos, after the stack has stopped.
+            pipeline = pipeline_alone(artifact, payloads, min(20.0, args.seconds), args.backend)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    server_errors = sum(n for code, n in phones.codes.items() if code >= 500)
+    accepted_per_s = len(phones.accepted) / elapsed
+    verdicts_per_s = len(phones.finished) / elapsed
+    rows = [
+        ("phones", args.phones), ("seconds", round(elapsed, 1)), ("backend", args.backend),
+        ("accepted uploads/s", round(accepted_per_s, 1)), ("verdicts/s (end to end)", round(verdicts_per_s, 1)),
+        ("worker pipeline alone img/s", round(pipeline, 1)), ("e2e / pipeline", round(verdicts_per_s / pipeline, 2)),
+        ("upload-accept p50/p95/p99 ms", "/".join(f"{pct(phones.accept_ms, q):.0f}" for q in (50, 95, 99))),
+        ("upload-to-verdict p50/p95/p99 ms", "/".join(f"{pct(phones.e2e_ms, q):.0f}" for q in (50, 95, 99))),
+        ("responses by status", dict(sorted(phones.codes.items()))), ("network errors", phones.network_errors),
+        ("failed jobs (typed)", failed), ("lost", lost), ("duplicated", duplicated),
+    ]
+    width = max(len(k) for k, _ in rows)
+    print("# 2-core machine: web, worker, PostgreSQL, Redis and the phones share the CPU")
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    print(
+        f"lost={lost} duplicated={duplicated} server_errors={server_errors} "
+        f"e2e_vs_pipeline={verdicts_per_s / pipeline:.2f} accept_p95_ms={pct(phones.accept_ms, 95):.0f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
