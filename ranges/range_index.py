@@ -61,13 +61,48 @@ class GeofenceRecord:
     source_url: str = ""
 
 
-@dataclass
-class _KindTree:
-    records: list[RegionRecord]
-    geometries: np.ndarray
-    tree: STRtree
-    # Simplified copies for the nearest-region snap: distances to 1:500k coasts cost milliseconds.
-    snap_tree: STRtree | None = None
+# Region polygons are cut into pieces of at most this many vertices (PostGIS ST_Subdivide-style):
+# containment and distance on a small piece cost microseconds, on a 1:500k coast milliseconds.
+MAX_PIECE_VERTICES = 256
+
+
+def subdivide(geometries: np.ndarray, max_vertices: int = MAX_PIECE_VERTICES) -> tuple[np.ndarray, np.ndarray]:
+    """Cut polygons into polygon pieces of at most `max_vertices` vertices, halving the bounding
+    box along its longer side until each piece is small. Returns (pieces, index of the source
+    geometry of each piece). The pieces of a polygon cover exactly it (holes stay holes)."""
+    pending, owner = np.asarray(geometries, dtype=object), np.arange(len(geometries))
+    out_pieces, out_owner = [], []
+    while len(pending):
+        parts, part_of = shapely.get_parts(pending, return_index=True)
+        pending, owner = parts, owner[part_of]
+        polygonal = shapely.get_type_id(pending) == 3  # cuts can leave slivers of lines or points: no area, dropped
+        pending, owner = pending[polygonal], owner[polygonal]
+        keep = ~shapely.is_empty(pending)
+        pending, owner = pending[keep], owner[keep]
+        bounds = shapely.bounds(pending)
+        width, height = bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1]
+        small = (shapely.get_num_coordinates(pending) <= max_vertices) | (np.maximum(width, height) < 1e-7)
+        out_pieces.append(pending[small]), out_owner.append(owner[small])
+        pending, owner, bounds, width, height = pending[~small], owner[~small], bounds[~small], width[~small], height[~small]
+        if not len(pending):
+            break
+        xmin, ymin, xmax, ymax = bounds.T
+        wide = width >= height
+        mid_x, mid_y = (xmin + xmax) / 2, (ymin + ymax) / 2
+        first = shapely.intersection(pending, shapely.box(xmin, ymin, np.where(wide, mid_x, xmax), np.where(wide, ymax, mid_y)))
+        second = shapely.intersection(pending, shapely.box(np.where(wide, mid_x, xmin), np.where(wide, ymin, mid_y), xmax, ymax))
+        pending, owner = np.concatenate([first, second]), np.concatenate([owner, owner])
+    return np.concatenate(out_pieces) if out_pieces else np.empty(0, dtype=object), np.concatenate(out_owner) if out_owner else np.empty(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _Combo:
+    """What a set of containing regions means, computed once per distinct set."""
+
+    hits: tuple[RegionHit, ...]  # the answer when no snap is needed
+    codes: tuple[str, ...]
+    by_kind: dict  # kind -> [RegionHit], the input of a snap
+    snap_kinds: tuple[str, ...]  # kinds to snap (empty: the hits are final)
 
 
 @dataclass
@@ -88,14 +123,22 @@ class RangeIndex:
     def __post_init__(self):
         if len(self.regions) != len(self.region_geometries):
             raise ValueError("one geometry per region")
-        self._by_kind: dict[str, _KindTree] = {}
-        for kind in _GEOMETRY_KINDS:
-            picked = [(r, g) for r, g in zip(self.regions, self.region_geometries) if r.kind == kind and g is not None and not g.is_empty]
-            if picked:
-                geoms = np.asarray([g for _, g in picked], dtype=object)
-                shapely.prepare(geoms)
-                simple = shapely.simplify(geoms, 0.01, preserve_topology=True)
-                self._by_kind[kind] = _KindTree([r for r, _ in picked], geoms, STRtree(geoms), STRtree(simple))
+        # Every region with a geometry gets a slot, ordered most specific kind first, then as given:
+        # sorting slots sorts hits most specific first.
+        rank = {kind: i for i, kind in enumerate(_GEOMETRY_KINDS)}
+        picked = sorted(
+            ((rank[r.kind], i) for i, (r, g) in enumerate(zip(self.regions, self.region_geometries)) if r.kind in rank and g is not None and not g.is_empty)
+        )
+        self._slots: list[RegionRecord] = [self.regions[i] for _, i in picked]
+        self._slot_kind: list[str] = [r.kind for r in self._slots]
+        self._plain_hit: list[RegionHit] = [RegionHit(r) for r in self._slots]
+        self._kinds_present: tuple[str, ...] = tuple(k for k in _GEOMETRY_KINDS if k in set(self._slot_kind))
+        pieces, piece_slot = subdivide(np.asarray([self.region_geometries[i] for _, i in picked], dtype=object))
+        self._pieces: np.ndarray = pieces
+        self._piece_slot: np.ndarray = piece_slot.astype(np.int64)
+        self._piece_slot_list: list[int] = self._piece_slot.tolist()
+        self._tree = STRtree(pieces)
+        self._combos: dict[tuple[int, ...], _Combo] = {}
         self._groups_of: dict[str, list[RegionRecord]] = defaultdict(list)
         by_code = {r.code: r for r in self.regions}
         for group_code, members in self.region_groups.items():
@@ -136,57 +179,83 @@ class RangeIndex:
         that has states but in none of them (a state border drawn at another scale) snaps to the
         nearest of that country's states."""
         point = shapely.Point(lon, lat)
-        found = {}
-        for kind, kt in self._by_kind.items():
-            # Bounding boxes from the tree, then the prepared polygons: a tree predicate would
-            # prepare the point instead and test it against unprepared 1:500k polygons.
-            idx = kt.tree.query(point)
-            if len(idx):
-                found[kind] = idx[shapely.intersects(kt.geometries.take(idx), point)].tolist()
-        return self._hits(point, found)
+        combo = self._combo_at(point)
+        return self._snap(point, combo) if combo.snap_kinds else list(combo.hits)
 
     def regions_at_many(self, lons, lats) -> list[list[RegionHit]]:
-        """regions_at for arrays of points: one bulk tree query per kind."""
-        points = shapely.points(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))
-        per_point: list[dict[str, list[int]]] = [{} for _ in range(len(points))]
-        for kind, kt in self._by_kind.items():
-            point_idx, geom_idx = kt.tree.query(points)
-            inside = shapely.intersects(kt.geometries.take(geom_idx), points.take(point_idx))
-            for p, g in zip(point_idx[inside].tolist(), geom_idx[inside].tolist()):
-                per_point[p].setdefault(kind, []).append(g)
-        return [self._hits(point, found) for point, found in zip(points, per_point)]
+        """regions_at for arrays of points: one bulk tree query for all of them."""
+        points, combos, inverse = self.combos_many(lons, lats)
+        return [self._snap(points[i], combos[c]) if combos[c].snap_kinds else list(combos[c].hits) for i, c in enumerate(inverse)]
 
-    def _hits(self, point, found: dict[str, list[int]]) -> list[RegionHit]:
-        by_kind: dict[str, list[RegionHit]] = {}
-        for kind, idx in found.items():
-            if len(idx):
-                records = self._by_kind[kind].records
-                by_kind[kind] = [RegionHit(records[i]) for i in sorted(idx)]
-        if not by_kind:
-            for kind, kt in self._by_kind.items():
-                near = self._nearest(kt, point)
-                if near:
-                    by_kind[kind] = near
-        elif "admin1" not in by_kind and "admin1" in self._by_kind and any(h.region.code in self._has_admin1 for h in by_kind.get("country", [])):
-            near = self._nearest(self._by_kind["admin1"], point)
-            if near:
-                by_kind["admin1"] = near
+    def combos_many(self, lons, lats) -> tuple[np.ndarray, list[_Combo], list[int]]:
+        """(points, distinct region sets, the set of each point): the bulk lookup behind
+        regions_at_many and verdicts_many. A combo with snap_kinds needs `snap_hits(point, combo)`."""
+        points = shapely.points(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))
+        n, n_slots = len(points), max(len(self._slots), 1)
+        if n == 0:
+            return points, [], []
+        point_idx, piece_idx = self._tree.query(points, predicate="intersects")
+        pairs = np.unique(point_idx.astype(np.int64) * n_slots + self._piece_slot[piece_idx])  # sorted by point, then slot
+        point_idx, slot_idx = pairs // n_slots, pairs % n_slots
+        counts = np.bincount(point_idx, minlength=n)
+        width = int(counts.max()) if len(counts) else 0
+        table = np.full((n, max(width, 1)), -1, dtype=np.int64)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        table[point_idx, np.arange(len(pairs)) - starts[point_idx]] = slot_idx
+        rows, inverse = np.unique(table, axis=0, return_inverse=True)
+        combos = [self._combo(tuple(v for v in row if v >= 0)) for row in rows.tolist()]
+        return points, combos, inverse.reshape(-1).tolist()
+
+    def snap_hits(self, point, combo: _Combo) -> list[RegionHit]:
+        return self._snap(point, combo)
+
+    def _combo_at(self, point) -> _Combo:
+        idx = self._tree.query(point, predicate="intersects")
+        slot_of = self._piece_slot_list
+        return self._combo(tuple(sorted({slot_of[i] for i in idx.tolist()})))
+
+    def _combo(self, key: tuple[int, ...]) -> _Combo:
+        combo = self._combos.get(key)
+        if combo is None:
+            by_kind: dict[str, list[RegionHit]] = {}
+            for slot in key:
+                by_kind.setdefault(self._slot_kind[slot], []).append(self._plain_hit[slot])
+            if not by_kind:
+                snap_kinds = self._kinds_present
+            elif "admin1" not in by_kind and "admin1" in self._kinds_present and any(h.region.code in self._has_admin1 for h in by_kind.get("country", [])):
+                snap_kinds = ("admin1",)
+            else:
+                snap_kinds = ()
+            hits = () if snap_kinds else tuple(self._assemble(by_kind))
+            combo = self._combos[key] = _Combo(hits, tuple(h.region.code for h in hits), by_kind, snap_kinds)
+        return combo
+
+    def _snap(self, point, combo: _Combo) -> list[RegionHit]:
+        """The nearest region(s) of each kind to snap, within the tolerance: a dwithin query on the
+        small pieces, then their exact distances (the nearest piece of a region gives its distance)."""
+        by_kind = dict(combo.by_kind)
+        idx = self._tree.query(point, predicate="dwithin", distance=self.snap_tolerance_deg)
+        if len(idx):
+            nearest: dict[int, float] = {}
+            slot_of = self._piece_slot_list
+            for i, d in zip(idx.tolist(), shapely.distance(self._pieces.take(idx), point).tolist()):
+                slot = slot_of[i]
+                if d < nearest.get(slot, np.inf):
+                    nearest[slot] = d
+            for kind in combo.snap_kinds:
+                candidates = [(slot, d) for slot, d in nearest.items() if self._slot_kind[slot] == kind]
+                if candidates:
+                    best = min(d for _, d in candidates)
+                    by_kind[kind] = [RegionHit(self._slots[slot], snapped=True, distance_deg=d) for slot, d in sorted(candidates) if d == best]
+        return self._assemble(by_kind)
+
+    def _assemble(self, by_kind: dict[str, list[RegionHit]]) -> list[RegionHit]:
         if self._groups_of and "admin1" in by_kind:
             groups = {g.code: RegionHit(g, snapped=h.snapped, distance_deg=h.distance_deg) for h in by_kind["admin1"] for g in self._groups_of.get(h.region.code, ())}
             if groups:
-                by_kind["group"] = list(groups.values())
+                by_kind = {**by_kind, "group": list(groups.values())}
         hits = [h for kind in KINDS_MOST_SPECIFIC_FIRST for h in by_kind.get(kind, ())]
         return self._consistent(hits) if any(h.snapped for h in hits) else hits
-
-    def _nearest(self, kt: _KindTree, point) -> list[RegionHit]:
-        """The nearest region(s) within the tolerance: a dwithin query on the simplified tree
-        (much cheaper than query_nearest with a max distance), then the exact distances."""
-        idx = kt.snap_tree.query(point, predicate="dwithin", distance=self.snap_tolerance_deg)
-        if not len(idx):
-            return []
-        distances = shapely.distance(kt.snap_tree.geometries.take(idx), point)
-        best = float(distances.min())
-        return [RegionHit(kt.records[i], snapped=True, distance_deg=float(d)) for i, d in zip(idx.tolist(), distances.tolist()) if d == best]
 
     def _consistent(self, hits: list[RegionHit]) -> list[RegionHit]:
         """Drop snapped sub-regions whose parent is not among the hits (a snap across a border)."""

@@ -58,14 +58,62 @@ def verdict(taxon_key: str, lon: float, lat: float, index: RangeIndex) -> Verdic
 
 
 def verdicts_many(taxon_keys, lons, lats, index: RangeIndex) -> list[Verdict]:
-    """verdict() for many (taxon, point) pairs: the region lookup is one bulk query per kind."""
-    all_hits = index.regions_at_many(lons, lats)
-    return [verdict_at_hits(t, float(x), float(y), hits, index) for t, x, y, hits in zip(taxon_keys, lons, lats, all_hits)]
+    """verdict() for many (taxon, point) pairs: one bulk region lookup, then one verdict per
+    distinct (taxon, region set) where the answer does not depend on the exact point."""
+    points, combos, inverse = index.combos_many(lons, lats)
+    cache = _verdict_cache(index)
+    out = []
+    for i, (taxon_key, c) in enumerate(zip(taxon_keys, inverse)):
+        combo = combos[c]
+        if not combo.snap_kinds:
+            found = cache.get((taxon_key, combo.codes, False))
+            if found is None:
+                found = verdict_at_hits(taxon_key, float(lons[i]), float(lats[i]), list(combo.hits), index)
+        else:
+            found = verdict_at_hits(taxon_key, float(lons[i]), float(lats[i]), index.snap_hits(points[i], combo), index)
+        out.append(found)
+    return out
+
+
+# Verdicts that depend only on (taxon, regions at the point, snapped) are kept per index; the
+# index is immutable (a data change builds a new one), so the cache needs no invalidation.
+_VERDICT_CACHE_MAX = 200_000
+
+
+def _verdict_cache(index: RangeIndex) -> dict:
+    cache = index.__dict__.get("_verdict_cache")
+    if cache is None or len(cache) > _VERDICT_CACHE_MAX:
+        cache = index.__dict__["_verdict_cache"] = {}
+    return cache
+
+
+def _depends_on_point(taxon_key: str, index: RangeIndex) -> bool:
+    """True when range polygons (the taxon's, or its members' for a genus/family) decide the verdict."""
+    cache = index.__dict__.setdefault("_depends_on_point", {})
+    found = cache.get(taxon_key)
+    if found is None:
+        found = bool(index.range_polygons(taxon_key))
+        if not found and not index.has_range_data(taxon_key):
+            found = any(index.range_polygons(m) for m in index.descendants_with_data(taxon_key))
+        cache[taxon_key] = found
+    return found
 
 
 def verdict_at_hits(taxon_key: str, lon: float, lat: float, hits: list[RegionHit], index: RangeIndex) -> Verdict:
     """The verdict when the regions at the point are already known."""
     codes = tuple(h.region.code for h in hits)
+    snapped = any(h.snapped for h in hits)
+    key = (taxon_key, codes, snapped)
+    cache = _verdict_cache(index)
+    found = cache.get(key)
+    if found is None:
+        found = _verdict_at_hits(taxon_key, lon, lat, hits, codes, index)
+        if not _depends_on_point(taxon_key, index):
+            cache[key] = found
+    return found
+
+
+def _verdict_at_hits(taxon_key: str, lon: float, lat: float, hits: list[RegionHit], codes: tuple[str, ...], index: RangeIndex) -> Verdict:
     if not index.has_range_data(taxon_key):
         members = index.descendants_with_data(taxon_key)
         if members:
