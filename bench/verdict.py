@@ -25,6 +25,17 @@ IMPORTS = [
     ("speciesnet-geofence", [SHARED / "speciesnet" / "geofence_fixes.csv"]),
 ]
 
+# The real answers the product must keep giving (name, taxon, lon, lat, expected status).
+REAL_ANSWERS = [
+    ("nutria in Louisiana", "Myocastor coypus", -91.1, 30.5, "invasive"),
+    ("nutria in Argentina", "Myocastor coypus", -60.0, -34.0, "native"),
+    ("wild boar in Germany", "Sus scrofa", 10.0, 51.0, "native"),
+    ("wild boar in Hawaii", "Sus scrofa", -155.5, 19.6, "invasive"),
+    ("eastern grey squirrel in Ohio", "Sciurus carolinensis", -82.9, 40.0, "native"),
+    ("eastern grey squirrel in Washington", "Sciurus carolinensis", -120.5, 47.4, "out_of_range"),
+    ("bobcat in Spain", "Lynx rufus", -3.7, 40.4, "out_of_range"),
+]
+
 TAXA = ["Myocastor coypus", "Sus scrofa", "Sciurus carolinensis", "Lynx rufus", "Procyon lotor", "Vulpes vulpes", "Rattus norvegicus", "Nullus datus"]
 
 
@@ -88,6 +99,12 @@ def main() -> None:
     rss = rss_mb()
     print(f"index: {len(index.regions)} regions, {len(index.statuses)} statuses, {len(index.ranges)} range polygons, {len(index.geofence)} geofence rules")
 
+    wrong = 0
+    for name, taxon, lon, lat, expected in REAL_ANSWERS:
+        got = verdict(taxon, lon, lat, index)
+        wrong += got.status != expected
+        print(f"real answer: {name:38s} {got.status:13s} {'ok' if got.status == expected else 'WRONG, expected ' + expected}  ({', '.join(got.region_codes)})")
+
     rng = np.random.default_rng(7)
     lons, lats = sample_points(index, args.points, rng)
     taxa = [TAXA[i % len(TAXA)] for i in range(args.points)]
@@ -101,9 +118,18 @@ def main() -> None:
         latencies[i] = (time.perf_counter_ns() - t0) / 1000
     p50, p99 = np.percentile(latencies, [50, 99])
 
+    # Vectorised, cold: the per-index caches (region sets, verdicts per taxon and region set) are
+    # emptied first, as after a data change; then warm, as in a running process.
+    for cache in ("_combos", "_verdict_cache"):
+        getattr(index, cache, {}).clear()
     t0 = time.perf_counter()
-    verdicts_many(taxa, lons, lats, index)
+    cold = verdicts_many(taxa, lons, lats, index)
     vec_rate = args.points / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    warm = verdicts_many(taxa, lons, lats, index)
+    warm_rate = args.points / (time.perf_counter() - t0)
+    singles = [verdict(taxa[i], lons[i], lats[i], index) for i in range(0, args.points, 10)]
+    assert [v.status for v in singles] == [v.status for v in cold[::10]] == [v.status for v in warm[::10]], "verdicts_many disagrees with verdict"
 
     # Naive: a Python loop over every region polygon (not prepared, no tree), then the same rules.
     from ranges.range_index import KINDS_MOST_SPECIFIC_FIRST
@@ -138,10 +164,11 @@ def main() -> None:
     print(f"| index build | {build_s:.2f} s |")
     print(f"| resident memory (after build; before {rss_before:.0f} MB) | {rss:.0f} MB |")
     print(f"| single verdict p50 / p99 | {p50:.1f} / {p99:.1f} µs |")
-    print(f"| vectorised verdicts (verdicts_many) | {vec_rate:,.0f} /s |")
+    print(f"| vectorised verdicts (verdicts_many), cold caches / warm | {vec_rate:,.0f} / {warm_rate:,.0f} /s |")
     print(f"| naive loop over polygons + same rules | {naive_rate:,.0f} /s |")
     print(f"| geopandas.sjoin + same rules | {sjoin_rate:,.0f} /s |")
-    print(f"verdict_p99_us={p99:.0f} build_s={build_s:.2f} rss_mb={rss:.0f} vs_naive={vec_rate / naive_rate:.0f} vs_sjoin={vec_rate / sjoin_rate:.1f}")
+    print(f"real answers: {len(REAL_ANSWERS) - wrong}/{len(REAL_ANSWERS)} as expected")
+    print(f"verdict_p99_us={p99:.0f} build_s={build_s:.2f} rss_mb={rss:.0f} vs_naive={warm_rate / naive_rate:.0f} vs_sjoin={warm_rate / sjoin_rate:.1f} vs_naive_cold={vec_rate / naive_rate:.0f} vs_sjoin_cold={vec_rate / sjoin_rate:.1f}")
 
 
 if __name__ == "__main__":

@@ -137,6 +137,7 @@ class RangeIndex:
         self._pieces: np.ndarray = pieces
         self._piece_slot: np.ndarray = piece_slot.astype(np.int64)
         self._piece_slot_list: list[int] = self._piece_slot.tolist()
+        shapely.prepare(pieces)  # small pieces: cheap to prepare, and the bulk lookup tests them prepared
         self._tree = STRtree(pieces)
         self._combos: dict[tuple[int, ...], _Combo] = {}
         self._groups_of: dict[str, list[RegionRecord]] = defaultdict(list)
@@ -183,28 +184,57 @@ class RangeIndex:
         return self._snap(point, combo) if combo.snap_kinds else list(combo.hits)
 
     def regions_at_many(self, lons, lats) -> list[list[RegionHit]]:
-        """regions_at for arrays of points: one bulk tree query for all of them."""
+        """regions_at for arrays of points: one bulk tree query for all of them, one bulk snap query
+        for those that need it."""
         points, combos, inverse = self.combos_many(lons, lats)
-        return [self._snap(points[i], combos[c]) if combos[c].snap_kinds else list(combos[c].hits) for i, c in enumerate(inverse)]
+        snapped = self.snap_many(points, combos, inverse)
+        return [snapped[i] if i in snapped else list(combos[c].hits) for i, c in enumerate(inverse)]
 
     def combos_many(self, lons, lats) -> tuple[np.ndarray, list[_Combo], list[int]]:
         """(points, distinct region sets, the set of each point): the bulk lookup behind
-        regions_at_many and verdicts_many. A combo with snap_kinds needs `snap_hits(point, combo)`."""
+        regions_at_many and verdicts_many. Points whose combo has snap_kinds need `snap_many`."""
         points = shapely.points(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))
-        n, n_slots = len(points), max(len(self._slots), 1)
+        n, n_slots = len(points), len(self._slots) + 1
         if n == 0:
             return points, [], []
-        point_idx, piece_idx = self._tree.query(points, predicate="intersects")
-        pairs = np.unique(point_idx.astype(np.int64) * n_slots + self._piece_slot[piece_idx])  # sorted by point, then slot
+        # Bounding boxes from the tree, then the prepared pieces (cheaper than a tree predicate,
+        # which prepares each point instead).
+        point_idx, piece_idx = self._tree.query(points)
+        inside = shapely.intersects(self._pieces.take(piece_idx), points.take(point_idx))
+        # One (point, slot) pair per region, sorted by point then slot (slot 0 is "none").
+        pairs = np.unique(point_idx[inside].astype(np.int64) * n_slots + self._piece_slot[piece_idx[inside]] + 1)
         point_idx, slot_idx = pairs // n_slots, pairs % n_slots
         counts = np.bincount(point_idx, minlength=n)
-        width = int(counts.max()) if len(counts) else 0
-        table = np.full((n, max(width, 1)), -1, dtype=np.int64)
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        width = max(int(counts.max()), 1)
+        table = np.zeros((n, width), dtype=np.int64)
+        starts = np.cumsum(counts) - counts
         table[point_idx, np.arange(len(pairs)) - starts[point_idx]] = slot_idx
-        rows, inverse = np.unique(table, axis=0, return_inverse=True)
-        combos = [self._combo(tuple(v for v in row if v >= 0)) for row in rows.tolist()]
+        if width * np.log2(n_slots) < 62:  # each row as one integer: a 1-d unique is much cheaper
+            codes = table @ (n_slots ** np.arange(width - 1, -1, -1, dtype=np.int64))
+            _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+            rows = table[first]
+        else:
+            rows, inverse = np.unique(table, axis=0, return_inverse=True)
+        combos = [self._combo(tuple(v - 1 for v in row if v)) for row in rows.tolist()]
         return points, combos, inverse.reshape(-1).tolist()
+
+    def snap_many(self, points, combos: list[_Combo], inverse: list[int]) -> dict[int, list[RegionHit]]:
+        """The hits of the points whose region set needs a snap (point position -> hits), from one
+        bulk dwithin query on the pieces."""
+        which = [i for i, c in enumerate(inverse) if combos[c].snap_kinds]
+        if not which:
+            return {}
+        snap_points = points.take(which)
+        point_idx, piece_idx = self._tree.query(snap_points, predicate="dwithin", distance=self.snap_tolerance_deg)
+        distances = shapely.distance(self._pieces.take(piece_idx), snap_points.take(point_idx)).tolist()
+        nearest: list[dict[int, float]] = [{} for _ in which]
+        slot_of = self._piece_slot_list
+        for p, i, d in zip(point_idx.tolist(), piece_idx.tolist(), distances):
+            slot = slot_of[i]
+            found = nearest[p]
+            if d < found.get(slot, np.inf):
+                found[slot] = d
+        return {i: self._snapped(combos[inverse[i]], found) for i, found in zip(which, nearest)}
 
     def snap_hits(self, point, combo: _Combo) -> list[RegionHit]:
         return self._snap(point, combo)
@@ -233,20 +263,24 @@ class RangeIndex:
     def _snap(self, point, combo: _Combo) -> list[RegionHit]:
         """The nearest region(s) of each kind to snap, within the tolerance: a dwithin query on the
         small pieces, then their exact distances (the nearest piece of a region gives its distance)."""
-        by_kind = dict(combo.by_kind)
         idx = self._tree.query(point, predicate="dwithin", distance=self.snap_tolerance_deg)
+        nearest: dict[int, float] = {}
         if len(idx):
-            nearest: dict[int, float] = {}
             slot_of = self._piece_slot_list
             for i, d in zip(idx.tolist(), shapely.distance(self._pieces.take(idx), point).tolist()):
                 slot = slot_of[i]
                 if d < nearest.get(slot, np.inf):
                     nearest[slot] = d
-            for kind in combo.snap_kinds:
-                candidates = [(slot, d) for slot, d in nearest.items() if self._slot_kind[slot] == kind]
-                if candidates:
-                    best = min(d for _, d in candidates)
-                    by_kind[kind] = [RegionHit(self._slots[slot], snapped=True, distance_deg=d) for slot, d in sorted(candidates) if d == best]
+        return self._snapped(combo, nearest)
+
+    def _snapped(self, combo: _Combo, nearest: dict[int, float]) -> list[RegionHit]:
+        """The combo's hits plus, for each kind to snap, the region(s) at the least distance."""
+        by_kind = dict(combo.by_kind)
+        for kind in combo.snap_kinds:
+            candidates = [(slot, d) for slot, d in nearest.items() if self._slot_kind[slot] == kind]
+            if candidates:
+                best = min(d for _, d in candidates)
+                by_kind[kind] = [RegionHit(self._slots[slot], snapped=True, distance_deg=d) for slot, d in sorted(candidates) if d == best]
         return self._assemble(by_kind)
 
     def _assemble(self, by_kind: dict[str, list[RegionHit]]) -> list[RegionHit]:

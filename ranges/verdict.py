@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import shapely
 
 from ranges.range_index import RangeIndex, RegionHit, StatusRecord
@@ -58,20 +59,24 @@ def verdict(taxon_key: str, lon: float, lat: float, index: RangeIndex) -> Verdic
 
 
 def verdicts_many(taxon_keys, lons, lats, index: RangeIndex) -> list[Verdict]:
-    """verdict() for many (taxon, point) pairs: one bulk region lookup, then one verdict per
-    distinct (taxon, region set) where the answer does not depend on the exact point."""
+    """verdict() for many (taxon, point) pairs: one bulk region lookup (and one bulk snap), then
+    one verdict per distinct (taxon, region set) where the answer does not depend on the point."""
     points, combos, inverse = index.combos_many(lons, lats)
+    snapped = index.snap_many(points, combos, inverse)
     cache = _verdict_cache(index)
-    out = []
-    for i, (taxon_key, c) in enumerate(zip(taxon_keys, inverse)):
-        combo = combos[c]
-        if not combo.snap_kinds:
-            found = cache.get((taxon_key, combo.codes, False))
+    codes = [c.codes for c in combos]
+    out = [cache.get((t, codes[c], False)) for t, c in zip(taxon_keys, inverse)]
+    missing = [i for i, found in enumerate(out) if found is None]
+    if missing:
+        taxon_keys = list(taxon_keys)
+        lons, lats = np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)
+        for i in missing:
+            taxon_key, c = taxon_keys[i], inverse[i]
+            found = None if i in snapped else cache.get((taxon_key, codes[c], False))  # filled by an earlier point
             if found is None:
-                found = verdict_at_hits(taxon_key, float(lons[i]), float(lats[i]), list(combo.hits), index)
-        else:
-            found = verdict_at_hits(taxon_key, float(lons[i]), float(lats[i]), index.snap_hits(points[i], combo), index)
-        out.append(found)
+                hits = snapped[i] if i in snapped else list(combos[c].hits)
+                found = verdict_at_hits(taxon_key, float(lons[i]), float(lats[i]), hits, index)
+            out[i] = found
     return out
 
 
