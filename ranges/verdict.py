@@ -65,7 +65,7 @@ def verdicts_many(taxon_keys, lons, lats, index: RangeIndex) -> list[Verdict]:
     snapped = index.snap_many(points, combos, inverse)
     cache = _verdict_cache(index)
     codes = [c.codes for c in combos]
-    out = [cache.get((t, codes[c], False)) for t, c in zip(taxon_keys, inverse)]
+    out = [None if combos[c].snap_kinds else cache.get((t, codes[c], False)) for t, c in zip(taxon_keys, inverse)]
     missing = [i for i, found in enumerate(out) if found is None]
     if missing:
         taxon_keys = list(taxon_keys)
