@@ -77,7 +77,8 @@ def main(argv=None) -> int:
 
     import torch
 
-    photos = sorted((REPO.parent / "shared" / "data" / "photos" / "lila_camera_trap_samples" / "snapshot_serengeti_labeled").rglob("*.jpg"))
+    labelled = REPO.parent / "shared" / "data" / "photos" / "lila_camera_trap_samples" / "snapshot_serengeti_labeled"
+    photos = sorted(p for p in labelled.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg"))
     rows = []
     for arch in args.archs:
         unfrozen = model_images_per_second(arch, args.batch_size, args.iters, frozen=False)
