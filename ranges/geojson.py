@@ -10,8 +10,9 @@ DISPLAY_TOLERANCE_DEG = 0.01
 def display_geometry(geom, tolerance: float = DISPLAY_TOLERANCE_DEG) -> dict:
     """Simplified (topology kept), counter-clockwise exteriors (RFC 7946 §3.1.6), 5 decimals."""
     simple = shapely.simplify(geom, tolerance, preserve_topology=True)
-    simple = shapely.orient_polygons(simple, exterior_cw=False)
     simple = shapely.set_precision(simple, 1e-5)
+    # RFC 7946: exteriors counter-clockwise; after set_precision, which may reorder rings.
+    simple = shapely.orient_polygons(simple, exterior_cw=False)
     return shapely.geometry.mapping(simple)
 
 

@@ -43,7 +43,6 @@ def test_feature_collection_per_rfc_7946(client, nutria):
                 assert all(len(position) == 2 for position in ring)
 
 
-@pytest.mark.xfail(strict=True, reason="ranges/geojson.py display_geometry orients the rings before set_precision, which turns exteriors clockwise again; orienting after set_precision fixes it")
 def test_exterior_rings_are_counter_clockwise(client, nutria):
     # RFC 7946 §3.1.6: exteriors counter-clockwise, holes clockwise.
     for feature in get_range(client, nutria.pk).json()["features"]:
