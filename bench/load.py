@@ -165,6 +165,9 @@ def main(argv=None) -> int:
         "RANGEWATCH_BATCH_SIZE": str(BATCH),
         "CACHE_URL": "redis://127.0.0.1:6379/7",
         "LOG_LEVEL": "WARNING",
+        # production-like: no debug query log, persistent database connections
+        "DJANGO_DEBUG": "False",
+        "DATABASE_CONN_MAX_AGE": "60",
     }
     worker = ("-P", "threads", "--concurrency", str(CONCURRENCY), "-I", "observations.inference")
     try:

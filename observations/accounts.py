@@ -19,6 +19,9 @@ class KnoxTokenAuthentication(_KnoxAuthentication):
     (DRF's own tokens: the bootstrap demo token), which answers 401 if it does not know it either."""
 
     def authenticate(self, request):
+        parts = request.META.get("HTTP_AUTHORIZATION", "").split()
+        if len(parts) == 2 and len(parts[1]) != len(knox_settings.TOKEN_PREFIX) + knox_settings.AUTH_TOKEN_CHARACTER_LENGTH:
+            return None  # not the shape of a knox token (DRF's are 40 characters): no query
         try:
             return super().authenticate(request)
         except exceptions.AuthenticationFailed:

@@ -44,9 +44,14 @@ def alert_enqueue(*, observation_id: int, trigger: str) -> bool:
         return False
 
 
-def alert_on_classified(*, observation: Observation) -> None:
-    """Called once classification is committed: enqueue the watch-list check."""
+def alert_on_classified(*, observation: Observation, verdict_status: str, score: float | None) -> bool:
+    """Called inside the classification's transaction: enqueue the watch-list check after commit,
+    but only when it can fire (invasive here and confident); most classifications publish nothing.
+    The task decides again from the stored rows."""
+    if verdict_status != INVASIVE or score is None or score < settings.RANGEWATCH_ALERT_IMMEDIATE_CONFIDENCE:
+        return False
     transaction.on_commit(lambda: alert_enqueue(observation_id=observation.pk, trigger=TRIGGER_CLASSIFIED))
+    return True
 
 
 def observation_alert(*, observation_id: int, trigger: str) -> AlertGroup | None:

@@ -2,7 +2,6 @@
 import io
 import time
 
-from django.db import close_old_connections
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -31,6 +30,7 @@ from observations.selectors import (
     observation_list_for_owner,
     observation_public,
     observation_result,
+    observation_status,
     observation_visible,
     public_observations,
     review_queue,
@@ -59,13 +59,17 @@ _FINAL = (Observation.Status.DONE, Observation.Status.FAILED)
 
 
 def _wait_for_result(observation: Observation, user, seconds: float) -> Observation:
-    """Poll the row (job state lives in the database) until it is final or time runs out."""
+    """Poll the row's status (job state lives in the database) until it is final or time runs out,
+    every 50 ms at first and then less often; the full observation is read once, at the end."""
     deadline = time.monotonic() + seconds
-    while observation.status not in _FINAL and time.monotonic() < deadline:
-        time.sleep(0.1)
-        close_old_connections()
-        observation = observation_for_user(user=user, observation_id=observation.uuid)
-    return observation
+    state, pause = observation.status, 0.05
+    while state not in _FINAL and (remaining := deadline - time.monotonic()) > 0:
+        time.sleep(min(pause, remaining))
+        pause = min(pause * 1.5, 0.5)
+        state = observation_status(observation_id=observation.pk)
+    if state == observation.status:
+        return observation
+    return observation_for_user(user=user, observation_id=observation.uuid)
 
 
 class ObservationCreateApi(APIView):

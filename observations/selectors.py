@@ -5,7 +5,7 @@ from observations.accounts import is_reviewer
 from observations.geoprivacy import GEOPRIVACY_CATEGORY, NONE, WITHHOLD, PublicLocation, generalise, strictest
 from observations.models import Identification, Observation, TaxonRegionSensitivity, Verification
 from ranges.answers import verdict_answer
-from ranges.selectors import regions_by_codes
+from ranges.selectors import range_index, regions_by_codes
 from species.models import Taxon
 from species.selectors import taxa_by_keys
 
@@ -17,6 +17,11 @@ def observation_for_user(*, user, observation_id) -> Observation | None:
         .select_related("prediction__model_version", "prediction__taxon", "verdict__taxon")
         .first()
     )
+
+
+def observation_status(*, observation_id: int) -> str | None:
+    """Just the status column: what a caller waiting for a result polls."""
+    return Observation.objects.filter(pk=observation_id).values_list("status", flat=True).first()
 
 
 def observation_result(observation: Observation) -> dict:
@@ -65,26 +70,20 @@ def observation_result(observation: Observation) -> dict:
 # --- Citizen science: visibility, geoprivacy, identifications, the review queue -----------------
 
 def _lineage_sensitivities(names: set[str]) -> tuple[dict[str, str], dict[str, set[str]]]:
-    """(sensitivity by name, lineage names by name) for `names` and all their ancestors, a few
-    queries per tree level for the whole batch."""
-    sensitivity: dict[str, str] = {}
-    parent: dict[str, str | None] = {}
-    frontier = {n for n in names if n}
-    while frontier:
-        rows = Taxon.objects.filter(scientific_name__in=list(frontier)).values_list("scientific_name", "parent__scientific_name", "sensitivity")
-        frontier = set()
-        for name, parent_name, category in rows:
-            sensitivity[name] = strictest([sensitivity.get(name, NONE), category])
-            parent.setdefault(name, parent_name)
-            if parent_name and parent_name not in parent and parent_name not in sensitivity:
-                frontier.add(parent_name)
+    """(sensitivity by name, lineage names by name) for `names` and all their ancestors: the
+    lineages come from the process's cached taxon tree, the sensitivities from one query."""
+    parents = range_index().taxon_parents
     lineages = {}
     for name in names:
         chain, node = set(), name
         while node and node not in chain:
             chain.add(node)
-            node = parent.get(node)
+            node = parents.get(node)
         lineages[name] = chain
+    everyone = set().union(*lineages.values()) if lineages else set()
+    sensitivity = {name: NONE for name in everyone}
+    for name, category in Taxon.objects.filter(scientific_name__in=list(everyone)).exclude(sensitivity=NONE).values_list("scientific_name", "sensitivity"):
+        sensitivity[name] = strictest([sensitivity[name], category])
     return sensitivity, lineages
 
 
@@ -109,8 +108,6 @@ def observation_region_codes(observation: Observation) -> list[str]:
     stored = getattr(observation, "verdict", None)
     if stored is not None and stored.region_codes:
         return list(stored.region_codes)
-    from ranges.selectors import range_index
-
     return [h.region.code for h in range_index().regions_at(observation.longitude, observation.latitude)]
 
 

@@ -17,7 +17,7 @@ from observations.exif import read_photo_metadata
 from observations.models import ModelVersion, Observation, Prediction, Verdict
 from ranges.selectors import contact_snapshot, contacts_for_regions, range_index
 from ranges.verdict import INVASIVE, NO_ANIMAL, UNCERTAIN, verdict
-from species.selectors import taxa_by_keys, taxon_tree
+from species.selectors import taxa_by_keys
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +136,8 @@ def observation_classify(*, observation_id: int) -> str:
 
 def observation_record_result(*, observation: Observation, model_version: ModelVersion, taxon_scores: dict[str, float], top_k: list[tuple[str, float]]) -> Verdict:
     """Decide the taxon (with roll-up), compute the verdict, snapshot contacts; one transaction."""
-    parents, ranks = taxon_tree()
-    decision = decide(taxon_scores, parents, ranks, settings.RANGEWATCH_CONFIDENCE_THRESHOLD)
-    index = range_index()
+    index = range_index()  # per-process, rebuilt when the data version moves; holds the taxon tree too
+    decision = decide(taxon_scores, index.taxon_parents, index.taxon_ranks, settings.RANGEWATCH_CONFIDENCE_THRESHOLD)
     lon, lat = observation.longitude, observation.latitude
     alert_level = ""
     if decision.outcome == "no_animal":
@@ -155,6 +154,7 @@ def observation_record_result(*, observation: Observation, model_version: ModelV
     contacts = [contact_snapshot(c) for c in contacts_for_regions(found.region_codes)] if alert_level else []
     taxa = taxa_by_keys([k for k, _ in top_k] + ([decision.key] if decision.key else []))
     chosen = taxa.get(decision.key) if decision.outcome == "identified" else None
+    saved_score = decision.score if decision.outcome == "identified" else None
     with transaction.atomic():
         Prediction.objects.update_or_create(
             observation=observation,
@@ -162,7 +162,7 @@ def observation_record_result(*, observation: Observation, model_version: ModelV
                 "model_version": model_version,
                 "top_k": [{"key": k, "score": round(s, 6)} for k, s in top_k],
                 "taxon": chosen,
-                "score": decision.score if decision.outcome == "identified" else None,
+                "score": saved_score,
                 "no_animal_score": taxon_scores.get("no_animal", 0.0),
             },
         )
@@ -180,7 +180,7 @@ def observation_record_result(*, observation: Observation, model_version: ModelV
             },
         )
         Observation.objects.filter(pk=observation.pk).update(status=Observation.Status.DONE, failure_code="", updated=timezone.now())
-    alert_on_classified(observation=observation)
+        alert_on_classified(observation=observation, verdict_status=found.status, score=saved_score)
     return saved
 
 

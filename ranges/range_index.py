@@ -114,6 +114,8 @@ class RangeIndex:
     range_geometries: list = field(default_factory=list)
     # taxon key -> parent key, for genus/family verdicts over their member species
     taxon_parents: dict[str, str | None] = field(default_factory=dict)
+    # taxon key -> rank; with taxon_parents, the tree the classifier's roll-up walks
+    taxon_ranks: dict[str, str] = field(default_factory=dict)
     snap_tolerance_deg: float = 0.1
     version: int = 0
     # group code -> member codes (e.g. US-L48 -> the 48 contiguous states and DC)

@@ -62,7 +62,9 @@ def build_range_index(version: int | None = None) -> RangeIndex:
         GeofenceRecord(taxon_key=t, region_code=r, rule=rule, comment=c, source=src, source_url=url)
         for t, r, rule, c, src, url in GeofenceEntry.objects.values_list("taxon__scientific_name", "region__code", "rule", "comment", "source", "source_url").iterator(chunk_size=5000)
     ]
-    taxon_parents = dict(Taxon.objects.values_list("scientific_name", "parent__scientific_name"))
+    taxon_parents, taxon_ranks = {}, {}
+    for name, parent, rank in Taxon.objects.values_list("scientific_name", "parent__scientific_name", "rank").iterator(chunk_size=5000):
+        taxon_parents[name], taxon_ranks[name] = parent, rank
     return RangeIndex(
         regions=regions,
         region_geometries=geometries,
@@ -70,6 +72,7 @@ def build_range_index(version: int | None = None) -> RangeIndex:
         ranges=ranges,
         range_geometries=range_geometries,
         taxon_parents=taxon_parents,
+        taxon_ranks=taxon_ranks,
         snap_tolerance_deg=settings.RANGEWATCH_SNAP_TOLERANCE_DEG,
         version=version,
         region_groups=groups,

@@ -64,6 +64,17 @@ def test_native_and_unverified_sightings_do_not_alert(users, geo, model_version,
     assert not AlertGroup.objects.exists() and mail.outbox == []
 
 
+def test_classification_publishes_the_alert_check_only_when_it_can_fire(users, geo, model_version, django_capture_on_commit_callbacks):
+    """Inputs: a confident native sighting, an unconfident invasive one, a confident invasive one.
+    Only the last schedules the watch-list task (the others would cost a task that does nothing)."""
+    published = []
+    for key, score in [("Testus nativus", 0.97), ("Testus invasor", 0.6), ("Testus invasor", 0.97)]:
+        with django_capture_on_commit_callbacks() as callbacks:
+            classified(users["alice"], 7, 2, [(key, score)], model_version)
+        published.append(len(callbacks))
+    assert published == [0, 0, 1]
+
+
 def test_watch_list_high_confidence_alerts_at_once(users, geo, model_version, alerting):
     _contact(geo["county"], "Lake County Wildlife")
     observation = alerting(classified, users["alice"], 7, 2, [("Testus invasor", 0.97)], model_version)
