@@ -24,7 +24,8 @@ class TaxonAdmin(admin.ModelAdmin):
 @admin.register(TaxonSynonym)
 class TaxonSynonymAdmin(admin.ModelAdmin):
     list_display = ("name", "taxon", "source")
-    search_fields = ("name", "taxon__scientific_name")
+    list_filter = ("source",)
+    search_fields = ("name", "taxon__scientific_name", "note")
     autocomplete_fields = ("taxon",)
 
 

@@ -47,7 +47,10 @@ class TaxonSynonym(models.Model):
 
     taxon = models.ForeignKey(Taxon, on_delete=models.CASCADE, related_name="synonyms")
     name = models.CharField(max_length=200, unique=True)
-    source = models.URLField(blank=True)
+    # Who said so: importers only change synonyms that carry their own source label.
+    source = models.CharField(max_length=200, blank=True, help_text='e.g. "MDD v1.13" or "RangeWatch starter pack: synonyms"')
+    source_url = models.URLField(blank=True)
+    note = models.CharField(max_length=500, blank=True)
 
     def __str__(self):
         return f"{self.name} → {self.taxon.scientific_name}"

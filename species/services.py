@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from species.models import SpeciesInfo, Taxon, TaxonSynonym
+from species.selectors import normalise_name
 
 LINEAGE_RANKS = ("kingdom", "phylum", "class", "order", "family", "genus")
 
@@ -60,9 +61,80 @@ def species_info_upsert(*, taxon: Taxon, **fields) -> tuple[SpeciesInfo, str]:
     return info, "updated"
 
 
-def taxon_synonym_add(*, taxon: Taxon, name: str, source: str = "") -> TaxonSynonym:
-    synonym, _ = TaxonSynonym.objects.update_or_create(name=name, defaults={"taxon": taxon, "source": source})
+def taxon_synonym_add(*, taxon: Taxon, name: str, source: str = "", source_url: str = "", note: str = "") -> TaxonSynonym:
+    """One synonym, by hand (admin, shell): it replaces whatever the name pointed to before."""
+    synonym, _ = TaxonSynonym.objects.update_or_create(name=normalise_name(name), defaults={"taxon": taxon, "source": source, "source_url": source_url, "note": note})
     return synonym
+
+
+@dataclass(frozen=True)
+class SynonymRow:
+    """A synonym as an importer reads it: the other name, the taxon it stands for, who says so."""
+
+    name: str
+    taxon_id: int
+    source: str
+    source_url: str = ""
+    note: str = ""
+
+
+@dataclass
+class SynonymSync:
+    counts: dict[str, int]  # created, updated, unchanged
+    rejected: list[tuple[str, str]]  # (reason, example): names that were not added
+
+
+REASON_ACCEPTED = "synonym is another taxon's accepted name: not added"
+REASON_AMBIGUOUS = "synonym names several taxa in one source: not added"
+REASON_TAKEN = "synonym already names another taxon (from another source): kept as it was"
+
+
+@transaction.atomic
+def taxon_synonyms_sync(*, rows: list[SynonymRow]) -> SynonymSync:
+    """Add synonyms in bulk, idempotently. A name that is any taxon's accepted name, or that one
+    source gives to several taxa, is not added. An existing synonym is changed only by the source
+    that wrote it (first writer wins, as for taxa); the rest are reported, not overwritten."""
+    accepted: dict[str, set[int]] = {}
+    for pk, name in Taxon.objects.values_list("pk", "scientific_name"):
+        accepted.setdefault(name.lower(), set()).add(pk)
+    existing = {s.name.lower(): s for s in TaxonSynonym.objects.all()}
+    names = dict(Taxon.objects.filter(pk__in={r.taxon_id for r in rows}).values_list("pk", "scientific_name"))
+    by_name: dict[str, list[SynonymRow]] = {}
+    for row in rows:
+        row = SynonymRow(normalise_name(row.name), row.taxon_id, row.source, row.source_url, row.note[:500])
+        if row.name:
+            by_name.setdefault(row.name.lower(), []).append(row)
+
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    rejected: list[tuple[str, str]] = []
+    new, changed = [], []
+    for key, group in by_name.items():
+        row = group[0]
+        taxa = {r.taxon_id for r in group}
+        if len(taxa) > 1:
+            rejected.append((REASON_AMBIGUOUS, f"{row.name} (for {', '.join(sorted(names.get(t, str(t)) for t in taxa))})"))
+            continue
+        if key in accepted:
+            if accepted[key] != {row.taxon_id}:
+                rejected.append((REASON_ACCEPTED, f"{row.name} (for {names.get(row.taxon_id)})"))
+            continue  # the taxon's own name needs no synonym
+        old = existing.get(key)
+        if old is None:
+            new.append(TaxonSynonym(name=row.name, taxon_id=row.taxon_id, source=row.source, source_url=row.source_url, note=row.note))
+        elif old.source != row.source:
+            if old.taxon_id == row.taxon_id:
+                counts["unchanged"] += 1
+            else:
+                rejected.append((REASON_TAKEN, f"{row.name} (for {names.get(row.taxon_id)}; stays with {old.taxon} from {old.source or 'no source'})"))
+        elif (old.taxon_id, old.source_url, old.note) == (row.taxon_id, row.source_url, row.note):
+            counts["unchanged"] += 1
+        else:
+            old.taxon_id, old.source_url, old.note = row.taxon_id, row.source_url, row.note
+            changed.append(old)
+    TaxonSynonym.objects.bulk_create(new, batch_size=500)
+    TaxonSynonym.objects.bulk_update(changed, ["taxon", "source_url", "note"], batch_size=500)
+    counts["created"], counts["updated"] = len(new), len(changed)
+    return SynonymSync(counts, rejected)
 
 
 @dataclass(frozen=True)
