@@ -17,14 +17,20 @@ def normalise_name(name: str) -> str:
 
 
 def taxon_by_name(name: str) -> Taxon | None:
-    clean = normalise_name(name)
-    if not clean:
-        return None
-    matches = list(Taxon.objects.filter(scientific_name__iexact=clean))
-    if not matches:
+    """By accepted name, then synonym ('Herpestes javanicus' -> Urva auropunctata), ignoring case
+    and underscores; a name with authorship ('Sus scrofa Linnaeus, 1758') is tried without it."""
+    tried = set()
+    for clean in (normalise_name(name), *name_candidates(name)):
+        if not clean or clean in tried:
+            continue
+        tried.add(clean)
+        matches = list(Taxon.objects.filter(scientific_name__iexact=clean))
+        if matches:
+            return min(matches, key=lambda t: _rank_order(t.rank))
         synonym = TaxonSynonym.objects.select_related("taxon").filter(name__iexact=clean).first()
-        return synonym.taxon if synonym else None
-    return min(matches, key=lambda t: _RANK_PREFERENCE.index(t.rank) if t.rank in _RANK_PREFERENCE else 99)
+        if synonym:
+            return synonym.taxon
+    return None
 
 
 def taxon_by_key_or_id(value: str) -> Taxon | None:
@@ -88,6 +94,20 @@ def canonical_name(name: str) -> str:
     return " ".join(kept)
 
 
+def name_candidates(name: str) -> list[str]:
+    """Spellings to look a name up by, most specific first: its canonical name, and, where that
+    dropped a capitalised epithet as if it were an author ('Mus Coypus Molina, 1782' -> 'Mus'),
+    the binomial before it ('Mus coypus')."""
+    canonical = canonical_name(name)
+    words = normalise_name(name).split(" ")
+    out = []
+    if len(canonical.split(" ")) == 1 and len(words) >= 2 and words[1].isalpha():
+        out.append(" ".join(words[:2]))
+    if canonical:
+        out.append(canonical)
+    return out
+
+
 class TaxonNames:
     """Every accepted name and synonym in memory, for importers that match thousands of names.
     resolve() answers (taxon id, how it matched) or (None, "unmatched")."""
@@ -106,15 +126,16 @@ class TaxonNames:
         self._accepted.setdefault(name.lower(), pk)
 
     def resolve(self, name: str) -> tuple[int | None, str]:
-        clean = canonical_name(name)
-        if not clean:
+        candidates = name_candidates(name)
+        if not candidates:
             return None, "unmatched"
-        key = clean.lower()
-        if key in self._accepted:
-            return self._accepted[key], "accepted"
-        if key in self._synonyms:
-            return self._synonyms[key], "synonym"
-        words = key.split(" ")
+        for clean in candidates:
+            key = clean.lower()
+            if key in self._accepted:
+                return self._accepted[key], "accepted"
+            if key in self._synonyms:
+                return self._synonyms[key], "synonym"
+        words = candidates[-1].lower().split(" ")
         if len(words) > 2:
             # A subspecies (or variety) the taxonomy lacks answers for its species.
             binomial = " ".join(words[:2])
