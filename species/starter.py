@@ -1,16 +1,21 @@
-"""Loads the project's starter pack (species/starter_pack/): taxa, facts, and the ImageNet mapping."""
+"""Loads the project's starter pack (species/starter_pack/): taxa, facts, synonyms, and the ImageNet mapping."""
 from __future__ import annotations
 
 import csv
 import json
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import transaction
 
-from species.services import species_info_upsert, taxon_upsert_with_lineage
 from species.models import Taxon
+from species.selectors import normalise_name
+from species.services import SynonymRow, species_info_upsert, taxon_synonyms_sync, taxon_upsert_with_lineage
 
 STARTER_PACK = Path(__file__).resolve().parent / "starter_pack"
+SYNONYMS_SOURCE = "RangeWatch starter pack: synonyms"
+logger = logging.getLogger(__name__)
 
 
 def read_csv(name: str) -> list[dict]:
@@ -50,4 +55,38 @@ def load_taxa_and_facts() -> dict[str, int]:
         )
         if outcome != "unchanged":
             counts[f"info_{outcome}"] += 1
+    synonyms = load_synonyms()
+    counts.update(synonyms_created=synonyms.counts["created"], synonyms_updated=synonyms.counts["updated"], synonyms_skipped=len(synonyms.skipped))
+    for reason, example in synonyms.skipped:
+        logger.info("starter synonyms: %s: %s", reason, example)
     return counts
+
+
+@dataclass
+class SynonymLoad:
+    counts: dict[str, int]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (reason, example)
+
+
+REASON_NO_ACCEPTED = "accepted name not in the database: skipped"
+
+
+@transaction.atomic
+def load_synonyms() -> SynonymLoad:
+    """The curated synonyms.csv, idempotently. Rows whose accepted name is not a taxon yet (e.g.
+    Bos bison before the MDD import) are skipped and reported; so are names that are some
+    taxon's accepted name, or already another taxon's synonym from another source."""
+    wanted = [(normalise_name(r["synonym"]), normalise_name(r["accepted"]), r) for r in read_csv("synonyms.csv")]
+    found: dict[str, Taxon] = {}
+    for taxon in Taxon.objects.filter(scientific_name__in={accepted for _, accepted, _ in wanted}):
+        if taxon.scientific_name not in found or taxon.rank == "species":
+            found[taxon.scientific_name] = taxon
+    rows, skipped = [], []
+    for synonym, accepted, row in wanted:
+        taxon = found.get(accepted)
+        if taxon is None:
+            skipped.append((REASON_NO_ACCEPTED, f"{synonym} -> {accepted}"))
+            continue
+        rows.append(SynonymRow(synonym, taxon.pk, SYNONYMS_SOURCE, row["source"].strip(), row.get("note", "").strip()))
+    result = taxon_synonyms_sync(rows=rows)
+    return SynonymLoad(result.counts, skipped + result.rejected)
