@@ -80,6 +80,7 @@ def run(paths, report: ImportReport, progress: bool) -> None:
             if taxon_id is None:
                 report.unmatched[name] += 1
                 continue
+            report.match(matched, name)
             degree = (row.get("degreeOfEstablishment") or "").strip()
             invasive = degree.lower() in _INVASIVE_DEGREES or (row.get("isInvasive") or "").strip().lower() in ("invasive", "yes", "true")
             status_row = StatusRow(taxon_id, regions.id(code), "invasive" if invasive else "introduced", source, row.get("source_url", "") if row.get("source_url", "").startswith("http") else "", means or "introduced", degree, "")

@@ -56,10 +56,11 @@ def run(paths, report: ImportReport, progress: bool) -> None:
             if origin not in ORIGIN:
                 report.reject(f"origin code {origin} (vagrant or unknown): not a range", name)
                 continue
-            taxon_id, _ = names.resolve(name)
+            taxon_id, how = names.resolve(name)
             if taxon_id is None:
                 report.unmatched[name] += 1
                 continue
+            report.match(how, name)
             try:
                 clean = clean_polygonal(rec.geometry, label=f"{name} feature {i}")
             except GeometryRejected as exc:
@@ -83,11 +84,14 @@ def _ensure_taxa(frame, name_col: str, report: ImportReport) -> None:
     if not columns["genus"] and not columns["family"]:
         return
     records = {}
+    known = taxon_names()
     # Plain dicts: itertuples renames columns such as "class" that are Python keywords.
     for rec in frame.drop(columns=frame.geometry.name).to_dict("records"):
         name = " ".join(str(rec.get(name_col) or "").split())
         if len(name.split(" ")) != 2:
             continue
+        if "synonym" in known.resolve(name)[1]:
+            continue  # an old name of a taxon we have: a new taxon would split its ranges off
         lineage = tuple((rank, str(rec[col]).strip().capitalize()) for rank, col in columns.items() if col and rec.get(col))
         records[name] = TaxonRecord(name.capitalize(), "species", "", lineage)
     if records:

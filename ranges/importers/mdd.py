@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import csv
 import re
+import unicodedata
 from pathlib import Path
 
 from ranges.importers import progress_bar
 from ranges.importers.regionmap import RegionCodes
 from ranges.importers.report import ImportInputError, ImportReport
 from ranges.services import StatusRow, regional_statuses_sync
-from species.services import TaxonRecord, taxa_ensure
+from species.selectors import normalise_name
+from species.services import SynonymRow, TaxonRecord, taxa_ensure, taxon_synonyms_sync
 
 SOURCE_URL = "https://doi.org/10.5281/zenodo.10595931"
 _SUBREGIONS = re.compile(r"([^|(]+)\(([^)]*)\)")
@@ -58,6 +60,7 @@ def run(paths, report: ImportReport, progress: bool) -> None:
         records.append(TaxonRecord(name, "species", (row.get("mainCommonName") or "").strip(), lineage))
     ids, counts = taxa_ensure(records)
     report.add("taxa", counts)
+    _synonyms(species, ids, f"MDD v{_version(species_path)}", report)
 
     regions = RegionCodes()
     rows: list[StatusRow] = []
@@ -122,3 +125,57 @@ def _subregions(text: str, country_codes: dict) -> dict[str, list[tuple[str, boo
             continue
         out[iso3] = [(c.strip().rstrip("?"), c.strip().endswith("?")) for c in codes.split(",") if c.strip()]
     return out
+
+
+_SUBGENUS = re.compile(r"^(\S+) \([A-Z][a-z]+\) ")
+_BINOMIAL = re.compile(r"[A-Z][a-z]+ [a-z]+")
+_LIGATURES = str.maketrans({"æ": "ae", "Æ": "Ae", "œ": "oe", "Œ": "Oe"})
+NOT_BINOMIAL = "original combination not a binomial"
+UMLAUT = "original combination with ä/ö/ü (ae/oe/ue or a, o, u depends on its etymology)"
+
+
+def original_binomial(text: str) -> tuple[str, str]:
+    """(binomial, "") from MDD's originalNameCombination, or ("", why not). Spelling follows the
+    ICZN corrections that need no judgement (Art. 32.5): 'Mus Coypus' -> 'Mus coypus',
+    'ichneumon javanicus' -> 'Ichneumon javanicus', 'Cænolestes caniventer' -> 'Caenolestes
+    caniventer', 'Bettóngia ruféscens' -> 'Bettongia rufescens', "Cercopithecus l'hoesti" ->
+    'Cercopithecus lhoesti', 'Marmosa (Micoureus) adleri' -> 'Marmosa adleri'. Trinomials,
+    single words, doubtful ('?'), hyphenated and umlauted names are left out."""
+    text = " ".join((text or "").split())
+    if text in ("", "NA"):
+        return "", "no original combination"
+    text = _SUBGENUS.sub(r"\1 ", text)
+    if any(ch in text for ch in "äöüÄÖÜ"):
+        return "", UMLAUT
+    text = text.translate(_LIGATURES).replace("'", "")
+    text = "".join(ch for ch in unicodedata.normalize("NFD", text) if not unicodedata.combining(ch))
+    name = normalise_name(text)
+    if not _BINOMIAL.fullmatch(name):
+        return "", NOT_BINOMIAL
+    return name, ""
+
+
+def _synonyms(species: list[dict], ids: dict, source: str, report: ImportReport) -> None:
+    """Original combinations that differ from the accepted name become synonyms (Mus coypus ->
+    Myocastor coypus), then the curated list (species/starter_pack/synonyms.csv), whose accepted
+    names are mostly MDD's and may only exist from now on."""
+    from species.starter import load_synonyms
+
+    rows, skipped = [], {}
+    for row in species:
+        accepted = row["sciName"].replace("_", " ").strip()
+        name, why = original_binomial(row.get("originalNameCombination", ""))
+        if not name:
+            skipped.setdefault(why, []).append(f"{row.get('originalNameCombination')} ({accepted})")
+        elif name.lower() != accepted.lower():
+            rows.append(SynonymRow(name, ids[(accepted, "species")], source, SOURCE_URL, f"original combination of {accepted}"))
+    result = taxon_synonyms_sync(rows=rows)
+    report.add("synonyms", result.counts)
+    for reason, example in result.rejected:
+        report.reject(reason, example)
+    for why, examples in skipped.items():
+        report.note(f"synonyms: {len(examples)} × {why}: no synonym (e.g. {'; '.join(examples[:3])})")
+    curated = load_synonyms()
+    report.add("curated synonyms", curated.counts)
+    for reason, example in curated.skipped:
+        report.reject(f"curated synonym: {reason}", example)

@@ -18,6 +18,8 @@ class ImportReport:
     rejected: Counter = field(default_factory=Counter)  # reason -> count
     rejected_examples: dict[str, list[str]] = field(default_factory=dict)
     unmatched: Counter = field(default_factory=Counter)  # name -> rows
+    matched: Counter = field(default_factory=Counter)  # how a name matched ("accepted", "synonym", ...) -> rows
+    synonym_examples: list[str] = field(default_factory=list)  # names that matched only through a synonym
     notes: list[str] = field(default_factory=list)  # repairs and fallbacks worth reading
     seconds: float = 0.0
 
@@ -34,6 +36,16 @@ class ImportReport:
     def note(self, message: str) -> None:
         self.notes.append(message)
 
+    def match(self, how: str, name: str) -> None:
+        """Count a name matched by TaxonNames.resolve (how: its second answer)."""
+        self.matched[how] += 1
+        if "synonym" in how and name not in self.synonym_examples and len(self.synonym_examples) < 5:
+            self.synonym_examples.append(name)
+
+    @property
+    def matched_via_synonym(self) -> int:
+        return sum(count for how, count in self.matched.items() if "synonym" in how)
+
     @property
     def changed(self) -> int:
         return sum(self.created.values()) + sum(self.updated.values())
@@ -47,6 +59,10 @@ class ImportReport:
         for reason, count in self.rejected.most_common():
             examples = "; ".join(self.rejected_examples.get(reason, []))
             lines.append(f"    {count} × {reason}" + (f" (e.g. {examples})" if examples else ""))
+        if self.matched:
+            ways = ", ".join(f"{how} {count}" for how, count in self.matched.most_common())
+            lines.append(f"  names matched: {sum(self.matched.values())} rows ({ways}); via synonym: {self.matched_via_synonym} rows"
+                         + (f", e.g. {', '.join(self.synonym_examples)}" if self.synonym_examples else ""))
         if self.unmatched:
             names = ", ".join(name for name, _ in self.unmatched.most_common(10))
             lines.append(f"  unmatched names: {len(self.unmatched)} ({sum(self.unmatched.values())} rows), e.g. {names}")

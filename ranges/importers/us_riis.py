@@ -67,6 +67,7 @@ def run(paths, report: ImportReport, progress: bool) -> None:
         if taxon_id is None:
             report.unmatched[name] += 1
             continue
+        report.match(how, name)
         value = row["Introduced or Invasive"].strip().lower()
         if value not in ("introduced", "invasive"):
             report.reject("unknown 'Introduced or Invasive' value", f"{name}: {value}")

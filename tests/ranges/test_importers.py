@@ -99,7 +99,8 @@ def test_mdd_riis_griis_geofence_verdicts(world, tmp_path):
     assert any("doubtful" in r for r in report.rejected)  # Urva auropunctata: Jordan? Oman? ...
     assert run("mdd", mdd_dir).changed == 0
 
-    TaxonSynonym.objects.create(taxon=Taxon.objects.get(scientific_name="Urva auropunctata"), name="Herpestes javanicus")
+    # The curated list (species/starter_pack/synonyms.csv) came with the MDD import.
+    assert TaxonSynonym.objects.get(name="Herpestes javanicus").taxon.scientific_name == "Urva auropunctata"
     riis_dir = tmp_path / "riis"
     riis_dir.mkdir()
     wanted = {"Myocastor coypus", "Sus scrofa", "Herpestes javanicus", "Achillea ptarmica"}
@@ -175,3 +176,98 @@ def test_dry_run_writes_nothing(world, tmp_path):
     path.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"ISO_A3": "XXC", "NAME_EN": "Dry"}, "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}}]}))
     data_import(ImportConfig(fmt="natural-earth", paths=(path,), dry_run=True, progress=False))
     assert Region.objects.count() == before
+
+
+MDD_DIR = ("ranges", "mdd_mammal_native_countries")
+MDD_FILE = "MDD_v1.13_6753species.csv"
+
+
+def _mdd_excerpt(tmp_path, names):
+    """The real MDD table cut to the species in `names` (sciName), with the full country-name table."""
+    mdd_dir = tmp_path / "mdd"
+    mdd_dir.mkdir(exist_ok=True)
+    _excerpt_csv(shared_path(*MDD_DIR, MDD_FILE), mdd_dir, lambda r: r["sciName"] in names)
+    _excerpt_csv(shared_path(*MDD_DIR, "mdd_country_to_iso3.csv"), mdd_dir, lambda r: True)
+    return mdd_dir
+
+
+def test_mdd_original_combinations_become_synonyms(tmp_path):
+    """Input: MDD v1.13 rows of 11 species chosen for their originalNameCombination."""
+    from species.selectors import TaxonNames
+    from species.services import REASON_ACCEPTED
+
+    mdd_dir = _mdd_excerpt(tmp_path, {
+        "Myocastor_coypus",  # Mus Coypus: capitalised epithet
+        "Sus_scrofa",  # Sus Scrofa: the accepted name itself, no synonym
+        "Urva_auropunctata",  # Mangusta auropunctata
+        "Urva_javanica",  # ichneumon javanicus: lower-case genus
+        "Neogale_vison",  # Mustela vison (also in the curated list)
+        "Lariscus_obscurus", "Funambulus_obscurus",  # Funambulus obscurus is both: collision
+        "Pseudomys_shortridgei", "Mus_shortridgei",  # Mus shortridgei is both: collision; Leggadilla shortridgei
+        "Caenolestes_caniventer",  # Cænolestes caniventer: ligature
+        "Marmosa_adleri",  # Marmosa (Micoureus) adleri: subgenus
+    })
+    report = run("mdd", mdd_dir)
+    synonyms = {s.name: s for s in TaxonSynonym.objects.filter(source="MDD v1.13").select_related("taxon")}
+    assert {n: s.taxon.scientific_name for n, s in synonyms.items()} == {
+        "Mus coypus": "Myocastor coypus",
+        "Mangusta auropunctata": "Urva auropunctata",
+        "Ichneumon javanicus": "Urva javanica",
+        "Mustela vison": "Neogale vison",
+        "Leggadilla shortridgei": "Mus shortridgei",
+    }  # Caenolestes caniventer and Marmosa adleri: the corrected original is the accepted name
+    assert synonyms["Mus coypus"].source_url == "https://doi.org/10.5281/zenodo.10595931"
+    assert report.created["synonyms"] == 5
+    # The two collisions are reported, not added.
+    assert report.rejected[REASON_ACCEPTED] == 2
+    assert set(report.rejected_examples[REASON_ACCEPTED]) == {"Funambulus obscurus (for Lariscus obscurus)", "Mus shortridgei (for Pseudomys shortridgei)"}
+    assert not TaxonSynonym.objects.filter(name__in=["Funambulus obscurus", "Mus shortridgei"]).exists()
+    # The curated list: the mongoose names and Neovison vison land; Bos bison and others are not taxa here.
+    assert TaxonSynonym.objects.get(name="Herpestes javanicus").taxon.scientific_name == "Urva auropunctata"
+    assert report.created["curated synonyms"] == 3 and any("accepted name not in the database" in r for r in report.rejected)
+    assert any("synonyms: " in line for line in report.summary_lines())
+
+    names = TaxonNames()
+    coypu = Taxon.objects.get(scientific_name="Myocastor coypus")
+    for name in ("Mus coypus", "mus_coypus", "MUS COYPUS", "Mus Coypus Molina, 1782"):
+        assert names.resolve(name) == (coypu.pk, "synonym"), f"input {name!r}"
+    assert names.resolve("Funambulus obscurus")[0] == Taxon.objects.get(scientific_name="Funambulus obscurus").pk
+
+    again = run("mdd", mdd_dir)
+    assert again.changed == 0, again.summary_lines()
+    assert again.unchanged["synonyms"] == 5 and again.rejected[REASON_ACCEPTED] == 2
+
+
+def test_us_riis_mongoose_lands_on_urva_auropunctata_and_is_invasive_in_hawaii(world, tmp_path):
+    """Input: MDD rows of Urva auropunctata, Urva javanica and Neogale vison; the US-RIIS rows named
+    Herpestes javanicus (Hawaii); the GRIIS Belgium rows named Mustela vison."""
+    from rest_framework.test import APIClient
+
+    run("mdd", _mdd_excerpt(tmp_path, {"Urva_auropunctata", "Urva_javanica", "Neogale_vison"}))
+    riis_dir = tmp_path / "riis"
+    riis_dir.mkdir()
+    _excerpt_csv(shared_path("invasive", "us_riis", "US-RIIS_MasterList.csv"), riis_dir, lambda r: r["scientificName"] == "Herpestes javanicus", encoding="utf-8-sig")
+    report = run("us-riis", riis_dir)
+    assert report.matched == {"synonym": 1} and report.matched_via_synonym == 1
+    assert any("via synonym: 1 rows, e.g. Herpestes javanicus" in line for line in report.summary_lines()), report.summary_lines()
+    mongoose = RegionalStatus.objects.get(region__code="US-HI", source__startswith="US-RIIS")
+    assert mongoose.taxon.scientific_name == "Urva auropunctata"  # not Urva javanica, not a new Herpestes taxon
+    assert mongoose.status == "invasive" and "as Herpestes javanicus" in mongoose.note
+    assert not Taxon.objects.filter(scientific_name="Herpestes javanicus").exists()
+
+    index = build_range_index()
+    hilo = verdict("Urva auropunctata", -155.1, 19.7, index)
+    assert hilo.status == "invasive" and hilo.region_code == "US-HI", hilo
+    assert verdict("Urva javanica", -155.1, 19.7, index).status != "invasive"
+
+    api = APIClient()
+    for name in ("Herpestes javanicus", "herpestes_javanicus", "Urva auropunctata"):
+        answer = api.get("/api/v1/check/", {"taxon": name, "lat": 19.7, "lon": -155.1})
+        assert answer.status_code == 200, f"input {name!r}: {answer.content[:200]}"
+        assert answer.data["taxon"]["scientific_name"] == "Urva auropunctata", f"input {name!r}"
+        assert answer.data["verdict"]["status"] == "invasive", f"input {name!r}"
+
+    griis = _excerpt_csv(shared_path("invasive", "griis_belgium", "griis_belgium.csv"), tmp_path, lambda r: r["scientificName"].startswith("Mustela vison"))
+    report = run("griis", griis)
+    assert report.matched_via_synonym >= 1 and "Mustela vison" in report.synonym_examples[0]
+    assert RegionalStatus.objects.filter(taxon__scientific_name="Neogale vison", region__code="BEL").exists()
