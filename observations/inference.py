@@ -60,6 +60,17 @@ def _load(version: ModelVersion):
     )
 
 
+def serving_prepare(path) -> float:
+    """Build what the workers' backend will load (the ONNX export, on CPU) before the version is
+    registered or activated, so that a worker's cold start or model switch does not pay for it.
+    Verifies the artifact on the way. Returns the seconds spent."""
+    if _setting("RANGEWATCH_INFERENCE_BACKEND", "onnxruntime") != "onnxruntime":
+        return 0.0
+    from ml.engine import Classifier
+
+    return Classifier.load(path, backend="onnxruntime", threads=1, onnx_cache_dir=_setting("RANGEWATCH_ONNX_CACHE_DIR", None) or None).load_seconds
+
+
 def active_classifier():
     """(ModelVersion, BatchingClassifier). One indexed query per call to notice a newly activated
     version; the old batcher finishes what it holds and is closed."""

@@ -44,15 +44,6 @@ def taxa_by_keys(keys) -> dict[str, Taxon]:
     return {t.scientific_name: t for t in Taxon.objects.filter(scientific_name__in=list(keys)).select_related("info")}
 
 
-def taxon_tree() -> tuple[dict[str, str | None], dict[str, str]]:
-    """(parent key by key, rank by key) for the whole tree: what the roll-up needs."""
-    parents, ranks = {}, {}
-    for name, rank, parent in Taxon.objects.values_list("scientific_name", "rank", "parent__scientific_name"):
-        parents[name] = parent
-        ranks[name] = rank
-    return parents, ranks
-
-
 def taxon_lineage(taxon: Taxon) -> list[Taxon]:
     out, node, seen = [], taxon, set()
     while node is not None and node.pk not in seen:

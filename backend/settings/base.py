@@ -112,9 +112,20 @@ RANGEWATCH_UPLOAD_RATE = env.str("RANGEWATCH_UPLOAD_RATE", default="60/minute")
 RANGEWATCH_MODEL_DIR = Path(env.str("RANGEWATCH_MODEL_DIR", default=str(VAR_DIR / "models")))
 RANGEWATCH_CONFIDENCE_THRESHOLD = env.float("RANGEWATCH_CONFIDENCE_THRESHOLD", default=0.5)
 RANGEWATCH_TOP_K = env.int("RANGEWATCH_TOP_K", default=5)
-RANGEWATCH_INFERENCE_BACKEND = env.str("RANGEWATCH_INFERENCE_BACKEND", default="torch")
+# The inference worker (DESIGN §6): on CPU, ONNX Runtime (2-3x torch on this class of machine;
+# the export is cached next to the artifact); on a GPU, torch with channels_last and autocast.
 RANGEWATCH_INFERENCE_DEVICE = env.str("RANGEWATCH_INFERENCE_DEVICE", default="cpu")
+RANGEWATCH_INFERENCE_BACKEND = env.str(
+    "RANGEWATCH_INFERENCE_BACKEND", default="torch" if RANGEWATCH_INFERENCE_DEVICE.startswith("cuda") else "onnxruntime"
+)
+# Intra-op threads of the one forward pass per batch (torch or ONNX Runtime). One per prefork
+# child; with the thread pool (one process per machine) the cores that process may use.
 RANGEWATCH_TORCH_THREADS = env.int("RANGEWATCH_TORCH_THREADS", default=1)
+# Micro-batching across the worker's task threads: up to this many photos, or this long after the first.
+RANGEWATCH_BATCH_SIZE = env.int("RANGEWATCH_BATCH_SIZE", default=16)
+RANGEWATCH_BATCH_WAIT_MS = env.float("RANGEWATCH_BATCH_WAIT_MS", default=10.0)
+RANGEWATCH_ONNX_CACHE_DIR = env.str("RANGEWATCH_ONNX_CACHE_DIR", default="")  # "": next to the artifact
+RANGEWATCH_INFERENCE_WARMUP = env.bool("RANGEWATCH_INFERENCE_WARMUP", default=True)  # load the model at worker start
 RANGEWATCH_RESNET50_WEIGHTS = env.str("RANGEWATCH_RESNET50_WEIGHTS", default="")
 # Points in no region polygon (coasts, borders) snap to the nearest region within this distance.
 RANGEWATCH_SNAP_TOLERANCE_DEG = env.float("RANGEWATCH_SNAP_TOLERANCE_DEG", default=0.1)

@@ -12,6 +12,9 @@ from pathlib import Path
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
+# What scripts/run and docker-compose run for the inference queue: one process, task threads that
+# decode in parallel and share one micro-batched forward pass.
+INFERENCE_WORKER_ARGS = ("-P", "threads", "--concurrency", "16", "-I", "observations.inference")
 BIN = Path(sys.executable).parent
 
 
@@ -34,7 +37,7 @@ class Stack:
         self.env, self.base_url, self.token, self.var_dir = env, base_url, token, var_dir
         self.logs = var_dir.parent / "logs"
         self.worker: subprocess.Popen | None = None
-        self.worker_args: list[str] = ["-P", "solo"]
+        self.worker_args: list[str] = list(INFERENCE_WORKER_ARGS)
 
     def start_worker(self) -> subprocess.Popen:
         self.worker = subprocess.Popen(
@@ -75,7 +78,7 @@ class Stack:
 
 
 @contextmanager
-def running_stack(tmp_path: Path, *, database_url: str | None, broker_url: str | None, bootstrap_args=("--skip-counties",), extra_env: dict | None = None, worker_args=("-P", "solo"), web_workers: int = 1, web_threads: int = 4, beat: bool = False):
+def running_stack(tmp_path: Path, *, database_url: str | None, broker_url: str | None, bootstrap_args=("--skip-counties",), extra_env: dict | None = None, worker_args=INFERENCE_WORKER_ARGS, web_workers: int = 1, web_threads: int = 4, beat: bool = False):
     var_dir = tmp_path / "var"
     env = {
         **os.environ,

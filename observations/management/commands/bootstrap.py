@@ -73,8 +73,10 @@ class Command(BaseCommand):
         if not up_to_date:
             build_starter_artifact(directory, labels, label_taxa)
             self.stdout.write(f"starter model written to {directory}")
+        from observations.inference import serving_prepare
         from observations.models import ModelVersion
 
+        serving_prepare(directory)  # the ONNX export: the worker's first start stays short
         activate = not ModelVersion.objects.filter(is_active=True).exists()
         version = model_version_register(path=directory, activate=activate)
         self.stdout.write(f"model version: {version.name} ({'activated' if activate else 'registered'})")

@@ -124,6 +124,7 @@ class Command(BaseCommand):
         from ml.training.lock import TrainingLocked, training_lock
         from ml.training.train import UnmatchedLabels, plan_data, train
         from observations.models import ModelVersion
+        from observations.inference import serving_prepare
         from observations.services import model_version_register
 
         sources = [bool(o["coco"]), bool(o["folders"]), o["from_observations"]]
@@ -168,6 +169,7 @@ class Command(BaseCommand):
         try:
             with training_lock(output.parent):
                 result = train(config, log=self.stdout.write)
+                serving_prepare(result.artifact)  # before activation: workers switch without exporting
                 version = model_version_register(path=result.artifact, activate=o["activate"])
         except TrainingLocked as exc:
             raise CommandError(str(exc)) from exc
