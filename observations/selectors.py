@@ -134,9 +134,10 @@ def can_see_exact(*, user, observation: Observation) -> bool:
 
 def observation_for_viewer(*, user, observation_id) -> Observation | None:
     """Owners and reviewers may read an observation through /observations/; for anyone else it does not exist."""
-    if is_reviewer(user):
-        return _with_relations(Observation.objects.filter(uuid=observation_id)).first()
-    return observation_for_user(user=user, observation_id=observation_id)
+    own = observation_for_user(user=user, observation_id=observation_id)  # the common case: one query
+    if own is not None or not is_reviewer(user):
+        return own
+    return _with_relations(Observation.objects.filter(uuid=observation_id)).first()
 
 
 def _with_relations(qs):

@@ -38,10 +38,12 @@ class Stack:
         self.logs = var_dir.parent / "logs"
         self.worker: subprocess.Popen | None = None
         self.worker_args: list[str] = list(INFERENCE_WORKER_ARGS)
+        self.worker_nice = 0
 
     def start_worker(self) -> subprocess.Popen:
         self.worker = subprocess.Popen(
-            [str(BIN / "celery"), "-A", "backend", "worker", "-Q", "inference,default", *self.worker_args, "--loglevel", "INFO"],
+            [*(["nice", "-n", str(self.worker_nice)] if self.worker_nice else []),
+             str(BIN / "celery"), "-A", "backend", "worker", "-Q", "inference,default", *self.worker_args, "--loglevel", "INFO"],
             cwd=REPO, env=self.env, stdout=open(self.logs / "worker.log", "a"), stderr=subprocess.STDOUT,
         )
         return self.worker
@@ -78,7 +80,7 @@ class Stack:
 
 
 @contextmanager
-def running_stack(tmp_path: Path, *, database_url: str | None, broker_url: str | None, bootstrap_args=("--skip-counties",), extra_env: dict | None = None, worker_args=INFERENCE_WORKER_ARGS, web_workers: int = 1, web_threads: int = 4, beat: bool = False):
+def running_stack(tmp_path: Path, *, database_url: str | None, broker_url: str | None, bootstrap_args=("--skip-counties",), extra_env: dict | None = None, worker_args=INFERENCE_WORKER_ARGS, web_workers: int = 1, web_threads: int = 4, beat: bool = False, worker_nice: int = 0):
     var_dir = tmp_path / "var"
     env = {
         **os.environ,
@@ -95,6 +97,7 @@ def running_stack(tmp_path: Path, *, database_url: str | None, broker_url: str |
             env.pop(key, None)
     stack = Stack(env, "", "", var_dir)
     stack.worker_args = list(worker_args)
+    stack.worker_nice = worker_nice
     stack.logs.mkdir(parents=True, exist_ok=True)
     stack.manage("migrate", "--no-input", "-v0")
     out = stack.manage("bootstrap", *bootstrap_args)
