@@ -34,6 +34,8 @@ REAL_ANSWERS = [
     ("eastern grey squirrel in Ohio", "Sciurus carolinensis", -82.9, 40.0, "native"),
     ("eastern grey squirrel in Washington", "Sciurus carolinensis", -120.5, 47.4, "out_of_range"),
     ("bobcat in Spain", "Lynx rufus", -3.7, 40.4, "out_of_range"),
+    # US-RIIS lists it as Herpestes javanicus: the synonym must land on MDD's accepted name
+    ("small Asian mongoose in Hawaii", "Urva auropunctata", -155.1, 19.7, "invasive"),
 ]
 
 TAXA = ["Myocastor coypus", "Sus scrofa", "Sciurus carolinensis", "Lynx rufus", "Procyon lotor", "Vulpes vulpes", "Rattus norvegicus", "Nullus datus"]
