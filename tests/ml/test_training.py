@@ -147,7 +147,7 @@ def test_command_trains_matches_taxa_registers_and_activates(photos, tmp_path, t
 
 
 @pytest.mark.django_db
-def test_a_failed_run_keeps_the_old_model_active(photos, tmp_path, taxa, active_old_model):
+def test_r32_a_failed_run_keeps_the_old_model_active(photos, tmp_path, taxa, active_old_model):
     from django.core.management import call_command
     from django.core.management.base import CommandError
 
@@ -171,7 +171,7 @@ def test_unmatched_classes_refused_by_the_command(photos, tmp_path, active_old_m
 
 
 @pytest.mark.django_db
-def test_a_second_concurrent_run_is_refused(photos, tmp_path, taxa):
+def test_r32_a_second_concurrent_run_is_refused(photos, tmp_path, taxa):
     from django.core.management import call_command
     from django.core.management.base import CommandError
 
@@ -200,3 +200,53 @@ def test_from_observations_refuses_without_allow_unverified(tmp_path):
 
     with pytest.raises(CommandError, match="unverified"):
         call_command("train_classifier", "--from-observations", "--output", str(tmp_path / "o"))
+
+
+def test_r32_retraining_killed_mid_run_keeps_the_previous_model_active(photos, tmp_path, tiny_artifact):
+    """Input: `train_classifier --activate` SIGKILLed while it trains (a real process on its own
+    SQLite file). The previous model stays the active one, nothing half-made is registered, and
+    the next run takes over the dead run's lock."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "backend.settings.local", "RANGEWATCH_VAR_DIR": str(tmp_path / "var"), "DJANGO_DEBUG": "False"}
+    for name in ("DATABASE_URL", "TEST_DATABASE_URL"):
+        env.pop(name, None)
+
+    def manage(*args):
+        return subprocess.run([sys.executable, "manage.py", *args], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+
+    def shell(code: str) -> str:
+        out = manage("shell", "-c", code)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stdout.strip().splitlines()[-1]  # after Django's own "objects imported" line
+
+    assert manage("migrate", "--no-input", "-v0").returncode == 0
+    setup = (
+        "from observations.services import model_version_register; from tests.factories import TaxonFactory;"
+        "TaxonFactory(scientific_name='Cervus elaphus', common_name='red deer'); TaxonFactory(scientific_name='Vulpes vulpes', common_name='Red Fox');"
+        f"print(model_version_register(path={str(tiny_artifact)!r}, activate=True).name)"
+    )
+    old = shell(setup)
+    models = tmp_path / "models"
+    args = command_args(photos, models / "killed", "--activate")
+    args[args.index("--epochs") + 1] = "200"  # long enough to be killed while training
+    run = subprocess.Popen([sys.executable, "manage.py", "train_classifier", *args], cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = models / "killed" / "checkpoints"
+    deadline = time.monotonic() + 180
+    while not (checkpoint.is_dir() and any(checkpoint.iterdir())) and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert run.poll() is None, "the run ended before it could be killed"
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+
+    state = shell("from observations.models import ModelVersion as M; print(M.objects.count(), [v.name for v in M.objects.filter(is_active=True)])")
+    assert state == f"1 [{old!r}]"
+    assert (models / ".train_classifier.lock").exists()  # left behind by the killed process
+    again = manage("train_classifier", *command_args(photos, models / "next"))
+    assert again.returncode == 0, again.stderr[-2000:]
