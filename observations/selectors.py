@@ -25,9 +25,11 @@ def observation_status(*, observation_id: int) -> str | None:
 
 
 def observation_result(observation: Observation) -> dict:
-    """The `ObservationOutputSerializer` shape."""
-    prediction = getattr(observation, "prediction", None)
-    stored = getattr(observation, "verdict", None)
+    """The `ObservationOutputSerializer` shape. Prediction and verdict are written together with
+    status `done` (one transaction), so no other status reads them (a fresh upload: no queries)."""
+    done = observation.status == Observation.Status.DONE
+    prediction = getattr(observation, "prediction", None) if done else None
+    stored = getattr(observation, "verdict", None) if done else None
     result = {
         "id": observation.uuid,
         "status": observation.status,
