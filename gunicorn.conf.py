@@ -8,12 +8,9 @@ takes its first request, so that no user's request pays the one-off build (about
 def post_worker_init(worker):
     from django.db import connections
 
-    from ranges.selectors import range_index
+    from ranges.selectors import range_index_warm
 
     try:
-        index = range_index()
-        worker.log.info("range index ready: version %s, %d regions", index.version, len(index.regions))
-    except Exception as exc:  # noqa: BLE001 - an empty or unmigrated database: build on first use instead
-        worker.log.warning("range index not built at start (%s)", exc)
+        range_index_warm(worker.log)
     finally:
         connections.close_all()

@@ -127,12 +127,13 @@ def warm_up() -> None:
     from django.db import close_old_connections, connection
 
     from ml.artifacts import ArtifactError
+    from ranges.selectors import range_index_warm
 
     if not _setting("RANGEWATCH_INFERENCE_WARMUP", True):
         return
     close_old_connections()
     try:
-        _warm_range_index()
+        range_index_warm(log)  # every verdict needs it
         active_classifier()
     except NoActiveModel as exc:
         log.warning("inference warm-up skipped: %s", exc)
@@ -141,21 +142,6 @@ def warm_up() -> None:
         raise WorkerShutdown(1) from exc
     finally:
         connection.close()  # task threads open their own connections
-
-
-def _warm_range_index() -> None:
-    """Every verdict needs the range index: build it now rather than in the first task."""
-    import time
-
-    from ranges.selectors import range_index
-
-    started = time.perf_counter()
-    try:
-        index = range_index()
-    except Exception as exc:  # noqa: BLE001 - an unmigrated database: the first task builds it
-        log.warning("range index not built at start: %s", exc)
-        return
-    log.info("range index ready: version %s, %d regions, in %.2fs", index.version, len(index.regions), time.perf_counter() - started)
 
 
 @signals.worker_process_init.connect(weak=False)

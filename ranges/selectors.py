@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import shapely
 from django.conf import settings
@@ -29,6 +30,19 @@ def range_index() -> RangeIndex:
         if _cached is None or _cached.version != version:
             _cached = build_range_index(version)
     return _cached
+
+
+def range_index_warm(log) -> RangeIndex | None:
+    """Build this process's index at start-up (web and worker processes), so that no request
+    pays for the build; on a database without the tables it logs and leaves it to the first use."""
+    started = time.perf_counter()
+    try:
+        index = range_index()
+    except Exception as exc:  # noqa: BLE001 - an unmigrated database, no database yet
+        log.warning("range index not built at start: %s", exc)
+        return None
+    log.info("range index ready: version %s, %d regions, in %.2fs", index.version, len(index.regions), time.perf_counter() - started)
+    return index
 
 
 def range_index_clear() -> None:
