@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -42,8 +43,9 @@ def pct(values, q):
 
 
 class Phones:
-    def __init__(self, stack, payloads, phones, seconds):
+    def __init__(self, stack, payloads, phones, seconds, think: float = 0.0):
         self.stack, self.payloads, self.phones, self.seconds = stack, payloads, phones, seconds
+        self.think = think  # a person reads the answer before the next photo: uniform 0..think s
         self.lock = threading.Lock()
         self.accept_ms, self.e2e_ms, self.accepted, self.finished = [], [], {}, {}
         self.accept_at: list[float] = []  # when each accepted upload was sent (monotonic)
@@ -59,8 +61,11 @@ class Phones:
         time.sleep(max(0.0, start_at - time.monotonic()))  # phones arrive over the ramp, not all at once
         session = requests.Session()
         session.headers["Authorization"] = f"Token {self.stack.token}"
+        rng = random.Random(n)
         i = n
         while time.monotonic() < stop_at:
+            if i != n:
+                time.sleep(rng.uniform(0, self.think))
             data = self.payloads[i % len(self.payloads)]
             i += self.phones
             key = uuid.uuid4().hex
@@ -149,6 +154,7 @@ def main(argv=None) -> int:
     parser.add_argument("--phones", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--backend", default="onnxruntime", choices=["torch", "onnxruntime"])
+    parser.add_argument("--think", type=float, default=1.0, help="each phone pauses uniform(0, THINK) s between a verdict and its next upload")
     parser.add_argument("--ramp", type=float, default=5, help="seconds over which the phones arrive (excluded from the figures)")
     parser.add_argument("--quick", action="store_true", help="8 phones for 12 s")
     args = parser.parse_args(argv)
@@ -188,7 +194,7 @@ def main(argv=None) -> int:
             ) as stack:
                 # Warm the worker (model load) before the clock starts.
                 stack.result(stack.upload(paths[0], wait=10, latitude=-2.33, longitude=34.83).headers["Location"], wait=10)
-                phones = Phones(stack, payloads, args.phones, args.seconds)
+                phones = Phones(stack, payloads, args.phones, args.seconds, think=args.think)
                 cpu_before = cpu_seconds_by_role(stack)
                 started = phones.run(args.ramp)
                 cpu_after = cpu_seconds_by_role(stack)
@@ -216,7 +222,7 @@ def main(argv=None) -> int:
     pipeline_ms = 1000 * cores / pipeline if pipeline else float("nan")
     ratio = verdicts_per_s / pipeline if pipeline else float("nan")
     rows = [
-        ("phones", f"{args.phones} (arriving over {args.ramp:.0f} s)"), ("steady window s", round(window, 1)), ("backend", args.backend),
+        ("phones", f"{args.phones} (arriving over {args.ramp:.0f} s, pausing 0-{args.think:g} s between photos)"), ("steady window s", round(window, 1)), ("backend", args.backend),
         ("accepted uploads/s", round(accepted_per_s, 1)), ("verdicts/s (end to end)", round(verdicts_per_s, 1)),
         ("worker pipeline alone img/s", round(pipeline, 1)), ("e2e / pipeline", round(ratio, 2)),
         ("upload-accept p50/p95/p99 ms", "/".join(f"{pct(accept_ms, q):.0f}" for q in (50, 95, 99))),
