@@ -44,11 +44,16 @@ def alert_enqueue(*, observation_id: int, trigger: str) -> bool:
         return False
 
 
+def watch_list_hit(verdict_status: str, score: float | None) -> bool:
+    """A confident identification of a species that is invasive here: alert before review."""
+    return verdict_status == INVASIVE and score is not None and score >= settings.RANGEWATCH_ALERT_IMMEDIATE_CONFIDENCE
+
+
 def alert_on_classified(*, observation: Observation, verdict_status: str, score: float | None) -> bool:
     """Called inside the classification's transaction: enqueue the watch-list check after commit,
-    but only when it can fire (invasive here and confident); most classifications publish nothing.
-    The task decides again from the stored rows."""
-    if verdict_status != INVASIVE or score is None or score < settings.RANGEWATCH_ALERT_IMMEDIATE_CONFIDENCE:
+    but only when it can fire; most classifications publish nothing. The task decides again
+    from the stored rows."""
+    if not watch_list_hit(verdict_status, score):
         return False
     transaction.on_commit(lambda: alert_enqueue(observation_id=observation.pk, trigger=TRIGGER_CLASSIFIED))
     return True
@@ -66,8 +71,7 @@ def observation_alert(*, observation_id: int, trigger: str) -> AlertGroup | None
         reason, level = "verified", AlertGroup.Level.URGENT if observation.first_record_regions else AlertGroup.Level.ALERT
     elif trigger == TRIGGER_CLASSIFIED:
         prediction = getattr(observation, "prediction", None)
-        confident = prediction is not None and prediction.score is not None and prediction.score >= settings.RANGEWATCH_ALERT_IMMEDIATE_CONFIDENCE
-        if stored.status != INVASIVE or not confident:
+        if not watch_list_hit(stored.status, prediction.score if prediction is not None else None):
             return None
         reason, level = "watch_list", AlertGroup.Level.ALERT
     else:
