@@ -50,14 +50,15 @@ def range_index_warm(log) -> RangeIndex | None:
     long-running server process; tests and commands never freeze). On a database without the
     tables it logs and leaves the build to the first use."""
     global _freeze_after_build
-    _freeze_after_build = True
     started = time.perf_counter()
     try:
         index = range_index()
     except Exception as exc:  # noqa: BLE001 - an unmigrated database, no database yet
         log.warning("range index not built at start: %s", exc)
         return None
-    _gc_freeze()  # also when an earlier call had built it
+    finally:
+        _freeze_after_build = True  # later rebuilds freeze as they build
+    _gc_freeze()
     log.info("range index ready: version %s, %d regions, in %.2fs", index.version, len(index.regions), time.perf_counter() - started)
     return index
 
