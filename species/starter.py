@@ -4,14 +4,13 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import transaction
 
 from species.models import Taxon
 from species.selectors import normalise_name
-from species.services import SynonymRow, species_info_upsert, taxon_synonyms_sync, taxon_upsert_with_lineage
+from species.services import SynonymRow, SynonymSync, species_info_upsert, taxon_synonyms_sync, taxon_upsert_with_lineage
 
 STARTER_PACK = Path(__file__).resolve().parent / "starter_pack"
 SYNONYMS_SOURCE = "RangeWatch starter pack: synonyms"
@@ -56,23 +55,17 @@ def load_taxa_and_facts() -> dict[str, int]:
         if outcome != "unchanged":
             counts[f"info_{outcome}"] += 1
     synonyms = load_synonyms()
-    counts.update(synonyms_created=synonyms.counts["created"], synonyms_updated=synonyms.counts["updated"], synonyms_skipped=len(synonyms.skipped))
-    for reason, example in synonyms.skipped:
+    counts.update(synonyms_created=synonyms.counts["created"], synonyms_updated=synonyms.counts["updated"], synonyms_skipped=len(synonyms.rejected))
+    for reason, example in synonyms.rejected:
         logger.info("starter synonyms: %s: %s", reason, example)
     return counts
-
-
-@dataclass
-class SynonymLoad:
-    counts: dict[str, int]
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (reason, example)
 
 
 REASON_NO_ACCEPTED = "accepted name not in the database: skipped"
 
 
 @transaction.atomic
-def load_synonyms() -> SynonymLoad:
+def load_synonyms() -> SynonymSync:
     """The curated synonyms.csv, idempotently. Rows whose accepted name is not a taxon yet (e.g.
     Bos bison before the MDD import) are skipped and reported; so are names that are some
     taxon's accepted name, or already another taxon's synonym from another source."""
@@ -89,4 +82,4 @@ def load_synonyms() -> SynonymLoad:
             continue
         rows.append(SynonymRow(synonym, taxon.pk, SYNONYMS_SOURCE, row["source"].strip(), row.get("note", "").strip()))
     result = taxon_synonyms_sync(rows=rows)
-    return SynonymLoad(result.counts, skipped + result.rejected)
+    return SynonymSync(result.counts, skipped + result.rejected)

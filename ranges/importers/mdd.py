@@ -177,5 +177,5 @@ def _synonyms(species: list[dict], ids: dict, source: str, report: ImportReport)
         report.note(f"synonyms: {len(examples)} × {why}: no synonym (e.g. {'; '.join(examples[:3])})")
     curated = load_synonyms()
     report.add("curated synonyms", curated.counts)
-    for reason, example in curated.skipped:
+    for reason, example in curated.rejected:
         report.reject(f"curated synonym: {reason}", example)

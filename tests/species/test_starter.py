@@ -37,7 +37,7 @@ def test_load_synonyms_skips_missing_accepted_names_and_is_idempotent():
     assert taxon_by_name("Neovison vison") == mink and taxon_by_name("Mustela vison") == mink
     synonym = TaxonSynonym.objects.get(name="Herpestes javanicus")
     assert synonym.source == SYNONYMS_SOURCE and synonym.source_url == "https://www.mammaldiversity.org/taxon/1006050/" and "Hawaii" in synonym.note
-    assert (REASON_NO_ACCEPTED, "Bison bison -> Bos bison") in first.skipped  # Bos bison comes with the MDD import
+    assert (REASON_NO_ACCEPTED, "Bison bison -> Bos bison") in first.rejected  # Bos bison comes with the MDD import
     again = load_synonyms()
     assert again.counts == {"created": 0, "updated": 0, "unchanged": 4}
 
@@ -48,7 +48,7 @@ def test_load_synonyms_refuses_a_synonym_that_is_an_accepted_name():
     TaxonFactory(scientific_name="Bison bison")
     TaxonFactory(scientific_name="Bos bison")
     result = load_synonyms()
-    assert (REASON_ACCEPTED, "Bison bison (for Bos bison)") in result.skipped
+    assert (REASON_ACCEPTED, "Bison bison (for Bos bison)") in result.rejected
     assert not TaxonSynonym.objects.filter(name="Bison bison").exists()
     assert taxon_by_name("Bison bison").scientific_name == "Bison bison"
 
