@@ -1,6 +1,5 @@
 """Thin views: upload a photo, read the result; accounts, feed, identifications, review, export."""
 import io
-import time
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -30,7 +29,7 @@ from observations.selectors import (
     observation_list_for_owner,
     observation_public,
     observation_result,
-    observation_status,
+    observation_job_state,
     observation_visible,
     public_observations,
     review_queue,
@@ -53,21 +52,16 @@ from observations.serializers import (
 )
 from species.selectors import taxon_by_key_or_id
 from observations.services import UploadRejected, observation_create, observation_delete, observation_set_geoprivacy
+from observations.waiting import wait_for_final_status
 
 RETRY_AFTER_SECONDS = 2
 _FINAL = (Observation.Status.DONE, Observation.Status.FAILED)
 
 
 def _wait_for_result(observation: Observation, user, seconds: float) -> Observation:
-    """Poll the row's status (job state lives in the database) until it is final or time runs out,
-    every 50 ms at first and then less often; the full observation is read once, at the end."""
-    deadline = time.monotonic() + seconds
-    state, pause = observation.status, 0.05
-    while state not in _FINAL and (remaining := deadline - time.monotonic()) > 0:
-        time.sleep(min(pause, remaining))
-        pause = min(pause * 1.5, 0.5)
-        state = observation_status(observation_id=observation.pk)
-    if state == observation.status:
+    """The observation once it is final, or as it is after `seconds` (observations.waiting); the
+    full row is read again only if the job finished."""
+    if observation.status in _FINAL or wait_for_final_status(observation.pk, seconds) is None:
         return observation
     return observation_for_user(user=user, observation_id=observation.uuid)
 
@@ -143,11 +137,14 @@ class ObservationDetailApi(APIView):
     def get(self, request, observation_id):
         params = WaitSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
+        if params.validated_data["wait"]:
+            # Owners may wait: a light read of the job's state, the wait, then one full read.
+            job = observation_job_state(user=request.user, observation_id=observation_id)
+            if job is not None and job[1] not in _FINAL:
+                wait_for_final_status(job[0], params.validated_data["wait"])
         observation = observation_for_viewer(user=request.user, observation_id=observation_id)
         if observation is None:
             return api_error(status.HTTP_404_NOT_FOUND, "not_found", "no such observation")
-        if params.validated_data["wait"] and observation.owner_id == request.user.pk:
-            observation = _wait_for_result(observation, request.user, params.validated_data["wait"])
         headers = {} if observation.status in _FINAL else {"Retry-After": str(RETRY_AFTER_SECONDS)}
         return Response(ObservationDetailOutputSerializer(_detail(observation)).data, headers=headers)
 

@@ -19,9 +19,9 @@ def observation_for_user(*, user, observation_id) -> Observation | None:
     )
 
 
-def observation_status(*, observation_id: int) -> str | None:
-    """Just the status column: what a caller waiting for a result polls."""
-    return Observation.objects.filter(pk=observation_id).values_list("status", flat=True).first()
+def observation_job_state(*, user, observation_id) -> tuple[int, str] | None:
+    """(pk, status) of the caller's own observation: what a request about to wait reads first."""
+    return Observation.objects.filter(uuid=observation_id, owner=user).values_list("pk", "status").first()
 
 
 def observation_result(observation: Observation) -> dict:

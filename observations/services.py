@@ -156,32 +156,38 @@ def observation_record_result(*, observation: Observation, model_version: ModelV
     chosen = taxa.get(decision.key) if decision.outcome == "identified" else None
     saved_score = decision.score if decision.outcome == "identified" else None
     with transaction.atomic():
-        Prediction.objects.update_or_create(
-            observation=observation,
-            defaults={
-                "model_version": model_version,
-                "top_k": [{"key": k, "score": round(s, 6)} for k, s in top_k],
-                "taxon": chosen,
-                "score": saved_score,
-                "no_animal_score": taxon_scores.get("no_animal", 0.0),
-            },
+        _upsert_for_observation(
+            Prediction,
+            observation,
+            model_version=model_version,
+            top_k=[{"key": k, "score": round(s, 6)} for k, s in top_k],
+            taxon=chosen,
+            score=saved_score,
+            no_animal_score=taxon_scores.get("no_animal", 0.0),
         )
-        saved, _ = Verdict.objects.update_or_create(
-            observation=observation,
-            defaults={
-                "taxon": chosen,
-                "status": found.status,
-                "region_code": found.region_code or "",
-                "region_codes": list(found.region_codes),
-                "alert_level": alert_level,
-                "explanation": found.explanation,
-                "sources": list(found.sources),
-                "contacts": contacts,
-            },
+        saved = _upsert_for_observation(
+            Verdict,
+            observation,
+            taxon=chosen,
+            status=found.status,
+            region_code=found.region_code or "",
+            region_codes=list(found.region_codes),
+            alert_level=alert_level,
+            explanation=found.explanation,
+            sources=list(found.sources),
+            contacts=contacts,
         )
         Observation.objects.filter(pk=observation.pk).update(status=Observation.Status.DONE, failure_code="", updated=timezone.now())
         alert_on_classified(observation=observation, verdict_status=found.status, score=saved_score)
     return saved
+
+
+def _upsert_for_observation(model, observation: Observation, **values):
+    """The observation's one Prediction or Verdict, written in one INSERT ... ON CONFLICT DO UPDATE
+    (a redelivered task overwrites its own earlier row; update_or_create took four queries)."""
+    row = model(observation=observation, **values)
+    model.objects.bulk_create([row], update_conflicts=True, unique_fields=["observation"], update_fields=list(values))
+    return row
 
 
 def _plain_verdict(status, key, explanation, index, lon, lat):

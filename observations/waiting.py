@@ -1,0 +1,96 @@
+"""Waiting for a result (`?wait=`): one poller thread per server process reads, in one query every
+POLL_S, the status of every observation its requests are waiting on, and wakes them when theirs is
+final. Each waiting request costs no query of its own and learns its result within POLL_S, however
+many wait at once; job state stays in the database (no broker or pub/sub needed, SQLite included).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from django.db import DatabaseError, connection
+
+from observations.models import Observation
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.05
+FINAL = (Observation.Status.DONE, Observation.Status.FAILED)
+
+
+class StatusWatch:
+    def __init__(self, poll_s: float = POLL_S):
+        self.poll_s = poll_s
+        self._cond = threading.Condition()
+        self._waiting: dict[int, list[threading.Event]] = {}
+        self._final: dict[int, str] = {}
+        self._thread: threading.Thread | None = None
+
+    def wait(self, observation_id: int, seconds: float) -> str | None:
+        """The observation's final status, or None if it is not final within `seconds`."""
+        event = threading.Event()
+        with self._cond:
+            self._waiting.setdefault(observation_id, []).append(event)
+            if self._thread is None or not self._thread.is_alive():  # first use, or after a fork
+                self._thread = threading.Thread(target=self._run, name="status-watch", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+        try:
+            event.wait(seconds)
+        finally:
+            with self._cond:
+                status = self._final.get(observation_id)
+                events = self._waiting.get(observation_id, [])
+                if event in events:
+                    events.remove(event)
+                if not events:  # the last one waiting on this observation
+                    self._waiting.pop(observation_id, None)
+                    self._final.pop(observation_id, None)
+        return status
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._waiting:
+                    connection.close()  # hold no database connection while nobody waits
+                    self._cond.wait()
+                ids = list(self._waiting)
+            try:
+                final = dict(Observation.objects.filter(pk__in=ids, status__in=FINAL).values_list("pk", "status"))
+            except DatabaseError as exc:  # the database blinked: the waiters time out or a later poll answers
+                log.warning("status watch: %s", exc)
+                connection.close()
+                final = {}
+            with self._cond:
+                for pk, status in final.items():
+                    if pk in self._waiting:
+                        self._final[pk] = status
+                        for event in self._waiting[pk]:
+                            event.set()
+            time.sleep(self.poll_s)
+
+
+_watch = StatusWatch()
+
+
+def wait_for_final_status(observation_id: int, seconds: float) -> str | None:
+    """Block up to `seconds` for the observation to be done or failed; its status, or None.
+
+    Inside a transaction (a test case, an atomic view) the caller polls its own connection: it may
+    see rows the watcher's connection cannot."""
+    if connection.in_atomic_block:
+        return _poll_own_connection(observation_id, seconds)
+    return _watch.wait(observation_id, seconds)
+
+
+def _poll_own_connection(observation_id: int, seconds: float) -> str | None:
+    deadline, pause = time.monotonic() + seconds, POLL_S
+    while True:
+        status = Observation.objects.filter(pk=observation_id).values_list("status", flat=True).first()
+        if status in FINAL:
+            return status
+        if (remaining := deadline - time.monotonic()) <= 0:
+            return None
+        time.sleep(min(pause, remaining))
+        pause = min(pause * 1.5, 0.5)
