@@ -1,11 +1,13 @@
 """Load test: production-like processes on this machine, N simulated phones uploading real photos.
 
-    python bench/load.py [--phones 32] [--seconds 60] [--ramp 5] [--quick]
+    python bench/load.py [--phones 32] [--seconds 60] [--ramp 5] [--think 1] [--originals] [--quick]
 
 Starts PostgreSQL-backed gunicorn (2 processes) and one Celery worker (thread pool, micro-batching,
 niced as in scripts/run) on Redis, then N phone threads, arriving over the ramp, upload camera-trap
-photos from ../shared/data/photos for a fixed time (each phone: upload, wait for the verdict, next
-photo). Reports steady-state accepted uploads/s, verdicts/s and latency percentiles (uploads sent
+photos from ../shared/data/photos for a fixed time (each phone: its own account and app token,
+upload, wait for the verdict, next photo). Photos are prepared as the app prepares them
+(mobile_client_stub.photos: 1600 px long side, JPEG 85, no EXIF); --originals sends the frames as
+they are. Reports steady-state accepted uploads/s, verdicts/s and latency percentiles (uploads sent
 after the ramp), error counts, the CPU each part of the stack spends per verdict, and checks that
 every accepted upload ended exactly once. Then runs the worker pipeline alone (bench/inference.py's
 pipeline) on the same photos for the ratio.
@@ -52,6 +54,24 @@ class Phones:
         self.e2e_at: list[float] = []
         self.codes: dict[int, int] = {}
         self.network_errors = 0
+        self.tokens: list[str] = []
+
+    def register(self) -> None:
+        """Each phone is a person with an account: register through the API and keep the app
+        token (knox) it returns, as the mobile client does. Before the clock starts."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(n):
+            response = requests.post(
+                f"{self.stack.base_url}/api/v1/auth/register/",
+                json={"username": f"phone{n}-{uuid.uuid4().hex[:6]}", "password": uuid.uuid4().hex},
+                timeout=60,
+            )
+            response.raise_for_status()
+            return response.json()["token"]
+
+        with ThreadPoolExecutor(8) as pool:
+            self.tokens = list(pool.map(one, range(self.phones)))
 
     def count(self, code):
         with self.lock:
@@ -60,7 +80,7 @@ class Phones:
     def phone(self, n, start_at, stop_at):
         time.sleep(max(0.0, start_at - time.monotonic()))  # phones arrive over the ramp, not all at once
         session = requests.Session()
-        session.headers["Authorization"] = f"Token {self.stack.token}"
+        session.headers["Authorization"] = f"Token {self.tokens[n]}"
         rng = random.Random(n)
         i = n
         while time.monotonic() < stop_at:
@@ -166,6 +186,7 @@ def main(argv=None) -> int:
     parser.add_argument("--backend", default="onnxruntime", choices=["torch", "onnxruntime"])
     parser.add_argument("--think", type=float, default=1.0, help="each phone pauses uniform(0, THINK) s between a verdict and its next upload")
     parser.add_argument("--ramp", type=float, default=5, help="seconds over which the phones arrive (excluded from the figures)")
+    parser.add_argument("--originals", action="store_true", help="upload the camera-trap originals as they are (default: as the app prepares them: 1600 px, JPEG 85, no EXIF)")
     parser.add_argument("--quick", action="store_true", help="8 phones for 12 s")
     args = parser.parse_args(argv)
     if args.quick:
@@ -177,7 +198,13 @@ def main(argv=None) -> int:
     import redis
 
     paths = camera_trap_jpegs()
-    payloads = [p.read_bytes() for p in paths]
+    if args.originals:
+        payloads = [p.read_bytes() for p in paths]
+    else:  # what the app sends: prepared on the phone (mobile_client_stub.photos), before the clock
+        from mobile_client_stub.photos import prepare_photo
+
+        payloads = [prepare_photo(p).data for p in paths]
+    photo_kb = sum(map(len, payloads)) / len(payloads) / 1024
     name = f"rangewatch_load_{uuid.uuid4().hex[:8]}"
     admin = "postgresql://postgres@127.0.0.1:5432/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
@@ -205,6 +232,7 @@ def main(argv=None) -> int:
                 # Warm the worker (model load) before the clock starts.
                 stack.result(stack.upload(paths[0], wait=10, latitude=-2.33, longitude=34.83).headers["Location"], wait=10)
                 phones = Phones(stack, payloads, args.phones, args.seconds, think=args.think)
+                phones.register()
                 cpu_before = {**cpu_seconds_by_role(stack), "phones": _own_cpu_seconds()}
                 started = phones.run(args.ramp)
                 cpu_after = {**cpu_seconds_by_role(stack), "phones": _own_cpu_seconds()}
@@ -234,7 +262,8 @@ def main(argv=None) -> int:
     pipeline_ms = 1000 * cores / pipeline if pipeline else float("nan")
     ratio = verdicts_per_s / pipeline if pipeline else float("nan")
     rows = [
-        ("phones", f"{args.phones} (arriving over {args.ramp:.0f} s, pausing 0-{args.think:g} s between photos)"), ("steady window s", round(window, 1)), ("backend", args.backend),
+        ("phones", f"{args.phones} (arriving over {args.ramp:.0f} s, pausing 0-{args.think:g} s between photos)"), ("steady window s", round(window, 1)),
+        ("photos", f"{len(payloads)} camera-trap frames, {'originals' if args.originals else 'prepared as the app does'}, {photo_kb:.0f} KB on average"), ("backend", args.backend),
         ("accepted uploads/s", round(accepted_per_s, 1)), ("verdicts/s (end to end)", round(verdicts_per_s, 1)),
         ("worker pipeline alone img/s", round(pipeline, 1)), ("e2e / pipeline", round(ratio, 2)),
         ("upload-accept p50/p95/p99 ms", "/".join(f"{pct(accept_ms, q):.0f}" for q in (50, 95, 99))),

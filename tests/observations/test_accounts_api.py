@@ -51,6 +51,32 @@ def test_expired_knox_token_is_refused():
     assert client.get("/api/v1/observations/").status_code == 401
 
 
+def test_knox_authentication_is_one_query_and_expired_tokens_go_at_login():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from observations.accounts import token_create
+
+    user = UserFactory(username="many")
+    _, stale_key = token_create(user=user)
+    _, live_key = token_create(user=user)
+    AuthToken.objects.filter(token_key=stale_key[:15]).update(expiry=timezone.now() - timedelta(seconds=1))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {live_key}")
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/observations/").status_code == 200
+    token_reads = [q for q in queries.captured_queries if "knox_authtoken" in q["sql"]]
+    assert len(token_reads) == 1  # the token with its user; the user's other tokens are not read
+    client.credentials(HTTP_AUTHORIZATION=f"Token {stale_key}")
+    assert client.get("/api/v1/observations/").status_code == 401
+    assert not AuthToken.objects.filter(token_key=stale_key[:15]).exists()  # refused and deleted
+    _, other_stale = token_create(user=user)
+    AuthToken.objects.filter(token_key=other_stale[:15]).update(expiry=timezone.now() - timedelta(seconds=1))
+    token_create(user=user)  # a login
+    assert not AuthToken.objects.filter(token_key=other_stale[:15]).exists()
+    assert AuthToken.objects.filter(user=user).count() == 2
+
+
 def test_drf_token_of_bootstrap_still_works():
     user = UserFactory(username="demo")
     client = APIClient()
