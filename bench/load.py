@@ -8,8 +8,9 @@ photos from ../shared/data/photos for a fixed time (each phone: its own account 
 upload, wait for the verdict, next photo). Photos are prepared as the app prepares them
 (mobile_client_stub.photos: 1600 px long side, JPEG 85, no EXIF); --originals sends the frames as
 they are. Reports steady-state accepted uploads/s, verdicts/s and latency percentiles (uploads sent
-after the ramp), error counts, the CPU each part of the stack spends per verdict, and checks that
-every accepted upload ended exactly once. Then runs the worker pipeline alone (bench/inference.py's
+after the ramp), how backlogged the worker was (sampled), error counts, the CPU each part of the
+stack and the simulated phones spend per verdict, and checks that every accepted upload ended
+exactly once. Then runs the worker pipeline alone (bench/inference.py's
 pipeline) on the same photos for the ratio.
 Last line: lost=<n> duplicated=<n> server_errors=<n> e2e_vs_pipeline=<n> accept_p95_ms=<n>
 """
@@ -137,6 +138,40 @@ class Phones:
         return started
 
 
+class Backlog:
+    """Samples, every 0.25 s, how many jobs wait for the worker (status queued) and how many it is
+    running (processing): a backlog most of the time means the worker is saturated."""
+
+    def __init__(self, dsn: str):
+        self.dsn, self.samples, self._stop = dsn, [], threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        import psycopg
+
+        with psycopg.connect(self.dsn, autocommit=True) as db:
+            while not self._stop.wait(0.25):
+                self.samples.append(db.execute(
+                    "SELECT count(*) FILTER (WHERE status = 'queued'), count(*) FILTER (WHERE status = 'processing') FROM observations_observation"
+                ).fetchone())
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> str:
+        if not self.samples:
+            return "no samples"
+        queued = [q for q, _ in self.samples]
+        running = [r for _, r in self.samples]
+        backlogged = sum(1 for q in queued if q > 0) / len(queued)
+        return f"queued mean {statistics.mean(queued):.1f} (max {max(queued)}), running mean {statistics.mean(running):.1f}; a backlog in {backlogged:.0%} of samples"
+
+
 def check_exactly_once(db, accepted: dict, drain_seconds: float):
     """Every accepted upload final (done/failed), one row per key, at most one prediction."""
     deadline = time.monotonic() + drain_seconds
@@ -234,7 +269,8 @@ def main(argv=None) -> int:
                 phones = Phones(stack, payloads, args.phones, args.seconds, think=args.think)
                 phones.register()
                 cpu_before = {**cpu_seconds_by_role(stack), "phones": _own_cpu_seconds()}
-                started = phones.run(args.ramp)
+                with Backlog(f"postgres://postgres@127.0.0.1:5432/{name}") as backlog:
+                    started = phones.run(args.ramp)
                 cpu_after = {**cpu_seconds_by_role(stack), "phones": _own_cpu_seconds()}
                 ended = time.monotonic()
                 with psycopg.connect(f"postgres://postgres@127.0.0.1:5432/{name}", autocommit=True) as db:
@@ -269,6 +305,7 @@ def main(argv=None) -> int:
         ("upload-accept p50/p95/p99 ms", "/".join(f"{pct(accept_ms, q):.0f}" for q in (50, 95, 99))),
         ("upload-to-verdict p50/p95/p99 ms", "/".join(f"{pct(e2e_ms, q):.0f}" for q in (50, 95, 99))),
         ("  of which row saved -> verdict stored", "/".join(f"{pct(jobs, q):.0f}" for q in (50, 95, 99))),
+        ("worker backlog (sampled)", backlog.summary()),
         ("CPU ms per verdict", ", ".join(f"{role} {ms:.0f}" for role, ms in cpu_ms.items() if role != "phones") + f" = {stack_ms:.0f} (+ the simulated phones {cpu_ms['phones']:.0f})"),
         ("CPU ms per image, pipeline alone", f"{pipeline_ms:.0f} ({cores} cores / its rate)"),
         ("responses by status", dict(sorted(phones.codes.items()))), ("network errors", phones.network_errors),
