@@ -308,6 +308,7 @@ def main(argv=None) -> int:
         ("worker backlog (sampled)", backlog.summary()),
         ("CPU ms per verdict", ", ".join(f"{role} {ms:.0f}" for role, ms in cpu_ms.items() if role != "phones") + f" = {stack_ms:.0f} (+ the simulated phones {cpu_ms['phones']:.0f})"),
         ("CPU ms per image, pipeline alone", f"{pipeline_ms:.0f} ({cores} cores / its rate)"),
+        ("worker CPU spent on decode + model", f"{pipeline_ms / max(cpu_ms['worker'], 1e-9):.2f} (pipeline CPU per image / worker CPU per verdict; the rest is Celery, Django, the verdict)"),
         ("responses by status", dict(sorted(phones.codes.items()))), ("network errors", phones.network_errors),
         ("failed jobs (typed)", failed), ("lost", lost), ("duplicated", duplicated),
     ]
