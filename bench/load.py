@@ -268,10 +268,12 @@ def main(argv=None) -> int:
                 stack.result(stack.upload(paths[0], wait=10, latitude=-2.33, longitude=34.83).headers["Location"], wait=10)
                 phones = Phones(stack, payloads, args.phones, args.seconds, think=args.think)
                 phones.register()
+                sessions_before = database_sessions(name)
                 cpu_before = {**cpu_seconds_by_role(stack), "phones": _own_cpu_seconds()}
                 with Backlog(f"postgres://postgres@127.0.0.1:5432/{name}") as backlog:
                     started = phones.run(args.ramp)
                 cpu_after = {**cpu_seconds_by_role(stack), "phones": _own_cpu_seconds()}
+                sessions = database_sessions(name) - sessions_before
                 ended = time.monotonic()
                 with psycopg.connect(f"postgres://postgres@127.0.0.1:5432/{name}", autocommit=True) as db:
                     lost, duplicated, failed = check_exactly_once(db, phones.accepted, drain_seconds=60)
@@ -309,6 +311,7 @@ def main(argv=None) -> int:
         ("CPU ms per verdict", ", ".join(f"{role} {ms:.0f}" for role, ms in cpu_ms.items() if role != "phones") + f" = {stack_ms:.0f} (+ the simulated phones {cpu_ms['phones']:.0f})"),
         ("CPU ms per image, pipeline alone", f"{pipeline_ms:.0f} ({cores} cores / its rate)"),
         ("worker CPU spent on decode + model", f"{pipeline_ms / max(cpu_ms['worker'], 1e-9):.2f} (pipeline CPU per image / worker CPU per verdict; the rest is Celery, Django, the verdict)"),
+        ("PostgreSQL sessions opened", f"{sessions} during the run ({sessions / max(finished_all, 1):.2f} per verdict: connections are kept)"),
         ("responses by status", dict(sorted(phones.codes.items()))), ("network errors", phones.network_errors),
         ("failed jobs (typed)", failed), ("lost", lost), ("duplicated", duplicated),
     ]
@@ -322,6 +325,15 @@ def main(argv=None) -> int:
         f"e2e_vs_pipeline={ratio:.2f} accept_p95_ms={pct(accept_ms, 95):.0f}"
     )
     return 0
+
+
+def database_sessions(name: str) -> int:
+    """Sessions PostgreSQL has opened on the database so far (pg_stat_database, PostgreSQL 14+)."""
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
+        row = db.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", (name,)).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _own_cpu_seconds() -> float:

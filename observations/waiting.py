@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, close_old_connections, connection
 
 from observations.models import Observation
 
@@ -53,8 +53,8 @@ class StatusWatch:
         while True:
             with self._cond:
                 while not self._waiting:
-                    connection.close()  # hold no database connection while nobody waits
-                    self._cond.wait()
+                    close_old_connections()  # idle: keep the connection only as long as CONN_MAX_AGE allows
+                    self._cond.wait(timeout=60)
                 ids = list(self._waiting)
             try:
                 final = dict(Observation.objects.filter(pk__in=ids, status__in=FINAL).values_list("pk", "status"))

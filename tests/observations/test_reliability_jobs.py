@@ -112,3 +112,29 @@ def test_r25_unknown_id_404_and_old_jobs_served_from_the_database(owner, world):
     Observation.objects.filter(pk=old.pk).update(created=timezone.now() - timedelta(days=400))
     response = api.get(f"/api/v1/observations/{old.uuid}/")
     assert response.status_code == 200 and response.json()["status"] == "done"
+
+
+def test_r22_worker_keeps_database_connections_but_drops_broken_or_old_ones(monkeypatch):
+    """Celery's Django fix-up would close the task thread's connection after every task (a new
+    PostgreSQL connection per photo): CELERY_DB_REUSE_MAX turns that off, and backend.celery closes
+    the obsolete or broken ones around each task instead (close_old_connections: CONN_MAX_AGE, and
+    a connection that raised is dropped if unusable). Eager tasks run in the caller's transaction
+    and are left alone."""
+    from celery import signals
+    from celery.fixups.django import DjangoWorkerFixup
+
+    import django.db
+    from backend.celery import app
+
+    assert DjangoWorkerFixup(app).db_reuse_max >= 100
+    calls = []
+    monkeypatch.setattr(django.db, "close_old_connections", lambda: calls.append("closed"))
+    class Task:  # what the signals carry: the task, and its request
+        def __init__(self, eager):
+            self.request = type("Request", (), {"is_eager": eager})()
+
+    worker_task, eager_task = Task(eager=False), Task(eager=True)
+    for signal in (signals.task_prerun, signals.task_postrun):
+        signal.send(sender=worker_task, task=worker_task, task_id="t", args=(), kwargs={})
+        signal.send(sender=eager_task, task=eager_task, task_id="t", args=(), kwargs={})
+    assert calls == ["closed", "closed"]  # before and after the worker's task; never for the eager one
