@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import close_old_connections, connection
 
 from observations.models import Observation
 
@@ -52,16 +52,14 @@ class StatusWatch:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._waiting:
-                    close_old_connections()  # idle: keep the connection only as long as CONN_MAX_AGE allows
-                    self._cond.wait(timeout=60)
                 ids = list(self._waiting)
-            try:
-                final = dict(Observation.objects.filter(pk__in=ids, status__in=FINAL).values_list("pk", "status"))
-            except DatabaseError as exc:  # the database blinked: the waiters time out or a later poll answers
-                log.warning("status watch: %s", exc)
-                connection.close()
-                final = {}
+            if not ids:
+                _quietly(close_old_connections)  # idle: keep the connection only as long as CONN_MAX_AGE allows
+                with self._cond:
+                    if not self._waiting:
+                        self._cond.wait(timeout=60)
+                continue
+            final = _final_statuses(ids)
             with self._cond:
                 for pk, status in final.items():
                     if pk in self._waiting:
@@ -69,6 +67,22 @@ class StatusWatch:
                         for event in self._waiting[pk]:
                             event.set()
             time.sleep(self.poll_s)
+
+
+def _final_statuses(ids: list[int]) -> dict[int, str]:
+    try:
+        return dict(Observation.objects.filter(pk__in=ids, status__in=FINAL).values_list("pk", "status"))
+    except Exception as exc:  # noqa: BLE001 - the poller outlives any database trouble; waiters time out
+        log.warning("status watch: %s", exc)
+        _quietly(connection.close)
+        return {}
+
+
+def _quietly(call) -> None:
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001
+        log.debug("status watch: %s", exc)
 
 
 _watch = StatusWatch()

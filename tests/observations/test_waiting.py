@@ -89,3 +89,25 @@ def test_inside_a_transaction_the_caller_polls_its_own_connection():
         observation = _observation(UserFactory())
         Observation.objects.filter(pk=observation.pk).update(status="done")
         assert wait_for_final_status(observation.pk, 1) == "done"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_poller_survives_a_database_error_and_answers_on_a_later_poll(monkeypatch):
+    from django.db import DatabaseError
+
+    import observations.waiting as waiting
+
+    observation = _observation(UserFactory())
+    Observation.objects.filter(pk=observation.pk).update(status="done")
+    real_filter, failures = Observation.objects.filter, []
+
+    def flaky_filter(*args, **kwargs):
+        if not failures:
+            failures.append(1)
+            raise DatabaseError("server closed the connection unexpectedly")
+        return real_filter(*args, **kwargs)
+
+    monkeypatch.setattr(waiting.Observation.objects, "filter", flaky_filter)
+    watch = StatusWatch(poll_s=0.02)
+    assert watch.wait(observation.pk, 10) == "done"
+    assert failures == [1] and watch._thread.is_alive()
