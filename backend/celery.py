@@ -12,12 +12,12 @@ app.autodiscover_tasks()
 
 @signals.task_prerun.connect(weak=False)
 @signals.task_postrun.connect(weak=False)
-def close_old_connections(task=None, **kwargs) -> None:
+def close_stale_task_connections(task=None, **kwargs) -> None:
     """Around each task, close this thread's database connection if it is past CONN_MAX_AGE or
     broke (what Django does around each request; CELERY_DB_REUSE_MAX keeps the rest open).
     Not for eager tasks: they run inside the caller's transaction."""
     if task is not None and getattr(task.request, "is_eager", False):
         return
-    from django.db import close_old_connections as close
+    from django.db import close_old_connections
 
-    close()
+    close_old_connections()

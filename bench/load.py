@@ -36,6 +36,7 @@ from bench.inference import camera_trap_jpegs  # noqa: E402
 from tests.e2e.stack import reachable, running_stack  # noqa: E402
 
 BATCH, CONCURRENCY = 16, 16
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def pct(values, q):
@@ -241,8 +242,8 @@ def main(argv=None) -> int:
         payloads = [prepare_photo(p).data for p in paths]
     photo_kb = sum(map(len, payloads)) / len(payloads) / 1024
     name = f"rangewatch_load_{uuid.uuid4().hex[:8]}"
-    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
+    dsn = f"postgres://postgres@127.0.0.1:5432/{name}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     redis.Redis(db=8).flushdb()
     env = {
@@ -260,7 +261,7 @@ def main(argv=None) -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             with running_stack(
-                Path(tmp), database_url=f"postgres://postgres@127.0.0.1:5432/{name}", broker_url="redis://127.0.0.1:6379/8",
+                Path(tmp), database_url=dsn, broker_url="redis://127.0.0.1:6379/8",
                 extra_env=env, worker_args=worker, web_workers=2, web_threads=max(8, args.phones),
                 worker_nice=10,  # as scripts/run: the web answers first, the classifier takes the rest
             ) as stack:
@@ -270,19 +271,19 @@ def main(argv=None) -> int:
                 phones.register()
                 sessions_before = database_sessions(name)
                 cpu_before = {**cpu_seconds_by_role(stack), "phones": _own_cpu_seconds()}
-                with Backlog(f"postgres://postgres@127.0.0.1:5432/{name}") as backlog:
+                with Backlog(dsn) as backlog:
                     started = phones.run(args.ramp)
                 cpu_after = {**cpu_seconds_by_role(stack), "phones": _own_cpu_seconds()}
                 sessions = database_sessions(name) - sessions_before
                 ended = time.monotonic()
-                with psycopg.connect(f"postgres://postgres@127.0.0.1:5432/{name}", autocommit=True) as db:
+                with psycopg.connect(dsn, autocommit=True) as db:
                     lost, duplicated, failed = check_exactly_once(db, phones.accepted, drain_seconds=60)
                     jobs = job_ms(db, phones.accepted)
                 artifact = next((stack.var_dir / "models").iterdir())
             # The same worker pipeline alone, on the same photos, after the stack has stopped.
             pipeline = pipeline_alone(artifact, payloads, min(20.0, args.seconds), args.backend)
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     # Steady state: what was sent after the ramp (every upload still counts for lost/duplicated).
@@ -331,7 +332,7 @@ def database_sessions(name: str) -> int:
     """Sessions PostgreSQL has opened on the database so far (pg_stat_database, PostgreSQL 14+)."""
     import psycopg
 
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as db:
         row = db.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", (name,)).fetchone()
     return int(row[0]) if row else 0
 

@@ -52,16 +52,15 @@ from observations.serializers import (
 )
 from species.selectors import taxon_by_key_or_id
 from observations.services import UploadRejected, observation_create, observation_delete, observation_set_geoprivacy
-from observations.waiting import wait_for_final_status
+from observations.waiting import FINAL, wait_for_final_status
 
 RETRY_AFTER_SECONDS = 2
-_FINAL = (Observation.Status.DONE, Observation.Status.FAILED)
 
 
 def _wait_for_result(observation: Observation, user, seconds: float) -> Observation:
     """The observation once it is final, or as it is after `seconds` (observations.waiting); the
     full row is read again only if the job finished."""
-    if observation.status in _FINAL or wait_for_final_status(observation.pk, seconds) is None:
+    if observation.status in FINAL or wait_for_final_status(observation.pk, seconds) is None:
         return observation
     return observation_for_user(user=user, observation_id=observation.uuid)
 
@@ -120,7 +119,7 @@ class ObservationCreateApi(APIView):
         if params.validated_data["wait"]:
             observation = _wait_for_result(observation, request.user, params.validated_data["wait"])
         location = reverse("observation-detail", kwargs={"observation_id": observation.uuid}, request=request)
-        final = observation.status in _FINAL
+        final = observation.status in FINAL
         headers = {"Location": location}
         if not final:
             headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -140,12 +139,12 @@ class ObservationDetailApi(APIView):
         if params.validated_data["wait"]:
             # Owners may wait: a light read of the job's state, the wait, then one full read.
             job = observation_job_state(user=request.user, observation_id=observation_id)
-            if job is not None and job[1] not in _FINAL:
+            if job is not None and job[1] not in FINAL:
                 wait_for_final_status(job[0], params.validated_data["wait"])
         observation = observation_for_viewer(user=request.user, observation_id=observation_id)
         if observation is None:
             return api_error(status.HTTP_404_NOT_FOUND, "not_found", "no such observation")
-        headers = {} if observation.status in _FINAL else {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        headers = {} if observation.status in FINAL else {"Retry-After": str(RETRY_AFTER_SECONDS)}
         return Response(ObservationDetailOutputSerializer(_detail(observation)).data, headers=headers)
 
     @extend_schema(request=ObservationUpdateInputSerializer, responses={200: ObservationDetailOutputSerializer, 404: OpenApiResponse(description="not yours")})

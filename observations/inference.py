@@ -37,12 +37,16 @@ def _setting(name: str, default):
     return getattr(settings, name, default)
 
 
+def _backend() -> str:
+    return _setting("RANGEWATCH_INFERENCE_BACKEND", "onnxruntime")
+
+
 def _load(version: ModelVersion):
     from ml.engine import BatchingClassifier, Classifier  # torch/onnxruntime load here, in workers only
 
     classifier = Classifier.load(
         version.path,
-        backend=_setting("RANGEWATCH_INFERENCE_BACKEND", "torch"),
+        backend=_backend(),
         device=_setting("RANGEWATCH_INFERENCE_DEVICE", "cpu"),
         threads=_setting("RANGEWATCH_TORCH_THREADS", 1),
         top_k=_setting("RANGEWATCH_TOP_K", 5),
@@ -64,7 +68,7 @@ def serving_prepare(path) -> float:
     """Build what the workers' backend will load (the ONNX export, on CPU) before the version is
     registered or activated, so that a worker's cold start or model switch does not pay for it.
     Verifies the artifact on the way. Returns the seconds spent."""
-    if _setting("RANGEWATCH_INFERENCE_BACKEND", "onnxruntime") != "onnxruntime":
+    if _backend() != "onnxruntime":
         return 0.0
     from ml.engine import Classifier
 
