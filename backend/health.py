@@ -2,6 +2,9 @@
 from django.db import connection
 from django.http import JsonResponse
 
+from classifier.models import ModelVersion
+from ranges.models import Region
+
 
 def healthz(request):
     checks = {}
@@ -13,9 +16,6 @@ def healthz(request):
         checks["database"] = f"error: {exc.__class__.__name__}"
     healthy = checks["database"] == "ok"
     if healthy:
-        from observations.models import ModelVersion
-        from ranges.models import Region
-
         checks["regions"] = Region.objects.count()
         checks["active_model"] = ModelVersion.objects.filter(is_active=True).values_list("name", flat=True).first()
     return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)

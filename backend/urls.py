@@ -1,23 +1,13 @@
 """URL map: /api/v1/..., the OpenAPI schema and its offline Swagger UI, /healthz, admin."""
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.apis import LoginApi, LogoutApi, RegisterApi
+from backend.errors import api_not_found
 from backend.health import healthz
-from observations.apis import (
-    DwcaExportApi,
-    FeedApi,
-    FeedDetailApi,
-    IdentificationListApi,
-    LoginApi,
-    LogoutApi,
-    ObservationCreateApi,
-    ObservationDetailApi,
-    ObservationPhotoApi,
-    RegisterApi,
-    ReviewApi,
-    ReviewQueueApi,
-)
+from community.apis import DwcaExportApi, FeedApi, FeedDetailApi, IdentificationListApi, ReviewApi, ReviewQueueApi
+from observations.apis import ObservationCreateApi, ObservationDetailApi, ObservationPhotoApi
 from observations.web import web_index
 from ranges.apis import CheckApi, RegionLookupApi, SpeciesRangeApi
 from species.apis import TaxonDetailApi, TaxonListApi
@@ -47,6 +37,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    re_path(r"^api/", api_not_found),  # every other /api/ path: the JSON error shape
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

@@ -257,7 +257,7 @@ def main(argv=None) -> int:
         "DJANGO_DEBUG": "False",
         "DATABASE_CONN_MAX_AGE": "60",
     }
-    worker = ("-P", "threads", "--concurrency", str(CONCURRENCY), "-I", "observations.inference")
+    worker = ("-P", "threads", "--concurrency", str(CONCURRENCY), "-I", "classifier.inference")
     try:
         with tempfile.TemporaryDirectory() as tmp:
             with running_stack(

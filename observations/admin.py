@@ -1,99 +1,11 @@
-"""Admin for observations: reviewers confirm or reject through the same service as the API."""
-from django.contrib import admin, messages
+"""Admin for the observations app's own curated data. (Observations themselves are administered
+with their review actions in community.admin.)"""
+from django.contrib import admin
 
-from observations.identifications import ReviewRejected, observation_review
-from observations.models import (
-    AlertDelivery,
-    AlertGroup,
-    ContactWebhook,
-    Identification,
-    ModelVersion,
-    Observation,
-    Review,
-    TaxonRegionSensitivity,
-)
-
-
-def _review(modeladmin, request, queryset, decision):
-    done = 0
-    for observation in queryset.select_related("prediction__taxon", "community_taxon"):
-        try:
-            observation_review(observation=observation, reviewer=request.user, decision=decision)
-            done += 1
-        except ReviewRejected as exc:
-            modeladmin.message_user(request, f"{observation.uuid}: {exc.detail}", messages.WARNING)
-    modeladmin.message_user(request, f"{decision}ed {done} observation(s)")
-
-
-@admin.action(description="Confirm (community taxon, else the model's)", permissions=["review"])
-def confirm(modeladmin, request, queryset):
-    _review(modeladmin, request, queryset, "confirm")
-
-
-@admin.action(description="Reject", permissions=["review"])
-def reject(modeladmin, request, queryset):
-    _review(modeladmin, request, queryset, "reject")
-
-
-@admin.register(Observation)
-class ObservationAdmin(admin.ModelAdmin):
-    list_display = ["uuid", "owner", "status", "verification", "community_taxon", "verified_taxon", "geoprivacy", "created"]
-    list_filter = ["status", "verification", "geoprivacy", "verdict__status"]
-    search_fields = ["uuid", "owner__username"]
-    readonly_fields = ["uuid", "owner", "photo", "latitude", "longitude", "verification", "verified_taxon", "verified_by", "verified_at", "community_taxon", "first_record_regions"]
-    actions = [confirm, reject]
-
-    def has_review_permission(self, request):
-        from observations.accounts import is_reviewer
-
-        return is_reviewer(request.user)
-
-
-@admin.register(Identification)
-class IdentificationAdmin(admin.ModelAdmin):
-    list_display = ["observation", "user", "taxon", "is_current", "created"]
-    raw_id_fields = ["observation", "taxon"]
-
-
-@admin.register(Review)
-class ReviewAdmin(admin.ModelAdmin):
-    list_display = ["observation", "reviewer", "decision", "taxon", "created"]
-    raw_id_fields = ["observation", "taxon"]
+from observations.models import TaxonRegionSensitivity
 
 
 @admin.register(TaxonRegionSensitivity)
 class TaxonRegionSensitivityAdmin(admin.ModelAdmin):
     list_display = ["taxon", "region", "sensitivity", "reason"]
     raw_id_fields = ["taxon", "region"]
-
-
-@admin.register(ContactWebhook)
-class ContactWebhookAdmin(admin.ModelAdmin):
-    list_display = ["contact", "url", "is_active"]
-    list_filter = ["is_active"]
-    raw_id_fields = ["contact"]
-
-
-class AlertDeliveryInline(admin.TabularInline):
-    model = AlertDelivery
-    extra = 0
-    fields = ["channel", "target", "status", "attempts", "response_status", "last_error", "sent_at"]
-    readonly_fields = fields
-
-
-@admin.register(AlertGroup)
-class AlertGroupAdmin(admin.ModelAdmin):
-    list_display = ["taxon", "region_code", "day", "level", "reason", "created"]
-    list_filter = ["level", "reason"]
-    inlines = [AlertDeliveryInline]
-
-
-@admin.register(AlertDelivery)
-class AlertDeliveryAdmin(admin.ModelAdmin):
-    list_display = ["group", "contact", "channel", "target", "status", "attempts", "sent_at"]
-    list_filter = ["status", "channel"]
-
-
-@admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["name", "arch", "is_active", "created", "activated"]

@@ -1,4 +1,4 @@
-"""Coordinate generalisation for public surfaces (GBIF, Chapman 2020): pure functions, no database.
+"""Coordinate generalisation for public surfaces (GBIF, Chapman 2020): pure functions, no queries.
 
 A category is one of species.models.Sensitivity's values: "none", "0.001", "0.01", "0.1", "1",
 "withhold". Generalising snaps the point to the centre of its grid cell, so every read of the same
@@ -11,12 +11,14 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
-NONE = "none"
-WITHHOLD = "withhold"
-# Least to most strict.
-ORDER = [NONE, "0.001", "0.01", "0.1", "1", WITHHOLD]
-# The observer's geoprivacy choice, as a category.
-GEOPRIVACY_CATEGORY = {"open": NONE, "obscured": "0.1", "private": WITHHOLD}
+from species.models import Sensitivity
+
+NONE = Sensitivity.NONE.value
+WITHHOLD = Sensitivity.WITHHOLD.value
+# Least to most strict (Sensitivity's own order).
+ORDER = list(Sensitivity.values)
+# The observer's geoprivacy choice (observations.models.Geoprivacy), as a category.
+GEOPRIVACY_CATEGORY = {"open": NONE, "obscured": Sensitivity.DEG_01.value, "private": WITHHOLD}
 METRES_PER_DEGREE = 111_320.0
 
 

@@ -1,30 +1,12 @@
-"""Citizen-science reports: the upload, the model's predictions and the verdict."""
+"""Citizen-science reports: the upload, the model's predictions, the verdict and the record's
+privacy and verification state (written by the community app's review)."""
 import uuid
 
 from django.conf import settings
 from django.db import models
 
+from classifier.models import ModelVersion
 from species.models import Sensitivity, Taxon
-
-
-class ModelVersion(models.Model):
-    """A registered model artifact (a folder with weights and manifest.json). One is active."""
-
-    name = models.CharField(max_length=200, unique=True)
-    arch = models.CharField(max_length=40)
-    path = models.CharField(max_length=500)
-    sha256 = models.CharField(max_length=64)
-    num_labels = models.PositiveIntegerField()
-    metrics = models.JSONField(default=dict, blank=True)
-    is_active = models.BooleanField(default=False)
-    created = models.DateTimeField(auto_now_add=True)
-    activated = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["is_active"], condition=models.Q(is_active=True), name="one_active_model")]
-
-    def __str__(self):
-        return f"{self.name}{' (active)' if self.is_active else ''}"
 
 
 def photo_key(instance, filename):
@@ -44,7 +26,6 @@ class Verification(models.TextChoices):
     UNREVIEWED = "unreviewed"
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
-
 
 
 class Observation(models.Model):
@@ -123,42 +104,6 @@ class Verdict(models.Model):
     created = models.DateTimeField(auto_now_add=True)
 
 
-class Identification(models.Model):
-    """A user's taxon for an observation. A newer one by the same user withdraws the older."""
-
-    observation = models.ForeignKey(Observation, on_delete=models.CASCADE, related_name="identifications")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identifications")
-    taxon = models.ForeignKey(Taxon, on_delete=models.PROTECT, related_name="+")
-    body = models.TextField(blank=True)
-    is_current = models.BooleanField(default=True)
-    created = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["observation", "user"], condition=models.Q(is_current=True), name="one_current_identification_per_user")]
-        ordering = ["created", "id"]
-
-    def __str__(self):
-        return f"{self.user} says {self.taxon.scientific_name} on {self.observation.uuid}"
-
-
-class Review(models.Model):
-    """An expert's decision; the latest one sets the observation's verification."""
-
-    class Decision(models.TextChoices):
-        CONFIRM = "confirm"
-        REJECT = "reject"
-
-    observation = models.ForeignKey(Observation, on_delete=models.CASCADE, related_name="reviews")
-    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews")
-    decision = models.CharField(max_length=8, choices=Decision.choices)
-    taxon = models.ForeignKey(Taxon, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    note = models.TextField(blank=True)
-    created = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created", "id"]
-
-
 class TaxonRegionSensitivity(models.Model):
     """Sensitivity of a taxon in one region (e.g. a species poached only there), Chapman 2020."""
 
@@ -174,73 +119,3 @@ class TaxonRegionSensitivity(models.Model):
 
     def __str__(self):
         return f"{self.taxon.scientific_name} in {self.region.code}: {self.sensitivity}"
-
-
-class ContactWebhook(models.Model):
-    """Where a contact wants alerts POSTed, signed with HMAC-SHA256 over timestamp and body."""
-
-    contact = models.ForeignKey("ranges.Contact", on_delete=models.CASCADE, related_name="webhooks")
-    url = models.URLField(max_length=500)
-    secret = models.CharField(max_length=200)
-    is_active = models.BooleanField(default=True)
-
-    def __str__(self):
-        return f"webhook {self.url} of {self.contact}"
-
-
-class AlertGroup(models.Model):
-    """Sightings of one taxon in one region on one day: contacts hear about the group once."""
-
-    class Level(models.TextChoices):
-        POSSIBLE = "possible"
-        ALERT = "alert"
-        URGENT = "urgent"  # a first record in a region
-
-    taxon = models.ForeignKey(Taxon, on_delete=models.CASCADE, related_name="+")
-    region_code = models.CharField(max_length=16)
-    day = models.DateField()
-    level = models.CharField(max_length=10, choices=Level.choices, default=Level.ALERT)
-    reason = models.CharField(max_length=20, help_text="verified or watch_list")
-    observations = models.ManyToManyField(Observation, related_name="alert_groups")
-    created = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["taxon", "region_code", "day"], name="one_alert_group_per_taxon_region_day")]
-
-    def __str__(self):
-        return f"{self.taxon.scientific_name} in {self.region_code} on {self.day} ({self.level})"
-
-
-class AlertDelivery(models.Model):
-    """One message to one contact over one channel; every try is recorded on the row."""
-
-    class Channel(models.TextChoices):
-        EMAIL = "email"
-        WEBHOOK = "webhook"
-
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        SENT = "sent"
-        FAILED = "failed"
-        SKIPPED = "skipped"  # the contact or webhook was paused before sending
-
-    group = models.ForeignKey(AlertGroup, on_delete=models.CASCADE, related_name="deliveries")
-    observation = models.ForeignKey(Observation, on_delete=models.CASCADE, related_name="alert_deliveries", help_text="the sighting that raised it")
-    contact = models.ForeignKey("ranges.Contact", on_delete=models.CASCADE, related_name="alert_deliveries")
-    webhook = models.ForeignKey(ContactWebhook, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries")
-    channel = models.CharField(max_length=8, choices=Channel.choices)
-    target = models.CharField(max_length=500)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
-    payload = models.JSONField(default=dict)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    created = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["group", "contact", "channel", "target"], name="one_delivery_per_group_contact_target")]
-        verbose_name_plural = "alert deliveries"
-
-    def __str__(self):
-        return f"{self.channel} to {self.target} ({self.status})"

@@ -9,6 +9,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image, ImageOps
 
+from backend.errors import NotFound
 from observations.models import Observation
 
 DERIVATIVE_MAX_SIDE = 2048
@@ -52,3 +53,11 @@ def photo_link_valid(*, observation: Observation, sig: str) -> bool:
         return signing.loads(sig, salt=_SALT, max_age=max_age) == observation.uuid.hex
     except signing.BadSignature:
         return False
+
+
+def photo_link_observation(*, observation_id, sig: str) -> Observation:
+    """The observation a signed photo link names; an unknown id or a bad or expired link: 404."""
+    observation = Observation.objects.filter(uuid=observation_id).first()
+    if observation is None or not photo_link_valid(observation=observation, sig=sig):
+        raise NotFound("no such photo, or the link expired")
+    return observation

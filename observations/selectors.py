@@ -1,22 +1,39 @@
-"""Reads of observations, shaped for the API."""
+"""Reads of observations, shaped for the API: results, visibility, the public (generalised) view."""
 from __future__ import annotations
 
-from observations.accounts import is_reviewer
+from collections.abc import Callable, Iterable
+
+from accounts.roles import is_reviewer
+from backend.errors import NotFound
 from observations.geoprivacy import GEOPRIVACY_CATEGORY, NONE, WITHHOLD, PublicLocation, generalise, strictest
-from observations.models import Identification, Observation, TaxonRegionSensitivity, Verification
+from observations.models import Observation, TaxonRegionSensitivity, Verification
 from ranges.answers import verdict_answer
 from ranges.selectors import range_index, regions_by_codes
 from species.models import Taxon
 from species.selectors import taxa_by_keys
 
+# Taxa a record may be, beyond what the observation row itself names: downstream apps add theirs
+# (community: the current identifications) in their AppConfig.ready(). The strictest sensitivity
+# among all of them decides the public location, so a sensitive identification is never leaked.
+RecordTaxaProvider = Callable[[Observation], Iterable[str]]
+record_taxa_providers: list[RecordTaxaProvider] = []
 
-def observation_for_user(*, user, observation_id) -> Observation | None:
+
+class ObservationNotFound(NotFound):
+    def __init__(self):
+        super().__init__("no such observation")
+
+
+def observation_for_user(*, user, observation_id) -> Observation:
     """The caller's own observation (others' are invisible: 404, not 403)."""
-    return (
+    found = (
         Observation.objects.filter(uuid=observation_id, owner=user)
         .select_related("prediction__model_version", "prediction__taxon", "verdict__taxon")
         .first()
     )
+    if found is None:
+        raise ObservationNotFound()
+    return found
 
 
 def observation_job_state(*, user, observation_id) -> tuple[int, str] | None:
@@ -69,7 +86,7 @@ def observation_result(observation: Observation) -> dict:
     return result
 
 
-# --- Citizen science: visibility, geoprivacy, identifications, the review queue -----------------
+# --- Visibility and geoprivacy ----------------------------------------------------------------
 
 def _lineage_sensitivities(names: set[str]) -> tuple[dict[str, str], dict[str, set[str]]]:
     """(sensitivity by name, lineage names by name) for `names` and all their ancestors: the
@@ -102,7 +119,8 @@ def _observation_taxon_names(observation: Observation) -> set[str]:
     stored = getattr(observation, "verdict", None)
     if stored is not None and stored.taxon is not None:
         names.add(stored.taxon.scientific_name)
-    names.update(Identification.objects.filter(observation=observation, is_current=True).values_list("taxon__scientific_name", flat=True))
+    for provider in record_taxa_providers:
+        names.update(provider(observation))
     return names
 
 
@@ -134,33 +152,45 @@ def can_see_exact(*, user, observation: Observation) -> bool:
     return getattr(user, "is_authenticated", False) and (observation.owner_id == user.pk or is_reviewer(user))
 
 
-def observation_for_viewer(*, user, observation_id) -> Observation | None:
+def observation_for_viewer(*, user, observation_id) -> Observation:
     """Owners and reviewers may read an observation through /observations/; for anyone else it does not exist."""
-    own = observation_for_user(user=user, observation_id=observation_id)  # the common case: one query
-    if own is not None or not is_reviewer(user):
-        return own
-    return _with_relations(Observation.objects.filter(uuid=observation_id)).first()
+    try:
+        return observation_for_user(user=user, observation_id=observation_id)  # the common case: one query
+    except ObservationNotFound:
+        if not is_reviewer(user):
+            raise
+    return _found(with_relations(Observation.objects.filter(uuid=observation_id)).first())
 
 
-def _with_relations(qs):
+def _found(observation: Observation | None) -> Observation:
+    if observation is None:
+        raise ObservationNotFound()
+    return observation
+
+
+def with_relations(qs):
     return qs.select_related("prediction__model_version", "prediction__taxon", "verdict__taxon", "verified_taxon", "community_taxon", "verified_by", "owner")
 
 
 def observation_list_for_owner(*, user):
-    return _with_relations(Observation.objects.filter(owner=user)).order_by("-created", "-id")
+    return with_relations(Observation.objects.filter(owner=user)).order_by("-created", "-id")
 
 
 def public_observations():
     """The public feed: finished, not rejected by a reviewer."""
-    return _with_relations(Observation.objects.filter(status=Observation.Status.DONE).exclude(verification=Verification.REJECTED)).order_by("-created", "-id")
+    return with_relations(Observation.objects.filter(status=Observation.Status.DONE).exclude(verification=Verification.REJECTED)).order_by("-created", "-id")
 
 
-def observation_visible(*, user, observation_id) -> Observation | None:
+def public_observation(*, observation_id) -> Observation:
+    return _found(public_observations().filter(uuid=observation_id).first())
+
+
+def observation_visible(*, user, observation_id) -> Observation:
     """Owner, reviewer, or a record of the public feed (identifications, the photo)."""
-    observation = observation_for_viewer(user=user, observation_id=observation_id)
-    if observation is None:
-        observation = public_observations().filter(uuid=observation_id).first()
-    return observation
+    try:
+        return observation_for_viewer(user=user, observation_id=observation_id)
+    except ObservationNotFound:
+        return public_observation(observation_id=observation_id)
 
 
 def observation_best_taxon(observation: Observation) -> Taxon | None:
@@ -228,24 +258,3 @@ def observation_citizen_science(observation: Observation) -> dict:
         "community_taxon": observation.community_taxon,
         "first_record_regions": list(observation.first_record_regions),
     }
-
-
-def identifications_for(*, observation: Observation):
-    return Identification.objects.filter(observation=observation).select_related("user", "taxon").order_by("created", "id")
-
-
-def review_queue(*, region: str = "", verdict: str = "", min_confidence: float | None = None, max_confidence: float | None = None, verification: str = Verification.UNREVIEWED):
-    """Finished observations awaiting an expert, alerts first, then the least confident."""
-    qs = _with_relations(Observation.objects.filter(status=Observation.Status.DONE))
-    if verification:
-        qs = qs.filter(verification=verification)
-    if region:
-        # region_codes is a JSON list: match the quoted code in its text (works on SQLite and Postgres).
-        qs = qs.filter(verdict__region_codes__icontains=f'"{region}"')
-    if verdict:
-        qs = qs.filter(verdict__status=verdict)
-    if min_confidence is not None:
-        qs = qs.filter(prediction__score__gte=min_confidence)
-    if max_confidence is not None:
-        qs = qs.filter(prediction__score__lte=max_confidence)
-    return qs.order_by("-verdict__alert_level", "prediction__score", "created", "id")

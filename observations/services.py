@@ -1,37 +1,33 @@
-"""Writes for observations: create an upload, classify it, record the verdict, sweep stuck jobs."""
+"""Writes for observations: accept an upload, change its geoprivacy, delete it.
+(The classification step is observations.classification.)"""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
-from datetime import timedelta
-from pathlib import Path
+from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from backend.errors import ServiceError
 from ml.images import ImageError, inspect_image
-from ml.taxonomy import decide
-from observations.alerts import alert_on_classified
 from observations.exif import read_photo_metadata
-from observations.models import ModelVersion, Observation, Prediction, Verdict
-from ranges.selectors import contact_snapshot, contacts_for_regions, range_index
-from ranges.verdict import INVASIVE, NO_ANIMAL, UNCERTAIN, verdict
-from species.selectors import taxa_by_keys
+from observations.models import Observation
+from observations.photos import derivative_key
+from observations.tasks import classify_enqueue
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3
 # When the form and the photo's EXIF disagree by more than this, the form wins and the row is flagged.
 LOCATION_DISAGREEMENT_DEG = 0.5
 
 
-class UploadRejected(Exception):
-    """A typed, client-facing refusal: `code` is machine-readable."""
+class UploadRejected(ServiceError):
+    """The photo or its location cannot be accepted: `code` says why (image_corrupt, bad_location, ...)."""
 
     def __init__(self, code: str, detail: str, field: str = "photo"):
-        super().__init__(detail)
-        self.code, self.detail, self.field = code, detail, field
+        super().__init__(detail, code=code, fields={field: [detail]})
 
 
 @dataclass
@@ -40,7 +36,9 @@ class UploadResult:
     created: bool
 
 
-def observation_create(*, owner, photo, latitude: float | None, longitude: float | None, observed_at=None, idempotency_key: str = "") -> UploadResult:
+def observation_create(
+    *, owner, photo, latitude: float | None, longitude: float | None, observed_at=None, idempotency_key: str = ""
+) -> UploadResult:
     """Validate the photo's header, take the location from the form or the EXIF GPS, save the row
     and enqueue classification after commit. A repeated Idempotency-Key returns the first row."""
     if idempotency_key:
@@ -61,10 +59,13 @@ def observation_create(*, owner, photo, latitude: float | None, longitude: float
         latitude, longitude, source = meta.latitude, meta.longitude, Observation.LocationSource.EXIF
     else:
         source = Observation.LocationSource.CLIENT
-        if meta.latitude is not None and (abs(meta.latitude - latitude) > LOCATION_DISAGREEMENT_DEG or abs(meta.longitude - longitude) > LOCATION_DISAGREEMENT_DEG):
+        if meta.latitude is not None and (
+            abs(meta.latitude - latitude) > LOCATION_DISAGREEMENT_DEG or abs(meta.longitude - longitude) > LOCATION_DISAGREEMENT_DEG
+        ):
             flags.append("exif_location_disagrees")
     if observed_at is None and meta.taken_at is not None:
-        observed_at = timezone.make_aware(meta.taken_at, timezone.get_default_timezone()) if timezone.is_naive(meta.taken_at) else meta.taken_at
+        taken = meta.taken_at
+        observed_at = timezone.make_aware(taken, timezone.get_default_timezone()) if timezone.is_naive(taken) else taken
     observation = Observation(
         owner=owner,
         photo_format=info.format,
@@ -81,7 +82,7 @@ def observation_create(*, owner, photo, latitude: float | None, longitude: float
         with transaction.atomic():
             observation.photo.save("upload", photo, save=False)
             observation.save()
-            transaction.on_commit(lambda: observation_enqueue(observation_id=observation.pk))
+            transaction.on_commit(lambda: classify_enqueue(observation_id=observation.pk))
     except IntegrityError:
         # A concurrent retry with the same key won the race.
         observation.photo.delete(save=False)
@@ -90,169 +91,6 @@ def observation_create(*, owner, photo, latitude: float | None, longitude: float
             raise
         return UploadResult(existing, False)
     return UploadResult(observation, True)
-
-
-def observation_enqueue(*, observation_id: int) -> bool:
-    """Publish the classification task; a broker outage is logged, not raised: the sweeper retries."""
-    from observations.tasks import classify_observation
-
-    try:
-        classify_observation.apply_async(args=[observation_id], retry=True)
-        return True
-    except Exception as exc:  # noqa: BLE001 - kombu raises many connection error types
-        log.warning("could not enqueue observation %s (%s); the sweeper will retry", observation_id, exc)
-        return False
-
-
-def observation_fail(*, observation: Observation, code: str, detail: str = "") -> None:
-    Observation.objects.filter(pk=observation.pk).exclude(status=Observation.Status.DONE).update(
-        status=Observation.Status.FAILED, failure_code=code, failure_detail=detail[:2000], updated=timezone.now()
-    )
-
-
-def observation_classify(*, observation_id: int) -> str:
-    """Classify one observation and store prediction and verdict. Idempotent: a redelivered task
-    finds the work done and returns. Returns the final status."""
-    from observations.inference import classify_photo
-
-    claimed = Observation.objects.filter(pk=observation_id, status__in=[Observation.Status.QUEUED, Observation.Status.PROCESSING])
-    observation = claimed.first()
-    if observation is None:
-        return Observation.objects.filter(pk=observation_id).values_list("status", flat=True).first() or "missing"
-    if observation.attempts >= MAX_ATTEMPTS:
-        observation_fail(observation=observation, code="too_many_attempts", detail=f"gave up after {observation.attempts} attempts")
-        return Observation.Status.FAILED
-    claimed.update(status=Observation.Status.PROCESSING, attempts=observation.attempts + 1, updated=timezone.now())
-
-    with observation.photo.open("rb") as fh:
-        data = fh.read()
-    version, result = classify_photo(data)
-    if not result.ok:
-        observation_fail(observation=observation, code=result.error_code, detail=result.error_detail)
-        return Observation.Status.FAILED
-    observation_record_result(observation=observation, model_version=version, taxon_scores=result.taxon_scores, top_k=result.top_k)
-    return Observation.Status.DONE
-
-
-def observation_record_result(*, observation: Observation, model_version: ModelVersion, taxon_scores: dict[str, float], top_k: list[tuple[str, float]]) -> Verdict:
-    """Decide the taxon (with roll-up), compute the verdict, snapshot contacts; one transaction."""
-    index = range_index()  # per-process, rebuilt when the data version moves; holds the taxon tree too
-    decision = decide(taxon_scores, index.taxon_parents, index.taxon_ranks, settings.RANGEWATCH_CONFIDENCE_THRESHOLD)
-    lon, lat = observation.longitude, observation.latitude
-    alert_level = ""
-    if decision.outcome == "no_animal":
-        found = _plain_verdict(NO_ANIMAL, None, "The photo does not seem to show an animal the model knows.", index, lon, lat)
-    elif decision.outcome == "uncertain":
-        found = _plain_verdict(UNCERTAIN, decision.key, f"The model is not confident (best guess {decision.key} at {decision.score:.0%}).", index, lon, lat)
-        watch = _watch_list_match(top_k, index, lon, lat)
-        if watch is not None:
-            found = replace(watch, status=UNCERTAIN, explanation=f"The model is not confident, but its guess {watch.taxon_key} is invasive here: {watch.explanation} Please verify.")
-            alert_level = "possible"
-    else:
-        found = verdict(decision.key, lon, lat, index)
-        alert_level = "alert" if found.is_alert else ""
-    contacts = [contact_snapshot(c) for c in contacts_for_regions(found.region_codes)] if alert_level else []
-    taxa = taxa_by_keys([k for k, _ in top_k] + ([decision.key] if decision.key else []))
-    chosen = taxa.get(decision.key) if decision.outcome == "identified" else None
-    saved_score = decision.score if decision.outcome == "identified" else None
-    with transaction.atomic():
-        _upsert_for_observation(
-            Prediction,
-            observation,
-            model_version=model_version,
-            top_k=[{"key": k, "score": round(s, 6)} for k, s in top_k],
-            taxon=chosen,
-            score=saved_score,
-            no_animal_score=taxon_scores.get("no_animal", 0.0),
-        )
-        saved = _upsert_for_observation(
-            Verdict,
-            observation,
-            taxon=chosen,
-            status=found.status,
-            region_code=found.region_code or "",
-            region_codes=list(found.region_codes),
-            alert_level=alert_level,
-            explanation=found.explanation,
-            sources=list(found.sources),
-            contacts=contacts,
-        )
-        Observation.objects.filter(pk=observation.pk).update(status=Observation.Status.DONE, failure_code="", updated=timezone.now())
-        alert_on_classified(observation=observation, verdict_status=found.status, score=saved_score)
-    return saved
-
-
-def _upsert_for_observation(model, observation: Observation, **values):
-    """The observation's one Prediction or Verdict, written in one INSERT ... ON CONFLICT DO UPDATE
-    (a redelivered task overwrites its own earlier row; update_or_create took four queries)."""
-    row = model(observation=observation, **values)
-    model.objects.bulk_create([row], update_conflicts=True, unique_fields=["observation"], update_fields=list(values))
-    return row
-
-
-def _plain_verdict(status, key, explanation, index, lon, lat):
-    from ranges.verdict import Verdict as VerdictValue
-
-    codes = tuple(h.region.code for h in index.regions_at(lon, lat))
-    return VerdictValue(status=status, taxon_key=key, explanation=explanation, region_codes=codes)
-
-
-def _watch_list_match(top_k, index, lon, lat, min_score: float = 0.1):
-    """A low-confidence guess that is invasive here still raises a 'possible' alert (DESIGN §5.6)."""
-    for key, score in top_k:
-        if score < min_score or key == "no_animal":
-            continue
-        found = verdict(key, lon, lat, index)
-        if found.status == INVASIVE:
-            return found
-    return None
-
-
-def sweep_stuck_observations(*, queued_after_s: int | None = None, processing_after_s: int | None = None) -> dict[str, int]:
-    """Re-enqueue uploads stuck in `queued` (broker down at upload) or `processing` past the hard
-    time limit (worker died); give up after MAX_ATTEMPTS with a typed failure."""
-    now = timezone.now()
-    queued_after_s = settings.RANGEWATCH_SWEEP_QUEUED_AFTER_S if queued_after_s is None else queued_after_s
-    processing_after_s = processing_after_s or settings.CELERY_TASK_TIME_LIMIT + 30
-    counts = {"requeued": 0, "failed": 0}
-    stuck = Observation.objects.filter(status=Observation.Status.QUEUED, updated__lt=now - timedelta(seconds=queued_after_s)) | Observation.objects.filter(
-        status=Observation.Status.PROCESSING, updated__lt=now - timedelta(seconds=processing_after_s)
-    )
-    for observation in stuck.only("id", "attempts", "status"):
-        if observation.attempts >= MAX_ATTEMPTS:
-            code = "timeout" if observation.status == Observation.Status.PROCESSING else "too_many_attempts"
-            observation_fail(observation=observation, code=code, detail="the classification did not finish")
-            counts["failed"] += 1
-        else:
-            Observation.objects.filter(pk=observation.pk).update(updated=now)
-            counts["requeued"] += int(observation_enqueue(observation_id=observation.pk))
-    return counts
-
-
-
-def model_version_register(*, path, activate: bool = False) -> ModelVersion:
-    """Register an artifact folder (verified: manifest, checksum) as a model version."""
-    from ml.artifacts import file_sha256, read_manifest
-
-    manifest = read_manifest(path)
-    sha = file_sha256(Path(path) / manifest.weights_file)
-    if manifest.sha256 and manifest.sha256 != sha:
-        raise ValueError(f"checksum mismatch in {path}")
-    with transaction.atomic():
-        version, _ = ModelVersion.objects.update_or_create(
-            name=manifest.name,
-            defaults={"arch": manifest.arch, "path": str(path), "sha256": sha, "num_labels": manifest.num_classes, "metrics": manifest.metrics},
-        )
-        if activate:
-            model_version_activate(model_version=version)
-    return version
-
-
-@transaction.atomic
-def model_version_activate(*, model_version: ModelVersion) -> None:
-    """Exactly one active version; workers notice on their next task (no restart)."""
-    ModelVersion.objects.select_for_update().filter(is_active=True).exclude(pk=model_version.pk).update(is_active=False)
-    ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True, activated=timezone.now())
 
 
 def observation_set_geoprivacy(*, observation: Observation, geoprivacy: str) -> Observation:
@@ -264,10 +102,6 @@ def observation_set_geoprivacy(*, observation: Observation, geoprivacy: str) -> 
 
 def observation_delete(*, observation: Observation) -> None:
     """Delete the row, the original photo and its served derivative."""
-    from django.core.files.storage import default_storage
-
-    from observations.photos import derivative_key
-
     key = derivative_key(observation)
     with transaction.atomic():
         observation.delete()

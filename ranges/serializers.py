@@ -2,6 +2,7 @@ import math
 
 from rest_framework import serializers
 
+from ranges.verdict import VERDICT_STATUSES
 from species.serializers import SpeciesInfoSerializer, TaxonBriefSerializer
 
 
@@ -47,7 +48,7 @@ class ContactSerializer(serializers.Serializer):
 
 
 class VerdictSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["native", "introduced", "invasive", "out_of_range", "unknown", "uncertain", "no_animal"])
+    status = serializers.ChoiceField(choices=VERDICT_STATUSES)
     explanation = serializers.CharField()
     region = RegionBriefSerializer(allow_null=True)
     regions = RegionBriefSerializer(many=True)

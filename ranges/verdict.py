@@ -15,6 +15,7 @@ OUT_OF_RANGE = "out_of_range"
 UNKNOWN = "unknown"
 UNCERTAIN = "uncertain"
 NO_ANIMAL = "no_animal"
+VERDICT_STATUSES = (NATIVE, INTRODUCED, INVASIVE, OUT_OF_RANGE, UNKNOWN, UNCERTAIN, NO_ANIMAL)
 
 ALERT_STATUSES = frozenset({INVASIVE, INTRODUCED, OUT_OF_RANGE})
 # When sources disagree about the same region, the more alarming one is reported.

@@ -39,3 +39,7 @@ def tiny_artifact(tmp_path):
     from tests.factories import tiny_model_artifact
 
     return tiny_model_artifact(tmp_path / "tiny-model")
+
+
+# The small world of regions, taxa, roles and a webhook receiver that the app test folders share.
+from tests.world import eager_celery, geo, model_version, receiver, taxa, users  # noqa: E402,F401

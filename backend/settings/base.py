@@ -26,9 +26,15 @@ INSTALLED_APPS = [
     "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # The project's apps, upstream first; each imports only those above it (.importlinter).
     "species",
     "ranges",
+    "accounts",
+    "classifier",
     "observations",
+    "community",
+    "alerts",
+    "backend",  # the bootstrap command
 ]
 
 MIDDLEWARE = [
@@ -129,12 +135,11 @@ RANGEWATCH_INFERENCE_WARMUP = env.bool("RANGEWATCH_INFERENCE_WARMUP", default=Tr
 RANGEWATCH_RESNET50_WEIGHTS = env.str("RANGEWATCH_RESNET50_WEIGHTS", default="")
 # Points in no region polygon (coasts, borders) snap to the nearest region within this distance.
 RANGEWATCH_SNAP_TOLERANCE_DEG = env.float("RANGEWATCH_SNAP_TOLERANCE_DEG", default=0.1)
-RANGEWATCH_MAX_WAIT_SECONDS = 10
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # knox first (expiring, revocable app tokens); it passes unknown keys on to DRF's tokens.
-        "observations.accounts.KnoxTokenAuthentication",
+        "accounts.authentication.KnoxTokenAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -181,7 +186,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "backend.openapi.add_error_responses"],
     # Several serializers have a "status" field with different choices: name the observation's.
-    "ENUM_NAME_OVERRIDES": {"ObservationStatusEnum": ["queued", "processing", "done", "failed"]},
+    "ENUM_NAME_OVERRIDES": {
+        "ObservationStatusEnum": "observations.models.Observation.Status",
+        "VerdictStatusEnum": "ranges.verdict.VERDICT_STATUSES",
+    },
 }
 
 # Celery: job state lives in the database; the broker only carries ids.
@@ -204,6 +212,7 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ROUTES = {"observations.classify_observation": {"queue": "inference"}}
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_TASK_ACKS_LATE = True
@@ -216,7 +225,6 @@ CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"observations.classify_observation": {"queue": "inference"}}
 # A bounded publish: an upload never hangs on a dead broker (the sweeper re-enqueues later).
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 # The sweeper re-enqueues uploads stuck in `queued` (broker down at upload, broker restarted empty).

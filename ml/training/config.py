@@ -8,6 +8,8 @@ SPLITS = ("location", "sequence", "random")
 BALANCING = ("weights", "sampler", "none")
 # Category names that mean "nothing to see": downsampled by empty_keep, mapped to no animal.
 EMPTY_NAMES = ("empty", "blank", "nothing", "none")
+# Classes that are not animals at all (camera-trap "vehicle" frames): no animal, like empties.
+NO_ANIMAL_NAMES = (*EMPTY_NAMES, "no animal", "vehicle", "car")
 
 
 @dataclass

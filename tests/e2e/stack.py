@@ -14,7 +14,7 @@ import requests
 REPO = Path(__file__).resolve().parents[2]
 # What scripts/run and docker-compose run for the inference queue: one process, task threads that
 # decode in parallel and share one micro-batched forward pass.
-INFERENCE_WORKER_ARGS = ("-P", "threads", "--concurrency", "16", "-I", "observations.inference")
+INFERENCE_WORKER_ARGS = ("-P", "threads", "--concurrency", "16", "-I", "classifier.inference")
 BIN = Path(sys.executable).parent
 
 

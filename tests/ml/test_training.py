@@ -120,7 +120,7 @@ def taxa(db):
 
 @pytest.fixture
 def active_old_model(db, tiny_artifact):
-    from observations.services import model_version_register
+    from classifier.services import model_version_register
 
     return model_version_register(path=tiny_artifact, activate=True)
 
@@ -135,7 +135,7 @@ def test_command_trains_matches_taxa_registers_and_activates(photos, tmp_path, t
     from django.core.management import call_command
 
     from ml.engine import Classifier
-    from observations.models import ModelVersion
+    from classifier.models import ModelVersion
 
     call_command("train_classifier", *command_args(photos, tmp_path / "models" / "new", "--activate"))
     active = ModelVersion.objects.get(is_active=True)
@@ -151,7 +151,7 @@ def test_r32_a_failed_run_keeps_the_old_model_active(photos, tmp_path, taxa, act
     from django.core.management import call_command
     from django.core.management.base import CommandError
 
-    from observations.models import ModelVersion
+    from classifier.models import ModelVersion
 
     for image in photos.parent.glob("*.jpg"):
         image.write_bytes(b"not a jpeg")  # every photo unreadable: the run fails after planning
@@ -193,15 +193,6 @@ def test_dry_run_prints_the_plan_and_trains_nothing(photos, tmp_path, taxa, caps
     assert not (tmp_path / "models" / "dry").exists()
 
 
-@pytest.mark.django_db
-def test_from_observations_refuses_without_allow_unverified(tmp_path):
-    from django.core.management import call_command
-    from django.core.management.base import CommandError
-
-    with pytest.raises(CommandError, match="unverified"):
-        call_command("train_classifier", "--from-observations", "--output", str(tmp_path / "o"))
-
-
 def test_r32_retraining_killed_mid_run_keeps_the_previous_model_active(photos, tmp_path, tiny_artifact):
     """Input: `train_classifier --activate` SIGKILLed while it trains (a real process on its own
     SQLite file). The previous model stays the active one, nothing half-made is registered, and
@@ -228,7 +219,7 @@ def test_r32_retraining_killed_mid_run_keeps_the_previous_model_active(photos, t
 
     assert manage("migrate", "--no-input", "-v0").returncode == 0
     setup = (
-        "from observations.services import model_version_register; from tests.factories import TaxonFactory;"
+        "from classifier.services import model_version_register; from tests.factories import TaxonFactory;"
         "TaxonFactory(scientific_name='Cervus elaphus', common_name='red deer'); TaxonFactory(scientific_name='Vulpes vulpes', common_name='Red Fox');"
         f"print(model_version_register(path={str(tiny_artifact)!r}, activate=True).name)"
     )
@@ -245,7 +236,7 @@ def test_r32_retraining_killed_mid_run_keeps_the_previous_model_active(photos, t
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
 
-    state = shell("from observations.models import ModelVersion as M; print(M.objects.count(), [v.name for v in M.objects.filter(is_active=True)])")
+    state = shell("from classifier.models import ModelVersion as M; print(M.objects.count(), [v.name for v in M.objects.filter(is_active=True)])")
     assert state == f"1 [{old!r}]"
     assert (models / ".train_classifier.lock").exists()  # left behind by the killed process
     again = manage("train_classifier", *command_args(photos, models / "next"))

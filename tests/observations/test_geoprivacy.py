@@ -6,10 +6,10 @@ import zipfile
 import pytest
 from rest_framework.test import APIClient
 
-from observations.dwca import dwca_write
+from community.dwca import dwca_write
 from observations.geoprivacy import generalise, strictest
 from observations.models import TaxonRegionSensitivity
-from tests.observations.conftest import api_for, classified
+from tests.world import api_for, classified
 
 pytestmark = pytest.mark.django_db
 EXACT = (7.123456, 2.654321)
@@ -61,7 +61,7 @@ def test_r16_sensitive_taxon_in_top_k_generalised_on_every_public_surface(users,
     # Logs are public too: the alert log line carries the generalised point, never the exact one.
     assert "7.15" in caplog.text and "7.123456" not in caplog.text and "2.654321" not in caplog.text
     # The hotline (not an agency) gets the generalised point in its alert; the owner sees it exact.
-    from observations.models import AlertDelivery
+    from alerts.models import AlertDelivery
 
     delivery = AlertDelivery.objects.get()
     assert delivery.payload["observation"]["location"]["latitude"] == 7.15

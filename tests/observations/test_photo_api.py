@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from observations.photos import photo_link
 from tests.factories import jpeg_bytes
-from tests.observations.conftest import api_for, classified
+from tests.world import api_for, classified
 
 pytestmark = pytest.mark.django_db
 

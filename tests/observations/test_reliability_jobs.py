@@ -14,8 +14,10 @@ from rest_framework.test import APIClient
 
 from ml.images import ImageError
 from observations import tasks
+from observations.classification import MAX_ATTEMPTS
 from observations.models import Observation
-from observations.services import model_version_register, observation_create, sweep_stuck_observations
+from classifier.services import model_version_register
+from observations.services import observation_create
 from tests.factories import TaxonFactory, UserFactory, jpeg_bytes, region, status
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +42,7 @@ def create(owner, data=None):
 def test_r22_task_contract_retries_transient_errors_only():
     task = tasks.classify_observation
     assert task.acks_late and task.reject_on_worker_lost
-    assert task.max_retries == 3 and task.retry_jitter and task.retry_backoff
+    assert task.max_retries == MAX_ATTEMPTS and task.retry_jitter and task.retry_backoff
     assert {OSError, DatabaseError} <= set(task.autoretry_for)
     assert not any(issubclass(ImageError, kind) for kind in task.autoretry_for)  # corrupt input: no retry
 
@@ -85,7 +87,7 @@ def test_r24_soft_time_limit_ends_failed_timeout(owner, world, monkeypatch):
     def too_slow(data):
         raise SoftTimeLimitExceeded()  # what Celery raises inside the task at the soft limit
 
-    monkeypatch.setattr("observations.inference.classify_photo", too_slow)
+    monkeypatch.setattr("observations.classification.classify_photo", too_slow)
     tasks.classify_observation.apply(args=[observation.pk])
     observation.refresh_from_db()
     assert observation.status == "failed" and observation.failure_code == "timeout"
@@ -96,7 +98,7 @@ def test_r24_sweeper_never_leaves_a_job_in_processing(owner, world, settings):
     Observation.objects.filter(pk=stuck.pk).update(status="processing", attempts=3, updated=timezone.now() - timedelta(hours=1))
     retried = create(owner)
     Observation.objects.filter(pk=retried.pk).update(status="processing", attempts=1, updated=timezone.now() - timedelta(hours=1))
-    counts = sweep_stuck_observations()
+    counts = tasks.sweep_stuck_observations.apply().get()
     stuck.refresh_from_db()
     retried.refresh_from_db()
     assert stuck.status == "failed" and stuck.failure_code == "timeout"

@@ -8,7 +8,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from observations.models import Observation, Prediction
-from observations.services import model_version_register, observation_classify
+from classifier.services import model_version_register
+from observations.classification import observation_classify
 from tests.factories import TaxonFactory, UserFactory, contact, jpeg_bytes, region, status
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,15 @@
+"""The reviewer and curator groups exist on every install (roles hang on their names)."""
+from django.db import migrations
+
+GROUPS = ("reviewers", "curators")  # accounts.roles; literal here: migrations never import app code
+
+
+def create_groups(apps, schema_editor):
+    Group = apps.get_model("auth", "Group")
+    for name in GROUPS:
+        Group.objects.get_or_create(name=name)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("auth", "0012_alter_user_first_name_max_length")]
+    operations = [migrations.RunPython(create_groups, migrations.RunPython.noop)]

@@ -1,0 +1,18 @@
+"""DRF permissions for the roles (accounts.roles)."""
+from rest_framework.permissions import BasePermission
+
+from accounts.roles import is_curator, is_reviewer
+
+
+class IsReviewer(BasePermission):
+    message = "only reviewers may do this"
+
+    def has_permission(self, request, view):
+        return is_reviewer(request.user)
+
+
+class IsCurator(BasePermission):
+    message = "only curators may do this"
+
+    def has_permission(self, request, view):
+        return is_curator(request.user)

@@ -1,0 +1,151 @@
+"""The worker's classifier: loaded once per process, micro-batched across task threads, swapped
+when another model version is activated, and warmed up when the worker starts.
+
+The inference worker runs a thread pool (`-P threads --concurrency B`): each task thread decodes
+its own photo and waits on one shared forward pass (ml.engine.BatchingClassifier). The warm-up
+hooks below need this module imported at worker start: `celery worker -I classifier.inference`.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from celery import current_app, signals
+from celery.exceptions import WorkerShutdown
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from classifier.models import ModelVersion
+from classifier.selectors import NoActiveModel, active_model_version
+from ml.artifacts import ArtifactError
+from ml.batching import BatcherClosed
+from ranges.selectors import range_index_warm
+
+log = logging.getLogger(__name__)
+_lock = threading.Lock()
+_loaded: tuple[int, object] | None = None  # (model version id, ml.engine.BatchingClassifier)
+
+INFERENCE_QUEUE = "inference"
+
+
+def _setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+def _backend() -> str:
+    return _setting("RANGEWATCH_INFERENCE_BACKEND", "onnxruntime")
+
+
+def _load(version: ModelVersion):
+    from ml.engine import BatchingClassifier, Classifier  # torch/onnxruntime load here, in workers only
+
+    classifier = Classifier.load(
+        version.path,
+        backend=_backend(),
+        device=_setting("RANGEWATCH_INFERENCE_DEVICE", "cpu"),
+        threads=_setting("RANGEWATCH_TORCH_THREADS", 1),
+        top_k=_setting("RANGEWATCH_TOP_K", 5),
+        max_pixels=_setting("RANGEWATCH_MAX_IMAGE_PIXELS", 50_000_000),
+        onnx_cache_dir=_setting("RANGEWATCH_ONNX_CACHE_DIR", None) or None,
+    )
+    log.info(
+        "serving model version %s (%s) from %s: backend=%s device=%s threads=%s loaded in %.2fs",
+        version.name, version.arch, version.path, classifier.backend, classifier.device, classifier.threads, classifier.load_seconds,
+    )
+    return BatchingClassifier(
+        classifier,
+        max_batch=_setting("RANGEWATCH_BATCH_SIZE", 16),
+        max_wait_ms=_setting("RANGEWATCH_BATCH_WAIT_MS", 10.0),
+    )
+
+
+def serving_prepare(path) -> float:
+    """Build what the workers' backend will load (the ONNX export, on CPU) before the version is
+    registered or activated, so that a worker's cold start or model switch does not pay for it.
+    Verifies the artifact on the way. Returns the seconds spent."""
+    if _backend() != "onnxruntime":
+        return 0.0
+    from ml.engine import Classifier
+
+    return Classifier.load(path, backend="onnxruntime", threads=1, onnx_cache_dir=_setting("RANGEWATCH_ONNX_CACHE_DIR", None) or None).load_seconds
+
+
+def active_classifier():
+    """(ModelVersion, BatchingClassifier). One indexed query per call to notice a newly activated
+    version; the old batcher finishes what it holds and is closed."""
+    global _loaded
+    version = active_model_version()
+    current = _loaded
+    if current is not None and current[0] == version.pk:
+        return version, current[1]
+    with _lock:
+        if _loaded is None or _loaded[0] != version.pk:
+            old = _loaded
+            _loaded = (version.pk, _load(version))
+            if old is not None:
+                old[1].close()
+    return version, _loaded[1]
+
+
+def classify_photo(data: bytes):
+    """(ModelVersion, ml.engine.Classification) for one photo's bytes; an unreadable photo comes
+    back as a failure entry (error_code), not an exception."""
+    for _ in range(3):
+        version, batching = active_classifier()
+        try:
+            return version, batching.classify_one(data)
+        except BatcherClosed:  # a model swap closed this batcher between lookup and submit
+            continue
+    raise RuntimeError("the model was swapped three times during one classification")
+
+
+def reset() -> None:
+    """Drop the loaded classifier (tests, shutdown)."""
+    global _loaded
+    with _lock:
+        if _loaded is not None:
+            _loaded[1].close()
+        _loaded = None
+
+
+# -- worker start-up: pay the cold start before the first task ------------------------------------
+def _consumes_inference(app) -> bool:
+    try:
+        queues = app.amqp.queues.consume_from or app.amqp.queues
+        return INFERENCE_QUEUE in queues
+    except Exception:  # noqa: BLE001 - an unconfigured app: warm up anyway
+        return True
+
+
+def warm_up() -> None:
+    """Load the active model in this process and log what serves. A broken artifact (weights
+    missing, checksum mismatch, labels != head) stops the worker with the reason (RELIABILITY 27)."""
+    if not _setting("RANGEWATCH_INFERENCE_WARMUP", True):
+        return
+    close_old_connections()
+    try:
+        range_index_warm(log)  # every verdict needs it
+        active_classifier()
+    except NoActiveModel as exc:
+        log.warning("inference warm-up skipped: %s", exc)
+    except ArtifactError as exc:
+        log.critical("inference worker refuses to start: the active model cannot serve: %s", exc)
+        raise WorkerShutdown(1) from exc
+    finally:
+        connection.close()  # task threads open their own connections
+
+
+@signals.worker_process_init.connect(weak=False)
+def _warm_up_process(**kwargs) -> None:
+    # prefork children and the solo pool; the thread pool sends worker_ready only.
+    if _consumes_inference(current_app):
+        warm_up()
+
+
+@signals.worker_ready.connect(weak=False)
+def _warm_up_ready(sender=None, **kwargs) -> None:
+    pool = getattr(sender, "pool", None)
+    if pool is None or type(pool).__module__ != "celery.concurrency.thread":
+        return  # prefork children and solo warmed up in worker_process_init
+    if _consumes_inference(sender.app):
+        warm_up()

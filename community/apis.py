@@ -1,0 +1,134 @@
+"""Thin views of the community: the public feed, identifications, expert review, Darwin Core export."""
+import io
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import permissions, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import IsReviewer
+from backend.errors import ServiceError
+from backend.pagination import BoundedPagination
+from community.dwca import dwca_write
+from community.selectors import identifications_for, review_queue
+from community.serializers import (
+    IdentificationInputSerializer,
+    IdentificationsOutputSerializer,
+    PublicObservationOutputSerializer,
+    ReviewInputSerializer,
+    ReviewQueueInputSerializer,
+)
+from community.services import identification_add, observation_review
+from observations.apis import observation_detail
+from observations.selectors import observation_for_viewer, observation_public, observation_visible, public_observation, public_observations
+from observations.serializers import ObservationDetailOutputSerializer
+from species.selectors import taxon_by_key_or_id
+
+
+def _taxon(value):
+    taxon = taxon_by_key_or_id(str(value))
+    if taxon is None:
+        raise ServiceError("unknown taxon", fields={"taxon": ["unknown taxon"]})
+    return taxon
+
+
+class FeedApi(APIView):
+    """Finished observations, public fields only, coordinates generalised for sensitive records."""
+
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(tags=["feed"], responses={200: PublicObservationOutputSerializer(many=True)})
+    def get(self, request):
+        paginator = BoundedPagination()
+        page = paginator.paginate_queryset(public_observations(), request, view=self)
+        return paginator.get_paginated_response(PublicObservationOutputSerializer([observation_public(o) for o in page], many=True).data)
+
+
+class FeedDetailApi(APIView):
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(tags=["feed"], responses={200: PublicObservationOutputSerializer, 404: OpenApiResponse(description="not public")})
+    def get(self, request, observation_id):
+        observation = public_observation(observation_id=observation_id)
+        return Response(PublicObservationOutputSerializer(observation_public(observation)).data)
+
+
+def _identifications_body(observation) -> dict:
+    return {"community_taxon": observation.community_taxon, "identifications": identifications_for(observation=observation)}
+
+
+class IdentificationListApi(APIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(tags=["identifications"], responses={200: IdentificationsOutputSerializer, 404: OpenApiResponse(description="not visible")})
+    def get(self, request, observation_id):
+        observation = observation_visible(user=request.user, observation_id=observation_id)
+        return Response(IdentificationsOutputSerializer(_identifications_body(observation)).data)
+
+    @extend_schema(
+        tags=["identifications"],
+        request=IdentificationInputSerializer,
+        responses={201: IdentificationsOutputSerializer, 404: OpenApiResponse(description="not visible")},
+    )
+    def post(self, request, observation_id):
+        observation = observation_visible(user=request.user, observation_id=observation_id)
+        data = IdentificationInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if data.validated_data.get("agree_with"):
+            other = identifications_for(observation=observation).filter(pk=data.validated_data["agree_with"]).first()
+            if other is None:
+                raise ServiceError("no such identification", fields={"agree_with": ["no such identification on this observation"]})
+            taxon = other.taxon
+        else:
+            taxon = _taxon(data.validated_data["taxon"])
+        identification_add(observation=observation, user=request.user, taxon=taxon, body=data.validated_data["body"])
+        observation.refresh_from_db()
+        return Response(IdentificationsOutputSerializer(_identifications_body(observation)).data, status=status.HTTP_201_CREATED)
+
+
+class ReviewApi(APIView):
+    """A reviewer confirms or rejects; confirming an alert verdict notifies the local contacts."""
+
+    permission_classes = [permissions.IsAuthenticated, IsReviewer]
+
+    @extend_schema(
+        tags=["review"],
+        request=ReviewInputSerializer,
+        responses={200: ObservationDetailOutputSerializer, 403: OpenApiResponse(description="not a reviewer")},
+    )
+    def post(self, request, observation_id):
+        observation = observation_for_viewer(user=request.user, observation_id=observation_id)
+        data = ReviewInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        taxon = _taxon(data.validated_data["taxon"]) if data.validated_data.get("taxon") else None
+        observation_review(
+            observation=observation, reviewer=request.user, decision=data.validated_data["decision"], taxon=taxon, note=data.validated_data["note"]
+        )
+        observation = observation_for_viewer(user=request.user, observation_id=observation_id)
+        return Response(ObservationDetailOutputSerializer(observation_detail(observation)).data)
+
+
+class ReviewQueueApi(APIView):
+    permission_classes = [permissions.IsAuthenticated, IsReviewer]
+
+    @extend_schema(tags=["review"], parameters=[ReviewQueueInputSerializer], responses={200: ObservationDetailOutputSerializer(many=True)})
+    def get(self, request):
+        params = ReviewQueueInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        paginator = BoundedPagination()
+        page = paginator.paginate_queryset(review_queue(**params.validated_data), request, view=self)
+        return paginator.get_paginated_response(ObservationDetailOutputSerializer([observation_detail(o) for o in page], many=True).data)
+
+
+class DwcaExportApi(APIView):
+    permission_classes = [permissions.IsAuthenticated, IsReviewer]
+
+    @extend_schema(tags=["exports"], parameters=[OpenApiParameter("verified_only", bool)], responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    def get(self, request):
+        buf = io.BytesIO()
+        dwca_write(buf, verified_only=request.query_params.get("verified_only", "").lower() in ("1", "true", "yes"))
+        response = HttpResponse(buf.getvalue(), content_type="application/zip")
+        response["Content-Disposition"] = 'attachment; filename="rangewatch-dwca.zip"'
+        return response

@@ -1,0 +1,42 @@
+"""What people add to an observation: identifications (the community taxon) and expert reviews."""
+from django.conf import settings
+from django.db import models
+
+from observations.models import Observation
+from species.models import Taxon
+
+
+class Identification(models.Model):
+    """A user's taxon for an observation. A newer one by the same user withdraws the older."""
+
+    observation = models.ForeignKey(Observation, on_delete=models.CASCADE, related_name="identifications")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="identifications")
+    taxon = models.ForeignKey(Taxon, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(blank=True)
+    is_current = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["observation", "user"], condition=models.Q(is_current=True), name="one_current_identification_per_user")]
+        ordering = ["created", "id"]
+
+    def __str__(self):
+        return f"{self.user} says {self.taxon.scientific_name} on {self.observation.uuid}"
+
+
+class Review(models.Model):
+    """An expert's decision; the latest one sets the observation's verification."""
+
+    class Decision(models.TextChoices):
+        CONFIRM = "confirm"
+        REJECT = "reject"
+
+    observation = models.ForeignKey(Observation, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews")
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    taxon = models.ForeignKey(Taxon, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    note = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created", "id"]

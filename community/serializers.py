@@ -1,0 +1,65 @@
+"""Input and output shapes of the community API: the public feed, identifications, review."""
+from rest_framework import serializers
+
+from community.models import Review
+from observations.models import Verification
+from observations.serializers import PublicLocationSerializer
+from ranges.verdict import VERDICT_STATUSES
+from species.serializers import TaxonBriefSerializer
+
+
+class PublicRegionSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.CharField(allow_blank=True)
+
+
+class PublicObservationOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    user = serializers.CharField()
+    observed_on = serializers.DateField()
+    taxon = TaxonBriefSerializer(allow_null=True)
+    verdict = serializers.CharField(allow_null=True)
+    verification = serializers.CharField()
+    location = PublicLocationSerializer()
+    regions = PublicRegionSerializer(many=True)
+    first_record_regions = serializers.ListField(child=serializers.CharField())
+
+
+class IdentificationInputSerializer(serializers.Serializer):
+    taxon = serializers.CharField(max_length=200, required=False, help_text="taxon id or scientific name")
+    agree_with = serializers.IntegerField(required=False, help_text="id of an identification to agree with")
+    body = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+
+    def validate(self, attrs):
+        if bool(attrs.get("taxon")) == bool(attrs.get("agree_with")):
+            raise serializers.ValidationError({"taxon": "give a taxon, or agree_with an identification (one of them)"})
+        return attrs
+
+
+class IdentificationOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    user = serializers.CharField(source="user.username")
+    taxon = TaxonBriefSerializer()
+    body = serializers.CharField()
+    is_current = serializers.BooleanField()
+    created = serializers.DateTimeField()
+
+
+class IdentificationsOutputSerializer(serializers.Serializer):
+    community_taxon = TaxonBriefSerializer(allow_null=True)
+    identifications = IdentificationOutputSerializer(many=True)
+
+
+class ReviewInputSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=Review.Decision.choices)
+    taxon = serializers.CharField(max_length=200, required=False, help_text="taxon id or scientific name (default: community, else model)")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+
+
+class ReviewQueueInputSerializer(serializers.Serializer):
+    region = serializers.CharField(required=False, max_length=16, allow_blank=True, default="")
+    verdict = serializers.ChoiceField(required=False, choices=["", *VERDICT_STATUSES], default="")
+    min_confidence = serializers.FloatField(required=False, min_value=0, max_value=1, allow_null=True, default=None)
+    max_confidence = serializers.FloatField(required=False, min_value=0, max_value=1, allow_null=True, default=None)
+    verification = serializers.ChoiceField(required=False, choices=["", *Verification.values], default=Verification.UNREVIEWED)

@@ -1,0 +1,159 @@
+"""Writes for identifications and expert review: community consensus, verification, first records.
+A confirmation is announced (community.signals.observation_verified) after commit."""
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from backend.errors import ServiceError
+from community.models import Identification, Review
+from community.signals import observation_verified
+from observations.models import Observation, Verdict, Verification
+from ranges.models import RegionKind
+from ranges.selectors import contact_snapshot, contacts_for_regions, range_index, regions_by_codes
+from ranges.verdict import verdict
+from species.models import Taxon
+
+# iNaturalist's rule: a taxon is the community's when more than two thirds of the identifications
+# that bear on it agree (are it or below it), and at least two people said so.
+CONSENSUS_FRACTION = 2 / 3
+CONSENSUS_MIN_AGREEING = 2
+
+
+class ReviewRejected(ServiceError):
+    """A review that cannot be taken: `code` says why (not_ready, taxon_required, ...)."""
+
+
+def community_taxon_key(identified: list[str], parents: dict[str, str | None]) -> str | None:
+    """The community taxon of a set of current identifications (scientific names), pure.
+
+    For every candidate (an identified taxon or an ancestor of one): agreeing = ids on it or below
+    it; disagreeing = ids on another branch (neither above nor below it). An id on an ancestor
+    neither agrees nor disagrees (it is less specific, not contrary). The deepest candidate whose
+    agreeing share exceeds 2/3 with at least two agreeing wins."""
+
+    def lineage(key):
+        out, node = [], key
+        while node is not None and node not in out:
+            out.append(node)
+            node = parents.get(node)
+        return out
+
+    lineages = {key: lineage(key) for key in identified}
+    candidates = {c for chain in lineages.values() for c in chain}
+    best, best_depth, best_score = None, -1, 0.0
+    for candidate in candidates:
+        agree = sum(1 for key in identified if candidate in lineages[key])
+        disagree = sum(1 for key in identified if candidate not in lineages[key] and key not in lineage(candidate))
+        if agree < CONSENSUS_MIN_AGREEING or agree / (agree + disagree) <= CONSENSUS_FRACTION:
+            continue
+        depth, score = len(lineage(candidate)), agree / (agree + disagree)
+        if depth > best_depth or (depth == best_depth and score > best_score):
+            best, best_depth, best_score = candidate, depth, score
+    return best
+
+
+def _tree_for(keys) -> dict[str, str | None]:
+    parents: dict[str, str | None] = {}
+    frontier = set(keys)
+    while frontier:
+        rows = list(Taxon.objects.filter(scientific_name__in=list(frontier)).values_list("scientific_name", "parent__scientific_name"))
+        frontier = set()
+        for name, parent in rows:
+            parents[name] = parent
+            if parent and parent not in parents:
+                frontier.add(parent)
+    return parents
+
+
+def observation_update_community_taxon(*, observation: Observation) -> Taxon | None:
+    identified = list(Identification.objects.filter(observation=observation, is_current=True).values_list("taxon__scientific_name", flat=True))
+    key = community_taxon_key(identified, _tree_for(identified)) if identified else None
+    taxon = Taxon.objects.filter(scientific_name=key).order_by("id").first() if key else None
+    Observation.objects.filter(pk=observation.pk).update(community_taxon=taxon)
+    observation.community_taxon = taxon
+    return taxon
+
+
+@transaction.atomic
+def identification_add(*, observation: Observation, user, taxon: Taxon, body: str = "") -> Identification:
+    """Add the user's identification (withdrawing their earlier one) and recompute the consensus.
+    Agreeing with someone is adding an identification of the same taxon."""
+    Identification.objects.filter(observation=observation, user=user, is_current=True).update(is_current=False)
+    identification = Identification.objects.create(observation=observation, user=user, taxon=taxon, body=body[:5000])
+    observation_update_community_taxon(observation=observation)
+    return identification
+
+
+@transaction.atomic
+def identification_withdraw(*, identification: Identification) -> None:
+    Identification.objects.filter(pk=identification.pk).update(is_current=False)
+    observation_update_community_taxon(observation=identification.observation)
+
+
+def observation_review(*, observation: Observation, reviewer, decision: str, taxon: Taxon | None = None, note: str = "") -> Review:
+    """An expert confirms (with a taxon: given, else the community's, else the model's) or rejects.
+    Confirming recomputes the verdict for the confirmed taxon, flags first records, and — for an
+    invasive, introduced or out-of-range verdict — alerts the local contacts after commit."""
+    if decision not in Review.Decision.values:
+        raise ReviewRejected(f"decision must be one of {Review.Decision.values}", code="invalid")
+    if observation.status != Observation.Status.DONE:
+        raise ReviewRejected("the observation has not been classified yet", code="not_ready")
+    if decision == Review.Decision.CONFIRM and taxon is None:
+        prediction = getattr(observation, "prediction", None)
+        taxon = observation.community_taxon or (prediction.taxon if prediction else None)
+        if taxon is None:
+            raise ReviewRejected("name the taxon you confirm: there is no community or model taxon", code="taxon_required")
+    with transaction.atomic():
+        review = Review.objects.create(observation=observation, reviewer=reviewer, decision=decision, taxon=taxon, note=note[:5000])
+        if decision == Review.Decision.REJECT:
+            Observation.objects.filter(pk=observation.pk).update(
+                verification=Verification.REJECTED, verified_taxon=None, verified_by=reviewer, verified_at=timezone.now(), first_record_regions=[]
+            )
+            return review
+        stored = _verdict_for_confirmed(observation=observation, taxon=taxon)
+        firsts = _first_record_regions(observation=observation, taxon=taxon, region_codes=stored.region_codes if stored else [])
+        Observation.objects.filter(pk=observation.pk).update(
+            verification=Verification.CONFIRMED, verified_taxon=taxon, verified_by=reviewer, verified_at=timezone.now(), first_record_regions=firsts
+        )
+        observation.refresh_from_db()
+        transaction.on_commit(lambda: observation_verified.send(sender=Observation, observation=observation, review=review))
+    return review
+
+
+def _verdict_for_confirmed(*, observation: Observation, taxon: Taxon) -> Verdict | None:
+    """The stored verdict, recomputed when the expert's taxon differs from the one it was for."""
+    stored = Verdict.objects.filter(observation=observation).first()
+    if stored is not None and stored.taxon_id == taxon.pk:
+        return stored
+    found = verdict(taxon.scientific_name, observation.longitude, observation.latitude, range_index())
+    contacts = [contact_snapshot(c) for c in contacts_for_regions(found.region_codes)] if found.is_alert else []
+    saved, _ = Verdict.objects.update_or_create(
+        observation=observation,
+        defaults={
+            "taxon": taxon,
+            "status": found.status,
+            "region_code": found.region_code or "",
+            "region_codes": list(found.region_codes),
+            "alert_level": "alert" if found.is_alert else "",
+            "explanation": found.explanation + " (for the taxon confirmed by a reviewer)",
+            "sources": list(found.sources),
+            "contacts": contacts,
+        },
+    )
+    return saved
+
+
+def _first_record_regions(*, observation: Observation, taxon: Taxon, region_codes) -> list[str]:
+    """Counties, states and countries at the point with no other verified record of the taxon."""
+    regions = regions_by_codes(list(region_codes))
+    wanted = [c for c in region_codes if c in regions and regions[c].kind in (RegionKind.ADMIN2, RegionKind.ADMIN1, RegionKind.COUNTRY)]
+    if not wanted:
+        return []
+    earlier = (
+        Observation.objects.filter(verification=Verification.CONFIRMED, verified_taxon=taxon)
+        .exclude(pk=observation.pk)
+        .values_list("verdict__region_codes", flat=True)
+    )
+    seen = {code for codes in earlier if codes for code in codes}
+    return [c for c in wanted if c not in seen]

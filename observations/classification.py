@@ -1,0 +1,157 @@
+"""The classification step of an observation: claim the job, run the active model, decide the
+taxon (with roll-up), compute the verdict, store prediction and verdict in one transaction."""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from classifier.inference import classify_photo
+from classifier.models import ModelVersion
+from ml.taxonomy import decide
+from observations.models import Observation, Prediction, Verdict
+from observations.signals import observation_classified
+from ranges.selectors import contact_snapshot, contacts_for_regions, range_index
+from ranges.verdict import INVASIVE, NO_ANIMAL, UNCERTAIN, verdict
+from ranges.verdict import Verdict as VerdictValue
+from species.selectors import taxa_by_keys
+
+log = logging.getLogger(__name__)
+
+# One attempts limit for a job, whoever retries it (Celery's redelivery, the sweeper): the task's
+# max_retries stays below it, so the job ends `failed` with a typed reason, never loops.
+MAX_ATTEMPTS = 3
+
+
+def observation_fail(*, observation_id: int, code: str, detail: str = "") -> None:
+    Observation.objects.filter(pk=observation_id).exclude(status=Observation.Status.DONE).update(
+        status=Observation.Status.FAILED, failure_code=code, failure_detail=detail[:2000], updated=timezone.now()
+    )
+
+
+def observation_classify(*, observation_id: int) -> str:
+    """Classify one observation and store prediction and verdict. Idempotent: a redelivered task
+    finds the work done and returns. Returns the final status."""
+    claimed = Observation.objects.filter(pk=observation_id, status__in=[Observation.Status.QUEUED, Observation.Status.PROCESSING])
+    observation = claimed.first()
+    if observation is None:
+        return Observation.objects.filter(pk=observation_id).values_list("status", flat=True).first() or "missing"
+    if observation.attempts >= MAX_ATTEMPTS:
+        observation_fail(observation_id=observation.pk, code="too_many_attempts", detail=f"gave up after {observation.attempts} attempts")
+        return Observation.Status.FAILED
+    claimed.update(status=Observation.Status.PROCESSING, attempts=observation.attempts + 1, updated=timezone.now())
+
+    with observation.photo.open("rb") as fh:
+        data = fh.read()
+    version, result = classify_photo(data)
+    if not result.ok:
+        observation_fail(observation_id=observation.pk, code=result.error_code, detail=result.error_detail)
+        return Observation.Status.FAILED
+    observation_record_result(observation=observation, model_version=version, taxon_scores=result.taxon_scores, top_k=result.top_k)
+    return Observation.Status.DONE
+
+
+def observation_record_result(
+    *, observation: Observation, model_version: ModelVersion, taxon_scores: dict[str, float], top_k: list[tuple[str, float]]
+) -> Verdict:
+    """Decide the taxon (with roll-up), compute the verdict, snapshot contacts; one transaction.
+    Announces `observation_classified` after commit."""
+    index = range_index()  # per-process, rebuilt when the data version moves; holds the taxon tree too
+    decision = decide(taxon_scores, index.taxon_parents, index.taxon_ranks, settings.RANGEWATCH_CONFIDENCE_THRESHOLD)
+    lon, lat = observation.longitude, observation.latitude
+    alert_level = ""
+    if decision.outcome == "no_animal":
+        found = _plain_verdict(NO_ANIMAL, None, "The photo does not seem to show an animal the model knows.", index, lon, lat)
+    elif decision.outcome == "uncertain":
+        explanation = f"The model is not confident (best guess {decision.key} at {decision.score:.0%})."
+        found = _plain_verdict(UNCERTAIN, decision.key, explanation, index, lon, lat)
+        watch = _watch_list_match(top_k, index, lon, lat)
+        if watch is not None:
+            explanation = f"The model is not confident, but its guess {watch.taxon_key} is invasive here: {watch.explanation} Please verify."
+            found = replace(watch, status=UNCERTAIN, explanation=explanation)
+            alert_level = "possible"
+    else:
+        found = verdict(decision.key, lon, lat, index)
+        alert_level = "alert" if found.is_alert else ""
+    contacts = [contact_snapshot(c) for c in contacts_for_regions(found.region_codes)] if alert_level else []
+    taxa = taxa_by_keys([k for k, _ in top_k] + ([decision.key] if decision.key else []))
+    chosen = taxa.get(decision.key) if decision.outcome == "identified" else None
+    saved_score = decision.score if decision.outcome == "identified" else None
+    with transaction.atomic():
+        _upsert_for_observation(
+            Prediction,
+            observation,
+            model_version=model_version,
+            top_k=[{"key": k, "score": round(s, 6)} for k, s in top_k],
+            taxon=chosen,
+            score=saved_score,
+            no_animal_score=taxon_scores.get("no_animal", 0.0),
+        )
+        saved = _upsert_for_observation(
+            Verdict,
+            observation,
+            taxon=chosen,
+            status=found.status,
+            region_code=found.region_code or "",
+            region_codes=list(found.region_codes),
+            alert_level=alert_level,
+            explanation=found.explanation,
+            sources=list(found.sources),
+            contacts=contacts,
+        )
+        Observation.objects.filter(pk=observation.pk).update(status=Observation.Status.DONE, failure_code="", updated=timezone.now())
+        transaction.on_commit(
+            lambda: observation_classified.send(sender=Observation, observation=observation, verdict_status=found.status, score=saved_score)
+        )
+    return saved
+
+
+def _upsert_for_observation(model, observation: Observation, **values):
+    """The observation's one Prediction or Verdict, written in one INSERT ... ON CONFLICT DO UPDATE
+    (a redelivered task overwrites its own earlier row; update_or_create took four queries)."""
+    row = model(observation=observation, **values)
+    model.objects.bulk_create([row], update_conflicts=True, unique_fields=["observation"], update_fields=list(values))
+    return row
+
+
+def _plain_verdict(status, key, explanation, index, lon, lat) -> VerdictValue:
+    codes = tuple(h.region.code for h in index.regions_at(lon, lat))
+    return VerdictValue(status=status, taxon_key=key, explanation=explanation, region_codes=codes)
+
+
+def _watch_list_match(top_k, index, lon, lat, min_score: float = 0.1):
+    """A low-confidence guess that is invasive here still raises a 'possible' alert (DESIGN §5.6)."""
+    for key, score in top_k:
+        if score < min_score or key == "no_animal":
+            continue
+        found = verdict(key, lon, lat, index)
+        if found.status == INVASIVE:
+            return found
+    return None
+
+
+def stuck_observations_sweep(*, queued_after_s: int | None = None, processing_after_s: int | None = None) -> tuple[list[int], int]:
+    """Jobs stuck in `queued` (broker down at upload) or `processing` past the hard time limit
+    (worker died): those under MAX_ATTEMPTS are returned to be enqueued again (their `updated` is
+    touched so the next sweep leaves them alone for a while), the others fail with a typed reason.
+    Returns (ids to enqueue, number failed)."""
+    now = timezone.now()
+    queued_after_s = settings.RANGEWATCH_SWEEP_QUEUED_AFTER_S if queued_after_s is None else queued_after_s
+    processing_after_s = processing_after_s or settings.CELERY_TASK_TIME_LIMIT + 30
+    stuck = Observation.objects.filter(status=Observation.Status.QUEUED, updated__lt=now - timedelta(seconds=queued_after_s)) | Observation.objects.filter(
+        status=Observation.Status.PROCESSING, updated__lt=now - timedelta(seconds=processing_after_s)
+    )
+    again, failed = [], 0
+    for observation in stuck.only("id", "attempts", "status"):
+        if observation.attempts >= MAX_ATTEMPTS:
+            code = "timeout" if observation.status == Observation.Status.PROCESSING else "too_many_attempts"
+            observation_fail(observation_id=observation.pk, code=code, detail="the classification did not finish")
+            failed += 1
+        else:
+            Observation.objects.filter(pk=observation.pk).update(updated=now)
+            again.append(observation.pk)
+    return again, failed
