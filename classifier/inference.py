@@ -119,7 +119,7 @@ def _consumes_inference(app) -> bool:
 
 def warm_up() -> None:
     """Load the active model in this process and log what serves. A broken artifact (weights
-    missing, checksum mismatch, labels != head) stops the worker with the reason (RELIABILITY 27)."""
+    missing, checksum mismatch, labels != head) stops the worker with the reason (docs/reliability.md R27)."""
     if not _setting("RANGEWATCH_INFERENCE_WARMUP", True):
         return
     close_old_connections()

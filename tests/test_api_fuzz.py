@@ -1,4 +1,4 @@
-"""Schemathesis against the generated OpenAPI schema (RELIABILITY 15): no server error, every
+"""Schemathesis against the generated OpenAPI schema (docs/reliability.md R15): no server error, every
 status documented, for positive and negative data. Bounded to keep CI fast."""
 import pytest
 import schemathesis

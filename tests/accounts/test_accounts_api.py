@@ -1,4 +1,4 @@
-"""Accounts (knox tokens), the caller's own list, roles: RELIABILITY 11 and 12."""
+"""Accounts (knox tokens), the caller's own list, roles: docs/reliability.md R11 and R12."""
 from datetime import timedelta
 
 import pytest

@@ -1,4 +1,4 @@
-"""Fault drills on real processes (RELIABILITY 13, 19, 20, 21): PostgreSQL, a private Redis the test
+"""Fault drills on real processes (docs/reliability.md R13, R19-R21): PostgreSQL, a private Redis the test
 can stop and restart, a prefork Celery worker whose child the test SIGKILLs, beat running the sweeper."""
 import io
 import os

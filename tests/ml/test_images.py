@@ -1,4 +1,4 @@
-"""The image loader on the format matrix and on hostile input (RELIABILITY items 1, 2, 4, 26)."""
+"""The image loader on the format matrix and on hostile input (docs/reliability.md R1, R2, R4, R26)."""
 import io
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Geoprivacy (DESIGN §8): RELIABILITY 16, 17, 18; per taxon × region; the observer's choice."""
+"""Geoprivacy (DESIGN §8): docs/reliability.md R16-R18; per taxon × region; the observer's choice."""
 import io
 import logging
 import zipfile

@@ -1,4 +1,4 @@
-"""The served photo: an EXIF-stripped derivative, never the original (RELIABILITY 6); signed links."""
+"""The served photo: an EXIF-stripped derivative, never the original (docs/reliability.md R6); signed links."""
 import io
 
 import piexif

@@ -1,4 +1,4 @@
-"""Job reliability (RELIABILITY 22-25): transient errors retried with bounds, corrupt input never
+"""Job reliability (docs/reliability.md R22-R25): transient errors retried with bounds, corrupt input never
 retried, rolled-back uploads enqueue nothing, timeouts end typed, old jobs still served."""
 import uuid
 from datetime import timedelta

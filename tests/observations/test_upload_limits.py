@@ -1,4 +1,4 @@
-"""Body cap enforced while streaming (RELIABILITY 3, 9) and upload throttling (13)."""
+"""Body cap enforced while streaming (docs/reliability.md R3, R9) and upload throttling (R13)."""
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.authtoken.models import Token

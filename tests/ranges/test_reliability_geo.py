@@ -1,4 +1,4 @@
-"""Geography items of RELIABILITY (29-31), on the functions every import path and verdict uses."""
+"""Geography guarantees (docs/reliability.md R29-R31), on the functions every import path and verdict uses."""
 import pytest
 import shapely
 
