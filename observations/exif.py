@@ -7,10 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from PIL import Image, UnidentifiedImageError
-
-GPS_IFD = 0x8825
-EXIF_IFD = 0x8769
-DATETIME_ORIGINAL = 0x9003
+from PIL.ExifTags import GPS, IFD, Base
 
 
 @dataclass
@@ -48,21 +45,21 @@ def read_photo_metadata(data: bytes) -> PhotoMetadata:
     try:
         with Image.open(io.BytesIO(data)) as img:
             exif = img.getexif()
-            gps = exif.get_ifd(GPS_IFD)
-            sub = exif.get_ifd(EXIF_IFD)
+            gps = exif.get_ifd(IFD.GPSInfo)
+            sub = exif.get_ifd(IFD.Exif)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return meta
     except Exception:  # noqa: BLE001 - Pillow raises assorted errors on hostile EXIF
         meta.flags.append("exif_unreadable")
         return meta
-    if gps and 2 in gps and 4 in gps:
-        lat = _dms(gps.get(2), gps.get(1, "N"), "N")
-        lon = _dms(gps.get(4), gps.get(3, "E"), "E")
+    if gps and GPS.GPSLatitude in gps and GPS.GPSLongitude in gps:
+        lat = _dms(gps.get(GPS.GPSLatitude), gps.get(GPS.GPSLatitudeRef, "N"), "N")
+        lon = _dms(gps.get(GPS.GPSLongitude), gps.get(GPS.GPSLongitudeRef, "E"), "E")
         if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
             meta.flags.append("exif_gps_invalid")
         else:
             meta.latitude, meta.longitude = lat, lon
-    raw_time = sub.get(DATETIME_ORIGINAL) or exif.get(0x0132)
+    raw_time = sub.get(Base.DateTimeOriginal) or exif.get(Base.DateTime)
     if raw_time:
         try:
             meta.taken_at = datetime.strptime(str(raw_time).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
