@@ -10,7 +10,10 @@ from dataclasses import dataclass
 import shapely
 from django.conf import settings
 
-from ranges.models import FALLBACK_REGION_CODE, Contact, DataVersion, Establishment, GeofenceEntry, RangePolygon, Region, RegionalStatus, RegionKind
+from ranges.models import (
+    FALLBACK_REGION_CODE, Contact, DataVersion, Establishment, GeofenceEntry, RangePolygon, Region, RegionalStatus,
+    RegionKind,
+)
 from ranges.range_index import GeofenceRecord, RangeIndex, RangeRecord, RegionRecord, StatusRecord
 from species.models import Taxon
 
@@ -209,7 +212,8 @@ def country_contact_coverage() -> list[CountryContactCoverage]:
         return rid
 
     invasive: dict[int, set[int]] = {}
-    for rid, taxon_id in RegionalStatus.objects.filter(status=Establishment.INVASIVE).values_list("region_id", "taxon_id").iterator(chunk_size=5000):
+    invasive_rows = RegionalStatus.objects.filter(status=Establishment.INVASIVE).values_list("region_id", "taxon_id")
+    for rid, taxon_id in invasive_rows.iterator(chunk_size=5000):
         invasive.setdefault(country_of(rid), set()).add(taxon_id)
     contacts: dict[int, int] = {}
     verified: dict[int, datetime.date] = {}
@@ -219,7 +223,10 @@ def country_contact_coverage() -> list[CountryContactCoverage]:
         if verified_on and (country not in verified or verified_on > verified[country]):
             verified[country] = verified_on
     rows = [
-        CountryContactCoverage(code=code, name=name, invasive_taxa=len(invasive.get(rid, ())), contacts=contacts.get(rid, 0), last_verified=verified.get(rid))
+        CountryContactCoverage(
+            code=code, name=name, invasive_taxa=len(invasive.get(rid, ())),
+            contacts=contacts.get(rid, 0), last_verified=verified.get(rid),
+        )
         for rid, code, name in Region.objects.filter(kind=RegionKind.COUNTRY).values_list("id", "code", "name")
     ]
     return sorted(rows, key=lambda row: (-row.invasive_taxa, row.code))

@@ -7,7 +7,9 @@ from django.db import transaction
 from django.db.models import F
 
 from ranges.geometry import CleanGeometry, clean_polygonal
-from ranges.models import FALLBACK_REGION_CODE, Contact, DataVersion, GeofenceEntry, RangePolygon, Region, RegionalStatus, RegionKind
+from ranges.models import (
+    FALLBACK_REGION_CODE, Contact, DataVersion, GeofenceEntry, RangePolygon, Region, RegionalStatus, RegionKind,
+)
 from species.models import Taxon
 
 

@@ -16,7 +16,7 @@ ROWS = read_csv("contacts.csv")
 # Where alerts must name a national body with its reporting page (issue 18).
 PRIORITY_COUNTRIES = ("AUS", "NZL", "GBR", "ZAF", "BRA", "JPN", "ARG")
 # Admin-1 regions outside the US come from Natural Earth in ../shared (AUS, BRA, CAN; `import_data natural-earth`).
-SHARED_ADMIN1_COUNTRIES = ("AU", "BR", "CA")
+ADMIN1_PREFIXES = ("AU-", "BR-", "CA-")
 
 
 def _row_id(row):
@@ -38,14 +38,15 @@ def loaded_region_codes() -> set[str]:
 
 @pytest.mark.parametrize("row", ROWS, ids=_row_id)
 def test_row_has_a_source_a_known_kind_and_well_formed_fields(row):
-    assert row["source_url"].startswith("https://") or row["source_url"].startswith("http://"), "every row names its source"
+    assert row["source_url"].startswith(("https://", "http://")), "every row names its source"
     assert row["kind"] in ContactKind.values
     assert row["organisation"].strip()
     if row["url"]:
         assert row["url"].startswith(("https://", "http://"))
     if row["phone"]:
         number = phonenumbers.parse(row["phone"])
-        assert row["phone"] == phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), "phones are stored as E.164"
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        assert row["phone"] == e164, "phones are stored as E.164"
         assert phonenumbers.is_possible_number(number)
     if row["email"]:
         assert "@" in row["email"] and " " not in row["email"]
@@ -61,15 +62,14 @@ def test_no_contact_is_listed_twice():
 
 
 def test_every_row_names_a_region_the_project_loads(loaded_region_codes):
-    admin1_elsewhere = tuple(f"{c}-" for c in SHARED_ADMIN1_COUNTRIES)
-    unknown = {r["region_code"] for r in ROWS if not r["region_code"].startswith(admin1_elsewhere)} - loaded_region_codes
+    unknown = {r["region_code"] for r in ROWS if not r["region_code"].startswith(ADMIN1_PREFIXES)} - loaded_region_codes
     assert not unknown
 
 
 def test_state_rows_outside_the_us_name_natural_earth_admin1_regions():
     path = shared_path("geo", "natural_earth", "ne_50m_admin_1_states_provinces.json")
     states, _ = natural_earth_admin1(path, "test")
-    wanted = {r["region_code"] for r in ROWS if r["region_code"].startswith(tuple(f"{c}-" for c in SHARED_ADMIN1_COUNTRIES))}
+    wanted = {r["region_code"] for r in ROWS if r["region_code"].startswith(ADMIN1_PREFIXES)}
     assert wanted, "the federations' states and provinces have contacts"
     assert not wanted - {row.code for row in states}
 

@@ -3,10 +3,10 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "List countries that have taxa recorded as invasive but no active contact (theirs or their states'). Read-only."
+    help = "List countries with taxa recorded as invasive but no active contact (theirs or their states'). Read-only."
 
     def add_arguments(self, parser):
-        parser.add_argument("--all", action="store_true", help="list every country with invasive records, with or without contacts")
+        parser.add_argument("--all", action="store_true", help="every country with invasive records, covered or not")
 
     def handle(self, *args, all=False, **options):
         from ranges.selectors import country_contact_coverage
