@@ -10,7 +10,7 @@ from community.models import Identification, Review
 from community.signals import observation_verified
 from observations.models import Observation, Verdict, Verification
 from ranges.models import RegionKind
-from ranges.selectors import contact_snapshot, contacts_for_regions, range_index, regions_by_codes
+from ranges.selectors import contact_snapshot, contacts_or_fallback, range_index, regions_by_codes
 from ranges.verdict import verdict
 from species.models import Taxon
 
@@ -127,7 +127,7 @@ def _verdict_for_confirmed(*, observation: Observation, taxon: Taxon) -> Verdict
     if stored is not None and stored.taxon_id == taxon.pk:
         return stored
     found = verdict(taxon.scientific_name, observation.longitude, observation.latitude, range_index())
-    contacts = [contact_snapshot(c) for c in contacts_for_regions(found.region_codes)] if found.is_alert else []
+    contacts = [contact_snapshot(c) for c in contacts_or_fallback(found.region_codes)] if found.is_alert else []
     saved, _ = Verdict.objects.update_or_create(
         observation=observation,
         defaults={

@@ -15,7 +15,7 @@ from classifier.models import ModelVersion
 from ml.taxonomy import decide
 from observations.models import Observation, Prediction, Verdict
 from observations.signals import observation_classified
-from ranges.selectors import contact_snapshot, contacts_for_regions, range_index
+from ranges.selectors import contact_snapshot, contacts_or_fallback, range_index
 from ranges.verdict import INVASIVE, NO_ANIMAL, UNCERTAIN, verdict
 from ranges.verdict import Verdict as VerdictValue
 from species.selectors import taxa_by_keys
@@ -77,7 +77,7 @@ def observation_record_result(
     else:
         found = verdict(decision.key, lon, lat, index)
         alert_level = "alert" if found.is_alert else ""
-    contacts = [contact_snapshot(c) for c in contacts_for_regions(found.region_codes)] if alert_level else []
+    contacts = [contact_snapshot(c) for c in contacts_or_fallback(found.region_codes)] if alert_level else []
     taxa = taxa_by_keys([k for k, _ in top_k] + ([decision.key] if decision.key else []))
     chosen = taxa.get(decision.key) if decision.outcome == "identified" else None
     saved_score = decision.score if decision.outcome == "identified" else None

@@ -6,10 +6,14 @@ import datetime
 import shapely
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path
 
 from ranges.geometry import GeometryRejected, clean_polygonal
 from ranges.geometry_files import GeometryFileError, geometry_from_upload
 from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon, Region, RegionalStatus
+from ranges.selectors import country_contact_coverage
 from ranges.services import data_version_bump, geometry_assign, range_object_save
 from ranges.svg import geometry_svg
 
@@ -142,10 +146,28 @@ class GeofenceEntryAdmin(RangeDataAdmin):
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
     list_display = ("organisation", "region", "kind", "phone", "verified_on", "is_active")
-    list_filter = ("kind", "is_active", "region__kind")
+    list_filter = ("kind", "is_active", "region__kind", "verified_on")
     search_fields = ("organisation", "region__code", "region__name", "phone", "email")
     autocomplete_fields = ("region",)
     actions = ["mark_verified_today", "deactivate", "activate"]
+
+    def get_urls(self):
+        coverage = path("coverage/", self.admin_site.admin_view(self.coverage_view), name="ranges_contact_coverage")
+        return [coverage, *super().get_urls()]
+
+    def coverage_view(self, request):
+        """Per country: invasive taxa recorded, active contacts, when they were last verified."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        rows = [row for row in country_contact_coverage() if row.invasive_taxa or row.contacts]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Contact coverage per country",
+            "rows": rows,
+            "with_records": sum(1 for row in rows if row.invasive_taxa),
+            "covered": sum(1 for row in rows if row.invasive_taxa and row.contacts),
+        }
+        return TemplateResponse(request, "admin/ranges/contact/coverage.html", context)
 
     @admin.action(description="Mark as verified today")
     def mark_verified_today(self, request, queryset):

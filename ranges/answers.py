@@ -1,7 +1,7 @@
 """A verdict with what goes with it (facts for natives, contacts for alerts), as plain data."""
 from __future__ import annotations
 
-from ranges.selectors import contact_snapshot, contacts_for_regions, regions_by_codes
+from ranges.selectors import contact_snapshot, contacts_or_fallback, regions_by_codes
 from ranges.verdict import ALERT_STATUSES, NATIVE
 from species.models import SpeciesInfo, Taxon
 
@@ -19,7 +19,7 @@ def verdict_answer(*, status: str, explanation: str, region_code: str | None, re
         alert_level = "alert" if status in ALERT_STATUSES else ""
     if alert_level:
         if contacts is None:
-            contacts = [contact_snapshot(c) for c in contacts_for_regions(list(region_codes))]
+            contacts = [contact_snapshot(c) for c in contacts_or_fallback(list(region_codes))]
         message = {
             "invasive": "This species is invasive here. Please report the sighting to the contacts below; do not release or relocate the animal.",
             "introduced": "This species was introduced here by people. Local agencies track introduced species: please report it.",

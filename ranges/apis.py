@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 from backend.errors import api_error
 from ranges.answers import verdict_answer
 from ranges.geojson import feature_collection
-from ranges.selectors import contact_snapshot, contacts_for_regions, range_index, regions_by_codes, species_range_features
+from ranges.selectors import contact_snapshot, contacts_or_fallback, range_index, regions_by_codes, species_range_features
 from ranges.serializers import CheckInputSerializer, PointInputSerializer, RegionLookupSerializer, VerdictAnswerSerializer
 from ranges.verdict import verdict
 from species.models import Taxon
@@ -54,7 +54,7 @@ class RegionLookupApi(APIView):
             RegionLookupSerializer(
                 {
                     "regions": [{"code": c, "name": regions[c].name, "kind": regions[c].kind} for c in codes if c in regions],
-                    "contacts": [contact_snapshot(c) for c in contacts_for_regions(codes)],
+                    "contacts": [contact_snapshot(c) for c in contacts_or_fallback(codes)],
                 }
             ).data
         )

@@ -148,6 +148,11 @@ class ContactKind(models.TextChoices):
     ANIMAL_CONTROL = "animal_control", "animal control"
 
 
+# UN M49 "001" (World): a region with no geometry that holds the global fallback contacts, offered
+# where no region at a point has a contact of its own. It never contains a point, so verdicts never see it.
+FALLBACK_REGION_CODE = "001"
+
+
 class Contact(models.Model):
     region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="contacts")
     kind = models.CharField(max_length=32, choices=ContactKind.choices)

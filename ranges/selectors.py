@@ -1,14 +1,19 @@
 """Reads of range data: the per-process range index, regions at a point, contacts."""
 from __future__ import annotations
 
+import datetime
 import gc
 import threading
 import time
+from dataclasses import dataclass
 
 import shapely
 from django.conf import settings
 
-from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon, Region, RegionalStatus
+from ranges.models import (
+    FALLBACK_REGION_CODE, Contact, DataVersion, Establishment, GeofenceEntry, RangePolygon, Region, RegionalStatus,
+    RegionKind,
+)
 from ranges.range_index import GeofenceRecord, RangeIndex, RangeRecord, RegionRecord, StatusRecord
 from species.models import Taxon
 
@@ -123,6 +128,12 @@ def contacts_for_regions(region_codes: list[str] | tuple[str, ...]) -> list[Cont
     return []
 
 
+def contacts_or_fallback(region_codes: list[str] | tuple[str, ...]) -> list[Contact]:
+    """What a user is told to call: the local contacts (as contacts_for_regions), else the global
+    fallback ones, which contact_snapshot labels `is_fallback`. Alert delivery keeps to local contacts."""
+    return contacts_for_regions(region_codes) or contacts_for_regions([FALLBACK_REGION_CODE])
+
+
 def contact_snapshot(contact) -> dict:
     return {
         "region": contact.region.code,
@@ -134,6 +145,7 @@ def contact_snapshot(contact) -> dict:
         "url": contact.url,
         "hours": contact.hours,
         "source_url": contact.source_url,
+        "is_fallback": contact.region.code == FALLBACK_REGION_CODE,
     }
 
 
@@ -175,3 +187,46 @@ def _group_geometries(groups) -> dict[int, object]:
         if wkbs:
             out[group.pk] = shapely.union_all(shapely.from_wkb(wkbs))
     return out
+
+
+@dataclass(frozen=True)
+class CountryContactCoverage:
+    """A country: taxa recorded invasive in it (or in its states), and its active contacts (its own and its states')."""
+
+    code: str
+    name: str
+    invasive_taxa: int
+    contacts: int
+    last_verified: datetime.date | None
+
+
+def country_contact_coverage() -> list[CountryContactCoverage]:
+    """Every country, most invasive taxa first: whom the product can name there, and how fresh that is."""
+    parents, kinds = {}, {}
+    for rid, kind, parent_id in Region.objects.values_list("id", "kind", "parent_id"):
+        parents[rid], kinds[rid] = parent_id, kind
+
+    def country_of(rid):
+        while rid is not None and kinds.get(rid) != RegionKind.COUNTRY:
+            rid = parents.get(rid)
+        return rid
+
+    invasive: dict[int, set[int]] = {}
+    invasive_rows = RegionalStatus.objects.filter(status=Establishment.INVASIVE).values_list("region_id", "taxon_id")
+    for rid, taxon_id in invasive_rows.iterator(chunk_size=5000):
+        invasive.setdefault(country_of(rid), set()).add(taxon_id)
+    contacts: dict[int, int] = {}
+    verified: dict[int, datetime.date] = {}
+    for rid, verified_on in Contact.objects.filter(is_active=True).values_list("region_id", "verified_on"):
+        country = country_of(rid)
+        contacts[country] = contacts.get(country, 0) + 1
+        if verified_on and (country not in verified or verified_on > verified[country]):
+            verified[country] = verified_on
+    rows = [
+        CountryContactCoverage(
+            code=code, name=name, invasive_taxa=len(invasive.get(rid, ())),
+            contacts=contacts.get(rid, 0), last_verified=verified.get(rid),
+        )
+        for rid, code, name in Region.objects.filter(kind=RegionKind.COUNTRY).values_list("id", "code", "name")
+    ]
+    return sorted(rows, key=lambda row: (-row.invasive_taxa, row.code))

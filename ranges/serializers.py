@@ -45,6 +45,7 @@ class ContactSerializer(serializers.Serializer):
     url = serializers.CharField(allow_blank=True)
     hours = serializers.CharField(allow_blank=True)
     source_url = serializers.CharField(allow_blank=True)
+    is_fallback = serializers.BooleanField(default=False, help_text="a global fallback: no local body is on file here")
 
 
 class VerdictSerializer(serializers.Serializer):

@@ -7,7 +7,9 @@ from django.db import transaction
 from django.db.models import F
 
 from ranges.geometry import CleanGeometry, clean_polygonal
-from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon, Region, RegionalStatus, RegionKind
+from ranges.models import (
+    FALLBACK_REGION_CODE, Contact, DataVersion, GeofenceEntry, RangePolygon, Region, RegionalStatus, RegionKind,
+)
 from species.models import Taxon
 
 
@@ -231,6 +233,15 @@ def contact_upsert(*, region: Region, kind: str, organisation: str, **fields) ->
         setattr(row, k, v)
     row.save()
     return row, "updated"
+
+
+def fallback_region_ensure() -> Region:
+    """The World region (UN M49 001) that holds the global fallback contacts; created once."""
+    region, _ = Region.objects.get_or_create(
+        code=FALLBACK_REGION_CODE,
+        defaults={"kind": RegionKind.GROUP, "name": "World (fallback contacts)", "source": "UN M49 area code 001"},
+    )
+    return region
 
 
 def geometry_assign(*, obj, geometry) -> str:

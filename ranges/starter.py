@@ -1,10 +1,12 @@
 """Loads the starter pack's range data: native countries/states, regional statuses, contacts."""
 from __future__ import annotations
 
+import datetime
+
 from django.db import transaction
 
-from ranges.models import Region
-from ranges.services import contact_upsert, regional_status_upsert
+from ranges.models import FALLBACK_REGION_CODE, Region
+from ranges.services import contact_upsert, fallback_region_ensure, regional_status_upsert
 from species.selectors import taxon_by_name
 from species.starter import read_csv
 
@@ -39,15 +41,27 @@ def load_statuses_and_contacts() -> dict[str, int]:
             INTRODUCTIONS_SOURCE, taxon_by_name(row["scientific_name"]), row["region_code"], row["status"], row["source_url"],
             row.get("establishment_means", ""), row.get("degree_of_establishment", ""), row.get("note", ""),
         )
+    loaded, skipped = load_contacts(regions)
+    counts["contacts"] += loaded
+    counts["skipped"] += skipped
+    return counts
+
+
+def load_contacts(regions: dict[str, Region]) -> tuple[int, int]:
+    """contacts.csv, the global fallback (region 001) included; rows whose region is not loaded
+    (e.g. admin-1 before `import_data natural-earth`) are skipped. Returns (created or updated, skipped)."""
+    regions = {**regions, FALLBACK_REGION_CODE: fallback_region_ensure()}
+    loaded = skipped = 0
     for row in read_csv("contacts.csv"):
         region = regions.get(row["region_code"])
         if region is None:
-            counts["skipped"] += 1
+            skipped += 1
             continue
         _, outcome = contact_upsert(
             region=region, kind=row["kind"], organisation=row["organisation"],
-            phone=row.get("phone", ""), email=row.get("email", ""), url=row.get("url", ""), hours=row.get("hours", ""),
-            languages=row.get("languages", ""), notes=row.get("notes", ""), source_url=row["source_url"],
+            phone=row["phone"], email=row["email"], url=row["url"], hours=row["hours"],
+            languages=row["languages"], notes=row["notes"], source_url=row["source_url"],
+            verified_on=datetime.date.fromisoformat(row["verified_on"]) if row["verified_on"] else None,
         )
-        counts["contacts"] += outcome != "unchanged"
-    return counts
+        loaded += outcome != "unchanged"
+    return loaded, skipped
