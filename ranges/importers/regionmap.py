@@ -1,6 +1,8 @@
 """Region lookups that importers share: by code, by ISO alpha-2, and a country's sub-region prefix."""
 from __future__ import annotations
 
+import pycountry
+
 from ranges.models import Region
 
 
@@ -21,7 +23,15 @@ class RegionCodes:
         return self.ids.get(code)
 
     def country_for_alpha2(self, alpha2: str) -> str | None:
-        return self.by_alpha2.get((alpha2 or "").strip().upper())
+        """'AU' -> 'AUS'. Natural Earth v4 gives France and Norway no ISO_A2 (-99): their alpha-3
+        code (the region's code) is then found through the ISO 3166-1 table."""
+        alpha2 = (alpha2 or "").strip().upper()
+        if alpha2 in self.by_alpha2:
+            return self.by_alpha2[alpha2]
+        country = pycountry.countries.get(alpha_2=alpha2) if len(alpha2) == 2 else None
+        if country is not None and self.kinds.get(country.alpha_3) == "country":
+            return country.alpha_3
+        return None
 
     def subregion_code(self, country: str, sub: str) -> str:
         """'USA', 'ME' -> 'US-ME' (ISO 3166-2 uses the alpha-2 prefix)."""
