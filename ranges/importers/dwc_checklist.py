@@ -99,7 +99,7 @@ def _catalogue(folder: Path, *, whole_country: bool, regions: RegionCodes, repor
             continue
         version = f" v{meta['version'].strip()}" if meta.get("version", "").strip() else ""
         checklists.append(Checklist(path, f"GRIIS checklist: {area}{version} (ISSG)", _dataset_url(meta), meta["citation"].strip(), code, area))
-    report.add("checklists", {"created": len(checklists)})
+    report.note(f"{folder.name}: {len(checklists)} of {len(index)} checklists placed on a region")
     return checklists
 
 
