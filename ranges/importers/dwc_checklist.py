@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ranges.importers import progress_bar
 from ranges.importers.dwc_vocabulary import establishment_means, invasiveness, occurrence_present, rank_and_synonymy
-from ranges.importers.regionmap import RegionCodes
+from ranges.importers.regionmap import L48, RegionCodes, contiguous_us_group
 from ranges.importers.report import ImportInputError, ImportReport
 from ranges.services import StatusRow, regional_statuses_sync
 from species.models import Taxon
@@ -26,7 +26,7 @@ from species.services import SynonymRow, TaxonRecord, taxa_ensure, taxon_synonym
 SYNONYM_SOURCE = "GRIIS checklists (GBIF backbone synonyms)"
 SYNONYM_SOURCE_URL = "https://www.gbif.org/dataset/d7dddbf4-2cf0-4f39-9b2a-bb099caae36c"
 # The one GRIIS area whose checklist covers a named part of its country (US-RIIS's contiguous states).
-_AREA_REGIONS = {"United States of America (Contiguous)": "US-L48"}
+_AREA_REGIONS = {"United States of America (Contiguous)": L48}
 _LINEAGE_COLUMNS = ("kingdom", "phylum", "class", "order", "family")
 _NOT_A_NAME = {"", "incertae sedis", "null", "na", "unknown"}
 # Which of two rows for one taxon, region and checklist stands: invasive first, then the plainest claim.
@@ -225,7 +225,7 @@ def run_areas(paths, report: ImportReport, progress: bool) -> None:
 
 
 def _import(paths, report: ImportReport, progress: bool, *, whole_country: bool) -> None:
-    regions = RegionCodes()
+    regions = contiguous_us_group(RegionCodes(), report) if whole_country else RegionCodes()
     checklists = _checklists(paths, whole_country=whole_country, regions=regions, report=report)
     vocabulary: Counter = Counter()
     entries: list[Entry] = []

@@ -3,7 +3,14 @@ from __future__ import annotations
 
 import pycountry
 
+from ranges.importers.report import ImportReport
 from ranges.models import Region
+from ranges.services import region_group_upsert
+
+L48 = "US-L48"
+# Not part of the contiguous US: Alaska, Hawaii and the territories.
+_NOT_L48 = {"US-AK", "US-HI", "US-PR", "US-GU", "US-VI", "US-MP", "US-AS", "US-UM"}
+_L48_SOURCE = "RangeWatch: the contiguous US states (US-RIIS and GRIIS 'L48')"
 
 
 class RegionCodes:
@@ -39,3 +46,15 @@ class RegionCodes:
         if alpha2 is None and country == "USA":
             alpha2 = "US"
         return f"{alpha2 or country}-{sub}"
+
+
+def contiguous_us_group(regions: RegionCodes, report: ImportReport) -> RegionCodes:
+    """The US-L48 group (the 48 contiguous states and DC) that US-RIIS and the GRIIS US checklist
+    name as one area; the regions again, now with the group."""
+    members = sorted(c for c in regions.children.get("USA", set()) if c not in _NOT_L48)
+    if not members:
+        report.note("no US states imported: L48 rows cannot be placed (import us-census states first)")
+        return regions
+    outcome = region_group_upsert(code=L48, name="Contiguous United States (L48)", parent_code="USA", member_codes=members, source=_L48_SOURCE)
+    report.add("region groups", {outcome: 1})
+    return RegionCodes()
