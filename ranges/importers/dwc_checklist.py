@@ -5,7 +5,8 @@ lineage their row gives.
 Which taxon a row lands on: the name the register uses (`scientificName`) when the taxonomy here knows
 it, as an accepted name or a synonym; GRIIS maps names to the GBIF backbone, which lumps some species
 that the taxonomy here splits, so GBIF's `acceptedNameUsage` is only the fallback. A taxon known by
-neither name is created under GBIF's accepted name, with the register's name as its synonym.
+neither name is created under GBIF's accepted name, with the register's name as its synonym; a
+subspecies or variety the taxonomy lacks is created under its species, never merged into it.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ _LINEAGE_COLUMNS = ("kingdom", "phylum", "class", "order", "family")
 _NOT_A_NAME = {"", "incertae sedis", "null", "na", "unknown"}
 # Which of two rows for one taxon, region and checklist stands: invasive first, then the plainest claim.
 _MEANS_ORDER = {"introduced": 2, "native|introduced": 1, "uncertain": 0}
+INFRASPECIFIC_FALLBACK = "species of infraspecific name"  # how TaxonNames.resolve says it fell back to the species
 
 
 @dataclass(frozen=True)
@@ -236,7 +238,7 @@ def _import(paths, report: ImportReport, progress: bool, *, whole_country: bool)
     best: dict[tuple, StatusRow] = {}
     for entry, taxon_id in zip(entries, taxon_ids):
         listed_as = f"listed as {entry.name}" if entry.name != taxon_id[1] else ""
-        note = "; ".join(p for p in (listed_as, entry.note, f"Cite: {entry.checklist.citation}" if entry.checklist.citation else "") if p)
+        note = status_note("; ".join(p for p in (listed_as, entry.note) if p), entry.checklist.citation)
         status = "invasive" if entry.degree.lower() in ("invasive", "widespreadinvasive") else "introduced"
         row = StatusRow(taxon_id[0], entry.region_id, status, entry.checklist.source, entry.checklist.source_url, entry.means, entry.degree, note)
         key = (row.taxon_id, row.region_id, row.source)
@@ -245,6 +247,14 @@ def _import(paths, report: ImportReport, progress: bool, *, whole_country: bool)
     report.add("statuses", regional_statuses_sync(rows=list(best.values())))
     if vocabulary:
         report.note("vocabulary: " + "; ".join(f"{k} ({n})" for k, n in sorted(vocabulary.items())))
+
+
+CITE = "Cite: "
+
+
+def status_note(remark: str, citation: str) -> str:
+    """A status's note: what the row said beyond its status, then the checklist's citation."""
+    return "; ".join(p for p in (remark, f"{CITE}{citation}" if citation else "") if p)
 
 
 def _severity(row: StatusRow) -> tuple[bool, int]:
@@ -261,7 +271,10 @@ def _taxa(entries: list[Entry], report: ImportReport) -> list[tuple[int, str]]:
 
     def resolve(name: str) -> tuple[int | None, str]:
         if name not in resolved:
-            resolved[name] = names.resolve(name)
+            pk, how = names.resolve(name)
+            # A subspecies the taxonomy lacks is created under its species, not merged into it: the
+            # register says the Sardinian fox (Vulpes vulpes ichnusae) is alien in France, not the red fox.
+            resolved[name] = (None, how) if how == INFRASPECIFIC_FALLBACK else (pk, how)
         return resolved[name]
 
     missing: dict[tuple[str, str], TaxonRecord] = {}
