@@ -87,7 +87,7 @@ def _catalogue(folder: Path, *, whole_country: bool, regions: RegionCodes, repor
     index = _read(folder / "INDEX.csv")
     if index and not {"file", "countryCode", "citation"} <= set(index[0]):
         raise ImportInputError(f"{folder / 'INDEX.csv'}: not a GRIIS catalogue (needs file, countryCode, citation columns)")
-    checklists = []
+    checklists, unplaced = [], []
     for meta in index:
         path, area = folder / meta["file"], meta.get("area", "").strip()
         if not path.exists():
@@ -97,11 +97,13 @@ def _catalogue(folder: Path, *, whole_country: bool, regions: RegionCodes, repor
         if not code and whole_country and not location:
             code = regions.country_for_alpha2(meta["countryCode"]) or ""
         if not code or regions.id(code) is None:
-            report.reject("area has no polygon here: checklist not imported", f"{area} [{meta['countryCode']}{' ' + location if location else ''}]")
+            unplaced.append(f"{area} [{meta['countryCode']}{' ' + location if location else ''}]")
+            report.reject("area has no polygon here: checklist not imported", unplaced[-1])
             continue
         version = f" v{meta['version'].strip()}" if meta.get("version", "").strip() else ""
         checklists.append(Checklist(path, f"GRIIS checklist: {area}{version} (ISSG)", _dataset_url(meta), meta["citation"].strip(), code, area))
-    report.note(f"{folder.name}: {len(checklists)} of {len(index)} checklists placed on a region")
+    report.note(f"{folder.name}: {len(checklists)} of {len(index)} checklists placed on a region"
+                + (f"; no polygon here for: {', '.join(unplaced)}" if unplaced else ""))
     return checklists
 
 
