@@ -71,10 +71,14 @@ def load_griis_extract() -> dict[str, int]:
     taxa = {name: taxon_by_name(name) for name in {r["scientific_name"] for r in rows}}
     statuses, skipped = [], 0
     for row in rows:
-        taxon, region_id, checklist = taxa[row["scientific_name"]], regions.id(row["region_code"]), checklists[row["source"]]
+        taxon, region_id = taxa[row["scientific_name"]], regions.id(row["region_code"])
         if taxon is None or region_id is None:
             skipped += 1
             continue
-        statuses.append(StatusRow(taxon.pk, region_id, row["status"], row["source"], checklist["source_url"],
-                                  row["establishment_means"], row["degree_of_establishment"], status_note(row["remark"], checklist["citation"])))
+        checklist = checklists[row["source"]]
+        note = status_note(row["remark"], checklist["citation"])
+        statuses.append(StatusRow(
+            taxon.pk, region_id, row["status"], row["source"], checklist["source_url"],
+            row["establishment_means"], row["degree_of_establishment"], note,
+        ))
     return {**regional_statuses_sync(rows=statuses), "skipped": skipped}

@@ -8,6 +8,7 @@ that the taxonomy here splits, so GBIF's `acceptedNameUsage` is only the fallbac
 neither name is created under GBIF's accepted name, with the register's name as its synonym; a
 subspecies or variety the taxonomy lacks is created under its species, never merged into it.
 """
+
 from __future__ import annotations
 
 import csv
@@ -86,7 +87,9 @@ def _catalogue(folder: Path, *, whole_country: bool, regions: RegionCodes, repor
     reported, never widened to its country."""
     index = _read(folder / "INDEX.csv")
     if index and not {"file", "countryCode", "citation"} <= set(index[0]):
-        raise ImportInputError(f"{folder / 'INDEX.csv'}: not a GRIIS catalogue (needs file, countryCode, citation columns)")
+        raise ImportInputError(
+            f"{folder / 'INDEX.csv'}: not a GRIIS catalogue (needs file, countryCode, citation columns)"
+        )
     checklists, unplaced = [], []
     for meta in index:
         path, area = folder / meta["file"], meta.get("area", "").strip()
@@ -101,9 +104,20 @@ def _catalogue(folder: Path, *, whole_country: bool, regions: RegionCodes, repor
             report.reject("area has no polygon here: checklist not imported", unplaced[-1])
             continue
         version = f" v{meta['version'].strip()}" if meta.get("version", "").strip() else ""
-        checklists.append(Checklist(path, f"GRIIS checklist: {area}{version} (ISSG)", _dataset_url(meta), meta["citation"].strip(), code, area))
-    report.note(f"{folder.name}: {len(checklists)} of {len(index)} checklists placed on a region"
-                + (f"; no polygon here for: {', '.join(unplaced)}" if unplaced else ""))
+        checklists.append(
+            Checklist(
+                path,
+                f"GRIIS checklist: {area}{version} (ISSG)",
+                _dataset_url(meta),
+                meta["citation"].strip(),
+                code,
+                area,
+            )
+        )
+    report.note(
+        f"{folder.name}: {len(checklists)} of {len(index)} checklists placed on a region"
+        + (f"; no polygon here for: {', '.join(unplaced)}" if unplaced else "")
+    )
     return checklists
 
 
@@ -115,12 +129,25 @@ def _checklists(paths, *, whole_country: bool, regions: RegionCodes, report: Imp
         elif path.is_dir():
             out.append(Checklist(path, path.name))  # a DwC-A folder: its dataset name is read with its rows
         elif (path.parent / "INDEX.csv").exists():
-            listed = [c for c in _catalogue(path.parent, whole_country=whole_country, regions=regions, report=ImportReport("griis")) if c.path == path]
+            listed = [
+                c
+                for c in _catalogue(
+                    path.parent, whole_country=whole_country, regions=regions, report=ImportReport("griis")
+                )
+                if c.path == path
+            ]
             if not listed:
                 report.reject("area has no polygon here: checklist not imported", path.name)
             out.extend(listed)
         else:
-            out.append(Checklist(path, f"GRIIS {path.stem.replace('griis_', '').replace('_', ' ').title()} (ISSG / TrIAS)" if "griis" in path.name.lower() else f"Darwin Core checklist {path.stem}"))
+            out.append(
+                Checklist(
+                    path,
+                    f"GRIIS {path.stem.replace('griis_', '').replace('_', ' ').title()} (ISSG / TrIAS)"
+                    if "griis" in path.name.lower()
+                    else f"Darwin Core checklist {path.stem}",
+                )
+            )
     return out
 
 
@@ -133,7 +160,11 @@ def _rows(checklist: Checklist) -> tuple[list[dict], Checklist]:
             raise ImportInputError(f"{path}: a Darwin Core archive folder needs taxon.csv and distribution.csv")
         taxon_rows = {r["taxonID"]: r for r in _read(taxa)}
         first = next(iter(taxon_rows.values()), {})
-        checklist = Checklist(path, first.get("datasetName") or path.name, first.get("datasetID", "") if first.get("datasetID", "").startswith("http") else "")
+        checklist = Checklist(
+            path,
+            first.get("datasetName") or path.name,
+            first.get("datasetID", "") if first.get("datasetID", "").startswith("http") else "",
+        )
         rows = [{**t, **d} for d in _read(dist) if (t := taxon_rows.get(d.get("taxonID", ""))) is not None]
         return rows, checklist
     rows = _read(path)
@@ -151,14 +182,20 @@ def _row_region(row: dict, regions: RegionCodes, report: ImportReport) -> str | 
         location = location.removeprefix(prefix)
     if location and regions.id(location) is not None:
         return location
-    country = regions.country_for_alpha2(row.get("countryCode", "")) or (regions.country_for_alpha2(location) if len(location) == 2 else None)
+    country = regions.country_for_alpha2(row.get("countryCode", "")) or (
+        regions.country_for_alpha2(location) if len(location) == 2 else None
+    )
     if country and len(location) > 2:
         report.note(f"{row.get('scientificName', '').strip()}: {location} not imported; recorded at {country}")
     return country
 
 
 def _lineage(row: dict, name: str, rank: str) -> tuple[tuple[str, str], ...]:
-    lineage = [(col, row.get(col, "").strip()) for col in _LINEAGE_COLUMNS if row.get(col, "").strip().lower() not in _NOT_A_NAME]
+    lineage = [
+        (col, row.get(col, "").strip())
+        for col in _LINEAGE_COLUMNS
+        if row.get(col, "").strip().lower() not in _NOT_A_NAME
+    ]
     words = name.split(" ")
     if rank in ("species", "subspecies"):
         lineage.append(("genus", words[0]))
@@ -196,10 +233,16 @@ def _entries(checklist: Checklist, regions: RegionCodes, report: ImportReport, v
             continue
         published_degree = (row.get("degreeOfEstablishment") or "").strip()
         invasive = invasiveness(row.get("isInvasive", ""))
-        vocabulary[f"isInvasive {(row.get('isInvasive') or '(empty)').strip()[:20]} -> {invasive.degree or '(not assessed)'}"] += 1
+        vocabulary[
+            f"isInvasive {(row.get('isInvasive') or '(empty)').strip()[:20]} -> {invasive.degree or '(not assessed)'}"
+        ] += 1
         if not invasive.recognised:
             report.note(f"{name} ({checklist.area or checklist.source}): {invasive.note}")
-        degree = "invasive" if published_degree.lower() in ("invasive", "widespreadinvasive") else invasive.degree or published_degree
+        degree = (
+            "invasive"
+            if published_degree.lower() in ("invasive", "widespreadinvasive")
+            else invasive.degree or published_degree
+        )
         code = checklist.region_code or _row_region(row, regions, report)
         rid = region_id if checklist.region_code else (regions.id(code) if code else None)
         if rid is None:
@@ -208,12 +251,28 @@ def _entries(checklist: Checklist, regions: RegionCodes, report: ImportReport, v
         published_rank, synonym = rank_and_synonymy(row.get("taxonRank", ""), row.get("taxonomicStatus", ""))
         accepted = canonical_name(row.get("acceptedNameUsage", "")) if synonym else ""
         rank = _rank(accepted or name, published_rank)
-        notes = [n for n in (
-            "native in part of the area, alien in the rest" if means == "native|introduced" else "",
-            "cryptogenic: origin uncertain" if means == "uncertain" else "",
-            invasive.note if invasive.recognised else "",
-        ) if n]
-        entries.append(Entry(name, accepted if accepted != name else "", rank, _lineage(row, accepted or name, rank), rid, means, degree, "; ".join(notes), checklist))
+        notes = [
+            n
+            for n in (
+                "native in part of the area, alien in the rest" if means == "native|introduced" else "",
+                "cryptogenic: origin uncertain" if means == "uncertain" else "",
+                invasive.note if invasive.recognised else "",
+            )
+            if n
+        ]
+        entries.append(
+            Entry(
+                name,
+                accepted if accepted != name else "",
+                rank,
+                _lineage(row, accepted or name, rank),
+                rid,
+                means,
+                degree,
+                "; ".join(notes),
+                checklist,
+            )
+        )
     return entries
 
 
@@ -242,7 +301,16 @@ def _import(paths, report: ImportReport, progress: bool, *, whole_country: bool)
         listed_as = f"listed as {entry.name}" if entry.name != taxon_id[1] else ""
         note = status_note("; ".join(p for p in (listed_as, entry.note) if p), entry.checklist.citation)
         status = "invasive" if entry.degree.lower() in ("invasive", "widespreadinvasive") else "introduced"
-        row = StatusRow(taxon_id[0], entry.region_id, status, entry.checklist.source, entry.checklist.source_url, entry.means, entry.degree, note)
+        row = StatusRow(
+            taxon_id[0],
+            entry.region_id,
+            status,
+            entry.checklist.source,
+            entry.checklist.source_url,
+            entry.means,
+            entry.degree,
+            note,
+        )
         key = (row.taxon_id, row.region_id, row.source)
         if key not in best or _severity(row) > _severity(best[key]):
             best[key] = row
@@ -309,7 +377,15 @@ def _taxa(entries: list[Entry], report: ImportReport) -> list[tuple[int, str]]:
         taxon_id, _ = resolve(entry.accepted)
         report.match("GBIF accepted name of a synonym", entry.name)
         synonym_outcomes["on GBIF's accepted name (the register's name is not in the taxonomy here)"] += 1
-        synonyms.append(SynonymRow(entry.name, taxon_id, SYNONYM_SOURCE, SYNONYM_SOURCE_URL, "name used by a GRIIS checklist; GBIF backbone synonym"))
+        synonyms.append(
+            SynonymRow(
+                entry.name,
+                taxon_id,
+                SYNONYM_SOURCE,
+                SYNONYM_SOURCE_URL,
+                "name used by a GRIIS checklist; GBIF backbone synonym",
+            )
+        )
         out.append(taxon_id)
     sync = taxon_synonyms_sync(rows=synonyms)
     report.add("synonyms", sync.counts)

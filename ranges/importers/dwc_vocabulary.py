@@ -3,6 +3,7 @@
 Pure functions: one published value in, the Darwin Core term (or None: not an alien record) out.
 Vocabularies: https://dwc.tdwg.org/em/ (establishmentMeans, degreeOfEstablishment).
 """
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,15 @@ NOT_PRESENT = {"absent", "excluded", "doubtful", "uncertain"}
 _SYNONYM_WORDS = ("SYNONYM", "SYNOYM", "BASIONYM")
 _STATUS_WORDS = ("ACCEPTED", "DOUBTFUL", *_SYNONYM_WORDS)
 # taxonRank as published -> the project's ranks (varieties and forms are kept as subspecies).
-_RANKS = {"species": "species", "hybrid": "species", "subspecies": "subspecies", "variety": "subspecies", "form": "subspecies",
-          "genus": "genus", "family": "family"}
+_RANKS = {
+    "species": "species",
+    "hybrid": "species",
+    "subspecies": "subspecies",
+    "variety": "subspecies",
+    "form": "subspecies",
+    "genus": "genus",
+    "family": "family",
+}
 
 
 def establishment_means(value: str) -> str | None:

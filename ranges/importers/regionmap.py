@@ -55,6 +55,8 @@ def contiguous_us_group(regions: RegionCodes, report: ImportReport) -> RegionCod
     if not members:
         report.note("no US states imported: L48 rows cannot be placed (import us-census states first)")
         return regions
-    outcome = region_group_upsert(code=L48, name="Contiguous United States (L48)", parent_code="USA", member_codes=members, source=_L48_SOURCE)
+    outcome = region_group_upsert(
+        code=L48, name="Contiguous United States (L48)", parent_code="USA", member_codes=members, source=_L48_SOURCE
+    )
     report.add("region groups", {outcome: 1})
     return RegionCodes()

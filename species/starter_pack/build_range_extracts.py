@@ -13,6 +13,7 @@ The statuses carry the importers' own source names, so a later full import finds
 
 Run:  .venv/bin/python species/starter_pack/build_range_extracts.py [--shared ../shared/data]
 """
+
 import argparse
 import csv
 import os
@@ -74,48 +75,113 @@ def build(shared: Path) -> None:
 
     native: dict[str, dict] = {}
     alien_rows, checklists = [], {}
-    citations = {r["citation"].strip(): r for r in csv.DictReader(open(shared / "invasive" / "griis_countries" / "INDEX.csv", encoding="utf-8"))}
+    citations = {
+        r["citation"].strip(): r
+        for r in csv.DictReader(open(shared / "invasive" / "griis_countries" / "INDEX.csv", encoding="utf-8"))
+    }
     for status in statuses:
         name = key_of[status.taxon_id]
         if status.source.startswith(MDD_SOURCE_PREFIX):
-            entry = native.setdefault(name, {"countries": [], "us_states": [], "source": status.source, "source_url": status.source_url})
+            entry = native.setdefault(
+                name, {"countries": [], "us_states": [], "source": status.source, "source_url": status.source_url}
+            )
             if status.region.kind == "country":
                 entry["countries"].append(status.region.code)
             elif status.region.code.startswith("US-") and status.region.kind == "admin1":
                 entry["us_states"].append(status.region.code.removeprefix("US-"))
         elif status.source.startswith(GRIIS_SOURCE_PREFIX):
             remark, _, citation = status.note.partition(CITE)
-            checklists[status.source] = {"source": status.source, "source_url": status.source_url, "citation": citation,
-                                         "license": citations.get(citation, {}).get("license", "CC-BY-4.0")}
-            alien_rows.append({"scientific_name": name, "region_code": status.region.code, "status": status.status,
-                               "establishment_means": status.establishment_means, "degree_of_establishment": status.degree_of_establishment,
-                               "source": status.source, "remark": remark.removesuffix("; ")})
+            checklists[status.source] = {
+                "source": status.source,
+                "source_url": status.source_url,
+                "citation": citation,
+                "license": citations.get(citation, {}).get("license", "CC-BY-4.0"),
+            }
+            alien_rows.append(
+                {
+                    "scientific_name": name,
+                    "region_code": status.region.code,
+                    "status": status.status,
+                    "establishment_means": status.establishment_means,
+                    "degree_of_establishment": status.degree_of_establishment,
+                    "source": status.source,
+                    "remark": remark.removesuffix("; "),
+                }
+            )
 
     _write_native_ranges(native, ranks)
-    _write("griis_statuses.csv", ["scientific_name", "region_code", "status", "establishment_means", "degree_of_establishment", "source", "remark"], alien_rows)
-    _write("griis_checklists.csv", ["source", "source_url", "citation", "license"], sorted(checklists.values(), key=lambda r: r["source"]))
-    print(f"native ranges from MDD: {len(native)} species; GRIIS: {len(alien_rows)} statuses of "
-          f"{len({r['scientific_name'] for r in alien_rows})} species from {len(checklists)} checklists")
-    print("model species without native range data:", ", ".join(sorted(set(species) - set(native) - _curated_native())) or "none")
+    _write(
+        "griis_statuses.csv",
+        [
+            "scientific_name",
+            "region_code",
+            "status",
+            "establishment_means",
+            "degree_of_establishment",
+            "source",
+            "remark",
+        ],
+        alien_rows,
+    )
+    _write(
+        "griis_checklists.csv",
+        ["source", "source_url", "citation", "license"],
+        sorted(checklists.values(), key=lambda r: r["source"]),
+    )
+    print(
+        f"native ranges from MDD: {len(native)} species; GRIIS: {len(alien_rows)} statuses of "
+        f"{len({r['scientific_name'] for r in alien_rows})} species from {len(checklists)} checklists"
+    )
+    print(
+        "model species without native range data:",
+        ", ".join(sorted(set(species) - set(native) - _curated_native())) or "none",
+    )
 
 
 def _curated_native() -> set[str]:
     from species.starter import read_csv
 
-    return {r["scientific_name"] for r in read_csv("native_ranges.csv") if r.get("source", "") == "" or not r["source"].startswith(MDD_SOURCE_PREFIX)}
+    return {
+        r["scientific_name"]
+        for r in read_csv("native_ranges.csv")
+        if r.get("source", "") == "" or not r["source"].startswith(MDD_SOURCE_PREFIX)
+    }
 
 
 def _write_native_ranges(native: dict[str, dict], ranks: dict[str, str]) -> None:
     """MDD rows replace the rows of the same species; the hand-curated rows of other species stay."""
     from species.starter import read_csv
 
-    kept = [r for r in read_csv("native_ranges.csv") if r["scientific_name"] not in native and not r.get("source", "").startswith(MDD_SOURCE_PREFIX)]
-    rows = [{"scientific_name": r["scientific_name"], "countries": r["countries"], "us_states": r.get("us_states", ""),
-             "source": r.get("source") or "RangeWatch starter pack: native ranges", "source_url": r["source_url"]} for r in kept]
+    kept = [
+        r
+        for r in read_csv("native_ranges.csv")
+        if r["scientific_name"] not in native and not r.get("source", "").startswith(MDD_SOURCE_PREFIX)
+    ]
+    rows = [
+        {
+            "scientific_name": r["scientific_name"],
+            "countries": r["countries"],
+            "us_states": r.get("us_states", ""),
+            "source": r.get("source") or "RangeWatch starter pack: native ranges",
+            "source_url": r["source_url"],
+        }
+        for r in kept
+    ]
     for name, entry in native.items():
-        rows.append({"scientific_name": name, "countries": " ".join(sorted(entry["countries"])), "us_states": " ".join(sorted(entry["us_states"])),
-                     "source": entry["source"], "source_url": entry["source_url"]})
-    _write("native_ranges.csv", ["scientific_name", "countries", "us_states", "source", "source_url"], sorted(rows, key=lambda r: r["scientific_name"]))
+        rows.append(
+            {
+                "scientific_name": name,
+                "countries": " ".join(sorted(entry["countries"])),
+                "us_states": " ".join(sorted(entry["us_states"])),
+                "source": entry["source"],
+                "source_url": entry["source_url"],
+            }
+        )
+    _write(
+        "native_ranges.csv",
+        ["scientific_name", "countries", "us_states", "source", "source_url"],
+        sorted(rows, key=lambda r: r["scientific_name"]),
+    )
 
 
 def _write(name: str, fields: list[str], rows: list[dict]) -> None:

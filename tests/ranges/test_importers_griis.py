@@ -1,6 +1,6 @@
 """GRIIS worldwide: the vocabularies as published, catalogues with INDEX.csv, synonym rows and areas
 without a polygon, on real excerpts of ../shared/data/invasive (written to tmp at test time)."""
-import csv
+
 
 import pytest
 
@@ -15,23 +15,47 @@ COUNTRIES = ("invasive", "griis_countries")
 AREAS = ("invasive", "griis_subnational")
 
 
-@pytest.mark.parametrize("published, darwin_core", [
-    ("Alien", "introduced"), ("alien", "introduced"), ("introduced", "introduced"), ("", "introduced"),
-    ("Cryptogenic|Uncertain", "uncertain"), ("cryptogenic|uncertain", "uncertain"), ("Cryptogenic|Uncerain", "uncertain"),
-    ("Cryptogenic/uncertain", "uncertain"), ("Cryptogenic|Unknown", "uncertain"),
-    ("Native|Alien", "native|introduced"), ("Native/Alien", "native|introduced"), ("Alien/Native", "native|introduced"),
-    ("native", None), ("Vagrant", None),
-])
+@pytest.mark.parametrize(
+    "published, darwin_core",
+    [
+        ("Alien", "introduced"),
+        ("alien", "introduced"),
+        ("introduced", "introduced"),
+        ("", "introduced"),
+        ("Cryptogenic|Uncertain", "uncertain"),
+        ("cryptogenic|uncertain", "uncertain"),
+        ("Cryptogenic|Uncerain", "uncertain"),
+        ("Cryptogenic/uncertain", "uncertain"),
+        ("Cryptogenic|Unknown", "uncertain"),
+        ("Native|Alien", "native|introduced"),
+        ("Native/Alien", "native|introduced"),
+        ("Alien/Native", "native|introduced"),
+        ("native", None),
+        ("Vagrant", None),
+    ],
+)
 def test_establishment_means_to_darwin_core(published, darwin_core):
     assert establishment_means(published) == darwin_core
 
 
-@pytest.mark.parametrize("published, degree, counted", [
-    ("Invasive", "invasive", True), ("invasive", "invasive", True), ("Yes", "invasive", True), ("YES", "invasive", True),
-    ("TRUE", "invasive", True), ("Null", "", True), ("null", "", True), ("FALSE", "", True), ("", "", True),
-    ("Invasive?", "", True), ("Invasive ?", "", True),
-    ("Invasive in the north of the island (122).", "invasive", True), ("maybe", "", False),
-])
+@pytest.mark.parametrize(
+    "published, degree, counted",
+    [
+        ("Invasive", "invasive", True),
+        ("invasive", "invasive", True),
+        ("Yes", "invasive", True),
+        ("YES", "invasive", True),
+        ("TRUE", "invasive", True),
+        ("Null", "", True),
+        ("null", "", True),
+        ("FALSE", "", True),
+        ("", "", True),
+        ("Invasive?", "", True),
+        ("Invasive ?", "", True),
+        ("Invasive in the north of the island (122).", "invasive", True),
+        ("maybe", "", False),
+    ],
+)
 def test_is_invasive_to_degree_of_establishment(published, degree, counted):
     read = invasiveness(published)
     assert (read.degree, read.recognised) == (degree, counted)
@@ -63,8 +87,12 @@ def _named(*prefixes):
 
 @pytest.fixture
 def regions(tmp_path):
-    countries = _excerpt_geojson(shared_path(*NE, "ne_50m_admin_0_countries.json"), tmp_path, "ne_50m_admin_0_countries.json",
-                                 lambda p: p["ADM0_A3"] in {"GBR", "BRA", "AUS", "POL", "YEM", "NZL", "ECU", "FRA", "MHL"})
+    countries = _excerpt_geojson(
+        shared_path(*NE, "ne_50m_admin_0_countries.json"),
+        tmp_path,
+        "ne_50m_admin_0_countries.json",
+        lambda p: p["ADM0_A3"] in {"GBR", "BRA", "AUS", "POL", "YEM", "NZL", "ECU", "FRA", "MHL"},
+    )
     run("natural-earth", countries)
 
 
@@ -72,16 +100,30 @@ def regions(tmp_path):
 def mammals(tmp_path):
     """MDD rows of the mammals the excerpts name, so that the taxonomy here knows both names of a
     GBIF synonym (wapiti and red deer, dog and wolf)."""
-    names = {"Cervus_canadensis", "Cervus_elaphus", "Canis_familiaris", "Canis_lupus", "Vulpes_vulpes", "Sciurus_carolinensis", "Trichosurus_vulpecula"}
+    names = {
+        "Cervus_canadensis",
+        "Cervus_elaphus",
+        "Canis_familiaris",
+        "Canis_lupus",
+        "Vulpes_vulpes",
+        "Sciurus_carolinensis",
+        "Trichosurus_vulpecula",
+    }
     mdd = tmp_path / "mdd"
     mdd.mkdir()
-    _excerpt_csv(shared_path("ranges", "mdd_mammal_native_countries", "MDD_v1.13_6753species.csv"), mdd, lambda r: r["sciName"] in names)
+    _excerpt_csv(
+        shared_path("ranges", "mdd_mammal_native_countries", "MDD_v1.13_6753species.csv"),
+        mdd,
+        lambda r: r["sciName"] in names,
+    )
     _excerpt_csv(shared_path("ranges", "mdd_mammal_native_countries", "mdd_country_to_iso3.csv"), mdd, lambda r: True)
     run("mdd", mdd)
 
 
 def _status(name, region):
-    return RegionalStatus.objects.get(taxon=taxon_by_name(name), region__code=region, source__startswith="GRIIS checklist")
+    return RegionalStatus.objects.get(
+        taxon=taxon_by_name(name), region__code=region, source__startswith="GRIIS checklist"
+    )
 
 
 @pytest.mark.django_db
@@ -91,35 +133,55 @@ def test_national_catalogue_vocabularies_synonyms_and_citations(tmp_path, region
     a GBIF synonym of Canis lupus. Poland spells 'Cryptogenic|Uncerain'; Yemen uses TRUE/FALSE and
     'cryptogenic/uncertain'; Australia has 'Native|Alien'; New Zealand 'introduced'; French Guiana has
     no polygon of its own here."""
-    catalogue = _catalogue(tmp_path, COUNTRIES, {
-        "griis_great_britain.csv": _named("Cervus canadensis", "Sciurus carolinensis", "Psittacula krameri"),
-        "griis_brazil.csv": _named("Canis familiaris"),
-        "griis_poland.csv": lambda r: r["establishmentMeans"] == "Cryptogenic|Uncerain",
-        "griis_yemen.csv": lambda r: r["isInvasive"] in ("TRUE", "FALSE") or r["establishmentMeans"] == "cryptogenic/uncertain",
-        "griis_australia.csv": lambda r: r["scientificName"].startswith("Vulpes vulpes") or r["establishmentMeans"] == "Native|Alien",
-        "griis_new_zealand.csv": lambda r: r["establishmentMeans"] == "introduced" or r["scientificName"].startswith("Trichosurus vulpecula"),
-        "griis_french_guiana.csv": lambda r: True,
-    })
+    catalogue = _catalogue(
+        tmp_path,
+        COUNTRIES,
+        {
+            "griis_great_britain.csv": _named("Cervus canadensis", "Sciurus carolinensis", "Psittacula krameri"),
+            "griis_brazil.csv": _named("Canis familiaris"),
+            "griis_poland.csv": lambda r: r["establishmentMeans"] == "Cryptogenic|Uncerain",
+            "griis_yemen.csv": lambda r: (
+                r["isInvasive"] in ("TRUE", "FALSE") or r["establishmentMeans"] == "cryptogenic/uncertain"
+            ),
+            "griis_australia.csv": lambda r: (
+                r["scientificName"].startswith("Vulpes vulpes") or r["establishmentMeans"] == "Native|Alien"
+            ),
+            "griis_new_zealand.csv": lambda r: (
+                r["establishmentMeans"] == "introduced" or r["scientificName"].startswith("Trichosurus vulpecula")
+            ),
+            "griis_french_guiana.csv": lambda r: True,
+        },
+    )
     report = run("griis", catalogue)
 
     # Synonym rows land on the species the register names, not on GBIF's lumped species.
     wapiti = _status("Cervus canadensis", "GBR")
     assert wapiti.taxon.scientific_name == "Cervus canadensis" and wapiti.status == "introduced"
     griis = RegionalStatus.objects.filter(source__startswith="GRIIS checklist")
-    assert not griis.filter(taxon__scientific_name="Cervus elaphus", region__code="GBR").exists()  # red deer is native there
+    assert not griis.filter(
+        taxon__scientific_name="Cervus elaphus", region__code="GBR"
+    ).exists()  # red deer is native there
     assert _status("Canis familiaris", "BRA").status == "invasive"
     assert not griis.filter(taxon__scientific_name="Canis lupus", region__code="BRA").exists()
-    assert any(line.startswith("    synonym rows: ") and "on the taxon the register names" in line for line in report.summary_lines()), report.summary_lines()
+    assert any(
+        line.startswith("    synonym rows: ") and "on the taxon the register names" in line
+        for line in report.summary_lines()
+    ), report.summary_lines()
 
     # Each status cites its checklist.
     squirrel = _status("Sciurus carolinensis", "GBR")
     assert squirrel.status == "invasive" and squirrel.source == "GRIIS checklist: Great Britain v1.7 (ISSG)"
     assert squirrel.source_url.startswith("https://") and "Cite: Roy H, Rorke S" in squirrel.note
     assert _status("Psittacula krameri", "GBR").status == "invasive"
-    assert _status("Vulpes vulpes", "AUS").status == "invasive" and _status("Trichosurus vulpecula", "NZL").status == "invasive"
+    assert (
+        _status("Vulpes vulpes", "AUS").status == "invasive"
+        and _status("Trichosurus vulpecula", "NZL").status == "invasive"
+    )
 
     # The vocabularies, as Darwin Core.
-    means = lambda region: set(griis.filter(region__code=region).values_list("establishment_means", flat=True))
+    def means(region):
+        return set(griis.filter(region__code=region).values_list("establishment_means", flat=True))
+
     assert means("POL") == {"uncertain"} and "uncertain" in means("YEM") and "native|introduced" in means("AUS")
     assert means("NZL") == {"introduced"}
     yemen = griis.filter(region__code="YEM")
@@ -141,10 +203,14 @@ def test_national_catalogue_vocabularies_synonyms_and_citations(tmp_path, region
 def test_sub_national_areas_without_a_polygon_are_reported_not_widened(tmp_path, regions):
     """Input: the Galápagos checklist (locationID EC-W) and an atoll of the Marshall Islands (no locationID):
     Ecuador and the Marshall Islands are imported, but neither area has a polygon of its own here."""
-    catalogue = _catalogue(tmp_path, AREAS, {
-        "griis_galapagos_islands_ecuador.csv": lambda r: True,
-        "griis_majuro_atoll_marshall_islands.csv": lambda r: True,
-    })
+    catalogue = _catalogue(
+        tmp_path,
+        AREAS,
+        {
+            "griis_galapagos_islands_ecuador.csv": lambda r: True,
+            "griis_majuro_atoll_marshall_islands.csv": lambda r: True,
+        },
+    )
     report = run("griis-areas", catalogue)
     assert report.rejected["area has no polygon here: checklist not imported"] == 2, report.summary_lines()
     assert not RegionalStatus.objects.exists()

@@ -1,5 +1,6 @@
 """All of ../shared/data imported (as bench/verdict.py does, after the starter pack): the invaders issue 14
 names are invasive where GRIIS says so, each with the national checklist it came from."""
+
 import pytest
 
 from bench.verdict import IMPORTS
@@ -47,7 +48,9 @@ def test_issue_14_invaders_after_importing_all_shared_data():
     index = build_range_index()
     for name, code, area, lon, lat in INVADERS:
         taxon = taxon_by_name(name)
-        record = RegionalStatus.objects.get(taxon=taxon, region__code=code, source__startswith=f"GRIIS checklist: {area} v")
+        record = RegionalStatus.objects.get(
+            taxon=taxon, region__code=code, source__startswith=f"GRIIS checklist: {area} v"
+        )
         assert record.status == "invasive" and record.degree_of_establishment == "invasive", f"{name} in {code}"
         assert "Cite: " in record.note and record.source_url.startswith("https://"), f"{name} in {code}"
         answer = verdict(taxon.scientific_name, lon, lat, index)

@@ -1,5 +1,6 @@
 """The starter pack knows where the species its model names live: MDD native countries for every
 mammal, GRIIS alien records with their checklists' citations, loaded without ../shared."""
+
 import pytest
 
 from ranges.models import RegionalStatus
@@ -29,7 +30,9 @@ def test_every_mammal_the_model_names_has_mdd_native_countries_or_is_domestic():
         else:  # MDD: "Domesticated", no native range (dog, cat, cattle, dromedary, ...)
             assert row["source"] == "RangeWatch starter pack: native ranges", name
     red_fox = native["Vulpes vulpes"]
-    assert {"GBR", "DEU", "USA", "CAN"} <= set(red_fox["countries"].split()) and "AUS" not in red_fox["countries"].split()
+    assert {"GBR", "DEU", "USA", "CAN"} <= set(red_fox["countries"].split()) and "AUS" not in red_fox[
+        "countries"
+    ].split()
 
 
 def test_griis_extract_covers_only_model_species_and_cites_each_checklist():
@@ -56,7 +59,11 @@ def test_fresh_install_loads_native_and_alien_records_with_sources():
     assert first["statuses"] > 0
     fox = RegionalStatus.objects.filter(taxon__scientific_name="Vulpes vulpes")
     native = fox.get(region=britain)
-    assert native.status == "native" and native.source == "Mammal Diversity Database v1.13" and native.source_url == MDD_DOI
+    assert (
+        native.status == "native"
+        and native.source == "Mammal Diversity Database v1.13"
+        and native.source_url == MDD_DOI
+    )
     alien = fox.get(region=australia, source__startswith="GRIIS")  # beside the curated "documented introductions" row
     assert alien.status == "invasive" and alien.source == "GRIIS checklist: Australia v1.10 (ISSG)"
     assert alien.note.startswith("Cite: Randall J") and alien.source_url.startswith("https://")
