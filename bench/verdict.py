@@ -20,8 +20,11 @@ IMPORTS = [
     ("us-census", [SHARED / "geo" / "us_census_states" / "cb_2020_us_state_500k.zip"]),
     ("speciesnet-taxonomy", [SHARED / "speciesnet" / "taxonomy_release.txt", SHARED / "speciesnet" / "always_crop_99710272_22x8_v12_epoch_00148.labels.txt"]),
     ("mdd", [SHARED / "ranges" / "mdd_mammal_native_countries"]),
-    ("us-riis", [SHARED / "invasive" / "us_riis"]),
+    # GRIIS creates the taxa of every kingdom it names, so US-RIIS (which only matches names) comes after it.
     ("griis", [SHARED / "invasive" / "griis_belgium" / "griis_belgium.csv", SHARED / "invasive" / "belgium_alien_mammals"]),
+    ("griis", [SHARED / "invasive" / "griis_countries"]),
+    ("griis-areas", [SHARED / "invasive" / "griis_subnational"]),
+    ("us-riis", [SHARED / "invasive" / "us_riis"]),
     ("speciesnet-geofence", [SHARED / "speciesnet" / "geofence_fixes.csv"]),
 ]
 
@@ -36,6 +39,19 @@ REAL_ANSWERS = [
     ("bobcat in Spain", "Lynx rufus", -3.7, 40.4, "out_of_range"),
     # US-RIIS lists it as Herpestes javanicus: the synonym must land on MDD's accepted name
     ("small Asian mongoose in Hawaii", "Urva auropunctata", -155.1, 19.7, "invasive"),
+    # GRIIS national checklists (issue 14)
+    ("red fox in Australia", "Vulpes vulpes", 146.0, -36.0, "invasive"),
+    ("European rabbit in Australia", "Oryctolagus cuniculus", 135.0, -30.0, "invasive"),
+    ("dromedary in Australia", "Camelus dromedarius", 132.0, -25.0, "invasive"),
+    ("donkey in Australia", "Equus asinus", 130.0, -17.0, "invasive"),
+    ("feral pig in Australia", "Sus scrofa", 145.0, -17.0, "invasive"),
+    ("nutria in Italy", "Myocastor coypus", 12.5, 41.9, "invasive"),
+    ("eastern grey squirrel in Great Britain", "Sciurus carolinensis", -1.3, 52.0, "invasive"),
+    ("ring-necked parakeet in Great Britain", "Psittacula krameri", -0.1, 51.5, "invasive"),
+    ("brushtail possum in New Zealand", "Trichosurus vulpecula", 175.0, -39.0, "invasive"),
+    ("red deer in New Zealand", "Cervus elaphus", 170.5, -44.0, "invasive"),
+    ("North American beaver in Tierra del Fuego", "Castor canadensis", -67.7, -54.3, "invasive"),
+    ("Nile perch in Uganda", "Lates niloticus", 33.0, 1.0, "invasive"),
 ]
 
 TAXA = ["Myocastor coypus", "Sus scrofa", "Sciurus carolinensis", "Lynx rufus", "Procyon lotor", "Vulpes vulpes", "Rattus norvegicus", "Nullus datus"]
@@ -105,7 +121,7 @@ def main() -> None:
     for name, taxon, lon, lat, expected in REAL_ANSWERS:
         got = verdict(taxon, lon, lat, index)
         wrong += got.status != expected
-        print(f"real answer: {name:38s} {got.status:13s} {'ok' if got.status == expected else 'WRONG, expected ' + expected}  ({', '.join(got.region_codes)})")
+        print(f"real answer: {name:38s} {got.status:13s} {'ok' if got.status == expected else 'WRONG, expected ' + expected}  ({', '.join(got.region_codes)}; {'; '.join(src['name'] for src in got.sources[:2])})")
 
     rng = np.random.default_rng(7)
     lons, lats = sample_points(index, args.points, rng)

@@ -5,8 +5,11 @@ import datetime
 
 from django.db import transaction
 
+from ranges.importers.dwc_checklist import status_note
+from ranges.importers.regionmap import L48, RegionCodes, contiguous_us_group
+from ranges.importers.report import ImportReport
 from ranges.models import FALLBACK_REGION_CODE, Region
-from ranges.services import contact_upsert, fallback_region_ensure, regional_status_upsert
+from ranges.services import StatusRow, contact_upsert, fallback_region_ensure, regional_status_upsert, regional_statuses_sync
 from species.selectors import taxon_by_name
 from species.starter import read_csv
 
@@ -30,12 +33,16 @@ def load_statuses_and_contacts() -> dict[str, int]:
         )
         counts["statuses"] += outcome != "unchanged"
 
+    # MDD rows carry MDD's own source name, so that a later `import_data mdd` finds them unchanged.
     for row in read_csv("native_ranges.csv"):
-        taxon = taxon_by_name(row["scientific_name"])
+        taxon, source = taxon_by_name(row["scientific_name"]), row.get("source") or NATIVE_RANGES_SOURCE
         for code in row["countries"].split():
-            status(NATIVE_RANGES_SOURCE, taxon, code, "native", row["source_url"], "native", "native")
+            status(source, taxon, code, "native", row["source_url"], "native", "native")
         for usps in row.get("us_states", "").split():
-            status(NATIVE_RANGES_SOURCE, taxon, f"US-{usps}", "native", row["source_url"], "native", "native")
+            status(source, taxon, f"US-{usps}", "native", row["source_url"], "native", "native")
+    griis = load_griis_extract()
+    counts["statuses"] += griis["created"] + griis["updated"]
+    counts["skipped"] += griis["skipped"]
     for row in read_csv("regional_status.csv"):
         status(
             INTRODUCTIONS_SOURCE, taxon_by_name(row["scientific_name"]), row["region_code"], row["status"], row["source_url"],
@@ -65,3 +72,27 @@ def load_contacts(regions: dict[str, Region]) -> tuple[int, int]:
         )
         loaded += outcome != "unchanged"
     return loaded, skipped
+
+
+def load_griis_extract() -> dict[str, int]:
+    """The GRIIS records of the model's species (griis_statuses.csv), each under its checklist's own
+    source name, URL and citation (griis_checklists.csv): what `import_data griis` would write."""
+    checklists = {r["source"]: r for r in read_csv("griis_checklists.csv")}
+    rows = read_csv("griis_statuses.csv")
+    regions = RegionCodes()
+    if any(r["region_code"] == L48 for r in rows) and regions.id(L48) is None:
+        regions = contiguous_us_group(regions, ImportReport("starter pack"))
+    taxa = {name: taxon_by_name(name) for name in {r["scientific_name"] for r in rows}}
+    statuses, skipped = [], 0
+    for row in rows:
+        taxon, region_id = taxa[row["scientific_name"]], regions.id(row["region_code"])
+        if taxon is None or region_id is None:
+            skipped += 1
+            continue
+        checklist = checklists[row["source"]]
+        note = status_note(row["remark"], checklist["citation"])
+        statuses.append(StatusRow(
+            taxon.pk, region_id, row["status"], row["source"], checklist["source_url"],
+            row["establishment_means"], row["degree_of_establishment"], note,
+        ))
+    return {**regional_statuses_sync(rows=statuses), "skipped": skipped}

@@ -103,7 +103,7 @@ class TaxonNames:
     """Every accepted name and synonym in memory, for importers that match thousands of names.
     resolve() answers (taxon id, how it matched) or (None, "unmatched")."""
 
-    def __init__(self):
+    def __init__(self, *, ignore_synonym_sources: tuple[str, ...] = ()):
         self._accepted: dict[str, int] = {}
         ranks: dict[str, str] = {}
         for pk, name, rank in Taxon.objects.values_list("pk", "scientific_name", "rank"):
@@ -111,7 +111,8 @@ class TaxonNames:
             if key in self._accepted and _rank_order(ranks[key]) <= _rank_order(rank):
                 continue
             self._accepted[key], ranks[key] = pk, rank
-        self._synonyms = {name.lower(): pk for name, pk in TaxonSynonym.objects.values_list("name", "taxon_id")}
+        synonyms = TaxonSynonym.objects.exclude(source__in=ignore_synonym_sources)
+        self._synonyms = {name.lower(): pk for name, pk in synonyms.values_list("name", "taxon_id")}
 
     def add(self, name: str, pk: int) -> None:
         self._accepted.setdefault(name.lower(), pk)
@@ -141,5 +142,7 @@ def _rank_order(rank: str) -> int:
     return _RANK_PREFERENCE.index(rank) if rank in _RANK_PREFERENCE else 99
 
 
-def taxon_names() -> TaxonNames:
-    return TaxonNames()
+def taxon_names(*, ignore_synonym_sources: tuple[str, ...] = ()) -> TaxonNames:
+    """All names in memory; an importer that writes synonyms ignores its own, so that a re-run
+    matches names exactly as the first run did."""
+    return TaxonNames(ignore_synonym_sources=ignore_synonym_sources)

@@ -19,6 +19,7 @@ FORMATS: dict[str, str] = {
     "mdd": "ranges.importers.mdd:run",
     "us-riis": "ranges.importers.us_riis:run",
     "griis": "ranges.importers.dwc_checklist:run",
+    "griis-areas": "ranges.importers.dwc_checklist:run_areas",
     "speciesnet-taxonomy": "ranges.importers.speciesnet:run_taxonomy",
     "speciesnet-geofence": "ranges.importers.speciesnet:run_geofence",
 }
@@ -58,10 +59,10 @@ def data_import(config: ImportConfig) -> ImportReport:
     return report
 
 
-def progress_bar(iterable, *, enabled: bool, desc: str, total: int | None = None):
+def progress_bar(iterable, *, enabled: bool, desc: str, total: int | None = None, unit: str = "row"):
     """A tqdm bar on stderr (a no-op wrapper when disabled, e.g. in tests)."""
     if not enabled:
         return iterable
     from tqdm import tqdm
 
-    return tqdm(iterable, desc=desc, total=total, unit="row", leave=False, mininterval=0.5)
+    return tqdm(iterable, desc=desc, total=total, unit=unit, leave=False, mininterval=0.5)

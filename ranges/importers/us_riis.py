@@ -5,16 +5,13 @@ import csv
 from pathlib import Path
 
 from ranges.importers import progress_bar
-from ranges.importers.regionmap import RegionCodes
+from ranges.importers.regionmap import L48, RegionCodes, contiguous_us_group
 from ranges.importers.report import ImportInputError, ImportReport
-from ranges.services import StatusRow, region_group_upsert, regional_statuses_sync
+from ranges.services import StatusRow, regional_statuses_sync
 from species.selectors import taxon_names
 
 SOURCE = "US-RIIS (USGS, 2021 release)"
 SOURCE_URL = "https://doi.org/10.5066/P95XL09Q"
-L48 = "US-L48"
-# Not part of the contiguous US: Alaska, Hawaii and the territories.
-_NOT_L48 = {"US-AK", "US-HI", "US-PR", "US-GU", "US-VI", "US-MP", "US-AS", "US-UM"}
 _LOCALITIES = {"AK": "US-AK", "HI": "US-HI", "L48": L48}
 
 
@@ -37,20 +34,9 @@ def _rows(paths) -> list[dict]:
     return rows
 
 
-def _l48_group(regions: RegionCodes, report: ImportReport) -> None:
-    members = sorted(c for c in regions.children.get("USA", set()) if c not in _NOT_L48)
-    if not members:
-        report.note("no US states imported: L48 rows cannot be placed (import us-census states first)")
-        return
-    outcome = region_group_upsert(code=L48, name="Contiguous United States (L48)", parent_code="USA", member_codes=members, source=SOURCE)
-    report.add("region groups", {outcome: 1})
-
-
 def run(paths, report: ImportReport, progress: bool) -> None:
     rows = _rows(paths)
-    regions = RegionCodes()
-    _l48_group(regions, report)
-    regions = RegionCodes()
+    regions = contiguous_us_group(RegionCodes(), report)
     names = taxon_names()
     statuses = []
     for row in progress_bar(rows, enabled=progress, desc="us-riis"):
