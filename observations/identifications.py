@@ -120,13 +120,13 @@ def observation_review(*, observation: Observation, reviewer, decision: str, tax
 
 def _verdict_for_confirmed(*, observation: Observation, taxon: Taxon) -> Verdict | None:
     """The stored verdict, recomputed when the expert's taxon differs from the one it was for."""
-    from ranges.selectors import contact_snapshot, contacts_for_regions, range_index
-    from ranges.verdict import verdict
+    from ranges.selectors import contact_snapshot, contacts_for_regions, verdict_at
 
     stored = Verdict.objects.filter(observation=observation).first()
-    if stored is not None and stored.taxon_id == taxon.pk:
+    # A "please verify" answer (alert_level "possible") awaited exactly this: judge the taxon again.
+    if stored is not None and stored.taxon_id == taxon.pk and stored.alert_level != "possible":
         return stored
-    found = verdict(taxon.scientific_name, observation.longitude, observation.latitude, range_index())
+    found = verdict_at(taxon.scientific_name, observation.longitude, observation.latitude)
     contacts = [contact_snapshot(c) for c in contacts_for_regions(found.region_codes)] if found.is_alert else []
     saved, _ = Verdict.objects.update_or_create(
         observation=observation,

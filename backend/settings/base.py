@@ -111,6 +111,13 @@ RANGEWATCH_UPLOAD_RATE = env.str("RANGEWATCH_UPLOAD_RATE", default="60/minute")
 # Classifier and verdict.
 RANGEWATCH_MODEL_DIR = Path(env.str("RANGEWATCH_MODEL_DIR", default=str(VAR_DIR / "models")))
 RANGEWATCH_CONFIDENCE_THRESHOLD = env.float("RANGEWATCH_CONFIDENCE_THRESHOLD", default=0.5)
+# Location-aware identification (ranges/identification.py; defaults from `python bench/identify.py`):
+# an alert needs the photo alone to give the taxon at least ALERT_MIN_SCORE; a possible alert taxon
+# at REVIEW_MIN_SCORE or more makes the answer "please verify" (no agency notified); a taxon whose
+# known native range excludes the point has its score multiplied by PRIOR_FLOOR before naming.
+RANGEWATCH_ALERT_MIN_SCORE = env.float("RANGEWATCH_ALERT_MIN_SCORE", default=0.7)
+RANGEWATCH_REVIEW_MIN_SCORE = env.float("RANGEWATCH_REVIEW_MIN_SCORE", default=0.2)
+RANGEWATCH_PRIOR_FLOOR = env.float("RANGEWATCH_PRIOR_FLOOR", default=0.1)
 RANGEWATCH_TOP_K = env.int("RANGEWATCH_TOP_K", default=5)
 # The inference worker (DESIGN §6): on CPU, ONNX Runtime (2-3x torch on this class of machine;
 # the export is cached next to the artifact); on a GPU, torch with channels_last and autocast.
