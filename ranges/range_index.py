@@ -168,6 +168,12 @@ class RangeIndex:
             shapely.prepare(geom)
             self._ranges_by_taxon[record.taxon_key].append((record, geom))
         self._native_polygon_taxa = {r.taxon_key for r in self.ranges if r.origin in NATIVE_ORIGINS}
+        # What an out_of_range or unknown verdict cites, once per taxon and source, at build: a
+        # fox is native in ~130 regions, and listing them per verdict took ~0.5 ms (bench/verdict.py).
+        self._cited: dict[tuple[str, bool], dict[tuple[str, str], StatusRecord]] = defaultdict(dict)
+        for s in self.statuses:
+            self._cited[(s.taxon_key, s.status == "native")].setdefault((s.source, s.source_url), s)
+        self._native_codes_sorted = {t: tuple(sorted(codes)) for t, codes in self._native_regions_by_taxon.items()}
 
     # -- regions -----------------------------------------------------------------------------
     def region(self, code: str) -> RegionRecord | None:
@@ -301,6 +307,13 @@ class RangeIndex:
 
     def status_region_codes(self, taxon_key: str) -> set[str]:
         return self._status_regions_by_taxon.get(taxon_key, set())
+
+    def cited_statuses(self, taxon_key: str, *, native: bool) -> list[StatusRecord]:
+        """One native (or one alien) record of the taxon per source: what a verdict cites."""
+        return list(self._cited.get((taxon_key, native), {}).values())
+
+    def native_region_codes_sorted(self, taxon_key: str) -> tuple[str, ...]:
+        return self._native_codes_sorted.get(taxon_key, ())
 
     def alien_region_codes(self, taxon_key: str) -> list[str]:
         """The regions where the taxon is recorded as introduced or invasive, sorted."""
