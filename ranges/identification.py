@@ -102,8 +102,10 @@ def identify(taxon_scores: dict[str, float], lon: float, lat: float, index: Rang
 def _please_verify(possible: Candidate, found: Verdict, decision: Decision, named: Verdict) -> Verdict:
     """`uncertain`, carrying the possible alert's regions and sources so a reviewer can act on it."""
     lead = ""
-    if decision.key and decision.key != possible.key:
+    if decision.outcome == "identified" and decision.key != possible.key:
         lead = f"Most likely {decision.key} ({named.status} here). "
+    elif decision.outcome == "uncertain":
+        lead = "The model is not confident. "
     explanation = (
         f"{lead}Possibly {possible.key} (the photo alone gives {possible.score:.0%}), not expected here: please verify. "
         f"{found.explanation}"
