@@ -8,6 +8,7 @@ placed at a point in its real country (the MICA deployments give real points; el
 the country, or Snapshot Serengeti's own position for Tanzania), and each photo of a species with a
 known native range is also placed in another country of its native range and in a country outside it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,8 +79,10 @@ def country_point(code: str, index) -> tuple[float, float] | None:
 def placements(index, taxa) -> list[Placement]:
     from ranges.verdict import NATIVE, OUT_OF_RANGE, verdict
 
+    with open(PHOTOS / "photos_index.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
     out = []
-    for row in csv.DictReader(open(PHOTOS / "photos_index.csv")):
+    for row in rows:
         truth = truth_key(row["speciesnet_taxonomy"])
         if not truth or "truncated" in row["notes"]:
             continue  # blank, vehicle, unlabelled, or a deliberately broken file
@@ -92,7 +95,11 @@ def placements(index, taxa) -> list[Placement]:
             point = None  # no place known: not placed for real
         if point:
             out.append(Placement(row["path"], truth, *point, "real"))
-        native = sorted(c for c in index.native_region_codes(truth) if index.region(c) and index.region(c).kind == "country" and c != row["country_iso3"])
+        native = sorted(
+            c
+            for c in index.native_region_codes(truth)
+            if index.region(c) and index.region(c).kind == "country" and c != row["country_iso3"]
+        )
         for code in native[:1]:
             p = country_point(code, index)
             if p and verdict(truth, *p, index, taxa).status == NATIVE:
@@ -106,8 +113,8 @@ def placements(index, taxa) -> list[Placement]:
 
 
 def classify_all(paths: list[str]) -> dict[str, dict[str, float]]:
-    from observations.inference import active_model_version
     from ml.engine import Classifier
+    from observations.inference import active_model_version
 
     version = active_model_version()
     classifier = Classifier.load(version.path, backend="onnxruntime", threads=2)
@@ -124,7 +131,19 @@ def evaluate(cases, scores, index, taxa, thresholds, use_prior: bool) -> dict[st
     from ranges.identification import ALERT_LEVEL, REVIEW_LEVEL, identify
     from ranges.verdict import ALERT_STATUSES, verdict
 
-    n = {"top1_species": 0, "top1_genus": 0, "committed": 0, "committed_right": 0, "native": 0, "false_alert": 0, "native_review": 0, "invader": 0, "invader_flagged": 0, "invader_seen": 0, "invader_seen_flagged": 0}
+    n = {
+        "top1_species": 0,
+        "top1_genus": 0,
+        "committed": 0,
+        "committed_right": 0,
+        "native": 0,
+        "false_alert": 0,
+        "native_review": 0,
+        "invader": 0,
+        "invader_flagged": 0,
+        "invader_seen": 0,
+        "invader_seen_flagged": 0,
+    }
     for case in cases:
         taxon_scores = scores[case.path]
         found = identify(taxon_scores, case.lon, case.lat, index, taxa, thresholds, use_prior=use_prior)
@@ -133,7 +152,9 @@ def evaluate(cases, scores, index, taxa, thresholds, use_prior: bool) -> dict[st
         n["top1_genus"] += _same_genus(best, case.truth, taxa)
         if found.decision.outcome == "identified":
             n["committed"] += 1
-            n["committed_right"] += found.decision.key in _lineage(case.truth, taxa) or _same_genus(found.decision.key, case.truth, taxa)
+            n["committed_right"] += found.decision.key in _lineage(case.truth, taxa) or _same_genus(
+                found.decision.key, case.truth, taxa
+            )
         truth_here = verdict(case.truth, case.lon, case.lat, index, taxa)
         if case.kind == "out_of_range":
             flagged = found.alert_level in (ALERT_LEVEL, REVIEW_LEVEL)
@@ -176,7 +197,9 @@ def _highest_false_alarm_score(cases, scores, index, taxa) -> float:
     for case in cases:
         if case.kind == "out_of_range" or verdict(case.truth, case.lon, case.lat, index, taxa).status in ALERT_STATUSES:
             continue
-        ranked = sorted(((k, v) for k, v in scores[case.path].items() if k != "no_animal"), key=lambda kv: kv[1], reverse=True)[:5]
+        ranked = sorted(
+            ((k, v) for k, v in scores[case.path].items() if k != "no_animal"), key=lambda kv: kv[1], reverse=True
+        )[:5]
         for key, score in ranked:
             if verdict(key, case.lon, case.lat, index, taxa).status in ALERT_STATUSES:
                 highest = max(highest, score)
@@ -211,38 +234,64 @@ def main() -> None:
     from species.selectors import taxon_tree
 
     index, taxa, thresholds = range_index(), taxon_tree(), identification_thresholds()
-    print(f"range index: {len(index.regions)} regions, {len(index.statuses)} statuses; taxonomy: {len(taxa.parents)} taxa")
+    print(
+        f"range index: {len(index.regions)} regions, {len(index.statuses)} statuses; taxonomy: {len(taxa.parents)} taxa"
+    )
     cases = placements(index, taxa)
     scores = classify_all(sorted({c.path for c in cases}))
     cases = [c for c in cases if c.path in scores]
     kinds = {k: sum(c.kind == k for c in cases) for k in ("real", "native", "out_of_range")}
-    print(f"placements: {len(cases)} ({kinds['real']} real, {kinds['native']} synthetic native, {kinds['out_of_range']} synthetic out of range)")
+    print(
+        f"placements: {len(cases)} ({kinds['real']} real, {kinds['native']} synthetic native, "
+        f"{kinds['out_of_range']} synthetic out of range)"
+    )
 
     if not args.no_sweep:
-        print("\nsweep (prior on): alert review floor | false_alert native_review missed_invader(seen) top1_genus committed_precision")
+        print("\nsweep (prior on): alert review floor | false_alert native_review missed_invader(visible) ", end="")
+        print("top1_genus committed_precision")
         for alert, review, floor in SWEEP:
-            t = replace(thresholds, alert=alert, review=review, prior_floor=floor)
-            m = evaluate(cases, scores, index, taxa, t, use_prior=True)
-            print(f"  {alert:.1f} {review:.1f} {floor:.2f} | {m['false_alert_rate']:.3f} {m['native_review_rate']:.3f} {m['missed_invader_rate']:.3f} {m['top1_genus']:.3f} {m['committed_precision']:.3f}")
+            m = evaluate(
+                cases, scores, index, taxa, replace(thresholds, alert=alert, review=review, prior_floor=floor), True
+            )
+            rates = [m[k] for k in ("false_alert_rate", "native_review_rate", "missed_invader_rate", "top1_genus")]
+            print(
+                f"  {alert:.1f} {review:.1f} {floor:.2f} | " + " ".join(f"{r:.3f}" for r in rates),
+                f"{m['committed_precision']:.3f}",
+            )
 
     print("\nwhat the alert threshold must separate (the classifier's own scores):")
-    print(f"  highest score of a would-be-alert candidate on a native placement: {_highest_false_alarm_score(cases, scores, index, taxa):.3f}")
-    seen = sorted(round(_truth_score(c, scores, taxa), 3) for c in cases if c.kind == "out_of_range" and _truth_score(c, scores, taxa) >= VISIBLE)
-    print(f"  scores of the visible out-of-range animals: {seen}")
+    highest = _highest_false_alarm_score(cases, scores, index, taxa)
+    print(f"  highest score of a would-be-alert candidate on a native placement: {highest:.3f}")
+    visible = [c for c in cases if c.kind == "out_of_range" and _truth_score(c, scores, taxa) >= VISIBLE]
+    print(
+        "  scores of the visible out-of-range animals:",
+        sorted(round(_truth_score(c, scores, taxa), 3) for c in visible),
+    )
 
-    print(f"\nsettings: alert {thresholds.alert}, review {thresholds.review}, prior floor {thresholds.prior_floor}, confidence {thresholds.confidence}")
-    print("| | top-1 species | top-1 genus | committed precision (n) | false alerts on natives (n) | natives sent to review | missed invaders: seen (n) / all (n) |")
+    t = thresholds
+    print(f"\nsettings: alert {t.alert}, review {t.review}, prior floor {t.prior_floor}, confidence {t.confidence}")
+    print(
+        "| | top-1 species | top-1 genus | committed precision (n) | false alerts on natives (n) "
+        "| natives sent to review ",
+        end="",
+    )
+    print("| missed invaders: visible (n) / all (n) |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     results = {}
     for label, use_prior in (("prior", True), ("plain", False)):
         m = results[label] = evaluate(cases, scores, index, taxa, thresholds, use_prior)
         print(
-            f"| {label} | {m['top1_species']:.3f} | {m['top1_genus']:.3f} | {m['committed_precision']:.3f} ({m['committed']}) | "
-            f"{m['false_alert_rate']:.3f} ({m['natives']}) | {m['native_review_rate']:.3f} | "
-            f"{m['missed_invader_rate']:.3f} ({m['invaders_seen']}) / {m['missed_invader_rate_all']:.3f} ({m['invaders']}) |"
+            f"| {label} | {m['top1_species']:.3f} | {m['top1_genus']:.3f} "
+            f"| {m['committed_precision']:.3f} ({m['committed']}) "
+            f"| {m['false_alert_rate']:.3f} ({m['natives']}) | {m['native_review_rate']:.3f} "
+            f"| {m['missed_invader_rate']:.3f} ({m['invaders_seen']}) "
+            f"/ {m['missed_invader_rate_all']:.3f} ({m['invaders']}) |"
         )
     prior, plain = results["prior"], results["plain"]
-    print(f"top1_genus_prior={prior['top1_genus']:.3f} top1_genus_plain={plain['top1_genus']:.3f} false_alert_rate={prior['false_alert_rate']:.3f} missed_invader_rate={prior['missed_invader_rate']:.3f}")
+    print(
+        f"top1_genus_prior={prior['top1_genus']:.3f} top1_genus_plain={plain['top1_genus']:.3f} "
+        f"false_alert_rate={prior['false_alert_rate']:.3f} missed_invader_rate={prior['missed_invader_rate']:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Location-aware identification: the classifier's scores, weighted by where the photo was taken,
 then the verdict, with alerts only on visual evidence (DESIGN §5.6). Pure: no Django, no database."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,7 +56,17 @@ def location_prior(verdicts: dict[str, Verdict], floor: float) -> dict[str, floa
     return {key: (floor if v.is_alert and v.status not in EXPECTED_STATUSES else 1.0) for key, v in verdicts.items()}
 
 
-def identify(taxon_scores: dict[str, float], lon: float, lat: float, index: RangeIndex, taxa: TaxonTree, thresholds: IdentificationThresholds, *, top_k: int = 5, use_prior: bool = True) -> Identification:
+def identify(
+    taxon_scores: dict[str, float],
+    lon: float,
+    lat: float,
+    index: RangeIndex,
+    taxa: TaxonTree,
+    thresholds: IdentificationThresholds,
+    *,
+    top_k: int = 5,
+    use_prior: bool = True,
+) -> Identification:
     """Name the animal in the photo at (lon, lat) and judge it there.
 
     1. Each candidate (the classifier's top `top_k`, and every label with a score of at least
@@ -75,27 +86,55 @@ def identify(taxon_scores: dict[str, float], lon: float, lat: float, index: Rang
     ranked = sorted(animal.items(), key=lambda kv: kv[1], reverse=True)
     keys = [k for k, s in ranked[:top_k]] + [k for k, s in ranked[top_k:] if s >= thresholds.review]
     verdicts = {k: verdict_at_hits(k, lon, lat, hits, index, taxa) for k in keys}
-    scores = reweight_by_prior(taxon_scores, location_prior(verdicts, thresholds.prior_floor)) if use_prior else taxon_scores
+    scores = (
+        reweight_by_prior(taxon_scores, location_prior(verdicts, thresholds.prior_floor)) if use_prior else taxon_scores
+    )
     decision = decide(scores, taxa.parents, taxa.ranks, thresholds.confidence)
-    candidates = tuple(sorted(
-        (Candidate(k, animal[k], scores[k], verdicts[k].status in EXPECTED_STATUSES, verdicts[k].status) for k in keys),
-        key=lambda c: c.weighted,
-        reverse=True,
-    ))
+    candidates = tuple(
+        sorted(
+            (
+                Candidate(k, animal[k], scores[k], verdicts[k].status in EXPECTED_STATUSES, verdicts[k].status)
+                for k in keys
+            ),
+            key=lambda c: c.weighted,
+            reverse=True,
+        )
+    )
 
     if decision.outcome == "no_animal":
-        return Identification(decision, Verdict(NO_ANIMAL, None, "The photo does not seem to show an animal the model knows.", region_codes=codes), candidates, "")
+        return Identification(
+            decision,
+            Verdict(NO_ANIMAL, None, "The photo does not seem to show an animal the model knows.", region_codes=codes),
+            candidates,
+            "",
+        )
     named = verdicts.get(decision.key) or verdict_at_hits(decision.key, lon, lat, hits, index, taxa)
-    if decision.outcome == "identified" and named.is_alert and subtree_total(animal, decision.key, taxa.parents) >= thresholds.alert:
+    if (
+        decision.outcome == "identified"
+        and named.is_alert
+        and subtree_total(animal, decision.key, taxa.parents) >= thresholds.alert
+    ):
         return Identification(decision, named, candidates, ALERT_LEVEL)
     possible = [c for c in candidates if verdicts[c.key].is_alert and c.score >= thresholds.review]
     if decision.outcome == "identified" and named.is_alert and all(c.key != decision.key for c in possible):
-        possible.insert(0, Candidate(decision.key, subtree_total(animal, decision.key, taxa.parents), decision.score, False, named.status))
+        possible.insert(
+            0,
+            Candidate(
+                decision.key, subtree_total(animal, decision.key, taxa.parents), decision.score, False, named.status
+            ),
+        )
     if possible:
-        return Identification(decision, _please_verify(possible[0], verdicts.get(possible[0].key) or named, decision, named), candidates, REVIEW_LEVEL)
+        return Identification(
+            decision,
+            _please_verify(possible[0], verdicts.get(possible[0].key) or named, decision, named),
+            candidates,
+            REVIEW_LEVEL,
+        )
     if decision.outcome == "uncertain":
         explanation = f"The model is not confident (best guess {decision.key} at {decision.score:.0%})."
-        return Identification(decision, Verdict(UNCERTAIN, decision.key, explanation, region_codes=codes), candidates, "")
+        return Identification(
+            decision, Verdict(UNCERTAIN, decision.key, explanation, region_codes=codes), candidates, ""
+        )
     return Identification(decision, named, candidates, "")
 
 
@@ -107,7 +146,10 @@ def _please_verify(possible: Candidate, found: Verdict, decision: Decision, name
     elif decision.outcome == "uncertain":
         lead = "The model is not confident. "
     explanation = (
-        f"{lead}Possibly {possible.key} (the photo alone gives {possible.score:.0%}), not expected here: please verify. "
+        f"{lead}Possibly {possible.key} (the photo alone gives {possible.score:.0%}), "
+        "not expected here: please verify. "
         f"{found.explanation}"
     )
-    return Verdict(UNCERTAIN, possible.key, explanation, found.region_code, found.region_codes, found.sources, found.snapped)
+    return Verdict(
+        UNCERTAIN, possible.key, explanation, found.region_code, found.region_codes, found.sources, found.snapped
+    )

@@ -8,8 +8,8 @@ import time
 import shapely
 from django.conf import settings
 
-from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon, Region, RegionalStatus
 from ranges.identification import Identification, IdentificationThresholds, identify
+from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon, Region, RegionalStatus
 from ranges.range_index import GeofenceRecord, RangeIndex, RangeRecord, RegionRecord, StatusRecord
 from ranges.verdict import Verdict, verdict
 from species.models import Taxon

@@ -1,4 +1,5 @@
 """The verdict: is taxon T native at point P? A pure function over the range index and the taxon tree (DESIGN §5)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -94,7 +95,9 @@ def verdicts_many(taxon_keys, lons, lats, index: RangeIndex, taxa: TaxonTree | N
     return out
 
 
-def verdict_at_hits(taxon_key: str, lon: float, lat: float, hits: list[RegionHit], index: RangeIndex, taxa: TaxonTree | None = None) -> Verdict:
+def verdict_at_hits(
+    taxon_key: str, lon: float, lat: float, hits: list[RegionHit], index: RangeIndex, taxa: TaxonTree | None = None
+) -> Verdict:
     """The verdict when the regions at the point are already known."""
     taxa = taxa or _NO_TAXONOMY
     taxon_key = taxa.accepted_name(taxon_key)
@@ -112,6 +115,7 @@ def _depends_on_point(taxon_key: str, index: RangeIndex, taxa: TaxonTree) -> boo
 
 # -- one taxon -------------------------------------------------------------------------------
 
+
 def _verdict_for_taxon(taxon_key: str, lon: float, lat: float, index: RangeIndex, hits: list[RegionHit]) -> Verdict:
     codes = tuple(h.region.code for h in hits)
     snapped = any(h.snapped for h in hits)
@@ -123,19 +127,53 @@ def _verdict_for_taxon(taxon_key: str, lon: float, lat: float, index: RangeIndex
     if alien_records:  # rules 2 and 3
         native_as_specific = native_records and native_at <= alien_at
         if native_as_specific or native_polygons:
-            return _conflict_verdict(taxon_key, hits, native_at, native_records, native_polygons, alien_at, alien_records, codes, snapped)
+            return _conflict_verdict(
+                taxon_key, hits, native_at, native_records, native_polygons, alien_at, alien_records, codes, snapped
+            )
         status = max(alien_records, key=lambda r: _SEVERITY[r.status]).status
         region = hits[alien_at].region
         chosen = [r for r in alien_records if r.status == status]
-        return Verdict(status, taxon_key, f"{taxon_key} is recorded as {status} in {region.name} ({region.code}) by {_names(chosen)}.", region.code, codes, _sources(chosen), snapped)
+        return Verdict(
+            status,
+            taxon_key,
+            f"{taxon_key} is recorded as {status} in {region.name} ({region.code}) by {_names(chosen)}.",
+            region.code,
+            codes,
+            _sources(chosen),
+            snapped,
+        )
     if native_records:  # rule 2
         region = hits[native_at].region
-        return Verdict(NATIVE, taxon_key, f"{taxon_key} is recorded as native in {region.name} ({region.code}) by {_names(native_records)}.", region.code, codes, _sources(native_records), snapped)
+        return Verdict(
+            NATIVE,
+            taxon_key,
+            f"{taxon_key} is recorded as native in {region.name} ({region.code}) by {_names(native_records)}.",
+            region.code,
+            codes,
+            _sources(native_records),
+            snapped,
+        )
     if native_polygons:  # rule 4
-        return Verdict(NATIVE, taxon_key, f"The point lies inside the native range of {taxon_key} ({native_polygons[0].source}).", None, codes, _sources(native_polygons), snapped)
+        return Verdict(
+            NATIVE,
+            taxon_key,
+            f"The point lies inside the native range of {taxon_key} ({native_polygons[0].source}).",
+            None,
+            codes,
+            _sources(native_polygons),
+            snapped,
+        )
     introduced_polygons = [rec for rec in inside if rec.origin == INTRODUCED]
     if introduced_polygons:
-        return Verdict(INTRODUCED, taxon_key, f"The point lies inside the introduced range of {taxon_key} ({introduced_polygons[0].source}).", None, codes, _sources(introduced_polygons), snapped)
+        return Verdict(
+            INTRODUCED,
+            taxon_key,
+            f"The point lies inside the introduced range of {taxon_key} ({introduced_polygons[0].source}).",
+            None,
+            codes,
+            _sources(introduced_polygons),
+            snapped,
+        )
     if index.native_range_known(taxon_key):  # rule 5
         return _out_of_range_verdict(taxon_key, hits, index, codes, snapped)
     return _unknown_verdict(taxon_key, index, codes, snapped)  # rule 6
@@ -154,7 +192,8 @@ def _native_status_at(taxon_key: str, hits: list[RegionHit], index: RangeIndex) 
 
 
 def _alien_status_at(taxon_key: str, hits: list[RegionHit], index: RangeIndex) -> tuple[int, list[StatusRecord]]:
-    """(position in `hits`, alien records) of the most specific region at P where the taxon is introduced or invasive."""
+    """(position in `hits`, alien records) of the most specific region at P where the taxon is
+    introduced or invasive."""
     for at, hit in enumerate(hits):
         records = [r for r in index.statuses_for(taxon_key, hit.region.code) if r.status in ALIEN_STATUSES]
         if records:
@@ -170,7 +209,9 @@ def _range_polygons_at(taxon_key: str, lon: float, lat: float, index: RangeIndex
     return [rec for rec, geom in polygons if _in_range(geom, point, index.snap_tolerance_deg)]
 
 
-def _conflict_verdict(taxon_key, hits, native_at, native_records, native_polygons, alien_at, alien_records, codes, snapped) -> Verdict:
+def _conflict_verdict(
+    taxon_key, hits, native_at, native_records, native_polygons, alien_at, alien_records, codes, snapped
+) -> Verdict:
     """Rule 3: native-range evidence at P at least as specific as the alien record wins (no alert);
     the explanation names both sides, so a reviewer can see the disagreement."""
     alien_region = hits[alien_at].region
@@ -183,25 +224,35 @@ def _conflict_verdict(taxon_key, hits, native_at, native_records, native_polygon
         native_side = f"{_names(native_records)} records it as native in {region.name} ({region.code})"
         native_region_code, native_cited = region.code, list(native_records)
     explanation = (
-        f"Sources disagree about {taxon_key} here: {native_side}, while {_names(alien_records)} lists it as {alien_status} "
+        f"Sources disagree about {taxon_key} here: {native_side}, while {_names(alien_records)} lists it as "
+        f"{alien_status} "
         f"in {alien_region.name} ({alien_region.code}). Alien registers often list a whole country when a species is "
-        f"alien in only part of it (islands, one province), so the more specific native-range evidence decides: native here."
+        "alien in only part of it (islands, one province), so the more specific native-range evidence decides: "
+        "native here."
     )
-    return Verdict(NATIVE, taxon_key, explanation, native_region_code, codes, _sources(native_cited + list(alien_records)), snapped)
+    return Verdict(
+        NATIVE, taxon_key, explanation, native_region_code, codes, _sources(native_cited + list(alien_records)), snapped
+    )
 
 
-def _out_of_range_verdict(taxon_key: str, hits: list[RegionHit], index: RangeIndex, codes: tuple[str, ...], snapped: bool) -> Verdict:
+def _out_of_range_verdict(
+    taxon_key: str, hits: list[RegionHit], index: RangeIndex, codes: tuple[str, ...], snapped: bool
+) -> Verdict:
     native_codes = index.native_region_codes_sorted(taxon_key)
     native_records = index.cited_statuses(taxon_key, native=True)
     native_polygons = [rec for rec, _ in index.range_polygons(taxon_key) if rec.origin in NATIVE_ORIGINS]
-    known = f"{taxon_key} is native to {_region_list(native_codes, index)}" if native_codes else f"{taxon_key} has a known native range"
+    known = (
+        f"{taxon_key} is native to {_region_list(native_codes, index)}"
+        if native_codes
+        else f"{taxon_key} has a known native range"
+    )
     place = hits[0].region.name if hits else "this place"
     allowed = [g for g in index.geofence_at(taxon_key, codes) if g.rule == "allow"]
     return Verdict(
         OUT_OF_RANGE,
         taxon_key,
-        f"{known}, and {place} lies outside its native range: possibly a new introduction. Please report it so an expert can verify."
-        + _geofence_hint(allowed),
+        f"{known}, and {place} lies outside its native range: possibly a new introduction. "
+        "Please report it so an expert can verify." + _geofence_hint(allowed),
         hits[0].region.code if hits else None,
         codes,
         _sources(native_records + native_polygons + allowed),
@@ -213,7 +264,15 @@ def _unknown_verdict(taxon_key: str, index: RangeIndex, codes: tuple[str, ...], 
     """Rule 6: no native range in the data. Say what is known: alien records elsewhere."""
     alien_codes = index.alien_region_codes(taxon_key)
     if not alien_codes:
-        return Verdict(UNKNOWN, taxon_key, f"There is no range data for {taxon_key}; we cannot say whether it belongs here.", None, codes, (), snapped)
+        return Verdict(
+            UNKNOWN,
+            taxon_key,
+            f"There is no range data for {taxon_key}; we cannot say whether it belongs here.",
+            None,
+            codes,
+            (),
+            snapped,
+        )
     records = index.cited_statuses(taxon_key, native=False)
     explanation = (
         f"{taxon_key} is recorded as alien in {_region_list(alien_codes, index)}; its native range is not in our data, "
@@ -224,7 +283,10 @@ def _unknown_verdict(taxon_key: str, index: RangeIndex, codes: tuple[str, ...], 
 
 # -- a genus or family -----------------------------------------------------------------------
 
-def _verdict_for_group(taxon_key: str, members: list[str], lon: float, lat: float, index: RangeIndex, hits: list[RegionHit]) -> Verdict:
+
+def _verdict_for_group(
+    taxon_key: str, members: list[str], lon: float, lat: float, index: RangeIndex, hits: list[RegionHit]
+) -> Verdict:
     """Rule 7: a group answers for all its member species in the taxonomy, not only those with data.
 
     - native when every member recorded here is native;
@@ -245,20 +307,64 @@ def _verdict_for_group(taxon_key: str, members: list[str], lon: float, lat: floa
     count = f"{len(members)} member species"
     if statuses == {NATIVE}:
         names = ", ".join(v.taxon_key for v in known_here)
-        return Verdict(NATIVE, taxon_key, f"The members of {taxon_key} recorded here ({names}) are native.", known_here[0].region_code, codes, sources, snapped)
+        return Verdict(
+            NATIVE,
+            taxon_key,
+            f"The members of {taxon_key} recorded here ({names}) are native.",
+            known_here[0].region_code,
+            codes,
+            sources,
+            snapped,
+        )
     if len(statuses) == 1 and not without_native_range:
         status, names = statuses.pop(), ", ".join(v.taxon_key for v in known_here)
-        return Verdict(status, taxon_key, f"Every member of {taxon_key} recorded here ({names}) is {status}, and none of its {count} is native here.", known_here[0].region_code, codes, sources, snapped)
+        return Verdict(
+            status,
+            taxon_key,
+            f"Every member of {taxon_key} recorded here ({names}) is {status}, and none of its {count} is native here.",
+            known_here[0].region_code,
+            codes,
+            sources,
+            snapped,
+        )
     if not known_here and not without_native_range:
-        return Verdict(OUT_OF_RANGE, taxon_key, f"None of the {count} of {taxon_key} is native or recorded here, and all their native ranges are known: possibly a new introduction.", codes[0] if codes else None, codes, sources, snapped)
+        return Verdict(
+            OUT_OF_RANGE,
+            taxon_key,
+            f"None of the {count} of {taxon_key} is native or recorded here, and all their native ranges are "
+            "known: possibly a new introduction.",
+            codes[0] if codes else None,
+            codes,
+            sources,
+            snapped,
+        )
     if not known_here:
         missing = f"{len(without_native_range)} of its {count}" if members else "its members"
-        return Verdict(UNKNOWN, taxon_key, f"No member of {taxon_key} is recorded here, but the native range of {missing} is not in our data; we cannot say whether it belongs here.", None, codes, sources, snapped)
+        return Verdict(
+            UNKNOWN,
+            taxon_key,
+            f"No member of {taxon_key} is recorded here, but the native range of {missing} is not in our data; "
+            "we cannot say whether it belongs here.",
+            None,
+            codes,
+            sources,
+            snapped,
+        )
     detail = ", ".join(f"{v.taxon_key}: {v.status}" for v in known_here)
-    return Verdict(UNCERTAIN, taxon_key, f"Members of {taxon_key} differ here ({detail}), or some have no native range in our data; a species-level identification is needed.", None, codes, sources, snapped)
+    return Verdict(
+        UNCERTAIN,
+        taxon_key,
+        f"Members of {taxon_key} differ here ({detail}), or some have no native range in our data; "
+        "a species-level identification is needed.",
+        None,
+        codes,
+        sources,
+        snapped,
+    )
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
 
 def _sources(records) -> tuple[dict, ...]:
     seen, out = set(), []
@@ -303,11 +409,15 @@ def _in_range(geom, point, tolerance: float) -> bool:
     return geom.distance(point) <= tolerance
 
 
-def _subregion_list_excludes_point(hit: RegionHit, hits: list[RegionHit], native_regions: set[str], index: RangeIndex) -> bool:
+def _subregion_list_excludes_point(
+    hit: RegionHit, hits: list[RegionHit], native_regions: set[str], index: RangeIndex
+) -> bool:
     """True when the taxon is native in some sub-regions of `hit` (a state-level native list), but
     not in the one at P: the state list is more specific than the country's."""
     below = [h for h in hits if h.region.parent_code == hit.region.code]
     if not below:
         return False
-    has_subregion_data = any((r := index.region(code)) is not None and r.parent_code == hit.region.code for code in native_regions)
+    has_subregion_data = any(
+        (r := index.region(code)) is not None and r.parent_code == hit.region.code for code in native_regions
+    )
     return has_subregion_data and not any(h.region.code in native_regions for h in below)

@@ -1,5 +1,6 @@
 """Location-aware identification (DESIGN §5.6) on an in-memory world: the prior, the alert gate,
 "please verify", and the candidates' expected_here marks."""
+
 import pytest
 import shapely
 
@@ -9,7 +10,10 @@ from ranges.range_index import RangeIndex, RegionRecord, StatusRecord
 from ranges.verdict import INVASIVE, NATIVE, NO_ANIMAL, OUT_OF_RANGE, UNCERTAIN
 
 # Tanzania-like AAA (0..10) and America-like BBB (20..30).
-REGIONS = [(RegionRecord("AAA", "country", "Aland"), shapely.box(0, 0, 10, 10)), (RegionRecord("BBB", "country", "Bland"), shapely.box(20, 0, 30, 10))]
+REGIONS = [
+    (RegionRecord("AAA", "country", "Aland"), shapely.box(0, 0, 10, 10)),
+    (RegionRecord("BBB", "country", "Bland"), shapely.box(20, 0, 30, 10)),
+]
 STATUSES = [
     ("Canis mesomelas", "AAA", NATIVE),  # the jackal, native here
     ("Canis latrans", "BBB", NATIVE),  # the coyote, native elsewhere: out_of_range here
@@ -18,7 +22,14 @@ STATUSES = [
 ]
 TAXA = TaxonTree(
     parents={"Canis mesomelas": "Canis", "Canis latrans": "Canis", "Canis": "Canidae", "Felis catus": "Felis"},
-    ranks={"Canis mesomelas": "species", "Canis latrans": "species", "Canis": "genus", "Canidae": "family", "Felis catus": "species", "Felis": "genus"},
+    ranks={
+        "Canis mesomelas": "species",
+        "Canis latrans": "species",
+        "Canis": "genus",
+        "Canidae": "family",
+        "Felis catus": "species",
+        "Felis": "genus",
+    },
 )
 THRESHOLDS = IdentificationThresholds(confidence=0.5, alert=0.7, review=0.2, prior_floor=0.1)
 HERE = (5.0, 5.0)
@@ -55,7 +66,11 @@ def test_without_the_prior_the_same_scores_name_the_coyote_but_do_not_alert(inde
 
 def test_strong_visual_evidence_alerts_whatever_the_prior(index):
     found = identify({"Canis latrans": 0.95, "Canis mesomelas": 0.04}, *HERE, index, TAXA, THRESHOLDS)
-    assert found.decision.key == "Canis latrans" and found.verdict.status == OUT_OF_RANGE and found.alert_level == ALERT_LEVEL
+    assert (
+        found.decision.key == "Canis latrans"
+        and found.verdict.status == OUT_OF_RANGE
+        and found.alert_level == ALERT_LEVEL
+    )
 
 
 def test_a_native_animal_with_weak_look_alikes_is_simply_native(index):
@@ -71,9 +86,13 @@ def test_an_established_alien_is_expected_here_and_alerts_on_strong_evidence(ind
 
 
 def test_no_animal_and_unconfident_answers(index):
-    assert identify({"no_animal": 0.9, "Canis mesomelas": 0.1}, *HERE, index, TAXA, THRESHOLDS).verdict.status == NO_ANIMAL
+    assert (
+        identify({"no_animal": 0.9, "Canis mesomelas": 0.1}, *HERE, index, TAXA, THRESHOLDS).verdict.status == NO_ANIMAL
+    )
     unsure = identify({"Canis mesomelas": 0.3, "Felis catus": 0.1, "no_animal": 0.3}, *HERE, index, TAXA, THRESHOLDS)
-    assert unsure.verdict.status == UNCERTAIN and not unsure.needs_review and "not confident" in unsure.verdict.explanation
+    assert (
+        unsure.verdict.status == UNCERTAIN and not unsure.needs_review and "not confident" in unsure.verdict.explanation
+    )
     assert unsure.verdict.region_codes == ("AAA",)
 
 
@@ -86,4 +105,6 @@ def test_reweight_by_prior_keeps_the_no_animal_score_and_the_animal_total():
 
 
 def test_subtree_total_is_the_visual_evidence_for_a_group():
-    assert subtree_total({"Canis latrans": 0.3, "Canis mesomelas": 0.2, "Felis catus": 0.4}, "Canis", TAXA.parents) == pytest.approx(0.5)
+    assert subtree_total(
+        {"Canis latrans": 0.3, "Canis mesomelas": 0.2, "Felis catus": 0.4}, "Canis", TAXA.parents
+    ) == pytest.approx(0.5)

@@ -1,4 +1,5 @@
 """The verdict rules one by one (DESIGN §5), on a tiny in-memory world (no database)."""
+
 import shapely
 
 from ml.taxonomy import TaxonTree
@@ -34,6 +35,7 @@ def status(taxon, statuses, x, y, ranges=(), taxa=None) -> str:
 
 # -- rule 1: regions, most specific first; coastal snap ------------------------------------------
 
+
 def test_rule1_regions_at_lists_most_specific_first():
     assert [h.region.code for h in make_index().regions_at(7, 7)] == ["AA-E1", "AA-E", "AAA"]
 
@@ -53,6 +55,7 @@ def test_rule1_a_synonym_answers_for_its_accepted_name():
 
 # -- rule 2: regional statuses -----------------------------------------------------------------
 
+
 def test_rule2_most_specific_region_wins():
     statuses = [("Sus scrofa", "AAA", NATIVE), ("Sus scrofa", "AA-E1", INVASIVE)]
     assert status("Sus scrofa", statuses, 7, 7) == INVASIVE  # in the county
@@ -60,7 +63,13 @@ def test_rule2_most_specific_region_wins():
 
 
 def test_rule2_invasive_and_introduced_status_with_sources():
-    index = make_index([("Pterois volitans", "AA-W", INVASIVE), ("Pterois volitans", "AA-E", INTRODUCED), ("Pterois volitans", "BBB", NATIVE)])
+    index = make_index(
+        [
+            ("Pterois volitans", "AA-W", INVASIVE),
+            ("Pterois volitans", "AA-E", INTRODUCED),
+            ("Pterois volitans", "BBB", NATIVE),
+        ]
+    )
     west = verdict("Pterois volitans", 2, 2, index)
     assert west.status == INVASIVE and west.region_code == "AA-W" and west.is_alert
     assert west.sources == ({"name": "src-Pterois volitans-AA-W", "url": "https://example.org"},)
@@ -69,7 +78,11 @@ def test_rule2_invasive_and_introduced_status_with_sources():
 
 
 def test_rule2_two_alien_registers_report_the_more_alarming():
-    statuses = [("Rattus rattus", "AAA", INTRODUCED), ("Rattus rattus", "AAA", INVASIVE), ("Rattus rattus", "BBB", NATIVE)]
+    statuses = [
+        ("Rattus rattus", "AAA", INTRODUCED),
+        ("Rattus rattus", "AAA", INVASIVE),
+        ("Rattus rattus", "BBB", NATIVE),
+    ]
     assert status("Rattus rattus", statuses, 2, 2) == INVASIVE
 
 
@@ -87,6 +100,7 @@ def test_rule2_country_level_invasive_is_not_overridden_by_missing_states():
 
 
 # -- rule 3: a native source and an alien register disagree ----------------------------------------
+
 
 def test_rule3_native_source_beats_a_country_wide_alien_register_and_both_are_named():
     # e.g. GRIIS lists a whole country for a species alien only on its islands; MDD: native there.
@@ -114,9 +128,12 @@ def test_rule3_native_range_polygon_at_the_point_is_never_an_alert():
 
 # -- rule 4: range polygons --------------------------------------------------------------------
 
+
 def test_rule4_range_polygons_native_and_introduced_and_hole():
     ring = shapely.Polygon([(0, 0), (4, 0), (4, 4), (0, 4)], holes=[[(1, 1), (2, 1), (2, 2), (1, 2)]])
-    index = make_index(ranges=[("Vulpes vulpes", "native", ring), ("Vulpes vulpes", "introduced", shapely.box(20, 0, 30, 10))])
+    index = make_index(
+        ranges=[("Vulpes vulpes", "native", ring), ("Vulpes vulpes", "introduced", shapely.box(20, 0, 30, 10))]
+    )
     assert verdict("Vulpes vulpes", 3, 3, index).status == NATIVE
     assert verdict("Vulpes vulpes", 4, 2, index).status == NATIVE  # on the boundary: covers
     assert verdict("Vulpes vulpes", 25, 5, index).status == INTRODUCED
@@ -125,6 +142,7 @@ def test_rule4_range_polygons_native_and_introduced_and_hole():
 
 
 # -- rule 5: out_of_range needs a known native range -----------------------------------------------
+
 
 def test_rule5_out_of_range_when_the_native_range_is_known_elsewhere():
     found = verdict("Lynx rufus", 2, 2, make_index([("Lynx rufus", "BBB", NATIVE)]))
@@ -146,6 +164,7 @@ def test_rule5_an_introduced_polygon_alone_is_not_a_native_range():
 
 # -- rule 6: unknown says what is known ----------------------------------------------------------
 
+
 def test_rule6_unknown_without_any_data_never_invasive():
     found = verdict("Nullus datus", 2, 2, make_index())
     assert found.status == UNKNOWN and not found.is_alert and "no range data" in found.explanation
@@ -155,17 +174,37 @@ def test_rule6_unknown_names_where_it_is_alien():
     statuses = [("Dromaius novaehollandiae", "BBB", INTRODUCED), ("Dromaius novaehollandiae", "CCC", INVASIVE)]
     found = verdict("Dromaius novaehollandiae", 2, 2, make_index(statuses))
     assert found.status == UNKNOWN
-    assert "recorded as alien in Bland and Cland" in found.explanation and "native range is not in our data" in found.explanation
+    assert (
+        "recorded as alien in Bland and Cland" in found.explanation
+        and "native range is not in our data" in found.explanation
+    )
     assert len(found.sources) == 2
 
 
 # -- rule 7: genus and family answers --------------------------------------------------------------
 
 ELEPHANTS = TaxonTree(
-    parents={"Loxodonta africana": "Loxodonta", "Loxodonta cyclotis": "Loxodonta", "Elephas maximus": "Elephas", "Loxodonta": "Elephantidae", "Elephas": "Elephantidae"},
-    ranks={"Loxodonta africana": "species", "Loxodonta cyclotis": "species", "Elephas maximus": "species", "Loxodonta": "genus", "Elephas": "genus", "Elephantidae": "family"},
+    parents={
+        "Loxodonta africana": "Loxodonta",
+        "Loxodonta cyclotis": "Loxodonta",
+        "Elephas maximus": "Elephas",
+        "Loxodonta": "Elephantidae",
+        "Elephas": "Elephantidae",
+    },
+    ranks={
+        "Loxodonta africana": "species",
+        "Loxodonta cyclotis": "species",
+        "Elephas maximus": "species",
+        "Loxodonta": "genus",
+        "Elephas": "genus",
+        "Elephantidae": "family",
+    },
 )
-BOTH_NATIVE = [("Loxodonta africana", "BBB", NATIVE), ("Loxodonta cyclotis", "BBB", NATIVE), ("Elephas maximus", "AAA", NATIVE)]
+BOTH_NATIVE = [
+    ("Loxodonta africana", "BBB", NATIVE),
+    ("Loxodonta cyclotis", "BBB", NATIVE),
+    ("Elephas maximus", "AAA", NATIVE),
+]
 
 
 def test_rule7_group_is_native_when_the_members_recorded_here_are_native():
@@ -182,17 +221,30 @@ def test_rule7_group_out_of_range_only_when_every_member_has_a_known_native_rang
 
 
 def test_rule7_group_with_disagreeing_members_is_uncertain():
-    rats = TaxonTree(parents={"Rattus rattus": "Rattus", "Rattus norvegicus": "Rattus"}, ranks={"Rattus": "genus", "Rattus rattus": "species", "Rattus norvegicus": "species"})
-    statuses = [("Rattus rattus", "AAA", NATIVE), ("Rattus norvegicus", "AAA", INVASIVE), ("Rattus norvegicus", "BBB", NATIVE)]
+    rats = TaxonTree(
+        parents={"Rattus rattus": "Rattus", "Rattus norvegicus": "Rattus"},
+        ranks={"Rattus": "genus", "Rattus rattus": "species", "Rattus norvegicus": "species"},
+    )
+    statuses = [
+        ("Rattus rattus", "AAA", NATIVE),
+        ("Rattus norvegicus", "AAA", INVASIVE),
+        ("Rattus norvegicus", "BBB", NATIVE),
+    ]
     assert status("Rattus", statuses, 2, 2, taxa=rats) == UNCERTAIN
 
 
 def test_rule7_group_is_alien_only_when_no_member_could_be_native_here():
-    rats = TaxonTree(parents={"Rattus rattus": "Rattus", "Rattus norvegicus": "Rattus"}, ranks={"Rattus": "genus", "Rattus rattus": "species", "Rattus norvegicus": "species"})
+    rats = TaxonTree(
+        parents={"Rattus rattus": "Rattus", "Rattus norvegicus": "Rattus"},
+        ranks={"Rattus": "genus", "Rattus rattus": "species", "Rattus norvegicus": "species"},
+    )
     known = [("Rattus rattus", "AAA", INVASIVE), ("Rattus rattus", "BBB", NATIVE), ("Rattus norvegicus", "CCC", NATIVE)]
     assert status("Rattus", known, 2, 2, taxa=rats) == INVASIVE
     # R. norvegicus's native range unknown: it could be native here, so no group alert.
-    assert status("Rattus", [("Rattus rattus", "AAA", INVASIVE), ("Rattus rattus", "BBB", NATIVE)], 2, 2, taxa=rats) == UNCERTAIN
+    assert (
+        status("Rattus", [("Rattus rattus", "AAA", INVASIVE), ("Rattus rattus", "BBB", NATIVE)], 2, 2, taxa=rats)
+        == UNCERTAIN
+    )
 
 
 def test_rule7_without_a_taxonomy_a_group_name_is_judged_on_its_own_records():
@@ -201,10 +253,20 @@ def test_rule7_without_a_taxonomy_a_group_name_is_judged_on_its_own_records():
 
 # -- the bulk path ---------------------------------------------------------------------------------
 
+
 def test_verdicts_many_matches_verdict_for_groups_statuses_and_polygons():
     ranges = [("Canis aureus", "native", shapely.box(0, 0, 3, 3))]
-    index = make_index(BOTH_NATIVE + [("Canis aureus", "AAA", INTRODUCED), ("Dromaius novaehollandiae", "BBB", INTRODUCED)], ranges)
-    taxa = ["Loxodonta", "Elephantidae", "Canis aureus", "Canis aureus", "Dromaius novaehollandiae", "Elephas maximus"] * 2
+    index = make_index(
+        BOTH_NATIVE + [("Canis aureus", "AAA", INTRODUCED), ("Dromaius novaehollandiae", "BBB", INTRODUCED)], ranges
+    )
+    taxa = [
+        "Loxodonta",
+        "Elephantidae",
+        "Canis aureus",
+        "Canis aureus",
+        "Dromaius novaehollandiae",
+        "Elephas maximus",
+    ] * 2
     lons = [25, 45, 1, 8, 2, 2, 45, 25, 1.5, 9, 25, 10.2]
     lats = [5, 5, 1, 8, 2, 2, 5, 5, 1.5, 9, 5, 5]
     singles = [verdict(t, x, y, index, ELEPHANTS) for t, x, y in zip(taxa, lons, lats)]

@@ -1,5 +1,6 @@
 """Issue 14's "done when" on the real data: countries (Natural Earth), native ranges (MDD v1.13 and
 the starter pack), alien registers (GRIIS Belgium, US-RIIS). One test: the import is the slow part."""
+
 import pytest
 import shapely
 
@@ -25,7 +26,10 @@ def world(db):
     from ranges.selectors import build_range_index
     from species.selectors import taxon_tree
 
-    speciesnet = (shared_path("speciesnet", "taxonomy_release.txt"), shared_path("speciesnet", "always_crop_99710272_22x8_v12_epoch_00148.labels.txt"))
+    speciesnet = (
+        shared_path("speciesnet", "taxonomy_release.txt"),
+        shared_path("speciesnet", "always_crop_99710272_22x8_v12_epoch_00148.labels.txt"),
+    )
     mdd = shared_path("ranges", "mdd_mammal_native_countries")
     griis = shared_path("invasive", "griis_belgium", "griis_belgium.csv")
     riis = shared_path("invasive", "us_riis")
@@ -47,7 +51,9 @@ def test_done_when_on_the_real_data(world):
 def emu_in_australia(index, taxa):
     found = verdict("Dromaius novaehollandiae", 134.0, -25.0, index, taxa)
     assert found.status == UNKNOWN and not found.is_alert
-    assert "recorded as alien in Belgium" in found.explanation and "native range is not in our data" in found.explanation
+    assert (
+        "recorded as alien in Belgium" in found.explanation and "native range is not in our data" in found.explanation
+    )
 
 
 def jackal_photo_at_the_serengeti(index, taxa):
@@ -71,7 +77,9 @@ def groups_at_the_serengeti(index, taxa):
 def native_species_in_their_native_countries(index, taxa):
     """Every starter-pack species, placed inside each country the starter pack or MDD gives as its
     native range, unless a register names the very region (state, county) at the point."""
-    geometries = {r.code: g for r, g in zip(index.regions, index.region_geometries) if r.kind == "country" and g is not None}
+    geometries = {
+        r.code: g for r, g in zip(index.regions, index.region_geometries) if r.kind == "country" and g is not None
+    }
     checked, alerts = 0, []
     species = sorted(k for k, rank in taxa.ranks.items() if rank == "species" and index.native_region_codes(k))
     for key in species:
