@@ -10,8 +10,7 @@ from community.models import Identification, Review
 from community.signals import observation_verified
 from observations.models import Observation, Verdict, Verification
 from ranges.models import RegionKind
-from ranges.selectors import contact_snapshot, contacts_or_fallback, range_index, regions_by_codes
-from ranges.verdict import verdict
+from ranges.selectors import contact_snapshot, contacts_or_fallback, regions_by_codes, verdict_at
 from species.models import Taxon
 
 # iNaturalist's rule: a taxon is the community's when more than two thirds of the identifications
@@ -124,9 +123,10 @@ def observation_review(*, observation: Observation, reviewer, decision: str, tax
 def _verdict_for_confirmed(*, observation: Observation, taxon: Taxon) -> Verdict | None:
     """The stored verdict, recomputed when the expert's taxon differs from the one it was for."""
     stored = Verdict.objects.filter(observation=observation).first()
-    if stored is not None and stored.taxon_id == taxon.pk:
+    # A "please verify" answer (alert_level "possible") awaited exactly this: judge the taxon again.
+    if stored is not None and stored.taxon_id == taxon.pk and stored.alert_level != "possible":
         return stored
-    found = verdict(taxon.scientific_name, observation.longitude, observation.latitude, range_index())
+    found = verdict_at(taxon.scientific_name, observation.longitude, observation.latitude)
     contacts = [contact_snapshot(c) for c in contacts_or_fallback(found.region_codes)] if found.is_alert else []
     saved, _ = Verdict.objects.update_or_create(
         observation=observation,

@@ -1,9 +1,54 @@
 """Taxonomic roll-up: when no species is confident, the deepest confident ancestor answers."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 
 RANK_ORDER = ("kingdom", "phylum", "class", "order", "family", "genus", "species", "subspecies")
+_SPECIES_RANKS = ("species", "subspecies")
+
+
+@dataclass(frozen=True)
+class TaxonTree:
+    """The taxonomy as plain data: each taxon's parent and rank by scientific name, and the
+    synonyms that stand for an accepted name. `species.selectors.taxon_tree()` builds and owns
+    the per-process copy; tests build one from a few dicts."""
+
+    parents: dict[str, str | None] = field(default_factory=dict)
+    ranks: dict[str, str] = field(default_factory=dict)
+    synonyms: dict[str, str] = field(default_factory=dict)  # synonym -> accepted name
+    version: int = 0
+    _children: dict[str, list[str]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        children = defaultdict(list)
+        for key, parent in self.parents.items():
+            if parent:
+                children[parent].append(key)
+        object.__setattr__(self, "_children", dict(children))
+
+    def accepted_name(self, name: str) -> str:
+        return self.synonyms.get(name, name)
+
+    def is_group(self, key: str) -> bool:
+        """A genus, family or higher taxon with members (a species with subspecies is not a group)."""
+        return self.ranks.get(key) not in _SPECIES_RANKS and key in self._children
+
+    def member_species(self, key: str) -> list[str]:
+        """Every species under `key` in the taxonomy, whether or not anything else is known of it
+        (descendants whose rank is unknown count when they are leaves)."""
+        out, stack, seen = [], list(self._children.get(key, ())), set()
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            rank = self.ranks.get(node)
+            if rank == "species" or (rank is None and node not in self._children):
+                out.append(node)
+            elif rank != "subspecies":
+                stack.extend(self._children.get(node, ()))
+        return sorted(out)
 
 
 @dataclass(frozen=True)
@@ -67,3 +112,34 @@ def decide(scores: dict[str, float], parents: dict[str, str | None], ranks: dict
         best = max(animal.items(), key=lambda kv: kv[1], default=(None, 0.0))
         return Decision("uncertain", best[0], best[1], ranks.get(best[0]) if best[0] else None)
     return Decision("identified", picked.key, picked.score, picked.rank)
+
+
+def reweight_by_prior(scores: dict[str, float], prior: dict[str, float]) -> dict[str, float]:
+    """Bayes with a location prior: each animal score times its prior weight (1 when a key is
+    missing from `prior`), renormalised to the animals' original total, so the no-animal score
+    and the animal/no-animal balance stay as the classifier said. Weights must be positive: a
+    floor down-weights an unexpected taxon, never removes it."""
+    if any(w <= 0 for w in prior.values()):
+        raise ValueError("prior weights must be positive (a floor, not a zero)")
+    animal_total = sum(v for k, v in scores.items() if k != NO_ANIMAL)
+    weighted = {k: v * prior.get(k, 1.0) for k, v in scores.items() if k != NO_ANIMAL}
+    weighted_total = sum(weighted.values())
+    scale = animal_total / weighted_total if weighted_total > 0 else 1.0
+    out = {k: v * scale for k, v in weighted.items()}
+    if NO_ANIMAL in scores:
+        out[NO_ANIMAL] = scores[NO_ANIMAL]
+    return out
+
+
+def subtree_total(scores: dict[str, float], key: str, parents: dict[str, str | None]) -> float:
+    """The score of `key` with all its descendants' (the visual evidence for a genus is its species')."""
+    total = 0.0
+    for label, score in scores.items():
+        node, seen = label, set()
+        while node is not None and node not in seen:
+            if node == key:
+                total += score
+                break
+            seen.add(node)
+            node = parents.get(node)
+    return total

@@ -3,7 +3,6 @@ taxon (with roll-up), compute the verdict, store prediction and verdict in one t
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import timedelta
 
 from django.conf import settings
@@ -12,12 +11,9 @@ from django.utils import timezone
 
 from classifier.inference import classify_photo
 from classifier.models import ModelVersion
-from ml.taxonomy import decide
 from observations.models import Observation, Prediction, Verdict
 from observations.signals import observation_classified
-from ranges.selectors import contact_snapshot, contacts_or_fallback, range_index
-from ranges.verdict import INVASIVE, NO_ANIMAL, UNCERTAIN, verdict
-from ranges.verdict import Verdict as VerdictValue
+from ranges.selectors import contact_snapshot, contacts_or_fallback, identify_here
 from species.selectors import taxa_by_keys
 
 log = logging.getLogger(__name__)
@@ -60,23 +56,10 @@ def observation_record_result(
 ) -> Verdict:
     """Decide the taxon (with roll-up), compute the verdict, snapshot contacts; one transaction.
     Announces `observation_classified` after commit."""
-    index = range_index()  # per-process, rebuilt when the data version moves; holds the taxon tree too
-    decision = decide(taxon_scores, index.taxon_parents, index.taxon_ranks, settings.RANGEWATCH_CONFIDENCE_THRESHOLD)
-    lon, lat = observation.longitude, observation.latitude
-    alert_level = ""
-    if decision.outcome == "no_animal":
-        found = _plain_verdict(NO_ANIMAL, None, "The photo does not seem to show an animal the model knows.", index, lon, lat)
-    elif decision.outcome == "uncertain":
-        explanation = f"The model is not confident (best guess {decision.key} at {decision.score:.0%})."
-        found = _plain_verdict(UNCERTAIN, decision.key, explanation, index, lon, lat)
-        watch = _watch_list_match(top_k, index, lon, lat)
-        if watch is not None:
-            explanation = f"The model is not confident, but its guess {watch.taxon_key} is invasive here: {watch.explanation} Please verify."
-            found = replace(watch, status=UNCERTAIN, explanation=explanation)
-            alert_level = "possible"
-    else:
-        found = verdict(decision.key, lon, lat, index)
-        alert_level = "alert" if found.is_alert else ""
+    # Location-aware: named with a prior from the range data; alerts only on visual evidence (DESIGN §5.6).
+    identified = identify_here(taxon_scores=taxon_scores, lon=observation.longitude, lat=observation.latitude)
+    decision, found, alert_level = identified.decision, identified.verdict, identified.alert_level
+    expected_here = {c.key: c.expected_here for c in identified.candidates}
     contacts = [contact_snapshot(c) for c in contacts_or_fallback(found.region_codes)] if alert_level else []
     taxa = taxa_by_keys([k for k, _ in top_k] + ([decision.key] if decision.key else []))
     chosen = taxa.get(decision.key) if decision.outcome == "identified" else None
@@ -86,7 +69,7 @@ def observation_record_result(
             Prediction,
             observation,
             model_version=model_version,
-            top_k=[{"key": k, "score": round(s, 6)} for k, s in top_k],
+            top_k=[{"key": k, "score": round(s, 6), "expected_here": expected_here.get(k)} for k, s in top_k],
             taxon=chosen,
             score=saved_score,
             no_animal_score=taxon_scores.get("no_animal", 0.0),
@@ -116,22 +99,6 @@ def _upsert_for_observation(model, observation: Observation, **values):
     row = model(observation=observation, **values)
     model.objects.bulk_create([row], update_conflicts=True, unique_fields=["observation"], update_fields=list(values))
     return row
-
-
-def _plain_verdict(status, key, explanation, index, lon, lat) -> VerdictValue:
-    codes = tuple(h.region.code for h in index.regions_at(lon, lat))
-    return VerdictValue(status=status, taxon_key=key, explanation=explanation, region_codes=codes)
-
-
-def _watch_list_match(top_k, index, lon, lat, min_score: float = 0.1):
-    """A low-confidence guess that is invasive here still raises a 'possible' alert (DESIGN §5.6)."""
-    for key, score in top_k:
-        if score < min_score or key == "no_animal":
-            continue
-        found = verdict(key, lon, lat, index)
-        if found.status == INVASIVE:
-            return found
-    return None
 
 
 def stuck_observations_sweep(*, queued_after_s: int | None = None, processing_after_s: int | None = None) -> tuple[list[int], int]:

@@ -10,7 +10,7 @@ from observations.models import Observation, TaxonRegionSensitivity, Verificatio
 from ranges.answers import verdict_answer
 from ranges.selectors import range_index, regions_by_codes
 from species.models import Taxon
-from species.selectors import taxa_by_keys
+from species.selectors import taxa_by_keys, taxon_tree
 
 # Taxa a record may be, beyond what the observation row itself names: downstream apps add theirs
 # (community: the current identifications) in their AppConfig.ready(). The strictest sensitivity
@@ -68,7 +68,7 @@ def observation_result(observation: Observation) -> dict:
     }
     if prediction is not None:
         taxa = taxa_by_keys(item["key"] for item in prediction.top_k)
-        result["predictions"] = [{"taxon": taxa.get(item["key"]), "key": item["key"], "score": item["score"]} for item in prediction.top_k]
+        result["predictions"] = [{"taxon": taxa.get(item["key"]), "key": item["key"], "score": item["score"], "expected_here": item.get("expected_here")} for item in prediction.top_k]
         if prediction.taxon is not None:
             result["identification"] = {"taxon": prediction.taxon, "score": prediction.score}
     if stored is not None and observation.status == Observation.Status.DONE:
@@ -91,7 +91,7 @@ def observation_result(observation: Observation) -> dict:
 def _lineage_sensitivities(names: set[str]) -> tuple[dict[str, str], dict[str, set[str]]]:
     """(sensitivity by name, lineage names by name) for `names` and all their ancestors: the
     lineages come from the process's cached taxon tree, the sensitivities from one query."""
-    parents = range_index().taxon_parents
+    parents = taxon_tree().parents
     lineages = {}
     for name in names:
         chain, node = set(), name

@@ -36,6 +36,7 @@ class ScoreSerializer(serializers.Serializer):
     taxon = TaxonBriefSerializer(allow_null=True)
     key = serializers.CharField(help_text="scientific name, or no_animal")
     score = serializers.FloatField()
+    expected_here = serializers.BooleanField(allow_null=True, default=None, help_text="native or established where the photo was taken; null: not judged (no_animal, older rows)")
 
 
 class IdentificationSerializer(serializers.Serializer):

@@ -24,7 +24,7 @@ def verdict_answer(*, status: str, explanation: str, region_code: str | None, re
             "invasive": "This species is invasive here. Please report the sighting to the contacts below; do not release or relocate the animal.",
             "introduced": "This species was introduced here by people. Local agencies track introduced species: please report it.",
             "out_of_range": "This species is not known from here: it may be a new introduction or an escaped animal. Please report it so an expert can verify.",
-        }.get(status, "Possibly a species that is invasive here. Please check the photo and report it if you are confident.")
+        }.get(status, "Possibly a species not expected here. Please check the photo: a reviewer verifies it before any agency is told.")
         alert = {"level": alert_level, "message": message, "contacts": contacts}
     info = None
     if status == NATIVE and taxon is not None:

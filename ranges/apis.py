@@ -7,9 +7,8 @@ from rest_framework.views import APIView
 from backend.errors import api_error
 from ranges.answers import verdict_answer
 from ranges.geojson import feature_collection
-from ranges.selectors import contact_snapshot, contacts_or_fallback, range_index, regions_by_codes, species_range_features
+from ranges.selectors import contact_snapshot, contacts_or_fallback, range_index, regions_by_codes, species_range_features, verdict_at
 from ranges.serializers import CheckInputSerializer, PointInputSerializer, RegionLookupSerializer, VerdictAnswerSerializer
-from ranges.verdict import verdict
 from species.models import Taxon
 from species.selectors import taxon_by_key_or_id
 
@@ -26,7 +25,7 @@ class CheckApi(APIView):
         taxon = taxon_by_key_or_id(params.validated_data["taxon"])
         if taxon is None:
             return api_error(status.HTTP_404_NOT_FOUND, "unknown_taxon", f"no taxon named {params.validated_data['taxon']!r}")
-        found = verdict(taxon.scientific_name, params.validated_data["lon"], params.validated_data["lat"], range_index())
+        found = verdict_at(taxon.scientific_name, params.validated_data["lon"], params.validated_data["lat"])
         answer = verdict_answer(
             status=found.status,
             explanation=found.explanation,

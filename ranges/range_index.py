@@ -1,7 +1,8 @@
 """The range index: regions, statuses and range polygons in memory, queried by point.
 
 Plain Python + shapely, no Django: `ranges.selectors.range_index()` builds one from the database,
-tests build one from a few in-memory polygons.
+tests build one from a few in-memory polygons. The taxonomy is not in it: `species` owns the taxon
+tree (`species.selectors.taxon_tree`), so a new taxon or synonym needs no rebuild of this index.
 """
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ class StatusRecord:
     source: str
     source_url: str = ""
     degree_of_establishment: str = ""
+
+
+NATIVE_ORIGINS = frozenset({"native", "reintroduced"})
 
 
 @dataclass(frozen=True)
@@ -112,10 +116,6 @@ class RangeIndex:
     statuses: list[StatusRecord] = field(default_factory=list)
     ranges: list[RangeRecord] = field(default_factory=list)
     range_geometries: list = field(default_factory=list)
-    # taxon key -> parent key, for genus/family verdicts over their member species
-    taxon_parents: dict[str, str | None] = field(default_factory=dict)
-    # taxon key -> rank; with taxon_parents, the tree the classifier's roll-up walks
-    taxon_ranks: dict[str, str] = field(default_factory=dict)
     snap_tolerance_deg: float = 0.1
     version: int = 0
     # group code -> member codes (e.g. US-L48 -> the 48 contiguous states and DC)
@@ -167,10 +167,13 @@ class RangeIndex:
         for record, geom in zip(self.ranges, self.range_geometries):
             shapely.prepare(geom)
             self._ranges_by_taxon[record.taxon_key].append((record, geom))
-        self._children = defaultdict(list)
-        for key, parent in self.taxon_parents.items():
-            if parent:
-                self._children[parent].append(key)
+        self._native_polygon_taxa = {r.taxon_key for r in self.ranges if r.origin in NATIVE_ORIGINS}
+        # What an out_of_range or unknown verdict cites, once per taxon and source, at build: a
+        # fox is native in ~130 regions, and listing them per verdict took ~0.5 ms (bench/verdict.py).
+        self._cited: dict[tuple[str, bool], dict[tuple[str, str], StatusRecord]] = defaultdict(dict)
+        for s in self.statuses:
+            self._cited[(s.taxon_key, s.status == "native")].setdefault((s.source, s.source_url), s)
+        self._native_codes_sorted = {t: tuple(sorted(codes)) for t, codes in self._native_regions_by_taxon.items()}
 
     # -- regions -----------------------------------------------------------------------------
     def region(self, code: str) -> RegionRecord | None:
@@ -305,12 +308,16 @@ class RangeIndex:
     def status_region_codes(self, taxon_key: str) -> set[str]:
         return self._status_regions_by_taxon.get(taxon_key, set())
 
-    def known_region_codes(self, taxon_key: str) -> list[str]:
-        """The taxon's status regions that exist in the index, sorted (cached: out_of_range cites them)."""
-        cache = self.__dict__.setdefault("_known_cache", {})
-        if taxon_key not in cache:
-            cache[taxon_key] = sorted(r for r in self.status_region_codes(taxon_key) if r in self._region_by_code)
-        return cache[taxon_key]
+    def cited_statuses(self, taxon_key: str, *, native: bool) -> list[StatusRecord]:
+        """One native (or one alien) record of the taxon per source: what a verdict cites."""
+        return list(self._cited.get((taxon_key, native), {}).values())
+
+    def native_region_codes_sorted(self, taxon_key: str) -> tuple[str, ...]:
+        return self._native_codes_sorted.get(taxon_key, ())
+
+    def alien_region_codes(self, taxon_key: str) -> list[str]:
+        """The regions where the taxon is recorded as introduced or invasive, sorted."""
+        return sorted(code for code in self.status_region_codes(taxon_key) if any(r.status != "native" for r in self.statuses_for(taxon_key, code)))
 
     def native_region_codes(self, taxon_key: str) -> set[str]:
         return self._native_regions_by_taxon.get(taxon_key, set())
@@ -321,14 +328,10 @@ class RangeIndex:
     def has_range_data(self, taxon_key: str) -> bool:
         return bool(self._status_regions_by_taxon.get(taxon_key) or self._ranges_by_taxon.get(taxon_key))
 
+    def native_range_known(self, taxon_key: str) -> bool:
+        """Native statuses or native range polygons: where the taxon belongs is known. Alien records
+        say only where it does not."""
+        return bool(self._native_regions_by_taxon.get(taxon_key)) or taxon_key in self._native_polygon_taxa
+
     def geofence_at(self, taxon_key: str, region_codes) -> list[GeofenceRecord]:
         return [g for code in region_codes for g in self._geofence.get((taxon_key, code), ())]
-
-    def descendants_with_data(self, taxon_key: str) -> list[str]:
-        out, stack = [], list(self._children.get(taxon_key, []))
-        while stack:
-            key = stack.pop()
-            if self.has_range_data(key):
-                out.append(key)
-            stack.extend(self._children.get(key, []))
-        return sorted(out)

@@ -10,12 +10,15 @@ from dataclasses import dataclass
 import shapely
 from django.conf import settings
 
+from ranges.identification import Identification, IdentificationThresholds, identify
 from ranges.models import (
     FALLBACK_REGION_CODE, Contact, DataVersion, Establishment, GeofenceEntry, RangePolygon, Region, RegionalStatus,
     RegionKind,
 )
 from ranges.range_index import GeofenceRecord, RangeIndex, RangeRecord, RegionRecord, StatusRecord
+from ranges.verdict import Verdict, verdict
 from species.models import Taxon
+from species.selectors import taxon_tree
 
 _lock = threading.Lock()
 _cached: RangeIndex | None = None
@@ -68,6 +71,25 @@ def range_index_warm(log) -> RangeIndex | None:
     return index
 
 
+def verdict_at(taxon_key: str, lon: float, lat: float) -> Verdict:
+    """The verdict for a taxon at a point, on this process's range index and taxon tree."""
+    return verdict(taxon_key, lon, lat, range_index(), taxon_tree())
+
+
+def identification_thresholds() -> IdentificationThresholds:
+    return IdentificationThresholds(
+        confidence=settings.RANGEWATCH_CONFIDENCE_THRESHOLD,
+        alert=settings.RANGEWATCH_ALERT_MIN_SCORE,
+        review=settings.RANGEWATCH_REVIEW_MIN_SCORE,
+        prior_floor=settings.RANGEWATCH_PRIOR_FLOOR,
+    )
+
+
+def identify_here(*, taxon_scores: dict[str, float], lon: float, lat: float) -> Identification:
+    """The classifier's scores named and judged at the point (ranges.identification.identify)."""
+    return identify(taxon_scores, lon, lat, range_index(), taxon_tree(), identification_thresholds(), top_k=settings.RANGEWATCH_TOP_K)
+
+
 def range_index_clear() -> None:
     """Forget this process's index (tests; the version check covers production)."""
     global _cached
@@ -99,17 +121,12 @@ def build_range_index(version: int | None = None) -> RangeIndex:
         GeofenceRecord(taxon_key=t, region_code=r, rule=rule, comment=c, source=src, source_url=url)
         for t, r, rule, c, src, url in GeofenceEntry.objects.values_list("taxon__scientific_name", "region__code", "rule", "comment", "source", "source_url").iterator(chunk_size=5000)
     ]
-    taxon_parents, taxon_ranks = {}, {}
-    for name, parent, rank in Taxon.objects.values_list("scientific_name", "parent__scientific_name", "rank").iterator(chunk_size=5000):
-        taxon_parents[name], taxon_ranks[name] = parent, rank
     return RangeIndex(
         regions=regions,
         region_geometries=geometries,
         statuses=statuses,
         ranges=ranges,
         range_geometries=range_geometries,
-        taxon_parents=taxon_parents,
-        taxon_ranks=taxon_ranks,
         snap_tolerance_deg=settings.RANGEWATCH_SNAP_TOLERANCE_DEG,
         version=version,
         region_groups=groups,

@@ -96,3 +96,10 @@ class SpeciesInfo(models.Model):
 
     def __str__(self):
         return f"info: {self.taxon.scientific_name}"
+
+
+class TaxonomyVersion(models.Model):
+    """A counter bumped by every write to taxa or synonyms: each process reloads its taxon tree
+    (species.selectors.taxon_tree) when it moves. One row."""
+
+    version = models.PositiveBigIntegerField(default=0)

@@ -1,9 +1,12 @@
 """Reads of taxa: lookup by name (accepted, synonym, underscores, case) or id, and the tree."""
 from __future__ import annotations
 
+import threading
+
 from django.db.models import Q
 
-from species.models import Taxon, TaxonSynonym
+from ml.taxonomy import TaxonTree
+from species.models import Taxon, TaxonomyVersion, TaxonSynonym
 
 _RANK_PREFERENCE = ["species", "subspecies", "genus", "family", "order", "class", "phylum", "kingdom"]
 
@@ -146,3 +149,41 @@ def taxon_names(*, ignore_synonym_sources: tuple[str, ...] = ()) -> TaxonNames:
     """All names in memory; an importer that writes synonyms ignores its own, so that a re-run
     matches names exactly as the first run did."""
     return TaxonNames(ignore_synonym_sources=ignore_synonym_sources)
+
+
+# The taxon tree: one copy per process, owned here, reloaded when the taxonomy version moves
+# (species.services.taxonomy_changed, bumped by every write to taxa or synonyms).
+_tree_lock = threading.Lock()
+_tree: TaxonTree | None = None
+
+
+def taxonomy_version() -> int:
+    return int(TaxonomyVersion.objects.values_list("version", flat=True).first() or 0)
+
+
+def taxon_tree() -> TaxonTree:
+    """The whole taxonomy (parents, ranks, synonyms by name) for roll-up and group verdicts."""
+    global _tree
+    version = taxonomy_version()
+    if _tree is not None and _tree.version == version:
+        return _tree
+    with _tree_lock:
+        if _tree is None or _tree.version != version:
+            _tree = _taxon_tree_build(version)
+    return _tree
+
+
+def taxon_tree_clear() -> None:
+    """Forget this process's copy (tests; the version check covers other processes)."""
+    global _tree
+    _tree = None
+
+
+def _taxon_tree_build(version: int) -> TaxonTree:
+    parents, ranks = {}, {}
+    for name, parent, rank in Taxon.objects.values_list("scientific_name", "parent__scientific_name", "rank").iterator(chunk_size=5000):
+        # A name held at two ranks (a genus and a subgenus): the species-most rank names it.
+        if name not in ranks or _rank_order(rank) < _rank_order(ranks[name]):
+            parents[name], ranks[name] = parent, rank
+    synonyms = dict(TaxonSynonym.objects.values_list("name", "taxon__scientific_name"))
+    return TaxonTree(parents=parents, ranks=ranks, synonyms=synonyms, version=version)

@@ -4,11 +4,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import F
 
-from species.models import SpeciesInfo, Taxon, TaxonSynonym
-from species.selectors import normalise_name
+from species.models import SpeciesInfo, Taxon, TaxonomyVersion, TaxonSynonym
+from species.selectors import normalise_name, taxon_tree_clear
 
 LINEAGE_RANKS = ("kingdom", "phylum", "class", "order", "family", "genus")
+
+
+def taxonomy_changed() -> None:
+    """Every process reloads its taxon tree (species.selectors.taxon_tree) at its next read.
+    Instance saves and deletes of taxa and synonyms call this through the signals in
+    species.apps (the admin, the shell, the services below); bulk writes call it themselves."""
+    TaxonomyVersion.objects.get_or_create(pk=1)
+    TaxonomyVersion.objects.filter(pk=1).update(version=F("version") + 1)
+    taxon_tree_clear()
 
 
 @transaction.atomic
@@ -133,6 +143,8 @@ def taxon_synonyms_sync(*, rows: list[SynonymRow]) -> SynonymSync:
             changed.append(old)
     TaxonSynonym.objects.bulk_create(new, batch_size=500)
     TaxonSynonym.objects.bulk_update(changed, ["taxon", "source_url", "note"], batch_size=500)
+    if new or changed:
+        taxonomy_changed()
     counts["created"], counts["updated"] = len(new), len(changed)
     return SynonymSync(counts, rejected)
 
@@ -202,6 +214,8 @@ def taxa_ensure(records: list[TaxonRecord]) -> tuple[dict[tuple[str, str], int],
         counts["created"] += len(new)
     for pk, changes in to_update:
         Taxon.objects.filter(pk=pk).update(**changes)
+    if counts["created"] or to_update:
+        taxonomy_changed()
     counts["updated"] = len(to_update)
     counts["unchanged"] = len(wanted) - counts["created"] - counts["updated"]
     return {key: value[0] for key, value in ids.items()}, counts

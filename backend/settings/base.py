@@ -117,6 +117,17 @@ RANGEWATCH_UPLOAD_RATE = env.str("RANGEWATCH_UPLOAD_RATE", default="60/minute")
 # Classifier and verdict.
 RANGEWATCH_MODEL_DIR = Path(env.str("RANGEWATCH_MODEL_DIR", default=str(VAR_DIR / "models")))
 RANGEWATCH_CONFIDENCE_THRESHOLD = env.float("RANGEWATCH_CONFIDENCE_THRESHOLD", default=0.5)
+# Location-aware identification (ranges/identification.py). An alert needs the photo alone to give
+# the taxon ALERT_MIN_SCORE; a possible alert taxon at REVIEW_MIN_SCORE or more makes the answer
+# "please verify" (no agency notified); a taxon whose known native range excludes the point has its
+# score multiplied by PRIOR_FLOOR before naming. Chosen with `python bench/identify.py` (starter
+# model, 61 placements): would-be alerts on native animals reached 0.57 and a clearly seen
+# out-of-range animal 0.91, so 0.7; review 0.1 sent 17 % of natives to review, 0.3 missed 3 of 4
+# visible out-of-range animals, 0.2 neither (2 %, 0 missed); floor 0.1 gave the best top-1 genus and
+# committed precision (0.02 lost top-1, 0.3 lost precision).
+RANGEWATCH_ALERT_MIN_SCORE = env.float("RANGEWATCH_ALERT_MIN_SCORE", default=0.7)
+RANGEWATCH_REVIEW_MIN_SCORE = env.float("RANGEWATCH_REVIEW_MIN_SCORE", default=0.2)
+RANGEWATCH_PRIOR_FLOOR = env.float("RANGEWATCH_PRIOR_FLOOR", default=0.1)
 RANGEWATCH_TOP_K = env.int("RANGEWATCH_TOP_K", default=5)
 # The inference worker (DESIGN §6): on CPU, ONNX Runtime (2-3x torch on this class of machine;
 # the export is cached next to the artifact); on a GPU, torch with channels_last and autocast.

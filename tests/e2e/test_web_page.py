@@ -118,10 +118,11 @@ def test_an_alert_shows_contacts_as_tel_and_mailto_links(browser, stack):
     browser.find_element(By.ID, "lat").send_keys("27.5")
     browser.find_element(By.ID, "lon").send_keys("-81.5")
     browser.find_element(By.ID, "submit").click()
-    wait_until(browser, lambda d: d.find_element(By.ID, "result").get_attribute("data-verdict") == "out_of_range", what="the out-of-range card")
+    # Not expected in Florida; the starter model's match is too weak for an alert: "please verify".
+    wait_until(browser, lambda d: d.find_element(By.ID, "result").get_attribute("data-verdict") == "uncertain", what="the please-verify card")
     assert browser.find_element(By.ID, "result-alert").is_displayed()
     links = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#contacts a")]
     assert any(h.startswith("tel:+1888") for h in links), links
-    assert "Florida" in browser.find_element(By.ID, "result-verdict").text
+    assert "Florida" in browser.find_element(By.ID, "result-explanation").text
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "web_page_alert_result.png"))

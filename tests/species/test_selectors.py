@@ -1,9 +1,10 @@
 """Taxon lookup by name: accepted name, synonym, underscores, case, authorship (taxon_by_name for
 the API, TaxonNames for the importers)."""
 import pytest
+from django.db.models import F
 
-from species.models import TaxonSynonym
-from species.selectors import TaxonNames, canonical_name, normalise_name, taxon_by_key_or_id, taxon_by_name
+from species.models import Taxon, TaxonSynonym
+from species.selectors import TaxonNames, canonical_name, normalise_name, taxon_by_key_or_id, taxon_by_name, taxon_tree
 from tests.factories import TaxonFactory
 
 pytestmark = pytest.mark.django_db
@@ -91,3 +92,72 @@ def test_genus_with_authorship_stays_a_genus(mongooses):
 def test_taxon_names_unmatched(mongooses):
     assert TaxonNames().resolve("Herpestes edwardsii") == (None, "unmatched")
     assert TaxonNames().resolve("") == (None, "unmatched")
+
+
+# -- the taxon tree: owned by species, invalidated by every species write ----------------------
+
+def test_taxon_tree_is_kept_until_the_taxonomy_changes():
+    genus = TaxonFactory(scientific_name="Urva", rank="genus")
+    TaxonFactory(scientific_name="Urva auropunctata", parent=genus)
+    tree = taxon_tree()
+    assert taxon_tree() is tree  # no write: the same copy
+    assert tree.parents["Urva auropunctata"] == "Urva" and tree.member_species("Urva") == ["Urva auropunctata"]
+
+
+def test_every_species_write_reaches_the_taxon_tree_without_a_range_write():
+    from ranges.selectors import data_version
+    from species.services import SynonymRow, TaxonRecord, taxa_ensure, taxon_synonym_add, taxon_synonyms_sync
+
+    genus = TaxonFactory(scientific_name="Urva", rank="genus")
+    urva = TaxonFactory(scientific_name="Urva auropunctata", parent=genus)
+    ranges_version = data_version()
+    assert taxon_tree().member_species("Urva") == ["Urva auropunctata"]
+
+    TaxonFactory(scientific_name="Urva javanica", parent=genus)  # an instance save (admin, shell)
+    assert taxon_tree().member_species("Urva") == ["Urva auropunctata", "Urva javanica"]
+
+    taxon_synonym_add(taxon=urva, name="Herpestes javanicus")
+    assert taxon_tree().accepted_name("Herpestes javanicus") == "Urva auropunctata"
+
+    _, counts = taxa_ensure([TaxonRecord("Urva edwardsii", "species", lineage=(("genus", "Urva"),))])  # a bulk write
+    assert counts["created"] == 1 and "Urva edwardsii" in taxon_tree().member_species("Urva")
+
+    sync = taxon_synonyms_sync(rows=[SynonymRow("Herpestes edwardsii", taxon_tree_id("Urva edwardsii"), "test")])
+    assert sync.counts["created"] == 1 and taxon_tree().accepted_name("Herpestes edwardsii") == "Urva edwardsii"
+
+    TaxonSynonym.objects.get(name="Herpestes javanicus").delete()
+    assert taxon_tree().accepted_name("Herpestes javanicus") == "Herpestes javanicus"
+    assert data_version() == ranges_version  # the range index was never rebuilt for any of it
+
+
+def test_another_process_write_is_seen_through_the_version():
+    """A write in another process moves the version row; this process's copy is then stale."""
+    from species.models import TaxonomyVersion
+
+    genus = TaxonFactory(scientific_name="Urva", rank="genus")
+    tree = taxon_tree()
+    Taxon.objects.bulk_create([Taxon(scientific_name="Urva smithii", rank="species", parent=genus)])  # no signal, no bump
+    assert taxon_tree() is tree  # not seen yet: nothing said the taxonomy moved
+    TaxonomyVersion.objects.update(version=F("version") + 1)  # what taxonomy_changed() does elsewhere
+    assert taxon_tree().member_species("Urva") == ["Urva smithii"]
+
+
+def test_genus_verdict_sees_a_new_member_at_once():
+    """The bug this ownership fixes: a new species was invisible to group verdicts until an
+    unrelated range write rebuilt the index."""
+    from ranges.selectors import verdict_at
+    from tests.factories import region, status
+
+    genus = TaxonFactory(scientific_name="Urva", rank="genus")
+    first = TaxonFactory(scientific_name="Urva auropunctata", parent=genus)
+    here, elsewhere = region("AAA", "country", (0, 0, 10, 10)), region("BBB", "country", (20, 0, 30, 10))
+    status(first, elsewhere, "native")
+    assert verdict_at("Urva", 5, 5).status == "out_of_range"  # its only member is native elsewhere
+    second = TaxonFactory(scientific_name="Urva javanica", parent=genus)  # no range data yet
+    assert verdict_at("Urva", 5, 5).status == "unknown"  # it could be the one native here
+    status(second, here, "native")
+    assert verdict_at("Urva", 5, 5).status == "native"
+
+
+def taxon_tree_id(name: str) -> int:
+    return Taxon.objects.get(scientific_name=name).pk

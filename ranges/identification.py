@@ -1,0 +1,155 @@
+"""Location-aware identification: the classifier's scores, weighted by where the photo was taken,
+then the verdict, with alerts only on visual evidence (DESIGN §5.6). Pure: no Django, no database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ml.taxonomy import NO_ANIMAL as NO_ANIMAL_LABEL
+from ml.taxonomy import Decision, TaxonTree, decide, reweight_by_prior, subtree_total
+from ranges.range_index import RangeIndex
+from ranges.verdict import INTRODUCED, INVASIVE, NATIVE, NO_ANIMAL, UNCERTAIN, Verdict, verdict_at_hits
+
+# Statuses that mean "the taxon lives at this point" (native, or an established alien).
+EXPECTED_STATUSES = frozenset({NATIVE, INTRODUCED, INVASIVE})
+ALERT_LEVEL = "alert"
+# Stored in Verdict.alert_level: the answer asks the user to verify and the observation awaits a
+# reviewer; no agency is notified (observations.alerts acts on alert statuses only).
+REVIEW_LEVEL = "possible"
+
+
+@dataclass(frozen=True)
+class IdentificationThresholds:
+    """What the answer commits to; defaults in settings, chosen with `bench/identify.py`."""
+
+    confidence: float  # roll-up: the weighted score a taxon (with its descendants) needs to be named
+    alert: float  # the classifier's own score for a taxon needed to raise an alert about it
+    review: float  # the classifier's own score for which a possible alert taxon asks for verification
+    prior_floor: float  # the prior weight of a taxon whose known native range excludes the point
+
+
+@dataclass(frozen=True)
+class Candidate:
+    key: str
+    score: float  # the classifier's calibrated score: visual evidence alone
+    weighted: float  # after the location prior
+    expected_here: bool  # native or established at the point's regions
+    status: str  # the verdict for this taxon here
+
+
+@dataclass(frozen=True)
+class Identification:
+    decision: Decision  # what the answer names (on the weighted scores)
+    verdict: Verdict
+    candidates: tuple[Candidate, ...]  # the top candidates, best weighted first
+    alert_level: str  # ALERT_LEVEL, REVIEW_LEVEL or ""
+
+    @property
+    def needs_review(self) -> bool:
+        return self.alert_level == REVIEW_LEVEL
+
+
+def location_prior(verdicts: dict[str, Verdict], floor: float) -> dict[str, float]:
+    """Prior weights from the range data: 1 for a taxon expected here or one the data cannot place
+    (unknown, uncertain), `floor` for one whose known native range excludes the point and that
+    no register records here (out_of_range). Down-weighted, never removed."""
+    return {key: (floor if v.is_alert and v.status not in EXPECTED_STATUSES else 1.0) for key, v in verdicts.items()}
+
+
+def identify(
+    taxon_scores: dict[str, float],
+    lon: float,
+    lat: float,
+    index: RangeIndex,
+    taxa: TaxonTree,
+    thresholds: IdentificationThresholds,
+    *,
+    top_k: int = 5,
+    use_prior: bool = True,
+) -> Identification:
+    """Name the animal in the photo at (lon, lat) and judge it there.
+
+    1. Each candidate (the classifier's top `top_k`, and every label with a score of at least
+       `thresholds.review`) gets its verdict here; with `use_prior`, scores are re-weighted by
+       `location_prior` before the roll-up names a taxon.
+    2. The named taxon's verdict is the answer. An alert (invasive, introduced, out_of_range) needs
+       the classifier's own score for that taxon, with its descendants, of at least
+       `thresholds.alert`: the prior never creates an alert.
+    3. Otherwise any candidate that would be an alert here, with a visual score of at least
+       `thresholds.review` (the named taxon included), makes the answer `uncertain`: "possibly X,
+       not expected here: please verify", for review. So a possible invader is never dropped
+       silently, whatever the prior did to the ranking.
+    """
+    hits = index.regions_at(lon, lat)
+    codes = tuple(h.region.code for h in hits)
+    animal = {k: v for k, v in taxon_scores.items() if k != NO_ANIMAL_LABEL}
+    ranked = sorted(animal.items(), key=lambda kv: kv[1], reverse=True)
+    keys = [k for k, s in ranked[:top_k]] + [k for k, s in ranked[top_k:] if s >= thresholds.review]
+    verdicts = {k: verdict_at_hits(k, lon, lat, hits, index, taxa) for k in keys}
+    scores = (
+        reweight_by_prior(taxon_scores, location_prior(verdicts, thresholds.prior_floor)) if use_prior else taxon_scores
+    )
+    decision = decide(scores, taxa.parents, taxa.ranks, thresholds.confidence)
+    candidates = tuple(
+        sorted(
+            (
+                Candidate(k, animal[k], scores[k], verdicts[k].status in EXPECTED_STATUSES, verdicts[k].status)
+                for k in keys
+            ),
+            key=lambda c: c.weighted,
+            reverse=True,
+        )
+    )
+
+    if decision.outcome == "no_animal":
+        return Identification(
+            decision,
+            Verdict(NO_ANIMAL, None, "The photo does not seem to show an animal the model knows.", region_codes=codes),
+            candidates,
+            "",
+        )
+    named = verdicts.get(decision.key) or verdict_at_hits(decision.key, lon, lat, hits, index, taxa)
+    if (
+        decision.outcome == "identified"
+        and named.is_alert
+        and subtree_total(animal, decision.key, taxa.parents) >= thresholds.alert
+    ):
+        return Identification(decision, named, candidates, ALERT_LEVEL)
+    possible = [c for c in candidates if verdicts[c.key].is_alert and c.score >= thresholds.review]
+    if decision.outcome == "identified" and named.is_alert and all(c.key != decision.key for c in possible):
+        possible.insert(
+            0,
+            Candidate(
+                decision.key, subtree_total(animal, decision.key, taxa.parents), decision.score, False, named.status
+            ),
+        )
+    if possible:
+        return Identification(
+            decision,
+            _please_verify(possible[0], verdicts.get(possible[0].key) or named, decision, named),
+            candidates,
+            REVIEW_LEVEL,
+        )
+    if decision.outcome == "uncertain":
+        explanation = f"The model is not confident (best guess {decision.key} at {decision.score:.0%})."
+        return Identification(
+            decision, Verdict(UNCERTAIN, decision.key, explanation, region_codes=codes), candidates, ""
+        )
+    return Identification(decision, named, candidates, "")
+
+
+def _please_verify(possible: Candidate, found: Verdict, decision: Decision, named: Verdict) -> Verdict:
+    """`uncertain`, carrying the possible alert's regions and sources so a reviewer can act on it."""
+    lead = ""
+    if decision.outcome == "identified" and decision.key != possible.key:
+        lead = f"Most likely {decision.key} ({named.status} here). "
+    elif decision.outcome == "uncertain":
+        lead = "The model is not confident. "
+    explanation = (
+        f"{lead}Possibly {possible.key} (the photo alone gives {possible.score:.0%}), "
+        "not expected here: please verify. "
+        f"{found.explanation}"
+    )
+    return Verdict(
+        UNCERTAIN, possible.key, explanation, found.region_code, found.region_codes, found.sources, found.snapped
+    )
