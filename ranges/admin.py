@@ -11,7 +11,8 @@ from ranges.geometry import GeometryRejected, clean_polygonal
 from ranges.geometry_files import GeometryFileError, geometry_from_upload
 from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon, Region, RegionalStatus
 from ranges.services import data_version_bump, geometry_assign, range_object_save
-from ranges.svg import geometry_svg
+from ranges.maps import MAP_CSS, MAP_JS, geometry_map
+from ranges.selectors import region_geometries
 
 
 class GeometryUploadForm(forms.ModelForm):
@@ -34,9 +35,9 @@ class GeometryUploadForm(forms.ModelForm):
 class GeometryAdminMixin:
     form = GeometryUploadForm
 
-    @admin.display(description="map preview")
-    def map_preview(self, obj):
-        return geometry_svg(shapely.from_wkb(bytes(obj.geometry)) if obj and obj.geometry else None)
+    class Media:
+        css = {"all": MAP_CSS}
+        js = MAP_JS
 
     def save_model(self, request, obj, form, change):
         geometry = form.cleaned_data.get("geometry_file")
@@ -84,6 +85,11 @@ class RegionAdmin(GeometryAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("parent")
 
+    @admin.display(description="map")
+    def map_preview(self, obj):
+        geometry = region_geometries([obj]).get(obj.pk) if obj and obj.pk else None  # a group: its members
+        return geometry_map(geometry, role="region", label=obj.name if obj else "")
+
 
 @admin.register(RangePolygon)
 class RangePolygonAdmin(GeometryAdminMixin, admin.ModelAdmin):
@@ -94,6 +100,11 @@ class RangePolygonAdmin(GeometryAdminMixin, admin.ModelAdmin):
     readonly_fields = ("map_preview", "geometry_sha1", "geometry_note", "updated")
     fields = ("taxon", "origin", "presence", "geometry_file", "map_preview", "geometry_note", "source", "source_url", "source_key", "license", "geometry_sha1", "updated")
     actions = ["revalidate_geometry"]
+
+    @admin.display(description="map")
+    def map_preview(self, obj):
+        geometry = shapely.from_wkb(bytes(obj.geometry)) if obj and obj.geometry else None
+        return geometry_map(geometry, role="range", status=obj.origin if obj else "", label=str(obj.taxon) if obj and obj.taxon_id else "")
 
 
 class RangeDataAdmin(admin.ModelAdmin):
