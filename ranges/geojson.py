@@ -15,18 +15,17 @@ MAX_TOLERANCE_DEG = 1.0
 
 
 def display_geometry(geom, tolerance: float = DISPLAY_TOLERANCE_DEG) -> dict | None:
-    """The geometry simplified (topology kept) with `tolerance` in degrees, its coordinates cut to a
-    grid ten times finer (more digits would only carry the simplification's error), counter-clockwise
-    exteriors (RFC 7946 §3.1.6). None when nothing is left at that tolerance."""
+    """The geometry simplified (topology kept) with `tolerance` in degrees, its coordinates cut to the
+    decimal digits of a tenth of it (more digits would only carry the simplification's error),
+    counter-clockwise exteriors (RFC 7946 §3.1.6). None when nothing is left at that tolerance."""
     simple = shapely.simplify(geom, tolerance, preserve_topology=True)
-    grid = tolerance / 10
-    simple = shapely.set_precision(simple, grid)
+    decimals = max(0, -math.floor(math.log10(tolerance / 10)))
+    simple = shapely.set_precision(simple, 10.0**-decimals)
     if simple.is_empty:
         return None
     # After set_precision, which may reorder rings.
     simple = shapely.orient_polygons(simple, exterior_cw=False)
-    # Snapped coordinates still carry binary noise (12.300000000000001): round them to the grid's digits.
-    decimals = max(0, math.ceil(-math.log10(grid)))
+    # Snapped coordinates still carry binary noise (12.300000000000001): round them to those digits.
     simple = shapely.transform(simple, lambda xy: np.round(xy, decimals))
     return shapely.geometry.mapping(simple)
 

@@ -33,7 +33,7 @@ def test_display_form_keeps_the_shape_with_far_fewer_vertices(countries, code):
     assert shown.is_valid
 
 
-def test_coordinates_are_cut_to_a_tenth_of_the_tolerance(countries):
+def test_coordinates_are_cut_to_the_digits_of_a_tenth_of_the_tolerance(countries):
     assert decimals_of(display_geometry(countries["NOR"], 0.05)) == 3
     assert decimals_of(display_geometry(countries["NOR"], 0.2)) == 2
     assert decimals_of(display_geometry(countries["NOR"], 0.001)) == 4
