@@ -9,10 +9,10 @@ from django.contrib import admin, messages
 
 from ranges.geometry import GeometryRejected, clean_polygonal
 from ranges.geometry_files import GeometryFileError, geometry_from_upload
-from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon, Region, RegionalStatus
-from ranges.services import data_version_bump, geometry_assign, range_object_save
 from ranges.maps import MAP_CSS, MAP_JS, geometry_map
+from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon, Region, RegionalStatus
 from ranges.selectors import region_geometries
+from ranges.services import data_version_bump, geometry_assign, range_object_save
 
 
 class GeometryUploadForm(forms.ModelForm):

@@ -6,7 +6,7 @@ import json
 from django.conf import settings
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from ranges.geojson import feature_collection, map_feature, preview_tolerance
@@ -35,9 +35,9 @@ def map_config() -> dict:
 
 def map_assets() -> SafeString:
     """The <link> and <script> tags of a page with a map."""
-    css = (format_html('<link rel="stylesheet" href="{}">', static(path)) for path in MAP_CSS)
-    js = (format_html('<script src="{}"></script>', static(path)) for path in MAP_JS)
-    return mark_safe("\n".join([*css, *js]))  # noqa: S308 - every part went through format_html
+    css = format_html_join("\n", '<link rel="stylesheet" href="{}">', ((static(path),) for path in MAP_CSS))
+    js = format_html_join("\n", '<script src="{}"></script>', ((static(path),) for path in MAP_JS))
+    return format_html("{}\n{}", css, js)
 
 
 def geometry_map(geom, *, role: str, status: str = "", label: str = "") -> SafeString:

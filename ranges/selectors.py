@@ -11,7 +11,16 @@ from django.conf import settings
 from django.core.cache import cache
 
 from ranges.geojson import DISPLAY_TOLERANCE_DEG, feature_collection, map_feature
-from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon, Region, RegionalStatus, RegionKind
+from ranges.models import (
+    Contact,
+    DataVersion,
+    Establishment,
+    GeofenceEntry,
+    RangePolygon,
+    Region,
+    RegionalStatus,
+    RegionKind,
+)
 from ranges.range_index import GeofenceRecord, RangeIndex, RangeRecord, RegionRecord, StatusRecord
 from species.models import Taxon
 
@@ -57,7 +66,7 @@ def range_index_warm(log) -> RangeIndex | None:
     started = time.perf_counter()
     try:
         index = range_index()
-    except Exception as exc:  # noqa: BLE001 - an unmigrated database, no database yet
+    except Exception as exc:
         log.warning("range index not built at start: %s", exc)
         return None
     finally:
@@ -169,30 +178,57 @@ def _map_cached(key: str, build):
 
 
 def species_range_features(taxon: Taxon, *, tolerance: float = DISPLAY_TOLERANCE_DEG) -> list[dict]:
-    """The taxon's range polygons and the regions where it has a status, as GeoJSON features."""
+    """The taxon's range polygons and the regions where it has a status, as GeoJSON features. A genus
+    or family (an answer rolled up from its species) shows the ranges of its members."""
+    taxon_ids = taxon_and_descendant_ids(taxon)
     features = []
-    polygons = RangePolygon.objects.filter(taxon=taxon).values_list("pk", "origin", "presence", "source", "source_url", "geometry")
-    for pk, origin, presence, source, url, wkb in polygons:
+    polygons = RangePolygon.objects.filter(taxon_id__in=taxon_ids).values_list(
+        "pk", "taxon__scientific_name", "origin", "presence", "source", "source_url", "geometry"
+    )
+    for pk, name, origin, presence, source, url, wkb in polygons:
         features.append(map_feature(
-            geometry=shapely.from_wkb(bytes(wkb)), tolerance=tolerance,
-            kind="range_polygon", status=origin, id=pk, presence=presence, sources=[{"name": source, "url": url}],
+            geometry=shapely.from_wkb(bytes(wkb)), tolerance=tolerance, kind="range_polygon", status=origin,
+            id=pk, taxa=[name], presence=presence, sources=[{"name": source, "url": url}],
         ))
     by_region: dict[int, list] = {}
-    for status in RegionalStatus.objects.filter(taxon=taxon).select_related("region").order_by("region__code", "source"):
+    statuses = RegionalStatus.objects.filter(taxon_id__in=taxon_ids).select_related("region", "taxon")
+    for status in statuses.order_by("region__code", "taxon__scientific_name", "source"):
         by_region.setdefault(status.region_id, []).append(status)
     geometries = region_geometries([rows[0].region for rows in by_region.values()])
     for rows in by_region.values():
         region = rows[0].region
         if region.pk not in geometries:
             continue
-        # Several sources may disagree: show the most alarming, list them all.
-        top = max(rows, key=lambda r: {"invasive": 3, "introduced": 2, "native": 1}.get(r.status, 0))
         features.append(map_feature(
-            geometry=geometries[region.pk], tolerance=tolerance, kind="region", status=top.status,
+            geometry=geometries[region.pk], tolerance=tolerance, kind="region", status=_shown_status(rows),
             region=region.code, region_name=region.name, region_kind=region.kind,
+            taxa=sorted({r.taxon.scientific_name for r in rows}),
             sources=[{"name": r.source, "url": r.source_url, "status": r.status} for r in rows],
         ))
     return [f for f in features if f is not None]
+
+
+_ALARM = {Establishment.NATIVE: 1, Establishment.INTRODUCED: 2, Establishment.INVASIVE: 3}
+
+
+def _shown_status(rows) -> str:
+    """The status a region is drawn with. Per taxon, the most alarming of its sources (registers and
+    range lists disagree; all are cited). Across the members of a genus or family, native where any
+    member is native: the group belongs there."""
+    per_taxon: dict[int, list[str]] = {}
+    for row in rows:
+        per_taxon.setdefault(row.taxon_id, []).append(row.status)
+    shown = {max(found, key=_ALARM.__getitem__) for found in per_taxon.values()}
+    return Establishment.NATIVE if Establishment.NATIVE in shown else max(shown, key=_ALARM.__getitem__)
+
+
+def taxon_and_descendant_ids(taxon: Taxon) -> list[int]:
+    """The taxon and everything below it in the tree (a family: its genera, species, subspecies)."""
+    found, frontier = {taxon.pk}, [taxon.pk]
+    while frontier:
+        frontier = [pk for pk in Taxon.objects.filter(parent_id__in=frontier).values_list("pk", flat=True) if pk not in found]
+        found.update(frontier)
+    return sorted(found)
 
 
 def region_features(*, codes: list[str] | None = None, kind: str | None = None, tolerance: float = DISPLAY_TOLERANCE_DEG) -> list[dict]:
@@ -229,10 +265,11 @@ def region_geometries(regions) -> dict[int, object]:
 
 
 def species_regional_statuses(taxon: Taxon) -> dict[str, list[dict]]:
-    """Where the taxon has a status, grouped for reading: {"native": [...], "alien": [...]}, each a
-    region (code, name, kind) with its statuses and sources, by name. Alien means introduced or invasive."""
+    """Where the taxon (or, for a genus or family, a member) has a status, grouped for reading:
+    {"native": [...], "alien": [...]}, each a region (code, name, kind) with its statuses and sources,
+    by name. Alien means introduced or invasive."""
     grouped: dict[str, dict[str, dict]] = {"native": {}, "alien": {}}
-    rows = RegionalStatus.objects.filter(taxon=taxon).select_related("region").order_by("region__name", "source")
+    rows = RegionalStatus.objects.filter(taxon_id__in=taxon_and_descendant_ids(taxon)).select_related("region").order_by("region__name", "source")
     for row in rows:
         group = "native" if row.status == "native" else "alien"
         entry = grouped[group].setdefault(

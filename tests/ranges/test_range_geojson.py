@@ -140,3 +140,22 @@ def test_gzip_when_the_browser_accepts_it(client, nutria):
     response = client.get(f"/api/v1/species/{nutria.pk}/range/", HTTP_ACCEPT_ENCODING="gzip")
     assert response["Content-Encoding"] == "gzip"
     assert json.loads(gzip.decompress(response.content))["type"] == "FeatureCollection"
+
+
+def test_a_family_shows_the_ranges_of_its_members(client):
+    # An answer rolled up to the family (a photo that could be either elephant) links to this map.
+    family = TaxonFactory(scientific_name="Elephantidae", rank="family")
+    african = TaxonFactory(scientific_name="Loxodonta africana", parent=TaxonFactory(scientific_name="Loxodonta", rank="genus", parent=family))
+    asian = TaxonFactory(scientific_name="Elephas maximus", parent=TaxonFactory(scientific_name="Elephas", rank="genus", parent=family))
+    tanzania, india = region("TZA", "country", (29, -12, 41, -1)), region("IND", "country", (68, 7, 97, 35))
+    status(african, tanzania, "native")
+    status(asian, india, "native")
+    status(asian, tanzania, "introduced", source="a register")  # a member alien where another is native
+    features = {f["properties"]["region"]: f["properties"] for f in get_range(client, family.pk).json()["features"]}
+    assert features["IND"]["status"] == "native" and features["IND"]["taxa"] == ["Elephas maximus"]
+    # The family belongs in Tanzania: native wins across members, every record is cited.
+    assert features["TZA"]["status"] == "native" and features["TZA"]["taxa"] == ["Elephas maximus", "Loxodonta africana"]
+    assert {s["status"] for s in features["TZA"]["sources"]} == {"native", "introduced"}
+    # A species shows only its own range.
+    assert {f["properties"]["region"] for f in get_range(client, asian.pk).json()["features"]} == {"IND", "TZA"}
+    assert {f["properties"]["status"] for f in get_range(client, asian.pk).json()["features"]} == {"native", "introduced"}

@@ -269,7 +269,10 @@ async function renderMap(observation) {
   const location = observation.location || {};
   const hasPoint = typeof location.latitude === "number" && typeof location.longitude === "number";
   const taxon = observation.status === "done" && observation.identification ? observation.identification.taxon : null;
-  const regionCodes = ((observation.verdict && observation.verdict.regions) || []).map((r) => r.code);
+  // The region that decided the verdict and the most specific one at the point (a county, a state):
+  // the broader ones (the whole country, with its far islands) would only clutter a phone-sized map.
+  const verdict = observation.verdict || {};
+  const regionCodes = [...new Set([verdict.region && verdict.region.code, (verdict.regions || [])[0] && verdict.regions[0].code].filter(Boolean))];
   const link = $("result-species-link");
   link.hidden = !taxon;
   if (taxon) link.href = `/species/${encodeURIComponent(taxon.id)}/`;

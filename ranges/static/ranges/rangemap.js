@@ -16,7 +16,7 @@ window.RangeMap = (function () {
   };
   const LEGEND = {
     native: "Native range",
-    alien: "Alien records (introduced or invasive)",
+    alien: "Alien (introduced or invasive)",
     other: "Range of uncertain origin",
     region: "This region",
     verdict: "Region of this answer",
@@ -64,7 +64,8 @@ window.RangeMap = (function () {
       this.map.createPane("base").style.zIndex = 250; // under the ranges, over the map's background
       this.overlays = L.featureGroup().addTo(this.map);
       this.shown = new Set();
-      this.legend = L.control({ position: "bottomleft" });
+      // Top right: at the bottom, the attribution wraps on a phone and would hide the legend's last line.
+      this.legend = L.control({ position: "topright" });
       this.legend.onAdd = () => L.DomUtil.create("div", "rm-legend");
       this.legend.addTo(this.map);
       this.map.setView([15, 10], 1);
@@ -81,7 +82,7 @@ window.RangeMap = (function () {
       return outlines.then((geojson) => {
         if (!geojson) return;
         L.geoJSON(geojson, { pane: "base", style: () => Object.assign({ className: "rm-base" }, STYLES.base) }).addTo(this.map);
-        this.map.attributionControl.addAttribution("Outlines: Natural Earth, US Census Bureau");
+        this.map.attributionControl.addAttribution("Natural Earth, US Census Bureau");
       });
     }
 
@@ -144,7 +145,7 @@ window.RangeMap = (function () {
       const bounds = this.overlays.getBounds();
       if (!bounds.isValid()) return;
       if (bounds.getNorthEast().equals(bounds.getSouthWest())) this.map.setView(bounds.getCenter(), maxZoom);
-      else this.map.fitBounds(bounds, { padding: [12, 12], maxZoom });
+      else this.map.fitBounds(bounds, { padding: [24, 24], maxZoom });
     }
 
     remove() { this.map.remove(); }
