@@ -17,8 +17,8 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings.local")
 
 TAXA = ["Sciurus carolinensis", "Vulpes vulpes", "Myocastor coypus", "Loxodonta africana", "Rattus norvegicus"]
-# What the pages ask for: the species page and the result card draw the range at ~5 km.
-DISPLAY_SIMPLIFY = 0.05
+# What the pages ask for (ranges/maps.py): the species page at ~5 km, the result card at ~10 km.
+DISPLAY_SIMPLIFY = (0.05, 0.1)
 
 
 def fetch(client, url: str) -> tuple[int, int, float]:
@@ -35,7 +35,7 @@ def fetch(client, url: str) -> tuple[int, int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--taxa", nargs="*", default=TAXA)
-    parser.add_argument("--simplify", type=float, default=DISPLAY_SIMPLIFY)
+    parser.add_argument("--simplify", type=float, nargs="*", default=DISPLAY_SIMPLIFY)
     args = parser.parse_args()
 
     import django
@@ -55,8 +55,8 @@ def main() -> None:
         if taxon is None:
             print(f"{name}: not in this database (import the data first)")
             continue
-        urls += [(f"{name}: range, default", f"/api/v1/species/{taxon.pk}/range/"),
-                 (f"{name}: range, ?simplify={args.simplify}", f"/api/v1/species/{taxon.pk}/range/?simplify={args.simplify}")]
+        urls.append((f"{name}: range, default", f"/api/v1/species/{taxon.pk}/range/"))
+        urls += [(f"{name}: range, ?simplify={tolerance}", f"/api/v1/species/{taxon.pk}/range/?simplify={tolerance}") for tolerance in args.simplify]
     urls.append(("base map: countries, ?simplify=0.2", "/api/v1/regions/geojson/?kind=country&simplify=0.2"))
     for label, url in urls:
         size, wire, cold = fetch(client, url)

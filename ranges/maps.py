@@ -14,8 +14,10 @@ from ranges.svg import geometry_svg
 
 # The outlines under every map when no tile layer is set: all countries at ~20 km, 120 kB gzipped.
 BASE_MAP_SIMPLIFY = 0.2
-# What a page map asks for: ~5 km, a third of the API's default size (bench/maps.py).
-RANGE_MAP_SIMPLIFY = 0.05
+# The display forms of a range (bench/maps.py): ~5 km on the species page, a map made to be looked at
+# (a third of the API's default size); ~10 km on the phone's result card (a fifth).
+SPECIES_PAGE_SIMPLIFY = 0.05
+RESULT_CARD_SIMPLIFY = 0.1
 
 # The static files a page with a map loads (vendored Leaflet, then the project's map code).
 MAP_CSS = ("leaflet/leaflet.css", "ranges/rangemap.css")
@@ -29,7 +31,7 @@ def map_config() -> dict:
         "tileAttribution": settings.RANGEWATCH_MAP_TILE_ATTRIBUTION,
         "outlinesUrl": f"{reverse('region-geojson')}?kind=country&simplify={BASE_MAP_SIMPLIFY}",
         "regionsUrl": reverse("region-geojson"),
-        "rangeSimplify": RANGE_MAP_SIMPLIFY,
+        "cardSimplify": RESULT_CARD_SIMPLIFY,
     }
 
 

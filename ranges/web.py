@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from ranges.maps import RANGE_MAP_SIMPLIFY
+from ranges.maps import SPECIES_PAGE_SIMPLIFY
 from ranges.selectors import species_regional_statuses
 from species.models import SpeciesInfo, Taxon
 from species.selectors import taxon_lineage
@@ -16,7 +16,7 @@ from species.selectors import taxon_lineage
 def species_page(request: HttpRequest, pk: int) -> HttpResponse:
     taxon = get_object_or_404(Taxon.objects.select_related("parent"), pk=pk)
     # The map fetches the range itself (display form): the page stays small and cacheable.
-    range_url = f"{reverse('species-range', args=[taxon.pk])}?simplify={RANGE_MAP_SIMPLIFY}"
+    range_url = f"{reverse('species-range', args=[taxon.pk])}?simplify={SPECIES_PAGE_SIMPLIFY}"
     context = {
         "taxon": taxon,
         "info": SpeciesInfo.objects.filter(taxon=taxon).first(),

@@ -281,7 +281,7 @@ async function renderMap(observation) {
 
   const view = new RangeMap.MapView(node);
   resultMap = view;
-  const simplify = view.config.rangeSimplify || 0.05;
+  const simplify = view.config.cardSimplify || 0.1;
   const loads = [view.ready];
   if (taxon) {
     loads.push(RangeMap.getJSON(`${API}/species/${encodeURIComponent(taxon.id)}/range/?simplify=${simplify}`).then((g) => view.addGeoJSON(g, "range")));
