@@ -56,7 +56,10 @@ def main() -> None:
             print(f"{name}: not in this database (import the data first)")
             continue
         urls.append((f"{name}: range, default", f"/api/v1/species/{taxon.pk}/range/"))
-        urls += [(f"{name}: range, ?simplify={tolerance}", f"/api/v1/species/{taxon.pk}/range/?simplify={tolerance}") for tolerance in args.simplify]
+        urls += [
+            (f"{name}: range, ?simplify={tolerance}", f"/api/v1/species/{taxon.pk}/range/?simplify={tolerance}")
+            for tolerance in args.simplify
+        ]
     urls.append(("base map: countries, ?simplify=0.2", "/api/v1/regions/geojson/?kind=country&simplify=0.2"))
     for label, url in urls:
         size, wire, cold = fetch(client, url)

@@ -103,8 +103,9 @@ class RangePolygonAdmin(GeometryAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="map")
     def map_preview(self, obj):
-        geometry = shapely.from_wkb(bytes(obj.geometry)) if obj and obj.geometry else None
-        return geometry_map(geometry, role="range", status=obj.origin if obj else "", label=str(obj.taxon) if obj and obj.taxon_id else "")
+        if obj is None or not obj.geometry:
+            return geometry_map(None, role="range")
+        return geometry_map(shapely.from_wkb(bytes(obj.geometry)), role="range", status=obj.origin, label=str(obj.taxon))
 
 
 class RangeDataAdmin(admin.ModelAdmin):

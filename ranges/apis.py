@@ -76,11 +76,15 @@ class RegionLookupApi(APIView):
         )
 
 
+# A verdict names a handful of regions; a longer list would be a way to make the server draw the world.
+MAX_CODES = 20
+
+
 class SimplifyInputSerializer(serializers.Serializer):
     simplify = CoordinateField(  # a finite float: NaN would pass the range check
         required=False, default=DISPLAY_TOLERANCE_DEG, min_value=MIN_TOLERANCE_DEG, max_value=MAX_TOLERANCE_DEG,
-        help_text="simplification tolerance in degrees (coordinates are cut to a tenth of it); "
-        "0.05 (~5 km) suits a phone or page map and is about 5x smaller than the default 0.01",
+        help_text="simplification tolerance in degrees; coordinates keep the decimals of a tenth of it. "
+        "0.05 (~5 km) suits a page map (a third of the default's size), 0.1 a phone's (a fifth)",
     )
 
 
@@ -109,16 +113,19 @@ class RegionGeoJsonApi(APIView):
     country (the base map drawn when no tile layer is configured)."""
 
     permission_classes = [permissions.AllowAny]
-    MAX_CODES = 20
 
     class InputSerializer(SimplifyInputSerializer):
-        codes = serializers.CharField(required=False, help_text="comma-separated region codes, e.g. TZA,US-FL (at most 20)")
-        kind = serializers.ChoiceField(required=False, choices=[RegionKind.COUNTRY, RegionKind.ADMIN1], help_text="every region of this kind")
+        codes = serializers.CharField(
+            required=False, help_text=f"comma-separated region codes, e.g. TZA,US-FL; {MAX_CODES} at most"
+        )
+        kind = serializers.ChoiceField(
+            required=False, choices=[RegionKind.COUNTRY, RegionKind.ADMIN1], help_text="every region of this kind"
+        )
 
         def validate_codes(self, value: str) -> list[str]:
             codes = [code.strip() for code in value.split(",") if code.strip()]
-            if not codes or len(codes) > RegionGeoJsonApi.MAX_CODES:
-                raise serializers.ValidationError(f"give 1 to {RegionGeoJsonApi.MAX_CODES} region codes")
+            if not codes or len(codes) > MAX_CODES:
+                raise serializers.ValidationError(f"give 1 to {MAX_CODES} region codes")
             return codes
 
         def validate(self, attrs):
@@ -130,5 +137,6 @@ class RegionGeoJsonApi(APIView):
     def get(self, request):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        body = region_geojson(codes=params.validated_data.get("codes"), kind=params.validated_data.get("kind"), tolerance=params.validated_data["simplify"])
+        data = params.validated_data
+        body = region_geojson(codes=data.get("codes"), kind=data.get("kind"), tolerance=data["simplify"])
         return Response(body, content_type="application/geo+json")

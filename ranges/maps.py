@@ -48,5 +48,10 @@ def geometry_map(geom, *, role: str, status: str = "", label: str = "") -> SafeS
     if geom is None or geom.is_empty:
         return mark_safe("<em>no geometry</em>")
     feature = map_feature(geometry=geom, tolerance=preview_tolerance(geom), kind=role, status=status, name=label)
-    spec = {"config": map_config(), "layers": [{"role": role, "geojson": feature_collection([feature] if feature else [])}]}
-    return format_html('<div class="rangemap rangemap-admin" data-rangemap="{}">{}</div>', json.dumps(spec), geometry_svg(geom))
+    spec = {
+        "config": map_config(),
+        "layers": [{"role": role, "geojson": feature_collection([feature] if feature else [])}],
+    }
+    return format_html(
+        '<div class="rangemap rangemap-admin" data-rangemap="{}">{}</div>', json.dumps(spec), geometry_svg(geom)
+    )

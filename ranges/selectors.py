@@ -156,10 +156,13 @@ def regions_by_codes(codes) -> dict[str, Region]:
 
 def species_range_geojson(taxon: Taxon, *, tolerance: float = DISPLAY_TOLERANCE_DEG) -> dict:
     """The taxon's range as a GeoJSON FeatureCollection simplified to `tolerance` (degrees)."""
-    return _map_cached(f"taxon:{taxon.pk}:{tolerance!r}", lambda: feature_collection(species_range_features(taxon, tolerance=tolerance)))
+    key = f"taxon:{taxon.pk}:{tolerance!r}"
+    return _map_cached(key, lambda: feature_collection(species_range_features(taxon, tolerance=tolerance)))
 
 
-def region_geojson(*, codes: list[str] | None = None, kind: str | None = None, tolerance: float = DISPLAY_TOLERANCE_DEG) -> dict:
+def region_geojson(
+    *, codes: list[str] | None = None, kind: str | None = None, tolerance: float = DISPLAY_TOLERANCE_DEG
+) -> dict:
     """Regions by code or kind as a GeoJSON FeatureCollection simplified to `tolerance` (degrees)."""
     key = f"regions:{kind}:{','.join(codes or [])}:{tolerance!r}"
     return _map_cached(key, lambda: feature_collection(region_features(codes=codes, kind=kind, tolerance=tolerance)))
@@ -226,12 +229,15 @@ def taxon_and_descendant_ids(taxon: Taxon) -> list[int]:
     """The taxon and everything below it in the tree (a family: its genera, species, subspecies)."""
     found, frontier = {taxon.pk}, [taxon.pk]
     while frontier:
-        frontier = [pk for pk in Taxon.objects.filter(parent_id__in=frontier).values_list("pk", flat=True) if pk not in found]
+        children = Taxon.objects.filter(parent_id__in=frontier).values_list("pk", flat=True)
+        frontier = [pk for pk in children if pk not in found]
         found.update(frontier)
     return sorted(found)
 
 
-def region_features(*, codes: list[str] | None = None, kind: str | None = None, tolerance: float = DISPLAY_TOLERANCE_DEG) -> list[dict]:
+def region_features(
+    *, codes: list[str] | None = None, kind: str | None = None, tolerance: float = DISPLAY_TOLERANCE_DEG
+) -> list[dict]:
     """Regions by code (in that order) or every region of a kind, as GeoJSON features: the regions
     of a verdict, or the country outlines a map draws when no tile layer is configured."""
     rows = Region.objects.all()
@@ -242,7 +248,10 @@ def region_features(*, codes: list[str] | None = None, kind: str | None = None, 
     regions = sorted(rows, key=lambda r: codes.index(r.code)) if codes is not None else list(rows.order_by("code"))
     geometries = region_geometries(regions)
     features = [
-        map_feature(geometry=geometries[r.pk], tolerance=tolerance, kind="region", region=r.code, region_name=r.name, region_kind=r.kind)
+        map_feature(
+            geometry=geometries[r.pk], tolerance=tolerance,
+            kind="region", region=r.code, region_name=r.name, region_kind=r.kind,
+        )
         for r in regions
         if r.pk in geometries
     ]
@@ -269,12 +278,15 @@ def species_regional_statuses(taxon: Taxon) -> dict[str, list[dict]]:
     {"native": [...], "alien": [...]}, each a region (code, name, kind) with its statuses and sources,
     by name. Alien means introduced or invasive."""
     grouped: dict[str, dict[str, dict]] = {"native": {}, "alien": {}}
-    rows = RegionalStatus.objects.filter(taxon_id__in=taxon_and_descendant_ids(taxon)).select_related("region").order_by("region__name", "source")
-    for row in rows:
+    rows = RegionalStatus.objects.filter(taxon_id__in=taxon_and_descendant_ids(taxon)).select_related("region")
+    for row in rows.order_by("region__name", "source"):
         group = "native" if row.status == "native" else "alien"
-        entry = grouped[group].setdefault(
-            row.region.code, {"code": row.region.code, "name": row.region.name, "kind": row.region.kind, "statuses": set(), "sources": []}
-        )
+        region = row.region
+        blank = {"code": region.code, "name": region.name, "kind": region.kind, "statuses": set(), "sources": []}
+        entry = grouped[group].setdefault(region.code, blank)
         entry["statuses"].add(row.status)
         entry["sources"].append({"name": row.source, "url": row.source_url})
-    return {group: [{**entry, "statuses": sorted(entry["statuses"])} for entry in regions.values()] for group, regions in grouped.items()}
+    return {
+        group: [{**entry, "statuses": sorted(entry["statuses"])} for entry in regions.values()]
+        for group, regions in grouped.items()
+    }

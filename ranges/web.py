@@ -8,18 +8,18 @@ from django.views.decorators.http import require_GET
 
 from ranges.maps import SPECIES_PAGE_SIMPLIFY
 from ranges.selectors import species_regional_statuses
-from species.models import SpeciesInfo, Taxon
+from species.models import Taxon
 from species.selectors import taxon_lineage
 
 
 @require_GET
 def species_page(request: HttpRequest, pk: int) -> HttpResponse:
-    taxon = get_object_or_404(Taxon.objects.select_related("parent"), pk=pk)
+    taxon = get_object_or_404(Taxon.objects.select_related("parent", "info"), pk=pk)
     # The map fetches the range itself (display form): the page stays small and cacheable.
     range_url = f"{reverse('species-range', args=[taxon.pk])}?simplify={SPECIES_PAGE_SIMPLIFY}"
     context = {
         "taxon": taxon,
-        "info": SpeciesInfo.objects.filter(taxon=taxon).first(),
+        "info": getattr(taxon, "info", None),  # facts are optional: no row, no section
         "lineage": [t for t in reversed(taxon_lineage(taxon)) if t.pk != taxon.pk],
         "statuses": species_regional_statuses(taxon),
         "range_url": range_url,

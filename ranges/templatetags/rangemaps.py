@@ -16,3 +16,9 @@ def rangemap_assets():
 def rangemap_config():
     """The map settings as <script type="application/json" id="rangemap-config">, read by rangemap.js."""
     return json_script(map_config(), "rangemap-config")
+
+
+@register.filter
+def is_web_link(url) -> bool:
+    """Only http(s) sources become links: a register's URL field may hold anything (javascript:, a DOI string)."""
+    return isinstance(url, str) and url.startswith(("https://", "http://"))

@@ -78,8 +78,8 @@ def map_layers(driver, selector: str) -> dict:
 
 
 def wait_for_map(driver, selector: str) -> dict:
-    wait_until(driver, lambda d: d.execute_script("const m = document.querySelector(arguments[0]); return !!m && m.dataset.ready", selector),
-               60, f"the map {selector}")
+    drawn = "const map = document.querySelector(arguments[0]); return !!map && map.dataset.ready"
+    wait_until(driver, lambda d: d.execute_script(drawn, selector), 60, f"the map {selector}")
     # The base outlines arrive on their own fetch; the map is usable before, the screenshot wants them.
     wait_until(driver, lambda d: map_layers(d, selector)["base"] > 100, 30, f"the country outlines of {selector}")
     return map_layers(driver, selector)
@@ -88,7 +88,7 @@ def wait_for_map(driver, selector: str) -> dict:
 def screenshot_of(driver, element_id: str, name: str) -> None:
     """The whole element in one phone-wide screenshot: the window grows to its height, then shrinks back."""
     ARTIFACTS.mkdir(exist_ok=True)
-    height = driver.execute_script("return document.getElementById(arguments[0]).getBoundingClientRect().height", element_id)
+    height = driver.execute_script("return document.getElementById(arguments[0]).scrollHeight", element_id)
     driver.set_window_size(PHONE[0], max(PHONE[1], int(height) + 160))
     driver.execute_script("document.getElementById(arguments[0]).scrollIntoView()", element_id)
     time.sleep(0.5)  # Leaflet redraws after the resize
@@ -205,7 +205,8 @@ def test_species_page_maps_native_range_and_alien_records_in_two_colours(browser
 def test_admin_region_page_shows_the_region_on_a_map(browser, stack):
     from selenium.webdriver.common.by import By
 
-    stack.manage("shell", "-c", "from django.contrib.auth.models import User; User.objects.create_superuser('mapadmin', 'maps@example.org', 'a long admin pass 42')")
+    stack.manage("shell", "-c", "from django.contrib.auth.models import User; "
+                 "User.objects.create_superuser('mapadmin', 'maps@example.org', 'a long admin pass 42')")
     browser.set_window_size(1100, 900)
     browser.get(stack.base_url + "/admin/login/")
     browser.find_element(By.ID, "id_username").send_keys("mapadmin")

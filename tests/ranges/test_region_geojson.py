@@ -27,7 +27,12 @@ def test_regions_by_code_in_the_order_asked(client, places):
     assert response.status_code == 200 and response["Content-Type"].startswith("application/geo+json")
     features = response.json()["features"]
     assert [f["properties"]["region"] for f in features] == ["US-FL", "USA"]  # an unknown code is left out
-    assert features[0]["properties"] == {"kind": "region", "region": "US-FL", "region_name": "Florida", "region_kind": "admin1"}
+    assert features[0]["properties"] == {
+        "kind": "region",
+        "region": "US-FL",
+        "region_name": "Florida",
+        "region_kind": "admin1",
+    }
     assert shapely.geometry.shape(features[0]["geometry"]).bounds == pytest.approx((-87, 25, -80, 31))
 
 
@@ -41,8 +46,18 @@ def test_a_group_is_drawn_as_its_members(client, places):
     assert shapely.geometry.shape(feature["geometry"]).bounds == pytest.approx((-87, 25, -80, 31))
 
 
-@pytest.mark.parametrize("query", ["", "codes=USA&kind=country", "kind=admin2", "codes=,", "codes=" + ",".join(f"X{i}" for i in range(21)),
-                                   "codes=USA&simplify=2", "codes=USA&simplify=nan"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "codes=USA&kind=country",
+        "kind=admin2",
+        "codes=,",
+        "codes=" + ",".join(f"X{i}" for i in range(21)),
+        "codes=USA&simplify=2",
+        "codes=USA&simplify=nan",
+    ],
+)
 def test_bad_queries_are_400_with_field_errors(client, places, query):
     response = get(client, query)
     assert response.status_code == 400

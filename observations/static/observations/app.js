@@ -272,11 +272,12 @@ async function renderMap(observation) {
   // The region that decided the verdict and the most specific one at the point (a county, a state):
   // the broader ones (the whole country, with its far islands) would only clutter a phone-sized map.
   const verdict = observation.verdict || {};
-  const regionCodes = [...new Set([verdict.region && verdict.region.code, (verdict.regions || [])[0] && verdict.regions[0].code].filter(Boolean))];
+  const mostSpecific = (verdict.regions || [])[0];
+  const regionCodes = [...new Set([verdict.region, mostSpecific].filter(Boolean).map((region) => region.code))];
   const link = $("result-species-link");
   link.hidden = !taxon;
   if (taxon) link.href = `/species/${encodeURIComponent(taxon.id)}/`;
-  $("result-map-box").hidden = !(hasPoint || taxon) || !window.RangeMap;
+  $("result-map-box").hidden = observation.status !== "done" || !(hasPoint || taxon) || !window.RangeMap;
   if ($("result-map-box").hidden) return;
 
   const view = new RangeMap.MapView(node);
@@ -284,11 +285,14 @@ async function renderMap(observation) {
   const simplify = view.config.cardSimplify || 0.1;
   const loads = [view.ready];
   if (taxon) {
-    loads.push(RangeMap.getJSON(`${API}/species/${encodeURIComponent(taxon.id)}/range/?simplify=${simplify}`).then((g) => view.addGeoJSON(g, "range")));
+    const url = `${API}/species/${encodeURIComponent(taxon.id)}/range/?simplify=${simplify}`;
+    loads.push(RangeMap.getJSON(url).then((g) => view.addGeoJSON(g, "range")));
   }
   if (regionCodes.length && view.config.regionsUrl) {
     const codes = encodeURIComponent(regionCodes.join(","));
-    loads.push(RangeMap.getJSON(`${view.config.regionsUrl}?codes=${codes}&simplify=${simplify}`).then((g) => view.addGeoJSON(g, "verdict")));
+    // Finer than the range: one or two regions, and a county at ~10 km would be a triangle.
+    const url = `${view.config.regionsUrl}?codes=${codes}&simplify=${simplify / 5}`;
+    loads.push(RangeMap.getJSON(url).then((g) => view.addGeoJSON(g, "verdict")));
   }
   if (hasPoint) view.addPoint(location.latitude, location.longitude, "Your sighting");
   await Promise.allSettled(loads); // a layer that failed to load leaves the others on the map

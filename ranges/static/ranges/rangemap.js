@@ -25,7 +25,7 @@ window.RangeMap = (function () {
   // IUCN origin codes and regional statuses, in the two groups the map shows.
   const NATIVE = new Set(["native", "reintroduced"]);
   const ALIEN = new Set(["introduced", "invasive", "assisted_colonisation", "vagrant"]);
-  const STATUS_WORDS = { native: "native", reintroduced: "reintroduced (native)", introduced: "introduced", invasive: "invasive" };
+  const STATUS_WORDS = { reintroduced: "reintroduced (native)" }; // the others read as they are
 
   let outlines = null; // one fetch of the base outlines per page, shared by every map on it
 
@@ -74,14 +74,17 @@ window.RangeMap = (function () {
 
     addBase() {
       if (this.config.tileUrl) {
-        L.tileLayer(this.config.tileUrl, { attribution: this.config.tileAttribution || "", maxZoom: 18 }).addTo(this.map);
+        const attribution = this.config.tileAttribution || "";
+        L.tileLayer(this.config.tileUrl, { attribution, maxZoom: 18 }).addTo(this.map);
         return Promise.resolve();
       }
       if (!this.config.outlinesUrl) return Promise.resolve();
-      if (!outlines) outlines = fetch(this.config.outlinesUrl, { credentials: "omit" }).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+      // A map without its outlines still shows the range: a failed fetch only leaves the sea.
+      if (!outlines) outlines = getJSON(this.config.outlinesUrl).catch(() => null);
       return outlines.then((geojson) => {
         if (!geojson) return;
-        L.geoJSON(geojson, { pane: "base", style: () => Object.assign({ className: "rm-base" }, STYLES.base) }).addTo(this.map);
+        const style = () => Object.assign({ className: "rm-base" }, STYLES.base);
+        L.geoJSON(geojson, { pane: "base", style }).addTo(this.map);
         this.map.attributionControl.addAttribution("Natural Earth, US Census Bureau");
       });
     }
@@ -107,7 +110,8 @@ window.RangeMap = (function () {
 
     addPoint(latitude, longitude, label) {
       const marker = L.circleMarker([latitude, longitude], {
-        legendKey: "point", radius: 7, color: "#fff", weight: 2.5, fillColor: "#c0143c", fillOpacity: 1, className: "rm-point",
+        legendKey: "point", className: "rm-point",
+        radius: 7, color: "#fff", weight: 2.5, fillColor: "#c0143c", fillOpacity: 1,
       });
       if (label) marker.bindTooltip(text(label));
       marker.addTo(this.overlays);
@@ -133,7 +137,10 @@ window.RangeMap = (function () {
     arrange() {
       const ORDER = { alien: 1, verdict: 2, point: 3 };
       const shapes = [];
-      this.overlays.eachLayer((layer) => (layer.eachLayer ? layer.eachLayer((shape) => shapes.push(shape)) : shapes.push(layer)));
+      this.overlays.eachLayer((layer) => {
+        if (layer.eachLayer) layer.eachLayer((shape) => shapes.push(shape)); // a GeoJSON layer: its features
+        else shapes.push(layer);
+      });
       shapes.filter((shape) => ORDER[shape.options.legendKey])
         .sort((a, b) => ORDER[a.options.legendKey] - ORDER[b.options.legendKey])
         .forEach((shape) => shape.bringToFront());
@@ -158,7 +165,7 @@ window.RangeMap = (function () {
     });
   }
 
-  // <div data-rangemap='{"config": {...}, "layers": [{"role": "range", "url": "..."} or {"role": ..., "geojson": {...}}]}'>
+  // <div data-rangemap='{"config": {...}, "layers": [{"role": "range", "url": "..."}, {"role": ..., "geojson": {...}}]}'>
   function fromElement(element) {
     const spec = JSON.parse(element.dataset.rangemap);
     const map = new MapView(element, spec.config);
