@@ -1,6 +1,7 @@
 """Thin views: the verdict for a taxon at a point, the regions and contacts at a point, GeoJSON for maps."""
 from django.utils.decorators import method_decorator
 from django.views.decorators.gzip import gzip_page
+from django.views.decorators.http import condition
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.response import Response
@@ -13,6 +14,7 @@ from ranges.models import RegionKind
 from ranges.selectors import (
     contact_snapshot,
     contacts_for_regions,
+    data_version,
     range_index,
     region_geojson,
     regions_by_codes,
@@ -83,13 +85,24 @@ MAX_CODES = 20
 class SimplifyInputSerializer(serializers.Serializer):
     simplify = CoordinateField(  # a finite float: NaN would pass the range check
         required=False, default=DISPLAY_TOLERANCE_DEG, min_value=MIN_TOLERANCE_DEG, max_value=MAX_TOLERANCE_DEG,
-        help_text="simplification tolerance in degrees; coordinates keep the decimals of a tenth of it. "
-        "0.05 (~5 km) suits a page map (a third of the default's size), 0.1 a phone's (a fifth)",
+        help_text="simplification tolerance in degrees, rounded to one significant digit; coordinates keep the "
+        "decimals of a tenth of it. 0.05 (~5 km) suits a page map (a third of the default's size), 0.1 a phone's",
     )
+
+    def validate_simplify(self, value: float) -> float:
+        # A few dozen forms in all, each computed once and then served from the cache: arbitrary
+        # tolerances would each cost a second of simplification.
+        return float(f"{value:.0e}")
+
+
+def range_data_etag(request, *args, **kwargs) -> str:
+    """Maps change only when range data does: a browser that has this version gets a 304."""
+    return f"ranges-{data_version()}"
 
 
 # GeoJSON shrinks to about a third with gzip; it is public data, so compressing it leaks nothing (BREACH).
 @method_decorator(gzip_page, name="dispatch")
+@method_decorator(condition(etag_func=range_data_etag), name="get")
 class SpeciesRangeApi(APIView):
     """The range of a species as RFC 7946 GeoJSON: range polygons and regions with a status."""
 
@@ -108,6 +121,7 @@ class SpeciesRangeApi(APIView):
 
 
 @method_decorator(gzip_page, name="dispatch")
+@method_decorator(condition(etag_func=range_data_etag), name="get")
 class RegionGeoJsonApi(APIView):
     """Region outlines as RFC 7946 GeoJSON, for maps: the regions of a verdict (by code), or every
     country (the base map drawn when no tile layer is configured)."""

@@ -166,3 +166,19 @@ def test_a_family_shows_the_ranges_of_its_members(client):
     # A species shows only its own range.
     asian_range = [f["properties"] for f in get_range(client, asian.pk).json()["features"]]
     assert {p["region"]: p["status"] for p in asian_range} == {"IND": "native", "TZA": "introduced"}
+
+
+def test_simplify_is_rounded_to_one_significant_digit(client, nutria):
+    rounded = client.get(f"/api/v1/species/{nutria.pk}/range/?simplify=0.047")
+    assert rounded.status_code == 200
+    assert rounded.content == client.get(f"/api/v1/species/{nutria.pk}/range/?simplify=0.05").content
+
+
+def test_a_browser_with_the_current_data_gets_304(client, nutria):
+    first = get_range(client, nutria.pk)
+    assert first.status_code == 200 and first["ETag"]
+    again = client.get(f"/api/v1/species/{nutria.pk}/range/", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304 and again.content == b""
+    # New range data, a new version: the full map again.
+    status(nutria, region("US-TX", "admin1", (-106, 26, -94, 36), name="Texas"), "invasive")
+    assert client.get(f"/api/v1/species/{nutria.pk}/range/", HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 200
