@@ -9,7 +9,7 @@ from backend.health import healthz
 from community.apis import DwcaExportApi, FeedApi, FeedDetailApi, IdentificationListApi, ReviewApi, ReviewQueueApi
 from observations.apis import ObservationCreateApi, ObservationDetailApi, ObservationPhotoApi
 from observations.web import web_index
-from ranges.apis import CheckApi, RegionLookupApi, SpeciesRangeApi
+from ranges.apis import CheckApi, RegionGeoJsonApi, RegionLookupApi, SpeciesRangeApi
 from species.apis import TaxonDetailApi, TaxonListApi
 
 api_v1 = [
@@ -27,6 +27,7 @@ api_v1 = [
     path("auth/logout/", LogoutApi.as_view(), name="auth-logout"),
     path("check/", CheckApi.as_view(), name="check"),
     path("regions/lookup/", RegionLookupApi.as_view(), name="region-lookup"),
+    path("regions/geojson/", RegionGeoJsonApi.as_view(), name="region-geojson"),
     path("species/", TaxonListApi.as_view(), name="species-list"),
     path("species/<int:pk>/", TaxonDetailApi.as_view(), name="species-detail"),
     path("species/<int:pk>/range/", SpeciesRangeApi.as_view(), name="species-range"),
@@ -40,4 +41,5 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),  # every other /api/ path: the JSON error shape
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("", include("ranges.urls")),  # the species page with its map
 ]

@@ -12,10 +12,10 @@ from django.urls import path
 
 from ranges.geometry import GeometryRejected, clean_polygonal
 from ranges.geometry_files import GeometryFileError, geometry_from_upload
+from ranges.maps import MAP_CSS, MAP_JS, geometry_map
 from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon, Region, RegionalStatus
-from ranges.selectors import country_contact_coverage
+from ranges.selectors import country_contact_coverage, region_geometries
 from ranges.services import data_version_bump, geometry_assign, range_object_save
-from ranges.svg import geometry_svg
 
 
 class GeometryUploadForm(forms.ModelForm):
@@ -38,9 +38,9 @@ class GeometryUploadForm(forms.ModelForm):
 class GeometryAdminMixin:
     form = GeometryUploadForm
 
-    @admin.display(description="map preview")
-    def map_preview(self, obj):
-        return geometry_svg(shapely.from_wkb(bytes(obj.geometry)) if obj and obj.geometry else None)
+    class Media:
+        css = {"all": MAP_CSS}
+        js = MAP_JS
 
     def save_model(self, request, obj, form, change):
         geometry = form.cleaned_data.get("geometry_file")
@@ -88,6 +88,11 @@ class RegionAdmin(GeometryAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("parent")
 
+    @admin.display(description="map")
+    def map_preview(self, obj):
+        geometry = region_geometries([obj]).get(obj.pk) if obj and obj.pk else None  # a group: its members
+        return geometry_map(geometry, role="region", label=obj.name if obj else "")
+
 
 @admin.register(RangePolygon)
 class RangePolygonAdmin(GeometryAdminMixin, admin.ModelAdmin):
@@ -98,6 +103,12 @@ class RangePolygonAdmin(GeometryAdminMixin, admin.ModelAdmin):
     readonly_fields = ("map_preview", "geometry_sha1", "geometry_note", "updated")
     fields = ("taxon", "origin", "presence", "geometry_file", "map_preview", "geometry_note", "source", "source_url", "source_key", "license", "geometry_sha1", "updated")
     actions = ["revalidate_geometry"]
+
+    @admin.display(description="map")
+    def map_preview(self, obj):
+        if obj is None or not obj.geometry:
+            return geometry_map(None, role="range")
+        return geometry_map(shapely.from_wkb(bytes(obj.geometry)), role="range", status=obj.origin, label=str(obj.taxon))
 
 
 class RangeDataAdmin(admin.ModelAdmin):

@@ -1,14 +1,33 @@
-"""Thin views: the verdict for a taxon at a point, and the regions and contacts at a point."""
+"""Thin views: the verdict for a taxon at a point, the regions and contacts at a point, GeoJSON for maps."""
+from django.utils.decorators import method_decorator
+from django.views.decorators.gzip import gzip_page
+from django.views.decorators.http import condition
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, status
+from rest_framework import permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.errors import api_error
 from ranges.answers import verdict_answer
-from ranges.geojson import feature_collection
-from ranges.selectors import contact_snapshot, contacts_or_fallback, range_index, regions_by_codes, species_range_features, verdict_at
-from ranges.serializers import CheckInputSerializer, PointInputSerializer, RegionLookupSerializer, VerdictAnswerSerializer
+from ranges.geojson import DISPLAY_TOLERANCE_DEG, MAX_TOLERANCE_DEG, MIN_TOLERANCE_DEG
+from ranges.models import RegionKind
+from ranges.selectors import (
+    contact_snapshot,
+    contacts_or_fallback,
+    data_version,
+    range_index,
+    region_geojson,
+    regions_by_codes,
+    species_range_geojson,
+    verdict_at,
+)
+from ranges.serializers import (
+    CheckInputSerializer,
+    CoordinateField,
+    PointInputSerializer,
+    RegionLookupSerializer,
+    VerdictAnswerSerializer,
+)
 from species.models import Taxon
 from species.selectors import taxon_by_key_or_id
 
@@ -59,16 +78,79 @@ class RegionLookupApi(APIView):
         )
 
 
+# A verdict names a handful of regions; a longer list would be a way to make the server draw the world.
+MAX_CODES = 20
+
+
+class SimplifyInputSerializer(serializers.Serializer):
+    simplify = CoordinateField(  # a finite float: NaN would pass the range check
+        required=False, default=DISPLAY_TOLERANCE_DEG, min_value=MIN_TOLERANCE_DEG, max_value=MAX_TOLERANCE_DEG,
+        help_text="simplification tolerance in degrees, rounded to one significant digit; coordinates keep the "
+        "decimals of a tenth of it. 0.05 (~5 km) suits a page map (a third of the default's size), 0.1 a phone's",
+    )
+
+    def validate_simplify(self, value: float) -> float:
+        # A few dozen forms in all, each computed once and then served from the cache: arbitrary
+        # tolerances would each cost a second of simplification.
+        return float(f"{value:.0e}")
+
+
+def range_data_etag(request, *args, **kwargs) -> str:
+    """Maps change only when range data does: a browser that has this version gets a 304."""
+    return f"ranges-{data_version()}"
+
+
+# GeoJSON shrinks to about a third with gzip; it is public data, so compressing it leaks nothing (BREACH).
+@method_decorator(gzip_page, name="dispatch")
+@method_decorator(condition(etag_func=range_data_etag), name="get")
 class SpeciesRangeApi(APIView):
     """The range of a species as RFC 7946 GeoJSON: range polygons and regions with a status."""
 
     permission_classes = [permissions.AllowAny]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(parameters=[SimplifyInputSerializer], responses={200: dict})
     def get(self, request, pk: int):
+        params = SimplifyInputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
         taxon = Taxon.objects.filter(pk=pk).first()
         if taxon is None:
             return api_error(status.HTTP_404_NOT_FOUND, "unknown_taxon", f"no taxon with id {pk}")
-        body = feature_collection(species_range_features(taxon))
+        body = {**species_range_geojson(taxon, tolerance=params.validated_data["simplify"])}
         body["taxon"] = {"id": taxon.pk, "scientific_name": taxon.scientific_name}
+        return Response(body, content_type="application/geo+json")
+
+
+@method_decorator(gzip_page, name="dispatch")
+@method_decorator(condition(etag_func=range_data_etag), name="get")
+class RegionGeoJsonApi(APIView):
+    """Region outlines as RFC 7946 GeoJSON, for maps: the regions of a verdict (by code), or every
+    country (the base map drawn when no tile layer is configured)."""
+
+    permission_classes = [permissions.AllowAny]
+
+    class InputSerializer(SimplifyInputSerializer):
+        codes = serializers.CharField(
+            required=False, help_text=f"comma-separated region codes, e.g. TZA,US-FL; {MAX_CODES} at most"
+        )
+        kind = serializers.ChoiceField(
+            required=False, choices=[RegionKind.COUNTRY, RegionKind.ADMIN1], help_text="every region of this kind"
+        )
+
+        def validate_codes(self, value: str) -> list[str]:
+            codes = [code.strip() for code in value.split(",") if code.strip()]
+            if not codes or len(codes) > MAX_CODES:
+                raise serializers.ValidationError(f"give 1 to {MAX_CODES} region codes")
+            return codes
+
+        def validate(self, attrs):
+            if ("codes" in attrs) == ("kind" in attrs):
+                raise serializers.ValidationError({"codes": "give codes or kind (one of them)"})
+            return attrs
+
+    @extend_schema(parameters=[InputSerializer], responses={200: dict})
+    def get(self, request):
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        body = region_geojson(codes=data.get("codes"), kind=data.get("kind"), tolerance=data["simplify"])
         return Response(body, content_type="application/geo+json")

@@ -1,24 +1,49 @@
-"""RFC 7946 GeoJSON of a taxon's range: range polygons and regions with a status, simplified for display."""
+"""RFC 7946 GeoJSON of range polygons and regions, simplified to a tolerance for display."""
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import shapely
 
-# About 1 km: enough for a phone map, and it keeps a country-level range under a few hundred kB.
+# About 1 km: the API's default, close to the source data at country scale.
 DISPLAY_TOLERANCE_DEG = 0.01
+# The bounds a caller may ask for: finer than ~100 m is the stored geometry's business, not a map's;
+# coarser than 1 degree no longer looks like the place.
+MIN_TOLERANCE_DEG = 0.0001
+MAX_TOLERANCE_DEG = 1.0
 
 
-def display_geometry(geom, tolerance: float = DISPLAY_TOLERANCE_DEG) -> dict:
-    """Simplified (topology kept), counter-clockwise exteriors (RFC 7946 §3.1.6), 5 decimals."""
+def display_geometry(geom, tolerance: float = DISPLAY_TOLERANCE_DEG) -> dict | None:
+    """The geometry simplified (topology kept) with `tolerance` in degrees, its coordinates cut to the
+    decimal digits of a tenth of it (more digits would only carry the simplification's error),
+    counter-clockwise exteriors (RFC 7946 §3.1.6). None when nothing is left at that tolerance."""
     simple = shapely.simplify(geom, tolerance, preserve_topology=True)
-    simple = shapely.set_precision(simple, 1e-5)
-    # RFC 7946: exteriors counter-clockwise; after set_precision, which may reorder rings.
+    decimals = max(0, -math.floor(math.log10(tolerance / 10)))
+    simple = shapely.set_precision(simple, 10.0**-decimals)
+    if simple.is_empty:
+        return None
+    # After set_precision, which may reorder rings.
     simple = shapely.orient_polygons(simple, exterior_cw=False)
+    # Snapped coordinates still carry binary noise (12.300000000000001): round them to those digits.
+    simple = shapely.transform(simple, lambda xy: np.round(xy, decimals))
     return shapely.geometry.mapping(simple)
+
+
+def preview_tolerance(geom, pixels: int = 800) -> float:
+    """A tolerance of about one pixel when the whole geometry is drawn `pixels` wide."""
+    minx, miny, maxx, maxy = geom.bounds
+    span = max(maxx - minx, maxy - miny)
+    return min(max(span / pixels, MIN_TOLERANCE_DEG), MAX_TOLERANCE_DEG)
 
 
 def feature_collection(features: list[dict]) -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
-def range_feature(*, geometry, kind: str, status: str, properties: dict) -> dict:
-    return {"type": "Feature", "geometry": display_geometry(geometry), "properties": {"kind": kind, "status": status, **properties}}
+def map_feature(*, geometry, tolerance: float = DISPLAY_TOLERANCE_DEG, **properties) -> dict | None:
+    """A Feature of the geometry at the display tolerance; None when it vanishes at that tolerance."""
+    shape = display_geometry(geometry, tolerance)
+    if shape is None:
+        return None
+    return {"type": "Feature", "geometry": shape, "properties": properties}

@@ -1,18 +1,28 @@
-"""Reads of range data: the per-process range index, regions at a point, contacts."""
+"""Reads of range data: the per-process range index, regions at a point, contacts, GeoJSON for maps."""
 from __future__ import annotations
 
 import datetime
 import gc
+import hashlib
 import threading
 import time
 from dataclasses import dataclass
 
 import shapely
 from django.conf import settings
+from django.core.cache import cache
 
+from ranges.geojson import DISPLAY_TOLERANCE_DEG, feature_collection, map_feature
 from ranges.identification import Identification, IdentificationThresholds, identify
 from ranges.models import (
-    FALLBACK_REGION_CODE, Contact, DataVersion, Establishment, GeofenceEntry, RangePolygon, Region, RegionalStatus,
+    FALLBACK_REGION_CODE,
+    Contact,
+    DataVersion,
+    Establishment,
+    GeofenceEntry,
+    RangePolygon,
+    Region,
+    RegionalStatus,
     RegionKind,
 )
 from ranges.range_index import GeofenceRecord, RangeIndex, RangeRecord, RegionRecord, StatusRecord
@@ -23,6 +33,7 @@ from species.selectors import taxon_tree
 _lock = threading.Lock()
 _cached: RangeIndex | None = None
 _freeze_after_build = False  # set by range_index_warm in server processes
+MAP_CACHE_SECONDS = 24 * 3600
 
 
 def data_version() -> int:
@@ -61,7 +72,7 @@ def range_index_warm(log) -> RangeIndex | None:
     started = time.perf_counter()
     try:
         index = range_index()
-    except Exception as exc:  # noqa: BLE001 - an unmigrated database, no database yet
+    except Exception as exc:
         log.warning("range index not built at start: %s", exc)
         return None
     finally:
@@ -170,39 +181,122 @@ def regions_by_codes(codes) -> dict[str, Region]:
     return {r.code: r for r in Region.objects.filter(code__in=codes).defer("geometry")}
 
 
-def species_range_features(taxon: Taxon) -> list[dict]:
-    """The taxon's range polygons and the regions where it has a status, as GeoJSON features."""
-    from ranges.geojson import range_feature
+def species_range_geojson(taxon: Taxon, *, tolerance: float = DISPLAY_TOLERANCE_DEG) -> dict:
+    """The taxon's range as a GeoJSON FeatureCollection simplified to `tolerance` (degrees)."""
+    key = f"taxon:{taxon.pk}:{tolerance!r}"
+    return _map_cached(key, lambda: feature_collection(species_range_features(taxon, tolerance=tolerance)))
 
+
+def region_geojson(
+    *, codes: list[str] | None = None, kind: str | None = None, tolerance: float = DISPLAY_TOLERANCE_DEG
+) -> dict:
+    """Regions by code or kind as a GeoJSON FeatureCollection simplified to `tolerance` (degrees)."""
+    key = f"regions:{kind}:{','.join(codes or [])}:{tolerance!r}"
+    return _map_cached(key, lambda: feature_collection(region_features(codes=codes, kind=kind, tolerance=tolerance)))
+
+
+def _map_cached(key: str, build):
+    """Map payloads from the shared cache: simplifying a continent's countries takes about a second,
+    reading it back a few ms (bench/maps.py). Keyed by the range data version, which every write of
+    range data moves, so an entry is never read stale; old entries expire."""
+    cache_key = "ranges.map:" + hashlib.sha1(f"{data_version()}:{key}".encode()).hexdigest()
+    payload = cache.get(cache_key)
+    if payload is None:
+        payload = build()
+        cache.set(cache_key, payload, MAP_CACHE_SECONDS)
+    return payload
+
+
+def species_range_features(taxon: Taxon, *, tolerance: float = DISPLAY_TOLERANCE_DEG) -> list[dict]:
+    """The taxon's range polygons and the regions where it has a status, as GeoJSON features. A genus
+    or family (an answer rolled up from its species) shows the ranges of its members."""
+    taxon_ids = taxon_and_descendant_ids(taxon)
     features = []
-    for pk, origin, presence, source, url, wkb in RangePolygon.objects.filter(taxon=taxon).values_list("pk", "origin", "presence", "source", "source_url", "geometry"):
-        features.append(range_feature(geometry=shapely.from_wkb(bytes(wkb)), kind="range_polygon", status=origin, properties={"id": pk, "presence": presence, "sources": [{"name": source, "url": url}]}))
+    polygons = RangePolygon.objects.filter(taxon_id__in=taxon_ids).values_list(
+        "pk", "taxon__scientific_name", "origin", "presence", "source", "source_url", "geometry"
+    )
+    for pk, name, origin, presence, source, url, wkb in polygons:
+        features.append(map_feature(
+            geometry=shapely.from_wkb(bytes(wkb)), tolerance=tolerance, kind="range_polygon", status=origin,
+            id=pk, taxa=[name], presence=presence, sources=[{"name": source, "url": url}],
+        ))
     by_region: dict[int, list] = {}
-    for status in RegionalStatus.objects.filter(taxon=taxon).select_related("region").order_by("region__code", "source"):
+    statuses = RegionalStatus.objects.filter(taxon_id__in=taxon_ids).select_related("region", "taxon")
+    for status in statuses.order_by("region__code", "taxon__scientific_name", "source"):
         by_region.setdefault(status.region_id, []).append(status)
-    member_geoms = _group_geometries([rows[0].region for rows in by_region.values() if rows[0].region.kind == "group"])
+    geometries = region_geometries([rows[0].region for rows in by_region.values()])
     for rows in by_region.values():
         region = rows[0].region
-        wkb = bytes(region.geometry) if region.geometry else None
-        geom = shapely.from_wkb(wkb) if wkb else member_geoms.get(region.pk)
-        if geom is None:
+        if region.pk not in geometries:
             continue
-        # Several sources may disagree: show the most alarming, list them all.
-        top = max(rows, key=lambda r: {"invasive": 3, "introduced": 2, "native": 1}.get(r.status, 0))
-        features.append(range_feature(
-            geometry=geom, kind="region", status=top.status,
-            properties={"region": region.code, "region_name": region.name, "region_kind": region.kind,
-                        "sources": [{"name": r.source, "url": r.source_url, "status": r.status} for r in rows]},
+        features.append(map_feature(
+            geometry=geometries[region.pk], tolerance=tolerance, kind="region", status=_shown_status(rows),
+            region=region.code, region_name=region.name, region_kind=region.kind,
+            taxa=sorted({r.taxon.scientific_name for r in rows}),
+            sources=[{"name": r.source, "url": r.source_url, "status": r.status} for r in rows],
         ))
-    return features
+    return [f for f in features if f is not None]
 
 
-def _group_geometries(groups) -> dict[int, object]:
+_ALARM = {Establishment.NATIVE: 1, Establishment.INTRODUCED: 2, Establishment.INVASIVE: 3}
+
+
+def _shown_status(rows) -> str:
+    """The status a region is drawn with. Per taxon, the most alarming of its sources (registers and
+    range lists disagree; all are cited). Across the members of a genus or family, native where any
+    member is native: the group belongs there."""
+    per_taxon: dict[int, list[str]] = {}
+    for row in rows:
+        per_taxon.setdefault(row.taxon_id, []).append(row.status)
+    shown = {max(found, key=_ALARM.__getitem__) for found in per_taxon.values()}
+    return Establishment.NATIVE if Establishment.NATIVE in shown else max(shown, key=_ALARM.__getitem__)
+
+
+def taxon_and_descendant_ids(taxon: Taxon) -> list[int]:
+    """The taxon and everything below it in the tree (a family: its genera, species, subspecies)."""
+    found, frontier = {taxon.pk}, [taxon.pk]
+    while frontier:
+        children = Taxon.objects.filter(parent_id__in=frontier).values_list("pk", flat=True)
+        frontier = [pk for pk in children if pk not in found]
+        found.update(frontier)
+    return sorted(found)
+
+
+def region_features(
+    *, codes: list[str] | None = None, kind: str | None = None, tolerance: float = DISPLAY_TOLERANCE_DEG
+) -> list[dict]:
+    """Regions by code (in that order) or every region of a kind, as GeoJSON features: the regions
+    of a verdict, or the country outlines a map draws when no tile layer is configured."""
+    rows = Region.objects.all()
+    if codes is not None:
+        rows = rows.filter(code__in=codes)
+    if kind is not None:
+        rows = rows.filter(kind=kind)
+    regions = sorted(rows, key=lambda r: codes.index(r.code)) if codes is not None else list(rows.order_by("code"))
+    geometries = region_geometries(regions)
+    features = [
+        map_feature(
+            geometry=geometries[r.pk], tolerance=tolerance,
+            kind="region", region=r.code, region_name=r.name, region_kind=r.kind,
+        )
+        for r in regions
+        if r.pk in geometries
+    ]
+    return [f for f in features if f is not None]
+
+
+def region_geometries(regions) -> dict[int, object]:
+    """Each region's geometry by pk (shapely); a group (US-RIIS "L48") is the union of its members."""
     out = {}
-    for group in groups:
-        wkbs = [bytes(g) for g in group.members.values_list("geometry", flat=True) if g]
-        if wkbs:
-            out[group.pk] = shapely.union_all(shapely.from_wkb(wkbs))
+    for region in regions:
+        if region.geometry:
+            out[region.pk] = shapely.from_wkb(bytes(region.geometry))
+        elif region.kind == RegionKind.GROUP:
+            members = shapely.from_wkb([bytes(g) for g in region.members.values_list("geometry", flat=True) if g])
+            if len(members):
+                # Members are states of one coverage (no overlaps): coverage union is exact and
+                # ~10x faster than union_all (0.06 s for the 49 states of L48).
+                out[region.pk] = shapely.coverage_union_all(members)
     return out
 
 
@@ -247,3 +341,22 @@ def country_contact_coverage() -> list[CountryContactCoverage]:
         for rid, code, name in Region.objects.filter(kind=RegionKind.COUNTRY).values_list("id", "code", "name")
     ]
     return sorted(rows, key=lambda row: (-row.invasive_taxa, row.code))
+
+
+def species_regional_statuses(taxon: Taxon) -> dict[str, list[dict]]:
+    """Where the taxon (or, for a genus or family, a member) has a status, grouped for reading:
+    {"native": [...], "alien": [...]}, each a region (code, name, kind) with its statuses and sources,
+    by name. Alien means introduced or invasive."""
+    grouped: dict[str, dict[str, dict]] = {"native": {}, "alien": {}}
+    rows = RegionalStatus.objects.filter(taxon_id__in=taxon_and_descendant_ids(taxon)).select_related("region")
+    for row in rows.order_by("region__name", "source"):
+        group = "native" if row.status == "native" else "alien"
+        region = row.region
+        blank = {"code": region.code, "name": region.name, "kind": region.kind, "statuses": set(), "sources": []}
+        entry = grouped[group].setdefault(region.code, blank)
+        entry["statuses"].add(row.status)
+        entry["sources"].append({"name": row.source, "url": row.source_url})
+    return {
+        group: [{**entry, "statuses": sorted(entry["statuses"])} for entry in regions.values()]
+        for group, regions in grouped.items()
+    }

@@ -187,6 +187,12 @@ RANGEWATCH_WEBHOOK_TIMEOUT_SECONDS = 10
 # Signed photo links in alerts stay valid this long.
 RANGEWATCH_PHOTO_LINK_MAX_AGE_DAYS = 30
 
+# Maps (result card, species page, admin) draw the project's own region outlines: no tile server needed.
+# A tile layer is drawn under them only when set, e.g. "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+# with "© OpenStreetMap contributors" (its usage policy applies; a production site should run or rent tiles).
+RANGEWATCH_MAP_TILE_URL = env.str("RANGEWATCH_MAP_TILE_URL", default="")
+RANGEWATCH_MAP_TILE_ATTRIBUTION = env.str("RANGEWATCH_MAP_TILE_ATTRIBUTION", default="")
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "RangeWatch API",
     "DESCRIPTION": "Photo + place -> species -> native here, or invasive here?",

@@ -1,5 +1,7 @@
-"""The admin of ranges and species: every registered model's pages load, geometry uploads are validated."""
+"""The admin of ranges and species: every registered model's pages load, maps show, geometry uploads are validated."""
+import html
 import json
+import re
 
 import pytest
 import shapely
@@ -11,8 +13,9 @@ from django.urls import reverse
 from ranges.geometry import clean_polygonal
 from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon
 from ranges.selectors import data_version
+from ranges.svg import geometry_svg
 from species.models import SpeciesInfo, TaxonSynonym
-from tests.factories import TaxonFactory, UserFactory, box, contact, region, status
+from tests.factories import RegionFactory, TaxonFactory, UserFactory, box, contact, region, status
 
 pytestmark = pytest.mark.django_db
 
@@ -61,10 +64,44 @@ def test_changelist_and_change_page_load(admin_client, one_of_each, model):
     assert str(row).split(" (")[0][:20] in change.content.decode()
 
 
-def test_region_change_page_shows_an_svg_preview(admin_client, one_of_each):
+def embedded_map(page: str) -> dict:
+    """The spec of the one Leaflet map on an admin page (rangemap.js draws it from this)."""
+    (attribute,) = re.findall(r'class="rangemap rangemap-admin" data-rangemap="([^"]*)"', page)
+    return json.loads(html.unescape(attribute))
+
+
+def test_range_polygon_page_shows_its_map(admin_client, one_of_each):
     row = RangePolygon.objects.get()
     page = admin_client.get(reverse("admin:ranges_rangepolygon_change", args=[row.pk])).content.decode()
-    assert "<svg" in page
+    spec = embedded_map(page)
+    (layer,) = spec["layers"]
+    (feature,) = layer["geojson"]["features"]
+    assert layer["role"] == "range" and feature["properties"]["status"] == "native"
+    assert shapely.geometry.shape(feature["geometry"]).bounds == pytest.approx((-70, -40, -55, -25))
+    assert spec["config"]["outlinesUrl"].startswith("/api/v1/regions/geojson/?kind=country")
+    # The vendored Leaflet and the map code load with the page; nothing from a CDN.
+    assert "/static/leaflet/leaflet.js" in page and "/static/ranges/rangemap.js" in page
+    assert "unpkg" not in page and "cdn" not in page.lower()
+    # Inside the map box, the server-drawn SVG for browsers without JavaScript: the real outline.
+    assert re.search(r'<path d="M-(70|55)\.0000,(40|25)\.0000 L', page)  # y is flipped in SVG
+    assert "bounds -70.000, -40.000 – -55.000, -25.000; 5 vertices" in page
+
+
+def test_group_region_page_shows_its_members(admin_client):
+    group = RegionFactory(code="US-TEST", kind="group", name="Two states", geometry=b"")
+    group.members.add(region("US-OH", "admin1", (-85, 38, -80, 42)), region("US-IN", "admin1", (-88, 38, -85, 42)))
+    page = admin_client.get(reverse("admin:ranges_region_change", args=[group.pk])).content.decode()
+    (feature,) = embedded_map(page)["layers"][0]["geojson"]["features"]
+    assert shapely.geometry.shape(feature["geometry"]).bounds == pytest.approx((-88, 38, -80, 42))
+
+
+def test_svg_preview_draws_the_geometry_with_its_bounds():
+    # format_html escapes its arguments to strings first: numbers must be formatted before it.
+    svg = str(geometry_svg(box(-70, -40, -55, -25)))
+    assert svg.startswith('<svg class="geometry-svg"') and 'viewBox="-70.7500 24.2500 16.5000 16.5000"' in svg
+    assert re.search(r'<path d="M-?\d+\.0000,-?\d+\.0000( L-?\d+\.0000,-?\d+\.0000){4} Z"', svg)
+    assert "bounds -70.000, -40.000 – -55.000, -25.000; 5 vertices" in svg
+    assert str(geometry_svg(None)) == "<em>no geometry</em>"
 
 
 def geojson_upload(coordinates, name="range.geojson"):

@@ -1,9 +1,13 @@
-"""GET /api/v1/species/{id}/range/: an RFC 7946 FeatureCollection in lon/lat."""
+"""GET /api/v1/species/{id}/range/: an RFC 7946 FeatureCollection in lon/lat, and its display form (?simplify=)."""
+import gzip
+import json
+
 import pytest
 import shapely
 
 from ranges.geometry import clean_polygonal
 from ranges.models import RangePolygon
+from tests.conftest import shared_path
 from tests.factories import RegionFactory, TaxonFactory, box, region, status
 
 pytestmark = pytest.mark.django_db
@@ -90,3 +94,91 @@ def test_taxon_without_range_data_is_an_empty_collection(client):
 def test_unknown_taxon_is_404(client):
     response = get_range(client, 999999)
     assert response.status_code == 404
+
+
+@pytest.fixture
+def beaver_in_canada():
+    """A real country outline (Natural Earth 1:50m Canada) under a native status."""
+    path = shared_path("geo", "natural_earth", "ne_50m_admin_0_countries.json")
+    (canada,) = [f for f in json.loads(path.read_text())["features"] if f["properties"]["ADM0_A3"] == "CAN"]
+    taxon = TaxonFactory(scientific_name="Castor canadensis")
+    outline = clean_polygonal(shapely.geometry.shape(canada["geometry"]))
+    row = RegionFactory(code="CAN", kind="country", name="Canada", geometry=outline.wkb)
+    status(taxon, row, "native")
+    return taxon
+
+
+def vertices(body) -> int:
+    return sum(shapely.get_num_coordinates(shapely.geometry.shape(f["geometry"])) for f in body["features"])
+
+
+def test_simplify_gives_a_lighter_display_form_of_the_same_range(client, beaver_in_canada):
+    full = get_range(client, beaver_in_canada.pk)
+    shown = client.get(f"/api/v1/species/{beaver_in_canada.pk}/range/?simplify=0.05")
+    assert shown.status_code == 200
+    assert len(shown.content) < 0.5 * len(full.content)
+    assert vertices(shown.json()) < 0.5 * vertices(full.json())
+    (feature,) = shown.json()["features"]
+    assert feature["properties"]["region"] == "CAN" and feature["properties"]["status"] == "native"
+    assert shapely.geometry.shape(feature["geometry"]).contains(shapely.Point(-75.7, 45.4))  # Ottawa
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "5", "nan", "inf", "a lot"])
+def test_bad_simplify_is_a_400_naming_the_field(client, nutria, value):
+    response = client.get(f"/api/v1/species/{nutria.pk}/range/?simplify={value}")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid" and "simplify" in response.json()["error"]["fields"]
+
+
+def test_the_map_follows_a_data_change(client, nutria):
+    def regions_drawn():
+        return {f["properties"].get("region") for f in get_range(client, nutria.pk).json()["features"]}
+
+    assert regions_drawn() == {None, "US-LA"}
+    # region() moves the data version, as every service and import does: the cached map is not served.
+    status(nutria, region("US-TX", "admin1", (-106, 26, -94, 36), name="Texas"), "invasive")
+    assert regions_drawn() == {None, "US-LA", "US-TX"}
+
+
+def test_gzip_when_the_browser_accepts_it(client, nutria):
+    response = client.get(f"/api/v1/species/{nutria.pk}/range/", HTTP_ACCEPT_ENCODING="gzip")
+    assert response["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(response.content))["type"] == "FeatureCollection"
+
+
+def test_a_family_shows_the_ranges_of_its_members(client):
+    # An answer rolled up to the family (a photo that could be either elephant) links to this map.
+    family = TaxonFactory(scientific_name="Elephantidae", rank="family")
+    loxodonta = TaxonFactory(scientific_name="Loxodonta", rank="genus", parent=family)
+    elephas = TaxonFactory(scientific_name="Elephas", rank="genus", parent=family)
+    african = TaxonFactory(scientific_name="Loxodonta africana", parent=loxodonta)
+    asian = TaxonFactory(scientific_name="Elephas maximus", parent=elephas)
+    tanzania, india = region("TZA", "country", (29, -12, 41, -1)), region("IND", "country", (68, 7, 97, 35))
+    status(african, tanzania, "native")
+    status(asian, india, "native")
+    status(asian, tanzania, "introduced", source="a register")  # a member alien where another is native
+    features = {f["properties"]["region"]: f["properties"] for f in get_range(client, family.pk).json()["features"]}
+    assert features["IND"]["status"] == "native" and features["IND"]["taxa"] == ["Elephas maximus"]
+    # The family belongs in Tanzania: native wins across members, every record is cited.
+    assert features["TZA"]["status"] == "native"
+    assert features["TZA"]["taxa"] == ["Elephas maximus", "Loxodonta africana"]
+    assert {s["status"] for s in features["TZA"]["sources"]} == {"native", "introduced"}
+    # A species shows only its own range.
+    asian_range = [f["properties"] for f in get_range(client, asian.pk).json()["features"]]
+    assert {p["region"]: p["status"] for p in asian_range} == {"IND": "native", "TZA": "introduced"}
+
+
+def test_simplify_is_rounded_to_one_significant_digit(client, nutria):
+    rounded = client.get(f"/api/v1/species/{nutria.pk}/range/?simplify=0.047")
+    assert rounded.status_code == 200
+    assert rounded.content == client.get(f"/api/v1/species/{nutria.pk}/range/?simplify=0.05").content
+
+
+def test_a_browser_with_the_current_data_gets_304(client, nutria):
+    first = get_range(client, nutria.pk)
+    assert first.status_code == 200 and first["ETag"]
+    again = client.get(f"/api/v1/species/{nutria.pk}/range/", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304 and again.content == b""
+    # New range data, a new version: the full map again.
+    status(nutria, region("US-TX", "admin1", (-106, 26, -94, 36), name="Texas"), "invasive")
+    assert client.get(f"/api/v1/species/{nutria.pk}/range/", HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 200

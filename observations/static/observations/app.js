@@ -1,5 +1,6 @@
 // The RangeWatch web page: log in, upload a photo with a place, show the verdict, list past reports.
-// Plain browser JavaScript, no libraries, no CDN. Server data is only ever set as textContent.
+// Plain browser JavaScript, no CDN: the one library, Leaflet, is vendored (through ranges/rangemap.js).
+// Server data is only ever set as textContent.
 "use strict";
 
 const API = "/api/v1";
@@ -251,10 +252,53 @@ async function showResult(observation, localPreview) {
     renderFacts(observation.species_info);
     renderAlert(observation.alert);
   }
+  renderMap(observation);
   const where = observation.location && observation.location.latitude !== null && observation.location.latitude !== undefined
     ? `${observation.location.latitude.toFixed(4)}, ${observation.location.longitude.toFixed(4)}` : "no location";
   $("result-meta").textContent = [where, observation.observed_at ? new Date(observation.observed_at).toLocaleString() : "", observation.model_version || ""].filter(Boolean).join(" · ");
   card.scrollIntoView({ behavior: "smooth", block: "start" });
+}
+
+// The map of the card: the sighting, the regions the verdict looked at, and the taxon's native range
+// and alien records, in the legend's colours (ranges/rangemap.js).
+let resultMap = null;
+async function renderMap(observation) {
+  if (resultMap) { resultMap.remove(); resultMap = null; }
+  const node = $("result-map");
+  delete node.dataset.ready;
+  const location = observation.location || {};
+  const hasPoint = typeof location.latitude === "number" && typeof location.longitude === "number";
+  const taxon = observation.status === "done" && observation.identification ? observation.identification.taxon : null;
+  // The region that decided the verdict and the most specific one at the point (a county, a state):
+  // the broader ones (the whole country, with its far islands) would only clutter a phone-sized map.
+  const verdict = observation.verdict || {};
+  const mostSpecific = (verdict.regions || [])[0];
+  const regionCodes = [...new Set([verdict.region, mostSpecific].filter(Boolean).map((region) => region.code))];
+  const link = $("result-species-link");
+  link.hidden = !taxon;
+  if (taxon) link.href = `/species/${encodeURIComponent(taxon.id)}/`;
+  $("result-map-box").hidden = observation.status !== "done" || !(hasPoint || taxon) || !window.RangeMap;
+  if ($("result-map-box").hidden) return;
+
+  const view = new RangeMap.MapView(node);
+  resultMap = view;
+  const simplify = view.config.cardSimplify || 0.1;
+  const loads = [view.ready];
+  if (taxon) {
+    const url = `${API}/species/${encodeURIComponent(taxon.id)}/range/?simplify=${simplify}`;
+    loads.push(RangeMap.getJSON(url).then((g) => view.addGeoJSON(g, "range")));
+  }
+  if (regionCodes.length && view.config.regionsUrl) {
+    const codes = encodeURIComponent(regionCodes.join(","));
+    // Finer than the range: one or two regions, and a county at ~10 km would be a triangle.
+    const url = `${view.config.regionsUrl}?codes=${codes}&simplify=${simplify / 5}`;
+    loads.push(RangeMap.getJSON(url).then((g) => view.addGeoJSON(g, "verdict")));
+  }
+  if (hasPoint) view.addPoint(location.latitude, location.longitude, "Your sighting");
+  await Promise.allSettled(loads); // a layer that failed to load leaves the others on the map
+  if (resultMap !== view) return; // a newer result replaced this map meanwhile
+  view.fit();
+  node.dataset.ready = "true";
 }
 
 function renderFacts(info) {

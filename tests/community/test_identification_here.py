@@ -5,10 +5,10 @@ threshold, and an alert once a reviewer confirms it."""
 import pytest
 from django.core import mail
 
-from observations.identifications import observation_review
-from observations.models import AlertGroup
+from alerts.models import AlertGroup
+from community.services import observation_review
 from tests.factories import contact
-from tests.observations.conftest import classified
+from tests.world import classified
 
 pytestmark = pytest.mark.django_db
 
