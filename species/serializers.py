@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from species.models import Rank, SpeciesInfo, Taxon
+from species.selectors import taxon_lineage
 
 
 class TaxonBriefSerializer(serializers.Serializer):
@@ -32,6 +33,4 @@ class TaxonDetailSerializer(serializers.ModelSerializer):
         fields = ["id", "scientific_name", "common_name", "rank", "parent", "lineage", "synonyms", "info"]
 
     def get_lineage(self, taxon) -> list[dict]:
-        from species.selectors import taxon_lineage
-
         return [{"rank": t.rank, "scientific_name": t.scientific_name} for t in reversed(taxon_lineage(taxon))]

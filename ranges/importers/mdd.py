@@ -12,6 +12,7 @@ from ranges.importers.report import ImportInputError, ImportReport
 from ranges.services import StatusRow, regional_statuses_sync
 from species.selectors import normalise_name
 from species.services import SynonymRow, TaxonRecord, taxa_ensure, taxon_synonyms_sync
+from species.starter import load_synonyms
 
 SOURCE_URL = "https://doi.org/10.5281/zenodo.10595931"
 _SUBREGIONS = re.compile(r"([^|(]+)\(([^)]*)\)")
@@ -159,8 +160,6 @@ def _synonyms(species: list[dict], ids: dict, source: str, report: ImportReport)
     """Original combinations that differ from the accepted name become synonyms (Mus coypus ->
     Myocastor coypus), then the curated list (species/starter_pack/synonyms.csv), whose accepted
     names are mostly MDD's and may only exist from now on."""
-    from species.starter import load_synonyms
-
     rows, skipped = [], {}
     for row in species:
         accepted = row["sciName"].replace("_", " ").strip()

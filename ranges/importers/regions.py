@@ -10,6 +10,8 @@ import shapely
 from ranges.geometry import CleanGeometry, GeometryRejected, clean_polygonal
 from ranges.geometry_files import GeometryFileError, read_frame, scale_denominator
 from ranges.importers.report import ImportInputError, ImportReport
+from ranges.models import Region
+from ranges.services import regions_upsert
 
 US_STATE_FIPS_TO_USPS: dict[str, str] = {}
 
@@ -132,8 +134,6 @@ def _merge_duplicates(rows: list[RegionRow]) -> list[RegionRow]:
 
 
 def _write(report: ImportReport, rows: list[RegionRow], rejected: list[str], what: str) -> None:
-    from ranges.services import regions_upsert
-
     for message in rejected:
         report.reject(message.split(":", 1)[-1].strip().split(" (")[0], message.split(":", 1)[0])
     for row in rows:
@@ -169,8 +169,6 @@ def run_natural_earth(paths, report: ImportReport, progress: bool) -> None:
 
 
 def _with_known_parents(rows: list[RegionRow], rejected: list[str]) -> list[RegionRow]:
-    from ranges.models import Region
-
     known = set(Region.objects.filter(code__in={r.parent_code for r in rows}).values_list("code", flat=True))
     kept = []
     for row in rows:
@@ -183,8 +181,6 @@ def _with_known_parents(rows: list[RegionRow], rejected: list[str]) -> list[Regi
 
 def run_us_census(paths, report: ImportReport, progress: bool) -> None:
     """States (STUSPS column) before counties (5-digit GEOID), whatever order the paths come in."""
-    from ranges.models import Region
-
     layers = [(p, "stusps" in _columns(p)) for p in paths]
     for path, is_states in sorted(layers, key=lambda item: not item[1]):
         source = f"US Census Bureau cartographic boundary file {Path(path).stem}"

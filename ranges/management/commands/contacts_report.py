@@ -1,6 +1,8 @@
 """`manage.py contacts_report [--all]`: the countries with invasive records but no contact to name."""
 from django.core.management.base import BaseCommand
 
+from ranges.selectors import country_contact_coverage
+
 
 class Command(BaseCommand):
     help = "List countries with taxa recorded as invasive but no active contact (theirs or their states'). Read-only."
@@ -9,8 +11,6 @@ class Command(BaseCommand):
         parser.add_argument("--all", action="store_true", help="every country with invasive records, covered or not")
 
     def handle(self, *args, all=False, **options):
-        from ranges.selectors import country_contact_coverage
-
         with_records = [row for row in country_contact_coverage() if row.invasive_taxa]
         covered = [row for row in with_records if row.contacts]
         shown = with_records if all else [row for row in with_records if not row.contacts]

@@ -3,22 +3,20 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ranges.importers import FORMATS, ImportConfig, data_import
+from ranges.importers.report import ImportInputError
+
 
 class Command(BaseCommand):
     help = "Import range, region, register or taxonomy data. Idempotent: re-running changes nothing."
 
     def add_arguments(self, parser):
-        from ranges.importers import FORMATS
-
         parser.add_argument("format", choices=sorted(FORMATS))
         parser.add_argument("paths", nargs="+", type=Path)
         parser.add_argument("--dry-run", action="store_true", help="read and validate everything, write nothing")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args, format, paths, dry_run=False, no_progress=False, **options):
-        from ranges.importers import ImportConfig, data_import
-        from ranges.importers.report import ImportInputError
-
         config = ImportConfig(fmt=format, paths=tuple(paths), dry_run=dry_run, progress=not no_progress)
         try:
             report = data_import(config)
