@@ -54,7 +54,8 @@ class ObservationInputSerializer(serializers.Serializer):
             missing = "longitude" if attrs.get("longitude") is None else "latitude"
             raise serializers.ValidationError({missing: "give both latitude and longitude, or neither (then the photo's GPS is used)"})
         if attrs.get("accuracy_m") is not None and attrs.get("latitude") is None:
-            raise serializers.ValidationError({"accuracy_m": "accuracy_m describes latitude/longitude: send it with them"})
+            message = "send accuracy_m with the latitude and longitude it describes"
+            raise serializers.ValidationError({"accuracy_m": message})
         return attrs
 
 
@@ -76,7 +77,7 @@ class IdentificationSerializer(serializers.Serializer):
 class LocationSerializer(serializers.Serializer):
     latitude = serializers.FloatField()
     longitude = serializers.FloatField()
-    accuracy_m = serializers.FloatField(allow_null=True, help_text="metres, from the device or the photo's EXIF; null: unknown")
+    accuracy_m = serializers.FloatField(allow_null=True, help_text="metres (device or EXIF); null: unknown")
     source = serializers.CharField()
     flags = serializers.ListField(child=serializers.CharField())
 
