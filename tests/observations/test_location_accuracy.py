@@ -1,6 +1,7 @@
 """Location accuracy end to end: accuracy_m from the form, GPSHPositioningError from a real photo's
 EXIF, shown in the result's location, refused when it is not a positive number of metres, and
 added to the generalisation cell on public surfaces."""
+
 import io
 
 import piexif
