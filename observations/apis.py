@@ -98,6 +98,7 @@ class ObservationCreateApi(APIView):
             photo=data.validated_data["photo"],
             latitude=data.validated_data.get("latitude"),
             longitude=data.validated_data.get("longitude"),
+            accuracy_m=data.validated_data.get("accuracy_m"),
             observed_at=data.validated_data.get("observed_at"),
             idempotency_key=request.headers.get("Idempotency-Key", "")[:200],
         )

@@ -1,4 +1,4 @@
-"""EXIF metadata read server-side from the original photo: GPS position and capture time."""
+"""EXIF metadata read server-side from the original photo: GPS position, its accuracy, capture time."""
 from __future__ import annotations
 
 import io
@@ -14,6 +14,7 @@ from PIL.ExifTags import GPS, IFD, Base
 class PhotoMetadata:
     latitude: float | None = None
     longitude: float | None = None
+    accuracy_m: float | None = None  # GPSHPositioningError: the receiver's horizontal error, metres
     taken_at: datetime | None = None
     flags: list[str] = field(default_factory=list)
 
@@ -39,6 +40,17 @@ def _dms(values, ref: str, positive: str) -> float | None:
     return deg if (ref or positive).upper().startswith(positive) else -deg
 
 
+def _positioning_error(value, flags: list[str]) -> float | None:
+    """GPSHPositioningError in metres; absent: None; zero, negative or unreadable: flagged, None."""
+    if value is None:
+        return None
+    metres = _rational(value)
+    if not math.isfinite(metres) or metres <= 0:
+        flags.append("exif_gps_error_invalid")
+        return None
+    return metres
+
+
 def read_photo_metadata(data: bytes) -> PhotoMetadata:
     """GPS (decimal degrees) and DateTimeOriginal; damaged tags are flagged, never raised."""
     meta = PhotoMetadata()
@@ -59,6 +71,7 @@ def read_photo_metadata(data: bytes) -> PhotoMetadata:
             meta.flags.append("exif_gps_invalid")
         else:
             meta.latitude, meta.longitude = lat, lon
+            meta.accuracy_m = _positioning_error(gps.get(GPS.GPSHPositioningError), meta.flags)
     raw_time = sub.get(Base.DateTimeOriginal) or exif.get(Base.DateTime)
     if raw_time:
         try:

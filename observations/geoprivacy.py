@@ -54,7 +54,8 @@ def _snap(value: float, step: Decimal, low: float, high: float) -> float:
 
 
 def generalise(latitude: float, longitude: float, category: str, uncertainty_m: float | None = None) -> PublicLocation:
-    """The point as public surfaces show it under `category`."""
+    """The point as public surfaces show it under `category`; `uncertainty_m` is the point's own
+    accuracy (None: unknown), to which a generalised point adds its cell's."""
     if category == NONE or category not in ORDER:
         return PublicLocation(latitude, longitude, NONE, uncertainty_m, "", "")
     if category == WITHHOLD:
@@ -62,7 +63,8 @@ def generalise(latitude: float, longitude: float, category: str, uncertainty_m: 
     step = Decimal(category)
     lat = _snap(latitude, step, -90.0, 90.0)
     lon = _snap(longitude, step, -180.0, 180.0)
-    # Half the cell's diagonal at the equator: every point of the cell lies within it.
+    # Half the cell's diagonal at the equator: every point of the cell lies within it. The true
+    # position may lie up to the device's error outside the recorded point, so the two add up.
     half_diagonal = float(step) * METRES_PER_DEGREE * math.sqrt(2) / 2
     note = f"Coordinates generalised to the centre of a {category}° grid cell (sensitive record)."
-    return PublicLocation(lat, lon, category, round(half_diagonal), note, "")
+    return PublicLocation(lat, lon, category, round(half_diagonal + (uncertainty_m or 0)), note, "")

@@ -49,6 +49,9 @@ class Observation(models.Model):
     longitude = models.FloatField()
     location_source = models.CharField(max_length=8, choices=LocationSource.choices)
     location_flags = models.JSONField(default=list, blank=True)
+    # Darwin Core's coordinateUncertaintyInMeters starts here: the phone's or browser's reported
+    # accuracy, or the photo's EXIF GPSHPositioningError when the point came from the EXIF.
+    accuracy_m = models.FloatField(null=True, blank=True, help_text="horizontal accuracy of the point in metres; empty: unknown")
     observed_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
     failure_code = models.CharField(max_length=40, blank=True)

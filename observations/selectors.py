@@ -55,6 +55,7 @@ def observation_result(observation: Observation) -> dict:
         "location": {
             "latitude": observation.latitude,
             "longitude": observation.longitude,
+            "accuracy_m": observation.accuracy_m,
             "source": observation.location_source,
             "flags": observation.location_flags,
         },
@@ -145,7 +146,7 @@ def observation_sensitivity(observation: Observation) -> str:
 
 def observation_public_location(observation: Observation) -> PublicLocation:
     """The point every public surface (feed, exports, alerts to the public, logs) shows."""
-    return generalise(observation.latitude, observation.longitude, observation_sensitivity(observation))
+    return generalise(observation.latitude, observation.longitude, observation_sensitivity(observation), observation.accuracy_m)
 
 
 def can_see_exact(*, user, observation: Observation) -> bool:

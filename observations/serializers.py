@@ -5,15 +5,43 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from observations.models import Geoprivacy, Observation, Verification
-from ranges.serializers import AlertSerializer, SpeciesInfoSerializer, VerdictSerializer, latitude_field, longitude_field
+from ranges.serializers import (
+    AlertSerializer,
+    CoordinateField,
+    SpeciesInfoSerializer,
+    VerdictSerializer,
+    latitude_field,
+    longitude_field,
+)
 from species.models import Sensitivity
 from species.serializers import TaxonBriefSerializer
+
+
+# Darwin Core's bound for coordinateUncertaintyInMeters: half the Earth's equatorial circumference.
+MAX_ACCURACY_M = 20_037_509
+
+
+class AccuracyField(CoordinateField):
+    """Horizontal accuracy in metres: finite, above zero (no receiver is exact), at most MAX_ACCURACY_M."""
+
+    default_error_messages = {"not_positive": "accuracy_m must be a positive number of metres"}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "horizontal accuracy of latitude/longitude in metres, as the device reports it")
+        super().__init__(max_value=MAX_ACCURACY_M, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value <= 0:
+            self.fail("not_positive")
+        return value
 
 
 class ObservationInputSerializer(serializers.Serializer):
     photo = serializers.FileField(help_text="JPEG, PNG, WebP, GIF, TIFF, BMP or HEIC")
     latitude = latitude_field(required=False, allow_null=True)
     longitude = longitude_field(required=False, allow_null=True)
+    accuracy_m = AccuracyField(required=False, allow_null=True)
     observed_at = serializers.DateTimeField(required=False, allow_null=True)
 
     def validate_observed_at(self, value):
@@ -25,6 +53,9 @@ class ObservationInputSerializer(serializers.Serializer):
         if (attrs.get("latitude") is None) != (attrs.get("longitude") is None):
             missing = "longitude" if attrs.get("longitude") is None else "latitude"
             raise serializers.ValidationError({missing: "give both latitude and longitude, or neither (then the photo's GPS is used)"})
+        if attrs.get("accuracy_m") is not None and attrs.get("latitude") is None:
+            message = "send accuracy_m with the latitude and longitude it describes"
+            raise serializers.ValidationError({"accuracy_m": message})
         return attrs
 
 
@@ -47,6 +78,7 @@ class IdentificationSerializer(serializers.Serializer):
 class LocationSerializer(serializers.Serializer):
     latitude = serializers.FloatField()
     longitude = serializers.FloatField()
+    accuracy_m = serializers.FloatField(allow_null=True, help_text="metres (device or EXIF); null: unknown")
     source = serializers.CharField()
     flags = serializers.ListField(child=serializers.CharField())
 

@@ -37,10 +37,18 @@ class UploadResult:
 
 
 def observation_create(
-    *, owner, photo, latitude: float | None, longitude: float | None, observed_at=None, idempotency_key: str = ""
+    *,
+    owner,
+    photo,
+    latitude: float | None,
+    longitude: float | None,
+    accuracy_m: float | None = None,
+    observed_at=None,
+    idempotency_key: str = "",
 ) -> UploadResult:
-    """Validate the photo's header, take the location from the form or the EXIF GPS, save the row
-    and enqueue classification after commit. A repeated Idempotency-Key returns the first row."""
+    """Validate the photo's header, take the location (and its accuracy) from the form or the EXIF
+    GPS, save the row and enqueue classification after commit. A repeated Idempotency-Key returns
+    the first row."""
     if idempotency_key:
         existing = Observation.objects.filter(owner=owner, idempotency_key=idempotency_key).first()
         if existing is not None:
@@ -57,6 +65,7 @@ def observation_create(
         if meta.latitude is None:
             raise UploadRejected("bad_location", "no latitude/longitude in the form and no GPS position in the photo", field="latitude")
         latitude, longitude, source = meta.latitude, meta.longitude, Observation.LocationSource.EXIF
+        accuracy_m = meta.accuracy_m  # the form's accuracy, if any, was for a position it did not send
     else:
         source = Observation.LocationSource.CLIENT
         if meta.latitude is not None and (
@@ -74,6 +83,7 @@ def observation_create(
         latitude=latitude,
         longitude=longitude,
         location_source=source,
+        accuracy_m=accuracy_m,
         location_flags=flags,
         observed_at=observed_at,
         idempotency_key=idempotency_key or "",

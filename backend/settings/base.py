@@ -179,6 +179,12 @@ EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="RangeWatch <alerts@rangewatch.invalid>")
 # Absolute links in alerts (photo evidence) start here.
 RANGEWATCH_PUBLIC_BASE_URL = env.str("RANGEWATCH_PUBLIC_BASE_URL", default="http://localhost:8000")
+# Darwin Core export (community.dwca): the records' licence as a URI GBIF accepts (CC BY 4.0 by default;
+# http://creativecommons.org/publicdomain/zero/1.0/legalcode or .../licenses/by-nc/4.0/legalcode), and the
+# publisher and contact e-mail its EML names.
+RANGEWATCH_DWCA_LICENSE = env.str("RANGEWATCH_DWCA_LICENSE", default="http://creativecommons.org/licenses/by/4.0/legalcode")
+RANGEWATCH_DWCA_PUBLISHER = env.str("RANGEWATCH_DWCA_PUBLISHER", default="RangeWatch")
+RANGEWATCH_DWCA_CONTACT_EMAIL = env.str("RANGEWATCH_DWCA_CONTACT_EMAIL", default="")
 # Watch-list sightings (invasive here) at or above this score alert at once, before review.
 RANGEWATCH_ALERT_IMMEDIATE_CONFIDENCE = env.float("RANGEWATCH_ALERT_IMMEDIATE_CONFIDENCE", default=0.9)
 # Contact kinds that receive the exact point; the others get the public (generalised) one.

@@ -1,6 +1,7 @@
 """End to end through the API: two users, a reviewer, one invasive sighting in a county with a
 contact → one e-mail and one signed webhook, carrying the sighting's data; a threatened native's
 public coordinates generalised everywhere, exact for its owner."""
+
 import io
 import json
 import zipfile
@@ -21,7 +22,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _register(name):
-    response = APIClient().post("/api/v1/auth/register/", {"username": name, "password": f"{name}-long-pass-phrase-7"}, format="json")
+    response = APIClient().post(
+        "/api/v1/auth/register/", {"username": name, "password": f"{name}-long-pass-phrase-7"}, format="json"
+    )
     assert response.status_code == 201
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {response.data['token']}")
@@ -30,7 +33,9 @@ def _register(name):
 
 def _upload(client, lat, lon):
     photo = SimpleUploadedFile("p.jpg", jpeg_bytes(), content_type="image/jpeg")
-    response = client.post("/api/v1/observations/", {"photo": photo, "latitude": lat, "longitude": lon}, format="multipart")
+    response = client.post(
+        "/api/v1/observations/", {"photo": photo, "latitude": lat, "longitude": lon}, format="multipart"
+    )
     assert response.status_code in (200, 202), response.data
     return response.data["id"]
 
@@ -44,7 +49,9 @@ def test_invasive_sighting_alerts_once_and_threatened_native_is_generalised(
     status(taxa["nativus"], geo["county"], "invasive")
     bland = region("BBB", "country", (20, 0, 30, 10), name="Bland")
     status(taxa["nativus"], bland, "native")
-    TaxonRegionSensitivity.objects.create(taxon=taxa["nativus"], region=bland, sensitivity="0.1", reason="threatened; collected for trade")
+    TaxonRegionSensitivity.objects.create(
+        taxon=taxa["nativus"], region=bland, sensitivity="0.1", reason="threatened; collected for trade"
+    )
     agency = contact(geo["county"], "Lake County Wildlife", "wildlife_agency")
     agency.email = "invasives@lake.example.org"
     agency.save()
@@ -61,17 +68,37 @@ def test_invasive_sighting_alerts_once_and_threatened_native_is_generalised(
 
     # Bob agrees with the model; the reviewer confirms.
     with django_capture_on_commit_callbacks(execute=True):
-        assert bob.post(f"/api/v1/observations/{sighting}/identifications/", {"taxon": "Testus nativus"}, format="json").status_code == 201
-        assert alice.post(f"/api/v1/observations/{sighting}/identifications/", {"taxon": "Testus nativus"}, format="json").data["community_taxon"]["scientific_name"] == "Testus nativus"
+        assert (
+            bob.post(
+                f"/api/v1/observations/{sighting}/identifications/", {"taxon": "Testus nativus"}, format="json"
+            ).status_code
+            == 201
+        )
+        assert (
+            alice.post(
+                f"/api/v1/observations/{sighting}/identifications/", {"taxon": "Testus nativus"}, format="json"
+            ).data["community_taxon"]["scientific_name"]
+            == "Testus nativus"
+        )
         queue = rita.get("/api/v1/review/queue/?region=AAA-N1&verdict=invasive").data
         assert [item["id"] for item in queue["results"]] == [sighting]
         reviewed = rita.post(f"/api/v1/observations/{sighting}/review/", {"decision": "confirm"}, format="json")
-    assert reviewed.status_code == 200 and reviewed.data["citizen_science"]["first_record_regions"] == ["AAA-N1", "AAA-N", "AAA"]
+    assert reviewed.status_code == 200 and reviewed.data["citizen_science"]["first_record_regions"] == [
+        "AAA-N1",
+        "AAA-N",
+        "AAA",
+    ]
 
     # Exactly one e-mail and one signed webhook, to the county's contact, with the evidence.
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["invasives@lake.example.org"]
     body = mail.outbox[0].body
-    assert sighting in body and "7.123456" in body and "invasive" in body and "tiny-test" in body and "/photo/?sig=" in body
+    assert (
+        sighting in body
+        and "7.123456" in body
+        and "invasive" in body
+        and "tiny-test" in body
+        and "/photo/?sig=" in body
+    )
     assert len(receiver.received) == 1
     request = receiver.received[0]
     assert webhook_verify("lake-secret", request["body"], request["headers"][SIGNATURE_HEADER])
@@ -82,7 +109,7 @@ def test_invasive_sighting_alerts_once_and_threatened_native_is_generalised(
     assert payload["model_version"] == "tiny-test" and payload["predictions"][0]["key"] == "Testus nativus"
     assert payload["alert"]["level"] == "urgent" and payload["contact"]["organisation"] == "Lake County Wildlife"
     photo_url = payload["observation"]["photo_url"]
-    photo = APIClient().get(photo_url[photo_url.index("/api/"):])
+    photo = APIClient().get(photo_url[photo_url.index("/api/") :])
     assert photo.status_code == 200 and photo["Content-Type"] == "image/jpeg"
 
     # The threatened native: generalised on every public surface, exact for its owner.

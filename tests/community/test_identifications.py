@@ -1,5 +1,6 @@
 """Identifications, the community taxon (iNaturalist's > 2/3 rule), expert review, the review queue,
 first records."""
+
 import pytest
 
 from community.services import community_taxon_key, observation_review
@@ -44,10 +45,18 @@ def test_identifications_set_the_community_taxon(users, geo, model_version, taxa
 def test_review_confirm_and_reject_set_verification(users, geo, model_version, taxa):
     observation = classified(users["alice"], 7, 2, [("Testus nativus", 0.9)], model_version)
     rita = api_for(users["rita"])
-    confirmed = rita.post(f"/api/v1/observations/{observation.uuid}/review/", {"decision": "confirm", "taxon": "Testus rarus", "note": "tail pattern"}, format="json")
+    confirmed = rita.post(
+        f"/api/v1/observations/{observation.uuid}/review/",
+        {"decision": "confirm", "taxon": "Testus rarus", "note": "tail pattern"},
+        format="json",
+    )
     assert confirmed.status_code == 200
     cs = confirmed.data["citizen_science"]
-    assert cs["verification"] == "confirmed" and cs["verified_taxon"]["scientific_name"] == "Testus rarus" and cs["verified_by"] == "rita"
+    assert (
+        cs["verification"] == "confirmed"
+        and cs["verified_taxon"]["scientific_name"] == "Testus rarus"
+        and cs["verified_by"] == "rita"
+    )
     assert confirmed.data["verdict"]["status"] == "native"  # recomputed for the confirmed taxon
     rejected = rita.post(f"/api/v1/observations/{observation.uuid}/review/", {"decision": "reject"}, format="json")
     assert rejected.data["citizen_science"]["verification"] == "rejected"
@@ -89,13 +98,17 @@ def test_first_record_flagged_and_raises_the_alert_level(users, geo, model_versi
     assert shown["first_record_regions"] == ["AAA-N1", "AAA-N", "AAA"]
 
 
-def test_first_record_alert_is_urgent(users, geo, model_version, taxa, eager_celery, django_capture_on_commit_callbacks):
+def test_first_record_alert_is_urgent(
+    users, geo, model_version, taxa, eager_celery, django_capture_on_commit_callbacks
+):
     from tests.factories import contact
 
     c = contact(geo["county"], "Lake County Wildlife")
     c.email = "lake@example.org"
     c.save()
-    observation = classified(users["alice"], 7, 2, [("Testus invasor", 0.6)], model_version)  # below the watch-list threshold
+    observation = classified(
+        users["alice"], 7, 2, [("Testus invasor", 0.6)], model_version
+    )  # below the watch-list threshold
     assert not AlertGroup.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
         observation_review(observation=observation, reviewer=users["rita"], decision="confirm")

@@ -1,4 +1,5 @@
 """Training records from the review: `train_classifier --from-observations` (classifier.training)."""
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError

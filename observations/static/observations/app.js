@@ -146,12 +146,16 @@ $("locate").addEventListener("click", () => {
     (pos) => {
       $("lat").value = pos.coords.latitude.toFixed(5);
       $("lon").value = pos.coords.longitude.toFixed(5);
+      $("lat").dataset.accuracy = $("lon").dataset.accuracy = pos.coords.accuracy;  // sent as accuracy_m while unedited
       $("progress").textContent = `Location found (±${Math.round(pos.coords.accuracy)} m).`;
     },
     (err) => { $("progress").textContent = ""; $("upload-error").textContent = "No location (" + err.message + "): type the coordinates, or leave them empty to use the photo's GPS."; },
     { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 },
   );
 });
+
+// A typed coordinate is not the fix the browser measured: its accuracy no longer applies.
+for (const id of ["lat", "lon"]) $(id).addEventListener("input", () => { delete $(id).dataset.accuracy; });
 
 $("upload-form").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -163,6 +167,7 @@ $("upload-form").addEventListener("submit", async (event) => {
   const form = new FormData();
   form.append("photo", file, file.name || "photo.jpg");
   if (lat !== "") { form.append("latitude", lat); form.append("longitude", lon); }
+  if (lat !== "" && $("lat").dataset.accuracy && $("lon").dataset.accuracy) form.append("accuracy_m", $("lat").dataset.accuracy);
   $("submit").disabled = true;
   $("progress").textContent = "Uploading…";
   try {
