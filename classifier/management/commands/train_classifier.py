@@ -48,7 +48,10 @@ class Command(BaseCommand):
         out.add_argument("--output", type=Path, help="default: RANGEWATCH_MODEL_DIR/<arch>-<timestamp>")
         out.add_argument("--name", default="", help="model version name (default: <arch>-<output folder>)")
         out.add_argument("--allow-unmatched", action="store_true", help="keep classes that match no taxon")
-        out.add_argument("--activate", action="store_true", help="make the new model the active one")
+        out.add_argument("--activate", action="store_true",
+                         help="make the new model the active one, unless its validation macro-F1 is below the active model's on the same split")
+        out.add_argument("--force", action="store_true", help="with --activate: activate even when it scores lower (logged as forced)")
+        out.add_argument("--reason", default="", help="with --activate: why, for the activation log")
         out.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoints/last.pt")
         out.add_argument("--dry-run", action="store_true", help="print the plan and stop")
 
@@ -74,7 +77,7 @@ class Command(BaseCommand):
             if o["dry_run"]:
                 self.stdout.write(training_plan(config=config).describe())
                 return
-            trained = model_train(config=config, activate=o["activate"], log=self.stdout.write)
+            trained = model_train(config=config, activate=o["activate"], force=o["force"], reason=o["reason"], log=self.stdout.write)
         except (ModelTrainingRefused, ServiceError) as exc:
             raise CommandError(exc.detail) from exc
         m = trained.result.metrics
@@ -82,5 +85,8 @@ class Command(BaseCommand):
             f"trained {config.arch} in {trained.result.seconds:.0f}s: macro-F1 {m['macro_f1']:.4f}, accuracy {m['accuracy']:.4f}, "
             f"ECE {m['ece_before']:.3f} -> {m['ece_after']:.3f} (T={m['temperature']:.2f})"))
         self.stdout.write(f"report: {trained.result.output / 'report.md'}")
-        activated = " and activated it" if o["activate"] else ""
-        self.stdout.write(f"registered model version {trained.version.name} ({trained.result.artifact}){activated}")
+        self.stdout.write(f"registered model version {trained.version.name} ({trained.result.artifact})")
+        if trained.activation is not None:
+            self.stdout.write(self.style.SUCCESS(f"activated it{' (forced)' if trained.activation.forced else ''}: {trained.activation.comparison or 'no model was active'}"))
+        elif trained.refused:
+            raise CommandError(f"not activated: {trained.refused}\n(`python manage.py model_version activate {trained.version.name} --force --reason ...`)")
