@@ -18,7 +18,7 @@ def active_model_version() -> ModelVersion:
 
 
 def model_versions():
-    return ModelVersion.objects.order_by("-created", "-pk")
+    return ModelVersion.objects.prefetch_related("evaluations").order_by("-created", "-pk")
 
 
 def model_version_by_name(name: str) -> ModelVersion:

@@ -122,6 +122,7 @@ def test_model_version_command_lists_refuses_forces_and_rolls_back(says_nativus,
     assert "says-invasor is active (forced), was says-nativus" in out
     assert "says-nativus is active, was says-invasor" in out
     assert "* says-nativus" in out and "  says-invasor" in out
+    assert "macro-F1 0.250, accuracy 0.333 (3 images, taxa)" in out  # its score on the split
     assert "FORCED: try" in out and "(manage.py)" in out
     with pytest.raises(CommandError, match="no model version named 'nope'"):
         call_command("model_version", "activate", "nope", "--reason", "x")

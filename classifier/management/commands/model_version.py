@@ -39,6 +39,8 @@ class Command(BaseCommand):
             f1 = v.metrics.get("macro_f1")
             score = f"macro-F1 {f1:.3f} ({v.metrics.get('split', '?')} split, own classes)" if f1 is not None else "no training metrics"
             self.stdout.write(f"{'*' if v.is_active else ' '} {v.name:<40} {v.arch:<18} {v.created:%Y-%m-%d %H:%M}  {score}")
+            for e in v.evaluations.all():
+                self.stdout.write(f"    on split {e.split_sha256[:8]}: macro-F1 {e.macro_f1:.3f}, accuracy {e.accuracy:.3f} ({e.images} images, taxa)")
         log = list(model_activations()[:5])
         if log:
             self.stdout.write("last activations:")
