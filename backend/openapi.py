@@ -37,7 +37,9 @@ def add_error_responses(result, generator, request, public):
                 continue
             responses = operation.setdefault("responses", {})
             for code, description in ERRORS.items():
-                responses.setdefault(code, {"description": description, "content": {"application/json": {"schema": ref}}})
+                responses.setdefault(
+                    code, {"description": description, "content": {"application/json": {"schema": ref}}}
+                )
     return result
 
 
@@ -45,8 +47,10 @@ def add_error_responses(result, generator, request, public):
 # Serengeti (../shared/data/photos/speciesnet_test_images/african_elephants.jpg), native there.
 # Without an example Swagger UI pre-fills a bounded number with its maximum (lat 90, lon 180).
 REAL_EXAMPLES = {
-    "latitude": -2.33, "lat": -2.33,
-    "longitude": 34.83, "lon": 34.83,
+    "latitude": -2.33,
+    "lat": -2.33,
+    "longitude": 34.83,
+    "lon": 34.83,
     "taxon": "Loxodonta africana",
     "q": "elephant",
 }

@@ -1,6 +1,7 @@
 """Admin for model versions: their scores, the activation log, and activate / roll back through the
 same gated services as `manage.py model_version` (the admin never loads a model: it uses the
 scores stored by train_classifier or the command)."""
+
 from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
@@ -11,8 +12,12 @@ from classifier.services import model_version_activate, model_version_rollback
 
 
 class ActivationForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), help_text="kept in the activation log")
-    force = forms.BooleanField(required=False, help_text="activate even when it scores below the active model, or cannot be compared")
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), help_text="kept in the activation log"
+    )
+    force = forms.BooleanField(
+        required=False, help_text="activate even when it scores below the active model, or cannot be compared"
+    )
 
 
 def _who(request) -> str:
@@ -28,11 +33,21 @@ def _switch_page(modeladmin, request, queryset, *, title: str, run):
         except ServiceError as exc:
             modeladmin.message_user(request, exc.detail, messages.ERROR)
         else:
-            modeladmin.message_user(request, f"{done.version.name} is active{' (forced)' if done.forced else ''}; {done.comparison or 'no comparison'}")
+            modeladmin.message_user(
+                request,
+                f"{done.version.name} is active{' (forced)' if done.forced else ''}; "
+                f"{done.comparison or 'no comparison'}",
+            )
         return None
-    context = {**modeladmin.admin_site.each_context(request), "title": title, "form": form, "queryset": queryset,
-               "action": request.POST.get("action"), "opts": modeladmin.model._meta,
-               "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME}
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "form": form,
+        "queryset": queryset,
+        "action": request.POST.get("action"),
+        "opts": modeladmin.model._meta,
+        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+    }
     return TemplateResponse(request, "admin/classifier/modelversion/switch.html", context)
 
 
@@ -42,15 +57,26 @@ def activate(modeladmin, request, queryset):
         modeladmin.message_user(request, "select exactly one model version to activate", messages.WARNING)
         return None
     version = queryset.get()
-    return _switch_page(modeladmin, request, queryset, title=f"Activate {version.name}",
-                        run=lambda reason, force: model_version_activate(model_version=version, by=_who(request), reason=reason,
-                                                                         force=force, compute=False))
+    return _switch_page(
+        modeladmin,
+        request,
+        queryset,
+        title=f"Activate {version.name}",
+        run=lambda reason, force: model_version_activate(
+            model_version=version, by=_who(request), reason=reason, force=force, compute=False
+        ),
+    )
 
 
 @admin.action(description="Roll back to the version active before the last activation", permissions=["change"])
 def rollback(modeladmin, request, queryset):
-    return _switch_page(modeladmin, request, queryset, title="Roll back the last activation",
-                        run=lambda reason, force: model_version_rollback(by=_who(request), reason=reason))
+    return _switch_page(
+        modeladmin,
+        request,
+        queryset,
+        title="Roll back the last activation",
+        run=lambda reason, force: model_version_rollback(by=_who(request), reason=reason),
+    )
 
 
 class ModelEvaluationInline(admin.TabularInline):

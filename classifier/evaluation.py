@@ -3,6 +3,7 @@ label sets (the ImageNet starter, a fine-tuned camera-trap model) are compared o
 
 Plain Python over ml/ (no Django): the services store the scores and decide about activation.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -67,12 +68,15 @@ def score_artifact(artifact_dir: str | Path, split: ValidationSplit, *, backend:
     classifier = Classifier.load(artifact_dir, backend=backend, threads=None, top_k=1)
     truth, predicted = [], []
     for start in range(0, len(split.images), BATCH):
-        chunk = split.images[start:start + BATCH]
+        chunk = split.images[start : start + BATCH]
         for (_, taxon), result in zip(chunk, classifier.classify([path for path, _ in chunk])):
             if result.ok:
                 truth.append(taxon or NO_ANIMAL)
                 predicted.append(result.top_k[0][0])
     if not truth:
-        raise FileNotFoundError(f"none of the {len(split.images)} validation images could be read (first: {split.images[0][0] if split.images else '-'})")
+        raise FileNotFoundError(
+            f"none of the {len(split.images)} validation images could be read "
+            f"(first: {split.images[0][0] if split.images else '-'})"
+        )
     accuracy = float(np.mean([t == p for t, p in zip(truth, predicted)]))
     return SplitScore(macro_f1=taxon_macro_f1(truth, predicted), accuracy=accuracy, images=len(truth))

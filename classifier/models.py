@@ -1,4 +1,5 @@
 """Registered model artifacts: which versions exist and which one serves."""
+
 from django.db import models
 
 
@@ -16,7 +17,9 @@ class ModelVersion(models.Model):
     activated = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["is_active"], condition=models.Q(is_active=True), name="one_active_model")]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=models.Q(is_active=True), name="one_active_model")
+        ]
 
     def __str__(self):
         return f"{self.name}{' (active)' if self.is_active else ''}"
@@ -37,7 +40,9 @@ class ModelEvaluation(models.Model):
         constraints = [models.UniqueConstraint(fields=["version", "split_sha256"], name="one_evaluation_per_split")]
 
     def __str__(self):
-        return f"{self.version.name} on split {self.split_sha256[:8]}: macro-F1 {self.macro_f1:.3f} ({self.images} images)"
+        return (
+            f"{self.version.name} on split {self.split_sha256[:8]}: macro-F1 {self.macro_f1:.3f} ({self.images} images)"
+        )
 
 
 class ModelActivation(models.Model):
@@ -48,7 +53,9 @@ class ModelActivation(models.Model):
     # A name, not a user row: the log outlives accounts, and shell operators are not users.
     by = models.CharField(max_length=150, help_text='"alice (admin)" or "root@host (manage.py)"')
     reason = models.TextField()
-    comparison = models.CharField(max_length=300, blank=True, help_text="the validation scores the decision was taken on")
+    comparison = models.CharField(
+        max_length=300, blank=True, help_text="the validation scores the decision was taken on"
+    )
     forced = models.BooleanField(default=False, help_text="activated against a lower score, or without one")
     at = models.DateTimeField(auto_now_add=True)
 

@@ -1,4 +1,5 @@
 """Reads of model versions and their activation log."""
+
 from __future__ import annotations
 
 from backend.errors import NotFound, ServiceError

@@ -1,5 +1,6 @@
 """Writes for model versions: register an artifact, score it, activate it (gated and logged), roll
 back, and train and register a new one."""
+
 from __future__ import annotations
 
 import getpass
@@ -36,7 +37,9 @@ def command_line_operator() -> str:
 
 
 # -- registry ------------------------------------------------------------------------------------
-def model_version_register(*, path, activate: bool = False, by: str = "", reason: str = "", force: bool = False) -> ModelVersion:
+def model_version_register(
+    *, path, activate: bool = False, by: str = "", reason: str = "", force: bool = False
+) -> ModelVersion:
     """Register an artifact folder (verified: manifest, checksum) as a model version; with
     `activate`, make it the serving one through model_version_activate (the same gate)."""
     manifest = read_manifest(path)
@@ -45,10 +48,21 @@ def model_version_register(*, path, activate: bool = False, by: str = "", reason
         raise ValueError(f"checksum mismatch in {path}")
     version, _ = ModelVersion.objects.update_or_create(
         name=manifest.name,
-        defaults={"arch": manifest.arch, "path": str(path), "sha256": sha, "num_labels": manifest.num_classes, "metrics": manifest.metrics},
+        defaults={
+            "arch": manifest.arch,
+            "path": str(path),
+            "sha256": sha,
+            "num_labels": manifest.num_classes,
+            "metrics": manifest.metrics,
+        },
     )
     if activate and not version.is_active:
-        model_version_activate(model_version=version, by=by or command_line_operator(), reason=reason or "registered and activated", force=force)
+        model_version_activate(
+            model_version=version,
+            by=by or command_line_operator(),
+            reason=reason or "registered and activated",
+            force=force,
+        )
     return version
 
 
@@ -73,29 +87,37 @@ class Comparison:
         return self.candidate.macro_f1 < self.active.macro_f1
 
     def describe(self) -> str:
-        return (f"macro-F1 {self.candidate.macro_f1:.3f} ({self.candidate.version.name}) vs {self.active.macro_f1:.3f} "
-                f"({self.active.version.name}, active) on the same {self.candidate.images} validation images, split {self.split.sha256[:8]}")
+        return (
+            f"macro-F1 {self.candidate.macro_f1:.3f} ({self.candidate.version.name}) vs {self.active.macro_f1:.3f} "
+            f"({self.active.version.name}, active) on the same {self.candidate.images} validation images, "
+            f"split {self.split.sha256[:8]}"
+        )
 
 
 class NotComparable(ServiceError):
     code = "not_comparable"
 
 
-def model_version_evaluate(*, model_version: ModelVersion, split: ValidationSplit, compute: bool = True) -> ModelEvaluation:
+def model_version_evaluate(
+    *, model_version: ModelVersion, split: ValidationSplit, compute: bool = True
+) -> ModelEvaluation:
     """The version's stored score on the split, computed (and stored) when missing and `compute`;
     the admin passes compute=False so that no web process loads a model."""
     stored = ModelEvaluation.objects.filter(version=model_version, split_sha256=split.sha256).first()
     if stored is not None:
         return stored
     if not compute:
-        raise NotComparable(f"{model_version.name} has not been scored on split {split.sha256[:8]} yet: "
-                            f"run `manage.py model_version activate` (it scores both models first)")
+        raise NotComparable(
+            f"{model_version.name} has not been scored on split {split.sha256[:8]} yet: "
+            f"run `manage.py model_version activate` (it scores both models first)"
+        )
     try:
         score: SplitScore = score_artifact(model_version.path, split)
     except (ArtifactError, FileNotFoundError) as exc:
         raise NotComparable(f"cannot score {model_version.name}: {exc}") from exc
     evaluation, _ = ModelEvaluation.objects.update_or_create(
-        version=model_version, split_sha256=split.sha256,
+        version=model_version,
+        split_sha256=split.sha256,
         defaults={"images": score.images, "macro_f1": score.macro_f1, "accuracy": score.accuracy},
     )
     return evaluation
@@ -106,7 +128,9 @@ def model_versions_compare(*, candidate: ModelVersion, active: ModelVersion, com
     as the starter model, on the active one's)."""
     split = ValidationSplit.load(candidate.path) or ValidationSplit.load(active.path)
     if split is None:
-        raise NotComparable(f"neither {candidate.name} nor {active.name} has a validation split ({candidate.path}, {active.path})")
+        raise NotComparable(
+            f"neither {candidate.name} nor {active.name} has a validation split ({candidate.path}, {active.path})"
+        )
     return Comparison(
         split=split,
         candidate=model_version_evaluate(model_version=candidate, split=split, compute=compute),
@@ -115,7 +139,9 @@ def model_versions_compare(*, candidate: ModelVersion, active: ModelVersion, com
 
 
 # -- activation ----------------------------------------------------------------------------------
-def model_version_activate(*, model_version: ModelVersion, by: str, reason: str, force: bool = False, compute: bool = True) -> ModelActivation:
+def model_version_activate(
+    *, model_version: ModelVersion, by: str, reason: str, force: bool = False, compute: bool = True
+) -> ModelActivation:
     """Make a version the serving one. Refused when its validation macro-F1 is below the active
     version's on the same split, or cannot be compared, unless `force`; logged either way."""
     if not reason.strip():
@@ -134,8 +160,12 @@ def model_version_activate(*, model_version: ModelVersion, by: str, reason: str,
         else:
             comparison, forced = compared.describe()[:300], compared.candidate_is_worse
             if compared.candidate_is_worse and not force:
-                raise ActivationRefused(f"{model_version.name} scores below the active model: {comparison}; activate anyway with force")
-    return _switch(model_version=model_version, expected_active=active, by=by, reason=reason, comparison=comparison, forced=forced)
+                raise ActivationRefused(
+                    f"{model_version.name} scores below the active model: {comparison}; activate anyway with force"
+                )
+    return _switch(
+        model_version=model_version, expected_active=active, by=by, reason=reason, comparison=comparison, forced=forced
+    )
 
 
 def model_version_rollback(*, by: str, reason: str) -> ModelActivation:
@@ -145,9 +175,18 @@ def model_version_rollback(*, by: str, reason: str) -> ModelActivation:
         raise Conflict("nothing to roll back to: no activation with a previous version is logged")
     active = ModelVersion.objects.filter(is_active=True).first()
     if active is None or active.pk != last.version_id:
-        raise Conflict(f"the last logged activation ({last.version.name}) is not the active model; activate a version by name instead")
-    return _switch(model_version=last.previous, expected_active=active, by=by, reason=reason or "rollback",
-                   comparison=f"rollback of activation #{last.pk} ({last.version.name})", forced=False)
+        raise Conflict(
+            f"the last logged activation ({last.version.name}) is not the active model; "
+            "activate a version by name instead"
+        )
+    return _switch(
+        model_version=last.previous,
+        expected_active=active,
+        by=by,
+        reason=reason or "rollback",
+        comparison=f"rollback of activation #{last.pk} ({last.version.name})",
+        forced=False,
+    )
 
 
 @transaction.atomic
@@ -158,7 +197,9 @@ def _switch(*, model_version, expected_active, by, reason, comparison, forced) -
         raise Conflict("another activation happened meanwhile; look at `manage.py model_version list` and retry")
     ModelVersion.objects.filter(is_active=True).exclude(pk=model_version.pk).update(is_active=False)
     ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True, activated=timezone.now())
-    return ModelActivation.objects.create(version=model_version, previous=current, by=by[:150], reason=reason, comparison=comparison, forced=forced)
+    return ModelActivation.objects.create(
+        version=model_version, previous=current, by=by[:150], reason=reason, comparison=comparison, forced=forced
+    )
 
 
 # -- training ------------------------------------------------------------------------------------
@@ -173,7 +214,9 @@ class TrainingPlan:
         lines = [self.data.describe(), "taxa:"]
         lines += [f"  {k} -> {v or 'no animal'} ({self.how[k]})" for k, v in self.config.label_taxa.items()]
         if self.unmatched:
-            verdict = "kept under their own names" if self.config.allow_unmatched else "refused without --allow-unmatched"
+            verdict = (
+                "kept under their own names" if self.config.allow_unmatched else "refused without --allow-unmatched"
+            )
             lines.append(f"unmatched ({verdict}):")
             lines += [f"  {u}" for u in self.unmatched]
         c = self.config
@@ -202,24 +245,32 @@ def training_plan(*, config: TrainingConfig) -> TrainingPlan:
     return TrainingPlan(data=data, config=config, unmatched=matching.unmatched, how=matching.how)
 
 
-def model_train(*, config: TrainingConfig, activate: bool, force: bool = False, by: str = "", reason: str = "", log=print) -> TrainedModel:
+def model_train(
+    *, config: TrainingConfig, activate: bool, force: bool = False, by: str = "", reason: str = "", log=print
+) -> TrainedModel:
     """Train, export for serving, register, score it and the active model on the run's validation
     split, and activate it if asked and not worse (or forced). A failed or interrupted run
     registers nothing and the active model stays; a concurrent run is refused (ml.training.lock)."""
     plan = training_plan(config=config)
     if plan.unmatched and not config.allow_unmatched:
         raise ModelTrainingRefused(
-            f"{len(plan.unmatched)} classes match no taxon: {', '.join(u.label for u in plan.unmatched)}\n" + "\n".join(f"  {u}" for u in plan.unmatched)
-            + "\nadd the taxa (import_data), add a row to species/starter_pack/camera_trap_labels.csv, or pass --allow-unmatched"
+            f"{len(plan.unmatched)} classes match no taxon: {', '.join(u.label for u in plan.unmatched)}\n"
+            + "\n".join(f"  {u}" for u in plan.unmatched)
+            + "\nadd the taxa (import_data), add a row to species/starter_pack/camera_trap_labels.csv, "
+            "or pass --allow-unmatched"
         )
     artifact = Path(config.output) / "model"
     taken = ModelVersion.objects.filter(path=str(artifact)).first()
     if taken is not None:
-        raise ModelTrainingRefused(f"{artifact} is already registered as model version {taken.name}; choose another --output")
+        raise ModelTrainingRefused(
+            f"{artifact} is already registered as model version {taken.name}; choose another --output"
+        )
     try:
         with training_lock(Path(config.output).parent):
             result = train(config, log=log)
-            ValidationSplit(tuple((r.path, result.label_taxa.get(r.label)) for r in result.plan.valid)).save(result.artifact)
+            ValidationSplit(tuple((r.path, result.label_taxa.get(r.label)) for r in result.plan.valid)).save(
+                result.artifact
+            )
             version = model_version_prepare_and_register(path=result.artifact, activate=False)
     except TrainingLocked as exc:
         raise ModelTrainingRefused(str(exc)) from exc
@@ -236,8 +287,12 @@ def model_train(*, config: TrainingConfig, activate: bool, force: bool = False, 
     trained = TrainedModel(result=result, version=version, comparison=comparison, activation=None)
     if activate:
         try:
-            trained.activation = model_version_activate(model_version=version, by=by or command_line_operator(),
-                                                        reason=reason or "train_classifier --activate", force=force)
+            trained.activation = model_version_activate(
+                model_version=version,
+                by=by or command_line_operator(),
+                reason=reason or "train_classifier --activate",
+                force=force,
+            )
         except ActivationRefused as exc:
             trained.refused = exc.detail
     return trained

@@ -6,6 +6,7 @@ The labels whose meaning depends on the data set are decided once, with a source
 `starter_pack/camera_trap_labels.csv` (like LILA's taxonomy mapping); everything else matches by
 scientific name or synonym, by common name, or by SpeciesNet's common name.
 """
+
 from __future__ import annotations
 
 import csv
@@ -117,7 +118,13 @@ def match_labels_to_taxa(labels: list[str], *, curated: Path | None = CURATED_LA
             name = decided[_squash(label)]
             taxon = taxon_by_name(name)
             if taxon is None:
-                result.unmatched.append(UnmatchedLabel(label, f"{Path(curated).name} names {name}, which is not a taxon here yet (import the MDD or the SpeciesNet taxonomy first)"))
+                result.unmatched.append(
+                    UnmatchedLabel(
+                        label,
+                        f"{Path(curated).name} names {name}, which is not a taxon here yet "
+                        "(import the MDD or the SpeciesNet taxonomy first)",
+                    )
+                )
             else:
                 result.taxa[label], result.how[label] = taxon.scientific_name, f"curated in {Path(curated).name}"
             continue
@@ -133,7 +140,9 @@ def match_labels_to_taxa(labels: list[str], *, curated: Path | None = CURATED_LA
         if found is not None:
             result.taxa[label], result.how[label] = found.scientific_name, f"name {variant!r}"
         elif candidates:
-            result.unmatched.append(UnmatchedLabel(label, f"ambiguous, {len(candidates)} taxa go by {variant!r}: {_describe(candidates)}"))
+            result.unmatched.append(
+                UnmatchedLabel(label, f"ambiguous, {len(candidates)} taxa go by {variant!r}: {_describe(candidates)}")
+            )
         else:
             similar = _suggestions(label)
             hint = f"; common names like it: {_describe(similar)}" if similar else ""

@@ -1,5 +1,6 @@
 """The published OpenAPI schema is usable from Swagger UI: the upload is a file picker, the examples
 are a real case that answers, operations are grouped by area, and one auth scheme is documented."""
+
 import pytest
 from rest_framework.test import APIClient
 

@@ -1,6 +1,7 @@
 """Safe model releases: activation compared on the same validation split, forced and logged;
 rollback; `manage.py model_version`; the admin action. Tiny random-init models whose bias makes
 one taxon always win, scored on real JPEG files."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,7 +11,13 @@ from django.urls import reverse
 
 from classifier.evaluation import ValidationSplit, taxon_macro_f1
 from classifier.models import ModelActivation, ModelEvaluation, ModelVersion
-from classifier.services import ActivationRefused, model_version_activate, model_version_register, model_version_rollback, model_versions_compare
+from classifier.services import (
+    ActivationRefused,
+    model_version_activate,
+    model_version_register,
+    model_version_rollback,
+    model_versions_compare,
+)
 from tests.factories import jpeg_bytes, tiny_model_artifact
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +37,12 @@ def split(tmp_path):
 
 @pytest.fixture
 def says_nativus(tmp_path):
-    return model_version_register(path=tiny_model_artifact(tmp_path / "nativus", name="says-nativus"), activate=True, by="test", reason="first model")
+    return model_version_register(
+        path=tiny_model_artifact(tmp_path / "nativus", name="says-nativus"),
+        activate=True,
+        by="test",
+        reason="first model",
+    )
 
 
 @pytest.fixture
@@ -49,7 +61,9 @@ def test_taxon_macro_f1_averages_over_the_validation_taxa_only():
 
 
 def test_a_worse_model_is_refused_and_the_active_one_stays(says_nativus, says_invasor):
-    with pytest.raises(ActivationRefused, match=r"says-invasor scores below the active model: macro-F1 0\.250 .* vs 0\.400"):
+    with pytest.raises(
+        ActivationRefused, match=r"says-invasor scores below the active model: macro-F1 0\.250 .* vs 0\.400"
+    ):
         model_version_activate(model_version=says_invasor, by="alice", reason="new run")
 
     assert ModelVersion.objects.get(is_active=True) == says_nativus
@@ -59,18 +73,30 @@ def test_a_worse_model_is_refused_and_the_active_one_stays(says_nativus, says_in
 
 
 def test_force_activates_a_worse_model_and_logs_who_why_and_the_scores(says_nativus, says_invasor):
-    activation = model_version_activate(model_version=says_invasor, by="alice (admin)", reason="field test on the new classes", force=True)
+    activation = model_version_activate(
+        model_version=says_invasor, by="alice (admin)", reason="field test on the new classes", force=True
+    )
 
     assert ModelVersion.objects.get(is_active=True) == says_invasor
     logged = ModelActivation.objects.first()
     assert logged == activation
     assert (logged.version, logged.previous, logged.by, logged.reason, logged.forced) == (
-        says_invasor, says_nativus, "alice (admin)", "field test on the new classes", True)
+        says_invasor,
+        says_nativus,
+        "alice (admin)",
+        "field test on the new classes",
+        True,
+    )
     assert "0.250" in logged.comparison and "0.400" in logged.comparison and "3 validation images" in logged.comparison
 
 
 def test_a_better_model_is_activated_without_force(tmp_path, split):
-    worse = model_version_register(path=tiny_model_artifact(tmp_path / "w", name="worse", winner="Testus invasor"), activate=True, by="t", reason="r")
+    worse = model_version_register(
+        path=tiny_model_artifact(tmp_path / "w", name="worse", winner="Testus invasor"),
+        activate=True,
+        by="t",
+        reason="r",
+    )
     better_artifact = tiny_model_artifact(tmp_path / "b", name="better")
     split.save(better_artifact)
     better = model_version_register(path=better_artifact)
@@ -149,5 +175,15 @@ def test_admin_activation_asks_why_then_uses_stored_scores(client, django_user_m
 
     log = client.get(reverse("admin:classifier_modelactivation_changelist"))
     assert b"trial in the admin" in log.content
-    assert client.get(reverse("admin:classifier_modelactivation_change", args=[ModelActivation.objects.first().pk])).status_code == 200
-    assert client.post(reverse("admin:classifier_modelactivation_delete", args=[ModelActivation.objects.first().pk])).status_code == 403
+    assert (
+        client.get(
+            reverse("admin:classifier_modelactivation_change", args=[ModelActivation.objects.first().pk])
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            reverse("admin:classifier_modelactivation_delete", args=[ModelActivation.objects.first().pk])
+        ).status_code
+        == 403
+    )

@@ -1,5 +1,6 @@
 """`train_classifier --activate` on synthetic camera-trap photos: a run that scores below the active
 model on the same validation split is registered but not activated (unless --force), and says why."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,7 +35,10 @@ def test_a_run_worse_than_the_active_model_is_registered_but_not_activated(photo
     split = ValidationSplit.load(good.path)
     assert split is not None and {taxon for _, taxon in split.images} == {"Cervus elaphus", "Vulpes vulpes", None}
 
-    with pytest.raises(CommandError, match=r"not activated: .* scores below the active model: macro-F1 .* on the same \d+ validation images"):
+    with pytest.raises(
+        CommandError,
+        match=r"not activated: .* scores below the active model: macro-F1 .* on the same \d+ validation images",
+    ):
         train(photos, tmp_path / "models" / "bad", "--lr", "1e-9")
 
     bad = ModelVersion.objects.exclude(pk=good.pk).get()

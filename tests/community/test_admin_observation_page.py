@@ -1,5 +1,6 @@
 """The admin observation page: the photo through the authorised view, predictions and verdict shown,
 and nothing editable (status, attempts, idempotency key, failure belong to the pipeline)."""
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
@@ -21,9 +22,17 @@ def reviewer_client(users):
     return client
 
 
-def test_admin_observation_page_shows_photo_predictions_and_verdict_read_only(users, geo, model_version, reviewer_client):
-    observation = classified(users["alice"], 7, 2, [("Testus invasor", 0.91), ("Testus nativus", 0.05)], model_version,
-                             idempotency_key="phone-retry-1")
+def test_admin_observation_page_shows_photo_predictions_and_verdict_read_only(
+    users, geo, model_version, reviewer_client
+):
+    observation = classified(
+        users["alice"],
+        7,
+        2,
+        [("Testus invasor", 0.91), ("Testus nativus", 0.05)],
+        model_version,
+        idempotency_key="phone-retry-1",
+    )
     page = reviewer_client.get(f"/admin/observations/observation/{observation.pk}/change/")
     html = page.content.decode()
 
@@ -44,7 +53,9 @@ def test_admin_observation_page_shows_photo_predictions_and_verdict_read_only(us
 def test_nobody_can_change_an_observation_in_the_admin(users, geo, model_version, reviewer_client, admin_client):
     observation = classified(users["alice"], 7, 2, [("Testus nativus", 0.9)], model_version)
     for client in (reviewer_client, admin_client):
-        answer = client.post(f"/admin/observations/observation/{observation.pk}/change/", {"status": "queued", "attempts": "0"})
+        answer = client.post(
+            f"/admin/observations/observation/{observation.pk}/change/", {"status": "queued", "attempts": "0"}
+        )
         assert answer.status_code == 403
     observation.refresh_from_db()
     assert observation.status == Observation.Status.DONE

@@ -1,6 +1,7 @@
 """Camera-trap class names to taxa: curated labels decide, names and synonyms match, SpeciesNet's
 common names count, a genus and its species on one lineage give the species, and an ambiguous or
 unknown name is reported with the reason, never guessed."""
+
 import json
 
 import pytest
@@ -21,16 +22,30 @@ def test_every_class_of_the_shared_photos_matches_after_the_readme_imports(tmp_p
     index = shared_path("photos", "photos_index.cct.json")
     classes = [c["name"] for c in json.loads(index.read_text())["categories"]]
     load_taxa_and_facts()
-    call_command("import_data", "mdd", str(shared_path("ranges", "mdd_mammal_native_countries")), stdout=(tmp_path / "log").open("w"))
+    call_command(
+        "import_data",
+        "mdd",
+        str(shared_path("ranges", "mdd_mammal_native_countries")),
+        stdout=(tmp_path / "log").open("w"),
+    )
 
     matching = match_labels_to_taxa(classes)
 
     assert matching.unmatched == []
     assert len(matching.taxa) == len(classes) == 22
-    assert {k: matching.taxa[k] for k in ("civet", "porcupine", "wildcat", "aardwolf", "ostrich", "caracal", "mongoose", "blank", "vehicle")} == {
-        "civet": "Civettictis civetta", "porcupine": "Hystrix cristata", "wildcat": "Felis lybica",
-        "aardwolf": "Proteles septentrionalis", "ostrich": "Struthio camelus", "caracal": "Caracal caracal",
-        "mongoose": "Herpestidae", "blank": None, "vehicle": None,
+    assert {
+        k: matching.taxa[k]
+        for k in ("civet", "porcupine", "wildcat", "aardwolf", "ostrich", "caracal", "mongoose", "blank", "vehicle")
+    } == {
+        "civet": "Civettictis civetta",
+        "porcupine": "Hystrix cristata",
+        "wildcat": "Felis lybica",
+        "aardwolf": "Proteles septentrionalis",
+        "ostrich": "Struthio camelus",
+        "caracal": "Caracal caracal",
+        "mongoose": "Herpestidae",
+        "blank": None,
+        "vehicle": None,
     }
     assert matching.how["civet"] == "curated in camera_trap_labels.csv"
 
@@ -44,7 +59,10 @@ def test_a_name_shared_by_taxa_on_different_branches_is_reported_not_guessed():
     assert matching.taxa == {}
     (unmatched,) = matching.unmatched
     assert unmatched.label == "porcupines"
-    assert "ambiguous, 2 taxa go by 'porcupines': Erethizon (genus, porcupines), Hystrix (genus, porcupines)" in unmatched.reason
+    assert (
+        "ambiguous, 2 taxa go by 'porcupines': Erethizon (genus, porcupines), Hystrix (genus, porcupines)"
+        in unmatched.reason
+    )
 
 
 def test_a_genus_and_its_species_on_one_lineage_give_the_species():
@@ -55,8 +73,12 @@ def test_a_genus_and_its_species_on_one_lineage_give_the_species():
 
 
 def test_speciesnet_common_names_match_when_ours_differ():
-    TaxonFactory(scientific_name="Loxodonta africana", common_name="African bush elephant",
-                 speciesnet_label="55631055-3e0e-4b7a-9612-dedebe9f78b0;mammalia;proboscidea;elephantidae;loxodonta;africana;african elephant")
+    TaxonFactory(
+        scientific_name="Loxodonta africana",
+        common_name="African bush elephant",
+        speciesnet_label="55631055-3e0e-4b7a-9612-dedebe9f78b0;mammalia;proboscidea;elephantidae;loxodonta;africana;"
+        "african elephant",
+    )
 
     assert match_labels_to_taxa(["african elephant"], curated=None).taxa == {"african elephant": "Loxodonta africana"}
 
@@ -76,4 +98,7 @@ def test_an_unknown_name_lists_similar_common_names():
 
     (unmatched,) = match_labels_to_taxa(["civet"], curated=None).unmatched
 
-    assert str(unmatched) == "civet: no taxon has this scientific or common name; common names like it: Paradoxurus hermaphroditus (species, Asian palm civet)"
+    assert (
+        str(unmatched) == "civet: no taxon has this scientific or common name; "
+        "common names like it: Paradoxurus hermaphroditus (species, Asian palm civet)"
+    )

@@ -1,5 +1,6 @@
 """List model versions, activate one (refused when it scores below the active one on the same
 validation split, unless --force) or roll back to the previous one; every switch is logged."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from backend.errors import NotFound, ServiceError
@@ -13,10 +14,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         actions = parser.add_subparsers(dest="action", required=True)
         actions.add_parser("list", help="versions (newest first), the active one starred, and the last activations")
-        activate = actions.add_parser("activate", help="make NAME the serving model (workers switch on their next task)")
+        activate = actions.add_parser(
+            "activate", help="make NAME the serving model (workers switch on their next task)"
+        )
         activate.add_argument("name")
         activate.add_argument("--reason", required=True, help="why, for the activation log")
-        activate.add_argument("--force", action="store_true", help="activate even when it scores lower or cannot be compared")
+        activate.add_argument(
+            "--force", action="store_true", help="activate even when it scores lower or cannot be compared"
+        )
         rollback = actions.add_parser("rollback", help="back to the version that was active before the last activation")
         rollback.add_argument("--reason", required=True, help="why, for the activation log")
 
@@ -27,7 +32,9 @@ class Command(BaseCommand):
             elif action == "activate":
                 version = model_version_by_name(options["name"])
                 self.stdout.write(f"scoring {version.name} and the active model on the same validation split ...")
-                done = model_version_activate(model_version=version, by=command_line_operator(), reason=options["reason"], force=options["force"])
+                done = model_version_activate(
+                    model_version=version, by=command_line_operator(), reason=options["reason"], force=options["force"]
+                )
                 self.report(done)
             else:
                 self.report(model_version_rollback(by=command_line_operator(), reason=options["reason"]))
@@ -37,18 +44,34 @@ class Command(BaseCommand):
     def list(self):
         for v in model_versions():
             f1 = v.metrics.get("macro_f1")
-            score = f"macro-F1 {f1:.3f} ({v.metrics.get('split', '?')} split, own classes)" if f1 is not None else "no training metrics"
-            self.stdout.write(f"{'*' if v.is_active else ' '} {v.name:<40} {v.arch:<18} {v.created:%Y-%m-%d %H:%M}  {score}")
+            score = (
+                f"macro-F1 {f1:.3f} ({v.metrics.get('split', '?')} split, own classes)"
+                if f1 is not None
+                else "no training metrics"
+            )
+            self.stdout.write(
+                f"{'*' if v.is_active else ' '} {v.name:<40} {v.arch:<18} {v.created:%Y-%m-%d %H:%M}  {score}"
+            )
             for e in v.evaluations.all():
-                self.stdout.write(f"    on split {e.split_sha256[:8]}: macro-F1 {e.macro_f1:.3f}, accuracy {e.accuracy:.3f} ({e.images} images, taxa)")
+                self.stdout.write(
+                    f"    on split {e.split_sha256[:8]}: macro-F1 {e.macro_f1:.3f}, accuracy {e.accuracy:.3f} "
+                    f"({e.images} images, taxa)"
+                )
         log = list(model_activations()[:5])
         if log:
             self.stdout.write("last activations:")
             for a in log:
-                self.stdout.write(f"  {a.at:%Y-%m-%d %H:%M} {a.version.name} (was {a.previous.name if a.previous else '-'}) by {a.by}"
-                                  f"{' FORCED' if a.forced else ''}: {a.reason} [{a.comparison or 'no comparison'}]")
+                self.stdout.write(
+                    f"  {a.at:%Y-%m-%d %H:%M} {a.version.name} (was {a.previous.name if a.previous else '-'}) by {a.by}"
+                    f"{' FORCED' if a.forced else ''}: {a.reason} [{a.comparison or 'no comparison'}]"
+                )
 
     def report(self, activation):
         forced = " (forced)" if activation.forced else ""
         previous = activation.previous.name if activation.previous else "none"
-        self.stdout.write(self.style.SUCCESS(f"{activation.version.name} is active{forced}, was {previous}; {activation.comparison or 'no comparison'}"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{activation.version.name} is active{forced}, was {previous}; "
+                f"{activation.comparison or 'no comparison'}"
+            )
+        )
