@@ -99,6 +99,18 @@ def _suggestions(label: str) -> list[Taxon]:
     return list(Taxon.objects.filter(common_name__icontains=word).order_by("scientific_name")[:SUGGESTIONS])
 
 
+def _match_by_names(label: str, by_common: dict[str, set[int]]) -> tuple[Taxon | None, list[Taxon], str]:
+    """(the taxon, every candidate, the variant that matched) for the first variant of the label
+    that names any taxon; (None, [], "") when none does."""
+    for variant in _name_variants(label):
+        by_name = taxon_by_name(variant)
+        ids = set(by_common.get(_squash(variant), ())) | ({by_name.pk} if by_name else set())
+        if ids:
+            candidates = list(Taxon.objects.filter(pk__in=ids).order_by("scientific_name"))
+            return _most_specific_on_one_lineage(candidates), candidates, variant
+    return None, [], ""
+
+
 def match_labels_to_taxa(labels: list[str], *, curated: Path | None = CURATED_LABELS) -> LabelMatching:
     """Class name -> taxon key, with the rule that matched it; unmatched names with the reason.
 
@@ -128,15 +140,7 @@ def match_labels_to_taxa(labels: list[str], *, curated: Path | None = CURATED_LA
             else:
                 result.taxa[label], result.how[label] = taxon.scientific_name, f"curated in {Path(curated).name}"
             continue
-        found: Taxon | None = None
-        candidates: list[Taxon] = []
-        for variant in _name_variants(label):
-            by_name = taxon_by_name(variant)
-            ids = set(by_common.get(_squash(variant), ())) | ({by_name.pk} if by_name else set())
-            if ids:
-                candidates = list(Taxon.objects.filter(pk__in=ids).order_by("scientific_name"))
-                found = _most_specific_on_one_lineage(candidates)
-                break
+        found, candidates, variant = _match_by_names(label, by_common)
         if found is not None:
             result.taxa[label], result.how[label] = found.scientific_name, f"name {variant!r}"
         elif candidates:
