@@ -1,77 +1,236 @@
-"""Writes for model versions: register an artifact, activate it, train and register a new one."""
+"""Writes for model versions: register an artifact, score it, activate it (gated and logged), roll
+back, and train and register a new one."""
+
 from __future__ import annotations
 
+import getpass
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import transaction
 from django.utils import timezone
 
-from backend.errors import ServiceError
+from backend.errors import Conflict, ServiceError
+from classifier.evaluation import SplitScore, ValidationSplit, score_artifact
 from classifier.inference import serving_prepare
-from classifier.models import ModelVersion
-from ml.artifacts import file_sha256, read_manifest
+from classifier.models import ModelActivation, ModelEvaluation, ModelVersion
+from ml.artifacts import ArtifactError, file_sha256, read_manifest
 from ml.training.config import TrainingConfig
 from ml.training.data import DataPlan
 from ml.training.lock import TrainingLocked, training_lock
 from ml.training.train import TrainingResult, UnmatchedLabels, plan_data, train
-from species.label_matching import match_labels_to_taxa
+from species.label_matching import UnmatchedLabel, match_labels_to_taxa
 
 
-def model_version_register(*, path, activate: bool = False) -> ModelVersion:
-    """Register an artifact folder (verified: manifest, checksum) as a model version."""
-    manifest = read_manifest(path)
-    sha = file_sha256(Path(path) / manifest.weights_file)
-    if manifest.sha256 and manifest.sha256 != sha:
-        raise ValueError(f"checksum mismatch in {path}")
-    with transaction.atomic():
-        version, _ = ModelVersion.objects.update_or_create(
-            name=manifest.name,
-            defaults={"arch": manifest.arch, "path": str(path), "sha256": sha, "num_labels": manifest.num_classes, "metrics": manifest.metrics},
-        )
-        if activate:
-            model_version_activate(model_version=version)
-    return version
-
-
-@transaction.atomic
-def model_version_activate(*, model_version: ModelVersion) -> None:
-    """Exactly one active version; workers notice on their next task (no restart)."""
-    ModelVersion.objects.select_for_update().filter(is_active=True).exclude(pk=model_version.pk).update(is_active=False)
-    ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True, activated=timezone.now())
-
-
-def model_version_prepare_and_register(*, path, activate: bool) -> ModelVersion:
-    """Build what the workers will load (the ONNX export) before registering, so that a worker's
-    switch to the new version does not pay for it."""
-    serving_prepare(path)
-    return model_version_register(path=path, activate=activate)
+class ActivationRefused(Conflict):
+    code = "activation_refused"
 
 
 class ModelTrainingRefused(ServiceError):
     code = "training_refused"
 
 
-@dataclass
-class TrainedModel:
-    result: TrainingResult
-    version: ModelVersion
+def command_line_operator() -> str:
+    """Who runs a management command: the OS account and host ("root@box (manage.py)")."""
+    return f"{getpass.getuser()}@{socket.gethostname()} (manage.py)"
 
 
+# -- registry ------------------------------------------------------------------------------------
+def model_version_register(
+    *, path, activate: bool = False, by: str = "", reason: str = "", force: bool = False
+) -> ModelVersion:
+    """Register an artifact folder (verified: manifest, checksum) as a model version; with
+    `activate`, make it the serving one through model_version_activate (the same gate)."""
+    manifest = read_manifest(path)
+    sha = file_sha256(Path(path) / manifest.weights_file)
+    if manifest.sha256 and manifest.sha256 != sha:
+        raise ValueError(f"checksum mismatch in {path}")
+    version, _ = ModelVersion.objects.update_or_create(
+        name=manifest.name,
+        defaults={
+            "arch": manifest.arch,
+            "path": str(path),
+            "sha256": sha,
+            "num_labels": manifest.num_classes,
+            "metrics": manifest.metrics,
+        },
+    )
+    if activate and not version.is_active:
+        model_version_activate(
+            model_version=version,
+            by=by or command_line_operator(),
+            reason=reason or "registered and activated",
+            force=force,
+        )
+    return version
+
+
+def model_version_prepare_and_register(*, path, activate: bool, by: str = "", reason: str = "") -> ModelVersion:
+    """Build what the workers will load (the ONNX export) before registering, so that a worker's
+    switch to the new version does not pay for it."""
+    serving_prepare(path)
+    return model_version_register(path=path, activate=activate, by=by, reason=reason)
+
+
+# -- evaluation ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Comparison:
+    """Two versions scored on the same validation split."""
+
+    split: ValidationSplit
+    candidate: ModelEvaluation
+    active: ModelEvaluation
+
+    @property
+    def candidate_is_worse(self) -> bool:
+        return self.candidate.macro_f1 < self.active.macro_f1
+
+    def describe(self) -> str:
+        return (
+            f"macro-F1 {self.candidate.macro_f1:.3f} ({self.candidate.version.name}) vs {self.active.macro_f1:.3f} "
+            f"({self.active.version.name}, active) on the same {self.candidate.images} validation images, "
+            f"split {self.split.sha256[:8]}"
+        )
+
+
+class NotComparable(ServiceError):
+    code = "not_comparable"
+
+
+def model_version_evaluate(
+    *, model_version: ModelVersion, split: ValidationSplit, compute: bool = True
+) -> ModelEvaluation:
+    """The version's stored score on the split, computed (and stored) when missing and `compute`;
+    the admin passes compute=False so that no web process loads a model."""
+    stored = ModelEvaluation.objects.filter(version=model_version, split_sha256=split.sha256).first()
+    if stored is not None:
+        return stored
+    if not compute:
+        raise NotComparable(
+            f"{model_version.name} has not been scored on split {split.sha256[:8]} yet: "
+            f"run `manage.py model_version activate` (it scores both models first)"
+        )
+    try:
+        score: SplitScore = score_artifact(model_version.path, split)
+    except (ArtifactError, FileNotFoundError) as exc:
+        raise NotComparable(f"cannot score {model_version.name}: {exc}") from exc
+    evaluation, _ = ModelEvaluation.objects.update_or_create(
+        version=model_version,
+        split_sha256=split.sha256,
+        defaults={"images": score.images, "macro_f1": score.macro_f1, "accuracy": score.accuracy},
+    )
+    return evaluation
+
+
+def model_versions_compare(*, candidate: ModelVersion, active: ModelVersion, compute: bool = True) -> Comparison:
+    """Score both on the candidate's validation split (or, for a candidate trained elsewhere such
+    as the starter model, on the active one's)."""
+    split = ValidationSplit.load(candidate.path) or ValidationSplit.load(active.path)
+    if split is None:
+        raise NotComparable(
+            f"neither {candidate.name} nor {active.name} has a validation split ({candidate.path}, {active.path})"
+        )
+    return Comparison(
+        split=split,
+        candidate=model_version_evaluate(model_version=candidate, split=split, compute=compute),
+        active=model_version_evaluate(model_version=active, split=split, compute=compute),
+    )
+
+
+# -- activation ----------------------------------------------------------------------------------
+def model_version_activate(
+    *, model_version: ModelVersion, by: str, reason: str, force: bool = False, compute: bool = True
+) -> ModelActivation:
+    """Make a version the serving one. Refused when its validation macro-F1 is below the active
+    version's on the same split, or cannot be compared, unless `force`; logged either way."""
+    if not reason.strip():
+        raise ServiceError("say why this version is activated (reason)", fields={"reason": ["required"]})
+    active = ModelVersion.objects.filter(is_active=True).first()
+    comparison, forced = "", False
+    if active is not None and active.pk == model_version.pk:
+        raise Conflict(f"{model_version.name} is already the active model")
+    if active is not None:
+        try:
+            compared = model_versions_compare(candidate=model_version, active=active, compute=compute)
+        except NotComparable as exc:
+            if not force:
+                raise ActivationRefused(f"{exc.detail}; activate anyway with force") from exc
+            comparison, forced = f"not compared: {exc.detail}"[:300], True
+        else:
+            comparison, forced = compared.describe()[:300], compared.candidate_is_worse
+            if compared.candidate_is_worse and not force:
+                raise ActivationRefused(
+                    f"{model_version.name} scores below the active model: {comparison}; activate anyway with force"
+                )
+    return _switch(
+        model_version=model_version, expected_active=active, by=by, reason=reason, comparison=comparison, forced=forced
+    )
+
+
+def model_version_rollback(*, by: str, reason: str) -> ModelActivation:
+    """Back to the version that was active before the last activation (no gate: it served before)."""
+    last = ModelActivation.objects.select_related("version", "previous").first()
+    if last is None or last.previous is None:
+        raise Conflict("nothing to roll back to: no activation with a previous version is logged")
+    active = ModelVersion.objects.filter(is_active=True).first()
+    if active is None or active.pk != last.version_id:
+        raise Conflict(
+            f"the last logged activation ({last.version.name}) is not the active model; "
+            "activate a version by name instead"
+        )
+    return _switch(
+        model_version=last.previous,
+        expected_active=active,
+        by=by,
+        reason=reason or "rollback",
+        comparison=f"rollback of activation #{last.pk} ({last.version.name})",
+        forced=False,
+    )
+
+
+@transaction.atomic
+def _switch(*, model_version, expected_active, by, reason, comparison, forced) -> ModelActivation:
+    """Exactly one active version; workers notice on their next task (no restart)."""
+    current = ModelVersion.objects.select_for_update().filter(is_active=True).first()
+    if (current and current.pk) != (expected_active and expected_active.pk):
+        raise Conflict("another activation happened meanwhile; look at `manage.py model_version list` and retry")
+    ModelVersion.objects.filter(is_active=True).exclude(pk=model_version.pk).update(is_active=False)
+    ModelVersion.objects.filter(pk=model_version.pk).update(is_active=True, activated=timezone.now())
+    return ModelActivation.objects.create(
+        version=model_version, previous=current, by=by[:150], reason=reason, comparison=comparison, forced=forced
+    )
+
+
+# -- training ------------------------------------------------------------------------------------
 @dataclass
 class TrainingPlan:
     data: DataPlan
     config: TrainingConfig
-    unmatched: list[str]
+    unmatched: list[UnmatchedLabel]
+    how: dict[str, str]
 
     def describe(self) -> str:
-        lines = [self.data.describe(), "taxa: " + ", ".join(f"{k} -> {v or 'no animal'}" for k, v in self.config.label_taxa.items())]
+        lines = [self.data.describe(), "taxa:"]
+        lines += [f"  {k} -> {v or 'no animal'} ({self.how[k]})" for k, v in self.config.label_taxa.items()]
         if self.unmatched:
-            verdict = "kept" if self.config.allow_unmatched else "refused without --allow-unmatched"
-            lines.append(f"unmatched ({verdict}): {', '.join(self.unmatched)}")
+            verdict = (
+                "kept under their own names" if self.config.allow_unmatched else "refused without --allow-unmatched"
+            )
+            lines.append(f"unmatched ({verdict}):")
+            lines += [f"  {u}" for u in self.unmatched]
         c = self.config
         lines.append(f"would train {c.arch} ({c.freeze_epochs} frozen + {c.epochs} unfrozen epochs) into {c.output}")
         return "\n".join(lines)
+
+
+@dataclass
+class TrainedModel:
+    result: TrainingResult
+    version: ModelVersion
+    comparison: Comparison | None  # None: no active model, or it could not be scored
+    activation: ModelActivation | None
+    refused: str = ""  # why --activate did not activate
 
 
 def training_plan(*, config: TrainingConfig) -> TrainingPlan:
@@ -81,28 +240,59 @@ def training_plan(*, config: TrainingConfig) -> TrainingPlan:
         data = plan_data(config)
     except (ValueError, OSError) as exc:
         raise ModelTrainingRefused(str(exc)) from exc
-    config.label_taxa, unmatched = match_labels_to_taxa(data.classes)
-    return TrainingPlan(data=data, config=config, unmatched=unmatched)
+    matching = match_labels_to_taxa(data.classes)
+    config.label_taxa = matching.taxa
+    return TrainingPlan(data=data, config=config, unmatched=matching.unmatched, how=matching.how)
 
 
-def model_train(*, config: TrainingConfig, activate: bool, log=print) -> TrainedModel:
-    """Train, export for serving, register (and activate). A failed or interrupted run registers
-    nothing and the active model stays; a concurrent run is refused (ml.training.lock)."""
+def model_train(
+    *, config: TrainingConfig, activate: bool, force: bool = False, by: str = "", reason: str = "", log=print
+) -> TrainedModel:
+    """Train, export for serving, register, score it and the active model on the run's validation
+    split, and activate it if asked and not worse (or forced). A failed or interrupted run
+    registers nothing and the active model stays; a concurrent run is refused (ml.training.lock)."""
     plan = training_plan(config=config)
     if plan.unmatched and not config.allow_unmatched:
         raise ModelTrainingRefused(
-            f"{len(plan.unmatched)} classes match no taxon: {', '.join(plan.unmatched)} (add the taxa or pass --allow-unmatched)"
+            f"{len(plan.unmatched)} classes match no taxon: {', '.join(u.label for u in plan.unmatched)}\n"
+            + "\n".join(f"  {u}" for u in plan.unmatched)
+            + "\nadd the taxa (import_data), add a row to species/starter_pack/camera_trap_labels.csv, "
+            "or pass --allow-unmatched"
         )
     artifact = Path(config.output) / "model"
     taken = ModelVersion.objects.filter(path=str(artifact)).first()
     if taken is not None:
-        raise ModelTrainingRefused(f"{artifact} is already registered as model version {taken.name}; choose another --output")
+        raise ModelTrainingRefused(
+            f"{artifact} is already registered as model version {taken.name}; choose another --output"
+        )
     try:
         with training_lock(Path(config.output).parent):
             result = train(config, log=log)
-            version = model_version_prepare_and_register(path=result.artifact, activate=activate)
+            ValidationSplit(tuple((r.path, result.label_taxa.get(r.label)) for r in result.plan.valid)).save(
+                result.artifact
+            )
+            version = model_version_prepare_and_register(path=result.artifact, activate=False)
     except TrainingLocked as exc:
         raise ModelTrainingRefused(str(exc)) from exc
     except (UnmatchedLabels, ValueError, FileNotFoundError) as exc:
         raise ModelTrainingRefused(f"training failed, the active model is unchanged: {exc}") from exc
-    return TrainedModel(result=result, version=version)
+    active = ModelVersion.objects.filter(is_active=True).first()
+    comparison = None
+    if active is not None:
+        try:
+            comparison = model_versions_compare(candidate=version, active=active)
+            log(comparison.describe())
+        except NotComparable as exc:
+            log(f"not compared with the active model: {exc.detail}")
+    trained = TrainedModel(result=result, version=version, comparison=comparison, activation=None)
+    if activate:
+        try:
+            trained.activation = model_version_activate(
+                model_version=version,
+                by=by or command_line_operator(),
+                reason=reason or "train_classifier --activate",
+                force=force,
+            )
+        except ActivationRefused as exc:
+            trained.refused = exc.detail
+    return trained

@@ -1,11 +1,21 @@
 """Admin for the community: observations with review actions (through the same service as the
-API), identifications and reviews."""
+API), identifications and reviews.
+
+The observation page is for looking, not editing: the photo comes through the API's authorised,
+EXIF-stripped photo view (the stored original is private and its storage URL is never routed), the
+model's predictions and the verdict are shown as tables, and every field is read-only; decisions
+go through the review actions.
+"""
+
 from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from accounts.roles import is_reviewer
 from community.models import Identification, Review
 from community.services import ReviewRejected, observation_review
 from observations.models import Observation
+from species.selectors import taxa_by_keys
 
 
 def _review(modeladmin, request, queryset, decision):
@@ -31,17 +41,143 @@ def reject(modeladmin, request, queryset):
 
 @admin.register(Observation)
 class ObservationAdmin(admin.ModelAdmin):
-    list_display = ["uuid", "owner", "status", "verification", "community_taxon", "verified_taxon", "geoprivacy", "created"]
+    list_display = [
+        "uuid",
+        "owner",
+        "status",
+        "verdict_status",
+        "verification",
+        "community_taxon",
+        "verified_taxon",
+        "geoprivacy",
+        "created",
+    ]
     list_filter = ["status", "verification", "geoprivacy", "verdict__status"]
+    list_select_related = ["owner", "verdict", "community_taxon", "verified_taxon"]
     search_fields = ["uuid", "owner__username"]
-    readonly_fields = [
-        "uuid", "owner", "photo", "latitude", "longitude", "verification", "verified_taxon", "verified_by", "verified_at",
-        "community_taxon", "first_record_regions",
+    fieldsets = [
+        (None, {"fields": ["uuid", "owner", "photo_preview"]}),
+        (
+            "Where and when",
+            {"fields": ["latitude", "longitude", "location_source", "location_flags", "observed_at", "geoprivacy"]},
+        ),
+        ("What the model said", {"fields": ["predictions", "verdict_summary"]}),
+        (
+            "Review",
+            {
+                "fields": [
+                    "verification",
+                    "verified_taxon",
+                    "verified_by",
+                    "verified_at",
+                    "community_taxon",
+                    "first_record_regions",
+                ]
+            },
+        ),
+        (
+            "Processing (internal)",
+            {
+                "fields": [
+                    "status",
+                    "attempts",
+                    "failure_code",
+                    "failure_detail",
+                    "idempotency_key",
+                    "photo_format",
+                    "photo_width",
+                    "photo_height",
+                    "created",
+                    "updated",
+                ]
+            },
+        ),
     ]
     actions = [confirm, reject]
 
+    def get_readonly_fields(self, request, obj=None):
+        return [field for fieldset in self.fieldsets for field in fieldset[1]["fields"]]
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request).select_related("prediction__model_version", "verdict__taxon", "verified_by")
+        )
+
+    def has_add_permission(self, request):
+        return False  # observations come from uploads
+
+    def has_change_permission(self, request, obj=None):
+        return False  # read-only page; status, attempts and the idempotency key belong to the pipeline
+
     def has_review_permission(self, request):
         return is_reviewer(request.user)
+
+    @admin.display(description="verdict", ordering="verdict__status")
+    def verdict_status(self, obj):
+        verdict = getattr(obj, "verdict", None)
+        return verdict.status if verdict else "-"
+
+    @admin.display(description="photo")
+    def photo_preview(self, obj):
+        url = reverse("observation-photo", args=[obj.uuid])
+        return format_html(
+            '<a href="{}"><img src="{}" alt="the observation\'s photo (EXIF removed)" '
+            'style="max-width: 480px; max-height: 360px"></a>',
+            url,
+            url,
+        )
+
+    @admin.display(description="predictions")
+    def predictions(self, obj):
+        prediction = getattr(obj, "prediction", None)
+        if prediction is None:
+            return "none yet"
+        names = taxa_by_keys(row["key"] for row in prediction.top_k)
+        rows = format_html_join(
+            "",
+            "<tr><td><i>{}</i></td><td>{}</td><td>{}</td></tr>",
+            (
+                (row["key"], names[row["key"]].common_name if row["key"] in names else "", f"{row['score']:.1%}")
+                for row in prediction.top_k
+            ),
+        )
+        return format_html(
+            "<table><tr><th>taxon</th><th>common name</th><th>score</th></tr>{}</table>"
+            "<p>settled on {} ({}); no animal {}; model {}</p>",
+            rows,
+            prediction.taxon or "no taxon",
+            "-" if prediction.score is None else f"{prediction.score:.1%}",
+            f"{prediction.no_animal_score:.1%}",
+            prediction.model_version.name,
+        )
+
+    @admin.display(description="verdict")
+    def verdict_summary(self, obj):
+        verdict = getattr(obj, "verdict", None)
+        if verdict is None:
+            return "none yet"
+        sources = (
+            format_html_join(
+                ", ", '<a href="{}">{}</a>', ((s.get("url", ""), s.get("name", "")) for s in verdict.sources)
+            )
+            or "-"
+        )
+        contacts = (
+            format_html_join(
+                ", ", "{} ({})", ((c.get("organisation", ""), c.get("region", "")) for c in verdict.contacts)
+            )
+            or "-"
+        )
+        return format_html(
+            "<p><strong>{}</strong>{} for {} in {}</p><p>{}</p><p>sources: {}</p><p>contacts: {}</p>",
+            verdict.status,
+            f" ({verdict.alert_level})" if verdict.alert_level else "",
+            verdict.taxon or "no taxon",
+            verdict.region_code or "no region",
+            verdict.explanation,
+            sources,
+            contacts,
+        )
 
 
 @admin.register(Identification)

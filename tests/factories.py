@@ -75,8 +75,8 @@ def jpeg_bytes(size=(64, 48), color=(120, 90, 30), exif: bytes | None = None) ->
 TINY_LABELS = ["Testus nativus", "Testus invasor", None]
 
 
-def tiny_model_artifact(directory):
-    """A random-init TinyNet whose last bias is set so that 'Testus nativus' always wins."""
+def tiny_model_artifact(directory, *, name="tiny-test", winner="Testus nativus"):
+    """A random-init TinyNet whose last bias is set so that `winner` (a TINY_LABELS taxon) always wins."""
     import torch
 
     from ml.artifacts import Manifest, save_artifact
@@ -86,9 +86,9 @@ def tiny_model_artifact(directory):
     model = build_model("tiny", len(TINY_LABELS))
     with torch.no_grad():
         model.fc.weight.zero_()
-        model.fc.bias.copy_(torch.tensor([5.0, 0.0, 0.0]))
+        model.fc.bias.copy_(torch.tensor([5.0 if key == winner else 0.0 for key in TINY_LABELS]))
     manifest = Manifest(
-        name="tiny-test",
+        name=name,
         arch="tiny",
         labels=["nativus", "invasor", "background"],
         label_taxa=list(TINY_LABELS),
