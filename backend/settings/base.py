@@ -140,11 +140,20 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # knox first (expiring, revocable app tokens); it passes unknown keys on to DRF's tokens.
         "accounts.authentication.KnoxTokenAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.ExpiringDrfTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    "DEFAULT_THROTTLE_RATES": {"uploads": RANGEWATCH_UPLOAD_RATE},
+    "DEFAULT_THROTTLE_RATES": {
+        "uploads": RANGEWATCH_UPLOAD_RATE,
+        # Password endpoints (backend.throttling): each try costs a slow hash.
+        "login_address": env.str("RANGEWATCH_LOGIN_ADDRESS_RATE", default="10/minute"),
+        "login_account": env.str("RANGEWATCH_LOGIN_ACCOUNT_RATE", default="20/hour"),
+        "register_address": env.str("RANGEWATCH_REGISTER_ADDRESS_RATE", default="10/hour"),
+    },
+    # Behind a reverse proxy that sets X-Forwarded-For itself, the number of such proxies: the
+    # throttles then count the client's address, not the proxy's. Unset: REMOTE_ADDR.
+    "NUM_PROXIES": env.int("RANGEWATCH_NUM_PROXIES", default=None),
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
