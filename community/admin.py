@@ -1,25 +1,40 @@
 """Admin for the community: observations with review actions (through the same service as the
 API), identifications and reviews."""
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 
 from accounts.roles import is_reviewer
 from community.models import Identification, Review
 from community.services import ReviewRejected, observation_review
+from species.selectors import taxon_by_key_or_id
 from observations.models import Observation
 
 
+class ReviewActionForm(ActionForm):
+    """The admin's action bar, plus the taxon a reviewer confirms (nothing is confirmed implicitly)."""
+
+    taxon = forms.CharField(required=False, max_length=200, help_text="scientific name or id (to confirm)")
+
+
 def _review(modeladmin, request, queryset, decision):
+    taxon = None
+    if decision == "confirm":
+        taxon = taxon_by_key_or_id(request.POST.get("taxon", ""))
+        if taxon is None:
+            modeladmin.message_user(request, "name the taxon you confirm (scientific name or id)", messages.ERROR)
+            return
     done = 0
     for observation in queryset.select_related("prediction__taxon", "community_taxon"):
         try:
-            observation_review(observation=observation, reviewer=request.user, decision=decision)
+            observation_review(observation=observation, reviewer=request.user, decision=decision, taxon=taxon)
             done += 1
         except ReviewRejected as exc:
             modeladmin.message_user(request, f"{observation.uuid}: {exc.detail}", messages.WARNING)
     modeladmin.message_user(request, f"{decision}ed {done} observation(s)")
 
 
-@admin.action(description="Confirm (community taxon, else the model's)", permissions=["review"])
+@admin.action(description="Confirm as the taxon named below", permissions=["review"])
 def confirm(modeladmin, request, queryset):
     _review(modeladmin, request, queryset, "confirm")
 
@@ -39,6 +54,7 @@ class ObservationAdmin(admin.ModelAdmin):
         "community_taxon", "first_record_regions",
     ]
     actions = [confirm, reject]
+    action_form = ReviewActionForm
 
     def has_review_permission(self, request):
         return is_reviewer(request.user)

@@ -34,7 +34,7 @@ def test_export_round_trip_with_every_field(users, geo, model_version, taxa, tmp
     taxa["rarus"].sensitivity = "1"
     taxa["rarus"].save()
     verified = classified(users["alice"], 7, 2, [("Testus invasor", 0.7)], model_version)
-    observation_review(observation=verified, reviewer=users["rita"], decision="confirm")
+    observation_review(observation=verified, reviewer=users["rita"], decision="confirm", taxon=taxa["invasor"])
     machine = classified(users["bob"], 2.25, 8.75, [("Testus rarus", 0.9)], model_version)
     out = tmp_path / "dwca.zip"
     call_command("export_dwca", str(out))
