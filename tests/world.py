@@ -119,7 +119,15 @@ class _Receiver(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def receiver():
+def local_webhooks(settings):
+    """Webhooks may point at plain http on 127.0.0.1 (the tests' receiver); production allows
+    https on public addresses only (alerts.webhooks)."""
+    settings.RANGEWATCH_WEBHOOK_SCHEMES = ["https", "http"]
+    settings.RANGEWATCH_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+
+
+@pytest.fixture
+def receiver(local_webhooks):
     """A local HTTP receiver on 127.0.0.1 (a contact's webhook endpoint)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     server.received, server.answers = [], []

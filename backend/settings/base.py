@@ -182,6 +182,11 @@ RANGEWATCH_ALERT_IMMEDIATE_CONFIDENCE = env.float("RANGEWATCH_ALERT_IMMEDIATE_CO
 # Contact kinds that receive the exact point; the others get the public (generalised) one.
 RANGEWATCH_EXACT_LOCATION_CONTACT_KINDS = env.list("RANGEWATCH_EXACT_LOCATION_CONTACT_KINDS", default=["wildlife_agency", "national_agency"])
 RANGEWATCH_WEBHOOK_TIMEOUT_SECONDS = 10
+# Webhooks go to public https addresses only (alerts.webhooks); an operator may trust a private
+# network (a partner's VPN), as CIDRs.
+RANGEWATCH_WEBHOOK_SCHEMES = env.list("RANGEWATCH_WEBHOOK_SCHEMES", default=["https"])
+RANGEWATCH_WEBHOOK_ALLOWED_NETWORKS = env.list("RANGEWATCH_WEBHOOK_ALLOWED_NETWORKS", default=[])
+RANGEWATCH_WEBHOOK_CA_BUNDLE = env.str("RANGEWATCH_WEBHOOK_CA_BUNDLE", default="")  # "": the public CAs (certifi)
 # Signed photo links in alerts stay valid this long.
 RANGEWATCH_PHOTO_LINK_MAX_AGE_DAYS = 30
 

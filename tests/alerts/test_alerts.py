@@ -136,7 +136,7 @@ def test_webhook_transient_failures_retry_then_record(users, geo, model_version,
     assert delivery.response_status == 400 and delivery.attempts == 2
 
 
-def test_webhook_unreachable_retries_then_fails_on_the_final_attempt(users, geo, model_version, eager_celery):
+def test_webhook_unreachable_retries_then_fails_on_the_final_attempt(users, geo, model_version, eager_celery, local_webhooks):
     from celery.exceptions import Retry
 
     from alerts.services import observation_alert
