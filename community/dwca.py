@@ -15,7 +15,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from observations.models import Observation, Verification
-from observations.selectors import observation_best_taxon, observation_public_location, observation_region_codes, public_observations
+from observations.selectors import (
+    observation_best_taxon,
+    observation_public_first_records,
+    observation_public_location,
+    observation_region_codes,
+    public_observations,
+)
 from ranges.selectors import regions_by_codes
 
 DWC = "http://rs.tdwg.org/dwc/terms/"
@@ -67,7 +73,8 @@ def occurrence_row(observation: Observation, regions: dict) -> dict:
         identified_by = f"RangeWatch model {prediction.model_version.name}" if prediction else ""
     means, degree = _ESTABLISHMENT.get(stored.status if stored else "", ("", ""))
     withheld = place.latitude is None
-    remarks = f"first record in {', '.join(observation.first_record_regions)}" if observation.first_record_regions and not withheld else ""
+    firsts = observation_public_first_records(observation, place.category)  # none finer than the generalisation
+    remarks = f"first record in {', '.join(firsts)}" if firsts and not withheld else ""
     return {
         "occurrenceID": f"urn:uuid:{observation.uuid}",
         "basisOfRecord": "HumanObservation" if by_person else "MachineObservation",
