@@ -154,7 +154,7 @@ REST_FRAMEWORK = {
     # Behind a reverse proxy that sets X-Forwarded-For itself, the number of such proxies: the
     # throttles then count the client's address, not the proxy's. Unset: REMOTE_ADDR.
     "NUM_PROXIES": env.int("RANGEWATCH_NUM_PROXIES", default=None),
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "backend.pagination.BoundedPagination",  # a ceiling on ?limit for every list
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "backend.errors.exception_handler",
