@@ -3,6 +3,7 @@ password endpoints (login, register, admin login) per client address and per acc
 
 Throttles fail open: a cache outage must not turn uploads or logins into 500s.
 """
+import hashlib
 import logging
 
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
@@ -48,8 +49,10 @@ class LoginAccountThrottle(_PasswordThrottle):
         username = data.get("username") if hasattr(data, "get") else None
         if not isinstance(username, str) or not username.strip():
             return None  # nothing to count: the serializer refuses the request anyway
-        # Case-folded, as user_register refuses names that differ only in case.
-        return self.cache_format % {"scope": self.scope, "ident": username.strip().casefold()[:150]}
+        # Case-folded, as user_register refuses names that differ only in case; hashed, so any
+        # text the client sends makes a short key every cache backend accepts.
+        ident = hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
+        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 class RegisterAddressThrottle(_PasswordThrottle):
