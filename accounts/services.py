@@ -52,7 +52,7 @@ def token_create(*, user):
     the oldest ones beyond TOKEN_LIMIT_PER_USER: a new login signs out the oldest app session.
     (knox's own LoginView refuses the login instead, which would lock out someone whose lost
     phones still hold tokens.) The user's row is locked so that concurrent logins count right."""
-    get_user_model().objects.select_for_update().filter(pk=user.pk).exists()
+    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
     tokens = get_token_model().objects.filter(user=user)
     tokens.filter(expiry__lt=timezone.now()).delete()
     limit = knox_settings.TOKEN_LIMIT_PER_USER
