@@ -13,7 +13,9 @@ def throttled_admin_login(request, extra_context=None):
     if request.method == "POST":
         for throttle in (cls() for cls in LOGIN_THROTTLES):
             if not throttle.allow_request(request, None):
-                response = HttpResponse("Too many login attempts. Try again later.\n", status=429, content_type="text/plain")
+                response = HttpResponse(
+                    "Too many login attempts. Try again later.\n", status=429, content_type="text/plain"
+                )
                 response["Retry-After"] = str(max(1, math.ceil(throttle.wait() or 1)))
                 return response
     return admin.site.login(request, extra_context)

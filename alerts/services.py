@@ -121,7 +121,8 @@ def alert_payload(*, observation: Observation, group: AlertGroup, contact) -> di
     model version, verdict and its sources."""
     stored = observation.verdict
     prediction = getattr(observation, "prediction", None)
-    region_code, region_codes, first_records = stored.region_code, list(stored.region_codes), list(observation.first_record_regions)
+    region_code, region_codes = stored.region_code, list(stored.region_codes)
+    first_records = list(observation.first_record_regions)
     explanation = stored.explanation
     if contact.kind in settings.RANGEWATCH_EXACT_LOCATION_CONTACT_KINDS:
         location = {"latitude": observation.latitude, "longitude": observation.longitude, "exact": True, "coordinate_uncertainty_m": None, "data_generalizations": ""}

@@ -100,7 +100,10 @@ class ReviewApi(APIView):
     @extend_schema(
         tags=["review"],
         request=ReviewInputSerializer,
-        responses={200: ObservationDetailOutputSerializer, 403: OpenApiResponse(description="not a reviewer, or an alerting confirmation of one's own upload")},
+        responses={
+            200: ObservationDetailOutputSerializer,
+            403: OpenApiResponse(description="not a reviewer, or an alerting confirmation of one's own upload"),
+        },
     )
     def post(self, request, observation_id):
         observation = observation_for_viewer(user=request.user, observation_id=observation_id)

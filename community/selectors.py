@@ -27,7 +27,8 @@ def identifications_for(*, observation: Observation):
 
 def has_track_record(*, joined: datetime, confirmed_agreements: int, now: datetime) -> bool:
     """The rule for identifiers who are not reviewers, pure."""
-    return now - joined >= TRACK_RECORD_MIN_ACCOUNT_AGE and confirmed_agreements >= TRACK_RECORD_MIN_CONFIRMED_AGREEMENTS
+    old_enough = now - joined >= TRACK_RECORD_MIN_ACCOUNT_AGE
+    return old_enough and confirmed_agreements >= TRACK_RECORD_MIN_CONFIRMED_AGREEMENTS
 
 
 def identifiers_with_track_record(user_ids) -> set[int]:
@@ -36,16 +37,19 @@ def identifiers_with_track_record(user_ids) -> set[int]:
     if not user_ids:
         return set()
     users = get_user_model().objects.filter(pk__in=user_ids)
-    experts = set(users.filter(Q(is_superuser=True) | Q(groups__name__in=[REVIEWERS_GROUP, CURATORS_GROUP])).values_list("pk", flat=True))
+    is_expert = Q(is_superuser=True) | Q(groups__name__in=[REVIEWERS_GROUP, CURATORS_GROUP])
+    experts = set(users.filter(is_expert).values_list("pk", flat=True))
     agreements = (
-        Identification.objects.filter(user_id__in=user_ids - experts, is_current=True, observation__verification=Verification.CONFIRMED)
-        .filter(taxon_id=F("observation__verified_taxon_id"))
+        Identification.objects.filter(user_id__in=user_ids - experts, is_current=True)
+        .filter(observation__verification=Verification.CONFIRMED, taxon_id=F("observation__verified_taxon_id"))
         .values("user_id", "user__date_joined")
         .annotate(agreeing=Count("id"))
     )
     now = timezone.now()
     return experts | {
-        row["user_id"] for row in agreements if has_track_record(joined=row["user__date_joined"], confirmed_agreements=row["agreeing"], now=now)
+        row["user_id"]
+        for row in agreements
+        if has_track_record(joined=row["user__date_joined"], confirmed_agreements=row["agreeing"], now=now)
     }
 
 

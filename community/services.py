@@ -71,7 +71,9 @@ def observation_update_community_taxon(*, observation: Observation) -> Taxon | N
     """Recompute from the current identifications of identifiers with a track record (the others
     carry no weight: community.selectors.identifiers_with_track_record). Call with the
     observation's row locked (_observation_lock), so concurrent identifications are all counted."""
-    current = list(Identification.objects.filter(observation=observation, is_current=True).values_list("user_id", "taxon__scientific_name"))
+    current = list(
+        Identification.objects.filter(observation=observation, is_current=True).values_list("user_id", "taxon__scientific_name")
+    )
     trusted = identifiers_with_track_record({user_id for user_id, _ in current})
     identified = [name for user_id, name in current if user_id in trusted]
     key = community_taxon_key(identified, _tree_for(identified)) if identified else None
@@ -107,7 +109,7 @@ def identification_add(*, observation: Observation, user, taxon: Taxon, body: st
         with transaction.atomic():
             identification = Identification.objects.create(observation=observation, user=user, taxon=taxon, body=body[:5000])
     except IntegrityError as exc:  # one current identification per user: a concurrent request of theirs won
-        raise IdentificationConflict("another identification of yours on this observation was saved at the same time") from exc
+        raise IdentificationConflict("another identification of yours was saved at the same time") from exc
     observation_update_community_taxon(observation=observation)
     return identification
 
@@ -129,7 +131,8 @@ def observation_review(*, observation: Observation, reviewer, decision: str, tax
     if observation.status != Observation.Status.DONE:
         raise ReviewRejected("the observation has not been classified yet", code="not_ready")
     if decision == Review.Decision.CONFIRM and taxon is None:
-        raise ReviewRejected("name the taxon you confirm", code="taxon_required", fields={"taxon": ["name the taxon you confirm"]})
+        detail = "name the taxon you confirm"
+        raise ReviewRejected(detail, code="taxon_required", fields={"taxon": [detail]})
     with transaction.atomic():
         _observation_lock(observation)
         review = Review.objects.create(observation=observation, reviewer=reviewer, decision=decision, taxon=taxon, note=note[:5000])

@@ -20,9 +20,14 @@ class ObservationInputSerializer(serializers.Serializer):
     photo = serializers.FileField(help_text="JPEG, PNG, WebP, GIF, TIFF, BMP or HEIC")
     latitude = latitude_field(required=False, allow_null=True)
     longitude = longitude_field(required=False, allow_null=True)
-    observed_at = _ObservedAtField(required=False, allow_null=True, help_text="from 1900 to a day ahead; default: the photo's EXIF date")
+    observed_at = _ObservedAtField(
+        required=False, allow_null=True, help_text="from 1900 to a day ahead; default: the photo's EXIF date"
+    )
     geoprivacy = serializers.ChoiceField(
-        choices=Geoprivacy.choices, required=False, default=Geoprivacy.OPEN, help_text="public surfaces: exact point, 0.1° cell, or none"
+        choices=Geoprivacy.choices,
+        required=False,
+        default=Geoprivacy.OPEN,
+        help_text="what public surfaces show: the exact point, a 0.1° cell, or no point",
     )
 
     def validate_observed_at(self, value):
