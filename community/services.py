@@ -2,7 +2,10 @@
 A confirmation is announced (community.signals.observation_verified) after commit."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from backend.errors import Conflict, ServiceError
@@ -67,20 +70,52 @@ def _tree_for(keys) -> dict[str, str | None]:
     return parents
 
 
-def observation_update_community_taxon(*, observation: Observation) -> Taxon | None:
-    """Recompute from the current identifications of identifiers with a track record (the others
-    carry no weight: community.selectors.identifiers_with_track_record). Call with the
-    observation's row locked (_observation_lock), so concurrent identifications are all counted."""
+def _community_taxon_for(observation: Observation) -> Taxon | None:
+    """From the current identifications of identifiers with a track record (the others carry no
+    weight: community.selectors.identifiers_with_track_record)."""
     current = list(
         Identification.objects.filter(observation=observation, is_current=True).values_list("user_id", "taxon__scientific_name")
     )
     trusted = identifiers_with_track_record({user_id for user_id, _ in current})
     identified = [name for user_id, name in current if user_id in trusted]
     key = community_taxon_key(identified, _tree_for(identified)) if identified else None
-    taxon = Taxon.objects.filter(scientific_name=key).order_by("id").first() if key else None
+    return Taxon.objects.filter(scientific_name=key).order_by("id").first() if key else None
+
+
+def observation_update_community_taxon(*, observation: Observation) -> Taxon | None:
+    """Recompute and store the community taxon. Call with the observation's row locked
+    (_observation_lock), so concurrent identifications are all counted."""
+    taxon = _community_taxon_for(observation)
     Observation.objects.filter(pk=observation.pk).update(community_taxon=taxon)
     observation.community_taxon = taxon
     return taxon
+
+
+@dataclass(frozen=True)
+class CommunityTaxonChange:
+    observation: str  # uuid
+    before: str | None  # scientific names
+    after: str | None
+
+
+def community_taxa_recompute(*, apply: bool = False) -> list[CommunityTaxonChange]:
+    """Every community taxon under today's rules; stored only with `apply`. Taxa that throw-away
+    accounts set before the track-record rule existed are undone this way."""
+    identified = Identification.objects.values_list("observation_id", flat=True)
+    candidates = Observation.objects.filter(Q(pk__in=identified) | Q(community_taxon__isnull=False)).select_related("community_taxon")
+    changes = []
+    for observation in candidates.order_by("pk").iterator():
+        with transaction.atomic():
+            _observation_lock(observation)
+            before = observation.community_taxon
+            after = _community_taxon_for(observation)
+            if after == before:
+                continue
+            names = (getattr(before, "scientific_name", None), getattr(after, "scientific_name", None))
+            changes.append(CommunityTaxonChange(str(observation.uuid), *names))
+            if apply:
+                Observation.objects.filter(pk=observation.pk).update(community_taxon=after)
+    return changes
 
 
 class IdentificationConflict(Conflict):

@@ -142,3 +142,21 @@ def test_low_reviewer_cannot_confirm_their_own_upload_into_an_alert(users, geo, 
     with django_capture_on_commit_callbacks(execute=True):
         assert api_for(other).post(url, {"decision": "confirm", "taxon": "Testus invasor"}, format="json").status_code == 200
     assert Observation.objects.get(pk=own.pk).verified_by == other
+
+
+@pytest.mark.django_db
+def test_medium9_community_taxa_set_by_throwaway_accounts_before_the_rule_are_undone(users, geo, model_version, taxa):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    observation = classified(users["alice"], 7, 2, [("Testus nativus", 0.9)], model_version)
+    for name in ("throwaway1", "throwaway2"):
+        Identification.objects.create(observation=observation, user=UserFactory(username=name), taxon=taxa["other"])
+    Observation.objects.filter(pk=observation.pk).update(community_taxon=taxa["other"])  # as the old rule left it
+    dry = StringIO()
+    call_command("recompute_community_taxa", stdout=dry)
+    assert f"{observation.uuid}: Otherus alius -> -" in dry.getvalue() and "dry run" in dry.getvalue()
+    assert Observation.objects.get(pk=observation.pk).community_taxon == taxa["other"]
+    call_command("recompute_community_taxa", "--apply", stdout=StringIO())
+    assert Observation.objects.get(pk=observation.pk).community_taxon is None
