@@ -6,6 +6,7 @@ from rest_framework.views import APIView
 
 from accounts.serializers import LoginInputSerializer, RegisterInputSerializer, TokenOutputSerializer
 from accounts.services import token_create, token_revoke, user_authenticate, user_register
+from backend.throttling import LOGIN_THROTTLES, REGISTER_THROTTLES
 
 
 def _token_response(user, http_status):
@@ -17,6 +18,7 @@ def _token_response(user, http_status):
 class RegisterApi(APIView):
     authentication_classes = []
     permission_classes = [permissions.AllowAny]
+    throttle_classes = REGISTER_THROTTLES
 
     @extend_schema(tags=["accounts"], request=RegisterInputSerializer, responses={201: TokenOutputSerializer, 400: OpenApiResponse(description="invalid or taken")})
     def post(self, request):
@@ -28,6 +30,7 @@ class RegisterApi(APIView):
 class LoginApi(APIView):
     authentication_classes = []
     permission_classes = [permissions.AllowAny]
+    throttle_classes = LOGIN_THROTTLES
 
     @extend_schema(tags=["accounts"], request=LoginInputSerializer, responses={200: TokenOutputSerializer, 400: OpenApiResponse(description="wrong credentials")})
     def post(self, request):

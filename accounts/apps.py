@@ -6,3 +6,13 @@ class AccountsConfig(AppConfig):
 
     name = "accounts"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import pre_save
+
+        from accounts import receivers
+
+        pre_save.connect(
+            receivers.revoke_tokens_on_password_change, sender=get_user_model(), dispatch_uid="accounts.revoke_tokens_on_password_change"
+        )

@@ -7,6 +7,7 @@ from knox.auth import TokenAuthentication as _KnoxAuthentication
 from knox.models import get_token_model
 from knox.settings import CONSTANTS, knox_settings
 from rest_framework import exceptions
+from rest_framework.authentication import TokenAuthentication
 
 
 class KnoxTokenAuthentication(_KnoxAuthentication):
@@ -33,6 +34,17 @@ class KnoxTokenAuthentication(_KnoxAuthentication):
             auth_token.delete()
             return True
         return False
+
+
+class ExpiringDrfTokenAuthentication(TokenAuthentication):
+    """DRF's own tokens (the bootstrap's demo token) expire like the app tokens: older than knox's
+    TOKEN_TTL is refused (bootstrap then hands out a new one, accounts.services.drf_token_current)."""
+
+    def authenticate_credentials(self, key):
+        user, token = super().authenticate_credentials(key)
+        if token.created < timezone.now() - knox_settings.TOKEN_TTL:
+            raise exceptions.AuthenticationFailed("token expired: log in again")
+        return user, token
 
 
 class KnoxTokenScheme(OpenApiAuthenticationExtension):

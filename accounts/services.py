@@ -1,4 +1,5 @@
-"""Writes for accounts: register, log in (a new app token), log out (revoke it)."""
+"""Writes for accounts: register, log in (a new app token), log out (revoke it), revoke every token
+of a user (a password change), the demo account's DRF token (replaced once it expires)."""
 from __future__ import annotations
 
 from django.contrib.auth import authenticate, get_user_model
@@ -8,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from knox.models import get_token_model
 from knox.settings import knox_settings
+from rest_framework.authtoken.models import Token
 
 from backend.errors import ServiceError
 
@@ -43,11 +45,38 @@ def user_authenticate(*, username: str, password: str, request=None):
     return user
 
 
+@transaction.atomic
 def token_create(*, user):
     """A new expiring knox token: (row, plain key). The key is shown once; only its hash is kept.
-    The user's expired tokens are deleted here (not on every authenticated request)."""
-    get_token_model().objects.filter(user=user, expiry__lt=timezone.now()).delete()
+    The user's expired tokens are deleted here (not on every authenticated request), and so are
+    the oldest ones beyond TOKEN_LIMIT_PER_USER: a new login signs out the oldest app session.
+    (knox's own LoginView refuses the login instead, which would lock out someone whose lost
+    phones still hold tokens.) The user's row is locked so that concurrent logins count right."""
+    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+    tokens = get_token_model().objects.filter(user=user)
+    tokens.filter(expiry__lt=timezone.now()).delete()
+    limit = knox_settings.TOKEN_LIMIT_PER_USER
+    if limit is not None:
+        oldest = tokens.order_by("-created").values_list("pk", flat=True)[max(limit - 1, 0) :]
+        get_token_model().objects.filter(pk__in=list(oldest)).delete()
     return get_token_model().objects.create(user=user, expiry=knox_settings.TOKEN_TTL)
+
+
+def tokens_revoke_all(*, user) -> int:
+    """Every app token (knox) and the DRF token of the user: what a password change implies."""
+    knox_deleted, _ = get_token_model().objects.filter(user=user).delete()
+    drf_deleted, _ = Token.objects.filter(user=user).delete()
+    return knox_deleted + drf_deleted
+
+
+def drf_token_current(*, user) -> Token:
+    """The user's DRF token (the bootstrap's demo token), replaced by a new key once it has
+    outlived the app tokens' TTL (accounts.authentication refuses it from then on)."""
+    token = Token.objects.filter(user=user).first()
+    if token is not None and token.created < timezone.now() - knox_settings.TOKEN_TTL:
+        token.delete()
+        token = None
+    return token or Token.objects.create(user=user)
 
 
 def token_revoke(*, auth) -> None:

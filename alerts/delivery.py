@@ -7,9 +7,10 @@ import requests
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.utils import timezone
+from requests.adapters import HTTPAdapter
 
 from alerts.models import AlertDelivery
-from alerts.webhooks import SIGNATURE_HEADER, webhook_sign
+from alerts.webhooks import SIGNATURE_HEADER, WebhookRefused, WebhookUnresolvable, webhook_sign, webhook_target
 
 MAX_DELIVERY_ATTEMPTS = 6
 
@@ -86,13 +87,47 @@ def _send_email(delivery: AlertDelivery) -> None:
     return None
 
 
+class _PinnedHostAdapter(HTTPAdapter):
+    """Connects to the address alerts.webhooks checked, while TLS still presents and verifies the
+    URL's host name (SNI and the certificate check use the name, not the address)."""
+
+    def __init__(self, host: str):
+        self._host = host
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, server_hostname=self._host, assert_hostname=self._host, **kwargs)
+
+
 def _send_webhook(delivery: AlertDelivery) -> int:
-    body = json.dumps({**delivery.payload, "delivery": delivery.pk}, sort_keys=True, separators=(",", ":")).encode()
-    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: webhook_sign(delivery.webhook.secret, body), "X-RangeWatch-Delivery": str(delivery.pk)}
+    # Checked again now, not only when the URL was saved: the name may resolve elsewhere today.
     try:
-        response = requests.post(delivery.target, data=body, headers=headers, timeout=settings.RANGEWATCH_WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False)
-    except (requests.ConnectionError, requests.Timeout) as exc:
+        target = webhook_target(delivery.target)
+    except WebhookUnresolvable as exc:
         raise TransientDeliveryError(f"webhook: {exc}") from exc
+    except WebhookRefused as exc:
+        raise PermanentDeliveryError(f"webhook refused: {exc}") from exc
+    body = json.dumps({**delivery.payload, "delivery": delivery.pk}, sort_keys=True, separators=(",", ":")).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "Host": target.host_header,
+        SIGNATURE_HEADER: webhook_sign(delivery.webhook.secret, body),
+        "X-RangeWatch-Delivery": str(delivery.pk),
+    }
+    with requests.Session() as session:
+        session.trust_env = False  # no proxy from the environment: it would resolve the name itself
+        session.mount(target.pinned_url, _PinnedHostAdapter(target.host))
+        try:
+            response = session.post(
+                target.pinned_url,
+                data=body,
+                headers=headers,
+                timeout=settings.RANGEWATCH_WEBHOOK_TIMEOUT_SECONDS,
+                allow_redirects=False,
+                verify=settings.RANGEWATCH_WEBHOOK_CA_BUNDLE or True,
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise TransientDeliveryError(f"webhook: {exc}") from exc
     if response.status_code >= 500 or response.status_code == 429:
         raise TransientDeliveryError(f"webhook answered {response.status_code}")
     if response.status_code >= 300:

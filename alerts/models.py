@@ -1,6 +1,7 @@
 """Alerts to local contacts: webhooks, groups of sightings, and every message sent."""
 from django.db import models
 
+from alerts.webhooks import validate_webhook_url
 from observations.models import Observation
 from ranges.models import Contact
 from species.models import Taxon
@@ -10,7 +11,7 @@ class ContactWebhook(models.Model):
     """Where a contact wants alerts POSTed, signed with HMAC-SHA256 over timestamp and body."""
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="webhooks")
-    url = models.URLField(max_length=500)
+    url = models.URLField(max_length=500, validators=[validate_webhook_url], help_text="https, on a public address")
     secret = models.CharField(max_length=200)
     is_active = models.BooleanField(default=True)
 

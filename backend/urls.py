@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.admin_login import throttled_admin_login
 from accounts.apis import LoginApi, LogoutApi, RegisterApi
 from backend.errors import api_not_found
 from backend.health import healthz
@@ -40,6 +41,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     re_path(r"^api/", api_not_found),  # every other /api/ path: the JSON error shape
     path("healthz", healthz, name="healthz"),
+    path("admin/login/", throttled_admin_login),  # before the admin's own route of the same path
     path("admin/", admin.site.urls),
     path("", include("ranges.urls")),  # the species page with its map
 ]

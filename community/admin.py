@@ -7,29 +7,44 @@ model's predictions and the verdict are shown as tables, and every field is read
 go through the review actions.
 """
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from accounts.roles import is_reviewer
 from community.models import Identification, Review
 from community.services import ReviewRejected, observation_review
+
 from observations.models import Observation
-from species.selectors import taxa_by_keys
+from species.selectors import taxa_by_keys, taxon_by_key_or_id
+
+
+class ReviewActionForm(ActionForm):
+    """The admin's action bar, plus the taxon a reviewer confirms (nothing is confirmed implicitly)."""
+
+    taxon = forms.CharField(required=False, max_length=200, help_text="scientific name or id (to confirm)")
 
 
 def _review(modeladmin, request, queryset, decision):
+    taxon = None
+    if decision == "confirm":
+        taxon = taxon_by_key_or_id(request.POST.get("taxon", ""))
+        if taxon is None:
+            modeladmin.message_user(request, "name the taxon you confirm (scientific name or id)", messages.ERROR)
+            return
     done = 0
     for observation in queryset.select_related("prediction__taxon", "community_taxon"):
         try:
-            observation_review(observation=observation, reviewer=request.user, decision=decision)
+            observation_review(observation=observation, reviewer=request.user, decision=decision, taxon=taxon)
             done += 1
         except ReviewRejected as exc:
             modeladmin.message_user(request, f"{observation.uuid}: {exc.detail}", messages.WARNING)
     modeladmin.message_user(request, f"{decision}ed {done} observation(s)")
 
 
-@admin.action(description="Confirm (community taxon, else the model's)", permissions=["review"])
+@admin.action(description="Confirm as the taxon named below", permissions=["review"])
 def confirm(modeladmin, request, queryset):
     _review(modeladmin, request, queryset, "confirm")
 
@@ -94,6 +109,7 @@ class ObservationAdmin(admin.ModelAdmin):
         ),
     ]
     actions = [confirm, reject]
+    action_form = ReviewActionForm
 
     def get_readonly_fields(self, request, obj=None):
         return [field for fieldset in self.fieldsets for field in fieldset[1]["fields"]]

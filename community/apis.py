@@ -70,7 +70,11 @@ class IdentificationListApi(APIView):
     @extend_schema(
         tags=["identifications"],
         request=IdentificationInputSerializer,
-        responses={201: IdentificationsOutputSerializer, 404: OpenApiResponse(description="not visible")},
+        responses={
+            201: IdentificationsOutputSerializer,
+            404: OpenApiResponse(description="not visible"),
+            409: OpenApiResponse(description="you already identify it as this taxon (a repeated request)"),
+        },
     )
     def post(self, request, observation_id):
         observation = observation_visible(user=request.user, observation_id=observation_id)
@@ -96,7 +100,10 @@ class ReviewApi(APIView):
     @extend_schema(
         tags=["review"],
         request=ReviewInputSerializer,
-        responses={200: ObservationDetailOutputSerializer, 403: OpenApiResponse(description="not a reviewer")},
+        responses={
+            200: ObservationDetailOutputSerializer,
+            403: OpenApiResponse(description="not a reviewer, or an alerting confirmation of one's own upload"),
+        },
     )
     def post(self, request, observation_id):
         observation = observation_for_viewer(user=request.user, observation_id=observation_id)

@@ -31,6 +31,7 @@ from observations.models import Observation, Verification
 from observations.photos import photo_link
 from observations.selectors import (
     observation_best_taxon,
+    observation_public_first_records,
     observation_public_location,
     observation_region_codes,
     public_observations,
@@ -186,7 +187,7 @@ def occurrence_row(observation: Observation, regions: dict, *, taxon, kingdom: s
         identified_by = f"RangeWatch model {prediction.model_version.name}" if prediction else ""
     means, degree = ESTABLISHMENT.get(stored.status if stored else "", ("", ""))
     withheld = place.latitude is None
-    first_records = ", ".join(observation.first_record_regions)
+    firsts = observation_public_first_records(observation, place.category)  # none finer than the generalisation
     uncertainty = place.coordinate_uncertainty_m
     return {
         "occurrenceID": f"urn:uuid:{observation.uuid}",
@@ -214,7 +215,7 @@ def occurrence_row(observation: Observation, regions: dict, *, taxon, kingdom: s
         "dataGeneralizations": place.data_generalizations,
         "informationWithheld": place.information_withheld,
         "recordedBy": observation.owner.username,
-        "occurrenceRemarks": f"first record in {first_records}" if first_records and not withheld else "",
+        "occurrenceRemarks": f"first record in {', '.join(firsts)}" if firsts and not withheld else "",
         "license": license_uri,
     }
 

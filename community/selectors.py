@@ -1,13 +1,56 @@
-"""Reads for the community: identifications, the review queue, reviewed records for training."""
+"""Reads for the community: identifications, who has a track record, the review queue, reviewed
+records for training."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from accounts.roles import CURATORS_GROUP, REVIEWERS_GROUP
 from community.models import Identification
 from observations.models import Observation, Verification
 from observations.selectors import with_relations
 
+# Whose identifications count toward a community taxon (two throw-away accounts once relabelled an
+# elephant as a lionfish, and the feed and exports followed). Reviewers and curators always; anyone
+# else once their account is a week old AND three of their identifications agreed with what a
+# reviewer later confirmed. Until then their identifications are shown but carry no weight.
+TRACK_RECORD_MIN_ACCOUNT_AGE = timedelta(days=7)
+TRACK_RECORD_MIN_CONFIRMED_AGREEMENTS = 3
+
 
 def identifications_for(*, observation: Observation):
     return Identification.objects.filter(observation=observation).select_related("user", "taxon").order_by("created", "id")
+
+
+def has_track_record(*, joined: datetime, confirmed_agreements: int, now: datetime) -> bool:
+    """The rule for identifiers who are not reviewers, pure."""
+    old_enough = now - joined >= TRACK_RECORD_MIN_ACCOUNT_AGE
+    return old_enough and confirmed_agreements >= TRACK_RECORD_MIN_CONFIRMED_AGREEMENTS
+
+
+def identifiers_with_track_record(user_ids) -> set[int]:
+    """The users among `user_ids` whose identifications count toward a community taxon (two queries)."""
+    user_ids = set(user_ids)
+    if not user_ids:
+        return set()
+    users = get_user_model().objects.filter(pk__in=user_ids)
+    is_expert = Q(is_superuser=True) | Q(groups__name__in=[REVIEWERS_GROUP, CURATORS_GROUP])
+    experts = set(users.filter(is_expert).values_list("pk", flat=True))
+    agreements = (
+        Identification.objects.filter(user_id__in=user_ids - experts, is_current=True)
+        .filter(observation__verification=Verification.CONFIRMED, taxon_id=F("observation__verified_taxon_id"))
+        .values("user_id", "user__date_joined")
+        .annotate(agreeing=Count("id"))
+    )
+    now = timezone.now()
+    return experts | {
+        row["user_id"]
+        for row in agreements
+        if has_track_record(joined=row["user__date_joined"], confirmed_agreements=row["agreeing"], now=now)
+    }
 
 
 def identification_taxa(observation: Observation) -> list[str]:

@@ -53,8 +53,13 @@ class IdentificationsOutputSerializer(serializers.Serializer):
 
 class ReviewInputSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=Review.Decision.choices)
-    taxon = serializers.CharField(max_length=200, required=False, help_text="taxon id or scientific name (default: community, else model)")
+    taxon = serializers.CharField(max_length=200, required=False, help_text="taxon id or scientific name; required to confirm")
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+
+    def validate(self, attrs):
+        if attrs["decision"] == Review.Decision.CONFIRM and not attrs.get("taxon"):
+            raise serializers.ValidationError({"taxon": "name the taxon you confirm"})
+        return attrs
 
 
 class ReviewQueueInputSerializer(serializers.Serializer):

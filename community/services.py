@@ -2,15 +2,20 @@
 A confirmation is announced (community.signals.observation_verified) after commit."""
 from __future__ import annotations
 
-from django.db import transaction
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from backend.errors import ServiceError
+from backend.errors import Conflict, ServiceError
 from community.models import Identification, Review
+from community.selectors import identifiers_with_track_record
 from community.signals import observation_verified
 from observations.models import Observation, Verdict, Verification
 from ranges.models import RegionKind
 from ranges.selectors import contact_snapshot, contacts_or_fallback, regions_by_codes, verdict_at
+from ranges.verdict import ALERT_STATUSES
 from species.models import Taxon
 
 # iNaturalist's rule: a taxon is the community's when more than two thirds of the identifications
@@ -65,45 +70,106 @@ def _tree_for(keys) -> dict[str, str | None]:
     return parents
 
 
-def observation_update_community_taxon(*, observation: Observation) -> Taxon | None:
-    identified = list(Identification.objects.filter(observation=observation, is_current=True).values_list("taxon__scientific_name", flat=True))
+def _community_taxon_for(observation: Observation) -> Taxon | None:
+    """From the current identifications of identifiers with a track record (the others carry no
+    weight: community.selectors.identifiers_with_track_record)."""
+    current = list(
+        Identification.objects.filter(observation=observation, is_current=True).values_list("user_id", "taxon__scientific_name")
+    )
+    trusted = identifiers_with_track_record({user_id for user_id, _ in current})
+    identified = [name for user_id, name in current if user_id in trusted]
     key = community_taxon_key(identified, _tree_for(identified)) if identified else None
-    taxon = Taxon.objects.filter(scientific_name=key).order_by("id").first() if key else None
+    return Taxon.objects.filter(scientific_name=key).order_by("id").first() if key else None
+
+
+def observation_update_community_taxon(*, observation: Observation) -> Taxon | None:
+    """Recompute and store the community taxon. Call with the observation's row locked
+    (_observation_lock), so concurrent identifications are all counted."""
+    taxon = _community_taxon_for(observation)
     Observation.objects.filter(pk=observation.pk).update(community_taxon=taxon)
     observation.community_taxon = taxon
     return taxon
 
 
+@dataclass(frozen=True)
+class CommunityTaxonChange:
+    observation: str  # uuid
+    before: str | None  # scientific names
+    after: str | None
+
+
+def community_taxa_recompute(*, apply: bool = False) -> list[CommunityTaxonChange]:
+    """Every community taxon under today's rules; stored only with `apply`. Taxa that throw-away
+    accounts set before the track-record rule existed are undone this way."""
+    identified = Identification.objects.values_list("observation_id", flat=True)
+    candidates = Observation.objects.filter(Q(pk__in=identified) | Q(community_taxon__isnull=False)).select_related("community_taxon")
+    changes = []
+    for observation in candidates.order_by("pk").iterator():
+        with transaction.atomic():
+            _observation_lock(observation)
+            before = observation.community_taxon
+            after = _community_taxon_for(observation)
+            if after == before:
+                continue
+            names = (getattr(before, "scientific_name", None), getattr(after, "scientific_name", None))
+            changes.append(CommunityTaxonChange(str(observation.uuid), *names))
+            if apply:
+                Observation.objects.filter(pk=observation.pk).update(community_taxon=after)
+    return changes
+
+
+class IdentificationConflict(Conflict):
+    code = "identification_conflict"
+
+
+def _observation_lock(observation: Observation) -> None:
+    """Serialise the writes that bear on one observation's consensus: each recomputation then sees
+    every identification committed before it (without the lock, two people identifying at once
+    each saw only their own and left the community taxon empty). A no-op on SQLite, whose write
+    transactions are serialised anyway (BEGIN IMMEDIATE, settings)."""
+    list(Observation.objects.select_for_update().filter(pk=observation.pk).values_list("pk", flat=True))
+
+
 @transaction.atomic
 def identification_add(*, observation: Observation, user, taxon: Taxon, body: str = "") -> Identification:
     """Add the user's identification (withdrawing their earlier one) and recompute the consensus.
-    Agreeing with someone is adding an identification of the same taxon."""
-    Identification.objects.filter(observation=observation, user=user, is_current=True).update(is_current=False)
-    identification = Identification.objects.create(observation=observation, user=user, taxon=taxon, body=body[:5000])
+    Agreeing with someone is adding an identification of the same taxon. Saying again what one
+    already says is a conflict (409): a double-sent request, not a new opinion."""
+    _observation_lock(observation)
+    current = Identification.objects.filter(observation=observation, user=user, is_current=True)
+    if current.filter(taxon=taxon).exists():
+        raise IdentificationConflict(f"you already identify this observation as {taxon.scientific_name}")
+    current.update(is_current=False)
+    try:
+        with transaction.atomic():
+            identification = Identification.objects.create(observation=observation, user=user, taxon=taxon, body=body[:5000])
+    except IntegrityError as exc:  # one current identification per user: a concurrent request of theirs won
+        raise IdentificationConflict("another identification of yours was saved at the same time") from exc
     observation_update_community_taxon(observation=observation)
     return identification
 
 
 @transaction.atomic
 def identification_withdraw(*, identification: Identification) -> None:
+    _observation_lock(identification.observation)
     Identification.objects.filter(pk=identification.pk).update(is_current=False)
     observation_update_community_taxon(observation=identification.observation)
 
 
 def observation_review(*, observation: Observation, reviewer, decision: str, taxon: Taxon | None = None, note: str = "") -> Review:
-    """An expert confirms (with a taxon: given, else the community's, else the model's) or rejects.
-    Confirming recomputes the verdict for the confirmed taxon, flags first records, and — for an
-    invasive, introduced or out-of-range verdict — alerts the local contacts after commit."""
+    """An expert confirms the taxon they name, or rejects. Confirming recomputes the verdict for
+    that taxon, flags first records, and — for an invasive, introduced or out-of-range verdict —
+    alerts the local contacts after commit. Nothing is confirmed implicitly (a community taxon
+    can be gamed by throw-away accounts), and an alert needs a reviewer other than the uploader."""
     if decision not in Review.Decision.values:
         raise ReviewRejected(f"decision must be one of {Review.Decision.values}", code="invalid")
     if observation.status != Observation.Status.DONE:
         raise ReviewRejected("the observation has not been classified yet", code="not_ready")
     if decision == Review.Decision.CONFIRM and taxon is None:
-        prediction = getattr(observation, "prediction", None)
-        taxon = observation.community_taxon or (prediction.taxon if prediction else None)
-        if taxon is None:
-            raise ReviewRejected("name the taxon you confirm: there is no community or model taxon", code="taxon_required")
+        detail = "name the taxon you confirm"
+        raise ReviewRejected(detail, code="taxon_required", fields={"taxon": [detail]})
     with transaction.atomic():
+        _observation_lock(observation)
         review = Review.objects.create(observation=observation, reviewer=reviewer, decision=decision, taxon=taxon, note=note[:5000])
         if decision == Review.Decision.REJECT:
             Observation.objects.filter(pk=observation.pk).update(
@@ -111,6 +177,11 @@ def observation_review(*, observation: Observation, reviewer, decision: str, tax
             )
             return review
         stored = _verdict_for_confirmed(observation=observation, taxon=taxon)
+        if stored is not None and stored.status in ALERT_STATUSES and observation.owner_id == reviewer.pk:
+            # Raised inside the transaction: the review and the recomputed verdict roll back.
+            raise ReviewRejected(
+                "a confirmation that alerts contacts needs a reviewer other than the uploader", code="own_observation", status=403
+            )
         firsts = _first_record_regions(observation=observation, taxon=taxon, region_codes=stored.region_codes if stored else [])
         Observation.objects.filter(pk=observation.pk).update(
             verification=Verification.CONFIRMED, verified_taxon=taxon, verified_by=reviewer, verified_at=timezone.now(), first_record_regions=firsts

@@ -80,12 +80,13 @@ class ObservationCreateApi(APIView):
         request={"multipart/form-data": ObservationInputSerializer},
         parameters=[
             WaitSerializer,
-            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, description="a retried upload with the same key returns the same observation"),
+            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, description="a retried upload (same key, same photo) returns the same observation; at most 200 characters"),
         ],
         responses={
             202: OpenApiResponse(ObservationOutputSerializer, description="accepted; poll Location"),
             200: OpenApiResponse(ObservationOutputSerializer, description="finished within ?wait"),
             400: OpenApiResponse(description="invalid fields, or the photo is corrupt / too large / not an accepted format"),
+            409: OpenApiResponse(description="the Idempotency-Key was used for another photo"),
         },
     )
     def post(self, request):
@@ -100,7 +101,8 @@ class ObservationCreateApi(APIView):
             longitude=data.validated_data.get("longitude"),
             accuracy_m=data.validated_data.get("accuracy_m"),
             observed_at=data.validated_data.get("observed_at"),
-            idempotency_key=request.headers.get("Idempotency-Key", "")[:200],
+            idempotency_key=request.headers.get("Idempotency-Key", ""),
+            geoprivacy=data.validated_data["geoprivacy"],
         )
         observation = upload.observation
         if params.validated_data["wait"]:

@@ -8,6 +8,7 @@ from backend.errors import NotFound
 from observations.geoprivacy import GEOPRIVACY_CATEGORY, NONE, WITHHOLD, PublicLocation, generalise, strictest
 from observations.models import Observation, TaxonRegionSensitivity, Verification
 from ranges.answers import verdict_answer
+from ranges.models import RegionKind
 from ranges.selectors import range_index, regions_by_codes
 from species.models import Taxon
 from species.selectors import taxa_by_keys, taxon_tree
@@ -200,10 +201,26 @@ def observation_best_taxon(observation: Observation) -> Taxon | None:
     return observation.verified_taxon or observation.community_taxon or (prediction.taxon if prediction else None)
 
 
+# The regions a public surface may name under each generalisation: none smaller than the cell the
+# point is generalised to (an obscured record that names its county, or a 1° cell whose "first
+# record in US-12057" names one, gives away what the generalisation hides). Counties and
+# districts are often smaller than a 0.1° cell (about 11 km); states and countries rarely are.
+_COARSE = frozenset({RegionKind.COUNTRY, RegionKind.GROUP, RegionKind.ADMIN1})
+PUBLIC_REGION_KINDS: dict[str, frozenset | None] = {
+    NONE: None,  # every region
+    "0.001": None,
+    "0.01": None,
+    "0.1": _COARSE,
+    "1": _COARSE,
+    WITHHOLD: frozenset({RegionKind.COUNTRY}),
+}
+
+
 def _public_regions(codes: list[str], category: str) -> list[dict]:
-    """Regions named on public surfaces: none finer than the generalisation allows."""
-    regions = regions_by_codes(codes)
-    allowed = {NONE: None, "0.001": None, "0.01": None, "0.1": None, "1": {"country", "admin1"}, WITHHOLD: {"country"}}[category]
+    """Regions named on public surfaces: none finer than the generalisation allows (an unknown
+    code, whose size is unknown, only where every region may be named)."""
+    regions = regions_by_codes(list(codes))
+    allowed = PUBLIC_REGION_KINDS.get(category, PUBLIC_REGION_KINDS[WITHHOLD])
     out = []
     for code in codes:
         region = regions.get(code)
@@ -211,6 +228,11 @@ def _public_regions(codes: list[str], category: str) -> list[dict]:
         if allowed is None or kind in allowed:
             out.append({"code": code, "name": region.name if region else code, "kind": kind})
     return out
+
+
+def public_region_codes(codes, category: str) -> list[str]:
+    """`codes` cut to those a public surface may name under `category` (order kept)."""
+    return [region["code"] for region in _public_regions(list(codes), category)]
 
 
 def observation_public(observation: Observation) -> dict:
@@ -226,13 +248,13 @@ def observation_public(observation: Observation) -> dict:
         "verification": observation.verification,
         "location": _location_dict(place),
         "regions": _public_regions(observation_region_codes(observation), place.category),
-        "first_record_regions": _public_first_records(observation, place.category),
+        "first_record_regions": observation_public_first_records(observation, place.category),
     }
 
 
-def _public_first_records(observation, category):
-    allowed = {r["code"] for r in _public_regions(list(observation.first_record_regions), category)}
-    return [code for code in observation.first_record_regions if code in allowed]
+def observation_public_first_records(observation: Observation, category: str) -> list[str]:
+    """The regions where the record is a first, as a public surface (feed, exports) may name them."""
+    return public_region_codes(observation.first_record_regions, category)
 
 
 def _location_dict(place: PublicLocation) -> dict:

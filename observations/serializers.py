@@ -1,10 +1,8 @@
 """Input and output shapes of the observations API."""
-from datetime import timedelta
-
-from django.utils import timezone
 from rest_framework import serializers
 
 from observations.models import Geoprivacy, Observation, Verification
+from observations.services import observed_at_problem
 from ranges.serializers import (
     AlertSerializer,
     CoordinateField,
@@ -37,16 +35,33 @@ class AccuracyField(CoordinateField):
         return value
 
 
+class _ObservedAtField(serializers.DateTimeField):
+    def enforce_timezone(self, value):
+        try:
+            return super().enforce_timezone(value)
+        except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+            self.fail("invalid", format="a date between 1900 and tomorrow")
+
+
 class ObservationInputSerializer(serializers.Serializer):
     photo = serializers.FileField(help_text="JPEG, PNG, WebP, GIF, TIFF, BMP or HEIC")
     latitude = latitude_field(required=False, allow_null=True)
     longitude = longitude_field(required=False, allow_null=True)
     accuracy_m = AccuracyField(required=False, allow_null=True)
-    observed_at = serializers.DateTimeField(required=False, allow_null=True)
+    observed_at = _ObservedAtField(
+        required=False, allow_null=True, help_text="from 1900 to a day ahead; default: the photo's EXIF date"
+    )
+    geoprivacy = serializers.ChoiceField(
+        choices=Geoprivacy.choices,
+        required=False,
+        default=Geoprivacy.OPEN,
+        help_text="what public surfaces show: the exact point, a 0.1° cell, or no point",
+    )
 
     def validate_observed_at(self, value):
-        if value is not None and value > timezone.now() + timedelta(hours=24):
-            raise serializers.ValidationError("observed_at is in the future")
+        problem = observed_at_problem(value) if value is not None else None
+        if problem:
+            raise serializers.ValidationError(problem)
         return value
 
     def validate(self, attrs):

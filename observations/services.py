@@ -2,18 +2,20 @@
 (The classification step is observations.classification.)"""
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from backend.errors import ServiceError
+from backend.errors import Conflict, ServiceError
 from ml.images import ImageError, inspect_image
 from observations.exif import read_photo_metadata
-from observations.models import Observation
+from observations.models import Geoprivacy, Observation
 from observations.photos import derivative_key
 from observations.tasks import classify_enqueue
 
@@ -21,6 +23,12 @@ log = logging.getLogger(__name__)
 
 # When the form and the photo's EXIF disagree by more than this, the form wins and the row is flagged.
 LOCATION_DISAGREEMENT_DEG = 0.5
+# A plausible observation date: not before 1900 (older records are museum work, not uploads; year 1
+# was accepted), not more than a day ahead (time zones and phone clocks).
+EARLIEST_OBSERVED_AT = datetime(1900, 1, 1, tzinfo=UTC)
+FUTURE_TOLERANCE = timedelta(hours=24)
+# The idempotency key is stored whole: a longer one is refused, never cut (cut keys could collide).
+IDEMPOTENCY_KEY_MAX_LENGTH = Observation._meta.get_field("idempotency_key").max_length
 
 
 class UploadRejected(ServiceError):
@@ -30,10 +38,42 @@ class UploadRejected(ServiceError):
         super().__init__(detail, code=code, fields={field: [detail]})
 
 
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+
+
 @dataclass
 class UploadResult:
     observation: Observation
     created: bool
+
+
+def observed_at_problem(value: datetime) -> str | None:
+    """Why `value` is not a plausible observation time, or None (the form's and the EXIF's)."""
+    if value < EARLIEST_OBSERVED_AT:
+        return f"observed_at is before {EARLIEST_OBSERVED_AT.year}"
+    if value > timezone.now() + FUTURE_TOLERANCE:
+        return "observed_at is in the future"
+    return None
+
+
+def _photo_sha256(file) -> str:
+    digest = hashlib.sha256()
+    for chunk in file.chunks():
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _replayed(existing: Observation, data: bytes) -> UploadResult:
+    """The first upload with this key, if this is a retry of it (the same photo); a key reused
+    for another photo is a client bug that must not silently answer with someone else's result."""
+    with existing.photo.open("rb") as stored:
+        same = _photo_sha256(stored) == hashlib.sha256(data).hexdigest()
+    if not same:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was used for another photo", fields={"Idempotency-Key": ["already used for another photo"]}
+        )
+    return UploadResult(existing, False)
 
 
 def observation_create(
@@ -45,16 +85,21 @@ def observation_create(
     accuracy_m: float | None = None,
     observed_at=None,
     idempotency_key: str = "",
+    geoprivacy: str = Geoprivacy.OPEN,
 ) -> UploadResult:
     """Validate the photo's header, take the location (and its accuracy) from the form or the EXIF
-    GPS, save the row and enqueue classification after commit. A repeated Idempotency-Key returns
-    the first row."""
+    GPS, save the row (with the observer's geoprivacy from the start) and enqueue classification
+    after commit. A repeated Idempotency-Key with the same photo returns the first row; with another
+    photo, 409."""
+    if len(idempotency_key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        detail = f"at most {IDEMPOTENCY_KEY_MAX_LENGTH} characters"
+        raise ServiceError(f"Idempotency-Key is too long ({detail})", fields={"Idempotency-Key": [detail]})
+    data = photo.read()
+    photo.seek(0)
     if idempotency_key:
         existing = Observation.objects.filter(owner=owner, idempotency_key=idempotency_key).first()
         if existing is not None:
-            return UploadResult(existing, False)
-    data = photo.read()
-    photo.seek(0)
+            return _replayed(existing, data)
     try:
         info = inspect_image(data, max_pixels=settings.RANGEWATCH_MAX_IMAGE_PIXELS)
     except ImageError as exc:
@@ -74,7 +119,13 @@ def observation_create(
             flags.append("exif_location_disagrees")
     if observed_at is None and meta.taken_at is not None:
         taken = meta.taken_at
-        observed_at = timezone.make_aware(taken, timezone.get_default_timezone()) if timezone.is_naive(taken) else taken
+        taken = timezone.make_aware(taken, timezone.get_default_timezone()) if timezone.is_naive(taken) else taken
+        # A camera's clock is often wrong (never set, year 9999): such a date is dropped and the
+        # row flagged, not trusted and not a reason to refuse the photo.
+        if observed_at_problem(taken) is None:
+            observed_at = taken
+        else:
+            flags.append("exif_date_implausible")
     observation = Observation(
         owner=owner,
         photo_format=info.format,
@@ -87,6 +138,7 @@ def observation_create(
         location_flags=flags,
         observed_at=observed_at,
         idempotency_key=idempotency_key or "",
+        geoprivacy=geoprivacy,
     )
     try:
         with transaction.atomic():
@@ -99,7 +151,7 @@ def observation_create(
         existing = Observation.objects.filter(owner=owner, idempotency_key=idempotency_key).first()
         if existing is None:
             raise
-        return UploadResult(existing, False)
+        return _replayed(existing, data)
     return UploadResult(observation, True)
 
 

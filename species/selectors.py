@@ -37,10 +37,15 @@ def taxon_by_name(name: str) -> Taxon | None:
 
 
 def taxon_by_key_or_id(value: str) -> Taxon | None:
+    """By id (ASCII digits only: "²" is a digit to str.isdigit() but not to int()) or by name."""
     value = (value or "").strip()
-    if value.isdigit():
-        return Taxon.objects.filter(pk=int(value)).first()
+    if value.isascii() and value.isdigit():
+        pk = int(value)
+        return Taxon.objects.filter(pk=pk).first() if pk <= _MAX_ID else None  # beyond a bigint: no such id
     return taxon_by_name(value)
+
+
+_MAX_ID = 2**63 - 1
 
 
 def taxa_by_keys(keys) -> dict[str, Taxon]:

@@ -45,4 +45,4 @@ def tiny_artifact(tmp_path):
 
 
 # The small world of regions, taxa, roles and a webhook receiver that the app test folders share.
-from tests.world import eager_celery, geo, model_version, receiver, taxa, users  # noqa: E402,F401
+from tests.world import eager_celery, geo, local_webhooks, model_version, receiver, taxa, users  # noqa: E402,F401

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.roles import REVIEWERS_GROUP
@@ -74,6 +76,20 @@ def classified(owner, lat, lon, top_k, model_version, **fields) -> Observation:
     return observation
 
 
+def give_track_record(user, taxon, model_version) -> None:
+    """Make `user` an identifier whose identifications count toward a community taxon
+    (community.selectors: an account a week old, three identifications agreeing with records a
+    reviewer confirmed). The records belong to another user, so `user`'s own lists are unchanged."""
+    from community.models import Identification
+
+    type(user).objects.filter(pk=user.pk).update(date_joined=timezone.now() - timedelta(days=8))
+    owner = UserFactory(username="track-record-owner")
+    for _ in range(3):
+        record = classified(owner, 1, 1, [(taxon.scientific_name, 0.9)], model_version)
+        Observation.objects.filter(pk=record.pk).update(verification="confirmed", verified_taxon=taxon)
+        Identification.objects.create(observation=record, user=user, taxon=taxon)
+
+
 def api_for(user) -> APIClient:
     client = APIClient()
     _, key = token_create(user=user)
@@ -103,7 +119,15 @@ class _Receiver(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def receiver():
+def local_webhooks(settings):
+    """Webhooks may point at plain http on 127.0.0.1 (the tests' receiver); production allows
+    https on public addresses only (alerts.webhooks)."""
+    settings.RANGEWATCH_WEBHOOK_SCHEMES = ["https", "http"]
+    settings.RANGEWATCH_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+
+
+@pytest.fixture
+def receiver(local_webhooks):
     """A local HTTP receiver on 127.0.0.1 (a contact's webhook endpoint)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     server.received, server.answers = [], []
@@ -119,4 +143,4 @@ def payloads(server) -> list[dict]:
     return [json.loads(item["body"]) for item in server.received]
 
 
-__all__ = ["classified", "api_for", "payloads", "contact"]
+__all__ = ["classified", "api_for", "give_track_record", "payloads", "contact"]

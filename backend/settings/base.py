@@ -151,12 +151,21 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # knox first (expiring, revocable app tokens); it passes unknown keys on to DRF's tokens.
         "accounts.authentication.KnoxTokenAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.ExpiringDrfTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    "DEFAULT_THROTTLE_RATES": {"uploads": RANGEWATCH_UPLOAD_RATE},
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_THROTTLE_RATES": {
+        "uploads": RANGEWATCH_UPLOAD_RATE,
+        # Password endpoints (backend.throttling): each try costs a slow hash.
+        "login_address": env.str("RANGEWATCH_LOGIN_ADDRESS_RATE", default="10/minute"),
+        "login_account": env.str("RANGEWATCH_LOGIN_ACCOUNT_RATE", default="20/hour"),
+        "register_address": env.str("RANGEWATCH_REGISTER_ADDRESS_RATE", default="10/hour"),
+    },
+    # Behind a reverse proxy that sets X-Forwarded-For itself, the number of such proxies: the
+    # throttles then count the client's address, not the proxy's. Unset: REMOTE_ADDR.
+    "NUM_PROXIES": env.int("RANGEWATCH_NUM_PROXIES", default=None),
+    "DEFAULT_PAGINATION_CLASS": "backend.pagination.BoundedPagination",  # a ceiling on ?limit for every list
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "backend.errors.exception_handler",
@@ -190,6 +199,11 @@ RANGEWATCH_ALERT_IMMEDIATE_CONFIDENCE = env.float("RANGEWATCH_ALERT_IMMEDIATE_CO
 # Contact kinds that receive the exact point; the others get the public (generalised) one.
 RANGEWATCH_EXACT_LOCATION_CONTACT_KINDS = env.list("RANGEWATCH_EXACT_LOCATION_CONTACT_KINDS", default=["wildlife_agency", "national_agency"])
 RANGEWATCH_WEBHOOK_TIMEOUT_SECONDS = 10
+# Webhooks go to public https addresses only (alerts.webhooks); an operator may trust a private
+# network (a partner's VPN), as CIDRs.
+RANGEWATCH_WEBHOOK_SCHEMES = env.list("RANGEWATCH_WEBHOOK_SCHEMES", default=["https"])
+RANGEWATCH_WEBHOOK_ALLOWED_NETWORKS = env.list("RANGEWATCH_WEBHOOK_ALLOWED_NETWORKS", default=[])
+RANGEWATCH_WEBHOOK_CA_BUNDLE = env.str("RANGEWATCH_WEBHOOK_CA_BUNDLE", default="")  # "": the public CAs (certifi)
 # Signed photo links in alerts stay valid this long.
 RANGEWATCH_PHOTO_LINK_MAX_AGE_DAYS = 30
 

@@ -13,6 +13,7 @@ from community.services import observation_review
 from alerts.models import AlertDelivery, AlertGroup, ContactWebhook
 from alerts.tasks import raise_observation_alert
 from alerts.webhooks import SIGNATURE_HEADER, webhook_sign, webhook_verify
+from species.models import Taxon
 from tests.factories import contact
 from tests.world import classified, payloads
 
@@ -29,7 +30,7 @@ def _contact(region, organisation, kind="wildlife_agency", email=True):
 
 def _verified(owner, reviewer, lat, lon, model_version, key="Testus invasor", score=0.6, **fields):
     observation = classified(owner, lat, lon, [(key, score)], model_version, **fields)
-    observation_review(observation=observation, reviewer=reviewer, decision="confirm")
+    observation_review(observation=observation, reviewer=reviewer, decision="confirm", taxon=Taxon.objects.get(scientific_name=key))
     return observation
 
 
@@ -84,7 +85,7 @@ def test_watch_list_high_confidence_alerts_at_once(users, geo, model_version, al
     assert group.reason == "watch_list" and list(group.observations.all()) == [observation]
     assert len(mail.outbox) == 1 and "Testus invasor" in mail.outbox[0].subject
     # Verifying it later the same day is the same group: no second message.
-    alerting(observation_review, observation=observation, reviewer=users["rita"], decision="confirm")
+    alerting(observation_review, observation=observation, reviewer=users["rita"], decision="confirm", taxon=observation.prediction.taxon)
     assert len(mail.outbox) == 1 and AlertGroup.objects.count() == 1
 
 
@@ -135,7 +136,7 @@ def test_webhook_transient_failures_retry_then_record(users, geo, model_version,
     assert delivery.response_status == 400 and delivery.attempts == 2
 
 
-def test_webhook_unreachable_retries_then_fails_on_the_final_attempt(users, geo, model_version, eager_celery):
+def test_webhook_unreachable_retries_then_fails_on_the_final_attempt(users, geo, model_version, eager_celery, local_webhooks):
     from celery.exceptions import Retry
 
     from alerts.services import observation_alert

@@ -50,7 +50,7 @@ def review_round(users, geo, model_version, taxa):
         "plant": classified(users["bob"], 5, 7, [("Testus nativus", 0.6)], model_version),
     }
     rita = users["rita"]
-    observation_review(observation=made["confirmed"], reviewer=rita, decision="confirm")
+    observation_review(observation=made["confirmed"], reviewer=rita, decision="confirm", taxon=taxa["invasor"])
     observation_review(observation=made["corrected"], reviewer=rita, decision="confirm", taxon=taxa["nativus"])
     observation_review(observation=made["rejected"], reviewer=rita, decision="reject")
     observation_review(observation=made["plant"], reviewer=rita, decision="confirm", taxon=plant)

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_weak_evidence_for_an_invader_asks_to_verify_and_alerts_only_once_confirmed(
-    users, geo, model_version, eager_celery, django_capture_on_commit_callbacks
+    users, geo, taxa, model_version, eager_celery, django_capture_on_commit_callbacks
 ):
     agency = contact(geo["county"], "Lake County Wildlife")
     agency.email = "lake@example.org"
@@ -32,7 +32,7 @@ def test_weak_evidence_for_an_invader_asks_to_verify_and_alerts_only_once_confir
     assert not AlertGroup.objects.exists() and mail.outbox == []  # no agency told yet
 
     with django_capture_on_commit_callbacks(execute=True):
-        observation_review(observation=observation, reviewer=users["rita"], decision="confirm")
+        observation_review(observation=observation, reviewer=users["rita"], decision="confirm", taxon=taxa["invasor"])
     observation.verdict.refresh_from_db()
     assert observation.verdict.status == "invasive"
     assert AlertGroup.objects.count() == 1 and len(mail.outbox) == 1

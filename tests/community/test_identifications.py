@@ -6,7 +6,7 @@ import pytest
 from community.services import community_taxon_key, observation_review
 from alerts.models import AlertGroup
 from observations.models import Observation
-from tests.world import api_for, classified
+from tests.world import api_for, classified, give_track_record
 
 pytestmark = pytest.mark.django_db
 PARENTS = {"A a": "A", "A b": "A", "A": "Animalia", "B c": "B", "B": "Animalia", "Animalia": None}
@@ -29,6 +29,8 @@ def test_consensus_rules(ids, expected):
 
 
 def test_identifications_set_the_community_taxon(users, geo, model_version, taxa):
+    give_track_record(users["alice"], taxa["other"], model_version)
+    give_track_record(users["bob"], taxa["other"], model_version)
     observation = classified(users["alice"], 7, 2, [("Testus nativus", 0.6)], model_version)
     url = f"/api/v1/observations/{observation.uuid}/identifications/"
     first = api_for(users["alice"]).post(url, {"taxon": "Testus rarus"}, format="json")
@@ -76,7 +78,7 @@ def test_review_queue_filters(users, geo, model_version):
     assert ids("verdict=native") == {str(native.uuid)}
     assert ids("max_confidence=0.8") == {str(invasive.uuid)}
     assert ids("min_confidence=0.9") == {str(native.uuid)}
-    observation_review(observation=Observation.objects.get(pk=native.pk), reviewer=users["rita"], decision="confirm")
+    observation_review(observation=Observation.objects.get(pk=native.pk), reviewer=users["rita"], decision="confirm", taxon=native.prediction.taxon)
     assert ids("") == {str(invasive.uuid)}
     assert rita.get("/api/v1/review/queue/?min_confidence=2").status_code == 400
 
@@ -111,7 +113,7 @@ def test_first_record_alert_is_urgent(
     )  # below the watch-list threshold
     assert not AlertGroup.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
-        observation_review(observation=observation, reviewer=users["rita"], decision="confirm")
+        observation_review(observation=observation, reviewer=users["rita"], decision="confirm", taxon=taxa["invasor"])
     group = AlertGroup.objects.get()
     assert group.level == "urgent" and group.reason == "verified"
     from django.core import mail
