@@ -16,9 +16,10 @@ from observations.models import Observation
 from tests.factories import UserFactory
 from tests.world import api_for, classified, give_track_record
 
+# scripts/test runs the tests marked `postgres` again on PostgreSQL when it is reachable.
 needs_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql",
-    reason="row locks and concurrent transactions live in PostgreSQL: run with "
+    reason="row locks and concurrent transactions live in PostgreSQL: scripts/test runs these again with "
     "TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/<name>",
 )
 
@@ -46,6 +47,7 @@ def _at_once(calls) -> list:
     return results
 
 
+@pytest.mark.postgres
 @needs_postgres
 @pytest.mark.django_db(transaction=True)
 def test_medium8_two_users_identifying_at_once_set_the_community_taxon(users, geo, model_version, taxa):
@@ -61,6 +63,7 @@ def test_medium8_two_users_identifying_at_once_set_the_community_taxon(users, ge
         assert observation.community_taxon == taxa["rarus"]
 
 
+@pytest.mark.postgres
 @needs_postgres
 @pytest.mark.django_db(transaction=True)
 def test_medium8_same_user_posting_twice_at_once_is_409_never_500(users, geo, model_version):
