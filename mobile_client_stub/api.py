@@ -1,14 +1,11 @@
 """The HTTP client: the calls the phone app makes, with retries, backoff and typed errors."""
 from __future__ import annotations
 
-import random
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
-from email.utils import parsedate_to_datetime
-from typing import Callable
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 # Every path, method and field this client relies on. tests/mobile_client_stub/test_schema.py
 # checks each against the live server's OpenAPI schema, so a contract change breaks a test first.
@@ -45,9 +42,9 @@ MAX_SERVER_WAIT = 10  # the API's ?wait ceiling
 class ApiError(Exception):
     """A typed answer from the server: status, the error code of {"error": {...}}, detail, fields."""
 
-    def __init__(self, status: int, code: str, detail: str, fields: dict | None = None, retry_after: float | None = None):
+    def __init__(self, status: int, code: str, detail: str, fields: dict | None = None):
         super().__init__(f"{status} {code}: {detail}")
-        self.status, self.code, self.detail, self.fields, self.retry_after = status, code, detail, fields or {}, retry_after
+        self.status, self.code, self.detail, self.fields = status, code, detail, fields or {}
 
 
 class NotAuthenticated(ApiError):
@@ -62,34 +59,20 @@ class Unavailable(ApiError):
     """429 / 503 (or the network) still failing after every retry; worth trying later."""
 
 
-@dataclass
-class RetryPolicy:
-    attempts: int = 5
-    base: float = 0.5
-    cap: float = 30.0
-    sleep: Callable[[float], None] = time.sleep
-    rng: random.Random = field(default_factory=random.Random)
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        """Full-jitter exponential backoff; a server's Retry-After is a floor, not a suggestion."""
-        backoff = self.rng.uniform(0, min(self.cap, self.base * 2 ** attempt))
-        if retry_after is not None:
-            return min(max(retry_after, backoff), max(self.cap, retry_after))
-        return backoff
+class _Retry(Retry):
+    # urllib3 also resends a 413 that carries Retry-After; a photo over the size cap stays over it.
+    RETRY_AFTER_STATUS_CODES = frozenset({429, 503})
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(when.tzinfo)).total_seconds())
+def retry_policy(attempts: int = 5, backoff_factor: float = 0.5) -> Retry:
+    """urllib3's retries for network errors, 429 and 502-504: exponential backoff with jitter, and a
+    server's Retry-After honoured on 429/503 (capped at 5 minutes). POST is retried too: every
+    upload carries an Idempotency-Key, so a resent upload names the same observation."""
+    return _Retry(
+        total=attempts - 1, backoff_factor=backoff_factor, backoff_max=30, backoff_jitter=backoff_factor,
+        status_forcelist=RETRY_STATUSES, allowed_methods=None, respect_retry_after_header=True,
+        retry_after_max=300, raise_on_status=False,
+    )
 
 
 def _error_from(response: requests.Response) -> ApiError:
@@ -98,52 +81,44 @@ def _error_from(response: requests.Response) -> ApiError:
     except ValueError:
         body = {}
     error = body.get("error", {}) if isinstance(body, dict) else {}
-    code = error.get("code") or {401: "not_authenticated", 413: "too_large", 429: "throttled", 503: "unavailable"}.get(response.status_code, "error")
+    default_codes = {401: "not_authenticated", 413: "too_large", 429: "throttled", 503: "unavailable"}
+    code = error.get("code") or default_codes.get(response.status_code, "error")
     detail = error.get("detail") or response.reason or "request failed"
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
     cls = {401: NotAuthenticated, 413: TooLarge}.get(response.status_code)
     if cls is None and response.status_code in RETRY_STATUSES:
         cls = Unavailable
-    return (cls or ApiError)(response.status_code, code, detail, error.get("fields"), retry_after)
+    return (cls or ApiError)(response.status_code, code, detail, error.get("fields"))
 
 
 class RangeWatchClient:
-    def __init__(self, server: str, token: str | None = None, *, retry: RetryPolicy | None = None, timeout: float = 30.0,
-                 session: requests.Session | None = None):
+    """One device's connection to the server. Not shared between threads: each thread makes its own
+    (a requests.Session is not thread-safe)."""
+
+    def __init__(self, server: str, token: str | None = None, *, retry: Retry | None = None, timeout: float = 30.0):
         self.server = server.rstrip("/")
         self.token = token
-        self.retry = retry or RetryPolicy()
         self.timeout = timeout
-        self.session = session or requests.Session()
+        self.session = requests.Session()
         self.session.headers["User-Agent"] = "rangewatch-mobile-client-stub/1"
+        adapter = HTTPAdapter(max_retries=retry or retry_policy())
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
 
     # -- transport -------------------------------------------------------------------------
-    def _url(self, path: str) -> str:
-        return self.server + path
-
     def request(self, method: str, path: str, *, auth: bool = True, extra_timeout: float = 0, **kwargs) -> requests.Response:
-        """One call with retries on network errors, 429 and 503. Uploads are safe to resend
-        because they carry an Idempotency-Key. Raises ApiError subclasses for error answers."""
+        """One call; the session's Retry resends on network errors, 429 and 502-504.
+        Raises ApiError subclasses for error answers."""
         headers = dict(kwargs.pop("headers", {}) or {})
         if auth and self.token:
             headers["Authorization"] = f"Token {self.token}"
-        last_error: ApiError | None = None
-        for attempt in range(self.retry.attempts):
-            retry_after = None
-            try:
-                response = self.session.request(method, self._url(path), headers=headers, timeout=self.timeout + extra_timeout, **kwargs)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                last_error = Unavailable(0, "network", f"could not reach {self.server}: {exc.__class__.__name__}")
-            else:
-                if response.status_code < 400:
-                    return response
-                error = _error_from(response)
-                if not isinstance(error, Unavailable):
-                    raise error
-                last_error, retry_after = error, error.retry_after
-            if attempt + 1 < self.retry.attempts:
-                self.retry.sleep(self.retry.delay(attempt, retry_after))
-        raise last_error
+        try:
+            response = self.session.request(method, self.server + path, headers=headers,
+                                            timeout=self.timeout + extra_timeout, **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise Unavailable(0, "network", f"could not reach {self.server}: {exc.__class__.__name__}") from exc
+        if response.status_code >= 400:
+            raise _error_from(response)
+        return response
 
     # -- auth ------------------------------------------------------------------------------
     def register(self, username: str, password: str, email: str | None = None) -> dict:

@@ -11,11 +11,15 @@ from pathlib import Path
 
 from mobile_client_stub import photos as photo_lib
 from mobile_client_stub.api import ApiError, NotAuthenticated, RangeWatchClient, TooLarge, Unavailable
+from mobile_client_stub.batch import BatchOptions, identify_batch
+from mobile_client_stub.camera_traps import DeploymentsError, DeploymentTable, is_batch_input
 from mobile_client_stub.queue import Config, LocalHistory, OfflineQueue, default_config_path
-from mobile_client_stub.render import render_history_row, render_observation
+from mobile_client_stub.render import render_batch_report, render_history_row, render_observation
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
+DEFAULT_BATCH_DIR = "rangewatch-results"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_TOO_LARGE, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C
 
 
 class Context:
@@ -94,6 +98,8 @@ def cmd_identify(ctx: Context) -> int:
     if (a.lat is None) != (a.lon is None):
         ctx.out("give both --lat and --lon, or neither (then the photo's GPS is used)")
         return EXIT_USAGE
+    if a.out or a.deployments or any(is_batch_input(p) for p in a.photos):
+        return cmd_identify_batch(ctx)
     results, code = [], EXIT_OK
     for path in a.photos:
         try:
@@ -126,6 +132,35 @@ def cmd_identify(ctx: Context) -> int:
     if results:
         _report(ctx, results)
     return code
+
+
+def cmd_identify_batch(ctx: Context) -> int:
+    """A camera-trap card: every image under the folders / globs, results as files, resumable."""
+    a = ctx.args
+    if a.deployments and a.lat is not None:
+        ctx.out("give --lat/--lon (one place for every image) or --deployments, not both")
+        return EXIT_USAGE
+    if a.offline:
+        ctx.out("--offline queues single photos; a batch needs no queue: run it again to resume")
+        return EXIT_USAGE
+    try:
+        deployments = DeploymentTable.from_csv(Path(a.deployments)) if a.deployments else None
+    except DeploymentsError as exc:
+        print(f"Cannot use the deployments: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    options = BatchOptions(latitude=a.lat, longitude=a.lon, deployments=deployments, concurrency=a.concurrency,
+                           max_queued=max(a.max_queued, a.concurrency), wait=a.wait, stall_timeout=a.timeout,
+                           long_side=a.max_side, quality=a.quality)
+    out_dir = Path(a.out or DEFAULT_BATCH_DIR)
+    try:
+        report = identify_batch(a.photos, out_dir, options, lambda: RangeWatchClient(ctx.server, ctx.token))
+    except KeyboardInterrupt:
+        print(f"Interrupted. What finished is in {out_dir}; run the same command again to resume.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    ctx.out(render_batch_report(report))
+    if isinstance(report.halted_by, (NotAuthenticated, Unavailable)):
+        raise report.halted_by  # main() says what to do, with the usual exit code
+    return EXIT_OK if report.complete else EXIT_ERROR
 
 
 def cmd_sync(ctx: Context) -> int:
@@ -216,10 +251,23 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=cmd_register if name == "register" else cmd_login)
     sub.add_parser("logout", parents=[common], help="invalidate and forget the saved token").set_defaults(func=cmd_logout)
 
-    p = sub.add_parser("identify", parents=[common], help="name the animal in each photo and say if it belongs there")
-    p.add_argument("photos", nargs="+", metavar="PHOTO")
-    p.add_argument("--lat", type=float, help="latitude; default: the photo's EXIF GPS")
-    p.add_argument("--lon", type=float, help="longitude; default: the photo's EXIF GPS")
+    p = sub.add_parser(
+        "identify", parents=[common], help="name the animal in each photo and say if it belongs there",
+        description="Photos are sent one by one and their results printed. A folder, a quoted glob "
+                    "('cards/**/*.JPG'), --deployments or --out makes it a batch: every image sent once "
+                    "with bounded concurrency, results written to --out as results.csv and predictions.json "
+                    "(SpeciesNet format), resumable: run the same command again after an interruption.")
+    p.add_argument("photos", nargs="+", metavar="PHOTO_DIR_OR_GLOB")
+    p.add_argument("--lat", type=float, help="latitude; default: the deployment, else the photo's EXIF GPS")
+    p.add_argument("--lon", type=float, help="longitude; default: the deployment, else the photo's EXIF GPS")
+    p.add_argument("--deployments", metavar="CSV",
+                   help="batch: each image's place from a Camtrap DP deployments.csv (with its media.csv beside "
+                        "it, if any) or a folder,latitude,longitude CSV; an image belongs to the deployment "
+                        "named by its nearest folder")
+    p.add_argument("--out", metavar="DIR", help=f"batch: where the results and the journal go (default ./{DEFAULT_BATCH_DIR})")
+    p.add_argument("--concurrency", type=int, default=4, help="batch: uploads in flight (default %(default)s)")
+    p.add_argument("--max-queued", type=int, default=64,
+                   help="batch: images sent and not yet finished, at most (default %(default)s)")
     p.add_argument("--offline", action="store_true", help="queue the capture on this device; send it later with `sync`")
     p.add_argument("--max-side", type=int, default=photo_lib.DEFAULT_LONG_SIDE, help="downsize the long side to this many pixels before sending (default %(default)s)")
     p.add_argument("--quality", type=int, default=photo_lib.DEFAULT_QUALITY, help="JPEG quality of the re-encoded photo (default %(default)s)")
@@ -245,7 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _result_options(p, wait_default: bool = True) -> None:
     p.add_argument("--wait", action=argparse.BooleanOptionalAction, default=wait_default,
                    help="wait for the result (default: %(default)s)")
-    p.add_argument("--timeout", type=float, default=120, help="give up waiting after this many seconds (default %(default)s)")
+    p.add_argument("--timeout", type=float, default=120,
+                   help="give up waiting after this many seconds without a result (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print the API's JSON instead of plain words")
 
 
@@ -263,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_TOO_LARGE
     except Unavailable as exc:
         what = "busy (too many requests)" if exc.status == 429 else "unavailable"
-        print(f"The server is {what} even after retrying ({exc.detail}). Queued captures stay queued; try again later.", file=sys.stderr)
+        print(f"The server is {what} even after retrying ({exc.detail}). Queued captures and unfinished batch images stay for the next try.", file=sys.stderr)
         return EXIT_UNAVAILABLE
     except ApiError as exc:
         fields = "; ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in exc.fields.items()

@@ -113,3 +113,25 @@ def render_history_row(obs: dict) -> str:
     region = ((obs.get("verdict") or {}).get("region") or {}).get("name", "")
     name = taxon_name(ident["taxon"]) if ident else "-"
     return f"{obs['id']}  {obs.get('created', '')[:16]:16}  {verdict:12}  {name}  {region}"
+
+
+def render_batch_report(report) -> str:
+    """The end of a batch run (mobile_client_stub.batch.BatchReport) in a few lines."""
+    results, tally = report.results, report.tally
+    statuses = [(results[f"status:{s}"], label) for s, label in (
+        ("done", "identified"), ("failed", "failed on the server"), ("rejected", "refused at upload"),
+        ("not_sent", "not sent"), ("pending", "waiting for a result"))]
+    lines = [f"{report.found} image(s) found; in the results: " + ", ".join(f"{n} {label}" for n, label in statuses if n) + "."]
+    lines.append(f"This run sent {tally['sent']}, finished {tally['finished']}"
+                 + (f"; {tally['already_finished']} were finished by an earlier run" if tally["already_finished"] else "") + ".")
+    verdicts = sorted(((n, key.split(":", 1)[1]) for key, n in results.items() if key.startswith("verdict:")), reverse=True)
+    if verdicts:
+        lines.append("Verdicts: " + ", ".join(f"{name} {n}" for n, name in verdicts) + ".")
+    if report.stalled:
+        lines.append("No result came for a while: the rest stay accepted on the server.")
+    if not report.complete:
+        lines.append("Not finished (see status and error_code in results.csv): run the same command again to resume; "
+                     "nothing is sent twice.")
+    out = report.out_dir
+    lines.append(f"Results: {out / 'results.csv'}, {out / 'predictions.json'} (journal: {out / 'journal.sqlite3'})")
+    return "\n".join(lines)
