@@ -46,6 +46,13 @@ def _verdict(observation: dict) -> dict:
     return observation.get("verdict") or {}
 
 
+def _region(observation: dict) -> str | None:
+    """The region the verdict speaks for, else the most specific one the point lies in."""
+    verdict = _verdict(observation)
+    region = verdict.get("region") or next(iter(verdict.get("regions") or []), None)
+    return region["name"] if region else None
+
+
 def csv_row(record: ImageRecord) -> dict:
     observation = record.result or {}
     identification = observation.get("identification") or {}
@@ -57,7 +64,7 @@ def csv_row(record: ImageRecord) -> dict:
         "status": image_status(record), "observation_id": record.observation_id,
         "scientific_name": taxon.get("scientific_name"), "common_name": taxon.get("common_name"),
         "rank": taxon.get("rank"), "score": identification.get("score"),
-        "verdict": _verdict(observation).get("status"), "region": (_verdict(observation).get("region") or {}).get("name"),
+        "verdict": _verdict(observation).get("status"), "region": _region(observation),
         "alert_level": (observation.get("alert") or {}).get("level"), "model_version": observation.get("model_version"),
         "error_code": failure.get("code") or record.error_code,
         "error_detail": failure.get("detail") or record.error_detail, "sha256": record.sha256,

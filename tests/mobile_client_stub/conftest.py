@@ -2,6 +2,7 @@
 and helpers to run the CLI as the user would: a subprocess with its own config file."""
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import subprocess
@@ -9,8 +10,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import jsonschema
+import numpy as np
 import piexif
 import pytest
+from PIL import Image
+
+from mobile_client_stub.batch_results import CSV_COLUMNS, PREDICTIONS_JSON, RESULTS_CSV
 
 from tests.conftest import shared_path
 from tests.e2e.stack import REPO, running_stack
@@ -39,10 +45,49 @@ def gps_tagged_copy(src: Path, dst: Path, lat: float, lon: float, taken: str = "
     return dst
 
 
+SPECIESNET_SCHEMA = json.loads((Path(__file__).parent / "speciesnet_predictions.schema.json").read_text())
+
+
+def make_card(folder: Path, count: int, *, seed: int = 0, size=(128, 96)) -> list[Path]:
+    """`count` small distinct JPEGs (noise: every file a different SHA-256), as a camera card holds them."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for number in range(count):
+        path = folder / f"RCNX{number:04d}.JPG"
+        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(path, quality=80)
+        paths.append(path)
+    return paths
+
+
+def read_batch_outputs(out_dir: Path) -> tuple[list[dict], list[dict]]:
+    """results.csv rows and predictions.json entries, after checking both: the CSV's columns, the
+    JSON against SpeciesNet's format, and that they describe the same images."""
+    with (out_dir / RESULTS_CSV).open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        assert reader.fieldnames == CSV_COLUMNS
+        rows = list(reader)
+    document = json.loads((out_dir / PREDICTIONS_JSON).read_text())
+    jsonschema.validate(document, SPECIESNET_SCHEMA)
+    predictions = document["predictions"]
+    assert [p["filepath"] for p in predictions] == [r["filepath"] for r in rows]
+    for entry in predictions:
+        # SpeciesNet: a prediction exactly when nothing failed; classes and scores pair up, best first.
+        assert ("prediction" in entry) != ("failures" in entry), entry
+        if "classifications" in entry:
+            scores = entry["classifications"]["scores"]
+            assert len(scores) == len(entry["classifications"]["classes"]) and scores == sorted(scores, reverse=True)
+    return rows, predictions
+
+
 @pytest.fixture(scope="session")
 def live_stack(tmp_path_factory):
     shared_path("photos", "speciesnet_test_images", "african_elephants.jpg")
-    with running_stack(tmp_path_factory.mktemp("client-stack"), database_url=None, broker_url=None) as stack:
+    # The batch tests send a few hundred photos from one account in seconds. The per-person upload
+    # throttle (60/minute) is not what they test (a project's own quota replaces it for camera-trap
+    # batches; 429 + Retry-After handling is tested in test_api.py), so the stack lifts it.
+    with running_stack(tmp_path_factory.mktemp("client-stack"), database_url=None, broker_url=None,
+                       extra_env={"RANGEWATCH_UPLOAD_RATE": "100000/minute"}) as stack:
         yield stack
 
 
@@ -74,6 +119,11 @@ class Phone:
     def python(self, code: str, timeout: float = 180) -> CliRun:
         out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout)
         return CliRun(out.returncode, out.stdout, out.stderr)
+
+    def start(self, *args: str) -> subprocess.Popen:
+        """The CLI as a process the test can kill."""
+        return subprocess.Popen([sys.executable, "-m", "mobile_client_stub", *args], cwd=REPO, env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.fixture

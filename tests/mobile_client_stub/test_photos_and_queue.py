@@ -3,6 +3,7 @@ import io
 import stat
 from datetime import datetime, timedelta, timezone
 
+import piexif
 from PIL import Image
 
 from mobile_client_stub.photos import prepare_photo
@@ -49,3 +50,21 @@ def test_config_and_queue_files_are_private_and_survive_a_resend(tmp_path):
     parked = queue.park_failed(items[1])
     assert queue.items() == [] and (parked / "item.json").exists()
     assert not [p for p in queue.root.iterdir() if p.name.startswith(".")]  # no leftovers
+
+
+def test_western_longitude_and_no_offset_time(tmp_path):
+    tagged = gps_tagged_copy(_jpeg(tmp_path / "src.jpg", (64, 48)), tmp_path / "florida.jpg", 27.5, -81.5, "2024:05:01 07:30:00", "")
+    meta = prepare_photo(tagged).meta
+    assert abs(meta.latitude - 27.5) < 1e-4 and abs(meta.longitude + 81.5) < 1e-4
+    # Without OffsetTimeOriginal the camera's time is local: read in this device's zone.
+    assert meta.observed_at == datetime(2024, 5, 1, 7, 30).astimezone()
+
+
+def test_gps_with_a_zero_denominator_is_no_position(tmp_path):
+    """A damaged GPS tag gives no position, never a crash or a wrong point."""
+    src = _jpeg(tmp_path / "src.jpg", (64, 48))
+    gps = {piexif.GPSIFD.GPSLatitudeRef: b"N", piexif.GPSIFD.GPSLatitude: ((50, 0), (41, 1), (0, 1)),
+           piexif.GPSIFD.GPSLongitudeRef: b"E", piexif.GPSIFD.GPSLongitude: ((4, 1), (0, 1), (46, 1))}
+    piexif.insert(piexif.dump({"GPS": gps}), str(src))
+    meta = prepare_photo(src).meta
+    assert meta.latitude is None and meta.longitude is None
