@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,7 +41,7 @@ class BatchOptions:
     concurrency: int = 4  # uploads in flight
     max_queued: int = 64  # images sent and not yet finished
     wait: bool = True  # collect the results; without it a later run collects them
-    stall_timeout: float = 120.0  # stop collecting after this long without a result
+    stall_timeout: float = 120.0  # wait at most this long without any result; the rest stays for the next run
     long_side: int = DEFAULT_LONG_SIDE
     quality: int = DEFAULT_QUALITY
 
@@ -77,7 +78,7 @@ class BatchRun:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._window = threading.BoundedSemaphore(options.max_queued)
-        self._results: queue.Queue = queue.Queue()  # (path, observation) in acceptance order
+        self._results: queue.Queue = queue.Queue()  # (path, observation, accepted at), oldest first
         self._local = threading.local()
 
     # -- the run -------------------------------------------------------------------------------
@@ -112,7 +113,7 @@ class BatchRun:
         if self._stop.is_set():
             return False
         if record is not None and record.state == ACCEPTED:
-            self._results.put((record.path, {"id": record.observation_id, "status": "queued"}))
+            self._results.put((record.path, {"id": record.observation_id, "status": "queued"}, time.monotonic()))
         else:
             senders.submit(self._send, image).add_done_callback(self._surface_crash)
         return True
@@ -174,7 +175,7 @@ class BatchRun:
         if observation["status"] in FINAL_STATUSES or not self.options.wait:
             self._finish(path, observation)
         else:
-            self._results.put((path, observation))
+            self._results.put((path, observation, time.monotonic()))
 
     def _prepare(self, image: Path) -> PreparedImage:
         try:
@@ -211,20 +212,32 @@ class BatchRun:
             self._stop.set()
 
     def _collect_results(self) -> None:
+        """Oldest first. Each observation is waited for until `stall_timeout` has passed without
+        any result (since the last one, or since it was accepted); past that it gets one look and
+        stays accepted if unfinished, so one stuck job costs the wait once, not once per image."""
+        last_result = time.monotonic()
         while (item := self._results.get()) is not _END:
-            path, observation = item
-            if not (self.stalled or self._stop.is_set()):
-                try:
-                    observation = self._client().wait_for(observation, timeout=self.options.stall_timeout)
-                except (NotAuthenticated, Unavailable) as exc:
-                    self._halt(exc)
-                except ApiError as exc:  # e.g. 404: the observation was deleted on the server
-                    self.journal.mark_rejected(path, exc.code, exc.detail)
-                    self._window.release()
-                    self._count("rejected")
-                    continue
-                if observation["status"] not in FINAL_STATUSES and not self._stop.is_set():
-                    self.stalled = True
+            path, observation, accepted_at = item
+            if self._stop.is_set():
+                self._finish(path, observation)
+                continue
+            quiet_for = time.monotonic() - max(last_result, accepted_at)
+            try:
+                if quiet_for < self.options.stall_timeout:
+                    observation = self._client().wait_for(observation, timeout=self.options.stall_timeout - quiet_for)
+                else:
+                    observation = self._client().observation(observation["id"])
+            except (NotAuthenticated, Unavailable) as exc:
+                self._halt(exc)
+            except ApiError as exc:  # e.g. 404: the observation was deleted on the server
+                self.journal.mark_rejected(path, exc.code, exc.detail)
+                self._window.release()
+                self._count("rejected")
+                continue
+            if observation["status"] in FINAL_STATUSES:
+                last_result = time.monotonic()
+            elif not self._stop.is_set():
+                self.stalled = True
             self._finish(path, observation)
 
     def _finish(self, path: str, observation: dict) -> None:

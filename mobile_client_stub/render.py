@@ -128,7 +128,7 @@ def render_batch_report(report) -> str:
     if verdicts:
         lines.append("Verdicts: " + ", ".join(f"{name} {n}" for n, name in verdicts) + ".")
     if report.stalled:
-        lines.append("No result came for a while: the rest stay accepted on the server.")
+        lines.append("Some results did not come in time: they stay accepted on the server, and the next run collects them.")
     if not report.complete:
         lines.append("Not finished (see status and error_code in results.csv): run the same command again to resume; "
                      "nothing is sent twice.")

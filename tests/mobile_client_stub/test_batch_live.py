@@ -163,3 +163,27 @@ def test_images_no_deployment_names_are_not_sent_and_say_why(live_stack, team, t
 
     bad = team.run("identify", str(tmp_path / "cards"), "--deployments", str(tmp_path / "missing.csv"))
     assert bad.returncode == 2 and "Cannot use the deployments" in bad.stderr
+
+
+def test_with_the_worker_down_results_stay_accepted_and_the_next_run_collects_them_without_resending(live_stack, team, tmp_path):
+    card = make_card(tmp_path / "card", 12, seed=6)
+    out = tmp_path / "results"
+    args = ("identify", str(tmp_path / "card"), *SERENGETI, "--out", str(out), "--timeout", "3")
+    live_stack.stop_worker()
+    try:
+        started = time.monotonic()
+        waiting = team.run(*args)
+        # One wait of --timeout for the first job, then one look each: not 12 x 3 s.
+        assert time.monotonic() - started < 30
+    finally:
+        live_stack.start_worker()
+    assert waiting.returncode == 1 and "did not come in time" in waiting.stdout, waiting.stdout + waiting.stderr
+    assert journal_states(out) == {"accepted": len(card)}
+    rows, predictions = read_batch_outputs(out)
+    assert {r["status"] for r in rows} == {"pending"} and {p["failures"][0] for p in predictions} == {"PENDING"}
+
+    collected = team.run(*args[:-2], "--timeout", "120")
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    assert "This run sent 0, finished 12." in collected.stdout
+    assert set(journal_uploads(out).values()) == {1}
+    assert len(server_observations(live_stack, team.username)) == len(card)
