@@ -13,6 +13,7 @@ so the client downsizes 2-5 MP frames as it does in the field. The upload thrott
 (RANGEWATCH_UPLOAD_RATE): a project's own quota replaces it for camera-trap batches.
 Last line: images=<n> images_per_s=<x> client_peak_rss_mb=<n> ... minutes_for_10000=<m>
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,7 +50,9 @@ def small_card(folder: Path, count: int) -> Path:
     rng = np.random.default_rng(count)
     folder.mkdir(parents=True)
     for number in range(count):
-        Image.fromarray(rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)).save(folder / f"IMG_{number:05d}.JPG", quality=80)
+        Image.fromarray(rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)).save(
+            folder / f"IMG_{number:05d}.JPG", quality=80
+        )
     return folder
 
 
@@ -63,24 +66,53 @@ def real_card(folder: Path, count: int) -> Path:
 
 
 def register(stack) -> str:
-    answer = requests.post(f"{stack.base_url}/api/v1/auth/register/", timeout=30,
-                           json={"username": f"bench{uuid.uuid4().hex[:10]}", "password": "bench pass phrase 42"})
+    answer = requests.post(
+        f"{stack.base_url}/api/v1/auth/register/",
+        timeout=30,
+        json={"username": f"bench{uuid.uuid4().hex[:10]}", "password": "bench pass phrase 42"},
+    )
     answer.raise_for_status()
     return answer.json()["token"]
 
 
 def observations_on_server(stack, token: str) -> int:
-    return requests.get(f"{stack.base_url}/api/v1/observations/", params={"limit": 1}, timeout=30,
-                        headers={"Authorization": f"Token {token}"}).json()["count"]
+    return requests.get(
+        f"{stack.base_url}/api/v1/observations/",
+        params={"limit": 1},
+        timeout=30,
+        headers={"Authorization": f"Token {token}"},
+    ).json()["count"]
 
 
 def run_client(stack, token: str, card: Path, out: Path, concurrency: int) -> dict:
-    env = {**stack.env, "RANGEWATCH_SERVER": stack.base_url, "RANGEWATCH_TOKEN": token,
-           "RANGEWATCH_CONFIG": str(out.parent / "client-config.json")}
+    env = {
+        **stack.env,
+        "RANGEWATCH_SERVER": stack.base_url,
+        "RANGEWATCH_TOKEN": token,
+        "RANGEWATCH_CONFIG": str(out.parent / "client-config.json"),
+    }
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", MEASURED_CLI, "identify", str(card), "--lat", "-2.33", "--lon", "34.83",
-                           "--out", str(out), "--concurrency", str(concurrency)],
-                          cwd=REPO, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            MEASURED_CLI,
+            "identify",
+            str(card),
+            "--lat",
+            "-2.33",
+            "--lon",
+            "34.83",
+            "--out",
+            str(out),
+            "--concurrency",
+            str(concurrency),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"client failed ({done.returncode}):\n{done.stdout}\n{done.stderr[-3000:]}")
@@ -94,11 +126,18 @@ def measure(stack, label: str, card: Path, count: int, work: Path, concurrency: 
     resume = run_client(stack, token, card, out, concurrency)  # nothing left: skip every image
     on_server = observations_on_server(stack, token)
     return {
-        "card": label, "images": count, "seconds": first["seconds"], "images_per_s": count / first["seconds"],
-        "client_cpu_ms_per_image": 1000 * first["cpu_s"] / count, "client_peak_rss_mb": first["peak_rss_kb"] / 1024,
+        "card": label,
+        "images": count,
+        "seconds": first["seconds"],
+        "images_per_s": count / first["seconds"],
+        "client_cpu_ms_per_image": 1000 * first["cpu_s"] / count,
+        "client_peak_rss_mb": first["peak_rss_kb"] / 1024,
         "journal_kb_per_image": sum(f.stat().st_size for f in out.glob("journal.sqlite3*")) / 1024 / count,
-        "outputs_kb_per_image": sum((out / f).stat().st_size for f in ("results.csv", "predictions.json")) / 1024 / count,
-        "resume_seconds": resume["seconds"], "observations_on_server": on_server,
+        "outputs_kb_per_image": sum((out / f).stat().st_size for f in ("results.csv", "predictions.json"))
+        / 1024
+        / count,
+        "resume_seconds": resume["seconds"],
+        "observations_on_server": on_server,
     }
 
 
@@ -115,9 +154,13 @@ def main(argv=None) -> int:
         cards = [(f"small-{n}", small_card(work / f"small-{n}", n), n) for n in sizes]
         if args.real:
             cards.append((f"real-{args.real}", real_card(work / f"real-{args.real}", args.real), args.real))
-        with running_stack(work / "stack", database_url=None, broker_url=None,
-                           extra_env={"RANGEWATCH_UPLOAD_RATE": "1000000/minute", "LOG_LEVEL": "WARNING"},
-                           web_threads=8) as stack:
+        with running_stack(
+            work / "stack",
+            database_url=None,
+            broker_url=None,
+            extra_env={"RANGEWATCH_UPLOAD_RATE": "1000000/minute", "LOG_LEVEL": "WARNING"},
+            web_threads=8,
+        ) as stack:
             results = [measure(stack, label, card, count, work, args.concurrency) for label, card, count in cards]
     columns = list(results[0])
     print("# embedded stack (gunicorn 1x8 threads, one thread-pool inference worker, SQLite, file broker) and the")
@@ -127,10 +170,12 @@ def main(argv=None) -> int:
         print(" | ".join(f"{row[c]:.2f}" if isinstance(row[c], float) else str(row[c]) for c in columns))
     slowest = min(results, key=lambda r: r["images_per_s"])
     duplicates = sum(r["observations_on_server"] - r["images"] for r in results)
-    print(f"images={sum(r['images'] for r in results)} duplicated={duplicates} "
-          f"images_per_s={slowest['images_per_s']:.1f} ({slowest['card']}) "
-          f"client_peak_rss_mb={max(r['client_peak_rss_mb'] for r in results):.0f} "
-          f"minutes_for_10000={10000 / slowest['images_per_s'] / 60:.1f}")
+    print(
+        f"images={sum(r['images'] for r in results)} duplicated={duplicates} "
+        f"images_per_s={slowest['images_per_s']:.1f} ({slowest['card']}) "
+        f"client_peak_rss_mb={max(r['client_peak_rss_mb'] for r in results):.0f} "
+        f"minutes_for_10000={10000 / slowest['images_per_s'] / 60:.1f}"
+    )
     return 0
 
 

@@ -1,4 +1,5 @@
 """The HTTP client: the calls the phone app makes, with retries, backoff and typed errors."""
+
 from __future__ import annotations
 
 import time
@@ -11,27 +12,78 @@ from urllib3.util.retry import Retry
 # checks each against the live server's OpenAPI schema, so a contract change breaks a test first.
 # "needs_auth_api": the auth/list endpoints another change adds; the schema test skips those until they land.
 CONTRACT = [
-    {"method": "post", "path": "/api/v1/observations/", "form": ["photo", "latitude", "longitude", "observed_at"],
-     "query": ["wait"], "headers": ["Idempotency-Key"], "response": ["ObservationOutput"]},
+    {
+        "method": "post",
+        "path": "/api/v1/observations/",
+        "form": ["photo", "latitude", "longitude", "observed_at"],
+        "query": ["wait"],
+        "headers": ["Idempotency-Key"],
+        "response": ["ObservationOutput"],
+    },
     # The detail view answers ObservationDetailOutput: ObservationOutput plus the owner's extras.
-    {"method": "get", "path": "/api/v1/observations/{observation_id}/", "query": ["wait"], "response": ["ObservationOutput", "ObservationDetailOutput"]},
-    {"method": "get", "path": "/api/v1/observations/", "query": ["limit", "offset"], "needs_auth_api": True, "list": True},
-    {"method": "post", "path": "/api/v1/auth/register/", "json": ["username", "password", "email"], "needs_auth_api": True},
+    {
+        "method": "get",
+        "path": "/api/v1/observations/{observation_id}/",
+        "query": ["wait"],
+        "response": ["ObservationOutput", "ObservationDetailOutput"],
+    },
+    {
+        "method": "get",
+        "path": "/api/v1/observations/",
+        "query": ["limit", "offset"],
+        "needs_auth_api": True,
+        "list": True,
+    },
+    {
+        "method": "post",
+        "path": "/api/v1/auth/register/",
+        "json": ["username", "password", "email"],
+        "needs_auth_api": True,
+    },
     {"method": "post", "path": "/api/v1/auth/login/", "json": ["username", "password"], "needs_auth_api": True},
     {"method": "post", "path": "/api/v1/auth/logout/", "needs_auth_api": True},
 ]
 # Fields of ObservationOutput that render.py and the web page read (dotted paths through nested objects).
 RESULT_FIELDS = [
-    "id", "status", "created", "observed_at", "model_version",
-    "location.latitude", "location.longitude", "location.source", "location.flags",
-    "predictions.key", "predictions.score", "predictions.taxon.scientific_name", "predictions.taxon.common_name",
-    "identification.score", "identification.taxon.scientific_name", "identification.taxon.common_name", "identification.taxon.rank",
-    "verdict.status", "verdict.explanation", "verdict.region.name", "verdict.sources.name", "verdict.sources.url",
-    "species_info.summary", "species_info.habitat", "species_info.diet", "species_info.iucn_category_label",
-    "species_info.conservation_note", "species_info.how_to_help",
-    "alert.level", "alert.message", "alert.contacts.organisation", "alert.contacts.kind", "alert.contacts.region_name",
-    "alert.contacts.phone", "alert.contacts.email", "alert.contacts.url", "alert.contacts.hours",
-    "failure.code", "failure.detail",
+    "id",
+    "status",
+    "created",
+    "observed_at",
+    "model_version",
+    "location.latitude",
+    "location.longitude",
+    "location.source",
+    "location.flags",
+    "predictions.key",
+    "predictions.score",
+    "predictions.taxon.scientific_name",
+    "predictions.taxon.common_name",
+    "identification.score",
+    "identification.taxon.scientific_name",
+    "identification.taxon.common_name",
+    "identification.taxon.rank",
+    "verdict.status",
+    "verdict.explanation",
+    "verdict.region.name",
+    "verdict.sources.name",
+    "verdict.sources.url",
+    "species_info.summary",
+    "species_info.habitat",
+    "species_info.diet",
+    "species_info.iucn_category_label",
+    "species_info.conservation_note",
+    "species_info.how_to_help",
+    "alert.level",
+    "alert.message",
+    "alert.contacts.organisation",
+    "alert.contacts.kind",
+    "alert.contacts.region_name",
+    "alert.contacts.phone",
+    "alert.contacts.email",
+    "alert.contacts.url",
+    "alert.contacts.hours",
+    "failure.code",
+    "failure.detail",
 ]
 
 FINAL_STATUSES = ("done", "failed")
@@ -69,9 +121,15 @@ def retry_policy(attempts: int = 5, backoff_factor: float = 0.5) -> Retry:
     server's Retry-After honoured on 429/503 (capped at 5 minutes). POST is retried too: every
     upload carries an Idempotency-Key, so a resent upload names the same observation."""
     return _Retry(
-        total=attempts - 1, backoff_factor=backoff_factor, backoff_max=30, backoff_jitter=backoff_factor,
-        status_forcelist=RETRY_STATUSES, allowed_methods=None, respect_retry_after_header=True,
-        retry_after_max=300, raise_on_status=False,
+        total=attempts - 1,
+        backoff_factor=backoff_factor,
+        backoff_max=30,
+        backoff_jitter=backoff_factor,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=None,
+        respect_retry_after_header=True,
+        retry_after_max=300,
+        raise_on_status=False,
     )
 
 
@@ -105,15 +163,18 @@ class RangeWatchClient:
         self.session.mount("https://", adapter)
 
     # -- transport -------------------------------------------------------------------------
-    def request(self, method: str, path: str, *, auth: bool = True, extra_timeout: float = 0, **kwargs) -> requests.Response:
+    def request(
+        self, method: str, path: str, *, auth: bool = True, extra_timeout: float = 0, **kwargs
+    ) -> requests.Response:
         """One call; the session's Retry resends on network errors, 429 and 502-504.
         Raises ApiError subclasses for error answers."""
         headers = dict(kwargs.pop("headers", {}) or {})
         if auth and self.token:
             headers["Authorization"] = f"Token {self.token}"
         try:
-            response = self.session.request(method, self.server + path, headers=headers,
-                                            timeout=self.timeout + extra_timeout, **kwargs)
+            response = self.session.request(
+                method, self.server + path, headers=headers, timeout=self.timeout + extra_timeout, **kwargs
+            )
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise Unavailable(0, "network", f"could not reach {self.server}: {exc.__class__.__name__}") from exc
         if response.status_code >= 400:
@@ -126,14 +187,25 @@ class RangeWatchClient:
         return self.request("POST", "/api/v1/auth/register/", json=body, auth=False).json()
 
     def login(self, username: str, password: str) -> dict:
-        return self.request("POST", "/api/v1/auth/login/", json={"username": username, "password": password}, auth=False).json()
+        return self.request(
+            "POST", "/api/v1/auth/login/", json={"username": username, "password": password}, auth=False
+        ).json()
 
     def logout(self) -> None:
         self.request("POST", "/api/v1/auth/logout/")
 
     # -- observations ----------------------------------------------------------------------
-    def upload(self, photo: bytes, filename: str, *, idempotency_key: str, latitude: float | None = None,
-               longitude: float | None = None, observed_at: str | None = None, wait: float = 0) -> dict:
+    def upload(
+        self,
+        photo: bytes,
+        filename: str,
+        *,
+        idempotency_key: str,
+        latitude: float | None = None,
+        longitude: float | None = None,
+        observed_at: str | None = None,
+        wait: float = 0,
+    ) -> dict:
         """POST the photo; the same key always names the same observation (202 queued, or 200 done)."""
         data = {}
         if latitude is not None and longitude is not None:
@@ -142,8 +214,13 @@ class RangeWatchClient:
             data["observed_at"] = observed_at
         wait = min(max(wait, 0), MAX_SERVER_WAIT)
         response = self.request(
-            "POST", "/api/v1/observations/", params={"wait": wait} if wait else None, data=data,
-            files={"photo": (filename, photo, "image/jpeg")}, headers={"Idempotency-Key": idempotency_key}, extra_timeout=wait,
+            "POST",
+            "/api/v1/observations/",
+            params={"wait": wait} if wait else None,
+            data=data,
+            files={"photo": (filename, photo, "image/jpeg")},
+            headers={"Idempotency-Key": idempotency_key},
+            extra_timeout=wait,
         )
         return response.json()
 

@@ -8,6 +8,7 @@ without a whole card queued ahead of other people's photos. The journal (journal
 each upload before and after it is sent, which makes an interrupted run resumable and, with the
 Idempotency-Key taken from the file's SHA-256, never duplicates an observation.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -68,8 +69,9 @@ class PreparedImage:
 class BatchRun:
     """One run over the images; `tally` counts what this run did (sent, finished, not_sent...)."""
 
-    def __init__(self, journal: BatchJournal, make_client: Callable[[], RangeWatchClient], options: BatchOptions,
-                 progress=None):
+    def __init__(
+        self, journal: BatchJournal, make_client: Callable[[], RangeWatchClient], options: BatchOptions, progress=None
+    ):
         self.journal, self.make_client, self.options, self.progress = journal, make_client, options, progress
         self.tally: Counter = Counter()
         self.halted_by: ApiError | None = None  # NotAuthenticated or Unavailable: nothing else can go through
@@ -152,14 +154,25 @@ class BatchRun:
         if self._stop.is_set():  # halted while this image was being prepared
             self._window.release()
             return
-        self.journal.mark_sending(path=path, filepath=filepath, sha256=prepared.sha256,
-                                  deployment_id=prepared.deployment_id, latitude=prepared.latitude,
-                                  longitude=prepared.longitude, location_source=prepared.location_source,
-                                  observed_at=prepared.observed_at)
+        self.journal.mark_sending(
+            path=path,
+            filepath=filepath,
+            sha256=prepared.sha256,
+            deployment_id=prepared.deployment_id,
+            latitude=prepared.latitude,
+            longitude=prepared.longitude,
+            location_source=prepared.location_source,
+            observed_at=prepared.observed_at,
+        )
         try:
             observation = self._client().upload(
-                prepared.photo.data, prepared.photo.filename, idempotency_key=idempotency_key(prepared.sha256),
-                latitude=prepared.latitude, longitude=prepared.longitude, observed_at=prepared.observed_at)
+                prepared.photo.data,
+                prepared.photo.filename,
+                idempotency_key=idempotency_key(prepared.sha256),
+                latitude=prepared.latitude,
+                longitude=prepared.longitude,
+                observed_at=prepared.observed_at,
+            )
         except (NotAuthenticated, Unavailable) as exc:
             self.journal.mark_unsent(path=path, filepath=filepath, code=exc.code, detail=exc.detail)
             self._halt(exc)
@@ -186,7 +199,9 @@ class BatchRun:
             raise ImageNotSent("unreadable", f"cannot read this image ({exc})") from None
         return PreparedImage(sha256, photo, *self._place(image, photo))
 
-    def _place(self, image: Path, photo: PreparedPhoto) -> tuple[float | None, float | None, str, str | None, str | None]:
+    def _place(
+        self, image: Path, photo: PreparedPhoto
+    ) -> tuple[float | None, float | None, str, str | None, str | None]:
         """(latitude, longitude, source, deployment id, observed_at): the typed place, else the
         deployment, else the photo's GPS; the time from media.csv, else from EXIF."""
         options = self.options
@@ -196,11 +211,19 @@ class BatchRun:
         placement = options.deployments.locate(image) if options.deployments else None
         if placement is not None:
             deployment = placement.deployment
-            return deployment.latitude, deployment.longitude, "deployment", deployment.id, placement.timestamp or observed_at
+            return (
+                deployment.latitude,
+                deployment.longitude,
+                "deployment",
+                deployment.id,
+                placement.timestamp or observed_at,
+            )
         if photo.meta.latitude is not None:
             return photo.meta.latitude, photo.meta.longitude, "exif", None, observed_at
         if options.deployments is not None:
-            raise ImageNotSent("no_deployment", "no deployment in the CSV names this image or its folders, and it has no GPS")
+            raise ImageNotSent(
+                "no_deployment", "no deployment in the CSV names this image or its folders, and it has no GPS"
+            )
         return None, None, "none", None, observed_at  # the server still names the animal; no verdict for a place
 
     # -- collector -----------------------------------------------------------------------------
@@ -265,8 +288,9 @@ class BatchReport:
         return self.halted_by is None and not unfinished
 
 
-def identify_batch(inputs: list[str], out_dir: Path, options: BatchOptions,
-                   make_client: Callable[[], RangeWatchClient]) -> BatchReport:
+def identify_batch(
+    inputs: list[str], out_dir: Path, options: BatchOptions, make_client: Callable[[], RangeWatchClient]
+) -> BatchReport:
     """Send every image under `inputs`, then write the result files from the whole journal (also
     when interrupted: what finished is written, and the same command resumes)."""
     out_dir = Path(out_dir)

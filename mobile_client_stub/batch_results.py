@@ -11,6 +11,7 @@ confident), not SpeciesNet's taxonomy strings. Each entry adds a `rangewatch` ob
 observation, the range verdict (native, invasive, introduced, out_of_range, unknown, uncertain,
 no_animal), its region and the alert level.
 """
+
 from __future__ import annotations
 
 import csv
@@ -26,9 +27,25 @@ from mobile_client_stub.journal import DONE, REJECTED, UNSENT, ImageRecord
 
 RESULTS_CSV, PREDICTIONS_JSON = "results.csv", "predictions.json"
 CSV_COLUMNS = [
-    "filepath", "deployment_id", "latitude", "longitude", "location_source", "observed_at", "status",
-    "observation_id", "scientific_name", "common_name", "rank", "score", "verdict", "region", "alert_level",
-    "model_version", "error_code", "error_detail", "sha256",
+    "filepath",
+    "deployment_id",
+    "latitude",
+    "longitude",
+    "location_source",
+    "observed_at",
+    "status",
+    "observation_id",
+    "scientific_name",
+    "common_name",
+    "rank",
+    "score",
+    "verdict",
+    "region",
+    "alert_level",
+    "model_version",
+    "error_code",
+    "error_detail",
+    "sha256",
 ]
 # SpeciesNet names the component that failed; these are RangeWatch's steps.
 FAILED_STEP = {"failed": "CLASSIFIER", "rejected": "UPLOAD", "not_sent": "UPLOAD", "pending": "PENDING"}
@@ -59,15 +76,25 @@ def csv_row(record: ImageRecord) -> dict:
     taxon = identification.get("taxon") or {}
     failure = observation.get("failure") or {}
     return {
-        "filepath": record.filepath, "deployment_id": record.deployment_id, "latitude": record.latitude,
-        "longitude": record.longitude, "location_source": record.location_source, "observed_at": record.observed_at,
-        "status": image_status(record), "observation_id": record.observation_id,
-        "scientific_name": taxon.get("scientific_name"), "common_name": taxon.get("common_name"),
-        "rank": taxon.get("rank"), "score": identification.get("score"),
-        "verdict": _verdict(observation).get("status"), "region": _region(observation),
-        "alert_level": (observation.get("alert") or {}).get("level"), "model_version": observation.get("model_version"),
+        "filepath": record.filepath,
+        "deployment_id": record.deployment_id,
+        "latitude": record.latitude,
+        "longitude": record.longitude,
+        "location_source": record.location_source,
+        "observed_at": record.observed_at,
+        "status": image_status(record),
+        "observation_id": record.observation_id,
+        "scientific_name": taxon.get("scientific_name"),
+        "common_name": taxon.get("common_name"),
+        "rank": taxon.get("rank"),
+        "score": identification.get("score"),
+        "verdict": _verdict(observation).get("status"),
+        "region": _region(observation),
+        "alert_level": (observation.get("alert") or {}).get("level"),
+        "model_version": observation.get("model_version"),
         "error_code": failure.get("code") or record.error_code,
-        "error_detail": failure.get("detail") or record.error_detail, "sha256": record.sha256,
+        "error_detail": failure.get("detail") or record.error_detail,
+        "sha256": record.sha256,
     }
 
 
@@ -81,7 +108,10 @@ def _final_prediction(observation: dict) -> tuple[str, float, str]:
         source = "classifier" if rank == "species" else f"classifier_rollup_to_{rank}"
         return identification["taxon"]["scientific_name"], identification["score"], source
     if _verdict(observation).get("status") == "no_animal":
-        score = next((p["score"] for p in predictions if p["key"] == "no_animal"), predictions[0]["score"] if predictions else 0.0)
+        score = next(
+            (p["score"] for p in predictions if p["key"] == "no_animal"),
+            predictions[0]["score"] if predictions else 0.0,
+        )
         return "blank", score, "classifier_blank"
     return "unknown", predictions[0]["score"] if predictions else 0.0, "classifier_uncertain"
 
@@ -96,14 +126,21 @@ def speciesnet_prediction(record: ImageRecord) -> dict:
         entry.update(latitude=record.latitude, longitude=record.longitude)
     if status == "done":
         predictions = observation.get("predictions") or []
-        entry["classifications"] = {"classes": [p["key"] for p in predictions], "scores": [p["score"] for p in predictions]}
+        entry["classifications"] = {
+            "classes": [p["key"] for p in predictions],
+            "scores": [p["score"] for p in predictions],
+        }
         entry["prediction"], entry["prediction_score"], entry["prediction_source"] = _final_prediction(observation)
     if observation.get("model_version"):
         entry["model_version"] = observation["model_version"]
     row = csv_row(record)
     entry["rangewatch"] = {
-        "observation_id": record.observation_id, "status": status, "deployment_id": record.deployment_id,
-        "verdict": row["verdict"], "region": row["region"], "alert_level": row["alert_level"],
+        "observation_id": record.observation_id,
+        "status": status,
+        "deployment_id": record.deployment_id,
+        "verdict": row["verdict"],
+        "region": row["region"],
+        "alert_level": row["alert_level"],
         "error": {"code": row["error_code"], "detail": row["error_detail"]} if row["error_code"] else None,
     }
     return entry

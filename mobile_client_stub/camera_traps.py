@@ -6,6 +6,7 @@ longitude) or a plain `folder,latitude,longitude` table. An image belongs to the
 the package's `media.csv` names for it, when that file lies beside the deployments, else to the
 deployment named by its nearest enclosing folder (`cards/<deploymentID>/IMG_0001.JPG`).
 """
+
 from __future__ import annotations
 
 import csv
@@ -63,8 +64,11 @@ def find_images(inputs: list[str]) -> Iterator[Path]:
         elif path.is_file():
             yield path
         else:
-            yield from (Path(match) for match in sorted(glob.iglob(argument, recursive=True))
-                        if Path(match).is_file() and _is_image(Path(match)))
+            yield from (
+                Path(match)
+                for match in sorted(glob.iglob(argument, recursive=True))
+                if Path(match).is_file() and _is_image(Path(match))
+            )
 
 
 def _coordinate(row: dict, column: str, limit: float, where: str) -> float:
@@ -80,8 +84,12 @@ def _coordinate(row: dict, column: str, limit: float, where: str) -> float:
 class DeploymentTable:
     """Deployments by id, and (from a Camtrap DP media.csv) the deployment of each media file."""
 
-    def __init__(self, deployments: dict[str, Deployment], media: dict[Path, MediaRow] | None = None,
-                 media_names: dict[str, MediaRow] | None = None):
+    def __init__(
+        self,
+        deployments: dict[str, Deployment],
+        media: dict[Path, MediaRow] | None = None,
+        media_names: dict[str, MediaRow] | None = None,
+    ):
         self.deployments = deployments
         self.media = media or {}  # absolute file path -> its media.csv row
         self.media_names = media_names or {}  # file name -> its row, for names no other deployment uses
@@ -98,7 +106,8 @@ class DeploymentTable:
                 if id_column is None or missing:
                     raise DeploymentsError(
                         f"{path}: needs a {' or '.join(ID_COLUMNS)} column and latitude, longitude "
-                        f"(found: {', '.join(columns) or 'no header'})")
+                        f"(found: {', '.join(columns) or 'no header'})"
+                    )
                 deployments = {}
                 for number, row in enumerate(reader, start=2):
                     where = f"{path}, line {number}"
@@ -106,7 +115,10 @@ class DeploymentTable:
                     if not deployment_id:
                         raise DeploymentsError(f"{where}: empty {id_column}")
                     deployments[deployment_id] = Deployment(
-                        deployment_id, _coordinate(row, "latitude", 90, where), _coordinate(row, "longitude", 180, where))
+                        deployment_id,
+                        _coordinate(row, "latitude", 90, where),
+                        _coordinate(row, "longitude", 180, where),
+                    )
         except OSError as exc:
             raise DeploymentsError(f"{path}: cannot read it ({exc.strerror or exc})") from None
         media_csv = path.with_name("media.csv")

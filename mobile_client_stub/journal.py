@@ -9,6 +9,7 @@ died still names one observation. Every write is one committed transaction (WAL 
 SIGKILL loses nothing that was committed), and results stay on disk: memory does not grow with
 the size of the batch.
 """
+
 from __future__ import annotations
 
 import json
@@ -125,9 +126,18 @@ class BatchJournal:
             return dict(self._db.execute("SELECT state, COUNT(*) FROM image GROUP BY state").fetchall())
 
     # -- writes --------------------------------------------------------------------------------
-    def mark_sending(self, *, path: str, filepath: str, sha256: str, deployment_id: str | None,
-                     latitude: float | None, longitude: float | None, location_source: str,
-                     observed_at: str | None) -> None:
+    def mark_sending(
+        self,
+        *,
+        path: str,
+        filepath: str,
+        sha256: str,
+        deployment_id: str | None,
+        latitude: float | None,
+        longitude: float | None,
+        location_source: str,
+        observed_at: str | None,
+    ) -> None:
         """Before the upload: what is about to be sent, and one more upload counted."""
         self._write(
             """INSERT INTO image (path, filepath, sha256, deployment_id, latitude, longitude, location_source,
@@ -140,25 +150,41 @@ class BatchJournal:
                    location_source = excluded.location_source, observed_at = excluded.observed_at,
                    state = 'sending', uploads = image.uploads + 1, error_code = NULL, error_detail = NULL,
                    updated_at = excluded.updated_at""",
-            dict(path=path, filepath=filepath, sha256=sha256, deployment_id=deployment_id, latitude=latitude,
-                 longitude=longitude, location_source=location_source, observed_at=observed_at),
+            dict(
+                path=path,
+                filepath=filepath,
+                sha256=sha256,
+                deployment_id=deployment_id,
+                latitude=latitude,
+                longitude=longitude,
+                location_source=location_source,
+                observed_at=observed_at,
+            ),
         )
 
     def mark_accepted(self, path: str, observation_id: str) -> None:
         """After the upload: the server holds the observation; only its result is left to fetch."""
-        self._write("UPDATE image SET state = 'accepted', observation_id = :observation_id, updated_at = :updated_at "
-                    "WHERE path = :path", dict(path=path, observation_id=observation_id))
+        self._write(
+            "UPDATE image SET state = 'accepted', observation_id = :observation_id, updated_at = :updated_at "
+            "WHERE path = :path",
+            dict(path=path, observation_id=observation_id),
+        )
 
     def mark_done(self, path: str, observation: dict) -> None:
         """The server's final answer (status done or failed), kept whole for the outputs."""
-        self._write("UPDATE image SET state = 'done', observation_id = :observation_id, result = :result, "
-                    "updated_at = :updated_at WHERE path = :path",
-                    dict(path=path, observation_id=observation["id"], result=json.dumps(observation)))
+        self._write(
+            "UPDATE image SET state = 'done', observation_id = :observation_id, result = :result, "
+            "updated_at = :updated_at WHERE path = :path",
+            dict(path=path, observation_id=observation["id"], result=json.dumps(observation)),
+        )
 
     def mark_rejected(self, path: str, code: str, detail: str) -> None:
         """The server refused the upload for good (a 4xx other than 401/413 retries): not resent."""
-        self._write("UPDATE image SET state = 'rejected', error_code = :code, error_detail = :detail, "
-                    "updated_at = :updated_at WHERE path = :path", dict(path=path, code=code, detail=detail))
+        self._write(
+            "UPDATE image SET state = 'rejected', error_code = :code, error_detail = :detail, "
+            "updated_at = :updated_at WHERE path = :path",
+            dict(path=path, code=code, detail=detail),
+        )
 
     def mark_unsent(self, *, path: str, filepath: str, code: str, detail: str) -> None:
         """Not sent in this run (unreadable file, no deployment, server unavailable): tried again

@@ -1,4 +1,5 @@
 """On-device photo handling, as phone apps do it: read EXIF GPS and time, downsize, strip EXIF."""
+
 from __future__ import annotations
 
 import io
@@ -80,7 +81,9 @@ def read_meta(image: Image.Image) -> PhotoMeta:
     if latitude is None or longitude is None or not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
         latitude = longitude = None
     details = exif.get_ifd(IFD.Exif)
-    observed_at = _exif_time(details.get(Base.DateTimeOriginal) or exif.get(Base.DateTime), details.get(Base.OffsetTimeOriginal))
+    observed_at = _exif_time(
+        details.get(Base.DateTimeOriginal) or exif.get(Base.DateTime), details.get(Base.OffsetTimeOriginal)
+    )
     return PhotoMeta(latitude, longitude, observed_at)
 
 

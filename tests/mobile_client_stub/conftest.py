@@ -1,5 +1,6 @@
 """A live product (embedded default: SQLite, file broker, worker, gunicorn) shared by the CLI tests,
 and helpers to run the CLI as the user would: a subprocess with its own config file."""
+
 from __future__ import annotations
 
 import csv
@@ -17,12 +18,13 @@ import pytest
 from PIL import Image
 
 from mobile_client_stub.batch_results import CSV_COLUMNS, PREDICTIONS_JSON, RESULTS_CSV
-
 from tests.conftest import shared_path
 from tests.e2e.stack import REPO, running_stack
 
 
-def gps_tagged_copy(src: Path, dst: Path, lat: float, lon: float, taken: str = "2024:05:01 07:30:00", offset: str = "-04:00") -> Path:
+def gps_tagged_copy(
+    src: Path, dst: Path, lat: float, lon: float, taken: str = "2024:05:01 07:30:00", offset: str = "-04:00"
+) -> Path:
     """A copy of `src` whose EXIF carries only a GPS position and a capture time, as a phone writes them."""
 
     def dms(value: float):
@@ -37,8 +39,10 @@ def gps_tagged_copy(src: Path, dst: Path, lat: float, lon: float, taken: str = "
         "0th": {piexif.ImageIFD.Make: b"RangeWatchTestPhone"},
         "Exif": {piexif.ExifIFD.DateTimeOriginal: taken.encode(), piexif.ExifIFD.OffsetTimeOriginal: offset.encode()},
         "GPS": {
-            piexif.GPSIFD.GPSLatitudeRef: b"N" if lat >= 0 else b"S", piexif.GPSIFD.GPSLatitude: dms(lat),
-            piexif.GPSIFD.GPSLongitudeRef: b"E" if lon >= 0 else b"W", piexif.GPSIFD.GPSLongitude: dms(lon),
+            piexif.GPSIFD.GPSLatitudeRef: b"N" if lat >= 0 else b"S",
+            piexif.GPSIFD.GPSLatitude: dms(lat),
+            piexif.GPSIFD.GPSLongitudeRef: b"E" if lon >= 0 else b"W",
+            piexif.GPSIFD.GPSLongitude: dms(lon),
         },
     }
     piexif.insert(piexif.dump(exif), str(dst))
@@ -86,8 +90,12 @@ def live_stack(tmp_path_factory):
     # The batch tests send a few hundred photos from one account in seconds. The per-person upload
     # throttle (60/minute) is not what they test (a project's own quota replaces it for camera-trap
     # batches; 429 + Retry-After handling is tested in test_api.py), so the stack lifts it.
-    with running_stack(tmp_path_factory.mktemp("client-stack"), database_url=None, broker_url=None,
-                       extra_env={"RANGEWATCH_UPLOAD_RATE": "100000/minute"}) as stack:
+    with running_stack(
+        tmp_path_factory.mktemp("client-stack"),
+        database_url=None,
+        broker_url=None,
+        extra_env={"RANGEWATCH_UPLOAD_RATE": "100000/minute"},
+    ) as stack:
         yield stack
 
 
@@ -112,18 +120,32 @@ class Phone:
             self.env["RANGEWATCH_TOKEN"] = token
 
     def run(self, *args: str, timeout: float = 180) -> CliRun:
-        out = subprocess.run([sys.executable, "-m", "mobile_client_stub", *args], cwd=REPO, env=self.env,
-                             capture_output=True, text=True, timeout=timeout)
+        out = subprocess.run(
+            [sys.executable, "-m", "mobile_client_stub", *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         return CliRun(out.returncode, out.stdout, out.stderr)
 
     def python(self, code: str, timeout: float = 180) -> CliRun:
-        out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout)
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
         return CliRun(out.returncode, out.stdout, out.stderr)
 
     def start(self, *args: str) -> subprocess.Popen:
         """The CLI as a process the test can kill."""
-        return subprocess.Popen([sys.executable, "-m", "mobile_client_stub", *args], cwd=REPO, env=self.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "mobile_client_stub", *args],
+            cwd=REPO,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
 
 @pytest.fixture

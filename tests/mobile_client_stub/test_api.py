@@ -1,5 +1,6 @@
 """The HTTP client's retries (urllib3's Retry) and typed errors, against a tiny real HTTP server that
 answers a script."""
+
 import json
 import threading
 import time
@@ -21,7 +22,9 @@ def scripted_server():
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            state["seen"].append({"path": self.path, "headers": dict(self.headers), "body": body, "at": time.monotonic()})
+            state["seen"].append(
+                {"path": self.path, "headers": dict(self.headers), "body": body, "at": time.monotonic()}
+            )
             status, headers, payload = state["script"].pop(0)
             data = json.dumps(payload).encode()
             self.send_response(status)
@@ -50,8 +53,9 @@ def client_for(url, attempts=4):
 
 def test_upload_retries_429_and_503_with_the_same_idempotency_key_and_honours_retry_after(scripted_server):
     scripted_server["script"] = [(429, {"Retry-After": "1"}, BUSY), (503, {"Retry-After": "1"}, BUSY), (200, {}, DONE)]
-    result = client_for(scripted_server["url"]).upload(b"jpeg", "a.jpg", idempotency_key="key-1", latitude=-2.33,
-                                                       longitude=34.83, wait=5)
+    result = client_for(scripted_server["url"]).upload(
+        b"jpeg", "a.jpg", idempotency_key="key-1", latitude=-2.33, longitude=34.83, wait=5
+    )
     assert result == DONE
     seen = scripted_server["seen"]
     assert len(seen) == 3
@@ -74,7 +78,9 @@ def test_gives_up_after_the_last_attempt_as_unavailable(scripted_server):
 
 @pytest.mark.parametrize("status, error", [(401, NotAuthenticated), (413, TooLarge), (400, None)])
 def test_4xx_answers_are_typed_and_not_retried(scripted_server, status, error):
-    scripted_server["script"] = [(status, {"Retry-After": "1"}, {"error": {"code": "x", "detail": "no", "fields": {"photo": ["no"]}}})]
+    scripted_server["script"] = [
+        (status, {"Retry-After": "1"}, {"error": {"code": "x", "detail": "no", "fields": {"photo": ["no"]}}})
+    ]
     with pytest.raises(error or Exception) as caught:
         client_for(scripted_server["url"]).upload(b"j", "a.jpg", idempotency_key="k")
     assert len(scripted_server["seen"]) == 1
@@ -91,5 +97,7 @@ def test_network_errors_are_reported_as_unavailable():
 def test_the_retry_policy_covers_posts_and_caps_retry_after():
     policy = retry_policy(attempts=5)
     assert policy.total == 4 and policy.is_retry("POST", 429) and policy.is_retry("POST", 503)
-    assert not policy.is_retry("POST", 400, has_retry_after=True) and not policy.is_retry("POST", 413, has_retry_after=True)
+    assert not policy.is_retry("POST", 400, has_retry_after=True) and not policy.is_retry(
+        "POST", 413, has_retry_after=True
+    )
     assert policy.backoff_jitter > 0 and policy.retry_after_max == 300

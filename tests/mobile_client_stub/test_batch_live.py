@@ -1,5 +1,6 @@
 """Batch identify as a camera-trap team runs it, against a live server: interrupted by a real SIGKILL
 and run again, every image becomes exactly one observation; the result files are checked."""
+
 import json
 import signal
 import sqlite3
@@ -25,8 +26,11 @@ SERENGETI = ("--lat", "-2.33", "--lon", "34.83")
 def team(live_stack, tmp_path):
     """A fresh account, so that its observations on the server are exactly what this test sent."""
     username = f"trap{uuid.uuid4().hex[:12]}"
-    answer = requests.post(f"{live_stack.base_url}/api/v1/auth/register/", timeout=30,
-                           json={"username": username, "password": "camera trap pass phrase 42"})
+    answer = requests.post(
+        f"{live_stack.base_url}/api/v1/auth/register/",
+        timeout=30,
+        json={"username": username, "password": "camera trap pass phrase 42"},
+    )
     assert answer.status_code in (200, 201), answer.text
     device = Phone(live_stack, tmp_path / "laptop", answer.json()["token"])
     device.username = username
@@ -35,9 +39,11 @@ def team(live_stack, tmp_path):
 
 def server_observations(stack, username: str) -> dict[str, int]:
     """Idempotency-Key -> number of observations, for everything the account has on the server."""
-    code = ("import json; from collections import Counter; from observations.models import Observation; "
-            f"print(json.dumps(Counter(Observation.objects.filter(owner__username={username!r})"
-            ".values_list('idempotency_key', flat=True))))")
+    code = (
+        "import json; from collections import Counter; from observations.models import Observation; "
+        f"print(json.dumps(Counter(Observation.objects.filter(owner__username={username!r})"
+        ".values_list('idempotency_key', flat=True))))"
+    )
     return json.loads(stack.manage("shell", "-v0", "-c", code).strip().splitlines()[-1])
 
 
@@ -57,7 +63,17 @@ def journal_uploads(out_dir) -> dict[str, int]:
 def test_sigkill_mid_batch_then_rerun_sends_each_image_exactly_once(live_stack, team, tmp_path):
     card = make_card(tmp_path / "card" / "100RECNX", 60, seed=1)
     out = tmp_path / "results"
-    args = ("identify", str(tmp_path / "card"), *SERENGETI, "--out", str(out), "--concurrency", "2", "--max-queued", "8")
+    args = (
+        "identify",
+        str(tmp_path / "card"),
+        *SERENGETI,
+        "--out",
+        str(out),
+        "--concurrency",
+        "2",
+        "--max-queued",
+        "8",
+    )
 
     client = team.start(*args)
     deadline = time.monotonic() + 120
@@ -68,8 +84,12 @@ def test_sigkill_mid_batch_then_rerun_sends_each_image_exactly_once(live_stack, 
     at_kill = journal_states(out)
     assert client.returncode == -signal.SIGKILL
     assert at_kill.get("done", 0) >= 5 and sum(at_kill.values()) < len(card), at_kill  # killed mid-way
-    finished_before = [row[0] for row in sqlite3.connect(out / JOURNAL_FILE).execute(
-        "SELECT filepath FROM image WHERE state IN ('done', 'accepted')")]
+    finished_before = [
+        row[0]
+        for row in sqlite3.connect(out / JOURNAL_FILE).execute(
+            "SELECT filepath FROM image WHERE state IN ('done', 'accepted')"
+        )
+    ]
 
     rerun = team.run(*args)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
@@ -85,28 +105,44 @@ def test_sigkill_mid_batch_then_rerun_sends_each_image_exactly_once(live_stack, 
     assert {f"sha256:{r['sha256']}" for r in rows} == set(on_server)
 
 
-def test_killed_after_the_server_accepted_but_before_the_journal_knew_then_resent_with_the_same_key(live_stack, team, tmp_path):
+def test_killed_after_the_server_accepted_but_before_the_journal_knew_then_resent_with_the_same_key(
+    live_stack, team, tmp_path
+):
     """The worst moment: the upload reached the server, the client died before writing it down."""
     card = make_card(tmp_path / "card", 6, seed=2)
     out = tmp_path / "results"
     argv = ["identify", str(tmp_path / "card"), *SERENGETI, "--out", str(out), "--concurrency", "1"]
-    crash = subprocess.run([sys.executable, "-c", (
-        "import os, signal, sys\n"
-        "from mobile_client_stub import cli, journal\n"
-        "accepted = journal.BatchJournal.mark_accepted\n"
-        "def die_on_the_third(self, path, observation_id, calls=[]):\n"
-        "    calls.append(path)\n"
-        "    if len(calls) == 3:\n"
-        "        os.kill(os.getpid(), signal.SIGKILL)\n"
-        "    accepted(self, path, observation_id)\n"
-        "journal.BatchJournal.mark_accepted = die_on_the_third\n"
-        f"sys.exit(cli.main({argv!r}))\n")], cwd=REPO, env=team.env, capture_output=True, text=True, timeout=180)
+    crash = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import os, signal, sys\n"
+                "from mobile_client_stub import cli, journal\n"
+                "accepted = journal.BatchJournal.mark_accepted\n"
+                "def die_on_the_third(self, path, observation_id, calls=[]):\n"
+                "    calls.append(path)\n"
+                "    if len(calls) == 3:\n"
+                "        os.kill(os.getpid(), signal.SIGKILL)\n"
+                "    accepted(self, path, observation_id)\n"
+                "journal.BatchJournal.mark_accepted = die_on_the_third\n"
+                f"sys.exit(cli.main({argv!r}))\n"
+            ),
+        ],
+        cwd=REPO,
+        env=team.env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert crash.returncode == -signal.SIGKILL, crash.stdout + crash.stderr
     journal = sqlite3.connect(out / JOURNAL_FILE)
     [(unrecorded,)] = journal.execute("SELECT filepath FROM image WHERE state = 'sending'").fetchall()
     sent_so_far = [sha for (sha,) in journal.execute("SELECT sha256 FROM image")]
     assert len(sent_so_far) == 3  # two recorded as accepted, the third only as sending...
-    assert server_observations(live_stack, team.username) == {f"sha256:{sha}": 1 for sha in sent_so_far}  # ...yet on the server
+    assert server_observations(live_stack, team.username) == {
+        f"sha256:{sha}": 1 for sha in sent_so_far
+    }  # ...yet on the server
 
     rerun = team.run(*argv)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
@@ -120,8 +156,9 @@ def test_killed_after_the_server_accepted_but_before_the_journal_knew_then_resen
 def test_two_hundred_images_with_bounded_concurrency(live_stack, team, tmp_path):
     card = make_card(tmp_path / "card", 200, seed=3)
     out = tmp_path / "results"
-    run = team.run("identify", str(tmp_path / "card" / "*.JPG"), *SERENGETI, "--out", str(out), "--concurrency", "4",
-                   timeout=600)
+    run = team.run(
+        "identify", str(tmp_path / "card" / "*.JPG"), *SERENGETI, "--out", str(out), "--concurrency", "4", timeout=600
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "200 image(s) found; in the results: 200 identified." in run.stdout
     rows, predictions = read_batch_outputs(out)
@@ -139,12 +176,15 @@ def test_two_hundred_images_with_bounded_concurrency(live_stack, team, tmp_path)
 def test_the_mica_camtrap_dp_package_is_placed_by_its_deployments(live_stack, team, tmp_path):
     package = shared_path("photos", "mica_invasive_camtrap_sample")
     out = tmp_path / "results"
-    run = team.run("identify", str(package / "media"), "--deployments", str(package / "deployments.csv"), "--out", str(out))
+    run = team.run(
+        "identify", str(package / "media"), "--deployments", str(package / "deployments.csv"), "--out", str(out)
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     rows, predictions = read_batch_outputs(out)
     assert len(rows) == 10 and {r["status"] for r in rows} == {"done"}
     assert {(r["deployment_id"], r["latitude"], r["longitude"], r["location_source"]) for r in rows} == {
-        ("62c200a9", "50.699", "4.013", "deployment")}
+        ("62c200a9", "50.699", "4.013", "deployment")
+    }
     assert {r["region"] for r in rows} == {"Belgium"}
     assert rows[0]["observed_at"] == "2021-04-11T20:43:09+01:00"  # media.csv's time, not the camera's zone-less EXIF
     assert {p["rangewatch"]["deployment_id"] for p in predictions} == {"62c200a9"}
@@ -155,7 +195,9 @@ def test_images_no_deployment_names_are_not_sent_and_say_why(live_stack, team, t
     make_card(tmp_path / "cards" / "unlisted", 1, seed=5)
     (tmp_path / "deployments.csv").write_text("folder,latitude,longitude\nS1,-2.33,34.83\n")
     out = tmp_path / "results"
-    run = team.run("identify", str(tmp_path / "cards"), "--deployments", str(tmp_path / "deployments.csv"), "--out", str(out))
+    run = team.run(
+        "identify", str(tmp_path / "cards"), "--deployments", str(tmp_path / "deployments.csv"), "--out", str(out)
+    )
     assert run.returncode == 1 and "run the same command again" in run.stdout, run.stdout + run.stderr
     rows, _ = read_batch_outputs(out)
     assert [(r["status"], r["error_code"]) for r in rows] == [("done", ""), ("done", ""), ("not_sent", "no_deployment")]
@@ -165,7 +207,9 @@ def test_images_no_deployment_names_are_not_sent_and_say_why(live_stack, team, t
     assert bad.returncode == 2 and "Cannot use the deployments" in bad.stderr
 
 
-def test_with_the_worker_down_results_stay_accepted_and_the_next_run_collects_them_without_resending(live_stack, team, tmp_path):
+def test_with_the_worker_down_results_stay_accepted_and_the_next_run_collects_them_without_resending(
+    live_stack, team, tmp_path
+):
     card = make_card(tmp_path / "card", 12, seed=6)
     out = tmp_path / "results"
     args = ("identify", str(tmp_path / "card"), *SERENGETI, "--out", str(out), "--timeout", "3")

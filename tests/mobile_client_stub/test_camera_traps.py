@@ -1,5 +1,6 @@
 """A batch's inputs: images found under folders and globs, and each image placed by a deployments CSV
 (the real MICA Camtrap DP package, and a plain folder table)."""
+
 import shutil
 
 import pytest
@@ -19,8 +20,16 @@ def test_find_images_walks_folders_in_name_order_and_expands_quoted_globs(tmp_pa
     other = make_card(tmp_path / "other", 3)
     found = list(find_images([str(tmp_path / "card"), str(tmp_path / "other" / "*.JPG"), str(other[0])]))
     names = [p.relative_to(tmp_path).as_posix() for p in found]
-    assert names == ["card/A/RCNX0000.JPG", "card/A/RCNX0001.JPG", "card/B/RCNX0000.JPG", "card/B/RCNX0001.JPG",
-                     "other/RCNX0000.JPG", "other/RCNX0001.JPG", "other/RCNX0002.JPG", "other/RCNX0000.JPG"]
+    assert names == [
+        "card/A/RCNX0000.JPG",
+        "card/A/RCNX0001.JPG",
+        "card/B/RCNX0000.JPG",
+        "card/B/RCNX0001.JPG",
+        "other/RCNX0000.JPG",
+        "other/RCNX0001.JPG",
+        "other/RCNX0002.JPG",
+        "other/RCNX0000.JPG",
+    ]
     assert is_batch_input(str(tmp_path / "card")) and is_batch_input(str(tmp_path / "**" / "*.JPG"))
     assert not is_batch_input(str(other[0])) and not is_batch_input(str(tmp_path / "missing.jpg"))
 
@@ -53,15 +62,22 @@ def test_a_plain_folder_table(tmp_path):
     csv_file.write_text("folder,latitude,longitude\nserengeti_S1,-2.33,34.83\n")
     [image] = make_card(tmp_path / "serengeti_S1" / "day1", 1)
     placement = DeploymentTable.from_csv(csv_file).locate(image)
-    assert (placement.deployment.id, placement.deployment.latitude, placement.deployment.longitude) == ("serengeti_S1", -2.33, 34.83)
+    assert (placement.deployment.id, placement.deployment.latitude, placement.deployment.longitude) == (
+        "serengeti_S1",
+        -2.33,
+        34.83,
+    )
 
 
-@pytest.mark.parametrize("content, message", [
-    ("site,lat,lon\nA,1,2\n", "needs a deploymentID or folder or deployment column and latitude, longitude"),
-    ("deploymentID,latitude,longitude\nA,91,2\n", "line 2: latitude 91.0 is outside -90..90"),
-    ("deploymentID,latitude,longitude\nA,1,2\nB,1,east\n", "line 3: longitude 'east' is not a number"),
-    ("deploymentID,latitude,longitude\n,1,2\n", "line 2: empty deploymentID"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("site,lat,lon\nA,1,2\n", "needs a deploymentID or folder or deployment column and latitude, longitude"),
+        ("deploymentID,latitude,longitude\nA,91,2\n", "line 2: latitude 91.0 is outside -90..90"),
+        ("deploymentID,latitude,longitude\nA,1,2\nB,1,east\n", "line 3: longitude 'east' is not a number"),
+        ("deploymentID,latitude,longitude\n,1,2\n", "line 2: empty deploymentID"),
+    ],
+)
 def test_a_bad_deployments_csv_says_what_and_where(tmp_path, content, message):
     csv_file = tmp_path / "deployments.csv"
     csv_file.write_text(content)
