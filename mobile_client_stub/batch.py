@@ -56,14 +56,21 @@ class ImageNotSent(Exception):
 
 
 @dataclass(frozen=True)
+class Place:
+    """Where and when an image was taken, as it is sent with the upload."""
+
+    latitude: float | None
+    longitude: float | None
+    source: str  # typed, deployment, exif or none
+    deployment_id: str | None
+    observed_at: str | None
+
+
+@dataclass(frozen=True)
 class PreparedImage:
     sha256: str
     photo: PreparedPhoto
-    latitude: float | None
-    longitude: float | None
-    location_source: str
-    deployment_id: str | None
-    observed_at: str | None
+    place: Place
 
 
 class BatchRun:
@@ -154,24 +161,25 @@ class BatchRun:
         if self._stop.is_set():  # halted while this image was being prepared
             self._window.release()
             return
+        place = prepared.place
         self.journal.mark_sending(
             path=path,
             filepath=filepath,
             sha256=prepared.sha256,
-            deployment_id=prepared.deployment_id,
-            latitude=prepared.latitude,
-            longitude=prepared.longitude,
-            location_source=prepared.location_source,
-            observed_at=prepared.observed_at,
+            deployment_id=place.deployment_id,
+            latitude=place.latitude,
+            longitude=place.longitude,
+            location_source=place.source,
+            observed_at=place.observed_at,
         )
         try:
             observation = self._client().upload(
                 prepared.photo.data,
                 prepared.photo.filename,
                 idempotency_key=idempotency_key(prepared.sha256),
-                latitude=prepared.latitude,
-                longitude=prepared.longitude,
-                observed_at=prepared.observed_at,
+                latitude=place.latitude,
+                longitude=place.longitude,
+                observed_at=place.observed_at,
             )
         except (NotAuthenticated, Unavailable) as exc:
             self.journal.mark_unsent(path=path, filepath=filepath, code=exc.code, detail=exc.detail)
@@ -197,34 +205,28 @@ class BatchRun:
             photo = prepare_photo(image, long_side=self.options.long_side, quality=self.options.quality)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
             raise ImageNotSent("unreadable", f"cannot read this image ({exc})") from None
-        return PreparedImage(sha256, photo, *self._place(image, photo))
+        return PreparedImage(sha256, photo, self._place(image, photo))
 
-    def _place(
-        self, image: Path, photo: PreparedPhoto
-    ) -> tuple[float | None, float | None, str, str | None, str | None]:
-        """(latitude, longitude, source, deployment id, observed_at): the typed place, else the
-        deployment, else the photo's GPS; the time from media.csv, else from EXIF."""
+    def _place(self, image: Path, photo: PreparedPhoto) -> Place:
+        """The typed place, else the deployment's, else the photo's GPS; the time from Camtrap DP's
+        media.csv, else from EXIF."""
         options = self.options
-        observed_at = photo.meta.observed_at.isoformat() if photo.meta.observed_at else None
+        taken = photo.meta.observed_at.isoformat() if photo.meta.observed_at else None
         if options.latitude is not None:
-            return options.latitude, options.longitude, "typed", None, observed_at
+            return Place(options.latitude, options.longitude, "typed", None, taken)
         placement = options.deployments.locate(image) if options.deployments else None
         if placement is not None:
             deployment = placement.deployment
-            return (
-                deployment.latitude,
-                deployment.longitude,
-                "deployment",
-                deployment.id,
-                placement.timestamp or observed_at,
+            return Place(
+                deployment.latitude, deployment.longitude, "deployment", deployment.id, placement.timestamp or taken
             )
         if photo.meta.latitude is not None:
-            return photo.meta.latitude, photo.meta.longitude, "exif", None, observed_at
+            return Place(photo.meta.latitude, photo.meta.longitude, "exif", None, taken)
         if options.deployments is not None:
             raise ImageNotSent(
                 "no_deployment", "no deployment in the CSV names this image or its folders, and it has no GPS"
             )
-        return None, None, "none", None, observed_at  # the server still names the animal; no verdict for a place
+        return Place(None, None, "none", None, taken)  # the server still names the animal; no verdict for a place
 
     # -- collector -----------------------------------------------------------------------------
     def _collect(self) -> None:

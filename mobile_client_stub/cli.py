@@ -191,8 +191,8 @@ def cmd_identify_batch(ctx: Context) -> int:
         print(f"Interrupted. What finished is in {out_dir}; run the same command again to resume.", file=sys.stderr)
         return EXIT_INTERRUPTED
     ctx.out(render_batch_report(report))
-    if isinstance(report.halted_by, (NotAuthenticated, Unavailable)):
-        raise report.halted_by  # main() says what to do, with the usual exit code
+    if report.halted_by is not None:  # NotAuthenticated or Unavailable: main() says what to do
+        raise report.halted_by
     return EXIT_OK if report.complete else EXIT_ERROR
 
 
@@ -270,6 +270,13 @@ def cmd_history(ctx: Context) -> int:
 
 
 # -- wiring ---------------------------------------------------------------------------------------
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: the options work before or after the command without one overwriting the other.
@@ -330,10 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", metavar="DIR", help=f"batch: where the results and the journal go (default ./{DEFAULT_BATCH_DIR})"
     )
-    p.add_argument("--concurrency", type=int, default=4, help="batch: uploads in flight (default %(default)s)")
+    p.add_argument(
+        "--concurrency", type=_positive_int, default=4, help="batch: uploads in flight (default %(default)s)"
+    )
     p.add_argument(
         "--max-queued",
-        type=int,
+        type=_positive_int,
         default=64,
         help="batch: images sent and not yet finished, at most (default %(default)s)",
     )
