@@ -6,6 +6,7 @@ import time
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
 # Every path, method and field this client relies on. tests/mobile_client_stub/test_schema.py
@@ -108,7 +109,12 @@ class TooLarge(ApiError):
 
 
 class Unavailable(ApiError):
-    """429 / 503 (or the network) still failing after every retry; worth trying later."""
+    """429 / 503 (or the network) still failing after every retry; worth trying later, after
+    `retry_after` seconds when the server said so."""
+
+    def __init__(self, *args, retry_after: float | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.retry_after = retry_after
 
 
 class _Retry(Retry):
@@ -133,6 +139,14 @@ def retry_policy(attempts: int = 5, backoff_factor: float = 0.5) -> Retry:
     )
 
 
+def _retry_after(response: requests.Response) -> float | None:
+    """The server's Retry-After in seconds (a number or an HTTP date, read by urllib3), or None."""
+    try:
+        return Retry().parse_retry_after(response.headers["Retry-After"])
+    except (KeyError, InvalidHeader):
+        return None
+
+
 def _error_from(response: requests.Response) -> ApiError:
     try:
         body = response.json()
@@ -142,10 +156,10 @@ def _error_from(response: requests.Response) -> ApiError:
     default_codes = {401: "not_authenticated", 413: "too_large", 429: "throttled", 503: "unavailable"}
     code = error.get("code") or default_codes.get(response.status_code, "error")
     detail = error.get("detail") or response.reason or "request failed"
-    cls = {401: NotAuthenticated, 413: TooLarge}.get(response.status_code)
-    if cls is None and response.status_code in RETRY_STATUSES:
-        cls = Unavailable
-    return (cls or ApiError)(response.status_code, code, detail, error.get("fields"))
+    if response.status_code in RETRY_STATUSES:
+        return Unavailable(response.status_code, code, detail, error.get("fields"), retry_after=_retry_after(response))
+    cls = {401: NotAuthenticated, 413: TooLarge}.get(response.status_code, ApiError)
+    return cls(response.status_code, code, detail, error.get("fields"))
 
 
 class RangeWatchClient:

@@ -31,6 +31,7 @@ from mobile_client_stub.journal import ACCEPTED, FINISHED, BatchJournal, idempot
 from mobile_client_stub.photos import DEFAULT_LONG_SIDE, DEFAULT_QUALITY, PreparedPhoto, prepare_photo
 
 JOURNAL_FILE = "journal.sqlite3"
+THROTTLED_PAUSE = 5.0  # seconds, when a 429 names no Retry-After
 _END = object()  # tells the collector that nothing more will be sent
 
 
@@ -173,14 +174,7 @@ class BatchRun:
             observed_at=place.observed_at,
         )
         try:
-            observation = self._client().upload(
-                prepared.photo.data,
-                prepared.photo.filename,
-                idempotency_key=idempotency_key(prepared.sha256),
-                latitude=place.latitude,
-                longitude=place.longitude,
-                observed_at=place.observed_at,
-            )
+            observation = self._upload(prepared)
         except (NotAuthenticated, Unavailable) as exc:
             self.journal.mark_unsent(path=path, filepath=filepath, code=exc.code, detail=exc.detail)
             self._halt(exc)
@@ -197,6 +191,24 @@ class BatchRun:
             self._finish(path, observation)
         else:
             self._results.put((path, observation, time.monotonic()))
+
+    def _upload(self, prepared: PreparedImage) -> dict:
+        place = prepared.place
+        while True:
+            try:
+                return self._client().upload(
+                    prepared.photo.data,
+                    prepared.photo.filename,
+                    idempotency_key=idempotency_key(prepared.sha256),
+                    latitude=place.latitude,
+                    longitude=place.longitude,
+                    observed_at=place.observed_at,
+                )
+            except Unavailable as exc:
+                # Still throttled after the client's retries: a batch waits its turn, as long as the
+                # server says, rather than giving up; any other outage stops the run.
+                if exc.status != 429 or self._stop.wait(exc.retry_after or THROTTLED_PAUSE):
+                    raise
 
     def _prepare(self, image: Path) -> PreparedImage:
         try:

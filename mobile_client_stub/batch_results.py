@@ -4,12 +4,11 @@ image, for spreadsheets and R) and `predictions.json` in SpeciesNet's `run_model
 Why SpeciesNet's format rather than MegaDetector's: RangeWatch classifies whole images, and the
 MegaDetector format hangs classifications on detection boxes, which this server does not produce.
 SpeciesNet's `predictions.json` carries per-image `classifications` (the raw top-k), a final
-`prediction` with its score and source, `failures`, the coordinates and the model version; its
-`speciesnet_to_md` script converts it for Timelapse. Labels are RangeWatch's (scientific names;
-`no_animal` in the raw classes, `blank` as the final prediction, `unknown` when nothing is
-confident), not SpeciesNet's taxonomy strings. Each entry adds a `rangewatch` object: the
-observation, the range verdict (native, invasive, introduced, out_of_range, unknown, uncertain,
-no_animal), its region and the alert level.
+`prediction` with its score and source, `failures`, the coordinates and the model version.
+Labels are RangeWatch's (scientific names; `no_animal` in the raw classes, `blank` as the final
+prediction, `unknown` when nothing is confident), not SpeciesNet's taxonomy strings. Each entry
+adds a `rangewatch` object: the observation, the range verdict (native, invasive, introduced,
+out_of_range, unknown, uncertain, no_animal), its region and the alert level.
 """
 
 from __future__ import annotations

@@ -8,7 +8,10 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import jsonschema
@@ -156,3 +159,36 @@ def phone(live_stack, tmp_path):
 @pytest.fixture
 def elephant():
     return shared_path("photos", "speciesnet_test_images", "african_elephants.jpg")
+
+
+@pytest.fixture
+def scripted_server():
+    """Answers each request with the next (status, headers, body) of `script`; records what it got and when."""
+    state = {"script": [], "seen": []}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            state["seen"].append(
+                {"path": self.path, "headers": dict(self.headers), "body": body, "at": time.monotonic()}
+            )
+            status, headers, payload = state["script"].pop(0)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state["url"] = f"http://127.0.0.1:{server.server_address[1]}"
+    yield state
+    server.shutdown()

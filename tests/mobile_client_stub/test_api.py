@@ -1,50 +1,15 @@
-"""The HTTP client's retries (urllib3's Retry) and typed errors, against a tiny real HTTP server that
-answers a script."""
-
-import json
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+"""The HTTP client's retries (urllib3's Retry) and typed errors, and how a batch run meets throttling and
+outages, against a tiny real HTTP server that answers a script."""
 
 import pytest
 
 from mobile_client_stub.api import NotAuthenticated, RangeWatchClient, TooLarge, Unavailable, retry_policy
+from mobile_client_stub.batch import BatchOptions, BatchRun
+from mobile_client_stub.journal import BatchJournal
+from tests.mobile_client_stub.conftest import make_card
 
 DONE = {"id": "0b5c1c1e-0000-4000-8000-000000000001", "status": "done"}
 BUSY = {"error": {"code": "throttled", "detail": "slow down"}}
-
-
-@pytest.fixture
-def scripted_server():
-    """Answers each request with the next (status, headers, body) of `script`; records what it got and when."""
-    state = {"script": [], "seen": []}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            state["seen"].append(
-                {"path": self.path, "headers": dict(self.headers), "body": body, "at": time.monotonic()}
-            )
-            status, headers, payload = state["script"].pop(0)
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    state["url"] = f"http://127.0.0.1:{server.server_address[1]}"
-    yield state
-    server.shutdown()
 
 
 def client_for(url, attempts=4):
@@ -101,3 +66,35 @@ def test_the_retry_policy_covers_posts_and_caps_retry_after():
         "POST", 413, has_retry_after=True
     )
     assert policy.backoff_jitter > 0 and policy.retry_after_max == 300
+
+
+QUEUED = {"id": "0b5c1c1e-0000-4000-8000-000000000002", "status": "queued"}
+
+
+def _batch(server_url, tmp_path, attempts=2):
+    journal = BatchJournal(tmp_path / "journal.sqlite3")
+    options = BatchOptions(latitude=-2.33, longitude=34.83, wait=False, concurrency=1)
+    return journal, BatchRun(journal, lambda: client_for(server_url, attempts=attempts), options)
+
+
+def test_a_batch_waits_out_throttling_instead_of_giving_up(scripted_server, tmp_path):
+    [image] = make_card(tmp_path / "card", 1)
+    scripted_server["script"] = [(429, {"Retry-After": "1"}, BUSY)] * 3 + [(202, {}, QUEUED)]
+    journal, run = _batch(scripted_server["url"], tmp_path)
+    run.run([image])
+    # Two attempts per upload call: the second call came after the server's Retry-After, not never.
+    seen = scripted_server["seen"]
+    assert len(seen) == 4 and all(b["at"] - a["at"] >= 0.95 for a, b in zip(seen, seen[1:]))
+    assert {s["headers"]["Idempotency-Key"] for s in seen} == {journal.get(str(image.resolve())).idempotency_key}
+    assert run.halted_by is None and journal.get(str(image.resolve())).state == "accepted"
+
+
+def test_a_batch_stops_on_an_outage_and_keeps_the_image_to_resend(scripted_server, tmp_path):
+    first, second = make_card(tmp_path / "card", 2)
+    scripted_server["script"] = [(503, {}, {"error": {"code": "unavailable", "detail": "down"}})] * 2
+    journal, run = _batch(scripted_server["url"], tmp_path)
+    run.run([first, second])
+    assert isinstance(run.halted_by, Unavailable) and run.halted_by.status == 503
+    record = journal.get(str(first.resolve()))
+    assert (record.state, record.error_code) == ("sending", "unavailable")  # it may have arrived: resent next run
+    assert journal.get(str(second.resolve())) is None and len(scripted_server["seen"]) == 2
