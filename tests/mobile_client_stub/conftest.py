@@ -152,6 +152,19 @@ class Phone:
 
 
 @pytest.fixture
+def worker_stays_up(live_stack):
+    """Fails the test with the worker's last words if the inference worker died during it, and starts
+    a new one so that the tests after it still have a worker. (Seen under batch load: the embedded
+    file-system broker can hand the worker a message file before its writer has filled it,
+    kombu#1551, and the worker stops with "Unrecoverable error: JSONDecodeError".)"""
+    yield
+    if live_stack.worker.poll() is not None:
+        critical = [line for line in (live_stack.logs / "worker.log").read_text().splitlines() if "CRITICAL" in line]
+        live_stack.start_worker()
+        pytest.fail(f"the inference worker died during this test: {critical[-1:] or 'see worker.log'}")
+
+
+@pytest.fixture
 def phone(live_stack, tmp_path):
     return Phone(live_stack, tmp_path / "phone", live_stack.token)
 

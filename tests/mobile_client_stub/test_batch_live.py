@@ -23,7 +23,7 @@ SERENGETI = ("--lat", "-2.33", "--lon", "34.83")
 
 
 @pytest.fixture
-def team(live_stack, tmp_path):
+def team(live_stack, tmp_path, worker_stays_up):
     """A fresh account, so that its observations on the server are exactly what this test sent."""
     username = f"trap{uuid.uuid4().hex[:12]}"
     answer = requests.post(
@@ -157,7 +157,16 @@ def test_two_hundred_images_with_bounded_concurrency(live_stack, team, tmp_path)
     card = make_card(tmp_path / "card", 200, seed=3)
     out = tmp_path / "results"
     run = team.run(
-        "identify", str(tmp_path / "card" / "*.JPG"), *SERENGETI, "--out", str(out), "--concurrency", "4", timeout=600
+        "identify",
+        str(tmp_path / "card" / "*.JPG"),
+        *SERENGETI,
+        "--out",
+        str(out),
+        "--concurrency",
+        "4",
+        "--timeout",
+        "60",
+        timeout=600,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "200 image(s) found; in the results: 200 identified." in run.stdout
