@@ -1,4 +1,5 @@
 """`python -m mobile_client_stub ...`"""
+
 import sys
 
 from mobile_client_stub.cli import main

@@ -1,40 +1,90 @@
 """The HTTP client: the calls the phone app makes, with retries, backoff and typed errors."""
+
 from __future__ import annotations
 
-import random
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
-from email.utils import parsedate_to_datetime
-from typing import Callable
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader
+from urllib3.util.retry import Retry
 
 # Every path, method and field this client relies on. tests/mobile_client_stub/test_schema.py
 # checks each against the live server's OpenAPI schema, so a contract change breaks a test first.
 # "needs_auth_api": the auth/list endpoints another change adds; the schema test skips those until they land.
 CONTRACT = [
-    {"method": "post", "path": "/api/v1/observations/", "form": ["photo", "latitude", "longitude", "observed_at"],
-     "query": ["wait"], "headers": ["Idempotency-Key"], "response": ["ObservationOutput"]},
+    {
+        "method": "post",
+        "path": "/api/v1/observations/",
+        "form": ["photo", "latitude", "longitude", "observed_at"],
+        "query": ["wait"],
+        "headers": ["Idempotency-Key"],
+        "response": ["ObservationOutput"],
+    },
     # The detail view answers ObservationDetailOutput: ObservationOutput plus the owner's extras.
-    {"method": "get", "path": "/api/v1/observations/{observation_id}/", "query": ["wait"], "response": ["ObservationOutput", "ObservationDetailOutput"]},
-    {"method": "get", "path": "/api/v1/observations/", "query": ["limit", "offset"], "needs_auth_api": True, "list": True},
-    {"method": "post", "path": "/api/v1/auth/register/", "json": ["username", "password", "email"], "needs_auth_api": True},
+    {
+        "method": "get",
+        "path": "/api/v1/observations/{observation_id}/",
+        "query": ["wait"],
+        "response": ["ObservationOutput", "ObservationDetailOutput"],
+    },
+    {
+        "method": "get",
+        "path": "/api/v1/observations/",
+        "query": ["limit", "offset"],
+        "needs_auth_api": True,
+        "list": True,
+    },
+    {
+        "method": "post",
+        "path": "/api/v1/auth/register/",
+        "json": ["username", "password", "email"],
+        "needs_auth_api": True,
+    },
     {"method": "post", "path": "/api/v1/auth/login/", "json": ["username", "password"], "needs_auth_api": True},
     {"method": "post", "path": "/api/v1/auth/logout/", "needs_auth_api": True},
 ]
 # Fields of ObservationOutput that render.py and the web page read (dotted paths through nested objects).
 RESULT_FIELDS = [
-    "id", "status", "created", "observed_at", "model_version",
-    "location.latitude", "location.longitude", "location.source", "location.flags",
-    "predictions.key", "predictions.score", "predictions.taxon.scientific_name", "predictions.taxon.common_name",
-    "identification.score", "identification.taxon.scientific_name", "identification.taxon.common_name", "identification.taxon.rank",
-    "verdict.status", "verdict.explanation", "verdict.region.name", "verdict.sources.name", "verdict.sources.url",
-    "species_info.summary", "species_info.habitat", "species_info.diet", "species_info.iucn_category_label",
-    "species_info.conservation_note", "species_info.how_to_help",
-    "alert.level", "alert.message", "alert.contacts.organisation", "alert.contacts.kind", "alert.contacts.region_name",
-    "alert.contacts.phone", "alert.contacts.email", "alert.contacts.url", "alert.contacts.hours",
-    "failure.code", "failure.detail",
+    "id",
+    "status",
+    "created",
+    "observed_at",
+    "model_version",
+    "location.latitude",
+    "location.longitude",
+    "location.source",
+    "location.flags",
+    "predictions.key",
+    "predictions.score",
+    "predictions.taxon.scientific_name",
+    "predictions.taxon.common_name",
+    "identification.score",
+    "identification.taxon.scientific_name",
+    "identification.taxon.common_name",
+    "identification.taxon.rank",
+    "verdict.status",
+    "verdict.explanation",
+    "verdict.region.name",
+    "verdict.sources.name",
+    "verdict.sources.url",
+    "species_info.summary",
+    "species_info.habitat",
+    "species_info.diet",
+    "species_info.iucn_category_label",
+    "species_info.conservation_note",
+    "species_info.how_to_help",
+    "alert.level",
+    "alert.message",
+    "alert.contacts.organisation",
+    "alert.contacts.kind",
+    "alert.contacts.region_name",
+    "alert.contacts.phone",
+    "alert.contacts.email",
+    "alert.contacts.url",
+    "alert.contacts.hours",
+    "failure.code",
+    "failure.detail",
 ]
 
 FINAL_STATUSES = ("done", "failed")
@@ -45,9 +95,9 @@ MAX_SERVER_WAIT = 10  # the API's ?wait ceiling
 class ApiError(Exception):
     """A typed answer from the server: status, the error code of {"error": {...}}, detail, fields."""
 
-    def __init__(self, status: int, code: str, detail: str, fields: dict | None = None, retry_after: float | None = None):
+    def __init__(self, status: int, code: str, detail: str, fields: dict | None = None):
         super().__init__(f"{status} {code}: {detail}")
-        self.status, self.code, self.detail, self.fields, self.retry_after = status, code, detail, fields or {}, retry_after
+        self.status, self.code, self.detail, self.fields = status, code, detail, fields or {}
 
 
 class NotAuthenticated(ApiError):
@@ -59,37 +109,42 @@ class TooLarge(ApiError):
 
 
 class Unavailable(ApiError):
-    """429 / 503 (or the network) still failing after every retry; worth trying later."""
+    """429 / 503 (or the network) still failing after every retry; worth trying later, after
+    `retry_after` seconds when the server said so."""
+
+    def __init__(self, *args, retry_after: float | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.retry_after = retry_after
 
 
-@dataclass
-class RetryPolicy:
-    attempts: int = 5
-    base: float = 0.5
-    cap: float = 30.0
-    sleep: Callable[[float], None] = time.sleep
-    rng: random.Random = field(default_factory=random.Random)
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        """Full-jitter exponential backoff; a server's Retry-After is a floor, not a suggestion."""
-        backoff = self.rng.uniform(0, min(self.cap, self.base * 2 ** attempt))
-        if retry_after is not None:
-            return min(max(retry_after, backoff), max(self.cap, retry_after))
-        return backoff
+class _Retry(Retry):
+    # urllib3 also resends a 413 that carries Retry-After; a photo over the size cap stays over it.
+    RETRY_AFTER_STATUS_CODES = frozenset({429, 503})
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
+def retry_policy(attempts: int = 5, backoff_factor: float = 0.5) -> Retry:
+    """urllib3's retries for network errors, 429 and 502-504: exponential backoff with jitter, and a
+    server's Retry-After honoured on 429/503 (capped at 5 minutes). POST is retried too: every
+    upload carries an Idempotency-Key, so a resent upload names the same observation."""
+    return _Retry(
+        total=attempts - 1,
+        backoff_factor=backoff_factor,
+        backoff_max=30,
+        backoff_jitter=backoff_factor,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=None,
+        respect_retry_after_header=True,
+        retry_after_max=300,
+        raise_on_status=False,
+    )
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """The server's Retry-After in seconds (a number or an HTTP date, read by urllib3), or None."""
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return Retry().parse_retry_after(response.headers["Retry-After"])
+    except (KeyError, InvalidHeader):
         return None
-    return max(0.0, (when - datetime.now(when.tzinfo)).total_seconds())
 
 
 def _error_from(response: requests.Response) -> ApiError:
@@ -98,52 +153,47 @@ def _error_from(response: requests.Response) -> ApiError:
     except ValueError:
         body = {}
     error = body.get("error", {}) if isinstance(body, dict) else {}
-    code = error.get("code") or {401: "not_authenticated", 413: "too_large", 429: "throttled", 503: "unavailable"}.get(response.status_code, "error")
+    default_codes = {401: "not_authenticated", 413: "too_large", 429: "throttled", 503: "unavailable"}
+    code = error.get("code") or default_codes.get(response.status_code, "error")
     detail = error.get("detail") or response.reason or "request failed"
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    cls = {401: NotAuthenticated, 413: TooLarge}.get(response.status_code)
-    if cls is None and response.status_code in RETRY_STATUSES:
-        cls = Unavailable
-    return (cls or ApiError)(response.status_code, code, detail, error.get("fields"), retry_after)
+    if response.status_code in RETRY_STATUSES:
+        return Unavailable(response.status_code, code, detail, error.get("fields"), retry_after=_retry_after(response))
+    cls = {401: NotAuthenticated, 413: TooLarge}.get(response.status_code, ApiError)
+    return cls(response.status_code, code, detail, error.get("fields"))
 
 
 class RangeWatchClient:
-    def __init__(self, server: str, token: str | None = None, *, retry: RetryPolicy | None = None, timeout: float = 30.0,
-                 session: requests.Session | None = None):
+    """One device's connection to the server. Not shared between threads: each thread makes its own
+    (a requests.Session is not thread-safe)."""
+
+    def __init__(self, server: str, token: str | None = None, *, retry: Retry | None = None, timeout: float = 30.0):
         self.server = server.rstrip("/")
         self.token = token
-        self.retry = retry or RetryPolicy()
         self.timeout = timeout
-        self.session = session or requests.Session()
+        self.session = requests.Session()
         self.session.headers["User-Agent"] = "rangewatch-mobile-client-stub/1"
+        adapter = HTTPAdapter(max_retries=retry or retry_policy())
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
 
     # -- transport -------------------------------------------------------------------------
-    def _url(self, path: str) -> str:
-        return self.server + path
-
-    def request(self, method: str, path: str, *, auth: bool = True, extra_timeout: float = 0, **kwargs) -> requests.Response:
-        """One call with retries on network errors, 429 and 503. Uploads are safe to resend
-        because they carry an Idempotency-Key. Raises ApiError subclasses for error answers."""
+    def request(
+        self, method: str, path: str, *, auth: bool = True, extra_timeout: float = 0, **kwargs
+    ) -> requests.Response:
+        """One call; the session's Retry resends on network errors, 429 and 502-504.
+        Raises ApiError subclasses for error answers."""
         headers = dict(kwargs.pop("headers", {}) or {})
         if auth and self.token:
             headers["Authorization"] = f"Token {self.token}"
-        last_error: ApiError | None = None
-        for attempt in range(self.retry.attempts):
-            retry_after = None
-            try:
-                response = self.session.request(method, self._url(path), headers=headers, timeout=self.timeout + extra_timeout, **kwargs)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                last_error = Unavailable(0, "network", f"could not reach {self.server}: {exc.__class__.__name__}")
-            else:
-                if response.status_code < 400:
-                    return response
-                error = _error_from(response)
-                if not isinstance(error, Unavailable):
-                    raise error
-                last_error, retry_after = error, error.retry_after
-            if attempt + 1 < self.retry.attempts:
-                self.retry.sleep(self.retry.delay(attempt, retry_after))
-        raise last_error
+        try:
+            response = self.session.request(
+                method, self.server + path, headers=headers, timeout=self.timeout + extra_timeout, **kwargs
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise Unavailable(0, "network", f"could not reach {self.server}: {exc.__class__.__name__}") from exc
+        if response.status_code >= 400:
+            raise _error_from(response)
+        return response
 
     # -- auth ------------------------------------------------------------------------------
     def register(self, username: str, password: str, email: str | None = None) -> dict:
@@ -151,14 +201,25 @@ class RangeWatchClient:
         return self.request("POST", "/api/v1/auth/register/", json=body, auth=False).json()
 
     def login(self, username: str, password: str) -> dict:
-        return self.request("POST", "/api/v1/auth/login/", json={"username": username, "password": password}, auth=False).json()
+        return self.request(
+            "POST", "/api/v1/auth/login/", json={"username": username, "password": password}, auth=False
+        ).json()
 
     def logout(self) -> None:
         self.request("POST", "/api/v1/auth/logout/")
 
     # -- observations ----------------------------------------------------------------------
-    def upload(self, photo: bytes, filename: str, *, idempotency_key: str, latitude: float | None = None,
-               longitude: float | None = None, observed_at: str | None = None, wait: float = 0) -> dict:
+    def upload(
+        self,
+        photo: bytes,
+        filename: str,
+        *,
+        idempotency_key: str,
+        latitude: float | None = None,
+        longitude: float | None = None,
+        observed_at: str | None = None,
+        wait: float = 0,
+    ) -> dict:
         """POST the photo; the same key always names the same observation (202 queued, or 200 done)."""
         data = {}
         if latitude is not None and longitude is not None:
@@ -167,8 +228,13 @@ class RangeWatchClient:
             data["observed_at"] = observed_at
         wait = min(max(wait, 0), MAX_SERVER_WAIT)
         response = self.request(
-            "POST", "/api/v1/observations/", params={"wait": wait} if wait else None, data=data,
-            files={"photo": (filename, photo, "image/jpeg")}, headers={"Idempotency-Key": idempotency_key}, extra_timeout=wait,
+            "POST",
+            "/api/v1/observations/",
+            params={"wait": wait} if wait else None,
+            data=data,
+            files={"photo": (filename, photo, "image/jpeg")},
+            headers={"Idempotency-Key": idempotency_key},
+            extra_timeout=wait,
         )
         return response.json()
 

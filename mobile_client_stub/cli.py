@@ -1,4 +1,5 @@
 """Command line: login/register, identify photos (online or queued offline), sync, history, show."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,11 +12,15 @@ from pathlib import Path
 
 from mobile_client_stub import photos as photo_lib
 from mobile_client_stub.api import ApiError, NotAuthenticated, RangeWatchClient, TooLarge, Unavailable
+from mobile_client_stub.batch import BatchOptions, identify_batch
+from mobile_client_stub.camera_traps import DeploymentsError, DeploymentTable, is_batch_input
 from mobile_client_stub.queue import Config, LocalHistory, OfflineQueue, default_config_path
-from mobile_client_stub.render import render_history_row, render_observation
+from mobile_client_stub.render import render_batch_report, render_history_row, render_observation
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
+DEFAULT_BATCH_DIR = "rangewatch-results"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_AUTH, EXIT_TOO_LARGE, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130  # as a shell reports Ctrl-C
 
 
 class Context:
@@ -24,7 +29,12 @@ class Context:
     def __init__(self, args):
         self.args = args
         self.config = Config(Path(args.config) if getattr(args, "config", None) else default_config_path())
-        self.server = (getattr(args, "server", None) or os.environ.get("RANGEWATCH_SERVER") or self.config.get("server") or DEFAULT_SERVER).rstrip("/")
+        self.server = (
+            getattr(args, "server", None)
+            or os.environ.get("RANGEWATCH_SERVER")
+            or self.config.get("server")
+            or DEFAULT_SERVER
+        ).rstrip("/")
         self.token = getattr(args, "token", None) or os.environ.get("RANGEWATCH_TOKEN") or self.config.get("token")
         self.client = RangeWatchClient(self.server, self.token)
         self.queue = OfflineQueue.for_config(self.config.path)
@@ -37,9 +47,13 @@ class Context:
 # -- auth -----------------------------------------------------------------------------------------
 def _store_login(ctx: Context, answer: dict, verb: str) -> int:
     user = answer.get("user") or {}
-    ctx.config.save(server=ctx.server, token=answer["token"], expiry=answer.get("expiry"), username=user.get("username"))
-    ctx.out(f"{verb} as {user.get('username', '?')} on {ctx.server}; token saved to {ctx.config.path} (mode 600)"
-            + (f", valid until {answer['expiry']}" if answer.get("expiry") else ""))
+    ctx.config.save(
+        server=ctx.server, token=answer["token"], expiry=answer.get("expiry"), username=user.get("username")
+    )
+    ctx.out(
+        f"{verb} as {user.get('username', '?')} on {ctx.server}; token saved to {ctx.config.path} (mode 600)"
+        + (f", valid until {answer['expiry']}" if answer.get("expiry") else "")
+    )
     return EXIT_OK
 
 
@@ -94,6 +108,8 @@ def cmd_identify(ctx: Context) -> int:
     if (a.lat is None) != (a.lon is None):
         ctx.out("give both --lat and --lon, or neither (then the photo's GPS is used)")
         return EXIT_USAGE
+    if a.out or a.deployments or any(is_batch_input(p) for p in a.photos):
+        return cmd_identify_batch(ctx)
     results, code = [], EXIT_OK
     for path in a.photos:
         try:
@@ -106,15 +122,30 @@ def cmd_identify(ctx: Context) -> int:
         observed_at = prepared.meta.observed_at.isoformat() if prepared.meta.observed_at else None
         if source == "none":
             print(f"{path}: no --lat/--lon and no GPS in the photo: the verdict cannot say where", file=sys.stderr)
-        fields = dict(filename=prepared.filename, source_path=str(path), latitude=lat, longitude=lon, observed_at=observed_at, location_source=source)
+        fields = dict(
+            filename=prepared.filename,
+            source_path=str(path),
+            latitude=lat,
+            longitude=lon,
+            observed_at=observed_at,
+            location_source=source,
+        )
         if a.offline:
             item = ctx.queue.add(prepared.data, **fields)
-            ctx.out(f"Queued {path} ({prepared.width}x{prepared.height}, location {source}) as {item.id}; send it with `sync`.")
+            size = f"{prepared.width}x{prepared.height}"
+            ctx.out(f"Queued {path} ({size}, location {source}) as {item.id}; send it with `sync`.")
             continue
         key = str(uuid.uuid4())
         try:
-            observation = ctx.client.upload(prepared.data, prepared.filename, idempotency_key=key, latitude=lat,
-                                            longitude=lon, observed_at=observed_at, wait=min(a.timeout, 10) if a.wait else 0)
+            observation = ctx.client.upload(
+                prepared.data,
+                prepared.filename,
+                idempotency_key=key,
+                latitude=lat,
+                longitude=lon,
+                observed_at=observed_at,
+                wait=min(a.timeout, 10) if a.wait else 0,
+            )
         except Unavailable as exc:
             # Like a phone out of signal: keep the capture (with the key we already used) for `sync`.
             item = ctx.queue.add(prepared.data, idempotency_key=key, **fields)
@@ -128,6 +159,43 @@ def cmd_identify(ctx: Context) -> int:
     return code
 
 
+def cmd_identify_batch(ctx: Context) -> int:
+    """A camera-trap card: every image under the folders / globs, results as files, resumable."""
+    a = ctx.args
+    if a.deployments and a.lat is not None:
+        ctx.out("give --lat/--lon (one place for every image) or --deployments, not both")
+        return EXIT_USAGE
+    if a.offline:
+        ctx.out("--offline queues single photos; a batch needs no queue: run it again to resume")
+        return EXIT_USAGE
+    try:
+        deployments = DeploymentTable.from_csv(Path(a.deployments)) if a.deployments else None
+    except DeploymentsError as exc:
+        print(f"Cannot use the deployments: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    options = BatchOptions(
+        latitude=a.lat,
+        longitude=a.lon,
+        deployments=deployments,
+        concurrency=a.concurrency,
+        max_queued=max(a.max_queued, a.concurrency),
+        wait=a.wait,
+        stall_timeout=a.timeout,
+        long_side=a.max_side,
+        quality=a.quality,
+    )
+    out_dir = Path(a.out or DEFAULT_BATCH_DIR)
+    try:
+        report = identify_batch(a.photos, out_dir, options, lambda: RangeWatchClient(ctx.server, ctx.token))
+    except KeyboardInterrupt:
+        print(f"Interrupted. What finished is in {out_dir}; run the same command again to resume.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    ctx.out(render_batch_report(report))
+    if report.halted_by is not None:  # NotAuthenticated or Unavailable: main() says what to do
+        raise report.halted_by
+    return EXIT_OK if report.complete else EXIT_ERROR
+
+
 def cmd_sync(ctx: Context) -> int:
     items = ctx.queue.items()
     if not items:
@@ -138,8 +206,14 @@ def cmd_sync(ctx: Context) -> int:
         item.attempts += 1
         ctx.queue.update(item)
         try:
-            observation = ctx.client.upload(ctx.queue.photo(item), item.filename, idempotency_key=item.idempotency_key,
-                                            latitude=item.latitude, longitude=item.longitude, observed_at=item.observed_at)
+            observation = ctx.client.upload(
+                ctx.queue.photo(item),
+                item.filename,
+                idempotency_key=item.idempotency_key,
+                latitude=item.latitude,
+                longitude=item.longitude,
+                observed_at=item.observed_at,
+            )
         except (TooLarge, ApiError) as exc:
             if isinstance(exc, (NotAuthenticated, Unavailable)):
                 raise  # nothing else can go through either; the rest stays queued
@@ -196,33 +270,95 @@ def cmd_history(ctx: Context) -> int:
 
 
 # -- wiring ---------------------------------------------------------------------------------------
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: the options work before or after the command without one overwriting the other.
-    common.add_argument("--server", default=argparse.SUPPRESS, help="server URL (or RANGEWATCH_SERVER; default: the saved one, else " + DEFAULT_SERVER + ")")
-    common.add_argument("--token", default=argparse.SUPPRESS, help="API token (or RANGEWATCH_TOKEN; default: the saved one)")
-    common.add_argument("--config", default=argparse.SUPPRESS, help="config file (or RANGEWATCH_CONFIG; default ~/.config/rangewatch/config.json)")
+    common.add_argument(
+        "--server",
+        default=argparse.SUPPRESS,
+        help="server URL (or RANGEWATCH_SERVER; default: the saved one, else " + DEFAULT_SERVER + ")",
+    )
+    common.add_argument(
+        "--token", default=argparse.SUPPRESS, help="API token (or RANGEWATCH_TOKEN; default: the saved one)"
+    )
+    common.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        help="config file (or RANGEWATCH_CONFIG; default ~/.config/rangewatch/config.json)",
+    )
 
-    parser = argparse.ArgumentParser(prog="python -m mobile_client_stub", parents=[common],
-                                     description="RangeWatch from the command line, behaving like the phone app.")
+    parser = argparse.ArgumentParser(
+        prog="python -m mobile_client_stub",
+        parents=[common],
+        description="RangeWatch from the command line, behaving like the phone app.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    for name, helptext in (("register", "create an account and save its token"), ("login", "log in and save the token")):
+    for name, helptext in (
+        ("register", "create an account and save its token"),
+        ("login", "log in and save the token"),
+    ):
         p = sub.add_parser(name, parents=[common], help=helptext)
         p.add_argument("--username", required=True)
         p.add_argument("--password", help="prompted for when omitted (or RANGEWATCH_PASSWORD)")
         if name == "register":
             p.add_argument("--email")
         p.set_defaults(func=cmd_register if name == "register" else cmd_login)
-    sub.add_parser("logout", parents=[common], help="invalidate and forget the saved token").set_defaults(func=cmd_logout)
+    sub.add_parser("logout", parents=[common], help="invalidate and forget the saved token").set_defaults(
+        func=cmd_logout
+    )
 
-    p = sub.add_parser("identify", parents=[common], help="name the animal in each photo and say if it belongs there")
-    p.add_argument("photos", nargs="+", metavar="PHOTO")
-    p.add_argument("--lat", type=float, help="latitude; default: the photo's EXIF GPS")
-    p.add_argument("--lon", type=float, help="longitude; default: the photo's EXIF GPS")
+    p = sub.add_parser(
+        "identify",
+        parents=[common],
+        help="name the animal in each photo and say if it belongs there",
+        description="Photos are sent one by one and their results printed. A folder, a quoted glob "
+        "('cards/**/*.JPG'), --deployments or --out makes it a batch: every image sent once "
+        "with bounded concurrency, results written to --out as results.csv and predictions.json "
+        "(SpeciesNet format), resumable: run the same command again after an interruption.",
+    )
+    p.add_argument("photos", nargs="+", metavar="PHOTO_DIR_OR_GLOB")
+    p.add_argument("--lat", type=float, help="latitude; default: the deployment, else the photo's EXIF GPS")
+    p.add_argument("--lon", type=float, help="longitude; default: the deployment, else the photo's EXIF GPS")
+    p.add_argument(
+        "--deployments",
+        metavar="CSV",
+        help="batch: each image's place from a Camtrap DP deployments.csv (with its media.csv beside "
+        "it, if any) or a folder,latitude,longitude CSV; an image belongs to the deployment "
+        "named by its nearest folder",
+    )
+    p.add_argument(
+        "--out", metavar="DIR", help=f"batch: where the results and the journal go (default ./{DEFAULT_BATCH_DIR})"
+    )
+    p.add_argument(
+        "--concurrency", type=_positive_int, default=4, help="batch: uploads in flight (default %(default)s)"
+    )
+    p.add_argument(
+        "--max-queued",
+        type=_positive_int,
+        default=64,
+        help="batch: images sent and not yet finished, at most (default %(default)s)",
+    )
     p.add_argument("--offline", action="store_true", help="queue the capture on this device; send it later with `sync`")
-    p.add_argument("--max-side", type=int, default=photo_lib.DEFAULT_LONG_SIDE, help="downsize the long side to this many pixels before sending (default %(default)s)")
-    p.add_argument("--quality", type=int, default=photo_lib.DEFAULT_QUALITY, help="JPEG quality of the re-encoded photo (default %(default)s)")
+    p.add_argument(
+        "--max-side",
+        type=int,
+        default=photo_lib.DEFAULT_LONG_SIDE,
+        help="downsize the long side to this many pixels before sending (default %(default)s)",
+    )
+    p.add_argument(
+        "--quality",
+        type=int,
+        default=photo_lib.DEFAULT_QUALITY,
+        help="JPEG quality of the re-encoded photo (default %(default)s)",
+    )
     _result_options(p)
     p.set_defaults(func=cmd_identify)
 
@@ -243,9 +379,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _result_options(p, wait_default: bool = True) -> None:
-    p.add_argument("--wait", action=argparse.BooleanOptionalAction, default=wait_default,
-                   help="wait for the result (default: %(default)s)")
-    p.add_argument("--timeout", type=float, default=120, help="give up waiting after this many seconds (default %(default)s)")
+    p.add_argument(
+        "--wait",
+        action=argparse.BooleanOptionalAction,
+        default=wait_default,
+        help="wait for the result (default: %(default)s)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=120,
+        help="give up waiting after this many seconds without a result (default %(default)s)",
+    )
     p.add_argument("--json", action="store_true", help="print the API's JSON instead of plain words")
 
 
@@ -255,18 +400,28 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(ctx)
     except NotAuthenticated as exc:
-        print(f"Not logged in, or the token expired ({exc.detail}). Run `python -m mobile_client_stub login --username ...`, "
-              "or pass --token / RANGEWATCH_TOKEN.", file=sys.stderr)
+        print(
+            f"Not logged in, or the token expired ({exc.detail}). "
+            "Run `python -m mobile_client_stub login --username ...`, or pass --token / RANGEWATCH_TOKEN.",
+            file=sys.stderr,
+        )
         return EXIT_AUTH
     except TooLarge as exc:
         print(f"The server refused the photo as too large ({exc.detail}). Try a smaller --max-side.", file=sys.stderr)
         return EXIT_TOO_LARGE
     except Unavailable as exc:
         what = "busy (too many requests)" if exc.status == 429 else "unavailable"
-        print(f"The server is {what} even after retrying ({exc.detail}). Queued captures stay queued; try again later.", file=sys.stderr)
+        print(
+            f"The server is {what} even after retrying ({exc.detail}). "
+            "Queued captures and unfinished batch images stay for the next try.",
+            file=sys.stderr,
+        )
         return EXIT_UNAVAILABLE
     except ApiError as exc:
-        fields = "; ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in exc.fields.items()
-                           if (v if not isinstance(v, list) else " ".join(map(str, v))) != exc.detail)
+        fields = "; ".join(
+            f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}"
+            for k, v in exc.fields.items()
+            if (v if not isinstance(v, list) else " ".join(map(str, v))) != exc.detail
+        )
         print(f"Error {exc.status} {exc.code}: {exc.detail}" + (f" ({fields})" if fields else ""), file=sys.stderr)
         return EXIT_ERROR

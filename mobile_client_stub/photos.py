@@ -1,12 +1,15 @@
 """On-device photo handling, as phone apps do it: read EXIF GPS and time, downsize, strip EXIF."""
+
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 
 from PIL import Image, ImageOps
+from PIL.ExifTags import GPS, IFD, Base
 
 try:  # HEIC straight from an iPhone; the server accepts it too.
     from pillow_heif import register_heif_opener
@@ -17,12 +20,6 @@ except ImportError:  # pragma: no cover - pillow-heif is in requirements.txt
 
 DEFAULT_LONG_SIDE = 1600
 DEFAULT_QUALITY = 85
-
-_GPS_IFD = 0x8825
-_EXIF_IFD = 0x8769
-_DATETIME_ORIGINAL = 36867
-_OFFSET_TIME_ORIGINAL = 36881
-_DATETIME = 306
 
 
 @dataclass(frozen=True)
@@ -43,62 +40,50 @@ class PreparedPhoto:
     meta: PhotoMeta
 
 
-def _ratio(value) -> float:
-    # Pillow gives IFDRational (float-able) or (num, den) pairs depending on how the tag was written.
-    if isinstance(value, tuple):
-        num, den = value
-        return num / den if den else 0.0
-    return float(value)
-
-
-def _dms_to_degrees(dms, ref) -> float | None:
+def _signed_degrees(dms, ref, negative: str) -> float | None:
+    """Pillow's (degrees, minutes, seconds) rationals and the N/S or E/W reference as decimal
+    degrees; None when absent or unusable (a zero denominator reads as NaN)."""
     try:
-        degrees, minutes, seconds = (_ratio(part) for part in dms)
+        value = sum(float(part) / 60**i for i, part in enumerate(dms))
     except (TypeError, ValueError, ZeroDivisionError):
         return None
-    value = degrees + minutes / 60 + seconds / 3600
+    if not math.isfinite(value):
+        return None
     if isinstance(ref, bytes):
         ref = ref.decode("ascii", "ignore")
-    if str(ref).strip().upper() in ("S", "W"):
-        value = -value
-    return value
+    return -value if str(ref).strip().upper() == negative else value
 
 
-def _parse_exif_time(raw, offset) -> datetime | None:
-    if isinstance(raw, bytes):
-        raw = raw.decode("ascii", "ignore")
-    if not raw:
+def _exif_time(raw, offset) -> datetime | None:
+    """DateTimeOriginal with OffsetTimeOriginal when the camera wrote one; without it EXIF time is
+    camera-local, and the phone's own zone is the best guess."""
+    if not isinstance(raw, str) or not raw.strip("\x00 "):
         return None
-    try:
-        moment = datetime.strptime(str(raw).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
-    except ValueError:
-        return None
-    if isinstance(offset, bytes):
-        offset = offset.decode("ascii", "ignore")
-    if offset and len(str(offset).strip()) >= 6:
-        text = str(offset).strip()
-        sign = -1 if text[0] == "-" else 1
+    raw = raw.strip("\x00 ")
+    if isinstance(offset, str) and offset.strip("\x00 "):
         try:
-            hours, minutes = int(text[1:3]), int(text[4:6])
-            return moment.replace(tzinfo=timezone(sign * timedelta(hours=hours, minutes=minutes)))
+            return datetime.strptime(raw + offset.strip("\x00 "), "%Y:%m:%d %H:%M:%S%z")
         except ValueError:
             pass
-    # EXIF without OffsetTimeOriginal is camera-local time; the phone's own zone is the best guess.
-    return moment.astimezone()
+    try:
+        return datetime.strptime(raw, "%Y:%m:%d %H:%M:%S").astimezone()
+    except ValueError:
+        return None
 
 
 def read_meta(image: Image.Image) -> PhotoMeta:
-    """GPS position and capture time from the photo's EXIF, each None when absent or unreadable."""
+    """GPS position and capture time from the photo's EXIF (Pillow's IFD reader), each None when
+    absent or unreadable."""
     exif = image.getexif()
-    latitude = longitude = None
-    gps = exif.get_ifd(_GPS_IFD)
-    if gps and 2 in gps and 4 in gps:
-        latitude = _dms_to_degrees(gps[2], gps.get(1, "N"))
-        longitude = _dms_to_degrees(gps[4], gps.get(3, "E"))
-        if latitude is None or longitude is None or not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
-            latitude = longitude = None
-    details = exif.get_ifd(_EXIF_IFD)
-    observed_at = _parse_exif_time(details.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME), details.get(_OFFSET_TIME_ORIGINAL))
+    gps = exif.get_ifd(IFD.GPSInfo)
+    latitude = _signed_degrees(gps.get(GPS.GPSLatitude), gps.get(GPS.GPSLatitudeRef), negative="S")
+    longitude = _signed_degrees(gps.get(GPS.GPSLongitude), gps.get(GPS.GPSLongitudeRef), negative="W")
+    if latitude is None or longitude is None or not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        latitude = longitude = None
+    details = exif.get_ifd(IFD.Exif)
+    observed_at = _exif_time(
+        details.get(Base.DateTimeOriginal) or exif.get(Base.DateTime), details.get(Base.OffsetTimeOriginal)
+    )
     return PhotoMeta(latitude, longitude, observed_at)
 
 

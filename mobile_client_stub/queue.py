@@ -5,6 +5,7 @@ chosen when the capture is queued and stored with it, so a sync interrupted afte
 accepted the upload (but before the item was removed) resends with the same key and gets the
 same observation back: each capture becomes exactly one observation.
 """
+
 from __future__ import annotations
 
 import json
@@ -105,17 +106,36 @@ class OfflineQueue:
 
     @classmethod
     def for_config(cls, config_path: Path) -> "OfflineQueue":
-        return cls(Path(os.environ["RANGEWATCH_QUEUE_DIR"]) if os.environ.get("RANGEWATCH_QUEUE_DIR") else config_path.parent / "queue")
+        return cls(
+            Path(os.environ["RANGEWATCH_QUEUE_DIR"])
+            if os.environ.get("RANGEWATCH_QUEUE_DIR")
+            else config_path.parent / "queue"
+        )
 
-    def add(self, photo: bytes, *, filename: str, source_path: str, latitude, longitude, observed_at, location_source,
-            idempotency_key: str | None = None) -> QueuedCapture:
+    def add(
+        self,
+        photo: bytes,
+        *,
+        filename: str,
+        source_path: str,
+        latitude,
+        longitude,
+        observed_at,
+        location_source,
+        idempotency_key: str | None = None,
+    ) -> QueuedCapture:
         """Queue a capture. Pass the key of an upload that may already have reached the server."""
         now = datetime.now(timezone.utc)
         item = QueuedCapture(
             id=f"{now:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}",  # sorts in capture order
             idempotency_key=idempotency_key or str(uuid.uuid4()),
-            filename=filename, source_path=source_path, latitude=latitude, longitude=longitude,
-            observed_at=observed_at, location_source=location_source, queued_at=now.isoformat(),
+            filename=filename,
+            source_path=source_path,
+            latitude=latitude,
+            longitude=longitude,
+            observed_at=observed_at,
+            location_source=location_source,
+            queued_at=now.isoformat(),
         )
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         # Build the item in a hidden folder and rename it into place: a crash leaves no half item.

@@ -1,4 +1,5 @@
 """An observation result in plain words, for a terminal (the web page says the same in app.js)."""
+
 from __future__ import annotations
 
 import textwrap
@@ -7,7 +8,9 @@ HEADLINES = {
     "native": "NATIVE here: it belongs in {region}.",
     "invasive": "INVASIVE here: a known invasive species in {region}. Please report it.",
     "introduced": "INTRODUCED here: not native to {region}; people brought it. Please report it.",
-    "out_of_range": "OUT OF ITS KNOWN RANGE in {region}: possibly a new introduction or an escaped animal. Please report it.",
+    "out_of_range": (
+        "OUT OF ITS KNOWN RANGE in {region}: possibly a new introduction or an escaped animal. Please report it."
+    ),
     "unknown": "NO RANGE DATA: we cannot say whether it belongs in {region}.",
     "uncertain": "NOT SURE: the model is not confident enough to give a verdict.",
     "no_animal": "NO ANIMAL found in the photo.",
@@ -43,7 +46,9 @@ def render_observation(obs: dict) -> str:
     lines = [f"Observation {obs['id']}"]
     loc = obs.get("location") or {}
     if loc.get("latitude") is not None:
-        source = {"client": "sent by the phone", "exif": "the photo's GPS"}.get(loc.get("source"), loc.get("source", "?"))
+        source = {"client": "sent by the phone", "exif": "the photo's GPS"}.get(
+            loc.get("source"), loc.get("source", "?")
+        )
         where = f"{loc['latitude']:.4f}, {loc['longitude']:.4f} ({source})"
         lines.append(f"  where: {where}" + (f"  [{', '.join(loc['flags'])}]" if loc.get("flags") else ""))
     if obs.get("observed_at"):
@@ -59,11 +64,15 @@ def render_observation(obs: dict) -> str:
 
     ident = obs.get("identification")
     if ident:
-        lines.append(f"  Species: {taxon_name(ident['taxon'])}, {percent(ident.get('score'))} confident"
-                     + (f" ({ident['taxon']['rank']} level)" if ident["taxon"].get("rank") not in (None, "species") else ""))
+        lines.append(
+            f"  Species: {taxon_name(ident['taxon'])}, {percent(ident.get('score'))} confident"
+            + (f" ({ident['taxon']['rank']} level)" if ident["taxon"].get("rank") not in (None, "species") else "")
+        )
     preds = obs.get("predictions") or []
     if preds:
-        top = ", ".join(f"{taxon_name(p.get('taxon')) if p.get('taxon') else p['key']} {percent(p['score'])}" for p in preds[:3])
+        top = ", ".join(
+            f"{taxon_name(p.get('taxon')) if p.get('taxon') else p['key']} {percent(p['score'])}" for p in preds[:3]
+        )
         lines.append(f"  Top guesses: {top}")
 
     verdict = obs.get("verdict")
@@ -77,7 +86,13 @@ def render_observation(obs: dict) -> str:
     if info:
         lines.append("")
         lines.append("  About it:")
-        for label, key in (("", "summary"), ("Habitat: ", "habitat"), ("Diet: ", "diet"), ("", "conservation_note"), ("How to help: ", "how_to_help")):
+        for label, key in (
+            ("", "summary"),
+            ("Habitat: ", "habitat"),
+            ("Diet: ", "diet"),
+            ("", "conservation_note"),
+            ("How to help: ", "how_to_help"),
+        ):
             if info.get(key):
                 lines += _wrap(label + info[key], "    ")
         if info.get("iucn_category_label"):
@@ -87,12 +102,18 @@ def render_observation(obs: dict) -> str:
     if alert:
         lines.append("")
         if alert.get("level") == "possible":
-            lines.append("  POSSIBLE match of a species on the watch list here: worth reporting for an expert to check.")
+            lines.append(
+                "  POSSIBLE match of a species on the watch list here: worth reporting for an expert to check."
+            )
         lines += _wrap(alert.get("message", ""), "  ")
         lines.append("  What to do:")
         lines += [f"    - {step}" for step in WHAT_TO_DO]
         contacts = alert.get("contacts") or []
-        lines.append("  Whom to contact:" if contacts else "  No local contact is on record; report to your national wildlife agency.")
+        lines.append(
+            "  Whom to contact:"
+            if contacts
+            else "  No local contact is on record; report to your national wildlife agency."
+        )
         for c in contacts:
             kind = CONTACT_KINDS.get(c.get("kind"), (c.get("kind") or "").replace("_", " "))
             lines.append(f"    * {c['organisation']} ({kind}, {c.get('region_name', '')})")
@@ -113,3 +134,45 @@ def render_history_row(obs: dict) -> str:
     region = ((obs.get("verdict") or {}).get("region") or {}).get("name", "")
     name = taxon_name(ident["taxon"]) if ident else "-"
     return f"{obs['id']}  {obs.get('created', '')[:16]:16}  {verdict:12}  {name}  {region}"
+
+
+def render_batch_report(report) -> str:
+    """The end of a batch run (mobile_client_stub.batch.BatchReport) in a few lines."""
+    results, tally = report.results, report.tally
+    statuses = [
+        (results[f"status:{s}"], label)
+        for s, label in (
+            ("done", "identified"),
+            ("failed", "failed on the server"),
+            ("rejected", "refused at upload"),
+            ("not_sent", "not sent"),
+            ("pending", "waiting for a result"),
+        )
+    ]
+    lines = [
+        f"{report.found} image(s) found; in the results: "
+        + ", ".join(f"{n} {label}" for n, label in statuses if n)
+        + "."
+    ]
+    lines.append(
+        f"This run sent {tally['sent']}, finished {tally['finished']}"
+        + (f"; {tally['already_finished']} were finished by an earlier run" if tally["already_finished"] else "")
+        + "."
+    )
+    verdicts = sorted(
+        ((n, key.split(":", 1)[1]) for key, n in results.items() if key.startswith("verdict:")), reverse=True
+    )
+    if verdicts:
+        lines.append("Verdicts: " + ", ".join(f"{name} {n}" for n, name in verdicts) + ".")
+    if report.stalled:
+        lines.append(
+            "Some results did not come in time: they stay accepted on the server, and the next run collects them."
+        )
+    if not report.complete:
+        lines.append(
+            "Not finished (see status and error_code in results.csv): run the same command again to resume; "
+            "nothing is sent twice."
+        )
+    out = report.out_dir
+    lines.append(f"Results: {out / 'results.csv'}, {out / 'predictions.json'} (journal: {out / 'journal.sqlite3'})")
+    return "\n".join(lines)

@@ -1,4 +1,5 @@
 """The CLI as a user runs it, against a live server (migrate, bootstrap, Celery worker, gunicorn)."""
+
 import json
 import os
 import stat
@@ -98,7 +99,9 @@ def test_register_login_store_token_privately(live_stack, tmp_path, elephant):
         pytest.skip("the JSON auth API (/api/v1/auth/register/) has not landed on this server yet")
     device = Phone(live_stack, tmp_path / "new-user", token=None)
     username = f"cli{os.getpid()}"
-    registered = device.run("register", "--username", username, "--password", "a long pass phrase 42", "--email", f"{username}@example.org")
+    registered = device.run(
+        "register", "--username", username, "--password", "a long pass phrase 42", "--email", f"{username}@example.org"
+    )
     assert registered.returncode == 0, registered.stdout + registered.stderr
     config_file = device.home / "config.json"
     assert stat.S_IMODE(config_file.stat().st_mode) == 0o600

@@ -1,5 +1,6 @@
 """The client follows the published contract: every path, method and field it uses is in the live
 server's OpenAPI schema."""
+
 import pytest
 
 from mobile_client_stub.api import CONTRACT, RESULT_FIELDS, RangeWatchClient
@@ -60,7 +61,10 @@ def _check(schema: dict, entry: dict) -> list[str]:
                 if name not in body.get("properties", {}):
                     problems.append(f"{entry['path']}: no {media} field {name}")
     if entry.get("response"):
-        answers = {code: r.get("content", {}).get("application/json", {}).get("schema", {}) for code, r in operation["responses"].items()}
+        answers = {
+            code: r.get("content", {}).get("application/json", {}).get("schema", {})
+            for code, r in operation["responses"].items()
+        }
         if not any(s.get("$ref", "").split("/")[-1] in entry["response"] for s in answers.values()):
             problems.append(f"{entry['path']}: does not answer {entry['response']}")
     return problems
@@ -79,7 +83,9 @@ def test_result_fields_the_client_reads_exist(schema):
 def test_auth_calls_match_the_schema(schema):
     if "/api/v1/auth/register/" not in schema["paths"]:
         pytest.skip("the JSON auth API has not landed on this server yet (not in its schema)")
-    problems = [p for entry in CONTRACT if entry.get("needs_auth_api") and not entry.get("list") for p in _check(schema, entry)]
+    problems = [
+        p for entry in CONTRACT if entry.get("needs_auth_api") and not entry.get("list") for p in _check(schema, entry)
+    ]
     assert not problems, problems
 
 
