@@ -62,6 +62,8 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+# A kept connection that PostgreSQL dropped (restart, failover) is noticed before a request uses it.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     if DATABASES["default"]["NAME"] != ":memory:":
         Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
@@ -106,6 +108,9 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 5
 
 # Shared between processes: upload throttling counts across every web process.
 CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    # A hung Redis must not hang requests: the upload throttle fails open after half a second.
+    CACHES["default"].setdefault("OPTIONS", {}).update({"socket_timeout": 0.5, "socket_connect_timeout": 0.5})
 RANGEWATCH_UPLOAD_RATE = env.str("RANGEWATCH_UPLOAD_RATE", default="60/minute")
 
 # Classifier and verdict.
@@ -130,6 +135,10 @@ RANGEWATCH_RESNET50_WEIGHTS = env.str("RANGEWATCH_RESNET50_WEIGHTS", default="")
 # Points in no region polygon (coasts, borders) snap to the nearest region within this distance.
 RANGEWATCH_SNAP_TOLERANCE_DEG = env.float("RANGEWATCH_SNAP_TOLERANCE_DEG", default=0.1)
 RANGEWATCH_MAX_WAIT_SECONDS = 10
+# A ?wait holds a server thread: at most this many per process (keep it at about half the web
+# threads, gunicorn.conf.py) and per user in a process; over either, the request is answered at once.
+RANGEWATCH_WAIT_HOLDS_PER_PROCESS = env.int("RANGEWATCH_WAIT_HOLDS_PER_PROCESS", default=4)
+RANGEWATCH_WAIT_HOLDS_PER_USER = env.int("RANGEWATCH_WAIT_HOLDS_PER_USER", default=2)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -199,7 +208,13 @@ if CELERY_BROKER_URL.startswith("filesystem"):
     }
 else:
     # Redis redelivers an unacked task after visibility_timeout: keep it above the hard limit.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600)}
+    # Socket timeouts: a hung Redis (SIGSTOP, a full disk) fails a publish within a second instead
+    # of holding the upload (the sweeper re-enqueues it), and the worker reconnects.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
+        "socket_timeout": 1.0,
+        "socket_connect_timeout": 1.0,
+    }
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_BACKEND = None
@@ -218,7 +233,7 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"observations.classify_observation": {"queue": "inference"}}
 # A bounded publish: an upload never hangs on a dead broker (the sweeper re-enqueues later).
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 # The sweeper re-enqueues uploads stuck in `queued` (broker down at upload, broker restarted empty).
 RANGEWATCH_SWEEP_INTERVAL_S = env.float("RANGEWATCH_SWEEP_INTERVAL_S", default=60.0)
 RANGEWATCH_SWEEP_QUEUED_AFTER_S = env.int("RANGEWATCH_SWEEP_QUEUED_AFTER_S", default=60)
