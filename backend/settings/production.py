@@ -1,4 +1,6 @@
 """Production: PostgreSQL, Redis, S3-compatible storage; secrets have no defaults."""
+from django.core.exceptions import ImproperlyConfigured
+
 from backend.settings.base import *  # noqa: F401,F403
 from backend.settings.base import STORAGES, env
 
@@ -12,6 +14,8 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # Links in alert e-mails and webhooks: no localhost default in production.
 RANGEWATCH_PUBLIC_BASE_URL = env.str("RANGEWATCH_PUBLIC_BASE_URL")
+if not RANGEWATCH_PUBLIC_BASE_URL.startswith("https://"):
+    raise ImproperlyConfigured("RANGEWATCH_PUBLIC_BASE_URL must be the public https:// address (alert links use it)")
 
 # No SECURE_PROXY_SSL_HEADER: Django would believe any client's X-Forwarded-Proto. gunicorn sets
 # the scheme from that header only for connections from FORWARDED_ALLOW_IPS (the nginx proxy,
