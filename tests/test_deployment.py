@@ -30,7 +30,7 @@ def run(args, env):
 def test_docker_compose_config_is_valid_with_the_proxy():
     out = run(["docker-compose", "config"], COMPOSE_ENV)
     assert out.returncode == 0, out.stderr
-    import yaml  # docker-compose's own dependency
+    import yaml  # PyYAML: installed with drf-spectacular
 
     services = yaml.safe_load(out.stdout)["services"]
     assert {"proxy", "migrate", "web", "worker-gpu", "worker-cpu", "beat", "redis", "db"} <= set(services)

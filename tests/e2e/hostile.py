@@ -23,14 +23,15 @@ class SlowHeaderClients:
     """`count` connections that each send a request line and then one header line every
     `interval` seconds, never finishing: what issue 15 used to freeze the API."""
 
-    def __init__(self, host: str, port: int, count: int = 32, interval: float = 1.0, path: str = "/healthz", tls: bool = False):
+    def __init__(self, host: str, port: int, count: int = 32, interval: float = 1.0, path: str = "/healthz", tls: bool = False, source: str | None = None):
         self.host, self.port, self.count, self.interval, self.path, self.tls = host, port, count, interval, path, tls
+        self.source = (source, 0) if source else None  # a local address to connect from
         self.sockets: list[socket.socket] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._trickle, daemon=True)
 
     def _connect(self) -> socket.socket:
-        sock = socket.create_connection((self.host, self.port), timeout=5)
+        sock = socket.create_connection((self.host, self.port), timeout=5, source_address=self.source)
         if self.tls:
             import ssl
 

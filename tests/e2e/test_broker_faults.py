@@ -28,9 +28,11 @@ def redis_stack(tmp_path_factory):
         pytest.skip("needs redis-server to run a private broker")
     broker = PrivateRedis()
     broker.start()
-    env = {"CACHE_URL": f"redis://127.0.0.1:{broker.port}/1", "RANGEWATCH_SWEEP_INTERVAL_S": "2", "RANGEWATCH_SWEEP_QUEUED_AFTER_S": "3"}
+    tmp = tmp_path_factory.mktemp("redis-faults")
+    env = {"CACHE_URL": f"redis://127.0.0.1:{broker.port}/1", "RANGEWATCH_SWEEP_INTERVAL_S": "2", "RANGEWATCH_SWEEP_QUEUED_AFTER_S": "3",
+           "RANGEWATCH_WORKER_HEARTBEAT_FILE": str(tmp / "worker-heartbeat")}
     try:
-        with running_stack(tmp_path_factory.mktemp("redis-faults"), database_url=None, broker_url=f"redis://127.0.0.1:{broker.port}/0",
+        with running_stack(tmp, database_url=None, broker_url=f"redis://127.0.0.1:{broker.port}/0",
                            extra_env=env, beat=True) as stack:
             stack.broker = broker
             yield stack
@@ -46,6 +48,27 @@ def small_photo(tmp_path: Path) -> Path:
     path = tmp_path / "small.jpg"
     Image.open(shared_path("photos", "speciesnet_test_images", "african_elephants.jpg")).convert("RGB").resize((640, 480)).save(path)
     return path
+
+
+def test_worker_heartbeat_feeds_the_container_healthcheck(redis_stack):
+    """docker-compose.yml's worker healthcheck, run as written against this worker's heartbeat file."""
+    import yaml
+
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    command = compose["x-worker-health"]["test"]
+    heartbeat = redis_stack.env["RANGEWATCH_WORKER_HEARTBEAT_FILE"]
+    probe = [part.replace("/tmp/worker-heartbeat", heartbeat) for part in command[1:]]
+    probe[0] = sys.executable
+    wait_for(lambda: os.path.exists(heartbeat), 30, "the first heartbeat")
+    assert subprocess.run(probe, timeout=30).returncode == 0
+    os.kill(redis_stack.worker.pid, signal.SIGSTOP)  # a stuck worker stops touching it
+    try:
+        os.utime(heartbeat, (time.time() - 60, time.time() - 60))
+        time.sleep(3)
+        assert subprocess.run(probe, timeout=30).returncode == 1
+    finally:
+        os.kill(redis_stack.worker.pid, signal.SIGCONT)
+    wait_for(lambda: subprocess.run(probe, timeout=30).returncode == 0, 30, "the heartbeat after SIGCONT")
 
 
 def test_redis_hung_upload_and_healthz_answer_fast(redis_stack, tmp_path):
