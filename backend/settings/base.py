@@ -155,8 +155,8 @@ RANGEWATCH_RESNET50_WEIGHTS = env.str("RANGEWATCH_RESNET50_WEIGHTS", default="")
 # Points in no region polygon (coasts, borders) snap to the nearest region within this distance.
 RANGEWATCH_SNAP_TOLERANCE_DEG = env.float("RANGEWATCH_SNAP_TOLERANCE_DEG", default=0.1)
 RANGEWATCH_MAX_WAIT_SECONDS = 10
-# A ?wait holds a server thread: at most this many per process (keep it at about half the web
-# threads, gunicorn.conf.py) and per user in a process; over either, the request is answered at once.
+# A ?wait holds a server thread: at most this many per process (about half the web threads: 8 in
+# docker-compose.yml and scripts/run) and per user in a process; over either, it is answered at once.
 RANGEWATCH_WAIT_HOLDS_PER_PROCESS = env.int("RANGEWATCH_WAIT_HOLDS_PER_PROCESS", default=4)
 RANGEWATCH_WAIT_HOLDS_PER_USER = env.int("RANGEWATCH_WAIT_HOLDS_PER_USER", default=2)
 

@@ -104,7 +104,7 @@ def nginx_front(upstream: str, workdir: Path):
     }))
     temp = "".join(f"{kind}_temp_path {workdir / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     (workdir / "nginx.conf").write_text(
-        f"daemon off;\nworker_processes 1;\npid {workdir / 'nginx.pid'};\nerror_log {workdir / 'error.log'} warn;\n"
+        f"daemon off;\nworker_processes auto;\npid {workdir / 'nginx.pid'};\nerror_log {workdir / 'error.log'} warn;\n"
         f"events {{ worker_connections 1024; }}\nhttp {{\naccess_log off;\n{temp}include {workdir / 'site.conf'};\n}}\n"
     )
     proc = subprocess.Popen([NGINX, "-c", str(workdir / "nginx.conf"), "-p", str(workdir)], stderr=subprocess.STDOUT, stdout=open(workdir / "stdout.log", "w"))
