@@ -27,6 +27,7 @@ class SlowHeaderClients:
         self.host, self.port, self.count, self.interval, self.path, self.tls = host, port, count, interval, path, tls
         self.source = (source, 0) if source else None  # a local address to connect from
         self.sockets: list[socket.socket] = []
+        self.reconnected = 0  # sockets the server closed (a header timeout) and the attack reopened
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._trickle, daemon=True)
 
@@ -57,7 +58,6 @@ class SlowHeaderClients:
                         pass
 
     def __enter__(self):
-        self.reconnected = 0
         self.sockets = [self._connect() for _ in range(self.count)]
         self._thread.start()
         time.sleep(self.interval * 1.5)  # every socket has been taken by the server by now

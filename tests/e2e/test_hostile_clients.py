@@ -14,7 +14,7 @@ import requests
 from PIL import Image
 
 from tests.e2e.hostile import NGINX, SlowHeaderClients, nginx_front, timed_get
-from tests.e2e.stack import BIN, REPO, free_port
+from tests.e2e.stack import BIN, REPO, free_port, reachable
 
 pytestmark = [pytest.mark.e2e]
 
@@ -112,3 +112,43 @@ def test_slow_headers_behind_nginx_proxy_keep_gunicorn_free(embedded, tmp_path):
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=20)
+
+
+@pytest.mark.skipif(NGINX is None, reason="needs nginx (apt-get install nginx-light) to run deploy/nginx")
+def test_client_sent_x_forwarded_proto_is_trusted_only_from_the_proxy(embedded, tmp_path):
+    """Production settings on gunicorn, as docker-compose.yml runs it: through nginx, https is
+    served and plain http redirected whatever the client claims; straight to gunicorn from an
+    address outside FORWARDED_ALLOW_IPS, a client's `X-Forwarded-Proto: https` is ignored."""
+    port = free_port()
+    env = {**embedded["env"], "DJANGO_SETTINGS_MODULE": "backend.settings.production", "DJANGO_SECRET_KEY": "s" * 60,
+           "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DATABASE_URL": f"sqlite:///{embedded['tmp'] / 'var' / 'db.sqlite3'}",
+           "CELERY_BROKER_URL": "redis://127.0.0.1:6379/11", "RANGEWATCH_PUBLIC_BASE_URL": "https://rangewatch.example.org"}
+    session = requests.Session()
+    session.trust_env = False  # a CA bundle named in the environment would override verify=False
+
+    def start(forwarded_allow_ips: str) -> subprocess.Popen:
+        log = tmp_path / f"gunicorn-{forwarded_allow_ips}.log"
+        proc = subprocess.Popen([str(BIN / "gunicorn"), "backend.wsgi", "--bind", f"127.0.0.1:{port}"], cwd=REPO,
+                                env={**env, "FORWARDED_ALLOW_IPS": forwarded_allow_ips}, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while not reachable("127.0.0.1", port):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.2)
+        return proc
+
+    proxy = start("127.0.0.1")  # the proxy's address, as FORWARDED_ALLOW_IPS names nginx in compose
+    try:
+        with nginx_front(f"127.0.0.1:{port}", tmp_path / "nginx") as (https_url, http_url):
+            assert session.get(f"{https_url}/healthz", verify=False, allow_redirects=False, timeout=10).status_code == 200
+            spoofed = session.get(f"{http_url}/healthz", headers={"X-Forwarded-Proto": "https"}, allow_redirects=False, timeout=10)
+            assert spoofed.status_code == 301 and spoofed.headers["Location"].startswith("https://")
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=20)
+    direct = start("127.0.0.2")  # this test's address is not the proxy's
+    try:
+        spoofed = session.get(f"http://127.0.0.1:{port}/healthz", headers={"X-Forwarded-Proto": "https"}, allow_redirects=False, timeout=10)
+        assert spoofed.status_code == 301 and spoofed.headers["Location"].startswith("https://")
+    finally:
+        direct.terminate()
+        direct.wait(timeout=20)
