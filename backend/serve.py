@@ -7,6 +7,7 @@ gunicorn (deploy/nginx).
 
     python -m backend.serve [--listen 127.0.0.1:8000] [--threads 8]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,12 @@ log = logging.getLogger("rangewatch.serve")
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--listen", default="127.0.0.1:8000", help="host:port")
-    parser.add_argument("--threads", type=int, default=8, help="threads running requests (RANGEWATCH_WAIT_HOLDS_PER_PROCESS: about half)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=8,
+        help="threads running requests (RANGEWATCH_WAIT_HOLDS_PER_PROCESS: about half)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings.local")
 

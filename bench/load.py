@@ -59,7 +59,8 @@ def pct(values, q):
 
 
 class Phones:
-    def __init__(self, stack, payloads, phones, seconds, think: float = 0.0, base_url: str | None = None, own_addresses: bool = False):
+    def __init__(self, stack, payloads, phones, seconds, think: float = 0.0,
+                 base_url: str | None = None, own_addresses: bool = False):
         self.stack, self.payloads, self.phones, self.seconds = stack, payloads, phones, seconds
         self.base_url = base_url or stack.base_url  # nginx's address in the hostile scenarios
         self.own_addresses = own_addresses  # each phone connects from its own 127.0.1.n, as phones have their own IPs
@@ -137,7 +138,8 @@ class Phones:
                 self.count(result.status_code)
                 if result.status_code != 200 or result.json()["status"] in ("done", "failed"):
                     break
-                if time.monotonic() - asked < 9:  # answered without waiting (the server's bound): as the app, obey Retry-After
+                if time.monotonic() - asked < 9:
+                    # Answered without waiting (the server's bound): as the app does, obey Retry-After.
                     time.sleep(float(result.headers.get("Retry-After", 1)))
             if result.status_code == 200 and result.json()["status"] in ("done", "failed"):
                 with self.lock:
@@ -305,7 +307,8 @@ class ParallelWaits:
             t.join()
 
 
-def hostile_scenarios(stack, dsn: str, payloads, tokens: list[str], seconds: float, think: float, workdir: Path) -> dict:
+def hostile_scenarios(stack, dsn: str, payloads, tokens: list[str], seconds: float, think: float,
+                      workdir: Path) -> dict:
     """{scenario: (honest upload-accept ms, slowest /healthz ms)}: the phones, through nginx
     (deploy/nginx) in front of the stack, while each attack runs."""
     import psycopg
@@ -316,15 +319,23 @@ def hostile_scenarios(stack, dsn: str, payloads, tokens: list[str], seconds: flo
     with nginx_front(stack.base_url.removeprefix("http://"), workdir / "nginx") as (https_url, _):
         attacker = Phones(stack, payloads, 1, 0, base_url=https_url)
         attacker.register()
-        job = client_session().post(f"{https_url}/api/v1/observations/?wait=10", headers={"Authorization": f"Token {attacker.tokens[0]}"},
-                                    files={"photo": ("a.jpg", payloads[0], "image/jpeg")}, data={"latitude": -2.33, "longitude": 34.83}, timeout=60)
+        job = client_session().post(
+            f"{https_url}/api/v1/observations/?wait=10",
+            headers={"Authorization": f"Token {attacker.tokens[0]}"},
+            files={"photo": ("a.jpg", payloads[0], "image/jpeg")},
+            data={"latitude": -2.33, "longitude": 34.83},
+            timeout=60,
+        )
         job.raise_for_status()
-        with psycopg.connect(dsn, autocommit=True) as db:  # a backlogged worker: the job stays queued for the whole scenario
+        # A backlogged worker: the attacker's job stays queued for the whole scenario.
+        with psycopg.connect(dsn, autocommit=True) as db:
             db.execute("UPDATE observations_observation SET status = 'queued' WHERE uuid = %s", (job.json()["id"],))
         https_port = int(https_url.rsplit(":", 1)[1])
         attacks = {
             BASELINE: contextlib.nullcontext,  # the same phones through nginx, no attack: what the proxy itself costs
-            "32 slow-header clients": lambda: SlowHeaderClients("127.0.0.1", https_port, count=32, tls=True, source="127.0.0.3"),
+            "32 slow-header clients": lambda: SlowHeaderClients(
+                "127.0.0.1", https_port, count=32, tls=True, source="127.0.0.3"
+            ),
             "one user, 24 parallel waits": lambda: ParallelWaits(job.headers["Location"], attacker.tokens[0]),
         }
         for name, attack in attacks.items():
@@ -414,7 +425,9 @@ def main(argv=None) -> int:
                     jobs = job_ms(db, phones.accepted)
                 hostile = {}
                 if NGINX and not args.no_hostile:
-                    hostile = hostile_scenarios(stack, dsn, payloads, phones.tokens, max(10.0, args.seconds / 3), args.think, Path(tmp))
+                    hostile = hostile_scenarios(
+                        stack, dsn, payloads, phones.tokens, max(10.0, args.seconds / 3), args.think, Path(tmp)
+                    )
                 artifact = next((stack.var_dir / "models").iterdir())
             # The same worker pipeline alone, on the same photos, after the stack has stopped.
             pipeline = pipeline_alone(artifact, payloads, min(20.0, args.seconds), args.backend)
@@ -453,8 +466,12 @@ def main(argv=None) -> int:
         ("failed jobs (typed)", failed), ("lost", lost), ("duplicated", duplicated),
     ]
     for name, (ms, slowest, codes, network_errors) in hostile.items():
-        rows.append((f"hostile: {name}", f"honest upload-accept p50/p95 {pct(ms, 50):.0f}/{pct(ms, 95):.0f} ms ({len(ms)} uploads, "
-                     f"responses {dict(sorted(codes.items()))}, network errors {network_errors}), slowest /healthz {slowest:.0f} ms"))
+        rows.append((
+            f"hostile: {name}",
+            f"honest upload-accept p50/p95 {pct(ms, 50):.0f}/{pct(ms, 95):.0f} ms ({len(ms)} uploads, "
+            f"responses {dict(sorted(codes.items()))}, network errors {network_errors}), "
+            f"slowest /healthz {slowest:.0f} ms",
+        ))
     if not hostile:
         rows.append(("hostile scenarios", "skipped (--no-hostile, or no nginx: apt-get install nginx-light)"))
     attacks = [result for name, result in hostile.items() if name != BASELINE]

@@ -18,7 +18,15 @@ PROD_ENV = {
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
     "RANGEWATCH_PUBLIC_BASE_URL": "https://rangewatch.example.org",
 }
-COMPOSE_ENV = {"DJANGO_SECRET_KEY": "x", "POSTGRES_PASSWORD": "y", "RANGEWATCH_PUBLIC_BASE_URL": "https://rangewatch.example.org", "RANGEWATCH_TLS_DIR": "/etc/ssl"}
+COMPOSE_ENV = {
+    "DJANGO_SECRET_KEY": "x",
+    "POSTGRES_PASSWORD": "y",
+    "RANGEWATCH_PUBLIC_BASE_URL": "https://rangewatch.example.org",
+    "RANGEWATCH_TLS_DIR": "/etc/ssl",
+}
+NEEDS_COMPOSE = pytest.mark.skipif(
+    shutil.which("docker-compose") is None, reason="needs Debian's docker-compose (.ci/run installs it)"
+)
 
 
 def run(args, env):
@@ -26,7 +34,7 @@ def run(args, env):
     return subprocess.run(args, cwd=REPO, env={**clean, **env}, capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="needs Debian's docker-compose (.ci/run installs it)")
+@NEEDS_COMPOSE
 def test_docker_compose_config_is_valid_with_the_proxy():
     out = run(["docker-compose", "config"], COMPOSE_ENV)
     assert out.returncode == 0, out.stderr
@@ -43,7 +51,7 @@ def test_docker_compose_config_is_valid_with_the_proxy():
     assert services["web"]["environment"]["FORWARDED_ALLOW_IPS"].split(",")[0] == proxy_ip
 
 
-@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="needs Debian's docker-compose (.ci/run installs it)")
+@NEEDS_COMPOSE
 @pytest.mark.parametrize("missing", ["RANGEWATCH_PUBLIC_BASE_URL", "RANGEWATCH_TLS_DIR"])
 def test_docker_compose_refuses_to_start_without(missing):
     out = run(["docker-compose", "config", "-q"], {k: v for k, v in COMPOSE_ENV.items() if k != missing})
@@ -69,7 +77,8 @@ def test_dockerfile_runs_as_a_non_root_user():
 
 def dockerignored(path: str) -> bool:
     """Docker's rule for the patterns used here: a pattern excludes a path or any folder above it."""
-    patterns = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines() if line.strip() and not line.startswith("#")]
+    lines = (REPO / ".dockerignore").read_text().splitlines()
+    patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     parts = path.split("/")
     prefixes = ["/".join(parts[: n + 1]) for n in range(len(parts))]
     return any(fnmatch.fnmatch(prefix, pattern.removeprefix("**/")) or fnmatch.fnmatch(prefix, pattern)
@@ -78,9 +87,13 @@ def dockerignored(path: str) -> bool:
 
 
 def test_dockerignore_keeps_local_state_and_secrets_out_of_the_image():
-    for path in ("var/db.sqlite3", "var/media/photos/original.jpg", "var/broker/msg", ".env", ".venv/bin/python", ".git/config", "observations/__pycache__/x.pyc"):
+    local_state = ("var/db.sqlite3", "var/media/photos/original.jpg", "var/broker/msg", ".env", ".venv/bin/python",
+                   ".git/config", "observations/__pycache__/x.pyc")
+    for path in local_state:
         assert dockerignored(path), f"{path} would be copied into the image"
-    for path in ("manage.py", "backend/settings/production.py", "observations/templates/observations/index.html", "requirements.txt", "gunicorn.conf.py"):
+    needed = ("manage.py", "backend/settings/production.py", "observations/templates/observations/index.html",
+              "requirements.txt", "gunicorn.conf.py")
+    for path in needed:
         assert not dockerignored(path), f"{path} is needed in the image"
 
 
@@ -88,7 +101,8 @@ def test_production_refuses_to_start_without_public_base_url():
     env = {k: v for k, v in PROD_ENV.items() if k != "RANGEWATCH_PUBLIC_BASE_URL"}
     out = run([sys.executable, "manage.py", "check"], env)
     assert out.returncode != 0 and "RANGEWATCH_PUBLIC_BASE_URL" in out.stderr
-    out = run([sys.executable, "manage.py", "check"], {**PROD_ENV, "RANGEWATCH_PUBLIC_BASE_URL": "http://localhost:8000"})
+    plain_http = {**PROD_ENV, "RANGEWATCH_PUBLIC_BASE_URL": "http://localhost:8000"}
+    out = run([sys.executable, "manage.py", "check"], plain_http)
     assert out.returncode != 0 and "https://" in out.stderr
 
 
@@ -106,7 +120,8 @@ def test_client_sent_x_forwarded_proto_does_not_bypass_the_ssl_redirect():
 def test_csp_on_the_web_page(client):
     response = client.get("/")
     policy = dict(part.strip().split(" ", 1) for part in response["Content-Security-Policy"].split(";"))
-    assert policy["default-src"] == "'self'" and policy["script-src"] == "'self'" and policy["frame-ancestors"] == "'none'"
+    assert policy["default-src"] == policy["script-src"] == policy["style-src"] == "'self'"
+    assert policy["frame-ancestors"] == policy["object-src"] == "'none'"
     assert "'unsafe-inline'" not in response["Content-Security-Policy"]
 
 

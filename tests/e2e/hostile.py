@@ -1,5 +1,6 @@
 """Hostile clients and the production front for e2e tests and bench/load.py: sockets that trickle
 their headers (slowloris), and nginx with deploy/nginx's configuration in front of a local server."""
+
 from __future__ import annotations
 
 import re
@@ -23,7 +24,16 @@ class SlowHeaderClients:
     """`count` connections that each send a request line and then one header line every
     `interval` seconds, never finishing: what issue 15 used to freeze the API."""
 
-    def __init__(self, host: str, port: int, count: int = 32, interval: float = 1.0, path: str = "/healthz", tls: bool = False, source: str | None = None):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        count: int = 32,
+        interval: float = 1.0,
+        path: str = "/healthz",
+        tls: bool = False,
+        source: str | None = None,
+    ):
         self.host, self.port, self.count, self.interval, self.path, self.tls = host, port, count, interval, path, tls
         self.source = (source, 0) if source else None  # a local address to connect from
         self.sockets: list[socket.socket] = []
@@ -93,25 +103,56 @@ def nginx_front(upstream: str, workdir: Path):
     workdir.mkdir(parents=True, exist_ok=True)
     cert, key = workdir / "cert.pem", workdir / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     http_port, https_port = free_port(), free_port()
-    (workdir / "site.conf").write_text(render_nginx_site({
-        "RANGEWATCH_UPSTREAM": upstream, "RANGEWATCH_HTTP_PORT": f"127.0.0.1:{http_port}",
-        "RANGEWATCH_HTTPS_PORT": f"127.0.0.1:{https_port}", "RANGEWATCH_TLS_CERT": str(cert), "RANGEWATCH_TLS_KEY": str(key),
-    }))
-    temp = "".join(f"{kind}_temp_path {workdir / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    (workdir / "site.conf").write_text(
+        render_nginx_site(
+            {
+                "RANGEWATCH_UPSTREAM": upstream,
+                "RANGEWATCH_HTTP_PORT": f"127.0.0.1:{http_port}",
+                "RANGEWATCH_HTTPS_PORT": f"127.0.0.1:{https_port}",
+                "RANGEWATCH_TLS_CERT": str(cert),
+                "RANGEWATCH_TLS_KEY": str(key),
+            }
+        )
+    )
+    temp = "".join(
+        f"{kind}_temp_path {workdir / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     (workdir / "nginx.conf").write_text(
         f"daemon off;\nworker_processes auto;\npid {workdir / 'nginx.pid'};\nerror_log {workdir / 'error.log'} warn;\n"
         f"events {{ worker_connections 1024; }}\nhttp {{\naccess_log off;\n{temp}include {workdir / 'site.conf'};\n}}\n"
     )
-    proc = subprocess.Popen([NGINX, "-c", str(workdir / "nginx.conf"), "-p", str(workdir)], stderr=subprocess.STDOUT, stdout=open(workdir / "stdout.log", "w"))
+    proc = subprocess.Popen(
+        [NGINX, "-c", str(workdir / "nginx.conf"), "-p", str(workdir)],
+        stderr=subprocess.STDOUT,
+        stdout=open(workdir / "stdout.log", "w"),
+    )
     try:
         deadline = time.monotonic() + 10
         while not reachable("127.0.0.1", https_port):
-            assert proc.poll() is None and time.monotonic() < deadline, (workdir / "stdout.log").read_text() + (workdir / "error.log").read_text()
+            assert proc.poll() is None and time.monotonic() < deadline, (workdir / "stdout.log").read_text() + (
+                workdir / "error.log"
+            ).read_text()
             time.sleep(0.05)
         yield f"https://127.0.0.1:{https_port}", f"http://127.0.0.1:{http_port}"
     finally:

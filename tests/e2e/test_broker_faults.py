@@ -2,6 +2,7 @@
 redis-server that the test restarts or freezes (SIGSTOP), the thread-pool inference worker as
 scripts/run and docker-compose.yml run it, and a test database whose connections the test drops
 with pg_terminate_backend (the shared PostgreSQL server is never restarted)."""
+
 import os
 import signal
 import subprocess
@@ -29,11 +30,16 @@ def redis_stack(tmp_path_factory):
     broker = PrivateRedis()
     broker.start()
     tmp = tmp_path_factory.mktemp("redis-faults")
-    env = {"CACHE_URL": f"redis://127.0.0.1:{broker.port}/1", "RANGEWATCH_SWEEP_INTERVAL_S": "2", "RANGEWATCH_SWEEP_QUEUED_AFTER_S": "3",
-           "RANGEWATCH_WORKER_HEARTBEAT_FILE": str(tmp / "worker-heartbeat")}
+    env = {
+        "CACHE_URL": f"redis://127.0.0.1:{broker.port}/1",
+        "RANGEWATCH_SWEEP_INTERVAL_S": "2",
+        "RANGEWATCH_SWEEP_QUEUED_AFTER_S": "3",
+        "RANGEWATCH_WORKER_HEARTBEAT_FILE": str(tmp / "worker-heartbeat"),
+    }
     try:
-        with running_stack(tmp, database_url=None, broker_url=f"redis://127.0.0.1:{broker.port}/0",
-                           extra_env=env, beat=True) as stack:
+        with running_stack(
+            tmp, database_url=None, broker_url=f"redis://127.0.0.1:{broker.port}/0", extra_env=env, beat=True
+        ) as stack:
             stack.broker = broker
             yield stack
     finally:
@@ -46,7 +52,9 @@ def status_of(stack, location: str) -> str:
 
 def small_photo(tmp_path: Path) -> Path:
     path = tmp_path / "small.jpg"
-    Image.open(shared_path("photos", "speciesnet_test_images", "african_elephants.jpg")).convert("RGB").resize((640, 480)).save(path)
+    Image.open(shared_path("photos", "speciesnet_test_images", "african_elephants.jpg")).convert("RGB").resize(
+        (640, 480)
+    ).save(path)
     return path
 
 
@@ -87,17 +95,33 @@ def test_redis_hung_upload_and_healthz_answer_fast(redis_stack, tmp_path):
     assert health.status_code == 200 and healthz_s < 1.0, (health.status_code, healthz_s)
     # Redis is back: the upload whose publish timed out is re-sent by the sweeper and finishes.
     location = response.headers["Location"]
-    assert wait_for(lambda: status_of(redis_stack, location) in ("done", "failed") and status_of(redis_stack, location), 90, "the job") == "done"
+    assert (
+        wait_for(
+            lambda: status_of(redis_stack, location) in ("done", "failed") and status_of(redis_stack, location),
+            90,
+            "the job",
+        )
+        == "done"
+    )
 
 
 def test_redis_restart_mid_job_thread_pool_worker_survives(redis_stack, tmp_path):
     slow = tmp_path / "slow.webp"  # 42 MP: about two seconds of decoding, long enough to restart Redis mid-job
-    Image.open(shared_path("photos", "speciesnet_test_images", "african_elephants.jpg")).convert("RGB").resize((7000, 6000)).save(slow, "WEBP", quality=50, method=0)
+    Image.open(shared_path("photos", "speciesnet_test_images", "african_elephants.jpg")).convert("RGB").resize(
+        (7000, 6000)
+    ).save(slow, "WEBP", quality=50, method=0)
     location = redis_stack.upload(slow, wait=0, latitude=-2.33, longitude=34.83).headers["Location"]
     wait_for(lambda: status_of(redis_stack, location) == "processing", 60, "the job to start")
     redis_stack.broker.stop()
     redis_stack.broker.start()
-    assert wait_for(lambda: status_of(redis_stack, location) in ("done", "failed") and status_of(redis_stack, location), 90, "the job") == "done"
+    assert (
+        wait_for(
+            lambda: status_of(redis_stack, location) in ("done", "failed") and status_of(redis_stack, location),
+            90,
+            "the job",
+        )
+        == "done"
+    )
     time.sleep(3)  # the reconnect happens meanwhile; the old worker crashed here ("Unrecoverable error")
     assert redis_stack.worker.poll() is None, (redis_stack.logs / "worker.log").read_text()[-3000:]
     # The same worker process takes the next job from the restarted broker.
@@ -118,18 +142,35 @@ def test_postgres_dropped_connections_feed_requests_succeed(tmp_path):
     admin = "postgresql://postgres@127.0.0.1:5432/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "backend.settings.local", "RANGEWATCH_VAR_DIR": str(tmp_path / "var"),
-           "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}", "DATABASE_CONN_MAX_AGE": "60", "DJANGO_DEBUG": "False"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "backend.settings.local",
+        "RANGEWATCH_VAR_DIR": str(tmp_path / "var"),
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}",
+        "DATABASE_CONN_MAX_AGE": "60",
+        "DJANGO_DEBUG": "False",
+    }
     for key in ("CELERY_BROKER_URL", "CACHE_URL", "TEST_DATABASE_URL"):
         env.pop(key, None)
     port = free_port()
     web = None
     try:
-        subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=REPO, env=env, check=True, timeout=300)
-        web = subprocess.Popen([str(BIN / "gunicorn"), "backend.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "8"],
-                               cwd=REPO, env=env, stdout=open(tmp_path / "web.log", "w"), stderr=subprocess.STDOUT)
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=REPO, env=env, check=True, timeout=300
+        )
+        web = subprocess.Popen(
+            [str(BIN / "gunicorn"), "backend.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "8"],
+            cwd=REPO,
+            env=env,
+            stdout=open(tmp_path / "web.log", "w"),
+            stderr=subprocess.STDOUT,
+        )
         feed = f"http://127.0.0.1:{port}/api/v1/feed/"
-        wait_for(lambda: reachable("127.0.0.1", port) and requests.get(feed, timeout=10).status_code == 200, 90, "the web server")
+        wait_for(
+            lambda: reachable("127.0.0.1", port) and requests.get(feed, timeout=10).status_code == 200,
+            90,
+            "the web server",
+        )
         from concurrent.futures import ThreadPoolExecutor
 
         def burst():
@@ -138,7 +179,11 @@ def test_postgres_dropped_connections_feed_requests_succeed(tmp_path):
 
         assert burst().count(200) == 40  # every thread now holds a kept connection
         with psycopg.connect(admin, autocommit=True) as conn:
-            dropped = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,)).fetchone()[0]
+            dropped = conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            ).fetchone()[0]
         assert dropped > 0
         codes = burst()
         assert codes.count(200) == 40, codes

@@ -2,6 +2,7 @@
 headers, and one user holding many parallel `?wait` requests. The embedded server is started as
 scripts/run starts it (backend.serve); the production front is nginx with deploy/nginx in front of
 gunicorn. Each check times /healthz while the attack runs."""
+
 import io
 import os
 import subprocess
@@ -36,30 +37,62 @@ def embedded(tmp_path_factory):
     """The embedded default's web server over a migrated SQLite database, with an account, its
     token and one uploaded photo left `queued` (no worker runs: the job never finishes)."""
     tmp = tmp_path_factory.mktemp("embedded")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "backend.settings.local", "RANGEWATCH_VAR_DIR": str(tmp / "var"), "DJANGO_DEBUG": "False"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "backend.settings.local",
+        "RANGEWATCH_VAR_DIR": str(tmp / "var"),
+        "DJANGO_DEBUG": "False",
+    }
     for key in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "TEST_DATABASE_URL"):
         env.pop(key, None)
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "--no-input", "-v0"], cwd=REPO, env=env, check=True, timeout=300)
     token = subprocess.run(
-        [*manage, "shell", "-c",
-         "from django.contrib.auth import get_user_model; from rest_framework.authtoken.models import Token;"
-         "u = get_user_model().objects.create_user('waiter', password='x' * 12); print(Token.objects.create(user=u).key)"],
-        cwd=REPO, env=env, check=True, capture_output=True, text=True, timeout=120,
+        [
+            *manage,
+            "shell",
+            "-c",
+            "from django.contrib.auth import get_user_model; from rest_framework.authtoken.models import Token;"
+            "u = get_user_model().objects.create_user('waiter', password='x' * 12);"
+            "print(Token.objects.create(user=u).key)",
+        ],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
     ).stdout.split()[-1]
     port = free_port()
     log = tmp / "web.log"
-    server = subprocess.Popen([sys.executable, "-m", "backend.serve", "--listen", f"127.0.0.1:{port}", "--threads", "8"],
-                              cwd=REPO, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "backend.serve", "--listen", f"127.0.0.1:{port}", "--threads", "8"],
+        cwd=REPO,
+        env=env,
+        stdout=open(log, "w"),
+        stderr=subprocess.STDOUT,
+    )
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base_url, log)
         photo = io.BytesIO()
         Image.new("RGB", (320, 240), (120, 110, 90)).save(photo, "JPEG")
-        upload = requests.post(f"{base_url}/api/v1/observations/", headers={"Authorization": f"Token {token}"},
-                               files={"photo": ("p.jpg", photo.getvalue(), "image/jpeg")}, data={"latitude": -2.33, "longitude": 34.83}, timeout=30)
+        upload = requests.post(
+            f"{base_url}/api/v1/observations/",
+            headers={"Authorization": f"Token {token}"},
+            files={"photo": ("p.jpg", photo.getvalue(), "image/jpeg")},
+            data={"latitude": -2.33, "longitude": 34.83},
+            timeout=30,
+        )
         assert upload.status_code == 202, upload.text
-        yield {"base_url": base_url, "port": port, "token": token, "location": upload.headers["Location"], "env": env, "tmp": tmp}
+        yield {
+            "base_url": base_url,
+            "port": port,
+            "token": token,
+            "location": upload.headers["Location"],
+            "env": env,
+            "tmp": tmp,
+        }
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -97,8 +130,13 @@ def test_slow_headers_behind_nginx_proxy_keep_gunicorn_free(embedded, tmp_path):
     port = free_port()
     log = tmp_path / "gunicorn.log"
     # As docker-compose.yml runs it (one process here): 8 threads, reached only through nginx.
-    gunicorn = subprocess.Popen([str(BIN / "gunicorn"), "backend.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "8"],
-                                cwd=REPO, env=embedded["env"], stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    gunicorn = subprocess.Popen(
+        [str(BIN / "gunicorn"), "backend.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "8"],
+        cwd=REPO,
+        env=embedded["env"],
+        stdout=open(log, "w"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_healthy(f"http://127.0.0.1:{port}", log)
         with nginx_front(f"127.0.0.1:{port}", tmp_path / "nginx") as (https_url, http_url):
@@ -120,16 +158,27 @@ def test_client_sent_x_forwarded_proto_is_trusted_only_from_the_proxy(embedded, 
     served and plain http redirected whatever the client claims; straight to gunicorn from an
     address outside FORWARDED_ALLOW_IPS, a client's `X-Forwarded-Proto: https` is ignored."""
     port = free_port()
-    env = {**embedded["env"], "DJANGO_SETTINGS_MODULE": "backend.settings.production", "DJANGO_SECRET_KEY": "s" * 60,
-           "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DATABASE_URL": f"sqlite:///{embedded['tmp'] / 'var' / 'db.sqlite3'}",
-           "CELERY_BROKER_URL": "redis://127.0.0.1:6379/11", "RANGEWATCH_PUBLIC_BASE_URL": "https://rangewatch.example.org"}
+    env = {
+        **embedded["env"],
+        "DJANGO_SETTINGS_MODULE": "backend.settings.production",
+        "DJANGO_SECRET_KEY": "s" * 60,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": f"sqlite:///{embedded['tmp'] / 'var' / 'db.sqlite3'}",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/11",
+        "RANGEWATCH_PUBLIC_BASE_URL": "https://rangewatch.example.org",
+    }
     session = requests.Session()
     session.trust_env = False  # a CA bundle named in the environment would override verify=False
 
     def start(forwarded_allow_ips: str) -> subprocess.Popen:
         log = tmp_path / f"gunicorn-{forwarded_allow_ips}.log"
-        proc = subprocess.Popen([str(BIN / "gunicorn"), "backend.wsgi", "--bind", f"127.0.0.1:{port}"], cwd=REPO,
-                                env={**env, "FORWARDED_ALLOW_IPS": forwarded_allow_ips}, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [str(BIN / "gunicorn"), "backend.wsgi", "--bind", f"127.0.0.1:{port}"],
+            cwd=REPO,
+            env={**env, "FORWARDED_ALLOW_IPS": forwarded_allow_ips},
+            stdout=open(log, "w"),
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 60
         while not reachable("127.0.0.1", port):
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
@@ -139,15 +188,24 @@ def test_client_sent_x_forwarded_proto_is_trusted_only_from_the_proxy(embedded, 
     proxy = start("127.0.0.1")  # the proxy's address, as FORWARDED_ALLOW_IPS names nginx in compose
     try:
         with nginx_front(f"127.0.0.1:{port}", tmp_path / "nginx") as (https_url, http_url):
-            assert session.get(f"{https_url}/healthz", verify=False, allow_redirects=False, timeout=10).status_code == 200
-            spoofed = session.get(f"{http_url}/healthz", headers={"X-Forwarded-Proto": "https"}, allow_redirects=False, timeout=10)
+            assert (
+                session.get(f"{https_url}/healthz", verify=False, allow_redirects=False, timeout=10).status_code == 200
+            )
+            spoofed = session.get(
+                f"{http_url}/healthz", headers={"X-Forwarded-Proto": "https"}, allow_redirects=False, timeout=10
+            )
             assert spoofed.status_code == 301 and spoofed.headers["Location"].startswith("https://")
     finally:
         proxy.terminate()
         proxy.wait(timeout=20)
     direct = start("127.0.0.2")  # this test's address is not the proxy's
     try:
-        spoofed = session.get(f"http://127.0.0.1:{port}/healthz", headers={"X-Forwarded-Proto": "https"}, allow_redirects=False, timeout=10)
+        spoofed = session.get(
+            f"http://127.0.0.1:{port}/healthz",
+            headers={"X-Forwarded-Proto": "https"},
+            allow_redirects=False,
+            timeout=10,
+        )
         assert spoofed.status_code == 301 and spoofed.headers["Location"].startswith("https://")
     finally:
         direct.terminate()
