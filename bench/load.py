@@ -3,7 +3,7 @@
     python bench/load.py [--phones 32] [--seconds 60] [--ramp 5] [--think 1] [--originals] [--quick] [--no-hostile]
 
 Starts PostgreSQL-backed gunicorn (2 processes) and one Celery worker (thread pool, micro-batching,
-niced as in scripts/run) on Redis, then N phone threads, arriving over the ramp, upload camera-trap
+niced as in scripts/run) on a private redis-server, then N phone threads, arriving over the ramp, upload camera-trap
 photos from ../shared/data/photos for a fixed time (each phone: its own account and app token,
 upload, wait for the verdict, next photo). Photos are prepared as the app prepares them
 (mobile_client_stub.photos: 1600 px long side, JPEG 85, no EXIF); --originals sends the frames as
@@ -28,7 +28,9 @@ import argparse
 import contextlib
 import os
 import random
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -44,7 +46,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.inference import camera_trap_jpegs  # noqa: E402
 from tests.e2e.hostile import NGINX, SlowHeaderClients, nginx_front  # noqa: E402
-from tests.e2e.stack import reachable, running_stack  # noqa: E402
+from tests.e2e.stack import free_port, reachable, running_stack  # noqa: E402
 
 BATCH, CONCURRENCY = 16, 16
 BASELINE = "no attack, through nginx"
@@ -247,6 +249,32 @@ def client_session(address: str | None = None) -> requests.Session:
     return session
 
 
+class PrivateRedis:
+    """A redis-server of this run's own on a free port (broker and cache): benchmarks run by others
+    on the same machine share the system Redis, and would take each other's jobs there."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not reachable("127.0.0.1", self.port):
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
 class HealthProbe:
     """GET /healthz every 0.25 s from its own thread; the slowest answer (a timeout counts 30 s)."""
 
@@ -369,11 +397,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.phones, args.seconds, args.ramp = 8, 12, 2
-    if not (reachable("127.0.0.1", 5432) and reachable("127.0.0.1", 6379)):
-        print("needs PostgreSQL and Redis on 127.0.0.1", file=sys.stderr)
+    if not (reachable("127.0.0.1", 5432) and shutil.which("redis-server")):
+        print("needs PostgreSQL on 127.0.0.1 and redis-server", file=sys.stderr)
         return 2
     import psycopg
-    import redis
 
     paths = camera_trap_jpegs()
     if args.originals:
@@ -387,13 +414,13 @@ def main(argv=None) -> int:
     dsn = f"postgres://postgres@127.0.0.1:5432/{name}"
     with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    redis.Redis(db=8).flushdb()
+    broker = PrivateRedis()
     env = {
         "RANGEWATCH_UPLOAD_RATE": "1000000/minute",
         "RANGEWATCH_INFERENCE_BACKEND": args.backend,
         "RANGEWATCH_TORCH_THREADS": "2",
         "RANGEWATCH_BATCH_SIZE": str(BATCH),
-        "CACHE_URL": "redis://127.0.0.1:6379/7",
+        "CACHE_URL": f"{broker.url}/1",
         "LOG_LEVEL": "WARNING",
         # production-like: no debug query log, persistent database connections
         "DJANGO_DEBUG": "False",
@@ -403,9 +430,9 @@ def main(argv=None) -> int:
     }
     worker = ("-P", "threads", "--concurrency", str(CONCURRENCY), "-I", "observations.inference")
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, broker:
             with running_stack(
-                Path(tmp), database_url=dsn, broker_url="redis://127.0.0.1:6379/8",
+                Path(tmp), database_url=dsn, broker_url=f"{broker.url}/0",
                 extra_env=env, worker_args=worker, web_workers=2, web_threads=max(8, args.phones),
                 worker_nice=10,  # as scripts/run: the web answers first, the classifier takes the rest
             ) as stack:
