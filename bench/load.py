@@ -17,8 +17,8 @@ Then two hostile scenarios (issue 15), each for a third of --seconds (at least 1
 phones going through nginx configured by deploy/nginx (the production front; skipped without
 nginx), each phone from its own address: 32 clients that trickle their headers, and one user
 holding 24 parallel `?wait` requests on a job of theirs that stays queued. Reports the honest
-phones' upload-accept p95 and the slowest /healthz (probed every 0.25 s) during each, and the
-same phones through nginx with no attack, for comparison.
+phones' upload-accept p95 (after the ramp, as above) and the slowest /healthz (probed every
+0.25 s) during each, and the same phones through nginx with no attack, for comparison.
 Last line: lost=<n> duplicated=<n> server_errors=<n> e2e_vs_pipeline=<n> accept_p95_ms=<n>
 hostile_accept_p95_ms=<n> healthz_max_ms=<n>
 """
@@ -335,10 +335,11 @@ class ParallelWaits:
             t.join()
 
 
-def hostile_scenarios(stack, dsn: str, payloads, tokens: list[str], seconds: float, think: float,
+def hostile_scenarios(stack, dsn: str, payloads, tokens: list[str], seconds: float, think: float, ramp: float,
                       workdir: Path) -> dict:
-    """{scenario: (honest upload-accept ms, slowest /healthz ms)}: the phones, through nginx
-    (deploy/nginx) in front of the stack, while each attack runs."""
+    """{scenario: (honest upload-accept ms, slowest /healthz ms, responses, network errors)}: the
+    phones, through nginx (deploy/nginx) in front of the stack, while each attack runs. As in the
+    main run, the phones arrive over the ramp and only uploads sent after it are counted."""
     import psycopg
     import urllib3
 
@@ -370,8 +371,9 @@ def hostile_scenarios(stack, dsn: str, payloads, tokens: list[str], seconds: flo
             phones = Phones(stack, payloads, len(tokens), seconds, think=think, base_url=https_url, own_addresses=True)
             phones.tokens = tokens
             with attack(), HealthProbe(https_url) as probe:
-                phones.run(ramp=0)
-            results[name] = (phones.accept_ms, probe.slowest_ms, phones.codes, phones.network_errors)
+                started = phones.run(ramp)
+            steady = [ms for at, ms in zip(phones.accept_at, phones.accept_ms) if at >= started + ramp]
+            results[name] = (steady, probe.slowest_ms, phones.codes, phones.network_errors)
     return results
 
 
@@ -452,8 +454,9 @@ def main(argv=None) -> int:
                     jobs = job_ms(db, phones.accepted)
                 hostile = {}
                 if NGINX and not args.no_hostile:
+                    phase_s = max(10.0, args.seconds / 3)
                     hostile = hostile_scenarios(
-                        stack, dsn, payloads, phones.tokens, max(10.0, args.seconds / 3), args.think, Path(tmp)
+                        stack, dsn, payloads, phones.tokens, phase_s, args.think, min(args.ramp, phase_s / 4), Path(tmp)
                     )
                 artifact = next((stack.var_dir / "models").iterdir())
             # The same worker pipeline alone, on the same photos, after the stack has stopped.
