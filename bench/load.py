@@ -443,10 +443,10 @@ def main(argv=None) -> int:
                 phones = Phones(stack, payloads, args.phones, args.seconds, think=args.think)
                 phones.register()
                 sessions_before = database_sessions(name)
-                cpu_before = {**cpu_seconds_by_role(stack), "phones": _own_cpu_seconds()}
+                cpu_before = {**cpu_seconds_by_role(stack, broker.proc.pid), "phones": _own_cpu_seconds()}
                 with Backlog(dsn) as backlog:
                     started = phones.run(args.ramp)
-                cpu_after = {**cpu_seconds_by_role(stack), "phones": _own_cpu_seconds()}
+                cpu_after = {**cpu_seconds_by_role(stack, broker.proc.pid), "phones": _own_cpu_seconds()}
                 sessions = database_sessions(name) - sessions_before
                 ended = time.monotonic()
                 with psycopg.connect(dsn, autocommit=True) as db:
@@ -553,9 +553,9 @@ def _proc_table() -> dict[int, tuple[int, str, str, float]]:
     return table
 
 
-def cpu_seconds_by_role(stack) -> dict[str, float]:
+def cpu_seconds_by_role(stack, redis_pid: int) -> dict[str, float]:
     """CPU seconds used so far by the stack's web (gunicorn on its port), worker (its process
-    tree), PostgreSQL and Redis (all their processes: run this on an otherwise quiet machine)."""
+    tree), PostgreSQL (all its processes: run this on an otherwise quiet machine) and this run's redis-server."""
     table = _proc_table()
     port = stack.base_url.rsplit(":", 1)[1]
     web_roots = {pid for pid, (_, _, cmd, _) in table.items() if "gunicorn" in cmd and f":{port}" in cmd}
@@ -577,7 +577,7 @@ def cpu_seconds_by_role(stack) -> dict[str, float]:
             out["worker"] += seconds
         elif name.startswith("postgres"):
             out["postgres"] += seconds
-        elif name.startswith("redis-server"):
+        elif pid == redis_pid:  # this run's own redis-server
             out["redis"] += seconds
     return out
 
