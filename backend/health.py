@@ -1,4 +1,5 @@
-"""GET /healthz: the database answers and the range data is loaded; the broker is reported."""
+"""GET /healthz: the database answers and the range data is loaded. It never touches Redis, so a hung
+broker cannot slow it (the broker has its own healthcheck in docker-compose.yml)."""
 from django.db import connection
 from django.http import JsonResponse
 

@@ -114,7 +114,7 @@ def placements(index, taxa) -> list[Placement]:
 
 def classify_all(paths: list[str]) -> dict[str, dict[str, float]]:
     from ml.engine import Classifier
-    from observations.inference import active_model_version
+    from classifier.selectors import active_model_version
 
     version = active_model_version()
     classifier = Classifier.load(version.path, backend="onnxruntime", threads=2)

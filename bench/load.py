@@ -1,9 +1,9 @@
 """Load test: production-like processes on this machine, N simulated phones uploading real photos.
 
-    python bench/load.py [--phones 32] [--seconds 60] [--ramp 5] [--think 1] [--originals] [--quick]
+    python bench/load.py [--phones 32] [--seconds 60] [--ramp 5] [--think 1] [--originals] [--quick] [--no-hostile]
 
 Starts PostgreSQL-backed gunicorn (2 processes) and one Celery worker (thread pool, micro-batching,
-niced as in scripts/run) on Redis, then N phone threads, arriving over the ramp, upload camera-trap
+niced as in scripts/run) on a private redis-server, then N phone threads, arriving over the ramp, upload camera-trap
 photos from ../shared/data/photos for a fixed time (each phone: its own account and app token,
 upload, wait for the verdict, next photo). Photos are prepared as the app prepares them
 (mobile_client_stub.photos: 1600 px long side, JPEG 85, no EXIF); --originals sends the frames as
@@ -12,14 +12,25 @@ after the ramp), how backlogged the worker was (sampled), error counts, the CPU 
 stack and the simulated phones spend per verdict, and checks that every accepted upload ended
 exactly once. Then runs the worker pipeline alone (bench/inference.py's
 pipeline) on the same photos for the ratio.
+
+Then two hostile scenarios (issue 15), each for a third of --seconds (at least 10 s), with the same
+phones going through nginx configured by deploy/nginx (the production front; skipped without
+nginx), each phone from its own address: 32 clients that trickle their headers, and one user
+holding 24 parallel `?wait` requests on a job of theirs that stays queued. Reports the honest
+phones' upload-accept p95 (after the ramp, as above) and the slowest /healthz (probed every
+0.25 s) during each, and the same phones through nginx with no attack, for comparison.
 Last line: lost=<n> duplicated=<n> server_errors=<n> e2e_vs_pipeline=<n> accept_p95_ms=<n>
+hostile_accept_p95_ms=<n> healthz_max_ms=<n>
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -28,14 +39,17 @@ import uuid
 from pathlib import Path
 
 import requests
+from requests.adapters import HTTPAdapter
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.inference import camera_trap_jpegs  # noqa: E402
-from tests.e2e.stack import reachable, running_stack  # noqa: E402
+from tests.e2e.hostile import NGINX, SlowHeaderClients, nginx_front  # noqa: E402
+from tests.e2e.stack import free_port, reachable, running_stack  # noqa: E402
 
 BATCH, CONCURRENCY = 16, 16
+BASELINE = "no attack, through nginx"
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -47,8 +61,11 @@ def pct(values, q):
 
 
 class Phones:
-    def __init__(self, stack, payloads, phones, seconds, think: float = 0.0):
+    def __init__(self, stack, payloads, phones, seconds, think: float = 0.0,
+                 base_url: str | None = None, own_addresses: bool = False):
         self.stack, self.payloads, self.phones, self.seconds = stack, payloads, phones, seconds
+        self.base_url = base_url or stack.base_url  # nginx's address in the hostile scenarios
+        self.own_addresses = own_addresses  # each phone connects from its own 127.0.1.n, as phones have their own IPs
         self.think = think  # a person reads the answer before the next photo: uniform 0..think s
         self.lock = threading.Lock()
         self.accept_ms, self.e2e_ms, self.accepted, self.finished = [], [], {}, {}
@@ -65,9 +82,9 @@ class Phones:
 
         def one(n):
             response = requests.post(
-                f"{self.stack.base_url}/api/v1/auth/register/",
+                f"{self.base_url}/api/v1/auth/register/",
                 json={"username": f"phone{n}-{uuid.uuid4().hex[:6]}", "password": uuid.uuid4().hex},
-                timeout=60,
+                timeout=60, verify=False,
             )
             response.raise_for_status()
             return response.json()["token"]
@@ -81,7 +98,7 @@ class Phones:
 
     def phone(self, n, start_at, stop_at):
         time.sleep(max(0.0, start_at - time.monotonic()))  # phones arrive over the ramp, not all at once
-        session = requests.Session()
+        session = client_session(f"127.0.1.{n + 1}" if self.own_addresses else None)
         session.headers["Authorization"] = f"Token {self.tokens[n]}"
         rng = random.Random(n)
         i = n
@@ -94,7 +111,7 @@ class Phones:
             sent = time.monotonic()
             try:
                 response = session.post(
-                    f"{self.stack.base_url}/api/v1/observations/",
+                    f"{self.base_url}/api/v1/observations/",
                     headers={"Idempotency-Key": key},
                     files={"photo": ("photo.jpg", data, "image/jpeg")},
                     data={"latitude": -2.33, "longitude": 34.83},
@@ -114,6 +131,7 @@ class Phones:
             location = response.headers["Location"]
             while True:
                 try:
+                    asked = time.monotonic()
                     result = session.get(location, params={"wait": 10}, timeout=40)
                 except requests.RequestException:
                     with self.lock:
@@ -122,6 +140,9 @@ class Phones:
                 self.count(result.status_code)
                 if result.status_code != 200 or result.json()["status"] in ("done", "failed"):
                     break
+                if time.monotonic() - asked < 9:
+                    # Answered without waiting (the server's bound): as the app does, obey Retry-After.
+                    time.sleep(float(result.headers.get("Retry-After", 1)))
             if result.status_code == 200 and result.json()["status"] in ("done", "failed"):
                 with self.lock:
                     self.e2e_ms.append((time.monotonic() - sent) * 1000)
@@ -206,6 +227,156 @@ def job_ms(db, accepted: dict) -> list[float]:
     return [float(ms) for (ms,) in rows]
 
 
+class SourceAddressAdapter(HTTPAdapter):
+    """Connects from a given local address (any 127.x.y.z reaches this machine's servers)."""
+
+    def __init__(self, address: str):
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs, source_address=(self.address, 0))
+
+
+def client_session(address: str | None = None) -> requests.Session:
+    """A session that accepts nginx's self-signed certificate (trust_env off: a CA bundle named in
+    the environment would override verify=False) and, given an address, connects from it."""
+    session = requests.Session()
+    session.verify, session.trust_env = False, False
+    if address:
+        session.mount("http://", SourceAddressAdapter(address))
+        session.mount("https://", SourceAddressAdapter(address))
+    return session
+
+
+class PrivateRedis:
+    """A redis-server of this run's own on a free port (broker and cache): benchmarks run by others
+    on the same machine share the system Redis, and would take each other's jobs there."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not reachable("127.0.0.1", self.port):
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+class HealthProbe:
+    """GET /healthz every 0.25 s from its own thread; the slowest answer (a timeout counts 30 s)."""
+
+    def __init__(self, base_url: str):
+        self.base_url, self.slowest_ms, self._stop = base_url, 0.0, threading.Event()
+        self.session = client_session("127.0.0.9")
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.wait(0.25):
+            sent = time.monotonic()
+            try:
+                self.session.get(f"{self.base_url}/healthz", timeout=30).raise_for_status()
+                ms = (time.monotonic() - sent) * 1000
+            except requests.RequestException:
+                ms = 30_000.0
+            self.slowest_ms = max(self.slowest_ms, ms)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+class ParallelWaits:
+    """One user's 24 threads, each asking `?wait=10` on the same job of theirs and asking again as
+    soon as it is answered, from one address (127.0.0.2). An answer that is not a wait (the server's
+    bound, the proxy's 429) costs the client a pause of 0.1 s: it runs on another machine, and the
+    pause keeps this process's own loop from taking the CPU the server is measured on."""
+
+    def __init__(self, location: str, token: str, holds: int = 24):
+        self.location, self.token, self._stop = location, token, threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(holds)]
+
+    def _run(self):
+        session = client_session("127.0.0.2")
+        session.headers["Authorization"] = f"Token {self.token}"
+        while not self._stop.is_set():
+            asked = time.monotonic()
+            try:
+                session.get(self.location, params={"wait": 10}, timeout=40)
+            except requests.RequestException:
+                pass
+            if time.monotonic() - asked < 5:
+                time.sleep(0.1)
+
+    def __enter__(self):
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        for t in self._threads:
+            t.join()
+
+
+def hostile_scenarios(stack, dsn: str, payloads, tokens: list[str], seconds: float, think: float, ramp: float,
+                      workdir: Path) -> dict:
+    """{scenario: (honest upload-accept ms, slowest /healthz ms, responses, network errors)}: the
+    phones, through nginx (deploy/nginx) in front of the stack, while each attack runs. As in the
+    main run, the phones arrive over the ramp and only uploads sent after it are counted."""
+    import psycopg
+    import urllib3
+
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # nginx's self-signed certificate
+    results = {}
+    with nginx_front(stack.base_url.removeprefix("http://"), workdir / "nginx") as (https_url, _):
+        attacker = Phones(stack, payloads, 1, 0, base_url=https_url)
+        attacker.register()
+        job = client_session().post(
+            f"{https_url}/api/v1/observations/?wait=10",
+            headers={"Authorization": f"Token {attacker.tokens[0]}"},
+            files={"photo": ("a.jpg", payloads[0], "image/jpeg")},
+            data={"latitude": -2.33, "longitude": 34.83},
+            timeout=60,
+        )
+        job.raise_for_status()
+        # A backlogged worker: the attacker's job stays queued for the whole scenario.
+        with psycopg.connect(dsn, autocommit=True) as db:
+            db.execute("UPDATE observations_observation SET status = 'queued' WHERE uuid = %s", (job.json()["id"],))
+        https_port = int(https_url.rsplit(":", 1)[1])
+        attacks = {
+            BASELINE: contextlib.nullcontext,  # the same phones through nginx, no attack: what the proxy itself costs
+            "32 slow-header clients": lambda: SlowHeaderClients(
+                "127.0.0.1", https_port, count=32, tls=True, source="127.0.0.3"
+            ),
+            "one user, 24 parallel waits": lambda: ParallelWaits(job.headers["Location"], attacker.tokens[0]),
+        }
+        for name, attack in attacks.items():
+            phones = Phones(stack, payloads, len(tokens), seconds, think=think, base_url=https_url, own_addresses=True)
+            phones.tokens = tokens
+            with attack(), HealthProbe(https_url) as probe:
+                started = phones.run(ramp)
+            steady = [ms for at, ms in zip(phones.accept_at, phones.accept_ms) if at >= started + ramp]
+            results[name] = (steady, probe.slowest_ms, phones.codes, phones.network_errors)
+    return results
+
+
 def pipeline_alone(artifact_dir: Path, payloads, seconds: float, backend: str) -> float:
     from bench.inference import bench_pipeline
     from ml.engine import Classifier
@@ -224,14 +395,14 @@ def main(argv=None) -> int:
     parser.add_argument("--ramp", type=float, default=5, help="seconds over which the phones arrive (excluded from the figures)")
     parser.add_argument("--originals", action="store_true", help="upload the camera-trap originals as they are (default: as the app prepares them: 1600 px, JPEG 85, no EXIF)")
     parser.add_argument("--quick", action="store_true", help="8 phones for 12 s")
+    parser.add_argument("--no-hostile", action="store_true", help="skip the two hostile scenarios")
     args = parser.parse_args(argv)
     if args.quick:
         args.phones, args.seconds, args.ramp = 8, 12, 2
-    if not (reachable("127.0.0.1", 5432) and reachable("127.0.0.1", 6379)):
-        print("needs PostgreSQL and Redis on 127.0.0.1", file=sys.stderr)
+    if not (reachable("127.0.0.1", 5432) and shutil.which("redis-server")):
+        print("needs PostgreSQL on 127.0.0.1 and redis-server", file=sys.stderr)
         return 2
     import psycopg
-    import redis
 
     paths = camera_trap_jpegs()
     if args.originals:
@@ -245,23 +416,25 @@ def main(argv=None) -> int:
     dsn = f"postgres://postgres@127.0.0.1:5432/{name}"
     with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    redis.Redis(db=8).flushdb()
+    broker = PrivateRedis()
     env = {
         "RANGEWATCH_UPLOAD_RATE": "1000000/minute",
         "RANGEWATCH_INFERENCE_BACKEND": args.backend,
         "RANGEWATCH_TORCH_THREADS": "2",
         "RANGEWATCH_BATCH_SIZE": str(BATCH),
-        "CACHE_URL": "redis://127.0.0.1:6379/7",
+        "CACHE_URL": f"{broker.url}/1",
         "LOG_LEVEL": "WARNING",
         # production-like: no debug query log, persistent database connections
         "DJANGO_DEBUG": "False",
         "DATABASE_CONN_MAX_AGE": "60",
+        # About half the web threads may hold a ?wait (backend/settings/base.py).
+        "RANGEWATCH_WAIT_HOLDS_PER_PROCESS": str(max(8, args.phones) // 2),
     }
     worker = ("-P", "threads", "--concurrency", str(CONCURRENCY), "-I", "classifier.inference")
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, broker:
             with running_stack(
-                Path(tmp), database_url=dsn, broker_url="redis://127.0.0.1:6379/8",
+                Path(tmp), database_url=dsn, broker_url=f"{broker.url}/0",
                 extra_env=env, worker_args=worker, web_workers=2, web_threads=max(8, args.phones),
                 worker_nice=10,  # as scripts/run: the web answers first, the classifier takes the rest
             ) as stack:
@@ -270,15 +443,21 @@ def main(argv=None) -> int:
                 phones = Phones(stack, payloads, args.phones, args.seconds, think=args.think)
                 phones.register()
                 sessions_before = database_sessions(name)
-                cpu_before = {**cpu_seconds_by_role(stack), "phones": _own_cpu_seconds()}
+                cpu_before = {**cpu_seconds_by_role(stack, broker.proc.pid), "phones": _own_cpu_seconds()}
                 with Backlog(dsn) as backlog:
                     started = phones.run(args.ramp)
-                cpu_after = {**cpu_seconds_by_role(stack), "phones": _own_cpu_seconds()}
+                cpu_after = {**cpu_seconds_by_role(stack, broker.proc.pid), "phones": _own_cpu_seconds()}
                 sessions = database_sessions(name) - sessions_before
                 ended = time.monotonic()
                 with psycopg.connect(dsn, autocommit=True) as db:
                     lost, duplicated, failed = check_exactly_once(db, phones.accepted, drain_seconds=60)
                     jobs = job_ms(db, phones.accepted)
+                hostile = {}
+                if NGINX and not args.no_hostile:
+                    phase_s = max(10.0, args.seconds / 3)
+                    hostile = hostile_scenarios(
+                        stack, dsn, payloads, phones.tokens, phase_s, args.think, min(args.ramp, phase_s / 4), Path(tmp)
+                    )
                 artifact = next((stack.var_dir / "models").iterdir())
             # The same worker pipeline alone, on the same photos, after the stack has stopped.
             pipeline = pipeline_alone(artifact, payloads, min(20.0, args.seconds), args.backend)
@@ -316,6 +495,18 @@ def main(argv=None) -> int:
         ("responses by status", dict(sorted(phones.codes.items()))), ("network errors", phones.network_errors),
         ("failed jobs (typed)", failed), ("lost", lost), ("duplicated", duplicated),
     ]
+    for name, (ms, slowest, codes, network_errors) in hostile.items():
+        rows.append((
+            f"hostile: {name}",
+            f"honest upload-accept p50/p95 {pct(ms, 50):.0f}/{pct(ms, 95):.0f} ms ({len(ms)} uploads, "
+            f"responses {dict(sorted(codes.items()))}, network errors {network_errors}), "
+            f"slowest /healthz {slowest:.0f} ms",
+        ))
+    if not hostile:
+        rows.append(("hostile scenarios", "skipped (--no-hostile, or no nginx: apt-get install nginx-light)"))
+    attacks = [result for name, result in hostile.items() if name != BASELINE]
+    hostile_p95 = max((pct(ms, 95) for ms, *_ in attacks), default=float("nan"))
+    healthz_max = max((slowest for _, slowest, *_ in attacks), default=float("nan"))
     width = max(len(k) for k, _ in rows)
     print(f"# {cores}-core machine: web, worker, PostgreSQL, Redis and the phones share the CPU;")
     print(f"# e2e / pipeline cannot exceed (pipeline CPU per image) / (stack + phones CPU per verdict) = {pipeline_ms / max(sum(cpu_ms.values()), 1):.2f} here")
@@ -323,7 +514,8 @@ def main(argv=None) -> int:
         print(f"{key:<{width}}  {value}")
     print(
         f"lost={lost} duplicated={duplicated} server_errors={server_errors} "
-        f"e2e_vs_pipeline={ratio:.2f} accept_p95_ms={pct(accept_ms, 95):.0f}"
+        f"e2e_vs_pipeline={ratio:.2f} accept_p95_ms={pct(accept_ms, 95):.0f} "
+        f"hostile_accept_p95_ms={hostile_p95:.0f} healthz_max_ms={healthz_max:.0f}"
     )
     return 0
 
@@ -361,9 +553,9 @@ def _proc_table() -> dict[int, tuple[int, str, str, float]]:
     return table
 
 
-def cpu_seconds_by_role(stack) -> dict[str, float]:
+def cpu_seconds_by_role(stack, redis_pid: int) -> dict[str, float]:
     """CPU seconds used so far by the stack's web (gunicorn on its port), worker (its process
-    tree), PostgreSQL and Redis (all their processes: run this on an otherwise quiet machine)."""
+    tree), PostgreSQL (all its processes: run this on an otherwise quiet machine) and this run's redis-server."""
     table = _proc_table()
     port = stack.base_url.rsplit(":", 1)[1]
     web_roots = {pid for pid, (_, _, cmd, _) in table.items() if "gunicorn" in cmd and f":{port}" in cmd}
@@ -385,7 +577,7 @@ def cpu_seconds_by_role(stack) -> dict[str, float]:
             out["worker"] += seconds
         elif name.startswith("postgres"):
             out["postgres"] += seconds
-        elif name.startswith("redis-server"):
+        elif pid == redis_pid:  # this run's own redis-server
             out["redis"] += seconds
     return out
 

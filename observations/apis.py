@@ -47,7 +47,7 @@ def observation_detail(observation) -> dict:
 def _wait_for_result(observation: Observation, user, seconds: float) -> Observation:
     """The observation once it is final, or as it is after `seconds` (observations.waiting); the
     full row is read again only if the job finished."""
-    if observation.status in FINAL or wait_for_final_status(observation.pk, seconds) is None:
+    if observation.status in FINAL or wait_for_final_status(observation.pk, seconds, holder=user.pk) is None:
         return observation
     return observation_for_user(user=user, observation_id=observation.uuid)
 
@@ -129,7 +129,7 @@ class ObservationDetailApi(APIView):
             # Owners may wait: a light read of the job's state, the wait, then one full read.
             job = observation_job_state(user=request.user, observation_id=observation_id)
             if job is not None and job[1] not in FINAL:
-                wait_for_final_status(job[0], params.validated_data["wait"])
+                wait_for_final_status(job[0], params.validated_data["wait"], holder=request.user.pk)
         observation = observation_for_viewer(user=request.user, observation_id=observation_id)
         headers = {} if observation.status in FINAL else {"Retry-After": str(RETRY_AFTER_SECONDS)}
         return Response(ObservationDetailOutputSerializer(observation_detail(observation)).data, headers=headers)

@@ -2,13 +2,20 @@
 POLL_S, the status of every observation its requests are waiting on, and wakes them when theirs is
 final. Each waiting request costs no query of its own and learns its result within POLL_S, however
 many wait at once; job state stays in the database (no broker or pub/sub needed, SQLite included).
+
+A waiting request still holds a server thread, so holds are bounded per process and per user
+(RANGEWATCH_WAIT_HOLDS_PER_PROCESS / _PER_USER): over a bound the request does not wait and is
+answered at once (202, Retry-After), and the other threads stay free for everyone else.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections import Counter
+from contextlib import contextmanager
 
+from django.conf import settings
 from django.db import close_old_connections, connection
 
 from observations.models import Observation
@@ -85,17 +92,52 @@ def _quietly(call) -> None:
         log.debug("status watch: %s", exc)
 
 
+class WaitHolds:
+    """How many of this process's requests are waiting, in all and per user; grants a hold only
+    under both bounds (read from settings at each request, so tests and deployments can set them)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._total = 0
+        self._by_holder: Counter = Counter()
+
+    @contextmanager
+    def hold(self, holder: int | None):
+        with self._lock:
+            granted = self._total < settings.RANGEWATCH_WAIT_HOLDS_PER_PROCESS and (
+                holder is None or self._by_holder[holder] < settings.RANGEWATCH_WAIT_HOLDS_PER_USER
+            )
+            if granted:
+                self._total += 1
+                self._by_holder[holder] += 1
+        try:
+            yield granted
+        finally:
+            if granted:
+                with self._lock:
+                    self._total -= 1
+                    self._by_holder[holder] -= 1
+                    if not self._by_holder[holder]:
+                        del self._by_holder[holder]
+
+
 _watch = StatusWatch()
+_holds = WaitHolds()
 
 
-def wait_for_final_status(observation_id: int, seconds: float) -> str | None:
+def wait_for_final_status(observation_id: int, seconds: float, holder: int | None = None) -> str | None:
     """Block up to `seconds` for the observation to be done or failed; its status, or None.
 
-    Inside a transaction (a test case, an atomic view) the caller polls its own connection: it may
-    see rows the watcher's connection cannot."""
-    if connection.in_atomic_block:
-        return _poll_own_connection(observation_id, seconds)
-    return _watch.wait(observation_id, seconds)
+    `holder` (the user's id) is counted against the per-user bound; over either bound this returns
+    None at once. Inside a transaction (a test case, an atomic view) the caller polls its own
+    connection: it may see rows the watcher's connection cannot."""
+    with _holds.hold(holder) as granted:
+        if not granted:
+            log.info("?wait refused: this process or user %s is at its bound of waiting requests", holder)
+            return None
+        if connection.in_atomic_block:
+            return _poll_own_connection(observation_id, seconds)
+        return _watch.wait(observation_id, seconds)
 
 
 def _poll_own_connection(observation_id: int, seconds: float) -> str | None:

@@ -3,6 +3,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "backend.upload_limits.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -48,6 +50,24 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Content-Security-Policy (django-csp): the page at / runs only its own script and style, shows
+# its own images and the photo previews (blob:), talks only to its own API, and cannot be framed.
+# The Swagger UI (inline bootstrap script) and the admin keep their own pages without it.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/api/docs/", "/admin/"],
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "blob:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 ROOT_URLCONF = "backend.urls"
 WSGI_APPLICATION = "backend.wsgi.application"
@@ -68,6 +88,8 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+# A kept connection that PostgreSQL dropped (restart, failover) is noticed before a request uses it.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     if DATABASES["default"]["NAME"] != ":memory:":
         Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
@@ -112,6 +134,9 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 5
 
 # Shared between processes: upload throttling counts across every web process.
 CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    # A hung Redis must not hang requests: the upload throttle fails open after half a second.
+    CACHES["default"].setdefault("OPTIONS", {}).update({"socket_timeout": 0.5, "socket_connect_timeout": 0.5})
 RANGEWATCH_UPLOAD_RATE = env.str("RANGEWATCH_UPLOAD_RATE", default="60/minute")
 
 # Classifier and verdict.
@@ -146,6 +171,10 @@ RANGEWATCH_INFERENCE_WARMUP = env.bool("RANGEWATCH_INFERENCE_WARMUP", default=Tr
 RANGEWATCH_RESNET50_WEIGHTS = env.str("RANGEWATCH_RESNET50_WEIGHTS", default="")
 # Points in no region polygon (coasts, borders) snap to the nearest region within this distance.
 RANGEWATCH_SNAP_TOLERANCE_DEG = env.float("RANGEWATCH_SNAP_TOLERANCE_DEG", default=0.1)
+# A ?wait holds a server thread: at most this many per process (about half the web threads: 8 in
+# docker-compose.yml and scripts/run) and per user in a process; over either, it is answered at once.
+RANGEWATCH_WAIT_HOLDS_PER_PROCESS = env.int("RANGEWATCH_WAIT_HOLDS_PER_PROCESS", default=4)
+RANGEWATCH_WAIT_HOLDS_PER_USER = env.int("RANGEWATCH_WAIT_HOLDS_PER_USER", default=2)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -268,7 +297,14 @@ if CELERY_BROKER_URL.startswith("filesystem"):
     }
 else:
     # Redis redelivers an unacked task after visibility_timeout: keep it above the hard limit.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600)}
+    # Socket timeouts: a hung Redis (SIGSTOP, a full disk) fails a publish (two tries) in 1.5 s
+    # instead of holding the upload (the sweeper re-enqueues it), and the worker reconnects.
+    # Redis answers in well under a millisecond; the worker's BRPOP is read only once readable.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
+        "socket_timeout": 0.75,
+        "socket_connect_timeout": 0.75,
+    }
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_BACKEND = None
@@ -287,7 +323,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # A bounded publish: an upload never hangs on a dead broker (the sweeper re-enqueues later).
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 # The sweeper re-enqueues uploads stuck in `queued` (broker down at upload, broker restarted empty).
 RANGEWATCH_SWEEP_INTERVAL_S = env.float("RANGEWATCH_SWEEP_INTERVAL_S", default=60.0)
 RANGEWATCH_SWEEP_QUEUED_AFTER_S = env.int("RANGEWATCH_SWEEP_QUEUED_AFTER_S", default=60)
