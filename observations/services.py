@@ -13,7 +13,7 @@ from django.utils import timezone
 from backend.errors import ServiceError
 from ml.images import ImageError, inspect_image
 from observations.exif import read_photo_metadata
-from observations.models import Observation
+from observations.models import Geoprivacy, Observation
 from observations.photos import derivative_key
 from observations.tasks import classify_enqueue
 
@@ -37,10 +37,19 @@ class UploadResult:
 
 
 def observation_create(
-    *, owner, photo, latitude: float | None, longitude: float | None, observed_at=None, idempotency_key: str = ""
+    *,
+    owner,
+    photo,
+    latitude: float | None,
+    longitude: float | None,
+    observed_at=None,
+    idempotency_key: str = "",
+    geoprivacy: str = Geoprivacy.OPEN,
+    batch: bool = False,
 ) -> UploadResult:
     """Validate the photo's header, take the location from the form or the EXIF GPS, save the row
-    and enqueue classification after commit. A repeated Idempotency-Key returns the first row."""
+    and enqueue classification after commit. A repeated Idempotency-Key returns the first row.
+    `batch` (a camera-trap card, an import) classifies it behind interactive uploads."""
     if idempotency_key:
         existing = Observation.objects.filter(owner=owner, idempotency_key=idempotency_key).first()
         if existing is not None:
@@ -77,12 +86,13 @@ def observation_create(
         location_flags=flags,
         observed_at=observed_at,
         idempotency_key=idempotency_key or "",
+        geoprivacy=geoprivacy,
     )
     try:
         with transaction.atomic():
             observation.photo.save("upload", photo, save=False)
             observation.save()
-            transaction.on_commit(lambda: classify_enqueue(observation_id=observation.pk))
+            transaction.on_commit(lambda: classify_enqueue(observation_id=observation.pk, batch=batch))
     except IntegrityError:
         # A concurrent retry with the same key won the race.
         observation.photo.delete(save=False)

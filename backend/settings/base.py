@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "observations",
     "community",
     "alerts",
+    "cameratraps",
     "backend",  # the bootstrap command
 ]
 
@@ -207,7 +208,12 @@ if CELERY_BROKER_URL.startswith("filesystem"):
     }
 else:
     # Redis redelivers an unacked task after visibility_timeout: keep it above the hard limit.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600)}
+    # "sorted": a worker polls its queues in name order, every time ("inference" before
+    # "inference-batch"), instead of kombu's round robin, so phones go before a camera-trap batch.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
+        "queue_order_strategy": "sorted",
+    }
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_BACKEND = None

@@ -43,7 +43,7 @@ class Stack:
     def start_worker(self) -> subprocess.Popen:
         self.worker = subprocess.Popen(
             [*(["nice", "-n", str(self.worker_nice)] if self.worker_nice else []),
-             str(BIN / "celery"), "-A", "backend", "worker", "-Q", "inference,default", *self.worker_args, "--loglevel", "INFO"],
+             str(BIN / "celery"), "-A", "backend", "worker", "-Q", "inference,inference-batch,default", *self.worker_args, "--loglevel", "INFO"],
             cwd=REPO, env=self.env, stdout=open(self.logs / "worker.log", "a"), stderr=subprocess.STDOUT,
         )
         return self.worker
