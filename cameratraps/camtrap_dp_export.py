@@ -29,16 +29,12 @@ from observations.selectors import observation_sensitivity
 VERSION = "1.0.2"
 BASE_URL = f"https://raw.githubusercontent.com/tdwg/camtrap-dp/{VERSION}"
 PROFILE_URL = f"{BASE_URL}/camtrap-dp-profile.json"
-DEPLOYMENT_FIELDS = [
-    "deploymentID", "locationID", "locationName", "latitude", "longitude", "coordinateUncertainty",
-    "deploymentStart", "deploymentEnd", "cameraID", "cameraModel", "deploymentComments",
-]
-MEDIA_FIELDS = ["mediaID", "deploymentID", "captureMethod", "timestamp", "filePath", "filePublic", "fileName", "fileMediatype"]
-OBSERVATION_FIELDS = [
-    "observationID", "deploymentID", "mediaID", "eventID", "eventStart", "eventEnd", "observationLevel",
-    "observationType", "scientificName", "classificationMethod", "classifiedBy", "classificationTimestamp",
-    "classificationProbability", "observationComments",
-]
+SCHEMAS = Path(__file__).resolve().parent / "camtrap_dp"  # the vendored 1.0.2 profile and table schemas
+
+
+def table_fields(table: str) -> list[str]:
+    """Every column of a Camtrap DP table, in its schema's order (validators expect them all)."""
+    return [f["name"] for f in json.loads((SCHEMAS / f"{table}-table-schema.json").read_text())["fields"]]
 
 
 @dataclass
@@ -71,9 +67,9 @@ def export_camtrap_dp(*, project: Project, out_dir: Path, exact: bool = False) -
     machine_rows = [_machine_row(seq, media) for seq in sequences if seq.deployment_id in exported]
     human_rows = [_human_row(m, sequence_of[m.media_id].sequence_id) for m in media if _reviewed(m)]
 
-    _write_csv(out_dir / "deployments.csv", DEPLOYMENT_FIELDS, deployment_rows)
-    _write_csv(out_dir / "media.csv", MEDIA_FIELDS, media_rows)
-    _write_csv(out_dir / "observations.csv", OBSERVATION_FIELDS, machine_rows + human_rows)
+    _write_csv(out_dir / "deployments.csv", table_fields("deployments"), deployment_rows)
+    _write_csv(out_dir / "media.csv", table_fields("media"), media_rows)
+    _write_csv(out_dir / "observations.csv", table_fields("observations"), machine_rows + human_rows)
     descriptor = _descriptor(project, deployment_rows, media_rows, machine_rows + human_rows)
     (out_dir / "datapackage.json").write_text(json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n")
     return ExportSummary(out_dir, len(deployment_rows), len(media_rows), len(machine_rows), len(machine_rows), len(human_rows))
@@ -180,7 +176,7 @@ def _human_row(m, sequence_id: str) -> dict:
 
 def _write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer = csv.DictWriter(fh, fieldnames=fields, restval="")
         writer.writeheader()
         writer.writerows(rows)
 
