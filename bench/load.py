@@ -1,6 +1,7 @@
 """Load test: production-like processes on this machine, N simulated phones uploading real photos.
 
     python bench/load.py [--phones 32] [--seconds 60] [--ramp 5] [--think 1] [--originals] [--quick]
+    python bench/load.py --mixed [--batch-photos 2000] [--batch-concurrency 4] [--phones 16] [--seconds 60]
 
 Starts PostgreSQL-backed gunicorn (2 processes) and one Celery worker (thread pool, micro-batching,
 niced as in scripts/run) on Redis, then N phone threads, arriving over the ramp, upload camera-trap
@@ -224,7 +225,14 @@ def main(argv=None) -> int:
     parser.add_argument("--ramp", type=float, default=5, help="seconds over which the phones arrive (excluded from the figures)")
     parser.add_argument("--originals", action="store_true", help="upload the camera-trap originals as they are (default: as the app prepares them: 1600 px, JPEG 85, no EXIF)")
     parser.add_argument("--quick", action="store_true", help="8 phones for 12 s")
+    parser.add_argument("--mixed", action="store_true", help="issue 17: a camera-trap batch client plus the phones (default 16 phones, 2,000 frames)")
+    parser.add_argument("--batch-photos", type=int, default=2000, help="--mixed: frames the batch client sends")
+    parser.add_argument("--batch-concurrency", type=int, default=4, help="--mixed: the batch client's uploads in flight")
     args = parser.parse_args(argv)
+    if args.mixed:
+        if "--phones" not in (argv or sys.argv):
+            args.phones = 16
+        return mixed(args)
     if args.quick:
         args.phones, args.seconds, args.ramp = 8, 12, 2
     if not (reachable("127.0.0.1", 5432) and reachable("127.0.0.1", 6379)):
@@ -392,3 +400,152 @@ def cpu_seconds_by_role(stack) -> dict[str, float]:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# --- Mixed scenario (issue 17): a camera-trap batch client and phones at the same time ------------
+
+class BatchClient:
+    """What `mobile_client_stub identify DIR` does against a project: `concurrency` senders
+    upload `photos` frames (each with its own Idempotency-Key) to /projects/NAME/observations/."""
+
+    def __init__(self, stack, payloads, photos: int, concurrency: int, project: str):
+        self.stack, self.payloads, self.photos, self.concurrency, self.project = stack, payloads, photos, concurrency, project
+        self.lock, self.next, self.accept_ms, self.codes = threading.Lock(), 0, [], {}
+        self.threads = [threading.Thread(target=self._sender, daemon=True) for _ in range(concurrency)]
+
+    def _sender(self):
+        session = requests.Session()
+        session.headers["Authorization"] = f"Token {self.stack.token}"
+        while True:
+            with self.lock:
+                n, self.next = self.next, self.next + 1
+            if n >= self.photos:
+                return
+            sent = time.monotonic()
+            try:
+                response = session.post(
+                    f"{self.stack.base_url}/api/v1/projects/{self.project}/observations/",
+                    headers={"Idempotency-Key": f"batch-{n}"},
+                    files={"photo": (f"frame{n:05d}.jpg", self.payloads[n % len(self.payloads)], "image/jpeg")},
+                    data={"deployment": "cam-1", "latitude": 50.699, "longitude": 4.013},
+                    timeout=60,
+                )
+                code = response.status_code
+            except requests.RequestException:
+                code = 0
+            with self.lock:
+                self.codes[code] = self.codes.get(code, 0) + 1
+                if code == 202:
+                    self.accept_ms.append((time.monotonic() - sent) * 1000)
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+
+
+def _batch_done_between(db, start_epoch: float, end_epoch: float) -> int:
+    """Batch frames (those linked to a project) that finished inside the window, by the database's clock."""
+    return db.execute(
+        "SELECT count(*) FROM observations_observation o JOIN cameratraps_media m ON m.observation_id = o.id "
+        "WHERE o.status IN ('done', 'failed') AND o.updated >= to_timestamp(%s) AND o.updated < to_timestamp(%s)",
+        (start_epoch, end_epoch),
+    ).fetchone()[0]
+
+
+def _phone_done_between(db, start_epoch: float, end_epoch: float) -> int:
+    return db.execute(
+        "SELECT count(*) FROM observations_observation o LEFT JOIN cameratraps_media m ON m.observation_id = o.id "
+        "WHERE m.id IS NULL AND o.status IN ('done', 'failed') AND o.updated >= to_timestamp(%s) AND o.updated < to_timestamp(%s)",
+        (start_epoch, end_epoch),
+    ).fetchone()[0]
+
+
+def mixed(args) -> int:
+    """One batch client (--batch-photos frames, --batch-concurrency senders) and --phones phones:
+    phase 1, batch and phones together for --seconds; phase 2, the rest of the batch alone. The
+    batch's images/s with the phones is compared with what the worker leaves after them (the
+    batch alone, phase 2, less the phones' verdicts/s); phone upload-accept p95 is read in phase 1."""
+    if not (reachable("127.0.0.1", 5432) and reachable("127.0.0.1", 6379)):
+        print("needs PostgreSQL and Redis on 127.0.0.1", file=sys.stderr)
+        return 2
+    import psycopg
+    import redis
+    from mobile_client_stub.photos import prepare_photo
+
+    payloads = [prepare_photo(p).data for p in camera_trap_jpegs()]
+    name = f"rangewatch_mixed_{uuid.uuid4().hex[:8]}"
+    dsn = f"postgres://postgres@127.0.0.1:5432/{name}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    redis.Redis(db=8).flushdb()
+    env = {
+        "RANGEWATCH_UPLOAD_RATE": "1000000/minute", "RANGEWATCH_INFERENCE_BACKEND": args.backend, "RANGEWATCH_TORCH_THREADS": "2",
+        "RANGEWATCH_BATCH_SIZE": str(BATCH), "CACHE_URL": "redis://127.0.0.1:6379/7", "LOG_LEVEL": "WARNING",
+        "DJANGO_DEBUG": "False", "DATABASE_CONN_MAX_AGE": "60",
+    }
+    worker = ("-P", "threads", "--concurrency", str(CONCURRENCY), "-I", "classifier.inference")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            with running_stack(
+                Path(tmp), database_url=dsn, broker_url="redis://127.0.0.1:6379/8", extra_env=env, worker_args=worker,
+                web_workers=2, web_threads=max(8, args.phones + args.batch_concurrency), worker_nice=10,
+            ) as stack:
+                stack.result(stack.upload(camera_trap_jpegs()[0], wait=10, latitude=-2.33, longitude=34.83).headers["Location"], wait=10)
+                requests.post(f"{stack.base_url}/api/v1/projects/", json={"name": "bench", "upload_quota_per_hour": 1_000_000},
+                              headers={"Authorization": f"Token {stack.token}"}, timeout=30).raise_for_status()
+                phones = Phones(stack, payloads, args.phones, args.seconds, think=args.think)
+                phones.register()
+                batch = BatchClient(stack, payloads, args.batch_photos, args.batch_concurrency, "bench")
+                t0 = time.time()
+                batch.start()
+                started = phones.run(args.ramp)  # phase 1: batch and phones together
+                phase1_end = time.time()
+                with psycopg.connect(dsn, autocommit=True) as db:
+                    deadline = time.monotonic() + 900
+                    while time.monotonic() < deadline:  # phase 2: the rest of the batch alone
+                        left = db.execute(
+                            "SELECT count(*) FROM observations_observation o JOIN cameratraps_media m ON m.observation_id = o.id "
+                            "WHERE o.status IN ('queued', 'processing')"
+                        ).fetchone()[0]
+                        if left == 0 and batch.next >= args.batch_photos and not any(t.is_alive() for t in batch.threads):
+                            break
+                        time.sleep(1)
+                    last = db.execute("SELECT extract(epoch FROM max(o.updated)) FROM observations_observation o JOIN cameratraps_media m ON m.observation_id = o.id").fetchone()[0]
+                    last = float(last)
+                    steady_from = t0 + args.ramp
+                    phase2_from = phase1_end + 2  # the phones' last jobs drain first
+                    batch_with_phones = _batch_done_between(db, steady_from, phase1_end) / (phase1_end - steady_from)
+                    phones_rate = _phone_done_between(db, steady_from, phase1_end) / (phase1_end - steady_from)
+                    batch_alone = _batch_done_between(db, phase2_from, last + 0.001) / max(last - phase2_from, 1e-9)
+                    total_batch = _batch_done_between(db, t0 - 60, last + 1)
+                    lost, duplicated, failed = check_exactly_once(db, phones.accepted, drain_seconds=60)
+                artifact = next((stack.var_dir / "models").iterdir())
+            pipeline = pipeline_alone(artifact, payloads, 20.0, args.backend)
+    finally:
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    accept_ms = [ms for at, ms in zip(phones.accept_at, phones.accept_ms) if at >= started + args.ramp]
+    left_for_batch = batch_alone - phones_rate
+    share = batch_with_phones / left_for_batch if left_for_batch > 0 else float("nan")
+    rows = [
+        ("batch", f"{args.batch_photos} frames, {args.batch_concurrency} senders, to a project (queue inference-batch)"),
+        ("phones", f"{args.phones} for {args.seconds:.0f} s (ramp {args.ramp:.0f} s, pausing 0-{args.think:g} s)"),
+        ("batch frames finished", f"{total_batch} of {args.batch_photos}; uploads by status {dict(sorted(batch.codes.items()))}"),
+        ("phone upload-accept p50/p95/p99 ms (with the batch)", "/".join(f"{pct(accept_ms, q):.0f}" for q in (50, 95, 99))),
+        ("batch upload-accept p50/p95 ms", "/".join(f"{pct(batch.accept_ms, q):.0f}" for q in (50, 95))),
+        ("phone upload-to-verdict p50/p95 ms", "/".join(f"{pct(phones.e2e_ms, q):.0f}" for q in (50, 95))),
+        ("phone verdicts/s (phase 1)", round(phones_rate, 1)),
+        ("batch images/s with the phones (phase 1)", round(batch_with_phones, 1)),
+        ("batch images/s alone (phase 2)", round(batch_alone, 1)),
+        ("what the worker leaves after the phones", f"{left_for_batch:.1f} img/s (batch alone - phone verdicts/s)"),
+        ("batch / what is left", round(share, 2)),
+        ("worker pipeline alone img/s", round(pipeline, 1)),
+        ("batch alone / pipeline alone", round(batch_alone / pipeline, 2) if pipeline else "n/a"),
+        ("phones lost / duplicated / failed", f"{lost} / {duplicated} / {failed}"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    print(f"accept_p95_ms={pct(accept_ms, 95):.0f} batch_share_of_left={share:.2f} batch_alone_img_s={batch_alone:.1f} lost={lost} duplicated={duplicated}")
+    return 0
