@@ -398,9 +398,6 @@ def cpu_seconds_by_role(stack) -> dict[str, float]:
     return out
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
 
 # --- Mixed scenario (issue 17): a camera-trap batch client and phones at the same time ------------
 
@@ -549,3 +546,7 @@ def mixed(args) -> int:
         print(f"{key:<{width}}  {value}")
     print(f"accept_p95_ms={pct(accept_ms, 95):.0f} batch_share_of_left={share:.2f} batch_alone_img_s={batch_alone:.1f} lost={lost} duplicated={duplicated}")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -190,6 +190,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ObservationStatusEnum": "observations.models.Observation.Status",
         "VerdictStatusEnum": "ranges.verdict.VERDICT_STATUSES",
+        "GeoprivacyEnum": "observations.models.Geoprivacy",  # observations' geoprivacy and projects' default
     },
 }
 
