@@ -228,6 +228,7 @@ def main(argv=None) -> int:
     parser.add_argument("--mixed", action="store_true", help="issue 17: a camera-trap batch client plus the phones (default 16 phones, 2,000 frames)")
     parser.add_argument("--batch-photos", type=int, default=2000, help="--mixed: frames the batch client sends")
     parser.add_argument("--batch-concurrency", type=int, default=4, help="--mixed: the batch client's uploads in flight")
+    parser.add_argument("--batch-window", type=int, default=64, help="--mixed: frames sent and not yet finished, at most (the client's --max-queued)")
     args = parser.parse_args(argv)
     if args.mixed:
         if "--phones" not in (argv or sys.argv):
@@ -403,10 +404,14 @@ def cpu_seconds_by_role(stack) -> dict[str, float]:
 
 class BatchClient:
     """What `mobile_client_stub identify DIR` does against a project: `concurrency` senders
-    upload `photos` frames (each with its own Idempotency-Key) to /projects/NAME/observations/."""
+    upload `photos` frames (each with its own Idempotency-Key) to /projects/NAME/observations/,
+    with at most `max_queued` frames sent and not yet finished (the client's window: the worker
+    stays busy, the web is not flooded). The bench reads "finished" from the database instead
+    of polling each result as the client does."""
 
-    def __init__(self, stack, payloads, photos: int, concurrency: int, project: str):
+    def __init__(self, stack, payloads, photos: int, concurrency: int, project: str, dsn: str, max_queued: int = 64):
         self.stack, self.payloads, self.photos, self.concurrency, self.project = stack, payloads, photos, concurrency, project
+        self.dsn, self.window, self.stop = dsn, threading.BoundedSemaphore(max_queued), threading.Event()
         self.lock, self.next, self.accept_ms, self.codes = threading.Lock(), 0, [], {}
         self.threads = [threading.Thread(target=self._sender, daemon=True) for _ in range(concurrency)]
 
@@ -418,6 +423,7 @@ class BatchClient:
                 n, self.next = self.next, self.next + 1
             if n >= self.photos:
                 return
+            self.window.acquire()
             sent = time.monotonic()
             try:
                 response = session.post(
@@ -434,8 +440,23 @@ class BatchClient:
                 self.codes[code] = self.codes.get(code, 0) + 1
                 if code == 202:
                     self.accept_ms.append((time.monotonic() - sent) * 1000)
+            if code != 202:
+                self.window.release()
+
+    def _collector(self):
+        """Frees a window slot for every batch frame that finished."""
+        import psycopg
+
+        released = 0
+        with psycopg.connect(self.dsn, autocommit=True) as db:
+            while not self.stop.wait(0.25):
+                done = _batch_done_between(db, 0, time.time() + 3600)
+                for _ in range(done - released):
+                    self.window.release()
+                released = done
 
     def start(self):
+        threading.Thread(target=self._collector, daemon=True).start()
         for t in self.threads:
             t.start()
 
@@ -462,29 +483,32 @@ def mixed(args) -> int:
     phase 1, batch and phones together for --seconds; phase 2, the rest of the batch alone. The
     batch's images/s with the phones is compared with what the worker leaves after them (the
     batch alone, phase 2, less the phones' verdicts/s); phone upload-accept p95 is read in phase 1."""
-    if not (reachable("127.0.0.1", 5432) and reachable("127.0.0.1", 6379)):
-        print("needs PostgreSQL and Redis on 127.0.0.1", file=sys.stderr)
+    if not reachable("127.0.0.1", 5432):
+        print("needs PostgreSQL on 127.0.0.1 (and redis-server)", file=sys.stderr)
         return 2
     import psycopg
-    import redis
     from mobile_client_stub.photos import prepare_photo
+    from tests.e2e.stack import PrivateRedis
 
     payloads = [prepare_photo(p).data for p in camera_trap_jpegs()]
     name = f"rangewatch_mixed_{uuid.uuid4().hex[:8]}"
     dsn = f"postgres://postgres@127.0.0.1:5432/{name}"
     with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    redis.Redis(db=8).flushdb()
+    # A broker of its own: a shared Redis database number is flushed and drained by other stacks on this machine.
+    broker = PrivateRedis()
+    broker.start()
+    redis_url = f"redis://127.0.0.1:{broker.port}"
     env = {
         "RANGEWATCH_UPLOAD_RATE": "1000000/minute", "RANGEWATCH_INFERENCE_BACKEND": args.backend, "RANGEWATCH_TORCH_THREADS": "2",
-        "RANGEWATCH_BATCH_SIZE": str(BATCH), "CACHE_URL": "redis://127.0.0.1:6379/7", "LOG_LEVEL": "WARNING",
+        "RANGEWATCH_BATCH_SIZE": str(BATCH), "CACHE_URL": f"{redis_url}/1", "LOG_LEVEL": "WARNING",
         "DJANGO_DEBUG": "False", "DATABASE_CONN_MAX_AGE": "60",
     }
     worker = ("-P", "threads", "--concurrency", str(CONCURRENCY), "-I", "classifier.inference")
     try:
         with tempfile.TemporaryDirectory() as tmp:
             with running_stack(
-                Path(tmp), database_url=dsn, broker_url="redis://127.0.0.1:6379/8", extra_env=env, worker_args=worker,
+                Path(tmp), database_url=dsn, broker_url=f"{redis_url}/0", extra_env=env, worker_args=worker,
                 web_workers=2, web_threads=max(8, args.phones + args.batch_concurrency), worker_nice=10,
             ) as stack:
                 stack.result(stack.upload(camera_trap_jpegs()[0], wait=10, latitude=-2.33, longitude=34.83).headers["Location"], wait=10)
@@ -492,7 +516,7 @@ def mixed(args) -> int:
                               headers={"Authorization": f"Token {stack.token}"}, timeout=30).raise_for_status()
                 phones = Phones(stack, payloads, args.phones, args.seconds, think=args.think)
                 phones.register()
-                batch = BatchClient(stack, payloads, args.batch_photos, args.batch_concurrency, "bench")
+                batch = BatchClient(stack, payloads, args.batch_photos, args.batch_concurrency, "bench", dsn, args.batch_window)
                 t0 = time.time()
                 batch.start()
                 started = phones.run(args.ramp)  # phase 1: batch and phones together
@@ -515,10 +539,12 @@ def mixed(args) -> int:
                     phones_rate = _phone_done_between(db, steady_from, phase1_end) / (phase1_end - steady_from)
                     batch_alone = _batch_done_between(db, phase2_from, last + 0.001) / max(last - phase2_from, 1e-9)
                     total_batch = _batch_done_between(db, t0 - 60, last + 1)
+                    batch.stop.set()
                     lost, duplicated, failed = check_exactly_once(db, phones.accepted, drain_seconds=60)
                 artifact = next((stack.var_dir / "models").iterdir())
             pipeline = pipeline_alone(artifact, payloads, 20.0, args.backend)
     finally:
+        broker.stop()
         with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -526,7 +552,7 @@ def mixed(args) -> int:
     left_for_batch = batch_alone - phones_rate
     share = batch_with_phones / left_for_batch if left_for_batch > 0 else float("nan")
     rows = [
-        ("batch", f"{args.batch_photos} frames, {args.batch_concurrency} senders, to a project (queue inference-batch)"),
+        ("batch", f"{args.batch_photos} frames, {args.batch_concurrency} senders, at most {args.batch_window} unfinished, to a project (queue inference-batch)"),
         ("phones", f"{args.phones} for {args.seconds:.0f} s (ramp {args.ramp:.0f} s, pausing 0-{args.think:g} s)"),
         ("batch frames finished", f"{total_batch} of {args.batch_photos}; uploads by status {dict(sorted(batch.codes.items()))}"),
         ("phone upload-accept p50/p95/p99 ms (with the batch)", "/".join(f"{pct(accept_ms, q):.0f}" for q in (50, 95, 99))),

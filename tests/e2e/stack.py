@@ -32,6 +32,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class PrivateRedis:
+    """A redis-server of the test's own, so the test can take it down and bring it back empty."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not reachable("127.0.0.1", self.port):
+            assert time.monotonic() < deadline, "redis did not start"
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()
+
+
 class Stack:
     def __init__(self, env: dict, base_url: str, token: str, var_dir: Path):
         self.env, self.base_url, self.token, self.var_dir = env, base_url, token, var_dir
