@@ -23,7 +23,7 @@ from cameratraps.models import Project
 from cameratraps.selectors import media_frame, project_deployments, project_media
 from cameratraps.sequences import group_sequences, label_sequence
 from observations.geoprivacy import NONE, WITHHOLD, generalise, strictest
-from observations.models import Verification
+from observations.models import Observation, Verification
 from observations.selectors import observation_sensitivity
 
 VERSION = "1.0.2"
@@ -64,7 +64,8 @@ def export_camtrap_dp(*, project: Project, out_dir: Path, exact: bool = False) -
     exported = {row["deploymentID"] for row in deployment_rows}
     media = [m for m in media if m.deployment.deployment_id in exported]
     media_rows = [_media_row(m) for m in media]
-    machine_rows = [_machine_row(seq, media) for seq in sequences if seq.deployment_id in exported]
+    by_id = {m.media_id: m for m in media}
+    machine_rows = [_machine_row(seq, by_id) for seq in sequences if seq.deployment_id in exported]
     human_rows = [_human_row(m, sequence_of[m.media_id].sequence_id) for m in media if _reviewed(m)]
 
     _write_csv(out_dir / "deployments.csv", table_fields("deployments"), deployment_rows)
@@ -123,10 +124,10 @@ def _media_row(m) -> dict:
     }
 
 
-def _machine_row(sequence, media) -> dict:
+def _machine_row(sequence, media_by_id: dict) -> dict:
     label = label_sequence(sequence)
-    ids = {f.media_id for f in sequence.frames}
-    predictions = [m.observation.prediction for m in media if m.media_id in ids and m.observation.status == "done"]
+    frames = [media_by_id[f.media_id] for f in sequence.frames]
+    predictions = [m.observation.prediction for m in frames if m.observation.status == Observation.Status.DONE]
     models = sorted({p.model_version.name for p in predictions})
     classified = label.observation_type != "unclassified"
     return {
