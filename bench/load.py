@@ -519,8 +519,11 @@ def mixed(args) -> int:
                 batch = BatchClient(stack, payloads, args.batch_photos, args.batch_concurrency, "bench", dsn, args.batch_window)
                 t0 = time.time()
                 batch.start()
+                cpu_marks = []  # (wall time, CPU seconds by role) at the phase boundaries
+                threading.Timer(args.ramp, lambda: cpu_marks.append((time.time(), cpu_seconds_by_role(stack)))).start()
                 started = phones.run(args.ramp)  # phase 1: batch and phones together
                 phase1_end = time.time()
+                cpu_marks.append((phase1_end, cpu_seconds_by_role(stack)))
                 with psycopg.connect(dsn, autocommit=True) as db:
                     deadline = time.monotonic() + 900
                     while time.monotonic() < deadline:  # phase 2: the rest of the batch alone
@@ -531,6 +534,7 @@ def mixed(args) -> int:
                         if left == 0 and batch.next >= args.batch_photos and not any(t.is_alive() for t in batch.threads):
                             break
                         time.sleep(1)
+                    cpu_marks.append((time.time(), cpu_seconds_by_role(stack)))
                     last = db.execute("SELECT extract(epoch FROM max(o.updated)) FROM observations_observation o JOIN cameratraps_media m ON m.observation_id = o.id").fetchone()[0]
                     last = float(last)
                     steady_from = t0 + args.ramp
@@ -551,6 +555,16 @@ def mixed(args) -> int:
     accept_ms = [ms for at, ms in zip(phones.accept_at, phones.accept_ms) if at >= started + args.ramp]
     left_for_batch = batch_alone - phones_rate
     share = batch_with_phones / left_for_batch if left_for_batch > 0 else float("nan")
+    # The cores each part got in each phase: on a shared 2-core machine the niced worker gets what
+    # the web (phones' uploads and waits come first) and everyone else leave it.
+    (a, cpu_a), (b, cpu_b), (c, cpu_c) = cpu_marks
+    cores1 = {role: (cpu_b[role] - cpu_a[role]) / (b - a) for role in ("web", "worker")}
+    cores2 = {role: (cpu_c[role] - cpu_b[role]) / (c - b) for role in ("web", "worker")}
+    # Verdicts the worker could have made with the CPU it got in phase 1, at its phase-2 cost per
+    # frame, less the phones': what it left for the batch, and the batch's share of that.
+    worker_cpu_per_frame = cores2["worker"] / batch_alone if batch_alone else float("nan")
+    left_by_worker_cpu = cores1["worker"] / worker_cpu_per_frame - phones_rate
+    share_by_worker_cpu = batch_with_phones / left_by_worker_cpu if left_by_worker_cpu > 0 else float("nan")
     rows = [
         ("batch", f"{args.batch_photos} frames, {args.batch_concurrency} senders, at most {args.batch_window} unfinished, to a project (queue inference-batch)"),
         ("phones", f"{args.phones} for {args.seconds:.0f} s (ramp {args.ramp:.0f} s, pausing 0-{args.think:g} s)"),
@@ -563,6 +577,9 @@ def mixed(args) -> int:
         ("batch images/s alone (phase 2)", round(batch_alone, 1)),
         ("what the worker leaves after the phones", f"{left_for_batch:.1f} img/s (batch alone - phone verdicts/s)"),
         ("batch / what is left", round(share, 2)),
+        ("cores used: worker, web (phase 1 / phase 2)", f"{cores1['worker']:.2f}, {cores1['web']:.2f} / {cores2['worker']:.2f}, {cores2['web']:.2f}"),
+        ("what the worker's phase-1 CPU leaves after the phones", f"{left_by_worker_cpu:.1f} img/s ({worker_cpu_per_frame * 1000:.0f} worker CPU-ms per frame)"),
+        ("batch / what the worker's CPU leaves", round(share_by_worker_cpu, 2)),
         ("worker pipeline alone img/s", round(pipeline, 1)),
         ("batch alone / pipeline alone", round(batch_alone / pipeline, 2) if pipeline else "n/a"),
         ("phones lost / duplicated / failed", f"{lost} / {duplicated} / {failed}"),
@@ -570,7 +587,10 @@ def mixed(args) -> int:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
-    print(f"accept_p95_ms={pct(accept_ms, 95):.0f} batch_share_of_left={share:.2f} batch_alone_img_s={batch_alone:.1f} lost={lost} duplicated={duplicated}")
+    print(
+        f"accept_p95_ms={pct(accept_ms, 95):.0f} batch_share_of_left={share:.2f} batch_share_of_worker_cpu_left={share_by_worker_cpu:.2f} "
+        f"batch_alone_img_s={batch_alone:.1f} lost={lost} duplicated={duplicated}"
+    )
     return 0
 
 
