@@ -535,8 +535,10 @@ def mixed(args) -> int:
                             break
                         time.sleep(1)
                     cpu_marks.append((time.time(), cpu_seconds_by_role(stack)))
-                    last = db.execute("SELECT extract(epoch FROM max(o.updated)) FROM observations_observation o JOIN cameratraps_media m ON m.observation_id = o.id").fetchone()[0]
-                    last = float(last)
+                    last = float(db.execute(
+                        "SELECT extract(epoch FROM max(o.updated)) FROM observations_observation o "
+                        "JOIN cameratraps_media m ON m.observation_id = o.id"
+                    ).fetchone()[0])
                     steady_from = t0 + args.ramp
                     phase2_from = phase1_end + 2  # the phones' last jobs drain first
                     batch_with_phones = _batch_done_between(db, steady_from, phase1_end) / (phase1_end - steady_from)
@@ -566,7 +568,8 @@ def mixed(args) -> int:
     left_by_worker_cpu = cores1["worker"] / worker_cpu_per_frame - phones_rate
     share_by_worker_cpu = batch_with_phones / left_by_worker_cpu if left_by_worker_cpu > 0 else float("nan")
     rows = [
-        ("batch", f"{args.batch_photos} frames, {args.batch_concurrency} senders, at most {args.batch_window} unfinished, to a project (queue inference-batch)"),
+        ("batch", f"{args.batch_photos} frames, {args.batch_concurrency} senders, at most {args.batch_window} unfinished, "
+                  "to a project (queue inference-batch)"),
         ("phones", f"{args.phones} for {args.seconds:.0f} s (ramp {args.ramp:.0f} s, pausing 0-{args.think:g} s)"),
         ("batch frames finished", f"{total_batch} of {args.batch_photos}; uploads by status {dict(sorted(batch.codes.items()))}"),
         ("phone upload-accept p50/p95/p99 ms (with the batch)", "/".join(f"{pct(accept_ms, q):.0f}" for q in (50, 95, 99))),
@@ -577,8 +580,10 @@ def mixed(args) -> int:
         ("batch images/s alone (phase 2)", round(batch_alone, 1)),
         ("what the worker leaves after the phones", f"{left_for_batch:.1f} img/s (batch alone - phone verdicts/s)"),
         ("batch / what is left", round(share, 2)),
-        ("cores used: worker, web (phase 1 / phase 2)", f"{cores1['worker']:.2f}, {cores1['web']:.2f} / {cores2['worker']:.2f}, {cores2['web']:.2f}"),
-        ("what the worker's phase-1 CPU leaves after the phones", f"{left_by_worker_cpu:.1f} img/s ({worker_cpu_per_frame * 1000:.0f} worker CPU-ms per frame)"),
+        ("cores used: worker, web (phase 1 / phase 2)",
+         f"{cores1['worker']:.2f}, {cores1['web']:.2f} / {cores2['worker']:.2f}, {cores2['web']:.2f}"),
+        ("what the worker's phase-1 CPU leaves after the phones",
+         f"{left_by_worker_cpu:.1f} img/s ({worker_cpu_per_frame * 1000:.0f} worker CPU-ms per frame)"),
         ("batch / what the worker's CPU leaves", round(share_by_worker_cpu, 2)),
         ("worker pipeline alone img/s", round(pipeline, 1)),
         ("batch alone / pipeline alone", round(batch_alone / pipeline, 2) if pipeline else "n/a"),

@@ -1,4 +1,5 @@
 """Admin for camera-trap projects (members, quota, geoprivacy) and their deployments."""
+
 from django.contrib import admin
 
 from cameratraps.models import Deployment, Project

@@ -1,5 +1,6 @@
 """Thin views of camera-trap projects: projects, deployments, frames (upload with the project's
 quota; list with cursor pagination and filters) and sequences. Only members see a project."""
+
 import logging
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -12,7 +13,13 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from backend.pagination import BoundedPagination
-from cameratraps.selectors import project_deployments, project_for_member, project_media, project_sequences, projects_for_member
+from cameratraps.selectors import (
+    project_deployments,
+    project_for_member,
+    project_media,
+    project_sequences,
+    projects_for_member,
+)
 from cameratraps.sequences import label_sequence
 from cameratraps.serializers import (
     DeploymentInputSerializer,
@@ -69,10 +76,16 @@ class ProjectListApi(APIView):
     @extend_schema(tags=TAGS, operation_id="projects_list_mine", responses={200: ProjectOutputSerializer(many=True)})
     def get(self, request):
         paginator = BoundedPagination()
-        page = paginator.paginate_queryset(projects_for_member(user=request.user).select_related("owner"), request, view=self)
+        page = paginator.paginate_queryset(
+            projects_for_member(user=request.user).select_related("owner"), request, view=self
+        )
         return paginator.get_paginated_response(ProjectOutputSerializer(page, many=True).data)
 
-    @extend_schema(tags=TAGS, request=ProjectInputSerializer, responses={201: ProjectOutputSerializer, 409: OpenApiResponse(description="name taken")})
+    @extend_schema(
+        tags=TAGS,
+        request=ProjectInputSerializer,
+        responses={201: ProjectOutputSerializer, 409: OpenApiResponse(description="name taken")},
+    )
     def post(self, request):
         data = ProjectInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -83,7 +96,9 @@ class ProjectListApi(APIView):
 class ProjectDetailApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(tags=TAGS, responses={200: ProjectOutputSerializer, 404: OpenApiResponse(description="not a member")})
+    @extend_schema(
+        tags=TAGS, responses={200: ProjectOutputSerializer, 404: OpenApiResponse(description="not a member")}
+    )
     def get(self, request, name):
         return Response(ProjectOutputSerializer(project_for_member(user=request.user, name=name)).data)
 
@@ -91,7 +106,9 @@ class ProjectDetailApi(APIView):
 class DeploymentListApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(tags=TAGS, operation_id="project_deployments_list", responses={200: DeploymentOutputSerializer(many=True)})
+    @extend_schema(
+        tags=TAGS, operation_id="project_deployments_list", responses={200: DeploymentOutputSerializer(many=True)}
+    )
     def get(self, request, name):
         project = project_for_member(user=request.user, name=name)
         paginator = BoundedPagination()
@@ -131,7 +148,11 @@ class ProjectMediaApi(APIView):
     @extend_schema(
         tags=TAGS,
         operation_id="project_media_list",
-        parameters=[MediaListQuerySerializer, OpenApiParameter("cursor", str), OpenApiParameter("limit", int, description="page size (max 200)")],
+        parameters=[
+            MediaListQuerySerializer,
+            OpenApiParameter("cursor", str),
+            OpenApiParameter("limit", int, description="page size (max 200)"),
+        ],
         responses={200: MediaPageSerializer},
     )
     def get(self, request, name):
@@ -145,15 +166,30 @@ class ProjectMediaApi(APIView):
     @extend_schema(
         tags=TAGS,
         request={"multipart/form-data": MediaUploadInputSerializer},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, description="a retried upload with the same key returns the same frame")],
-        responses={202: OpenApiResponse(ObservationOutputSerializer, description="accepted; poll Location"), 429: OpenApiResponse(description="the project's quota is spent")},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="a retried upload with the same key returns the same frame",
+            )
+        ],
+        responses={
+            202: OpenApiResponse(ObservationOutputSerializer, description="accepted; poll Location"),
+            429: OpenApiResponse(description="the project's quota is spent"),
+        },
     )
     def post(self, request, name):
         project = project_for_member(user=request.user, name=name)
         data = MediaUploadInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = data.validated_data
-        deployment = deployment_for_upload(project=project, deployment_id=fields["deployment"], latitude=fields.get("latitude"), longitude=fields.get("longitude"))
+        deployment = deployment_for_upload(
+            project=project,
+            deployment_id=fields["deployment"],
+            latitude=fields.get("latitude"),
+            longitude=fields.get("longitude"),
+        )
         upload = media_upload(
             project=project,
             uploader=request.user,
@@ -169,7 +205,11 @@ class ProjectMediaApi(APIView):
         observation = upload.media.observation
         location = reverse("observation-detail", kwargs={"observation_id": observation.uuid}, request=request)
         headers = {"Location": location, "Retry-After": str(RETRY_AFTER_SECONDS)}
-        return Response(ObservationOutputSerializer(observation_result(observation)).data, status=status.HTTP_202_ACCEPTED, headers=headers)
+        return Response(
+            ObservationOutputSerializer(observation_result(observation)).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers=headers,
+        )
 
 
 class ProjectSequenceApi(APIView):
@@ -177,7 +217,12 @@ class ProjectSequenceApi(APIView):
 
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(tags=TAGS, operation_id="project_sequences_list", parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)], responses={200: SequenceOutputSerializer(many=True)})
+    @extend_schema(
+        tags=TAGS,
+        operation_id="project_sequences_list",
+        parameters=[OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
+        responses={200: SequenceOutputSerializer(many=True)},
+    )
     def get(self, request, name):
         project = project_for_member(user=request.user, name=name)
         paginator = BoundedPagination()
@@ -185,15 +230,17 @@ class ProjectSequenceApi(APIView):
         rows = []
         for sequence in page:
             label = label_sequence(sequence)
-            rows.append({
-                "sequence_id": sequence.sequence_id,
-                "deployment": sequence.deployment_id,
-                "start": sequence.start,
-                "end": sequence.end,
-                "media_ids": [f.media_id for f in sequence.frames],
-                "observation_type": label.observation_type,
-                "scientific_name": label.scientific_name,
-                "probability": label.probability,
-                "best_media_id": label.best_media_id,
-            })
+            rows.append(
+                {
+                    "sequence_id": sequence.sequence_id,
+                    "deployment": sequence.deployment_id,
+                    "start": sequence.start,
+                    "end": sequence.end,
+                    "media_ids": [f.media_id for f in sequence.frames],
+                    "observation_type": label.observation_type,
+                    "scientific_name": label.scientific_name,
+                    "probability": label.probability,
+                    "best_media_id": label.best_media_id,
+                }
+            )
         return paginator.get_paginated_response(SequenceOutputSerializer(rows, many=True).data)

@@ -7,6 +7,7 @@ Observations: one event-level row per sequence with the model's answer for the w
 generalisation among the deployment's frames (sensitive taxa, the project's geoprivacy) applies,
 unless the export is for the team itself (`exact=True`).
 """
+
 from __future__ import annotations
 
 import csv
@@ -55,7 +56,11 @@ def when(value: datetime) -> str:
 def export_camtrap_dp(*, project: Project, out_dir: Path, exact: bool = False) -> ExportSummary:
     """Write the package into `out_dir` (created; existing files are replaced)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    media = list(project_media(project=project).select_related("observation__verified_taxon", "observation__verified_by").order_by("timestamp", "id"))
+    media = list(
+        project_media(project=project)
+        .select_related("observation__verified_taxon", "observation__verified_by")
+        .order_by("timestamp", "id")
+    )
     frames = {m.media_id: media_frame(m) for m in media}
     sequences = group_sequences(list(frames.values()), project.sequence_interval_s)
     sequence_of = {frame.media_id: seq for seq in sequences for frame in seq.frames}
@@ -73,7 +78,9 @@ def export_camtrap_dp(*, project: Project, out_dir: Path, exact: bool = False) -
     _write_csv(out_dir / "observations.csv", table_fields("observations"), machine_rows + human_rows)
     descriptor = _descriptor(project, deployment_rows, media_rows, machine_rows + human_rows)
     (out_dir / "datapackage.json").write_text(json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n")
-    return ExportSummary(out_dir, len(deployment_rows), len(media_rows), len(machine_rows), len(machine_rows), len(human_rows))
+    return ExportSummary(
+        out_dir, len(deployment_rows), len(media_rows), len(machine_rows), len(machine_rows), len(human_rows)
+    )
 
 
 def _deployment_rows(project: Project, media, exact: bool) -> list[dict]:
@@ -93,19 +100,21 @@ def _deployment_rows(project: Project, media, exact: bool) -> list[dict]:
             # Camtrap DP requires coordinates: the coarsest cell instead of none.
             category, comment = "1", "Coordinates generalised to a 1° cell: the records here are withheld elsewhere."
         place = generalise(deployment.latitude, deployment.longitude, category, deployment.coordinate_uncertainty_m)
-        rows.append({
-            "deploymentID": deployment.deployment_id,
-            "locationID": deployment.location_id,
-            "locationName": deployment.location_name if category == NONE else "",
-            "latitude": round(place.latitude, 6),
-            "longitude": round(place.longitude, 6),
-            "coordinateUncertainty": int(place.coordinate_uncertainty_m) if place.coordinate_uncertainty_m else "",
-            "deploymentStart": when(min(start, end)),
-            "deploymentEnd": when(max(start, end)),
-            "cameraID": deployment.camera_id,
-            "cameraModel": deployment.camera_model,
-            "deploymentComments": comment or place.data_generalizations,
-        })
+        rows.append(
+            {
+                "deploymentID": deployment.deployment_id,
+                "locationID": deployment.location_id,
+                "locationName": deployment.location_name if category == NONE else "",
+                "latitude": round(place.latitude, 6),
+                "longitude": round(place.longitude, 6),
+                "coordinateUncertainty": int(place.coordinate_uncertainty_m) if place.coordinate_uncertainty_m else "",
+                "deploymentStart": when(min(start, end)),
+                "deploymentEnd": when(max(start, end)),
+                "cameraID": deployment.camera_id,
+                "cameraModel": deployment.camera_model,
+                "deploymentComments": comment or place.data_generalizations,
+            }
+        )
     return rows
 
 
@@ -144,9 +153,8 @@ def _machine_row(sequence, media_by_id: dict) -> dict:
         "classifiedBy": " | ".join(models) if classified else "",
         "classificationTimestamp": when(max(p.created for p in predictions)) if predictions else "",
         "classificationProbability": label.probability if label.probability is not None else "",
-        "observationComments": f"{len(sequence.frames)} frames; scores averaged over the non-empty ones" + (
-            f"; clearest frame {label.best_media_id}" if label.best_media_id else ""
-        ),
+        "observationComments": f"{len(sequence.frames)} frames; scores averaged over the non-empty ones"
+        + (f"; clearest frame {label.best_media_id}" if label.best_media_id else ""),
     }
 
 
@@ -211,7 +219,8 @@ def _descriptor(project: Project, deployments: list[dict], media: list[dict], ob
         "project": {
             "id": project.name,
             "title": project.title or project.name,
-            "description": project.description or f"Sequences: frames of one deployment at most {project.sequence_interval_s} s apart.",
+            "description": project.description
+            or f"Sequences: frames of one deployment at most {project.sequence_interval_s} s apart.",
             "samplingDesign": project.sampling_design,
             "captureMethod": ["activityDetection"],
             "individualAnimals": False,
@@ -219,7 +228,10 @@ def _descriptor(project: Project, deployments: list[dict], media: list[dict], ob
         },
         "spatial": _bbox(lats, lons),
         "temporal": {"start": min(starts)[:10], "end": max(ends)[:10]},
-        "taxonomic": [{"scientificName": name} for name in sorted({row["scientificName"] for row in observations if row["scientificName"]})],
+        "taxonomic": [
+            {"scientificName": name}
+            for name in sorted({row["scientificName"] for row in observations if row["scientificName"]})
+        ],
     }
 
 

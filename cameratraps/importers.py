@@ -2,6 +2,7 @@
 (LILA's format) with its image folder. Each readable local frame becomes an observation of the
 project (classified on the batch queue); deployments come from the data set. Re-running changes
 nothing: frames already in the project (by mediaID) are skipped before any file is read."""
+
 from __future__ import annotations
 
 import csv
@@ -111,12 +112,23 @@ def import_camtrap_dp(*, project: Project, package_dir: Path) -> ImportReport:
         elif "://" in file_path or not (package_dir / file_path).is_file():
             report.skipped["file not in the package (remote or missing)"] += 1
         else:
-            records.append(FrameRecord(row["mediaID"], row["deploymentID"], package_dir / file_path, _parse_time(row.get("timestamp"))))
+            records.append(
+                FrameRecord(
+                    row["mediaID"], row["deploymentID"], package_dir / file_path, _parse_time(row.get("timestamp"))
+                )
+            )
     _import_frames(project, known, records, report)
     return report
 
 
-def import_coco(*, project: Project, coco_path: Path, images_dir: Path, latitude: float | None = None, longitude: float | None = None) -> ImportReport:
+def import_coco(
+    *,
+    project: Project,
+    coco_path: Path,
+    images_dir: Path,
+    latitude: float | None = None,
+    longitude: float | None = None,
+) -> ImportReport:
     """COCO Camera Traps: each `location` is a deployment, placed at its images' latitude/longitude
     when they carry one, else at the given point; `datetime` is the capture time."""
     try:
@@ -137,7 +149,9 @@ def import_coco(*, project: Project, coco_path: Path, images_dir: Path, latitude
     for location, (lat, lon) in places.items():
         # deploymentID: Camtrap DP ids are short; the location name is kept as locationName.
         deployment_id = hashlib.sha1(location.encode()).hexdigest()[:8]
-        known[location] = deployment_upsert(project=project, deployment_id=deployment_id, latitude=lat, longitude=lon, location_name=location[:300])
+        known[location] = deployment_upsert(
+            project=project, deployment_id=deployment_id, latitude=lat, longitude=lon, location_name=location[:300]
+        )
     report.deployments = len(known)
     records = []
     for image in images:
@@ -156,7 +170,11 @@ def import_coco(*, project: Project, coco_path: Path, images_dir: Path, latitude
 def _import_frames(project: Project, deployments: dict, records: list[FrameRecord], report: ImportReport) -> None:
     """One observation per new frame. The idempotency key is the file's hash within the project,
     so the same card imported twice, or a frame the batch client already sent, is one row."""
-    done = set(Media.objects.filter(project=project, media_id__in=[r.media_id for r in records]).values_list("media_id", flat=True))
+    done = set(
+        Media.objects.filter(project=project, media_id__in=[r.media_id for r in records]).values_list(
+            "media_id", flat=True
+        )
+    )
     for record in records:
         if record.media_id in done:
             report.skipped["already in the project"] += 1

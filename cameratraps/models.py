@@ -1,5 +1,6 @@
 """Camera-trap projects: a team's project, its deployments (a camera at a place for a time) and the
 media link that puts an observation in a project. Observations stay unaware of projects."""
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -23,13 +24,21 @@ class Project(models.Model):
     name = models.SlugField(max_length=80, unique=True, help_text="short identifier used in URLs and commands")
     title = models.CharField(max_length=300, blank=True)
     description = models.TextField(blank=True)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_camera_trap_projects")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_camera_trap_projects"
+    )
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="camera_trap_projects")
-    upload_quota_per_hour = models.PositiveIntegerField(default=20_000, help_text="uploads per hour, all members together")
+    upload_quota_per_hour = models.PositiveIntegerField(
+        default=20_000, help_text="uploads per hour, all members together"
+    )
     default_geoprivacy = models.CharField(max_length=10, choices=Geoprivacy.choices, default=Geoprivacy.OBSCURED)
     # Camtrap DP 0.x's project.sequenceInterval: frames of one deployment this close together are one sequence.
-    sequence_interval_s = models.PositiveIntegerField(default=60, validators=[MinValueValidator(1), MaxValueValidator(86_400)])
-    sampling_design = models.CharField(max_length=20, choices=SamplingDesign.choices, default=SamplingDesign.OPPORTUNISTIC)
+    sequence_interval_s = models.PositiveIntegerField(
+        default=60, validators=[MinValueValidator(1), MaxValueValidator(86_400)]
+    )
+    sampling_design = models.CharField(
+        max_length=20, choices=SamplingDesign.choices, default=SamplingDesign.OPPORTUNISTIC
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -55,7 +64,9 @@ class Deployment(models.Model):
     end = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["project", "deployment_id"], name="unique_deployment_per_project")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "deployment_id"], name="unique_deployment_per_project")
+        ]
         ordering = ["deployment_id"]
 
     def __str__(self):

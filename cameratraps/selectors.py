@@ -1,4 +1,5 @@
 """Reads of camera-trap projects: who may see a project, its frames (filtered), its sequences."""
+
 from __future__ import annotations
 
 from django.db.models import Q
@@ -38,12 +39,24 @@ def project_deployments(*, project: Project):
     return Deployment.objects.filter(project=project).order_by("deployment_id")
 
 
-def project_media(*, project: Project, deployment: str = "", status: str = "", verdict: str = "", taxon: str = "", since=None, until=None):
+def project_media(
+    *,
+    project: Project,
+    deployment: str = "",
+    status: str = "",
+    verdict: str = "",
+    taxon: str = "",
+    since=None,
+    until=None,
+):
     """The project's frames with their observation, prediction and verdict, oldest upload first
     (cursor pagination orders by id). Filters: deploymentID, job status, verdict status, the
     identified taxon or any taxon under it (scientific name), a capture-time window."""
     media = Media.objects.filter(project=project).select_related(
-        "deployment", "observation__prediction__model_version", "observation__prediction__taxon", "observation__verdict__taxon"
+        "deployment",
+        "observation__prediction__model_version",
+        "observation__prediction__taxon",
+        "observation__verdict__taxon",
     )
     if deployment:
         media = media.filter(deployment__deployment_id=deployment)
@@ -71,7 +84,14 @@ def media_frame(media: Media) -> Frame:
     top_k = tuple((item["key"], float(item["score"])) for item in prediction.top_k) if prediction else ()
     verdict = getattr(observation, "verdict", None) if prediction else None
     empty = verdict is not None and verdict.status == NO_ANIMAL
-    return Frame(media.media_id, media.deployment.deployment_id, media.timestamp, top_k=top_k, empty=empty, classified=prediction is not None)
+    return Frame(
+        media.media_id,
+        media.deployment.deployment_id,
+        media.timestamp,
+        top_k=top_k,
+        empty=empty,
+        classified=prediction is not None,
+    )
 
 
 def project_sequences(*, project: Project) -> list[Sequence]:

@@ -5,6 +5,7 @@ Empty frames are most of a camera trap's data, and one burst usually shows one a
 sequence's answer averages the model's scores over its non-empty frames (a frame that misses the
 animal, or mistakes it once, is outvoted by the others) and is empty only when every frame is.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -66,7 +67,9 @@ def group_sequences(frames: list[Frame], interval_s: float) -> list[Sequence]:
             if (frame.timestamp - bursts[-1][-1].timestamp).total_seconds() > interval_s:
                 bursts.append([])
             bursts[-1].append(frame)
-        sequences += [Sequence(f"{deployment_id}-{n}", deployment_id, tuple(burst)) for n, burst in enumerate(bursts, 1)]
+        sequences += [
+            Sequence(f"{deployment_id}-{n}", deployment_id, tuple(burst)) for n, burst in enumerate(bursts, 1)
+        ]
     return sequences
 
 

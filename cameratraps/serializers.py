@@ -1,4 +1,5 @@
 """Input and output shapes of the camera-trap project API."""
+
 from rest_framework import serializers
 
 from cameratraps.models import Project
@@ -57,14 +58,18 @@ class MediaUploadInputSerializer(ObservationInputSerializer):
     coordinates the frame is placed at the deployment."""
 
     deployment = serializers.CharField(max_length=100, help_text="deploymentID; a new one needs latitude/longitude")
-    media_id = serializers.CharField(max_length=100, required=False, allow_blank=True, help_text="the source's mediaID (default: generated)")
+    media_id = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, help_text="the source's mediaID (default: generated)"
+    )
 
 
 class MediaListQuerySerializer(serializers.Serializer):
     deployment = serializers.CharField(required=False, help_text="deploymentID")
     status = serializers.ChoiceField(choices=Observation.Status.choices, required=False)
     verdict = serializers.ChoiceField(choices=[(v, v) for v in VERDICT_STATUSES], required=False)
-    taxon = serializers.CharField(required=False, help_text="scientific name: frames identified as it or a taxon under it")
+    taxon = serializers.CharField(
+        required=False, help_text="scientific name: frames identified as it or a taxon under it"
+    )
     since = serializers.DateTimeField(required=False, help_text="captured at or after")
     until = serializers.DateTimeField(required=False, help_text="captured before")
 

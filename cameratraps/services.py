@@ -1,5 +1,6 @@
 """Writes for camera-trap projects: create a project, add members, record deployments, and take a
 frame into a project (an observation classified on the batch queue, linked by a Media row)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,7 +24,9 @@ def project_create(*, name: str, owner, title: str = "", description: str = "", 
     if Project.objects.filter(name=name).exists():
         raise Conflict(f"a project named {name!r} already exists", fields={"name": ["already taken"]})
     with transaction.atomic():
-        project = Project.objects.create(name=name, owner=owner, title=title or name, description=description, **settings)
+        project = Project.objects.create(
+            name=name, owner=owner, title=title or name, description=description, **settings
+        )
         project.members.add(owner)
     return project
 
@@ -32,7 +35,9 @@ def project_member_add(*, project: Project, user) -> None:
     project.members.add(user)
 
 
-def deployment_upsert(*, project: Project, deployment_id: str, latitude: float, longitude: float, **fields) -> Deployment:
+def deployment_upsert(
+    *, project: Project, deployment_id: str, latitude: float, longitude: float, **fields
+) -> Deployment:
     """Create or update a deployment by its deploymentID (a re-import changes nothing else)."""
     deployment, _ = Deployment.objects.update_or_create(
         project=project, deployment_id=deployment_id, defaults={"latitude": latitude, "longitude": longitude, **fields}
@@ -40,7 +45,9 @@ def deployment_upsert(*, project: Project, deployment_id: str, latitude: float, 
     return deployment
 
 
-def deployment_for_upload(*, project: Project, deployment_id: str, latitude: float | None, longitude: float | None) -> Deployment:
+def deployment_for_upload(
+    *, project: Project, deployment_id: str, latitude: float | None, longitude: float | None
+) -> Deployment:
     """The named deployment; an unknown one is created at the upload's point (camera-trap frames
     rarely carry GPS, so later frames of the deployment may leave the point out)."""
     deployment = Deployment.objects.filter(project=project, deployment_id=deployment_id).first()
@@ -85,7 +92,9 @@ def media_upload(
         existing = Media.objects.filter(observation=observation).first()
         if existing is not None:
             if existing.project_id != project.pk:
-                raise Conflict("this idempotency key already names a photo of another project", code="idempotency_key_reused")
+                raise Conflict(
+                    "this idempotency key already names a photo of another project", code="idempotency_key_reused"
+                )
             return MediaUpload(existing, False)
         media = Media.objects.create(
             project=project,

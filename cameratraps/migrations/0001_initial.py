@@ -7,74 +7,173 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('observations', '0003_models_moved_to_their_apps'),
+        ("observations", "0003_models_moved_to_their_apps"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Project',
+            name="Project",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(help_text='short identifier used in URLs and commands', max_length=80, unique=True)),
-                ('title', models.CharField(blank=True, max_length=300)),
-                ('description', models.TextField(blank=True)),
-                ('upload_quota_per_hour', models.PositiveIntegerField(default=20000, help_text='uploads per hour, all members together')),
-                ('default_geoprivacy', models.CharField(choices=[('open', 'Open'), ('obscured', 'Obscured'), ('private', 'Private')], default='obscured', max_length=10)),
-                ('sequence_interval_s', models.PositiveIntegerField(default=60, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(86400)])),
-                ('sampling_design', models.CharField(choices=[('simpleRandom', 'Simple Random'), ('systematicRandom', 'Systematic Random'), ('clusteredRandom', 'Clustered Random'), ('experimental', 'Experimental'), ('targeted', 'Targeted'), ('opportunistic', 'Opportunistic')], default='opportunistic', max_length=20)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('members', models.ManyToManyField(blank=True, related_name='camera_trap_projects', to=settings.AUTH_USER_MODEL)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='owned_camera_trap_projects', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "name",
+                    models.SlugField(
+                        help_text="short identifier used in URLs and commands", max_length=80, unique=True
+                    ),
+                ),
+                ("title", models.CharField(blank=True, max_length=300)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "upload_quota_per_hour",
+                    models.PositiveIntegerField(default=20000, help_text="uploads per hour, all members together"),
+                ),
+                (
+                    "default_geoprivacy",
+                    models.CharField(
+                        choices=[("open", "Open"), ("obscured", "Obscured"), ("private", "Private")],
+                        default="obscured",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "sequence_interval_s",
+                    models.PositiveIntegerField(
+                        default=60,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(86400),
+                        ],
+                    ),
+                ),
+                (
+                    "sampling_design",
+                    models.CharField(
+                        choices=[
+                            ("simpleRandom", "Simple Random"),
+                            ("systematicRandom", "Systematic Random"),
+                            ("clusteredRandom", "Clustered Random"),
+                            ("experimental", "Experimental"),
+                            ("targeted", "Targeted"),
+                            ("opportunistic", "Opportunistic"),
+                        ],
+                        default="opportunistic",
+                        max_length=20,
+                    ),
+                ),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                (
+                    "members",
+                    models.ManyToManyField(
+                        blank=True, related_name="camera_trap_projects", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="owned_camera_trap_projects",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Deployment',
+            name="Deployment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('deployment_id', models.CharField(help_text='Camtrap DP deploymentID, unique in the project', max_length=100)),
-                ('location_id', models.CharField(blank=True, max_length=100)),
-                ('location_name', models.CharField(blank=True, max_length=300)),
-                ('latitude', models.FloatField(validators=[django.core.validators.MinValueValidator(-90), django.core.validators.MaxValueValidator(90)])),
-                ('longitude', models.FloatField(validators=[django.core.validators.MinValueValidator(-180), django.core.validators.MaxValueValidator(180)])),
-                ('coordinate_uncertainty_m', models.PositiveIntegerField(blank=True, null=True)),
-                ('camera_id', models.CharField(blank=True, max_length=100)),
-                ('camera_model', models.CharField(blank=True, max_length=100)),
-                ('start', models.DateTimeField(blank=True, null=True)),
-                ('end', models.DateTimeField(blank=True, null=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deployments', to='cameratraps.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "deployment_id",
+                    models.CharField(help_text="Camtrap DP deploymentID, unique in the project", max_length=100),
+                ),
+                ("location_id", models.CharField(blank=True, max_length=100)),
+                ("location_name", models.CharField(blank=True, max_length=300)),
+                (
+                    "latitude",
+                    models.FloatField(
+                        validators=[
+                            django.core.validators.MinValueValidator(-90),
+                            django.core.validators.MaxValueValidator(90),
+                        ]
+                    ),
+                ),
+                (
+                    "longitude",
+                    models.FloatField(
+                        validators=[
+                            django.core.validators.MinValueValidator(-180),
+                            django.core.validators.MaxValueValidator(180),
+                        ]
+                    ),
+                ),
+                ("coordinate_uncertainty_m", models.PositiveIntegerField(blank=True, null=True)),
+                ("camera_id", models.CharField(blank=True, max_length=100)),
+                ("camera_model", models.CharField(blank=True, max_length=100)),
+                ("start", models.DateTimeField(blank=True, null=True)),
+                ("end", models.DateTimeField(blank=True, null=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deployments",
+                        to="cameratraps.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['deployment_id'],
+                "ordering": ["deployment_id"],
             },
         ),
         migrations.CreateModel(
-            name='Media',
+            name="Media",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('media_id', models.CharField(help_text="Camtrap DP mediaID (the source's, or generated)", max_length=100)),
-                ('file_name', models.CharField(blank=True, max_length=300)),
-                ('timestamp', models.DateTimeField(help_text='when the frame was taken')),
-                ('deployment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='media', to='cameratraps.deployment')),
-                ('observation', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='camera_trap_media', to='observations.observation')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='media', to='cameratraps.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "media_id",
+                    models.CharField(help_text="Camtrap DP mediaID (the source's, or generated)", max_length=100),
+                ),
+                ("file_name", models.CharField(blank=True, max_length=300)),
+                ("timestamp", models.DateTimeField(help_text="when the frame was taken")),
+                (
+                    "deployment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="media", to="cameratraps.deployment"
+                    ),
+                ),
+                (
+                    "observation",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="camera_trap_media",
+                        to="observations.observation",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="media", to="cameratraps.project"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'media',
-                'ordering': ['id'],
-                'indexes': [models.Index(fields=['deployment', 'timestamp'], name='cameratraps_deploym_caf31a_idx')],
-                'constraints': [models.UniqueConstraint(fields=('project', 'media_id'), name='unique_media_per_project')],
+                "verbose_name_plural": "media",
+                "ordering": ["id"],
+                "indexes": [models.Index(fields=["deployment", "timestamp"], name="cameratraps_deploym_caf31a_idx")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("project", "media_id"), name="unique_media_per_project")
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='deployment',
-            constraint=models.UniqueConstraint(fields=('project', 'deployment_id'), name='unique_deployment_per_project'),
+            model_name="deployment",
+            constraint=models.UniqueConstraint(
+                fields=("project", "deployment_id"), name="unique_deployment_per_project"
+            ),
         ),
     ]

@@ -7,6 +7,7 @@ fetched here). The profile's two outside references resolve locally: the GeoJSON
 inside frictionless, and the generic Data Package schema, whose rules frictionless's own Package
 metadata validation applies.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,18 +25,31 @@ TABLES = ("deployments", "media", "observations")
 
 def _registry() -> Registry:
     data_package = {"type": "object", "required": ["resources"]}  # checked by frictionless.Package below
-    return Registry().with_resources([
-        ("https://specs.frictionlessdata.io/schemas/data-package.json", Resource.from_contents(data_package, default_specification=DRAFT4)),
-        ("http://json.schemastore.org/geojson.json", Resource.from_contents(json.loads(GEOJSON.read_text()), default_specification=DRAFT4)),
-    ])
+    return Registry().with_resources(
+        [
+            (
+                "https://specs.frictionlessdata.io/schemas/data-package.json",
+                Resource.from_contents(data_package, default_specification=DRAFT4),
+            ),
+            (
+                "http://json.schemastore.org/geojson.json",
+                Resource.from_contents(json.loads(GEOJSON.read_text()), default_specification=DRAFT4),
+            ),
+        ]
+    )
 
 
 def validate_camtrap_dp(package_dir: Path) -> list[str]:
     """Every problem found, as text; an empty list means the package is valid."""
     descriptor = json.loads((package_dir / "datapackage.json").read_text())
     profile = json.loads((VENDORED / "camtrap-dp-profile.json").read_text())
-    validator = jsonschema.Draft4Validator(profile, registry=_registry(), format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
-    problems = [f"datapackage.json: {e.message} at {'/'.join(map(str, e.absolute_path))}" for e in validator.iter_errors(descriptor)]
+    validator = jsonschema.Draft4Validator(
+        profile, registry=_registry(), format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER
+    )
+    problems = [
+        f"datapackage.json: {e.message} at {'/'.join(map(str, e.absolute_path))}"
+        for e in validator.iter_errors(descriptor)
+    ]
 
     # frictionless: the same descriptor with the schema URLs pointing at the vendored copies.
     local = {key: value for key, value in descriptor.items() if key != "profile"}

@@ -1,6 +1,7 @@
 """Camtrap DP in and out, on the real MICA sample: import (deployments, local frames queued on the
 batch queue, idempotent), the model's and the reviewers' classifications, export that the
 Camtrap DP validator accepts with one machine classification per sequence. COCO Camera Traps in."""
+
 import csv
 import io
 import json
@@ -55,7 +56,9 @@ def test_validator_accepts_the_mica_sample_and_names_what_is_wrong_in_a_broken_c
     assert any("foreign key" in p.lower() for p in problems), problems
 
 
-def test_mica_import_creates_deployments_and_queues_the_local_frames_on_the_batch_queue(users, django_capture_on_commit_callbacks):
+def test_mica_import_creates_deployments_and_queues_the_local_frames_on_the_batch_queue(
+    users, django_capture_on_commit_callbacks
+):
     mica = shared_path(*MICA)
     for name in (BATCH_QUEUE, "inference"):
         Channel.queues.pop(name, None)
@@ -69,7 +72,10 @@ def test_mica_import_creates_deployments_and_queues_the_local_frames_on_the_batc
     for media in frames:
         observation = media.observation
         assert observation.owner == users["alice"] and observation.status == Observation.Status.QUEUED
-        assert (observation.latitude, observation.longitude) == (50.699, 4.013)  # the deployment's point: no GPS in the frames
+        assert (observation.latitude, observation.longitude) == (
+            50.699,
+            4.013,
+        )  # the deployment's point: no GPS in the frames
         assert observation.geoprivacy == project.default_geoprivacy
         assert media.timestamp.isoformat() == observation.observed_at.isoformat()  # media.csv's time, with its zone
     assert "frames imported and queued: 10" in out
@@ -88,11 +94,19 @@ def _classify_as_the_worker_would(model_version):
     """The model's output for each MICA frame: the first two empty, the rest a heron."""
     TaxonFactory(scientific_name="Ardea cinerea")
     for n, media in enumerate(Media.objects.order_by("timestamp", "media_id").select_related("observation")):
-        top_k = [("no_animal", 0.9), ("Ardea cinerea", 0.05)] if n < 2 else [("Ardea cinerea", 0.8), ("Anas platyrhynchos", 0.1)]
-        observation_record_result(observation=media.observation, model_version=model_version, taxon_scores=dict(top_k), top_k=top_k)
+        top_k = (
+            [("no_animal", 0.9), ("Ardea cinerea", 0.05)]
+            if n < 2
+            else [("Ardea cinerea", 0.8), ("Anas platyrhynchos", 0.1)]
+        )
+        observation_record_result(
+            observation=media.observation, model_version=model_version, taxon_scores=dict(top_k), top_k=top_k
+        )
 
 
-def test_export_is_valid_camtrap_dp_with_one_machine_classification_per_sequence_and_the_reviewers_own(users, model_version, tmp_path):
+def test_export_is_valid_camtrap_dp_with_one_machine_classification_per_sequence_and_the_reviewers_own(
+    users, model_version, tmp_path
+):
     _import("--project", "mica", "--owner", "alice", "--camtrap-dp", str(shared_path(*MICA)))
     _classify_as_the_worker_would(model_version)
     reviewed = Media.objects.order_by("timestamp", "media_id")[5]
@@ -111,7 +125,9 @@ def test_export_is_valid_camtrap_dp_with_one_machine_classification_per_sequence
     assert machine[0]["scientificName"] == "Ardea cinerea" and machine[0]["classifiedBy"] == model_version.name
     assert float(machine[0]["classificationProbability"]) == pytest.approx(0.8)  # averaged over the 8 non-empty frames
     human = [r for r in observations if r["classificationMethod"] == "human"]
-    assert [(r["mediaID"], r["classifiedBy"], r["observationLevel"]) for r in human] == [(reviewed.media_id, "rita", "media")]
+    assert [(r["mediaID"], r["classifiedBy"], r["observationLevel"]) for r in human] == [
+        (reviewed.media_id, "rita", "media")
+    ]
 
     deployments = {r["deploymentID"]: r for r in _rows(tmp_path / "pkg" / "deployments.csv")}
     # The project's default geoprivacy (obscured) generalises the public export to a 0.1° cell.
@@ -128,8 +144,12 @@ def test_empty_sequences_are_blank_and_a_longer_gap_splits_the_burst(users, mode
     _import("--project", "mica", "--owner", "alice", "--camtrap-dp", str(shared_path(*MICA)))
     for media in Media.objects.select_related("observation"):
         top_k = [("no_animal", 0.97)]
-        observation_record_result(observation=media.observation, model_version=model_version, taxon_scores=dict(top_k), top_k=top_k)
-    Project.objects.filter(name="mica").update(sequence_interval_s=1)  # the burst splits wherever frames are over 1 s apart
+        observation_record_result(
+            observation=media.observation, model_version=model_version, taxon_scores=dict(top_k), top_k=top_k
+        )
+    Project.objects.filter(name="mica").update(
+        sequence_interval_s=1
+    )  # the burst splits wherever frames are over 1 s apart
     call_command("export_camtrap_dp", str(tmp_path / "pkg"), "--project", "mica", stdout=io.StringIO())
     assert validate_camtrap_dp(tmp_path / "pkg") == []
     machine = [r for r in _rows(tmp_path / "pkg" / "observations.csv") if r["classificationMethod"] == "machine"]
@@ -142,7 +162,20 @@ def test_empty_sequences_are_blank_and_a_longer_gap_splits_the_burst(users, mode
 def test_coco_camera_traps_import_places_locations_and_skips_what_it_cannot(users):
     coco = shared_path("photos", "photos_index.cct.json")
     images = json.loads(coco.read_text())["images"]
-    out = _import("--project", "lila", "--owner", "bob", "--coco", str(coco), "--images", str(coco.parent), "--latitude", "-2.33", "--longitude", "34.83")
+    out = _import(
+        "--project",
+        "lila",
+        "--owner",
+        "bob",
+        "--coco",
+        str(coco),
+        "--images",
+        str(coco.parent),
+        "--latitude",
+        "-2.33",
+        "--longitude",
+        "34.83",
+    )
     project = Project.objects.get(name="lila")
     assert Deployment.objects.filter(project=project).count() == len({i["location"] for i in images})
     created = Media.objects.filter(project=project).count()

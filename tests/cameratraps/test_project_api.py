@@ -1,6 +1,7 @@
 """The camera-trap project API: members only, frames into a project on the batch queue and the
 project's own quota (not the person's rate), the frame list with cursor pagination and filters,
 sequences with one identification each."""
+
 import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -31,7 +32,12 @@ def queued(name):
 
 def send(client, project="wetlands", headers=None, **fields):
     photo = SimpleUploadedFile("frame.jpg", jpeg_bytes(), content_type="image/jpeg")
-    return client.post(f"/api/v1/projects/{project}/observations/", {"photo": photo, **fields}, format="multipart", headers=headers or {})
+    return client.post(
+        f"/api/v1/projects/{project}/observations/",
+        {"photo": photo, **fields},
+        format="multipart",
+        headers=headers or {},
+    )
 
 
 @pytest.fixture
@@ -43,7 +49,11 @@ def project(users):
 
 def test_a_project_is_created_by_its_owner_and_visible_to_members_only(users):
     alice, bob, rita = api_for(users["alice"]), api_for(users["bob"]), api_for(users["rita"])
-    created = alice.post("/api/v1/projects/", {"name": "marsh", "default_geoprivacy": "private", "sequence_interval_s": 30}, format="json")
+    created = alice.post(
+        "/api/v1/projects/",
+        {"name": "marsh", "default_geoprivacy": "private", "sequence_interval_s": 30},
+        format="json",
+    )
     assert created.status_code == 201 and created.data["owner"] == "alice" and created.data["sequence_interval_s"] == 30
     assert alice.post("/api/v1/projects/", {"name": "marsh"}, format="json").data["error"]["code"] == "conflict"
     assert [p["name"] for p in alice.get("/api/v1/projects/").data["results"]] == ["marsh"]
@@ -54,7 +64,9 @@ def test_a_project_is_created_by_its_owner_and_visible_to_members_only(users):
         assert send(client, project="marsh", deployment="cam1", latitude=1, longitude=1).status_code == 404
 
 
-def test_a_frame_goes_to_the_batch_queue_at_its_deployment_with_the_projects_geoprivacy(project, users, django_capture_on_commit_callbacks):
+def test_a_frame_goes_to_the_batch_queue_at_its_deployment_with_the_projects_geoprivacy(
+    project, users, django_capture_on_commit_callbacks
+):
     bob = api_for(users["bob"])
     refused = send(bob, deployment="cam1")
     assert refused.status_code == 400 and refused.data["error"]["code"] == "unknown_deployment"
@@ -75,20 +87,39 @@ def test_the_projects_quota_applies_instead_of_the_persons_rate(project, users):
     project.upload_quota_per_hour = 3
     project.save()
     alice, bob = api_for(users["alice"]), api_for(users["bob"])
-    codes = [send(client, deployment="cam1", latitude=1, longitude=1).status_code for client in (alice, bob, alice, bob)]
+    codes = [
+        send(client, deployment="cam1", latitude=1, longitude=1).status_code for client in (alice, bob, alice, bob)
+    ]
     assert codes == [202, 202, 202, 429]  # 3 an hour for the whole project, whoever sends
     assert send(bob, deployment="cam1").headers["Retry-After"]
     # The person's own phone uploads are not spent by the project.
     photo = SimpleUploadedFile("p.jpg", jpeg_bytes(), content_type="image/jpeg")
-    assert bob.post("/api/v1/observations/", {"photo": photo, "latitude": 1, "longitude": 1}, format="multipart").status_code == 202
+    assert (
+        bob.post(
+            "/api/v1/observations/", {"photo": photo, "latitude": 1, "longitude": 1}, format="multipart"
+        ).status_code
+        == 202
+    )
 
 
 def test_frames_are_listed_with_a_cursor_and_filters(project, users, model_version, taxa):
     alice = api_for(users["alice"])
     for n in range(5):
-        send(alice, deployment="cam1" if n < 3 else "cam2", latitude=1, longitude=1, observed_at=f"2024-05-01T10:00:0{n}Z", media_id=f"m{n}")
+        send(
+            alice,
+            deployment="cam1" if n < 3 else "cam2",
+            latitude=1,
+            longitude=1,
+            observed_at=f"2024-05-01T10:00:0{n}Z",
+            media_id=f"m{n}",
+        )
     heron = Media.objects.get(media_id="m1").observation
-    observation_record_result(observation=heron, model_version=model_version, taxon_scores={"Testus nativus": 0.9}, top_k=[("Testus nativus", 0.9)])
+    observation_record_result(
+        observation=heron,
+        model_version=model_version,
+        taxon_scores={"Testus nativus": 0.9},
+        top_k=[("Testus nativus", 0.9)],
+    )
 
     seen, url = [], "/api/v1/projects/wetlands/observations/?limit=2"
     while url:
@@ -97,10 +128,14 @@ def test_frames_are_listed_with_a_cursor_and_filters(project, users, model_versi
         seen += [row["media_id"] for row in page["results"]]
         url = page["next"]
     assert seen == ["m0", "m1", "m2", "m3", "m4"]
-    assert alice.get("/api/v1/projects/wetlands/observations/?limit=500").status_code == 200  # capped at 200, not refused
+    assert (
+        alice.get("/api/v1/projects/wetlands/observations/?limit=500").status_code == 200
+    )  # capped at 200, not refused
 
     def ids(query):
-        return [row["media_id"] for row in alice.get(f"/api/v1/projects/wetlands/observations/?{query}").data["results"]]
+        return [
+            row["media_id"] for row in alice.get(f"/api/v1/projects/wetlands/observations/?{query}").data["results"]
+        ]
 
     assert ids("deployment=cam2") == ["m3", "m4"]
     assert ids("status=done") == ["m1"]
@@ -109,9 +144,15 @@ def test_frames_are_listed_with_a_cursor_and_filters(project, users, model_versi
     bad = alice.get("/api/v1/projects/wetlands/observations/?status=lost")
     assert bad.status_code == 400 and "status" in bad.data["error"]["fields"]
     row = alice.get("/api/v1/projects/wetlands/observations/?status=done").data["results"][0]
-    assert row["deployment"] == "cam1" and row["observation"]["identification"]["taxon"]["scientific_name"] == "Testus nativus"
+    assert (
+        row["deployment"] == "cam1"
+        and row["observation"]["identification"]["taxon"]["scientific_name"] == "Testus nativus"
+    )
 
     sequences = alice.get("/api/v1/projects/wetlands/sequences/").data["results"]
-    assert [(s["sequence_id"], s["media_ids"]) for s in sequences] == [("cam1-1", ["m0", "m1", "m2"]), ("cam2-1", ["m3", "m4"])]
+    assert [(s["sequence_id"], s["media_ids"]) for s in sequences] == [
+        ("cam1-1", ["m0", "m1", "m2"]),
+        ("cam2-1", ["m3", "m4"]),
+    ]
     assert sequences[0]["scientific_name"] == "Testus nativus" and sequences[0]["observation_type"] == "animal"
     assert sequences[1]["observation_type"] == "unclassified"

@@ -1,4 +1,5 @@
 """Sequences as pure functions: bursts per deployment by the interval, one label per sequence."""
+
 from datetime import datetime, timedelta, timezone
 
 from cameratraps.sequences import Frame, group_sequences, label_sequence
@@ -26,7 +27,9 @@ def test_the_gap_is_measured_between_successive_frames_not_from_the_first():
 
 
 def test_a_sequence_of_empty_frames_is_blank():
-    sequence = group_sequences([frame("a", 0, top_k=[("no_animal", 0.9)], empty=True), frame("b", 1, empty=True)], 60)[0]
+    sequence = group_sequences([frame("a", 0, top_k=[("no_animal", 0.9)], empty=True), frame("b", 1, empty=True)], 60)[
+        0
+    ]
     assert label_sequence(sequence).observation_type == "blank"
 
 

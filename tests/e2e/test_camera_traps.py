@@ -2,6 +2,7 @@
 classified by a real inference worker from the batch queue, exported as a Camtrap DP package the
 validator accepts (one machine classification per sequence); on Redis, phone uploads are
 classified before a waiting batch."""
+
 import csv
 import shutil
 import time
@@ -72,7 +73,9 @@ def test_on_redis_phone_uploads_are_classified_before_a_waiting_batch(tmp_path):
     # One task at a time, so the order in which the worker takes jobs is the order they finish.
     one_at_a_time = ("-P", "threads", "--concurrency", "1", "-I", "classifier.inference")
     try:
-        with running_stack(tmp_path, database_url=dsn, broker_url=f"redis://127.0.0.1:{broker.port}/0", worker_args=one_at_a_time) as stack:
+        with running_stack(
+            tmp_path, database_url=dsn, broker_url=f"redis://127.0.0.1:{broker.port}/0", worker_args=one_at_a_time
+        ) as stack:
             stack.stop_worker()
             stack.manage("import_camera_traps", "--project", "mica", "--owner", "demo", "--camtrap-dp", str(mica))
             phones = {stack.upload(phone_photo, wait=0, latitude=-2.33, longitude=34.83).json()["id"] for _ in range(3)}

@@ -1,4 +1,5 @@
 """Import a camera-trap data set (Camtrap DP, or COCO Camera Traps + images) into a project."""
+
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -11,7 +12,10 @@ from cameratraps.services import project_create
 
 
 class Command(BaseCommand):
-    help = "Create a project's deployments and observations from Camtrap DP or COCO Camera Traps; each frame is queued for classification."
+    help = (
+        "Create a project's deployments and observations from Camtrap DP or COCO Camera Traps; "
+        "each frame is queued for classification."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--project", required=True, help="project name (created if new; then --owner is required)")
@@ -22,9 +26,23 @@ class Command(BaseCommand):
         parser.add_argument("--images", type=Path, help="the folder COCO file_name paths are relative to")
         parser.add_argument("--latitude", type=float, help="COCO: where images without coordinates were taken")
         parser.add_argument("--longitude", type=float)
-        parser.add_argument("--sequence-interval", type=int, help="new project: seconds between frames of one sequence (default 60)")
+        parser.add_argument(
+            "--sequence-interval", type=int, help="new project: seconds between frames of one sequence (default 60)"
+        )
 
-    def handle(self, *args, project, owner=None, camtrap_dp=None, coco=None, images=None, latitude=None, longitude=None, sequence_interval=None, **options):
+    def handle(
+        self,
+        *args,
+        project,
+        owner=None,
+        camtrap_dp=None,
+        coco=None,
+        images=None,
+        latitude=None,
+        longitude=None,
+        sequence_interval=None,
+        **options,
+    ):
         if coco is not None and images is None:
             raise CommandError("--coco needs --images DIR")
         row = Project.objects.filter(name=project).first()
@@ -41,7 +59,9 @@ class Command(BaseCommand):
             if camtrap_dp is not None:
                 report = import_camtrap_dp(project=row, package_dir=camtrap_dp)
             else:
-                report = import_coco(project=row, coco_path=coco, images_dir=images, latitude=latitude, longitude=longitude)
+                report = import_coco(
+                    project=row, coco_path=coco, images_dir=images, latitude=latitude, longitude=longitude
+                )
         except ServiceError as exc:
             raise CommandError(exc.detail) from exc
         for line in report.lines():
