@@ -19,8 +19,8 @@ from cameratraps.selectors import (
     project_media,
     project_sequences,
     projects_for_member,
+    sequence_summary,
 )
-from cameratraps.sequences import label_sequence
 from cameratraps.serializers import (
     DeploymentInputSerializer,
     DeploymentOutputSerializer,
@@ -32,7 +32,12 @@ from cameratraps.serializers import (
     ProjectOutputSerializer,
     SequenceOutputSerializer,
 )
-from cameratraps.services import deployment_for_upload, deployment_upsert, media_upload, project_create
+from cameratraps.services import (
+    deployment_for_upload,
+    deployment_upsert,
+    media_upload,
+    project_create,
+)
 from observations.selectors import observation_result
 from observations.serializers import ObservationOutputSerializer
 
@@ -227,20 +232,5 @@ class ProjectSequenceApi(APIView):
         project = project_for_member(user=request.user, name=name)
         paginator = BoundedPagination()
         page = paginator.paginate_queryset(project_sequences(project=project), request, view=self)
-        rows = []
-        for sequence in page:
-            label = label_sequence(sequence)
-            rows.append(
-                {
-                    "sequence_id": sequence.sequence_id,
-                    "deployment": sequence.deployment_id,
-                    "start": sequence.start,
-                    "end": sequence.end,
-                    "media_ids": [f.media_id for f in sequence.frames],
-                    "observation_type": label.observation_type,
-                    "scientific_name": label.scientific_name,
-                    "probability": label.probability,
-                    "best_media_id": label.best_media_id,
-                }
-            )
+        rows = [sequence_summary(sequence) for sequence in page]
         return paginator.get_paginated_response(SequenceOutputSerializer(rows, many=True).data)

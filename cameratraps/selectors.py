@@ -6,7 +6,7 @@ from django.db.models import Q
 
 from backend.errors import NotFound
 from cameratraps.models import Deployment, Media, Project
-from cameratraps.sequences import Frame, Sequence, group_sequences
+from cameratraps.sequences import Frame, Sequence, group_sequences, label_sequence
 from observations.models import Observation
 from ranges.verdict import NO_ANIMAL
 
@@ -99,3 +99,19 @@ def project_sequences(*, project: Project) -> list[Sequence]:
     computed from the stored frames at read time, so a changed interval applies at once."""
     media = project_media(project=project).order_by("deployment_id", "timestamp", "id")
     return group_sequences([media_frame(m) for m in media], project.sequence_interval_s)
+
+
+def sequence_summary(sequence: Sequence) -> dict:
+    """The `SequenceOutputSerializer` shape: the burst and its one identification."""
+    label = label_sequence(sequence)
+    return {
+        "sequence_id": sequence.sequence_id,
+        "deployment": sequence.deployment_id,
+        "start": sequence.start,
+        "end": sequence.end,
+        "media_ids": [f.media_id for f in sequence.frames],
+        "observation_type": label.observation_type,
+        "scientific_name": label.scientific_name,
+        "probability": label.probability,
+        "best_media_id": label.best_media_id,
+    }

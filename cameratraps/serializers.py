@@ -4,7 +4,10 @@ from rest_framework import serializers
 
 from cameratraps.models import Project
 from observations.models import Geoprivacy, Observation
-from observations.serializers import ObservationInputSerializer, ObservationOutputSerializer
+from observations.serializers import (
+    ObservationInputSerializer,
+    ObservationOutputSerializer,
+)
 from ranges.serializers import latitude_field, longitude_field
 from ranges.verdict import VERDICT_STATUSES
 
