@@ -7,6 +7,7 @@ from accounts.admin_login import throttled_admin_login
 from accounts.apis import LoginApi, LogoutApi, RegisterApi
 from backend.errors import api_not_found
 from backend.health import healthz
+from cameratraps.apis import DeploymentListApi, ProjectDetailApi, ProjectListApi, ProjectMediaApi, ProjectSequenceApi
 from community.apis import DwcaExportApi, FeedApi, FeedDetailApi, IdentificationListApi, ReviewApi, ReviewQueueApi
 from observations.apis import ObservationCreateApi, ObservationDetailApi, ObservationPhotoApi
 from observations.web import web_index
@@ -23,6 +24,11 @@ api_v1 = [
     path("feed/", FeedApi.as_view(), name="feed"),
     path("feed/<uuid:observation_id>/", FeedDetailApi.as_view(), name="feed-detail"),
     path("exports/dwca/", DwcaExportApi.as_view(), name="export-dwca"),
+    path("projects/", ProjectListApi.as_view(), name="project-list"),
+    path("projects/<slug:name>/", ProjectDetailApi.as_view(), name="project-detail"),
+    path("projects/<slug:name>/deployments/", DeploymentListApi.as_view(), name="project-deployments"),
+    path("projects/<slug:name>/observations/", ProjectMediaApi.as_view(), name="project-observations"),
+    path("projects/<slug:name>/sequences/", ProjectSequenceApi.as_view(), name="project-sequences"),
     path("auth/register/", RegisterApi.as_view(), name="auth-register"),
     path("auth/login/", LoginApi.as_view(), name="auth-login"),
     path("auth/logout/", LogoutApi.as_view(), name="auth-logout"),

@@ -1,6 +1,7 @@
 """Load test: production-like processes on this machine, N simulated phones uploading real photos.
 
     python bench/load.py [--phones 32] [--seconds 60] [--ramp 5] [--think 1] [--originals] [--quick] [--no-hostile]
+    python bench/load.py --mixed [--batch-photos 2000] [--batch-concurrency 4] [--phones 16] [--seconds 60]
 
 Starts PostgreSQL-backed gunicorn (2 processes) and one Celery worker (thread pool, micro-batching,
 niced as in scripts/run) on a private redis-server, then N phone threads, arriving over the ramp, upload camera-trap
@@ -30,7 +31,6 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -46,7 +46,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.inference import camera_trap_jpegs  # noqa: E402
 from tests.e2e.hostile import NGINX, SlowHeaderClients, nginx_front  # noqa: E402
-from tests.e2e.stack import free_port, reachable, running_stack  # noqa: E402
+from tests.e2e.stack import PrivateRedis, reachable, running_stack  # noqa: E402
 
 BATCH, CONCURRENCY = 16, 16
 BASELINE = "no attack, through nginx"
@@ -249,32 +249,6 @@ def client_session(address: str | None = None) -> requests.Session:
     return session
 
 
-class PrivateRedis:
-    """A redis-server of this run's own on a free port (broker and cache): benchmarks run by others
-    on the same machine share the system Redis, and would take each other's jobs there."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-
-    def __enter__(self):
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while not reachable("127.0.0.1", self.port):
-            if time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-
 class HealthProbe:
     """GET /healthz every 0.25 s from its own thread; the slowest answer (a timeout counts 30 s)."""
 
@@ -396,7 +370,15 @@ def main(argv=None) -> int:
     parser.add_argument("--originals", action="store_true", help="upload the camera-trap originals as they are (default: as the app prepares them: 1600 px, JPEG 85, no EXIF)")
     parser.add_argument("--quick", action="store_true", help="8 phones for 12 s")
     parser.add_argument("--no-hostile", action="store_true", help="skip the two hostile scenarios")
+    parser.add_argument("--mixed", action="store_true", help="issue 17: a camera-trap batch client plus the phones (default 16 phones, 2,000 frames)")
+    parser.add_argument("--batch-photos", type=int, default=2000, help="--mixed: frames the batch client sends")
+    parser.add_argument("--batch-concurrency", type=int, default=4, help="--mixed: the batch client's uploads in flight")
+    parser.add_argument("--batch-window", type=int, default=64, help="--mixed: frames sent and not yet finished, at most (the client's --max-queued)")
     args = parser.parse_args(argv)
+    if args.mixed:
+        if "--phones" not in (argv or sys.argv):
+            args.phones = 16
+        return mixed(args)
     if args.quick:
         args.phones, args.seconds, args.ramp = 8, 12, 2
     if not (reachable("127.0.0.1", 5432) and shutil.which("redis-server")):
@@ -580,6 +562,204 @@ def cpu_seconds_by_role(stack, redis_pid: int) -> dict[str, float]:
         elif pid == redis_pid:  # this run's own redis-server
             out["redis"] += seconds
     return out
+
+
+
+# --- Mixed scenario (issue 17): a camera-trap batch client and phones at the same time ------------
+
+class BatchClient:
+    """What `mobile_client_stub identify DIR` does against a project: `concurrency` senders
+    upload `photos` frames (each with its own Idempotency-Key) to /projects/NAME/observations/,
+    with at most `max_queued` frames sent and not yet finished (the client's window: the worker
+    stays busy, the web is not flooded). The bench reads "finished" from the database instead
+    of polling each result as the client does."""
+
+    def __init__(self, stack, payloads, photos: int, concurrency: int, project: str, dsn: str, max_queued: int = 64):
+        self.stack, self.payloads, self.photos, self.concurrency, self.project = stack, payloads, photos, concurrency, project
+        self.dsn, self.window, self.stop = dsn, threading.BoundedSemaphore(max_queued), threading.Event()
+        self.lock, self.next, self.accept_ms, self.codes = threading.Lock(), 0, [], {}
+        self.threads = [threading.Thread(target=self._sender, daemon=True) for _ in range(concurrency)]
+
+    def _sender(self):
+        session = requests.Session()
+        session.headers["Authorization"] = f"Token {self.stack.token}"
+        while True:
+            with self.lock:
+                n, self.next = self.next, self.next + 1
+            if n >= self.photos:
+                return
+            self.window.acquire()
+            sent = time.monotonic()
+            try:
+                response = session.post(
+                    f"{self.stack.base_url}/api/v1/projects/{self.project}/observations/",
+                    headers={"Idempotency-Key": f"batch-{n}"},
+                    files={"photo": (f"frame{n:05d}.jpg", self.payloads[n % len(self.payloads)], "image/jpeg")},
+                    data={"deployment": "cam-1", "latitude": 50.699, "longitude": 4.013},
+                    timeout=60,
+                )
+                code = response.status_code
+            except requests.RequestException:
+                code = 0
+            with self.lock:
+                self.codes[code] = self.codes.get(code, 0) + 1
+                if code == 202:
+                    self.accept_ms.append((time.monotonic() - sent) * 1000)
+            if code != 202:
+                self.window.release()
+
+    def _collector(self):
+        """Frees a window slot for every batch frame that finished."""
+        import psycopg
+
+        released = 0
+        with psycopg.connect(self.dsn, autocommit=True) as db:
+            while not self.stop.wait(0.25):
+                done = _batch_done_between(db, 0, time.time() + 3600)
+                for _ in range(done - released):
+                    self.window.release()
+                released = done
+
+    def start(self):
+        threading.Thread(target=self._collector, daemon=True).start()
+        for t in self.threads:
+            t.start()
+
+
+def _batch_done_between(db, start_epoch: float, end_epoch: float) -> int:
+    """Batch frames (those linked to a project) that finished inside the window, by the database's clock."""
+    return db.execute(
+        "SELECT count(*) FROM observations_observation o JOIN cameratraps_media m ON m.observation_id = o.id "
+        "WHERE o.status IN ('done', 'failed') AND o.updated >= to_timestamp(%s) AND o.updated < to_timestamp(%s)",
+        (start_epoch, end_epoch),
+    ).fetchone()[0]
+
+
+def _phone_done_between(db, start_epoch: float, end_epoch: float) -> int:
+    return db.execute(
+        "SELECT count(*) FROM observations_observation o LEFT JOIN cameratraps_media m ON m.observation_id = o.id "
+        "WHERE m.id IS NULL AND o.status IN ('done', 'failed') AND o.updated >= to_timestamp(%s) AND o.updated < to_timestamp(%s)",
+        (start_epoch, end_epoch),
+    ).fetchone()[0]
+
+
+def mixed(args) -> int:
+    """One batch client (--batch-photos frames, --batch-concurrency senders) and --phones phones:
+    phase 1, batch and phones together for --seconds; phase 2, the rest of the batch alone. The
+    batch's images/s with the phones is compared with what the worker leaves after them (the
+    batch alone, phase 2, less the phones' verdicts/s); phone upload-accept p95 is read in phase 1."""
+    if not reachable("127.0.0.1", 5432):
+        print("needs PostgreSQL on 127.0.0.1 (and redis-server)", file=sys.stderr)
+        return 2
+    import psycopg
+    from mobile_client_stub.photos import prepare_photo
+    payloads = [prepare_photo(p).data for p in camera_trap_jpegs()]
+    name = f"rangewatch_mixed_{uuid.uuid4().hex[:8]}"
+    dsn = f"postgres://postgres@127.0.0.1:5432/{name}"
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    # A broker of its own: a shared Redis database number is flushed and drained by other stacks on this machine.
+    broker = PrivateRedis()
+    broker.start()
+    redis_url = broker.url
+    env = {
+        "RANGEWATCH_UPLOAD_RATE": "1000000/minute", "RANGEWATCH_INFERENCE_BACKEND": args.backend, "RANGEWATCH_TORCH_THREADS": "2",
+        "RANGEWATCH_BATCH_SIZE": str(BATCH), "CACHE_URL": f"{redis_url}/1", "LOG_LEVEL": "WARNING",
+        "DJANGO_DEBUG": "False", "DATABASE_CONN_MAX_AGE": "60",
+    }
+    worker = ("-P", "threads", "--concurrency", str(CONCURRENCY), "-I", "classifier.inference")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            with running_stack(
+                Path(tmp), database_url=dsn, broker_url=f"{redis_url}/0", extra_env=env, worker_args=worker,
+                web_workers=2, web_threads=max(8, args.phones + args.batch_concurrency), worker_nice=10,
+            ) as stack:
+                stack.result(stack.upload(camera_trap_jpegs()[0], wait=10, latitude=-2.33, longitude=34.83).headers["Location"], wait=10)
+                requests.post(f"{stack.base_url}/api/v1/projects/", json={"name": "bench", "upload_quota_per_hour": 1_000_000},
+                              headers={"Authorization": f"Token {stack.token}"}, timeout=30).raise_for_status()
+                phones = Phones(stack, payloads, args.phones, args.seconds, think=args.think)
+                phones.register()
+                batch = BatchClient(stack, payloads, args.batch_photos, args.batch_concurrency, "bench", dsn, args.batch_window)
+                t0 = time.time()
+                batch.start()
+                cpu_marks = []  # (wall time, CPU seconds by role) at the phase boundaries
+                threading.Timer(args.ramp, lambda: cpu_marks.append((time.time(), cpu_seconds_by_role(stack)))).start()
+                started = phones.run(args.ramp)  # phase 1: batch and phones together
+                phase1_end = time.time()
+                cpu_marks.append((phase1_end, cpu_seconds_by_role(stack)))
+                with psycopg.connect(dsn, autocommit=True) as db:
+                    deadline = time.monotonic() + 900
+                    while time.monotonic() < deadline:  # phase 2: the rest of the batch alone
+                        left = db.execute(
+                            "SELECT count(*) FROM observations_observation o JOIN cameratraps_media m ON m.observation_id = o.id "
+                            "WHERE o.status IN ('queued', 'processing')"
+                        ).fetchone()[0]
+                        if left == 0 and batch.next >= args.batch_photos and not any(t.is_alive() for t in batch.threads):
+                            break
+                        time.sleep(1)
+                    cpu_marks.append((time.time(), cpu_seconds_by_role(stack)))
+                    last = float(db.execute(
+                        "SELECT extract(epoch FROM max(o.updated)) FROM observations_observation o "
+                        "JOIN cameratraps_media m ON m.observation_id = o.id"
+                    ).fetchone()[0])
+                    steady_from = t0 + args.ramp
+                    phase2_from = phase1_end + 2  # the phones' last jobs drain first
+                    batch_with_phones = _batch_done_between(db, steady_from, phase1_end) / (phase1_end - steady_from)
+                    phones_rate = _phone_done_between(db, steady_from, phase1_end) / (phase1_end - steady_from)
+                    batch_alone = _batch_done_between(db, phase2_from, last + 0.001) / max(last - phase2_from, 1e-9)
+                    total_batch = _batch_done_between(db, t0 - 60, last + 1)
+                    batch.stop.set()
+                    lost, duplicated, failed = check_exactly_once(db, phones.accepted, drain_seconds=60)
+                artifact = next((stack.var_dir / "models").iterdir())
+            pipeline = pipeline_alone(artifact, payloads, 20.0, args.backend)
+    finally:
+        broker.stop()
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    accept_ms = [ms for at, ms in zip(phones.accept_at, phones.accept_ms) if at >= started + args.ramp]
+    left_for_batch = batch_alone - phones_rate
+    share = batch_with_phones / left_for_batch if left_for_batch > 0 else float("nan")
+    # The cores each part got in each phase: on a shared 2-core machine the niced worker gets what
+    # the web (phones' uploads and waits come first) and everyone else leave it.
+    (a, cpu_a), (b, cpu_b), (c, cpu_c) = cpu_marks
+    cores1 = {role: (cpu_b[role] - cpu_a[role]) / (b - a) for role in ("web", "worker")}
+    cores2 = {role: (cpu_c[role] - cpu_b[role]) / (c - b) for role in ("web", "worker")}
+    # Verdicts the worker could have made with the CPU it got in phase 1, at its phase-2 cost per
+    # frame, less the phones': what it left for the batch, and the batch's share of that.
+    worker_cpu_per_frame = cores2["worker"] / batch_alone if batch_alone else float("nan")
+    left_by_worker_cpu = cores1["worker"] / worker_cpu_per_frame - phones_rate
+    share_by_worker_cpu = batch_with_phones / left_by_worker_cpu if left_by_worker_cpu > 0 else float("nan")
+    rows = [
+        ("batch", f"{args.batch_photos} frames, {args.batch_concurrency} senders, at most {args.batch_window} unfinished, "
+                  "to a project (queue inference-batch)"),
+        ("phones", f"{args.phones} for {args.seconds:.0f} s (ramp {args.ramp:.0f} s, pausing 0-{args.think:g} s)"),
+        ("batch frames finished", f"{total_batch} of {args.batch_photos}; uploads by status {dict(sorted(batch.codes.items()))}"),
+        ("phone upload-accept p50/p95/p99 ms (with the batch)", "/".join(f"{pct(accept_ms, q):.0f}" for q in (50, 95, 99))),
+        ("batch upload-accept p50/p95 ms", "/".join(f"{pct(batch.accept_ms, q):.0f}" for q in (50, 95))),
+        ("phone upload-to-verdict p50/p95 ms", "/".join(f"{pct(phones.e2e_ms, q):.0f}" for q in (50, 95))),
+        ("phone verdicts/s (phase 1)", round(phones_rate, 1)),
+        ("batch images/s with the phones (phase 1)", round(batch_with_phones, 1)),
+        ("batch images/s alone (phase 2)", round(batch_alone, 1)),
+        ("what the worker leaves after the phones", f"{left_for_batch:.1f} img/s (batch alone - phone verdicts/s)"),
+        ("batch / what is left", round(share, 2)),
+        ("cores used: worker, web (phase 1 / phase 2)",
+         f"{cores1['worker']:.2f}, {cores1['web']:.2f} / {cores2['worker']:.2f}, {cores2['web']:.2f}"),
+        ("what the worker's phase-1 CPU leaves after the phones",
+         f"{left_by_worker_cpu:.1f} img/s ({worker_cpu_per_frame * 1000:.0f} worker CPU-ms per frame)"),
+        ("batch / what the worker's CPU leaves", round(share_by_worker_cpu, 2)),
+        ("worker pipeline alone img/s", round(pipeline, 1)),
+        ("batch alone / pipeline alone", round(batch_alone / pipeline, 2) if pipeline else "n/a"),
+        ("phones lost / duplicated / failed", f"{lost} / {duplicated} / {failed}"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    print(
+        f"accept_p95_ms={pct(accept_ms, 95):.0f} batch_share_of_left={share:.2f} batch_share_of_worker_cpu_left={share_by_worker_cpu:.2f} "
+        f"batch_alone_img_s={batch_alone:.1f} lost={lost} duplicated={duplicated}"
+    )
+    return 0
 
 
 if __name__ == "__main__":

@@ -86,11 +86,12 @@ def observation_create(
     observed_at=None,
     idempotency_key: str = "",
     geoprivacy: str = Geoprivacy.OPEN,
+    batch: bool = False,
 ) -> UploadResult:
     """Validate the photo's header, take the location (and its accuracy) from the form or the EXIF
     GPS, save the row (with the observer's geoprivacy from the start) and enqueue classification
     after commit. A repeated Idempotency-Key with the same photo returns the first row; with another
-    photo, 409."""
+    photo, 409. `batch` (a camera-trap card, an import) classifies it behind interactive uploads."""
     if len(idempotency_key) > IDEMPOTENCY_KEY_MAX_LENGTH:
         detail = f"at most {IDEMPOTENCY_KEY_MAX_LENGTH} characters"
         raise ServiceError(f"Idempotency-Key is too long ({detail})", fields={"Idempotency-Key": [detail]})
@@ -144,7 +145,7 @@ def observation_create(
         with transaction.atomic():
             observation.photo.save("upload", photo, save=False)
             observation.save()
-            transaction.on_commit(lambda: classify_enqueue(observation_id=observation.pk))
+            transaction.on_commit(lambda: classify_enqueue(observation_id=observation.pk, batch=batch))
     except IntegrityError:
         # A concurrent retry with the same key won the race.
         observation.photo.delete(save=False)

@@ -14,9 +14,15 @@ from observations.models import Observation
 
 log = logging.getLogger(__name__)
 
+# Batch uploads (camera-trap projects, imports) wait on their own queue, so a card of 10,000 frames
+# never sits in front of a phone. The inference worker consumes both; on Redis it polls the
+# interactive one first (CELERY_BROKER_TRANSPORT_OPTIONS queue_order_strategy "sorted").
+BATCH_QUEUE = "inference-batch"
+
+
 @shared_task(
     name="observations.classify_observation",
-    # queue: "inference", the GPU / thread-pool workers (CELERY_TASK_ROUTES)
+    # queue: "inference", the GPU / thread-pool workers (CELERY_TASK_ROUTES); batches: BATCH_QUEUE
     acks_late=True,  # redelivered if the worker dies mid-task; the service is idempotent
     reject_on_worker_lost=True,
     # Transient only (database, storage). Never retried: a corrupt or unsupported photo (a typed
@@ -42,10 +48,11 @@ def sweep_stuck_observations() -> dict:
     return {"requeued": requeued, "failed": failed}
 
 
-def classify_enqueue(*, observation_id: int) -> bool:
-    """Publish the classification; a broker outage is logged, not raised: the sweeper retries."""
+def classify_enqueue(*, observation_id: int, batch: bool = False) -> bool:
+    """Publish the classification (on BATCH_QUEUE for a batch upload); a broker outage is logged,
+    not raised: the sweeper retries."""
     try:
-        classify_observation.apply_async(args=[observation_id], retry=True)
+        classify_observation.apply_async(args=[observation_id], retry=True, **({"queue": BATCH_QUEUE} if batch else {}))
         return True
     except Exception as exc:  # noqa: BLE001 - kombu raises many connection error types
         log.warning("could not enqueue observation %s (%s); the sweeper will retry", observation_id, exc)

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "observations",
     "community",
     "alerts",
+    "cameratraps",
     "backend",  # the bootstrap command
 ]
 
@@ -270,6 +271,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "feed", "description": "public observations (coordinates generalised where sensitive)"},
         {"name": "exports", "description": "Darwin Core Archive of reviewed records"},
         {"name": "accounts", "description": "register, log in (get an app token), log out"},
+        {"name": "camera-trap projects", "description": "projects, deployments, their frames and sequences"},
     ],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums", "backend.openapi.add_error_responses", "backend.openapi.add_real_examples",
@@ -278,6 +280,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ObservationStatusEnum": "observations.models.Observation.Status",
         "VerdictStatusEnum": "ranges.verdict.VERDICT_STATUSES",
+        "GeoprivacyEnum": "observations.models.Geoprivacy",  # observations' geoprivacy and projects' default
     },
 }
 
@@ -304,6 +307,9 @@ else:
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
         "socket_timeout": 0.75,
         "socket_connect_timeout": 0.75,
+        # "sorted": a worker polls its queues in name order, every time ("inference" before
+        # "inference-batch"), instead of kombu's round robin, so phones go before a camera-trap batch.
+        "queue_order_strategy": "sorted",
     }
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

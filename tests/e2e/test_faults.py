@@ -13,29 +13,9 @@ import requests
 from PIL import Image
 
 from tests.conftest import shared_path
-from tests.e2e.stack import free_port, reachable, running_stack
+from tests.e2e.stack import PrivateRedis, reachable, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-
-class PrivateRedis:
-    """A redis-server of the test's own, so the test can take it down and bring it back empty."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while not reachable("127.0.0.1", self.port):
-            assert time.monotonic() < deadline, "redis did not start"
-            time.sleep(0.05)
-
-    def stop(self):
-        if self.proc:
-            self.proc.kill()
-            self.proc.wait()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,117 @@
+"""Reads of camera-trap projects: who may see a project, its frames (filtered), its sequences."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+
+from backend.errors import NotFound
+from cameratraps.models import Deployment, Media, Project
+from cameratraps.sequences import Frame, Sequence, group_sequences, label_sequence
+from observations.models import Observation
+from ranges.verdict import NO_ANIMAL
+
+
+class ProjectNotFound(NotFound):
+    def __init__(self):
+        super().__init__("no such project")
+
+
+def projects_for_member(*, user):
+    return Project.objects.filter(Q(owner=user) | Q(members=user)).distinct().order_by("name")
+
+
+def project_for_member(*, user, name: str) -> Project:
+    """The project if the caller owns or belongs to it; for anyone else it does not exist (404)."""
+    project = projects_for_member(user=user).filter(name=name).first()
+    if project is None:
+        raise ProjectNotFound()
+    return project
+
+
+def project_by_name(name: str) -> Project:
+    project = Project.objects.filter(name=name).first()
+    if project is None:
+        raise ProjectNotFound()
+    return project
+
+
+def project_deployments(*, project: Project):
+    return Deployment.objects.filter(project=project).order_by("deployment_id")
+
+
+def project_media(
+    *,
+    project: Project,
+    deployment: str = "",
+    status: str = "",
+    verdict: str = "",
+    taxon: str = "",
+    since=None,
+    until=None,
+):
+    """The project's frames with their observation, prediction and verdict, oldest upload first
+    (cursor pagination orders by id). Filters: deploymentID, job status, verdict status, the
+    identified taxon or any taxon under it (scientific name), a capture-time window."""
+    media = Media.objects.filter(project=project).select_related(
+        "deployment",
+        "observation__prediction__model_version",
+        "observation__prediction__taxon",
+        "observation__verdict__taxon",
+    )
+    if deployment:
+        media = media.filter(deployment__deployment_id=deployment)
+    if status:
+        media = media.filter(observation__status=status)
+    if verdict:
+        media = media.filter(observation__verdict__status=verdict)
+    if taxon:
+        media = media.filter(
+            Q(observation__prediction__taxon__scientific_name=taxon)
+            | Q(observation__prediction__taxon__parent__scientific_name=taxon)
+            | Q(observation__prediction__taxon__parent__parent__scientific_name=taxon)
+        )
+    if since is not None:
+        media = media.filter(timestamp__gte=since)
+    if until is not None:
+        media = media.filter(timestamp__lt=until)
+    return media
+
+
+def media_frame(media: Media) -> Frame:
+    """The plain frame the pure sequence functions work on (the model's top-k, empty or not)."""
+    observation = media.observation
+    prediction = getattr(observation, "prediction", None) if observation.status == Observation.Status.DONE else None
+    top_k = tuple((item["key"], float(item["score"])) for item in prediction.top_k) if prediction else ()
+    verdict = getattr(observation, "verdict", None) if prediction else None
+    empty = verdict is not None and verdict.status == NO_ANIMAL
+    return Frame(
+        media.media_id,
+        media.deployment.deployment_id,
+        media.timestamp,
+        top_k=top_k,
+        empty=empty,
+        classified=prediction is not None,
+    )
+
+
+def project_sequences(*, project: Project) -> list[Sequence]:
+    """Every sequence of the project (frames within `sequence_interval_s` on one deployment),
+    computed from the stored frames at read time, so a changed interval applies at once."""
+    media = project_media(project=project).order_by("deployment_id", "timestamp", "id")
+    return group_sequences([media_frame(m) for m in media], project.sequence_interval_s)
+
+
+def sequence_summary(sequence: Sequence) -> dict:
+    """The `SequenceOutputSerializer` shape: the burst and its one identification."""
+    label = label_sequence(sequence)
+    return {
+        "sequence_id": sequence.sequence_id,
+        "deployment": sequence.deployment_id,
+        "start": sequence.start,
+        "end": sequence.end,
+        "media_ids": [f.media_id for f in sequence.frames],
+        "observation_type": label.observation_type,
+        "scientific_name": label.scientific_name,
+        "probability": label.probability,
+        "best_media_id": label.best_media_id,
+    }

@@ -1,0 +1,107 @@
+"""Writes for camera-trap projects: create a project, add members, record deployments, and take a
+frame into a project (an observation classified on the batch queue, linked by a Media row)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+
+from backend.errors import Conflict, ServiceError
+from cameratraps.models import Deployment, Media, Project
+from observations.services import observation_create
+
+
+@dataclass
+class MediaUpload:
+    media: Media
+    created: bool
+
+
+def project_create(*, name: str, owner, title: str = "", description: str = "", **settings) -> Project:
+    """A new project owned (and joined) by `owner`; `settings`: quota, default geoprivacy, sequence interval."""
+    if Project.objects.filter(name=name).exists():
+        raise Conflict(f"a project named {name!r} already exists", fields={"name": ["already taken"]})
+    with transaction.atomic():
+        project = Project.objects.create(
+            name=name, owner=owner, title=title or name, description=description, **settings
+        )
+        project.members.add(owner)
+    return project
+
+
+def project_member_add(*, project: Project, user) -> None:
+    project.members.add(user)
+
+
+def deployment_upsert(
+    *, project: Project, deployment_id: str, latitude: float, longitude: float, **fields
+) -> Deployment:
+    """Create or update a deployment by its deploymentID (a re-import changes nothing else)."""
+    deployment, _ = Deployment.objects.update_or_create(
+        project=project, deployment_id=deployment_id, defaults={"latitude": latitude, "longitude": longitude, **fields}
+    )
+    return deployment
+
+
+def deployment_for_upload(
+    *, project: Project, deployment_id: str, latitude: float | None, longitude: float | None
+) -> Deployment:
+    """The named deployment; an unknown one is created at the upload's point (camera-trap frames
+    rarely carry GPS, so later frames of the deployment may leave the point out)."""
+    deployment = Deployment.objects.filter(project=project, deployment_id=deployment_id).first()
+    if deployment is not None:
+        return deployment
+    if latitude is None or longitude is None:
+        detail = f"deployment {deployment_id!r} is new to this project: give its latitude and longitude"
+        raise ServiceError(detail, code="unknown_deployment", fields={"deployment": [detail]})
+    return deployment_upsert(project=project, deployment_id=deployment_id, latitude=latitude, longitude=longitude)
+
+
+def media_upload(
+    *,
+    project: Project,
+    uploader,
+    photo,
+    deployment: Deployment,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    observed_at: datetime | None = None,
+    idempotency_key: str = "",
+    media_id: str = "",
+    file_name: str = "",
+) -> MediaUpload:
+    """Accept a frame into the project: an observation at the deployment's point (unless the
+    upload gives one) with the project's geoprivacy, classified on the batch queue after commit,
+    and its Media link, in one transaction. A repeated idempotency key returns the first frame."""
+    if latitude is None or longitude is None:
+        latitude, longitude = deployment.latitude, deployment.longitude
+    with transaction.atomic():
+        upload = observation_create(
+            owner=uploader,
+            photo=photo,
+            latitude=latitude,
+            longitude=longitude,
+            observed_at=observed_at,
+            idempotency_key=idempotency_key,
+            geoprivacy=project.default_geoprivacy,
+            batch=True,
+        )
+        observation = upload.observation
+        existing = Media.objects.filter(observation=observation).first()
+        if existing is not None:
+            if existing.project_id != project.pk:
+                raise Conflict(
+                    "this idempotency key already names a photo of another project", code="idempotency_key_reused"
+                )
+            return MediaUpload(existing, False)
+        media = Media.objects.create(
+            project=project,
+            deployment=deployment,
+            observation=observation,
+            media_id=media_id or observation.uuid.hex,
+            file_name=file_name[:300],
+            timestamp=observation.observed_at or observation.created,
+        )
+    return MediaUpload(media, upload.created)
