@@ -1,9 +1,12 @@
 """Reads for the community: identifications, the review queue, reviewed records for training."""
 from __future__ import annotations
 
+from django.db.models import Q
+
 from community.models import Identification
 from observations.models import Observation, Verification
 from observations.selectors import with_relations
+from species.models import Taxon
 
 
 def identifications_for(*, observation: Observation):
@@ -23,9 +26,14 @@ def review_queue(
     min_confidence: float | None = None,
     max_confidence: float | None = None,
     verification: str = Verification.UNREVIEWED,
+    taxon: Taxon | None = None,
 ):
-    """Finished observations awaiting an expert, alerts first, then the least confident."""
+    """Finished observations awaiting an expert, alerts first, then the least confident. `taxon`
+    keeps those whose model answer or verdict names it or a taxon below it (a family keeps its genera)."""
     qs = with_relations(Observation.objects.filter(status=Observation.Status.DONE))
+    if taxon is not None:
+        within = _taxon_and_descendant_ids(taxon)
+        qs = qs.filter(Q(prediction__taxon__in=within) | Q(verdict__taxon__in=within))
     if verification:
         qs = qs.filter(verification=verification)
     if region:
@@ -38,6 +46,16 @@ def review_queue(
     if max_confidence is not None:
         qs = qs.filter(prediction__score__lte=max_confidence)
     return qs.order_by("-verdict__alert_level", "prediction__score", "created", "id")
+
+
+def _taxon_and_descendant_ids(taxon: Taxon) -> set[int]:
+    """One query per rank below `taxon` (at most family → genus → species → subspecies for the
+    filters a reviewer picks)."""
+    found, frontier = {taxon.pk}, {taxon.pk}
+    while frontier:
+        frontier = set(Taxon.objects.filter(parent__in=frontier).values_list("pk", flat=True)) - found
+        found |= frontier
+    return found
 
 
 def reviewed_training_records() -> list[dict]:
