@@ -29,11 +29,11 @@ def review_queue(
     taxon: Taxon | None = None,
 ):
     """Finished observations awaiting an expert, alerts first, then the least confident. `taxon`
-    keeps those whose model answer or verdict names it or a taxon below it (a family keeps its genera)."""
+    keeps those whose model answer, verdict or top-k candidates name it or a taxon below it (a
+    "please verify" answer names no taxon: its candidates say what it may be)."""
     qs = with_relations(Observation.objects.filter(status=Observation.Status.DONE))
     if taxon is not None:
-        within = _taxon_and_descendant_ids(taxon)
-        qs = qs.filter(Q(prediction__taxon__in=within) | Q(verdict__taxon__in=within))
+        qs = qs.filter(_names_taxon_or_below(taxon))
     if verification:
         qs = qs.filter(verification=verification)
     if region:
@@ -48,14 +48,25 @@ def review_queue(
     return qs.order_by("-verdict__alert_level", "prediction__score", "created", "id")
 
 
-def _taxon_and_descendant_ids(taxon: Taxon) -> set[int]:
-    """One query per rank below `taxon` (at most family → genus → species → subspecies for the
-    filters a reviewer picks)."""
-    found, frontier = {taxon.pk}, {taxon.pk}
-    while frontier:
-        frontier = set(Taxon.objects.filter(parent__in=frontier).values_list("pk", flat=True)) - found
-        found |= frontier
-    return found
+# Candidates are matched by name in the top-k JSON text; past this many names (a class, an order
+# after a full taxonomy import) only the model's answer and the verdict are matched, by id.
+_MAX_CANDIDATE_NAMES = 500
+
+
+def _names_taxon_or_below(taxon: Taxon) -> Q:
+    ids, names = {taxon.pk}, [taxon.scientific_name]
+    frontier = {taxon.pk}
+    while frontier:  # one query per rank below the taxon
+        rows = list(Taxon.objects.filter(parent__in=frontier).exclude(pk__in=ids).values_list("pk", "scientific_name"))
+        frontier = {pk for pk, _ in rows}
+        ids |= frontier
+        names += [name for _, name in rows]
+    matches = Q(prediction__taxon__in=ids) | Q(verdict__taxon__in=ids)
+    if len(names) <= _MAX_CANDIDATE_NAMES:
+        # top_k is a JSON list of {"key": name, ...}: a quoted name is a key (works on SQLite and Postgres).
+        for name in names:
+            matches |= Q(prediction__top_k__icontains=f'"{name}"')
+    return matches
 
 
 def reviewed_training_records() -> list[dict]:

@@ -29,3 +29,13 @@ def test_an_unknown_taxon_is_a_field_error_not_an_empty_queue(users, geo, model_
     response = api_for(users["rita"]).get("/api/v1/review/queue/?taxon=Nonexistus+fictus")
     assert response.status_code == 400
     assert "taxon" in response.data["error"]["fields"]
+
+
+def test_a_please_verify_answer_is_found_by_its_candidates(users, geo, model_version, taxa):
+    # Too weak for the model to name anything: no taxon on the prediction or the verdict, only candidates.
+    unsure = classified(users["alice"], 2, 8, [("Testus rarus", 0.3), ("Otherus alius", 0.25)], model_version)
+    assert unsure.prediction.taxon is None
+    rita = api_for(users["rita"])
+    assert queue_ids(rita, "taxon=Testus") == {str(unsure.uuid)}
+    assert queue_ids(rita, "taxon=Otherus+alius") == {str(unsure.uuid)}
+    assert queue_ids(rita, "taxon=Testus+invasor") == set()

@@ -342,7 +342,7 @@ function renderFacts(info) {
 
 function renderAlert(alert) {
   if (!alert) return;
-  $("alert-message").textContent = (alert.level === "possible" ? "Possible match of a watch-listed species. " : "") + alert.message;
+  $("alert-message").textContent = alert.message;
   const list = $("contacts");
   list.replaceChildren();
   for (const c of alert.contacts || []) {

@@ -53,7 +53,8 @@ function deskItem(observation) {
   const alert = observation.alert;
   const ident = observation.identification;
   const head = el("div", null, { class: "review-head" });
-  head.append(el("strong", ident ? taxonName(ident.taxon) : "No animal named"));
+  const best = (observation.predictions || []).find((p) => p.taxon);
+  head.append(el("strong", ident ? taxonName(ident.taxon) : best ? `Not sure. Best guess: ${taxonName(best.taxon)}` : "No animal found"));
   head.append(el("span", VERDICT_WORDS[verdict.status] || verdict.status || observation.status, { class: "badge v-" + (verdict.status || "") }));
   if (alert && alert.level === "possible") head.append(el("span", "please verify", { class: "badge v-introduced" }));
   item.append(head);
@@ -131,7 +132,10 @@ function deskContacts(contacts) {
 // ---- decisions ----------------------------------------------------------------------------------
 function deskActions(observation, item) {
   const box = el("div", null, { class: "review-actions" });
-  const proposed = (observation.citizen_science || {}).community_taxon || (observation.identification || {}).taxon;
+  // What one click confirms: the community's taxon, else the model's answer, else (a "not sure"
+  // answer names none) its best candidate. Anything else goes through "Correct taxon".
+  const best = (observation.predictions || []).find((p) => p.taxon);
+  const proposed = (observation.citizen_science || {}).community_taxon || (observation.identification || {}).taxon || (best && best.taxon);
   const confirm = el("button", proposed ? `Confirm ${proposed.common_name || proposed.scientific_name}` : "Confirm", { type: "button", class: "confirm" });
   confirm.disabled = !proposed;
   const correct = el("button", "Correct taxon", { type: "button", class: "secondary correct" });
