@@ -65,7 +65,8 @@ class ReviewQueueInputSerializer(serializers.Serializer):
     max_confidence = serializers.FloatField(required=False, min_value=0, max_value=1, allow_null=True, default=None)
     verification = serializers.ChoiceField(required=False, choices=["", *Verification.values], default=Verification.UNREVIEWED)
     taxon = serializers.CharField(
-        required=False, max_length=200, allow_blank=True, default="", help_text="taxon id or scientific name: it and the taxa below it"
+        required=False, max_length=200, allow_blank=True, default="",
+        help_text="taxon id or scientific name: it and the taxa below it",
     )
 
     def validate_taxon(self, value):

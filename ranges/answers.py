@@ -12,17 +12,25 @@ def _region(region, code: str) -> dict:
 
 # What the alert tells the person who took the photo. A genus or family answer is about its species
 # as a group ("no elephant species"), never "this species": the photo did not say which one it is.
+_REPORT = "Please report the sighting to the contacts below; do not release or relocate the animal."
+_TRACKED = "Local agencies track introduced species: please report it."
+_NEW_HERE = "it may be a new introduction or an escaped animal."
 _SPECIES_MESSAGES = {
-    "invasive": "This species is invasive here. Please report the sighting to the contacts below; do not release or relocate the animal.",
-    "introduced": "This species was introduced here by people. Local agencies track introduced species: please report it.",
-    "out_of_range": "This species is not known from here: it may be a new introduction or an escaped animal. Please report it so an expert can verify.",
+    "invasive": f"This species is invasive here. {_REPORT}",
+    "introduced": f"This species was introduced here by people. {_TRACKED}",
+    "out_of_range": f"This species is not known from here: {_NEW_HERE} Please report it so an expert can verify.",
 }
 _GROUP_MESSAGES = {
-    "invasive": "The species of this {rank} recorded here are invasive. Please report the sighting to the contacts below; do not release or relocate the animal.",
-    "introduced": "The species of this {rank} recorded here were introduced by people. Local agencies track introduced species: please report it.",
-    "out_of_range": "No species of this {rank} is known from here: it may be a new introduction or an escaped animal. Please report it so an expert can verify which one it is.",
+    "invasive": f"The species of this {{rank}} recorded here are invasive. {_REPORT}",
+    "introduced": f"The species of this {{rank}} recorded here were introduced by people. {_TRACKED}",
+    "out_of_range": (
+        f"No species of this {{rank}} is known from here: {_NEW_HERE} "
+        "Please report it so an expert can verify which one it is."
+    ),
 }
-_PLEASE_VERIFY = "Possibly an animal not expected here. Please check the photo: a reviewer verifies it before any agency is told."
+_PLEASE_VERIFY = (
+    "Possibly an animal not expected here. Please check the photo: a reviewer verifies it before any agency is told."
+)
 
 
 def alert_message(status: str, rank: str | None) -> str:
@@ -32,7 +40,17 @@ def alert_message(status: str, rank: str | None) -> str:
     return _GROUP_MESSAGES[status].format(rank=rank) if status in _GROUP_MESSAGES else _PLEASE_VERIFY
 
 
-def verdict_answer(*, status: str, explanation: str, region_code: str | None, region_codes, sources, taxon: Taxon | None, contacts: list[dict] | None = None, alert_level: str | None = None) -> dict:
+def verdict_answer(
+    *,
+    status: str,
+    explanation: str,
+    region_code: str | None,
+    region_codes,
+    sources,
+    taxon: Taxon | None,
+    contacts: list[dict] | None = None,
+    alert_level: str | None = None,
+) -> dict:
     """The `VerdictAnswerSerializer` shape. `contacts` None means: look them up now;
     `alert_level` None means: derived from the status."""
     regions = regions_by_codes(list(region_codes))
@@ -42,7 +60,8 @@ def verdict_answer(*, status: str, explanation: str, region_code: str | None, re
     if alert_level:
         if contacts is None:
             contacts = [contact_snapshot(c) for c in contacts_or_fallback(list(region_codes))]
-        alert = {"level": alert_level, "message": alert_message(status, taxon.rank if taxon else None), "contacts": contacts}
+        message = alert_message(status, taxon.rank if taxon else None)
+        alert = {"level": alert_level, "message": message, "contacts": contacts}
     info = None
     if status == NATIVE and taxon is not None:
         info = SpeciesInfo.objects.filter(taxon=taxon).first()

@@ -29,6 +29,14 @@ def stack(tmp_path_factory):
         yield live
 
 
+def upload_elephant_in_florida(stack) -> str:
+    elephant = shared_path("photos", "speciesnet_test_images", "african_elephants.jpg")
+    answer = stack.upload(elephant, latitude="27.5", longitude="-81.5").json()
+    assert answer["status"] == "done" and answer["verdict"]["status"] == "uncertain", answer
+    assert answer["alert"]["level"] == "possible"
+    return answer["id"]
+
+
 @pytest.fixture(scope="module")
 def queued_alert(stack) -> str:
     """An elephant photographed in Florida by the demo user: not expected there, too weak a match to
@@ -40,11 +48,7 @@ def queued_alert(stack) -> str:
         "Contact.objects.filter(region__code='US-FL', kind='invasive_species_hotline')"
         f".update(email={HOTLINE_EMAIL!r})"
     ))
-    elephant = shared_path("photos", "speciesnet_test_images", "african_elephants.jpg")
-    answer = stack.upload(elephant, latitude="27.5", longitude="-81.5").json()
-    assert answer["status"] == "done" and answer["verdict"]["status"] == "uncertain", answer
-    assert answer["alert"]["level"] == "possible"
-    return answer["id"]
+    return upload_elephant_in_florida(stack)
 
 
 def sent_deliveries(stack, observation_id: str) -> list[str]:
@@ -61,6 +65,10 @@ def item_selector(observation_id: str) -> str:
     return f'#desk-queue .review-item[data-id="{observation_id}"]'
 
 
+def state_of(driver, selector: str) -> str:
+    return driver.find_element(By.CSS_SELECTOR, selector).get_attribute("data-state")
+
+
 def test_a_reviewer_confirms_a_queued_alert_and_its_contact_is_notified(browser, stack, queued_alert):  # noqa: F811
     browser.get(stack.base_url + "/")
     wait_until(browser, lambda d: d.find_element(By.ID, "auth").is_displayed(), 30, "the login form")
@@ -74,7 +82,8 @@ def test_a_reviewer_confirms_a_queued_alert_and_its_contact_is_notified(browser,
     assert card.get_attribute("data-state") == "unreviewed"
     # The photo came through the authorised view as a blob, never a public media URL.
     wait_until(browser, lambda d: d.execute_script(
-        "const img = document.querySelector(arguments[0] + ' .review-photo'); return img && img.complete && img.naturalWidth > 0",
+        "const img = document.querySelector(arguments[0] + ' .review-photo');"
+        "return img && img.complete && img.naturalWidth > 0",
         item), 30, "the photo")
     assert card.find_element(By.CSS_SELECTOR, ".review-photo").get_attribute("src").startswith("blob:")
     text = card.text
@@ -89,16 +98,17 @@ def test_a_reviewer_confirms_a_queued_alert_and_its_contact_is_notified(browser,
     # Filters: a taxon it is not keeps it out; its own genus keeps it in.
     Select(browser.find_element(By.ID, "desk-verdict")).select_by_value("native")
     browser.find_element(By.CSS_SELECTOR, "#desk-filters button[type=submit]").click()
-    wait_until(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, item), 30, "the queue filtered to native verdicts")
+    wait_until(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, item), 30, "the queue of native verdicts")
     Select(browser.find_element(By.ID, "desk-verdict")).select_by_value("")
     browser.find_element(By.ID, "desk-taxon").send_keys("Loxodonta")
     browser.find_element(By.CSS_SELECTOR, "#desk-filters button[type=submit]").click()
     wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, item), 30, "the queue filtered to Loxodonta")
 
     browser.find_element(By.CSS_SELECTOR, f"{item} button.confirm").click()
-    wait_until(browser, lambda d: d.find_element(By.CSS_SELECTOR, item).get_attribute("data-state") == "confirmed", 30, "the confirmation")
+    wait_until(browser, lambda d: state_of(d, item) == "confirmed", 30, "the confirmation")
     status = browser.find_element(By.CSS_SELECTOR, f"{item} .review-status").text
     assert "Confirmed as" in status and "Out of range here" in status, status
+    assert browser.find_element(By.CSS_SELECTOR, f"{item} .review-head .badge").text == "out of range"  # judged again
     assert "notified by e-mail: FWC Exotic Species Hotline" in status, status
     screenshot_of(browser, "review-desk", "review_desk_confirmed.png")
 
@@ -107,6 +117,24 @@ def test_a_reviewer_confirms_a_queued_alert_and_its_contact_is_notified(browser,
     while HOTLINE_EMAIL not in sent_deliveries(stack, queued_alert):
         assert time.monotonic() < deadline, "the hotline's e-mail was never sent"
         time.sleep(1)
+
+
+def test_a_reviewer_corrects_the_taxon_through_the_species_search(browser, stack):  # noqa: F811
+    # Runs after the confirmation above: the reviewer is still logged in on this browser.
+    observation_id = upload_elephant_in_florida(stack)
+    browser.get(stack.base_url + "/")
+    item = item_selector(observation_id)
+    wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, item), 30, "the second report on the desk")
+    browser.find_element(By.CSS_SELECTOR, f"{item} button.correct").click()
+    browser.find_element(By.CSS_SELECTOR, f"{item} .taxon-search input").send_keys("Elephas maximus")
+    hit = f"{item} .taxon-search button.hit"
+    wait_until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, hit), 30, "the species search's answers")
+    pick = browser.find_element(By.CSS_SELECTOR, hit)
+    assert "Asian elephant" in pick.text
+    pick.click()
+    wait_until(browser, lambda d: state_of(d, item) == "confirmed", 30, "the correction")
+    status = browser.find_element(By.CSS_SELECTOR, f"{item} .review-status").text
+    assert "Confirmed as Asian elephant (Elephas maximus)" in status, status
 
 
 def test_the_desk_stays_hidden_from_people_who_do_not_review(browser, stack):  # noqa: F811

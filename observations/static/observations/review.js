@@ -6,7 +6,9 @@
 
 const DESK_PAGE = 10;
 const ALERT_VERDICTS = ["invasive", "introduced", "out_of_range"];
-const VERDICT_WORDS = { out_of_range: "out of range", uncertain: "not sure", unknown: "no range data", no_animal: "no animal" };
+const VERDICT_WORDS = {
+  out_of_range: "out of range", uncertain: "not sure", unknown: "no range data", no_animal: "no animal",
+};
 let deskNext = null; // the next page of the queue, or null
 
 function deskQuery() {
@@ -39,7 +41,8 @@ async function deskLoad({ more = false } = {}) {
   page.results.forEach((observation) => queue.append(deskItem(observation)));
   deskNext = page.next;
   $("desk-more").hidden = !deskNext;
-  $("desk-status").textContent = page.count ? `${page.count} report${page.count === 1 ? "" : "s"} waiting for review.` : "Nothing waiting for review.";
+  const waiting = `${page.count} report${page.count === 1 ? "" : "s"} waiting for review.`;
+  $("desk-status").textContent = page.count ? waiting : "Nothing waiting for review.";
 }
 
 // ---- one report ---------------------------------------------------------------------------------
@@ -54,9 +57,14 @@ function deskItem(observation) {
   const ident = observation.identification;
   const head = el("div", null, { class: "review-head" });
   const best = (observation.predictions || []).find((p) => p.taxon);
-  head.append(el("strong", ident ? taxonName(ident.taxon) : best ? `Not sure. Best guess: ${taxonName(best.taxon)}` : "No animal found"));
-  head.append(el("span", VERDICT_WORDS[verdict.status] || verdict.status || observation.status, { class: "badge v-" + (verdict.status || "") }));
-  if (alert && alert.level === "possible") head.append(el("span", "please verify", { class: "badge v-introduced" }));
+  const guess = best ? `Not sure. Best guess: ${taxonName(best.taxon)}` : "No animal found";
+  const named = ident ? taxonName(ident.taxon) : guess;
+  head.append(el("strong", named));
+  const verdictWords = VERDICT_WORDS[verdict.status] || verdict.status || observation.status;
+  head.append(el("span", verdictWords, { class: "badge v-" + (verdict.status || "") }));
+  if (alert && alert.level === "possible") {
+    head.append(el("span", "please verify", { class: "badge verify v-introduced" }));
+  }
   item.append(head);
   if (ident) item.append(el("p", confidenceText(ident.score, ident.taxon), { class: "meta" }));
   if (verdict.explanation) item.append(el("p", verdict.explanation, { class: "explanation" }));
@@ -71,7 +79,9 @@ function deskItem(observation) {
 async function deskPhoto(id, img) {
   // The authorised photo view with the token, as a blob: never a public media URL.
   try {
-    const response = await fetch(`${API}/observations/${id}/photo/`, { headers: { Authorization: "Token " + token() }, credentials: "omit" });
+    const response = await fetch(`${API}/observations/${id}/photo/`, {
+      headers: { Authorization: "Token " + token() }, credentials: "omit",
+    });
     if (!response.ok) return;
     img.src = URL.createObjectURL(await response.blob());
     img.hidden = false;
@@ -81,7 +91,8 @@ async function deskPhoto(id, img) {
 function deskMeta(observation) {
   const where = observation.location || {};
   const regions = ((observation.verdict || {}).regions || []).map((r) => r.name).join(", ");
-  const point = typeof where.latitude === "number" ? `${where.latitude.toFixed(4)}, ${where.longitude.toFixed(4)}` : "no location";
+  const point = typeof where.latitude === "number"
+    ? `${where.latitude.toFixed(4)}, ${where.longitude.toFixed(4)}` : "no location";
   const when = new Date(observation.observed_at || observation.created).toLocaleString();
   return el("p", [point, regions, when].filter(Boolean).join(" · "), { class: "meta" });
 }
@@ -95,7 +106,8 @@ function deskCandidates(predictions) {
     row.append(el("span", p.taxon ? taxonName(p.taxon) : "no animal"));
     row.append(el("span", `${Math.round(p.score * 100)}%`, { class: "score" }));
     if (p.expected_here !== null && p.expected_here !== undefined) {
-      row.append(el("span", p.expected_here ? "expected here" : "not expected here", { class: p.expected_here ? "here yes" : "here no" }));
+      const here = p.expected_here ? "expected here" : "not expected here";
+      row.append(el("span", here, { class: p.expected_here ? "here yes" : "here no" }));
     }
     list.append(row);
   }
@@ -109,7 +121,8 @@ function deskSources(sources) {
   const list = el("ul", null, { class: "plain" });
   for (const s of sources) {
     const row = el("li");
-    row.append(/^https?:\/\//.test(s.url || "") ? el("a", s.name, { href: s.url, target: "_blank", rel: "noopener" }) : el("span", s.name));
+    const linked = /^https?:\/\//.test(s.url || "");
+    row.append(linked ? el("a", s.name, { href: s.url, target: "_blank", rel: "noopener" }) : el("span", s.name));
     list.append(row);
   }
   box.append(list);
@@ -122,7 +135,8 @@ function deskContacts(contacts) {
   const list = el("ul", null, { class: "plain" });
   for (const c of contacts) {
     const reach = [c.phone, c.email].filter(Boolean).join(", ");
-    list.append(el("li", `${c.organisation} (${c.region_name})${reach ? ": " + reach : ""}${c.is_fallback ? " · global fallback, not alerted" : ""}`));
+    const fallback = c.is_fallback ? " · global fallback, not alerted" : "";
+    list.append(el("li", `${c.organisation} (${c.region_name})${reach ? ": " + reach : ""}${fallback}`));
   }
   if (!contacts.length) list.append(el("li", "No local contact on record."));
   box.append(list);
@@ -135,8 +149,10 @@ function deskActions(observation, item) {
   // What one click confirms: the community's taxon, else the model's answer, else (a "not sure"
   // answer names none) its best candidate. Anything else goes through "Correct taxon".
   const best = (observation.predictions || []).find((p) => p.taxon);
-  const proposed = (observation.citizen_science || {}).community_taxon || (observation.identification || {}).taxon || (best && best.taxon);
-  const confirm = el("button", proposed ? `Confirm ${proposed.common_name || proposed.scientific_name}` : "Confirm", { type: "button", class: "confirm" });
+  const proposed = (observation.citizen_science || {}).community_taxon
+    || (observation.identification || {}).taxon || (best && best.taxon);
+  const label = proposed ? `Confirm ${proposed.common_name || proposed.scientific_name}` : "Confirm";
+  const confirm = el("button", label, { type: "button", class: "confirm" });
   confirm.disabled = !proposed;
   const correct = el("button", "Correct taxon", { type: "button", class: "secondary correct" });
   const reject = el("button", "Reject", { type: "button", class: "secondary reject" });
@@ -145,7 +161,10 @@ function deskActions(observation, item) {
   search.hidden = true;
 
   confirm.addEventListener("click", () => deskDecide(observation, item, status, "confirm", proposed));
-  correct.addEventListener("click", () => { search.hidden = !search.hidden; if (!search.hidden) search.querySelector("input").focus(); });
+  correct.addEventListener("click", () => {
+    search.hidden = !search.hidden;
+    if (!search.hidden) search.querySelector("input").focus();
+  });
   reject.addEventListener("click", () => deskDecide(observation, item, status, "reject", null));
   box.append(confirm, correct, reject, search, status);
   return box;
@@ -164,6 +183,7 @@ async function deskDecide(observation, item, status, decision, taxon) {
     });
     const state = reviewed.citizen_science.verification;
     item.dataset.state = state;
+    deskShowVerdict(item, reviewed.verdict); // a confirmation judges the confirmed taxon again
     item.querySelector(".review-actions").replaceChildren(status);
     status.classList.add("done");
     status.textContent = decisionText(reviewed, state);
@@ -174,6 +194,16 @@ async function deskDecide(observation, item, status, decision, taxon) {
   }
 }
 
+function deskShowVerdict(item, verdict) {
+  if (!verdict) return;
+  const badge = item.querySelector(".review-head .badge");
+  badge.className = "badge v-" + verdict.status;
+  badge.textContent = VERDICT_WORDS[verdict.status] || verdict.status;
+  item.querySelectorAll(".review-head .badge.verify").forEach((b) => b.remove());
+  const explanation = item.querySelector(".explanation");
+  if (explanation) explanation.textContent = verdict.explanation;
+}
+
 // What happened, in words. A confirmed alert goes out (alerts app) by e-mail, and by webhook to the
 // contacts that registered one; the page can only see the e-mail addresses, so it says no more than that.
 function decisionText(reviewed, state) {
@@ -182,13 +212,17 @@ function decisionText(reviewed, state) {
   const verdict = reviewed.verdict || {};
   const said = `Confirmed as ${taxon ? taxonName(taxon) : "the proposed taxon"}.`;
   const status = VERDICT_WORDS[verdict.status] || verdict.status;
-  if (!ALERT_VERDICTS.includes(verdict.status)) return `${said} ${capitalise(status)} here: not an alert, nobody is notified.`;
+  if (!ALERT_VERDICTS.includes(verdict.status)) {
+    return `${said} ${capitalise(status)} here: not an alert, nobody is notified.`;
+  }
   const local = ((reviewed.alert || {}).contacts || []).filter((c) => !c.is_fallback);
   const mailed = local.filter((c) => c.email).map((c) => c.organisation);
   const unmailed = local.filter((c) => !c.email).map((c) => c.organisation);
   const parts = [`${said} ${capitalise(status)} here.`];
   if (mailed.length) parts.push(`The local contacts were notified by e-mail: ${mailed.join(", ")}.`);
-  if (unmailed.length) parts.push(`No e-mail on file for ${unmailed.join(", ")}: they hear of it only through a webhook they registered, or from you.`);
+  if (unmailed.length) {
+    parts.push(`No e-mail on file for ${unmailed.join(", ")}: told only through a webhook, if they registered one.`);
+  }
   if (!local.length) parts.push("No local contact is on record to notify.");
   return parts.join(" ");
 }
@@ -196,7 +230,9 @@ function decisionText(reviewed, state) {
 // A search box over /species/?q=: each hit is a button that confirms that taxon.
 function taxonSearch(onPick) {
   const box = el("div", null, { class: "taxon-search" });
-  const input = el("input", null, { type: "search", placeholder: "Search a species or genus", "aria-label": "search a taxon", autocomplete: "off" });
+  const input = el("input", null, {
+    type: "search", placeholder: "Search a species or genus", "aria-label": "search a taxon", autocomplete: "off",
+  });
   const hits = el("ul", null, { class: "plain hits" });
   let timer = null;
   input.addEventListener("input", () => {
@@ -231,7 +267,8 @@ $("desk-taxon").addEventListener("input", () => {
     if (q.length < 3) return;
     try {
       const page = await api(`${API}/species/?q=${encodeURIComponent(q)}&limit=8`, { auth: false });
-      $("desk-taxon-names").replaceChildren(...(page.results || page).map((t) => el("option", taxonName(t), { value: t.scientific_name })));
+      const options = (page.results || page).map((t) => el("option", taxonName(t), { value: t.scientific_name }));
+      $("desk-taxon-names").replaceChildren(...options);
     } catch (e) { /* suggestions are a convenience; the filter still takes what was typed */ }
   }, 250);
 });
@@ -240,5 +277,8 @@ $("desk-taxon").addEventListener("input", () => {
 $("desk-filters").addEventListener("submit", (event) => { event.preventDefault(); deskLoad(); });
 $("desk-more").addEventListener("click", () => deskLoad({ more: true }));
 document.addEventListener("rangewatch:login", () => deskLoad());
-document.addEventListener("rangewatch:logout", () => { $("review-desk").hidden = true; $("desk-queue").replaceChildren(); });
+document.addEventListener("rangewatch:logout", () => {
+  $("review-desk").hidden = true;
+  $("desk-queue").replaceChildren();
+});
 if (token()) deskLoad(); // app.js has already announced a stored login before this file loaded
