@@ -65,6 +65,18 @@ def item_selector(observation_id: str) -> str:
     return f'#desk-queue .review-item[data-id="{observation_id}"]'
 
 
+def test_a_refused_login_shows_a_sentence_not_a_field_key(browser, stack):  # noqa: F811
+    browser.get(stack.base_url + "/")
+    wait_until(browser, lambda d: d.find_element(By.ID, "auth").is_displayed(), 30, "the login form")
+    browser.find_element(By.ID, "username").send_keys(REVIEWER)
+    browser.find_element(By.ID, "password").send_keys("not the password")
+    browser.find_element(By.ID, "login-btn").click()
+    wait_until(browser, lambda d: d.find_element(By.ID, "auth-error").text, 30, "the login error")
+    words = browser.find_element(By.ID, "auth-error").text
+    assert "non_field_errors" not in words and "detail" not in words and words[0].isupper(), words
+    browser.find_element(By.ID, "password").clear()
+
+
 def state_of(driver, selector: str) -> str:
     return driver.find_element(By.CSS_SELECTOR, selector).get_attribute("data-state")
 
@@ -72,6 +84,7 @@ def state_of(driver, selector: str) -> str:
 def test_a_reviewer_confirms_a_queued_alert_and_its_contact_is_notified(browser, stack, queued_alert):  # noqa: F811
     browser.get(stack.base_url + "/")
     wait_until(browser, lambda d: d.find_element(By.ID, "auth").is_displayed(), 30, "the login form")
+    browser.find_element(By.ID, "username").clear()
     browser.find_element(By.ID, "username").send_keys(REVIEWER)
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.ID, "login-btn").click()

@@ -264,7 +264,9 @@ async function showResult(observation, localPreview) {
   } else {
     const ident = observation.identification;
     const top = (observation.predictions || [])[0];
-    $("result-species").textContent = ident ? taxonName(ident.taxon) : top ? (top.taxon ? taxonName(top.taxon) : top.key) : "";
+    // No identification: the photo was not clear enough to name one, so the best guess is said as one.
+    const guess = top && top.taxon ? `Possibly ${taxonName(top.taxon)}` : "";
+    $("result-species").textContent = ident ? taxonName(ident.taxon) : guess;
     const score = ident ? ident.score : top ? top.score : null;
     if (score !== null && score !== undefined) $("result-confidence").textContent = confidenceText(score, ident && ident.taxon);
     const verdict = observation.verdict;
@@ -284,6 +286,15 @@ async function showResult(observation, localPreview) {
   card.scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
+// The taxon whose range the card maps: the answer's, or for a "please verify" answer (it names none)
+// the best candidate not expected here, the one the answer asks about.
+function mappedTaxon(observation) {
+  if (observation.identification) return observation.identification.taxon;
+  if (!observation.alert || observation.alert.level !== "possible") return null;
+  const asked = (observation.predictions || []).find((p) => p.taxon && p.expected_here === false);
+  return asked ? asked.taxon : null;
+}
+
 // The map of the card: the sighting, the regions the verdict looked at, and the taxon's native range
 // and alien records, in the legend's colours (ranges/rangemap.js).
 let resultMap = null;
@@ -293,7 +304,7 @@ async function renderMap(observation) {
   delete node.dataset.ready;
   const location = observation.location || {};
   const hasPoint = typeof location.latitude === "number" && typeof location.longitude === "number";
-  const taxon = observation.status === "done" && observation.identification ? observation.identification.taxon : null;
+  const taxon = observation.status === "done" ? mappedTaxon(observation) : null;
   // The region that decided the verdict and the most specific one at the point (a county, a state):
   // the broader ones (the whole country, with its far islands) would only clutter a phone-sized map.
   const verdict = observation.verdict || {};

@@ -183,7 +183,7 @@ async function deskDecide(observation, item, status, decision, taxon) {
     });
     const state = reviewed.citizen_science.verification;
     item.dataset.state = state;
-    deskShowVerdict(item, reviewed.verdict); // a confirmation judges the confirmed taxon again
+    deskShowVerdict(item, reviewed); // a confirmation judges the confirmed taxon again
     item.querySelector(".review-actions").replaceChildren(status);
     status.classList.add("done");
     status.textContent = decisionText(reviewed, state);
@@ -194,7 +194,10 @@ async function deskDecide(observation, item, status, decision, taxon) {
   }
 }
 
-function deskShowVerdict(item, verdict) {
+function deskShowVerdict(item, reviewed) {
+  const taxon = reviewed.citizen_science.verified_taxon;
+  if (taxon) item.querySelector(".review-head strong").textContent = taxonName(taxon);
+  const verdict = reviewed.verdict;
   if (!verdict) return;
   const badge = item.querySelector(".review-head .badge");
   badge.className = "badge v-" + verdict.status;
