@@ -12,6 +12,7 @@ from accounts.roles import CURATORS_GROUP, REVIEWERS_GROUP
 from community.models import Identification
 from observations.models import Observation, Verification
 from observations.selectors import with_relations
+from species.models import Taxon
 
 # Whose identifications count toward a community taxon (two throw-away accounts once relabelled an
 # elephant as a lionfish, and the feed and exports followed). Reviewers and curators always; anyone
@@ -66,9 +67,14 @@ def review_queue(
     min_confidence: float | None = None,
     max_confidence: float | None = None,
     verification: str = Verification.UNREVIEWED,
+    taxon: Taxon | None = None,
 ):
-    """Finished observations awaiting an expert, alerts first, then the least confident."""
+    """Finished observations awaiting an expert, alerts first, then the least confident. `taxon`
+    keeps those whose model answer, verdict or top-k candidates name it or a taxon below it (a
+    "please verify" answer names no taxon: its candidates say what it may be)."""
     qs = with_relations(Observation.objects.filter(status=Observation.Status.DONE))
+    if taxon is not None:
+        qs = qs.filter(_names_taxon_or_below(taxon))
     if verification:
         qs = qs.filter(verification=verification)
     if region:
@@ -81,6 +87,27 @@ def review_queue(
     if max_confidence is not None:
         qs = qs.filter(prediction__score__lte=max_confidence)
     return qs.order_by("-verdict__alert_level", "prediction__score", "created", "id")
+
+
+# Candidates are matched by name in the top-k JSON text; past this many names (a class, an order
+# after a full taxonomy import) only the model's answer and the verdict are matched, by id.
+_MAX_CANDIDATE_NAMES = 500
+
+
+def _names_taxon_or_below(taxon: Taxon) -> Q:
+    ids, names = {taxon.pk}, [taxon.scientific_name]
+    frontier = {taxon.pk}
+    while frontier:  # one query per rank below the taxon
+        rows = list(Taxon.objects.filter(parent__in=frontier).exclude(pk__in=ids).values_list("pk", "scientific_name"))
+        frontier = {pk for pk, _ in rows}
+        ids |= frontier
+        names += [name for _, name in rows]
+    matches = Q(prediction__taxon__in=ids) | Q(verdict__taxon__in=ids)
+    if len(names) <= _MAX_CANDIDATE_NAMES:
+        # top_k is a JSON list of {"key": name, ...}: a quoted name is a key (works on SQLite and Postgres).
+        for name in names:
+            matches |= Q(prediction__top_k__icontains=f'"{name}"')
+    return matches
 
 
 def reviewed_training_records() -> list[dict]:

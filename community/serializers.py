@@ -5,6 +5,7 @@ from community.models import Review
 from observations.models import Verification
 from observations.serializers import PublicLocationSerializer
 from ranges.verdict import VERDICT_STATUSES
+from species.selectors import taxon_by_key_or_id
 from species.serializers import TaxonBriefSerializer
 
 
@@ -68,3 +69,15 @@ class ReviewQueueInputSerializer(serializers.Serializer):
     min_confidence = serializers.FloatField(required=False, min_value=0, max_value=1, allow_null=True, default=None)
     max_confidence = serializers.FloatField(required=False, min_value=0, max_value=1, allow_null=True, default=None)
     verification = serializers.ChoiceField(required=False, choices=["", *Verification.values], default=Verification.UNREVIEWED)
+    taxon = serializers.CharField(
+        required=False, max_length=200, allow_blank=True, default="",
+        help_text="taxon id or scientific name: it and the taxa below it",
+    )
+
+    def validate_taxon(self, value):
+        if not value:
+            return None
+        taxon = taxon_by_key_or_id(value)
+        if taxon is None:
+            raise serializers.ValidationError("unknown taxon: give a taxon id or a scientific name")
+        return taxon

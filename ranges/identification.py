@@ -104,7 +104,7 @@ def identify(
     if decision.outcome == "no_animal":
         return Identification(
             decision,
-            Verdict(NO_ANIMAL, None, "The photo does not seem to show an animal the model knows.", region_codes=codes),
+            Verdict(NO_ANIMAL, None, "We found no animal we know in this photo.", region_codes=codes),
             candidates,
             "",
         )
@@ -131,7 +131,7 @@ def identify(
             REVIEW_LEVEL,
         )
     if decision.outcome == "uncertain":
-        explanation = f"The model is not confident (best guess {decision.key} at {decision.score:.0%})."
+        explanation = f"We are not confident what this is (best guess: {decision.key}, {decision.score:.0%})."
         return Identification(
             decision, Verdict(UNCERTAIN, decision.key, explanation, region_codes=codes), candidates, ""
         )
@@ -142,11 +142,11 @@ def _please_verify(possible: Candidate, found: Verdict, decision: Decision, name
     """`uncertain`, carrying the possible alert's regions and sources so a reviewer can act on it."""
     lead = ""
     if decision.outcome == "identified" and decision.key != possible.key:
-        lead = f"Most likely {decision.key} ({named.status} here). "
+        lead = f"Most likely {decision.key} ({named.status.replace('_', ' ')} here). "
     elif decision.outcome == "uncertain":
-        lead = "The model is not confident. "
+        lead = "We are not confident what this is. "
     explanation = (
-        f"{lead}Possibly {possible.key} (the photo alone gives {possible.score:.0%}), "
+        f"{lead}Possibly {possible.key} ({possible.score:.0%} from the photo alone), "
         "not expected here: please verify. "
         f"{found.explanation}"
     )

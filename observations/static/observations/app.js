@@ -15,7 +15,7 @@ const HEADLINES = {
   introduced: "Introduced here: not native to {region}; people brought it. Please report it.",
   out_of_range: "Out of its known range in {region}: possibly a new introduction or an escaped animal. Please report it.",
   unknown: "No range data: we cannot say whether it belongs in {region}.",
-  uncertain: "Not sure: the model is not confident enough to give a verdict.",
+  uncertain: "Not sure: we can't tell from this photo well enough to give a verdict.",
   no_animal: "No animal found in the photo.",
 };
 const CONTACT_KINDS = { invasive_species_hotline: "invasive species hotline", wildlife_agency: "wildlife agency", animal_control: "animal control" };
@@ -73,9 +73,25 @@ function explain(error) {
   if (error.status === 413 || error.code === "image_too_large") return "This photo is too large for the server. Try a smaller one.";
   if (error.status === 429) return "Too many reports in a short time. Wait a minute and try again.";
   if (error.status === 503 || error.status === 0) return "The server is busy or unreachable. Try again in a moment.";
-  const fields = Object.entries(error.fields || {}).map(([k, v]) => `${k}: ${[].concat(v).join(" ")}`).filter((t) => !t.endsWith(error.message));
-  return error.message + (fields.length ? ` (${fields.join("; ")})` : "");
+  return fieldMessages(error).join(" ") || error.message;
 }
+
+// Field errors as sentences for people: "Latitude: ensure this value is less than or equal to 90.",
+// never a key such as non_field_errors or detail (those messages stand on their own).
+const FIELD_LABELS = { latitude: "Latitude", longitude: "Longitude", photo: "Photo", observed_at: "Date", username: "Username",
+  password: "Password", email: "E-mail", taxon: "Taxon", region: "Region", decision: "Decision" };
+function fieldMessages(error) {
+  const out = [];
+  const walk = (key, value) => {
+    if (value && typeof value === "object" && !Array.isArray(value)) { Object.entries(value).forEach(([k, v]) => walk(k, v)); return; }
+    const text = [].concat(value).map(String).map(sentence).join(" ");
+    const label = FIELD_LABELS[key];
+    out.push(label ? `${label}: ${text}` : text);
+  };
+  Object.entries(error.fields || {}).forEach(([k, v]) => walk(k, v));
+  return out;
+}
+const sentence = (text) => { const t = text.trim(); return t ? t[0].toUpperCase() + t.slice(1) + (/[.!?]$/.test(t) ? "" : ".") : t; };
 
 // ---- auth -------------------------------------------------------------------------------------
 function showLoggedIn() {
@@ -87,6 +103,7 @@ function showLoggedIn() {
   $("who").hidden = !who;
   $("who").textContent = who ? "Signed in as " + who : "";
   loadHistory();
+  document.dispatchEvent(new Event("rangewatch:login")); // review.js shows its desk to reviewers
 }
 
 function showLoggedOut(message) {
@@ -97,6 +114,7 @@ function showLoggedOut(message) {
   $("logout").hidden = true;
   $("who").hidden = true;
   $("auth-error").textContent = message || "";
+  document.dispatchEvent(new Event("rangewatch:logout"));
 }
 
 $("auth-form").addEventListener("submit", async (event) => {
@@ -119,8 +137,7 @@ $("auth-form").addEventListener("submit", async (event) => {
 });
 
 function explainAuth(error) {
-  const fields = Object.entries(error.fields || {}).map(([k, v]) => `${k}: ${[].concat(v).join(" ")}`);
-  return fields.length ? fields.join("; ") : error.message;
+  return fieldMessages(error).join(" ") || sentence(error.message);
 }
 
 $("logout").addEventListener("click", async () => {
@@ -197,7 +214,17 @@ async function untilFinal(observation, timeoutMs = 120000) {
 // ---- result card ------------------------------------------------------------------------------
 function taxonName(taxon) {
   if (!taxon) return "no animal";
-  return taxon.common_name && taxon.common_name !== taxon.scientific_name ? `${taxon.common_name} (${taxon.scientific_name})` : taxon.scientific_name;
+  const common = taxon.common_name && taxon.common_name !== taxon.scientific_name ? taxon.common_name : "";
+  const scientific = isSpecies(taxon) ? taxon.scientific_name : `${taxon.rank} ${taxon.scientific_name}`;
+  return common ? `${capitalise(common)} (${scientific})` : capitalise(scientific);
+}
+const isSpecies = (taxon) => !taxon.rank || taxon.rank === "species" || taxon.rank === "subspecies";
+const capitalise = (text) => (text ? text[0].toUpperCase() + text.slice(1) : text);
+
+// "62% confident", and for a genus or family answer the plain reason it stops there.
+function confidenceText(score, taxon) {
+  const sure = `${Math.round(score * 100)}% confident`;
+  return taxon && !isSpecies(taxon) ? `${sure}: we can't tell which species from this photo.` : sure;
 }
 
 function el(tag, text, attrs = {}) {
@@ -242,11 +269,11 @@ async function showResult(observation, localPreview) {
   } else {
     const ident = observation.identification;
     const top = (observation.predictions || [])[0];
-    $("result-species").textContent = ident ? taxonName(ident.taxon) : top ? (top.taxon ? taxonName(top.taxon) : top.key) : "";
+    // No identification: the photo was not clear enough to name one, so the best guess is said as one.
+    const guess = top && top.taxon ? `Possibly ${taxonName(top.taxon)}` : "";
+    $("result-species").textContent = ident ? taxonName(ident.taxon) : guess;
     const score = ident ? ident.score : top ? top.score : null;
-    if (score !== null && score !== undefined) {
-      $("result-confidence").textContent = `${Math.round(score * 100)}% confident` + (ident && ident.taxon.rank !== "species" ? ` (${ident.taxon.rank} level)` : "");
-    }
+    if (score !== null && score !== undefined) $("result-confidence").textContent = confidenceText(score, ident && ident.taxon);
     const verdict = observation.verdict;
     if (verdict) {
       const region = (verdict.region && verdict.region.name) || "this place";
@@ -264,6 +291,15 @@ async function showResult(observation, localPreview) {
   card.scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
+// The taxon whose range the card maps: the answer's, or for a "please verify" answer (it names none)
+// the best candidate not expected here, the one the answer asks about.
+function mappedTaxon(observation) {
+  if (observation.identification) return observation.identification.taxon;
+  if (!observation.alert || observation.alert.level !== "possible") return null;
+  const asked = (observation.predictions || []).find((p) => p.taxon && p.expected_here === false);
+  return asked ? asked.taxon : null;
+}
+
 // The map of the card: the sighting, the regions the verdict looked at, and the taxon's native range
 // and alien records, in the legend's colours (ranges/rangemap.js).
 let resultMap = null;
@@ -273,7 +309,7 @@ async function renderMap(observation) {
   delete node.dataset.ready;
   const location = observation.location || {};
   const hasPoint = typeof location.latitude === "number" && typeof location.longitude === "number";
-  const taxon = observation.status === "done" && observation.identification ? observation.identification.taxon : null;
+  const taxon = observation.status === "done" ? mappedTaxon(observation) : null;
   // The region that decided the verdict and the most specific one at the point (a county, a state):
   // the broader ones (the whole country, with its far islands) would only clutter a phone-sized map.
   const verdict = observation.verdict || {};
@@ -322,7 +358,7 @@ function renderFacts(info) {
 
 function renderAlert(alert) {
   if (!alert) return;
-  $("alert-message").textContent = (alert.level === "possible" ? "Possible match of a watch-listed species. " : "") + alert.message;
+  $("alert-message").textContent = alert.message;
   const list = $("contacts");
   list.replaceChildren();
   for (const c of alert.contacts || []) {
