@@ -1,5 +1,6 @@
-"""The classification step of an observation: claim the job, run the active model, decide the
-taxon (with roll-up), compute the verdict, store prediction and verdict in one transaction."""
+"""The classification step of an observation: claim the job, run the active model, build the served
+copy of the photo, decide the taxon (with roll-up), compute the verdict, store prediction and verdict
+in one transaction."""
 from __future__ import annotations
 
 import logging
@@ -11,7 +12,9 @@ from django.utils import timezone
 
 from classifier.inference import classify_photo
 from classifier.models import ModelVersion
+from ml.images import ImageError
 from observations.models import Observation, Prediction, Verdict
+from observations.photos import photo_derivative_build
 from observations.signals import observation_classified
 from ranges.selectors import contact_snapshot, contacts_or_fallback, identify_here
 from species.selectors import taxa_by_keys
@@ -46,6 +49,13 @@ def observation_classify(*, observation_id: int) -> str:
     version, result = classify_photo(data)
     if not result.ok:
         observation_fail(observation_id=observation.pk, code=result.error_code, detail=result.error_detail)
+        return Observation.Status.FAILED
+    # The served copy is made here, once, from the bytes already read: no web process ever decodes
+    # a photo (a 7000x7000 PNG took a web process to 3.8 GB and it kept it). `done` implies it exists.
+    try:
+        photo_derivative_build(observation=observation, data=data)
+    except ImageError as exc:
+        observation_fail(observation_id=observation.pk, code=exc.code, detail=exc.detail)
         return Observation.Status.FAILED
     observation_record_result(observation=observation, model_version=version, taxon_scores=result.taxon_scores, top_k=result.top_k)
     return Observation.Status.DONE
