@@ -3,7 +3,9 @@ served copy of a photo, made from the same RGB the model sees."""
 from __future__ import annotations
 
 import io
+import threading
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,6 +108,31 @@ def _check(img: Image.Image, max_pixels: int) -> ImageInfo:
     return ImageInfo(format=img.format, width=width, height=height, decode_bytes=cost)
 
 
+class DecodeBudget:
+    """The bytes of decoding in flight in this process, bounded: a worker's task threads decode in
+    parallel, and six 7000x7000 photos at once took one to 2.8 GB. A decode waits while others hold
+    the budget; one alone always proceeds (each is already under the per-image budget)."""
+
+    def __init__(self):
+        self._changed = threading.Condition()
+        self.in_flight = 0
+
+    @contextmanager
+    def reserve(self, nbytes: int, *, limit: int):
+        with self._changed:
+            self._changed.wait_for(lambda: self.in_flight == 0 or self.in_flight + nbytes <= limit)
+            self.in_flight += nbytes
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.in_flight -= nbytes
+                self._changed.notify_all()
+
+
+_decoding = DecodeBudget()
+
+
 def inspect_image(source: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
     """Read only the header: format and size, checked against the allow-list and the pixel ceiling."""
     with _open(source) as img:
@@ -126,13 +153,15 @@ def load_rgb(source: bytes | str | Path, *, target_size: int | None = None, max_
             scale = min(img.size) / target_size
             if scale >= 2:
                 img.draft("RGB", (max(1, int(img.size[0] / scale)), max(1, int(img.size[1] / scale))))
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img.seek(0)  # first frame of animations
-            img.load()
-        upright = ImageOps.exif_transpose(img)
-        rgb = _to_rgb(upright)
-        return rgb.copy() if rgb is img else rgb
+        # What this decode costs once drafted; the process's threads share one budget for it.
+        with _decoding.reserve(decode_bytes(img), limit=decode_budget(max_pixels)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                img.seek(0)  # first frame of animations
+                img.load()
+            upright = ImageOps.exif_transpose(img)
+            rgb = _to_rgb(upright)
+            return rgb.copy() if rgb is img else rgb
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

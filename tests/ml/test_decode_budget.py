@@ -81,3 +81,37 @@ def test_w2_served_copy_is_bounded_upright_and_carries_no_metadata():
     image = Image.open(io.BytesIO(served))
     assert image.size == (1536, 2048)  # upright, long side bounded
     assert not image.getexif() and b"CameraMaker" not in served and b"Exif" not in served
+
+
+def test_w1_decodes_in_flight_share_one_budget_per_process():
+    import threading
+
+    from ml.images import DecodeBudget
+
+    budget, events = DecodeBudget(), []
+    first_holds, second_tried = threading.Event(), threading.Event()
+
+    def big(name, hold: threading.Event | None):
+        with budget.reserve(300, limit=400):
+            events.append(f"{name} decoding")
+            if hold is not None:
+                first_holds.set()
+                hold.wait(5)
+        events.append(f"{name} done")
+
+    release = threading.Event()
+    first = threading.Thread(target=big, args=("first", release))
+    first.start()
+    first_holds.wait(5)
+    with budget.reserve(100, limit=400):  # a small photo still fits beside it
+        events.append("small decoding")
+    second = threading.Thread(target=lambda: (second_tried.set(), big("second", None)))
+    second.start()
+    second_tried.wait(5)
+    second.join(0.3)
+    assert second.is_alive() and "second decoding" not in events  # 300 + 300 > 400: it waits
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert events == ["first decoding", "small decoding", "first done", "second decoding", "second done"]
+    assert budget.in_flight == 0
