@@ -9,7 +9,7 @@ from django.core.files.storage import default_storage
 from rest_framework import status
 
 from backend.errors import NotFound, ServiceError
-from ml.images import served_jpeg
+from ml.images import ImageError, served_jpeg
 from observations.models import Observation
 
 DERIVATIVE_MAX_SIDE = 2048
@@ -39,6 +39,25 @@ def photo_derivative_build(*, observation: Observation, data: bytes) -> str:
     if saved != key:  # another delivery of the same job saved it first: keep one file
         default_storage.delete(saved)
     return key
+
+
+def photo_derivatives_backfill(*, dry_run: bool = False) -> tuple[int, int]:
+    """Build the served copy of every finished observation that has none (records classified before
+    the worker built them). Returns (missing, built); a photo that cannot be decoded is skipped."""
+    missing = built = 0
+    for observation in Observation.objects.filter(status=Observation.Status.DONE).only("id", "uuid", "photo").iterator():
+        if default_storage.exists(derivative_key(observation)):
+            continue
+        missing += 1
+        if dry_run:
+            continue
+        try:
+            with observation.photo.open("rb") as fh:
+                photo_derivative_build(observation=observation, data=fh.read())
+            built += 1
+        except (ImageError, OSError):
+            continue
+    return missing, built
 
 
 def photo_derivative(*, observation: Observation) -> bytes:

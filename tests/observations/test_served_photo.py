@@ -95,3 +95,18 @@ def test_w5_sixteen_bit_png_is_not_served_white_and_transparent_pixels_stay_hidd
     right = served["hidden"][:, 72:]
     assert right.min() >= 240  # transparent: composited over white, the red never shows
     assert (served["hidden"][..., 0] - served["hidden"][..., 1]).max() < 40  # no reddish pixel anywhere
+
+
+def test_w2_records_classified_before_the_upgrade_get_their_served_copy_from_the_backfill(users, geo, model_version):
+    from django.core.management import call_command
+
+    from tests.world import classified
+
+    old = classified(users["alice"], 7, 2, [("Testus nativus", 0.9)], model_version)  # no served copy yet
+    url = f"/api/v1/observations/{old.uuid}/photo/"
+    assert api_for(users["alice"]).get(url).status_code == 404
+    out = io.StringIO()
+    call_command("build_photo_derivatives", "--dry-run", stdout=out)
+    assert "1 finished observations had no served photo; built 0" in out.getvalue()
+    call_command("build_photo_derivatives", stdout=out)
+    assert api_for(users["alice"]).get(url).status_code == 200
