@@ -160,19 +160,23 @@ class DwcaExportApi(APIView):
     def get(self, request):
         paginator = BoundedPagination()
         page = paginator.paginate_queryset(dwca_exports_for_user(user=request.user), request, view=self)
-        return paginator.get_paginated_response(DwcaExportOutputSerializer(page, many=True, context={"request": request}).data)
+        body = DwcaExportOutputSerializer(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(body)
 
     @extend_schema(
         tags=["exports"],
         request=DwcaExportInputSerializer,
-        responses={202: OpenApiResponse(DwcaExportOutputSerializer, description="accepted; follow Location, then download")},
+        responses={
+            202: OpenApiResponse(DwcaExportOutputSerializer, description="accepted; follow Location, then download"),
+        },
     )
     def post(self, request):
         data = DwcaExportInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         export = dwca_export_request(requested_by=request.user, verified_only=data.validated_data["verified_only"])
         body = DwcaExportOutputSerializer(export, context={"request": request}).data
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"], "Retry-After": str(EXPORT_RETRY_AFTER_SECONDS)})
+        headers = {"Location": body["url"], "Retry-After": str(EXPORT_RETRY_AFTER_SECONDS)}
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
 
 
 class DwcaExportDetailApi(APIView):
@@ -180,7 +184,9 @@ class DwcaExportDetailApi(APIView):
 
     permission_classes = [permissions.IsAuthenticated, IsReviewer]
 
-    @extend_schema(tags=["exports"], responses={200: DwcaExportOutputSerializer, 404: OpenApiResponse(description="not yours")})
+    @extend_schema(
+        tags=["exports"], responses={200: DwcaExportOutputSerializer, 404: OpenApiResponse(description="not yours")}
+    )
     def get(self, request, export_id):
         export = dwca_export_for_user(user=request.user, export_id=export_id)
         headers = {"Retry-After": str(EXPORT_RETRY_AFTER_SECONDS)} if export.status == DwcaExport.Status.QUEUED else {}

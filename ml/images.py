@@ -196,7 +196,9 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def served_jpeg(source: bytes | str | Path, *, max_side: int, max_pixels: int = DEFAULT_MAX_PIXELS, quality: int = 85) -> bytes:
+def served_jpeg(
+    source: bytes | str | Path, *, max_side: int, max_pixels: int = DEFAULT_MAX_PIXELS, quality: int = 85
+) -> bytes:
     """The copy of a photo that is shown to people: upright, the same RGB the model sees (`load_rgb`:
     transparency over white, 16-bit scaled), at most `max_side` on its long side, re-encoded from
     the pixels alone so no EXIF/XMP/ICC (GPS, camera serial) rides along. Raises ImageError."""

@@ -43,7 +43,9 @@ def observation_classify(*, observation_id: int) -> str:
     if observation.attempts >= MAX_ATTEMPTS:
         observation_fail(observation_id=observation.pk, code="too_many_attempts", detail=f"gave up after {observation.attempts} attempts")
         return Observation.Status.FAILED
-    claimed.update(status=Observation.Status.PROCESSING, attempts=observation.attempts + 1, worker=worker_identity(), updated=timezone.now())
+    claimed.update(
+        status=Observation.Status.PROCESSING, attempts=observation.attempts + 1, worker=worker_identity(), updated=timezone.now()
+    )
 
     with observation.photo.open("rb") as fh:
         data = fh.read()
@@ -132,12 +134,17 @@ def stuck_observations_sweep(
     processing_after_s = processing_after_s or settings.CELERY_TASK_TIME_LIMIT + 30
     visibility_timeout = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
     processing = Observation.objects.filter(status=Observation.Status.PROCESSING)
-    dead = _claimed_by_dead_workers(processing.filter(updated__lt=now - timedelta(seconds=HEARTBEAT_TTL_S)).exclude(worker=""))
+    claimed_a_while_ago = processing.filter(updated__lt=now - timedelta(seconds=HEARTBEAT_TTL_S)).exclude(worker="")
+    dead = _claimed_by_dead_workers(claimed_a_while_ago)
     stuck = processing.filter(pk__in=dead) | processing.filter(updated__lt=now - timedelta(seconds=processing_after_s))
     if broker_backlog is not None:
-        queued = Observation.objects.filter(status=Observation.Status.QUEUED, updated__lt=now - timedelta(seconds=queued_after_s))
+        queued = Observation.objects.filter(
+            status=Observation.Status.QUEUED, updated__lt=now - timedelta(seconds=queued_after_s)
+        )
         if broker_backlog > 0:
-            queued = queued.filter(Q(published_at__isnull=True) | Q(published_at__lt=now - timedelta(seconds=visibility_timeout)))
+            never_reached_the_broker = Q(published_at__isnull=True)
+            lost_from_the_broker = Q(published_at__lt=now - timedelta(seconds=visibility_timeout))
+            queued = queued.filter(never_reached_the_broker | lost_from_the_broker)
         stuck = stuck | queued
     again, failed = [], 0
     for observation in stuck.only("id", "attempts", "status"):

@@ -45,7 +45,8 @@ def photo_derivatives_backfill(*, dry_run: bool = False) -> tuple[int, int]:
     """Build the served copy of every finished observation that has none (records classified before
     the worker built them). Returns (missing, built); a photo that cannot be decoded is skipped."""
     missing = built = 0
-    for observation in Observation.objects.filter(status=Observation.Status.DONE).only("id", "uuid", "photo").iterator():
+    finished = Observation.objects.filter(status=Observation.Status.DONE).only("id", "uuid", "photo")
+    for observation in finished.iterator():
         if default_storage.exists(derivative_key(observation)):
             continue
         missing += 1
