@@ -8,7 +8,7 @@ from accounts.apis import LoginApi, LogoutApi, RegisterApi
 from backend.errors import api_not_found
 from backend.health import healthz
 from cameratraps.apis import DeploymentListApi, ProjectDetailApi, ProjectListApi, ProjectMediaApi, ProjectSequenceApi
-from community.apis import DwcaExportApi, FeedApi, FeedDetailApi, IdentificationListApi, ReviewApi, ReviewQueueApi
+from community.apis import DwcaExportApi, DwcaExportDetailApi, DwcaExportDownloadApi, FeedApi, FeedDetailApi, IdentificationListApi, ReviewApi, ReviewQueueApi
 from observations.apis import ObservationCreateApi, ObservationDetailApi, ObservationPhotoApi
 from observations.web import web_index
 from ranges.apis import CheckApi, RegionGeoJsonApi, RegionLookupApi, SpeciesRangeApi
@@ -24,6 +24,8 @@ api_v1 = [
     path("feed/", FeedApi.as_view(), name="feed"),
     path("feed/<uuid:observation_id>/", FeedDetailApi.as_view(), name="feed-detail"),
     path("exports/dwca/", DwcaExportApi.as_view(), name="export-dwca"),
+    path("exports/dwca/<uuid:export_id>/", DwcaExportDetailApi.as_view(), name="export-dwca-detail"),
+    path("exports/dwca/<uuid:export_id>/download/", DwcaExportDownloadApi.as_view(), name="export-dwca-download"),
     path("projects/", ProjectListApi.as_view(), name="project-list"),
     path("projects/<slug:name>/", ProjectDetailApi.as_view(), name="project-detail"),
     path("projects/<slug:name>/deployments/", DeploymentListApi.as_view(), name="project-deployments"),

@@ -3,16 +3,23 @@ when another model version is activated, and warmed up when the worker starts.
 
 The inference worker runs a thread pool (`-P threads --concurrency B`): each task thread decodes
 its own photo and waits on one shared forward pass (ml.engine.BatchingClassifier). The warm-up
-hooks below need this module imported at worker start: `celery worker -I classifier.inference`.
+and heartbeat hooks below need this module imported at worker start:
+`celery worker -I classifier.inference`.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
+import os
+import socket
 import threading
+import time
 
 from celery import current_app, signals
 from celery.exceptions import WorkerShutdown
 from django.conf import settings
+from django.core.cache import cache
 from django.db import close_old_connections, connection
 
 from classifier.models import ModelVersion
@@ -135,10 +142,78 @@ def warm_up() -> None:
         connection.close()  # task threads open their own connections
 
 
+# -- heartbeat: which worker process holds a job, and is it still alive? --------------------------
+# A process that runs classifications writes a key with a short TTL into the shared cache every
+# few seconds; the observation records the process that claimed it (`worker_identity`). When the
+# process dies (SIGKILL, OOM, a lost host) the key expires and the sweeper reclaims its jobs
+# within HEARTBEAT_TTL_S plus one sweep, instead of waiting out the task's time limit (~220 s).
+HEARTBEAT_EVERY_S = 5.0
+HEARTBEAT_TTL_S = 15
+_identity = ""  # "" outside a worker process that beats (web, eager tasks in tests)
+
+
+def _heartbeat_key(identity: str) -> str:
+    return f"classifier:worker-alive:{identity}"
+
+
+def worker_identity() -> str:
+    """This process's name for the observations it claims ("host:pid"), or "" if it sends no heartbeat."""
+    return _identity
+
+
+def workers_alive(identities) -> set[str]:
+    """The identities among `identities` whose heartbeat has not expired (one cache round trip)."""
+    keys = {_heartbeat_key(i): i for i in identities}
+    return {keys[k] for k in cache.get_many(list(keys))}
+
+
+def heartbeat_start() -> str:
+    """Beat from this process (a daemon thread, so it dies with the process and nothing else).
+    Idempotent. Returns the identity."""
+    global _identity
+    with _lock:
+        if _identity:
+            return _identity
+        _identity = f"{socket.gethostname()}:{os.getpid()}"
+    key = _heartbeat_key(_identity)
+
+    def beat() -> None:
+        while True:
+            try:
+                cache.set(key, 1, timeout=HEARTBEAT_TTL_S)
+            except Exception as exc:  # noqa: BLE001 - a cache outage must not end the beat; the next one retries
+                log.warning("worker heartbeat not written: %s", exc)
+            time.sleep(HEARTBEAT_EVERY_S)
+
+    cache.set(key, 1, timeout=HEARTBEAT_TTL_S)  # alive before the first task is claimed
+    threading.Thread(target=beat, name="worker-heartbeat", daemon=True).start()
+    log.info("worker heartbeat %s every %.0fs (ttl %ss)", _identity, HEARTBEAT_EVERY_S, HEARTBEAT_TTL_S)
+    return _identity
+
+
+# -- memory: give decoded photos back to the OS ---------------------------------------------------
+_M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+BIG_ALLOCATION_BYTES = 4 * 2**20
+
+
+def release_big_buffers_to_the_os() -> bool:
+    """Serve allocations over 4 MB from mmap, so they return to the OS when freed. Pillow holds a
+    decoded photo in 16 MB blocks; glibc's adaptive threshold soon serves those from per-thread
+    arenas that never shrink, so a thread-pool worker kept 2.6 GB after six 7000x7000 photos
+    (358 MB with the threshold fixed; bench/photo_memory.py). False where the libc is not glibc."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, BIG_ALLOCATION_BYTES))
+    except (OSError, AttributeError):
+        return False
+
+
 @signals.worker_process_init.connect(weak=False)
 def _warm_up_process(**kwargs) -> None:
     # prefork children and the solo pool; the thread pool sends worker_ready only.
     if _consumes_inference(current_app):
+        release_big_buffers_to_the_os()
+        heartbeat_start()
         warm_up()
 
 
@@ -148,4 +223,6 @@ def _warm_up_ready(sender=None, **kwargs) -> None:
     if pool is None or type(pool).__module__ != "celery.concurrency.thread":
         return  # prefork children and solo warmed up in worker_process_init
     if _consumes_inference(sender.app):
+        release_big_buffers_to_the_os()
+        heartbeat_start()
         warm_up()

@@ -1,17 +1,18 @@
-"""Thin views of the community: the public feed, identifications, expert review, Darwin Core export."""
-import io
-
-from django.http import HttpResponse
+"""Thin views of the community: the public feed, identifications, expert review, Darwin Core exports
+(background jobs with a download link)."""
+from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import permissions, status
+from rest_framework import permissions, serializers, status
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from accounts.permissions import IsReviewer
 from backend.errors import ServiceError
 from backend.pagination import BoundedPagination
-from community.dwca import dwca_write
+from community.exports import dwca_export_archive, dwca_export_for_user, dwca_export_request, dwca_exports_for_user
+from community.models import DwcaExport
 from community.selectors import identifications_for, review_queue
 from community.serializers import (
     IdentificationInputSerializer,
@@ -25,6 +26,9 @@ from observations.apis import observation_detail
 from observations.selectors import observation_for_viewer, observation_public, observation_visible, public_observation, public_observations
 from observations.serializers import ObservationDetailOutputSerializer
 from species.selectors import taxon_by_key_or_id
+
+
+EXPORT_RETRY_AFTER_SECONDS = 5
 
 
 def _taxon(value):
@@ -129,13 +133,86 @@ class ReviewQueueApi(APIView):
         return paginator.get_paginated_response(ObservationDetailOutputSerializer([observation_detail(o) for o in page], many=True).data)
 
 
+class DwcaExportOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="uuid")
+    status = serializers.CharField()
+    verified_only = serializers.BooleanField()
+    records = serializers.IntegerField(allow_null=True)
+    failure = serializers.CharField()
+    created = serializers.DateTimeField()
+    finished = serializers.DateTimeField(allow_null=True)
+    url = serializers.SerializerMethodField()
+    download = serializers.SerializerMethodField()
+
+    def get_url(self, export) -> str:
+        return reverse("export-dwca-detail", kwargs={"export_id": export.uuid}, request=self.context["request"])
+
+    def get_download(self, export) -> str | None:
+        if export.status != DwcaExport.Status.DONE:
+            return None
+        return reverse("export-dwca-download", kwargs={"export_id": export.uuid}, request=self.context["request"])
+
+
+class DwcaExportInputSerializer(serializers.Serializer):
+    verified_only = serializers.BooleanField(default=False)
+
+
 class DwcaExportApi(APIView):
+    """Darwin Core Archive exports, written by a worker: POST asks for one (202 with its link), GET
+    lists the caller's own."""
+
     permission_classes = [permissions.IsAuthenticated, IsReviewer]
 
-    @extend_schema(tags=["exports"], parameters=[OpenApiParameter("verified_only", bool)], responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    @extend_schema(tags=["exports"], responses={200: DwcaExportOutputSerializer(many=True)})
     def get(self, request):
-        buf = io.BytesIO()
-        dwca_write(buf, verified_only=request.query_params.get("verified_only", "").lower() in ("1", "true", "yes"))
-        response = HttpResponse(buf.getvalue(), content_type="application/zip")
-        response["Content-Disposition"] = 'attachment; filename="rangewatch-dwca.zip"'
-        return response
+        paginator = BoundedPagination()
+        page = paginator.paginate_queryset(dwca_exports_for_user(user=request.user), request, view=self)
+        body = DwcaExportOutputSerializer(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(body)
+
+    @extend_schema(
+        tags=["exports"],
+        request=DwcaExportInputSerializer,
+        responses={
+            202: OpenApiResponse(DwcaExportOutputSerializer, description="accepted; follow Location, then download"),
+        },
+    )
+    def post(self, request):
+        data = DwcaExportInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        export = dwca_export_request(requested_by=request.user, verified_only=data.validated_data["verified_only"])
+        body = DwcaExportOutputSerializer(export, context={"request": request}).data
+        headers = {"Location": body["url"], "Retry-After": str(EXPORT_RETRY_AFTER_SECONDS)}
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
+
+
+class DwcaExportDetailApi(APIView):
+    """One of the caller's exports: its state, and the download link once it is written."""
+
+    permission_classes = [permissions.IsAuthenticated, IsReviewer]
+
+    @extend_schema(
+        tags=["exports"], responses={200: DwcaExportOutputSerializer, 404: OpenApiResponse(description="not yours")}
+    )
+    def get(self, request, export_id):
+        export = dwca_export_for_user(user=request.user, export_id=export_id)
+        headers = {"Retry-After": str(EXPORT_RETRY_AFTER_SECONDS)} if export.status == DwcaExport.Status.QUEUED else {}
+        return Response(DwcaExportOutputSerializer(export, context={"request": request}).data, headers=headers)
+
+
+class DwcaExportDownloadApi(APIView):
+    """The written archive, streamed from storage."""
+
+    permission_classes = [permissions.IsAuthenticated, IsReviewer]
+
+    @extend_schema(
+        tags=["exports"],
+        responses={
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            404: OpenApiResponse(description="not yours, or the export failed"),
+            425: OpenApiResponse(description="still being written"),
+        },
+    )
+    def get(self, request, export_id):
+        archive = dwca_export_archive(export=dwca_export_for_user(user=request.user, export_id=export_id))
+        return FileResponse(archive, as_attachment=True, filename="rangewatch-dwca.zip", content_type="application/zip")

@@ -1,4 +1,7 @@
-"""What people add to an observation: identifications (the community taxon) and expert reviews."""
+"""What people add to an observation: identifications (the community taxon) and expert reviews;
+Darwin Core Archive export jobs."""
+import uuid
+
 from django.conf import settings
 from django.db import models
 
@@ -40,3 +43,33 @@ class Review(models.Model):
 
     class Meta:
         ordering = ["created", "id"]
+
+
+def export_key(instance, filename):
+    return f"exports/dwca/{instance.uuid.hex}.zip"
+
+
+class DwcaExport(models.Model):
+    """A Darwin Core Archive export, written by a worker into private storage and downloaded by the
+    reviewer who asked for it (inside the request, 6.6 ms a record took ~9k records past 60 s)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        DONE = "done"
+        FAILED = "failed"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="dwca_exports")
+    verified_only = models.BooleanField(default=False)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    file = models.FileField(upload_to=export_key, blank=True)
+    records = models.PositiveIntegerField(null=True, blank=True)
+    failure = models.CharField(max_length=300, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self):
+        return f"DwC-A export {self.uuid} ({self.status})"

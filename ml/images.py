@@ -1,8 +1,11 @@
-"""The one image loader: allow-listed formats, bounded decode, upright RGB, typed failures."""
+"""The one image loader: allow-listed formats, bounded decode, upright RGB, typed failures; and the
+served copy of a photo, made from the same RGB the model sees."""
 from __future__ import annotations
 
 import io
+import threading
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +14,21 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "MPO", "HEIF"})
 DEFAULT_MAX_PIXELS = 50_000_000
+
+# Bytes per pixel held at the peak of `load_rgb` for a photo opened in each mode: Pillow's decoded
+# image (3- and 4-band images take 32 bits a pixel) plus the working copies of the way to upright
+# RGB (exif_transpose, compositing transparency, rescaling 16/32-bit). A small file can declare a
+# costly decode (a 155 KB PNG of 7000x7000 RGBA needs ~640 MB), so the budget is checked from the
+# header, before any pixel is decoded: width x height x frames x these bytes.
+_RGB_PEAK_BYTES = 8  # decoded 4 + rotated copy 4
+_PEAK_BYTES_PER_PIXEL = {
+    "1": 6, "L": 6, "P": 6,  # 1 + 1 rotated + 4 RGB
+    "RGB": _RGB_PEAK_BYTES,
+    "CMYK": 12, "YCbCr": 12, "LAB": 12, "HSV": 12,  # 4 + 4 rotated + 4 RGB
+    "RGBA": 13, "RGBa": 13, "LA": 13, "La": 13, "PA": 13, "P+transparency": 13,  # 4 + 4 + RGB 4 + mask 1
+    "I;16": 14, "I;16B": 14, "I;16L": 14, "I;16N": 14,  # 2 + 2 + float32 4 + L 1 + ... + RGB 4
+    "I": 18, "F": 18,
+}
 
 IMAGE_CORRUPT = "image_corrupt"
 IMAGE_TOO_LARGE = "image_too_large"
@@ -38,6 +56,22 @@ class ImageInfo:
     format: str
     width: int
     height: int
+    decode_bytes: int = 0  # the memory decoding it to RGB takes at its peak (see _PEAK_BYTES_PER_PIXEL)
+
+
+def decode_budget(max_pixels: int) -> int:
+    """The decode budget that goes with a pixel ceiling: any 8-bit RGB photo under the ceiling fits;
+    deeper, transparent or animated images fit only when smaller."""
+    return max_pixels * _RGB_PEAK_BYTES
+
+
+def decode_bytes(img: Image.Image) -> int:
+    """The peak memory `load_rgb` needs for this opened (not yet decoded) image: pixels x bytes per
+    pixel for its mode and bit depth x frames (every frame counts: a format may decode them all)."""
+    mode = "P+transparency" if img.mode == "P" and "transparency" in img.info else img.mode
+    per_pixel = _PEAK_BYTES_PER_PIXEL.get(mode, max(_PEAK_BYTES_PER_PIXEL.values()))
+    frames = max(1, getattr(img, "n_frames", 1))
+    return img.size[0] * img.size[1] * frames * per_pixel
 
 
 def _open(source: bytes | str | Path) -> Image.Image:
@@ -60,7 +94,43 @@ def _check(img: Image.Image, max_pixels: int) -> ImageInfo:
         raise ImageError(IMAGE_CORRUPT, "image has no pixels")
     if width * height > max_pixels:
         raise ImageError(IMAGE_TOO_LARGE, f"{width}x{height} exceeds the limit of {max_pixels} pixels")
-    return ImageInfo(format=img.format, width=width, height=height)
+    try:
+        cost = decode_bytes(img)
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError) as exc:  # counting frames reads on
+        raise ImageError(IMAGE_CORRUPT, f"the image data is damaged or truncated: {exc}") from exc
+    budget = decode_budget(max_pixels)
+    if cost > budget:
+        raise ImageError(
+            IMAGE_TOO_LARGE,
+            f"{width}x{height} {img.mode} x {getattr(img, 'n_frames', 1)} frame(s) needs {cost // 2**20} MB to decode, "
+            f"over the budget of {budget // 2**20} MB",
+        )
+    return ImageInfo(format=img.format, width=width, height=height, decode_bytes=cost)
+
+
+class DecodeBudget:
+    """The bytes of decoding in flight in this process, bounded: a worker's task threads decode in
+    parallel, and six 7000x7000 photos at once took one to 2.8 GB. A decode waits while others hold
+    the budget; one alone always proceeds (each is already under the per-image budget)."""
+
+    def __init__(self):
+        self._changed = threading.Condition()
+        self.in_flight = 0
+
+    @contextmanager
+    def reserve(self, nbytes: int, *, limit: int):
+        with self._changed:
+            self._changed.wait_for(lambda: self.in_flight == 0 or self.in_flight + nbytes <= limit)
+            self.in_flight += nbytes
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.in_flight -= nbytes
+                self._changed.notify_all()
+
+
+_decoding = DecodeBudget()
 
 
 def inspect_image(source: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
@@ -83,13 +153,15 @@ def load_rgb(source: bytes | str | Path, *, target_size: int | None = None, max_
             scale = min(img.size) / target_size
             if scale >= 2:
                 img.draft("RGB", (max(1, int(img.size[0] / scale)), max(1, int(img.size[1] / scale))))
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img.seek(0)  # first frame of animations
-            img.load()
-        upright = ImageOps.exif_transpose(img)
-        rgb = _to_rgb(upright)
-        return rgb.copy() if rgb is img else rgb
+        # What this decode costs once drafted; the process's threads share one budget for it.
+        with _decoding.reserve(decode_bytes(img), limit=decode_budget(max_pixels)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                img.seek(0)  # first frame of animations
+                img.load()
+            upright = ImageOps.exif_transpose(img)
+            rgb = _to_rgb(upright)
+            return rgb.copy() if rgb is img else rgb
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -104,20 +176,38 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     mode = img.mode
     if mode == "RGB":
         return img
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        # 16/32-bit greyscale: scale to the image's own range instead of clipping to white.
-        arr = np.asarray(img, dtype=np.float64)
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        # 16/32-bit greyscale: scale to the image's own range instead of clipping to white
+        # (float32, in place: the decode budget counts 4 bytes a pixel for it).
+        arr = np.nan_to_num(np.asarray(img, dtype=np.float32), copy=False)
         lo, hi = float(arr.min()), float(arr.max())
-        arr = np.zeros_like(arr) if hi <= lo else (arr - lo) * (255.0 / (hi - lo))
+        if hi <= lo:
+            arr[...] = 0
+        else:
+            arr -= lo
+            arr *= 255.0 / (hi - lo)
         return Image.fromarray(arr.astype(np.uint8), "L").convert("RGB")
-    if mode == "F":
-        arr = np.nan_to_num(np.asarray(img, dtype=np.float64))
-        lo, hi = float(arr.min()), float(arr.max())
-        arr = np.zeros_like(arr) if hi <= lo else (arr - lo) * (255.0 / (hi - lo))
-        return Image.fromarray(arr.astype(np.uint8), "L").convert("RGB")
-    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
-        # Composite transparency over white so hidden pixels don't show.
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
+    if mode in ("RGBA", "RGBa", "LA", "La", "PA") or (mode == "P" and "transparency" in img.info):
+        # Composite transparency over white so hidden pixels don't show (the served copy too).
+        rgba = img if mode == "RGBA" else img.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
     return img.convert("RGB")
+
+
+def served_jpeg(
+    source: bytes | str | Path, *, max_side: int, max_pixels: int = DEFAULT_MAX_PIXELS, quality: int = 85
+) -> bytes:
+    """The copy of a photo that is shown to people: upright, the same RGB the model sees (`load_rgb`:
+    transparency over white, 16-bit scaled), at most `max_side` on its long side, re-encoded from
+    the pixels alone so no EXIF/XMP/ICC (GPS, camera serial) rides along. Raises ImageError."""
+    info = inspect_image(source, max_pixels)
+    # JPEG decodes at a reduced scale when the result is small anyway (draft targets the short side).
+    short_side_target = max(1, max_side * min(info.width, info.height) // max(info.width, info.height))
+    image = load_rgb(source, target_size=short_side_target, max_pixels=max_pixels)
+    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    clean = Image.frombytes("RGB", image.size, image.tobytes())
+    buf = io.BytesIO()
+    clean.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()

@@ -151,15 +151,20 @@ class ObservationDetailApi(APIView):
 
 
 class ObservationPhotoApi(APIView):
-    """The EXIF-stripped derivative (never the original): for whoever may see the observation, or
-    anyone holding a signed link from an alert (`?sig=`)."""
+    """The EXIF-stripped derivative (never the original), as the worker stored it: for whoever may see
+    the observation, or anyone holding a signed link from an alert (`?sig=`). Nothing is decoded here."""
 
     authentication_classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
     permission_classes = [permissions.AllowAny]
 
     @extend_schema(
         tags=TAGS,
-        responses={(200, "image/jpeg"): OpenApiTypes.BINARY, 401: OpenApiResponse(description="log in or use a signed link")},
+        responses={
+            (200, "image/jpeg"): OpenApiTypes.BINARY,
+            401: OpenApiResponse(description="log in or use a signed link"),
+            404: OpenApiResponse(description="not visible, or no served photo (the photo could not be read)"),
+            425: OpenApiResponse(description="not ready: the served copy is made when the classification finishes"),
+        },
     )
     def get(self, request, observation_id):
         sig = request.query_params.get("sig", "")

@@ -1,5 +1,6 @@
-"""The classification step of an observation: claim the job, run the active model, decide the
-taxon (with roll-up), compute the verdict, store prediction and verdict in one transaction."""
+"""The classification step of an observation: claim the job, run the active model, build the served
+copy of the photo, decide the taxon (with roll-up), compute the verdict, store prediction and verdict
+in one transaction."""
 from __future__ import annotations
 
 import logging
@@ -7,11 +8,14 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from classifier.inference import classify_photo
+from classifier.inference import HEARTBEAT_TTL_S, classify_photo, worker_identity, workers_alive
 from classifier.models import ModelVersion
+from ml.images import ImageError
 from observations.models import Observation, Prediction, Verdict
+from observations.photos import photo_derivative_build
 from observations.signals import observation_classified
 from ranges.selectors import contact_snapshot, contacts_or_fallback, identify_here
 from species.selectors import taxa_by_keys
@@ -39,13 +43,22 @@ def observation_classify(*, observation_id: int) -> str:
     if observation.attempts >= MAX_ATTEMPTS:
         observation_fail(observation_id=observation.pk, code="too_many_attempts", detail=f"gave up after {observation.attempts} attempts")
         return Observation.Status.FAILED
-    claimed.update(status=Observation.Status.PROCESSING, attempts=observation.attempts + 1, updated=timezone.now())
+    claimed.update(
+        status=Observation.Status.PROCESSING, attempts=observation.attempts + 1, worker=worker_identity(), updated=timezone.now()
+    )
 
     with observation.photo.open("rb") as fh:
         data = fh.read()
     version, result = classify_photo(data)
     if not result.ok:
         observation_fail(observation_id=observation.pk, code=result.error_code, detail=result.error_detail)
+        return Observation.Status.FAILED
+    # The served copy is made here, once, from the bytes already read: no web process ever decodes
+    # a photo (a 7000x7000 PNG took a web process to 3.8 GB and it kept it). `done` implies it exists.
+    try:
+        photo_derivative_build(observation=observation, data=data)
+    except ImageError as exc:
+        observation_fail(observation_id=observation.pk, code=exc.code, detail=exc.detail)
         return Observation.Status.FAILED
     observation_record_result(observation=observation, model_version=version, taxon_scores=result.taxon_scores, top_k=result.top_k)
     return Observation.Status.DONE
@@ -101,24 +114,55 @@ def _upsert_for_observation(model, observation: Observation, **values):
     return row
 
 
-def stuck_observations_sweep(*, queued_after_s: int | None = None, processing_after_s: int | None = None) -> tuple[list[int], int]:
-    """Jobs stuck in `queued` (broker down at upload) or `processing` past the hard time limit
-    (worker died): those under MAX_ATTEMPTS are returned to be enqueued again (their `updated` is
-    touched so the next sweep leaves them alone for a while), the others fail with a typed reason.
-    Returns (ids to enqueue, number failed)."""
+def stuck_observations_sweep(
+    *, broker_backlog: int | None, queued_after_s: int | None = None, processing_after_s: int | None = None
+) -> tuple[list[int], int]:
+    """Find jobs that no worker will finish and return them to the queue; those at MAX_ATTEMPTS
+    fail with a typed reason. Returns (ids to publish again, number failed).
+
+    - `processing` whose worker's heartbeat expired (it was killed): reclaimed within
+      HEARTBEAT_TTL_S, not after the task's time limit; `processing` past the hard time limit
+      (or claimed by no beating worker) as before.
+    - `queued` for `queued_after_s`: published again only if nothing can be waiting for it in the
+      broker: the broker refused it (`published_at` null), the broker's inference queue is empty
+      (`broker_backlog` 0: restarted empty), or it was published longer ago than the visibility
+      timeout. A job still in a backlog is never re-sent: re-sending every round flooded the broker
+      (24 -> 436 messages in 7 minutes) and delayed every upload behind the copies.
+    `broker_backlog` None (the broker cannot be asked) publishes nothing this round."""
     now = timezone.now()
     queued_after_s = settings.RANGEWATCH_SWEEP_QUEUED_AFTER_S if queued_after_s is None else queued_after_s
     processing_after_s = processing_after_s or settings.CELERY_TASK_TIME_LIMIT + 30
-    stuck = Observation.objects.filter(status=Observation.Status.QUEUED, updated__lt=now - timedelta(seconds=queued_after_s)) | Observation.objects.filter(
-        status=Observation.Status.PROCESSING, updated__lt=now - timedelta(seconds=processing_after_s)
-    )
+    visibility_timeout = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
+    processing = Observation.objects.filter(status=Observation.Status.PROCESSING)
+    claimed_a_while_ago = processing.filter(updated__lt=now - timedelta(seconds=HEARTBEAT_TTL_S)).exclude(worker="")
+    dead = _claimed_by_dead_workers(claimed_a_while_ago)
+    stuck = processing.filter(pk__in=dead) | processing.filter(updated__lt=now - timedelta(seconds=processing_after_s))
+    if broker_backlog is not None:
+        queued = Observation.objects.filter(
+            status=Observation.Status.QUEUED, updated__lt=now - timedelta(seconds=queued_after_s)
+        )
+        if broker_backlog > 0:
+            never_reached_the_broker = Q(published_at__isnull=True)
+            lost_from_the_broker = Q(published_at__lt=now - timedelta(seconds=visibility_timeout))
+            queued = queued.filter(never_reached_the_broker | lost_from_the_broker)
+        stuck = stuck | queued
     again, failed = [], 0
     for observation in stuck.only("id", "attempts", "status"):
         if observation.attempts >= MAX_ATTEMPTS:
             code = "timeout" if observation.status == Observation.Status.PROCESSING else "too_many_attempts"
             observation_fail(observation_id=observation.pk, code=code, detail="the classification did not finish")
             failed += 1
-        else:
-            Observation.objects.filter(pk=observation.pk).update(updated=now)
+        elif broker_backlog is not None:
+            # Back to `queued`, marked as published now: the queued rule above then leaves it alone.
+            Observation.objects.filter(pk=observation.pk, status=observation.status).update(
+                status=Observation.Status.QUEUED, worker="", published_at=now, updated=now
+            )
             again.append(observation.pk)
     return again, failed
+
+
+def _claimed_by_dead_workers(processing) -> list[int]:
+    """Ids of `processing` jobs whose claiming worker sends no heartbeat any more."""
+    claims = dict(processing.values_list("pk", "worker"))
+    alive = workers_alive(set(claims.values())) if claims else set()
+    return [pk for pk, worker in claims.items() if worker not in alive]

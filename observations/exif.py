@@ -56,6 +56,10 @@ def read_photo_metadata(data: bytes) -> PhotoMetadata:
     meta = PhotoMetadata()
     try:
         with Image.open(io.BytesIO(data)) as img:
+            if img.format == "PNG" and "exif" not in img.info:
+                # PNG may keep EXIF after the pixels; Pillow's getexif() then decodes the whole image
+                # to reach it (a 7000x7000 PNG: ~200 MB in the web process). Read only what precedes them.
+                return meta
             exif = img.getexif()
             gps = exif.get_ifd(IFD.GPSInfo)
             sub = exif.get_ifd(IFD.Exif)

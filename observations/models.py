@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from classifier.models import ModelVersion
 from species.models import Sensitivity, Taxon
@@ -57,6 +58,10 @@ class Observation(models.Model):
     failure_code = models.CharField(max_length=40, blank=True)
     failure_detail = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Job bookkeeping for the sweeper: when the job was last handed to the broker (null: the broker
+    # refused it), and which worker process ("host:pid", classifier.inference) claimed it last.
+    published_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    worker = models.CharField(max_length=100, blank=True)
     idempotency_key = models.CharField(max_length=200, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)

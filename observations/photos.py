@@ -1,44 +1,77 @@
-"""Served photos: an EXIF-stripped derivative (never the original), and signed links for alerts."""
+"""Served photos: the EXIF-stripped derivative (never the original), built once by the worker right
+after classification, read (never decoded) by the web; and signed links for alerts."""
 from __future__ import annotations
-
-import io
 
 from django.conf import settings
 from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from PIL import Image, ImageOps
+from rest_framework import status
 
-from backend.errors import NotFound
+from backend.errors import NotFound, ServiceError
+from ml.images import ImageError, served_jpeg
 from observations.models import Observation
 
 DERIVATIVE_MAX_SIDE = 2048
 _SALT = "observations.photo-link"
 
 
+class PhotoNotReady(ServiceError):
+    """The served copy is made when the classification finishes: ask again after it (425 Too Early)."""
+
+    status = status.HTTP_425_TOO_EARLY
+    code = "photo_not_ready"
+
+
 def derivative_key(observation: Observation) -> str:
     return f"derivatives/{observation.uuid.hex[:2]}/{observation.uuid.hex}.jpg"
 
 
-def photo_derivative(*, observation: Observation) -> bytes:
-    """JPEG re-encoded by Pillow without EXIF/XMP/ICC text (no GPS, no camera serial); made once."""
+def photo_derivative_build(*, observation: Observation, data: bytes) -> str:
+    """Encode and store the served copy from the original's bytes (in the worker, right after the
+    model read them: same decode budget, same RGB). Rebuilding overwrites; it never leaves a second
+    file. Raises ml.images.ImageError for a photo that cannot be decoded. Returns the storage key."""
+    jpeg = served_jpeg(data, max_side=DERIVATIVE_MAX_SIDE, max_pixels=settings.RANGEWATCH_MAX_IMAGE_PIXELS)
     key = derivative_key(observation)
-    if default_storage.exists(key):
-        with default_storage.open(key, "rb") as fh:
+    if default_storage.exists(key):  # a redelivered job: storages rename rather than overwrite
+        default_storage.delete(key)
+    saved = default_storage.save(key, ContentFile(jpeg))
+    if saved != key:  # another delivery of the same job saved it first: keep one file
+        default_storage.delete(saved)
+    return key
+
+
+def photo_derivatives_backfill(*, dry_run: bool = False) -> tuple[int, int]:
+    """Build the served copy of every finished observation that has none (records classified before
+    the worker built them). Returns (missing, built); a photo that cannot be decoded is skipped."""
+    missing = built = 0
+    finished = Observation.objects.filter(status=Observation.Status.DONE).only("id", "uuid", "photo")
+    for observation in finished.iterator():
+        if default_storage.exists(derivative_key(observation)):
+            continue
+        missing += 1
+        if dry_run:
+            continue
+        try:
+            with observation.photo.open("rb") as fh:
+                photo_derivative_build(observation=observation, data=fh.read())
+            built += 1
+        except (ImageError, OSError):
+            continue
+    return missing, built
+
+
+def photo_derivative(*, observation: Observation) -> bytes:
+    """The stored served copy. Not made yet (queued, processing): PhotoNotReady; a photo that could
+    not be read (failed) or a record older than this rule: NotFound."""
+    if observation.status in (Observation.Status.QUEUED, Observation.Status.PROCESSING):
+        raise PhotoNotReady("the photo is served once its classification has finished; ask again then")
+    try:
+        with default_storage.open(derivative_key(observation), "rb") as fh:
             return fh.read()
-    Image.MAX_IMAGE_PIXELS = settings.RANGEWATCH_MAX_IMAGE_PIXELS
-    with observation.photo.open("rb") as fh:
-        image = Image.open(fh)
-        image.draft("RGB", (DERIVATIVE_MAX_SIDE, DERIVATIVE_MAX_SIDE))
-        image = ImageOps.exif_transpose(image).convert("RGB")
-    image.thumbnail((DERIVATIVE_MAX_SIDE, DERIVATIVE_MAX_SIDE))
-    # A fresh image from the pixels only: nothing of the original's metadata can ride along.
-    clean = Image.frombytes("RGB", image.size, image.tobytes())
-    buf = io.BytesIO()
-    clean.save(buf, "JPEG", quality=85)
-    data = buf.getvalue()
-    default_storage.save(key, ContentFile(data))
-    return data
+    except FileNotFoundError:
+        reason = f" ({observation.failure_code})" if observation.failure_code else ""
+        raise NotFound(f"this observation has no served photo{reason}") from None
 
 
 def photo_link(*, observation: Observation) -> str:

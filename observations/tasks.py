@@ -43,17 +43,35 @@ def classify_observation(observation_id: int) -> str:
 
 @shared_task(name="observations.sweep_stuck_observations", acks_late=True, max_retries=0)  # queue: default; beat runs it again
 def sweep_stuck_observations() -> dict:
-    again, failed = stuck_observations_sweep()
+    again, failed = stuck_observations_sweep(broker_backlog=inference_backlog())
     requeued = sum(classify_enqueue(observation_id=pk) for pk in again)
     return {"requeued": requeued, "failed": failed}
 
 
 def classify_enqueue(*, observation_id: int, batch: bool = False) -> bool:
-    """Publish the classification (on BATCH_QUEUE for a batch upload); a broker outage is logged,
-    not raised: the sweeper retries."""
+    """Publish the classification (on BATCH_QUEUE for a batch upload); a broker outage is logged, not
+    raised: the row says the broker never got it (`published_at` null) and the sweeper publishes it
+    once the broker is back."""
     try:
         classify_observation.apply_async(args=[observation_id], retry=True, **({"queue": BATCH_QUEUE} if batch else {}))
         return True
     except Exception as exc:  # noqa: BLE001 - kombu raises many connection error types
         log.warning("could not enqueue observation %s (%s); the sweeper will retry", observation_id, exc)
+        Observation.objects.filter(pk=observation_id, status=Observation.Status.QUEUED).update(published_at=None)
         return False
+
+
+def inference_backlog() -> int | None:
+    """Messages waiting in the broker's inference queues, interactive and batch (delivered but
+    unacknowledged ones are not counted), or None when the broker cannot be asked."""
+    queue = classify_observation.app.amqp.router.route({}, classify_observation.name)["queue"].name
+    try:
+        with classify_observation.app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1)
+            channel = conn.default_channel
+            return sum(
+                channel.queue_declare(queue=name, durable=True, auto_delete=False).message_count for name in (queue, BATCH_QUEUE)
+            )
+    except Exception as exc:  # noqa: BLE001 - kombu raises many connection error types
+        log.warning("could not read the inference queue's length (%s); nothing is re-published this round", exc)
+        return None

@@ -18,6 +18,7 @@ from accounts.services import token_create
 from classifier.models import ModelVersion
 from observations.models import Observation
 from observations.classification import observation_record_result
+from observations.photos import photo_derivative_build
 from tests.factories import TaxonFactory, UserFactory, contact, jpeg_bytes, region, status
 
 
@@ -69,9 +70,11 @@ def model_version(db):
 def classified(owner, lat, lon, top_k, model_version, **fields) -> Observation:
     """An uploaded and classified observation (the model's output given as `top_k`)."""
     observation = Observation(owner=owner, latitude=lat, longitude=lon, location_source="client", photo_format="JPEG", **fields)
-    observation.photo.save("upload", ContentFile(jpeg_bytes()), save=False)
+    jpeg = jpeg_bytes()
+    observation.photo.save("upload", ContentFile(jpeg), save=False)
     observation.save()
     observation_record_result(observation=observation, model_version=model_version, taxon_scores=dict(top_k), top_k=list(top_k))
+    photo_derivative_build(observation=observation, data=jpeg)  # the served copy, as the worker builds it
     observation.refresh_from_db()
     return observation
 

@@ -330,8 +330,9 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # A bounded publish: an upload never hangs on a dead broker (the sweeper re-enqueues later).
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
-# The sweeper re-enqueues uploads stuck in `queued` (broker down at upload, broker restarted empty).
-RANGEWATCH_SWEEP_INTERVAL_S = env.float("RANGEWATCH_SWEEP_INTERVAL_S", default=60.0)
+# The sweeper re-enqueues uploads stuck in `queued` (broker down at upload, broker restarted empty)
+# and reclaims a dead worker's jobs (heartbeat expired): every 10 s, so that takes ~30 s at most.
+RANGEWATCH_SWEEP_INTERVAL_S = env.float("RANGEWATCH_SWEEP_INTERVAL_S", default=10.0)
 RANGEWATCH_SWEEP_QUEUED_AFTER_S = env.int("RANGEWATCH_SWEEP_QUEUED_AFTER_S", default=60)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-observations": {"task": "observations.sweep_stuck_observations", "schedule": RANGEWATCH_SWEEP_INTERVAL_S},

@@ -104,7 +104,10 @@ def test_invasive_sighting_alerts_once_and_threatened_native_is_generalised(
     assert (public["latitude"], public["longitude"]) == (5.15, 25.65) and public["generalised"]
     in_feed = {item["id"]: item["location"] for item in APIClient().get("/api/v1/feed/").data["results"]}
     assert in_feed[threatened]["latitude"] == 5.15 and in_feed[sighting]["latitude"] == 7.123456
-    export = zipfile.ZipFile(io.BytesIO(rita.get("/api/v1/exports/dwca/").content))
+    with django_capture_on_commit_callbacks(execute=True):  # the export job runs (eagerly) after commit
+        started = rita.post("/api/v1/exports/dwca/", {}, format="json")
+    download = rita.get(started["Location"]).data["download"]
+    export = zipfile.ZipFile(io.BytesIO(b"".join(rita.get(download).streaming_content)))
     occurrences = export.read("occurrence.txt").decode()
     row = next(line.split("\t") for line in occurrences.splitlines() if threatened in line)
     assert "5.15" in row and "25.65" in row and any("0.1° grid cell" in cell for cell in row)

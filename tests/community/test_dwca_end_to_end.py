@@ -44,7 +44,9 @@ def upload(client, photo: bytes, **fields):
     return observation
 
 
-def test_accuracy_from_the_browser_and_from_exif_reaches_the_archive(settings, users, geo, tiny_artifact, tmp_path):
+def test_accuracy_from_the_browser_and_from_exif_reaches_the_archive(
+    settings, users, geo, tiny_artifact, tmp_path, eager_celery, django_capture_on_commit_callbacks
+):
     settings.RANGEWATCH_PUBLIC_BASE_URL = "https://rangewatch.example.org"
     settings.RANGEWATCH_DWCA_CONTACT_EMAIL = "records@aland.example.org"
     model_version_register(path=tiny_artifact, activate=True)
@@ -69,9 +71,12 @@ def test_accuracy_from_the_browser_and_from_exif_reaches_the_archive(settings, u
     )
     assert review.status_code == 200, review.data
 
-    export = rita.get("/api/v1/exports/dwca/")
-    assert export.status_code == 200
-    (tmp_path / "dwca.zip").write_bytes(export.content)
+    with django_capture_on_commit_callbacks(execute=True):  # the export job runs (eagerly) after commit
+        started = rita.post("/api/v1/exports/dwca/", {}, format="json")
+    assert started.status_code == 202
+    download = rita.get(rita.get(started["Location"]).data["download"])
+    assert download.status_code == 200
+    (tmp_path / "dwca.zip").write_bytes(b"".join(download.streaming_content))
     rows, _ = read_archive(tmp_path / "dwca.zip")
     assert gbif_offline_problems(rows) == []
     browser_row, media = rows[f"urn:uuid:{from_browser.uuid}"]

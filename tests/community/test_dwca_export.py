@@ -200,14 +200,18 @@ def test_a_licence_gbif_would_refuse_stops_the_export(settings, tmp_path):
     assert not (tmp_path / "dwca.zip").exists()
 
 
-def test_export_endpoint_for_reviewers_only(users, geo, model_version, tmp_path):
+def test_export_endpoint_for_reviewers_only(users, geo, model_version, tmp_path, eager_celery, django_capture_on_commit_callbacks):
     classified(users["alice"], 7, 2, [("Testus nativus", 0.9)], model_version)
     assert api_for(users["alice"]).get("/api/v1/exports/dwca/").status_code == 403
-    response = api_for(users["rita"]).get("/api/v1/exports/dwca/?verified_only=false")
-    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    assert api_for(users["alice"]).post("/api/v1/exports/dwca/", {}, format="json").status_code == 403
+    rita = api_for(users["rita"])
     path = tmp_path / "from-api.zip"
-    path.write_bytes(response.content)
-    assert len(read_archive(path)[0]) == 1
-    only_verified = api_for(users["rita"]).get("/api/v1/exports/dwca/?verified_only=true")
-    path.write_bytes(only_verified.content)
-    assert len(read_archive(path)[0]) == 0
+    for verified_only, expected in ((False, 1), (True, 0)):
+        with django_capture_on_commit_callbacks(execute=True):  # the job runs (eagerly) after commit
+            started = rita.post("/api/v1/exports/dwca/", {"verified_only": verified_only}, format="json")
+        assert started.status_code == 202
+        download = rita.get(started["Location"]).data["download"]
+        response = rita.get(download)
+        assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+        path.write_bytes(b"".join(response.streaming_content))
+        assert len(read_archive(path)[0]) == expected

@@ -7,7 +7,7 @@ from django.core.files.base import ContentFile
 from PIL import Image
 from rest_framework.test import APIClient
 
-from observations.photos import photo_link
+from observations.photos import photo_derivative_build, photo_link
 from tests.factories import jpeg_bytes
 from tests.world import api_for, classified
 
@@ -26,6 +26,7 @@ def test_r06_served_photo_has_no_exif_and_signed_link_works(users, geo, model_ve
     observation = classified(users["alice"], 7, 2, [("Testus nativus", 0.9)], model_version)
     original = jpeg_bytes(size=(80, 60), exif=_exif_with_gps_and_serial())
     observation.photo.save("upload", ContentFile(original), save=True)
+    photo_derivative_build(observation=observation, data=original)  # what the worker does after classifying
     response = api_for(users["alice"]).get(f"/api/v1/observations/{observation.uuid}/photo/")
     assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
     served = response.content

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('observations', '0003_models_moved_to_their_apps'),
+        ('observations', '0004_job_publication_and_worker'),
     ]
 
     operations = [
