@@ -1,5 +1,6 @@
 """The admin's login form behind the same password throttles as the API's login (per address and
 per account name): a guessing loop against /admin/login/ gets 429 with Retry-After."""
+
 import math
 
 from django.contrib import admin

@@ -1,4 +1,5 @@
 """Thin views for the mobile client's accounts: register, log in, log out (knox app tokens)."""
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, status
 from rest_framework.response import Response
@@ -20,7 +21,11 @@ class RegisterApi(APIView):
     permission_classes = [permissions.AllowAny]
     throttle_classes = REGISTER_THROTTLES
 
-    @extend_schema(tags=["accounts"], request=RegisterInputSerializer, responses={201: TokenOutputSerializer, 400: OpenApiResponse(description="invalid or taken")})
+    @extend_schema(
+        tags=["accounts"],
+        request=RegisterInputSerializer,
+        responses={201: TokenOutputSerializer, 400: OpenApiResponse(description="invalid or taken")},
+    )
     def post(self, request):
         data = RegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -32,7 +37,11 @@ class LoginApi(APIView):
     permission_classes = [permissions.AllowAny]
     throttle_classes = LOGIN_THROTTLES
 
-    @extend_schema(tags=["accounts"], request=LoginInputSerializer, responses={200: TokenOutputSerializer, 400: OpenApiResponse(description="wrong credentials")})
+    @extend_schema(
+        tags=["accounts"],
+        request=LoginInputSerializer,
+        responses={200: TokenOutputSerializer, 400: OpenApiResponse(description="wrong credentials")},
+    )
     def post(self, request):
         data = LoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

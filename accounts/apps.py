@@ -14,5 +14,7 @@ class AccountsConfig(AppConfig):
         from accounts import receivers
 
         pre_save.connect(
-            receivers.revoke_tokens_on_password_change, sender=get_user_model(), dispatch_uid="accounts.revoke_tokens_on_password_change"
+            receivers.revoke_tokens_on_password_change,
+            sender=get_user_model(),
+            dispatch_uid="accounts.revoke_tokens_on_password_change",
         )

@@ -1,4 +1,5 @@
 """How app tokens authenticate: knox, one query per request, plus its OpenAPI description."""
+
 from __future__ import annotations
 
 from django.utils import timezone
@@ -16,13 +17,19 @@ class KnoxTokenAuthentication(_KnoxAuthentication):
 
     def authenticate(self, request):
         parts = request.META.get("HTTP_AUTHORIZATION", "").split()
-        if len(parts) == 2 and len(parts[1]) != len(knox_settings.TOKEN_PREFIX) + knox_settings.AUTH_TOKEN_CHARACTER_LENGTH:
+        if (
+            len(parts) == 2
+            and len(parts[1]) != len(knox_settings.TOKEN_PREFIX) + knox_settings.AUTH_TOKEN_CHARACTER_LENGTH
+        ):
             return None  # not the shape of a knox token (DRF's are 40 characters): no query
         try:
             return super().authenticate(request)
         except exceptions.AuthenticationFailed:
             parts = request.META.get("HTTP_AUTHORIZATION", "").split()
-            if len(parts) == 2 and not get_token_model().objects.filter(token_key=parts[1][: CONSTANTS.TOKEN_KEY_LENGTH]).exists():
+            if (
+                len(parts) == 2
+                and not get_token_model().objects.filter(token_key=parts[1][: CONSTANTS.TOKEN_KEY_LENGTH]).exists()
+            ):
                 return None
             raise
 
@@ -54,4 +61,9 @@ class KnoxTokenScheme(OpenApiAuthenticationExtension):
     name = "knoxTokenAuth"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "header", "name": "Authorization", "description": 'an app token from /api/v1/auth/login/, sent as "Token <key>"'}
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": 'an app token from /api/v1/auth/login/, sent as "Token <key>"',
+        }

@@ -1,4 +1,5 @@
 """DRF permissions for the roles (accounts.roles)."""
+
 from rest_framework.permissions import BasePermission
 
 from accounts.roles import is_curator, is_reviewer

@@ -1,4 +1,5 @@
 """How accounts react to changes of the user row (connected in AccountsConfig.ready())."""
+
 from __future__ import annotations
 
 from accounts.services import tokens_revoke_all

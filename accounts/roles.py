@@ -1,5 +1,6 @@
 """Roles: owners (their own rows), reviewers (group "reviewers"), curators (group "curators";
 superusers count as both). The groups are made by a data migration (accounts/migrations)."""
+
 from __future__ import annotations
 
 REVIEWERS_GROUP = "reviewers"

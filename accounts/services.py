@@ -1,5 +1,6 @@
 """Writes for accounts: register, log in (a new app token), log out (revoke it), revoke every token
 of a user (a password change), the demo account's DRF token (replaced once it expires)."""
+
 from __future__ import annotations
 
 from django.contrib.auth import authenticate, get_user_model

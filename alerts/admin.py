@@ -1,4 +1,5 @@
 """Admin for alerts: contacts' webhooks, alert groups with their deliveries."""
+
 from django.contrib import admin
 
 from alerts.models import AlertDelivery, AlertGroup, ContactWebhook

@@ -12,5 +12,7 @@ class AlertsConfig(AppConfig):
         from community.signals import observation_verified
         from observations.signals import observation_classified
 
-        observation_classified.connect(receivers.on_observation_classified, dispatch_uid="alerts.on_observation_classified")
+        observation_classified.connect(
+            receivers.on_observation_classified, dispatch_uid="alerts.on_observation_classified"
+        )
         observation_verified.connect(receivers.on_observation_verified, dispatch_uid="alerts.on_observation_verified")

@@ -1,4 +1,5 @@
 """Sending one alert delivery: an e-mail or a signed webhook POST, every try recorded on the row."""
+
 from __future__ import annotations
 
 import json
@@ -26,22 +27,33 @@ def alert_delivery_send(*, delivery_id: int, final_attempt: bool = False) -> str
     delivery = AlertDelivery.objects.select_related("contact", "webhook", "group__taxon").filter(pk=delivery_id).first()
     if delivery is None or delivery.status != AlertDelivery.Status.PENDING:
         return delivery.status if delivery else "missing"
-    if not delivery.contact.is_active or (delivery.channel == AlertDelivery.Channel.WEBHOOK and (delivery.webhook is None or not delivery.webhook.is_active)):
-        AlertDelivery.objects.filter(pk=delivery.pk).update(status=AlertDelivery.Status.SKIPPED, last_error="contact or webhook paused")
+    if not delivery.contact.is_active or (
+        delivery.channel == AlertDelivery.Channel.WEBHOOK
+        and (delivery.webhook is None or not delivery.webhook.is_active)
+    ):
+        AlertDelivery.objects.filter(pk=delivery.pk).update(
+            status=AlertDelivery.Status.SKIPPED, last_error="contact or webhook paused"
+        )
         return AlertDelivery.Status.SKIPPED
     AlertDelivery.objects.filter(pk=delivery.pk).update(attempts=delivery.attempts + 1)
     try:
         code = _send_email(delivery) if delivery.channel == AlertDelivery.Channel.EMAIL else _send_webhook(delivery)
     except TransientDeliveryError as exc:
         failed = final_attempt or delivery.attempts + 1 >= MAX_DELIVERY_ATTEMPTS
-        AlertDelivery.objects.filter(pk=delivery.pk).update(last_error=str(exc)[:2000], status=AlertDelivery.Status.FAILED if failed else AlertDelivery.Status.PENDING)
+        AlertDelivery.objects.filter(pk=delivery.pk).update(
+            last_error=str(exc)[:2000], status=AlertDelivery.Status.FAILED if failed else AlertDelivery.Status.PENDING
+        )
         if failed:
             return AlertDelivery.Status.FAILED
         raise
     except PermanentDeliveryError as exc:
-        AlertDelivery.objects.filter(pk=delivery.pk).update(status=AlertDelivery.Status.FAILED, last_error=str(exc)[:2000], response_status=exc.status)
+        AlertDelivery.objects.filter(pk=delivery.pk).update(
+            status=AlertDelivery.Status.FAILED, last_error=str(exc)[:2000], response_status=exc.status
+        )
         return AlertDelivery.Status.FAILED
-    AlertDelivery.objects.filter(pk=delivery.pk).update(status=AlertDelivery.Status.SENT, sent_at=timezone.now(), response_status=code, last_error="")
+    AlertDelivery.objects.filter(pk=delivery.pk).update(
+        status=AlertDelivery.Status.SENT, sent_at=timezone.now(), response_status=code, last_error=""
+    )
     return AlertDelivery.Status.SENT
 
 
@@ -59,7 +71,12 @@ def _subject(payload: dict) -> str:
 
 def _email_body(payload: dict) -> str:
     o, v, loc = payload["observation"], payload["verdict"], payload["observation"]["location"]
-    where = "withheld" if loc["latitude"] is None else f"{loc['latitude']}, {loc['longitude']}" + ("" if loc["exact"] else f" (generalised: {loc['data_generalizations']})")
+    where = (
+        "withheld"
+        if loc["latitude"] is None
+        else f"{loc['latitude']}, {loc['longitude']}"
+        + ("" if loc["exact"] else f" (generalised: {loc['data_generalizations']})")
+    )
     lines = [
         f"{payload['taxon']['scientific_name']} ({payload['taxon']['common_name'] or 'no common name'}) — verdict: {v['status']}",
         v["explanation"],

@@ -1,4 +1,5 @@
 """Alerts to local contacts: webhooks, groups of sightings, and every message sent."""
+
 from django.db import models
 
 from alerts.webhooks import validate_webhook_url
@@ -36,7 +37,9 @@ class AlertGroup(models.Model):
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["taxon", "region_code", "day"], name="one_alert_group_per_taxon_region_day")]
+        constraints = [
+            models.UniqueConstraint(fields=["taxon", "region_code", "day"], name="one_alert_group_per_taxon_region_day")
+        ]
 
     def __str__(self):
         return f"{self.taxon.scientific_name} in {self.region_code} on {self.day} ({self.level})"
@@ -56,9 +59,13 @@ class AlertDelivery(models.Model):
         SKIPPED = "skipped"  # the contact or webhook was paused before sending
 
     group = models.ForeignKey(AlertGroup, on_delete=models.CASCADE, related_name="deliveries")
-    observation = models.ForeignKey(Observation, on_delete=models.CASCADE, related_name="alert_deliveries", help_text="the sighting that raised it")
+    observation = models.ForeignKey(
+        Observation, on_delete=models.CASCADE, related_name="alert_deliveries", help_text="the sighting that raised it"
+    )
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="alert_deliveries")
-    webhook = models.ForeignKey(ContactWebhook, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries")
+    webhook = models.ForeignKey(
+        ContactWebhook, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     target = models.CharField(max_length=500)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
@@ -70,7 +77,11 @@ class AlertDelivery(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["group", "contact", "channel", "target"], name="one_delivery_per_group_contact_target")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "contact", "channel", "target"], name="one_delivery_per_group_contact_target"
+            )
+        ]
         verbose_name_plural = "alert deliveries"
 
     def __str__(self):

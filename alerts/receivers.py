@@ -1,4 +1,5 @@
 """How alerts react to what upstream apps announce (connected in AlertsConfig.ready())."""
+
 from __future__ import annotations
 
 from alerts.services import TRIGGER_CLASSIFIED, TRIGGER_VERIFIED, watch_list_hit

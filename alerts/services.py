@@ -7,6 +7,7 @@ once, before review). The contacts are those of the most specific region that ha
 group: each contact hears about a group once. Every message is an AlertDelivery row, sent by
 alerts.delivery.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,14 +44,21 @@ def watch_list_hit(verdict_status: str, score: float | None) -> bool:
 
 def observation_alert(*, observation_id: int, trigger: str) -> RaisedAlert | None:
     """Decide whether the observation alerts its contacts now, and record the deliveries."""
-    observation = Observation.objects.select_related("verdict__taxon", "prediction__model_version", "verified_taxon").filter(pk=observation_id).first()
+    observation = (
+        Observation.objects.select_related("verdict__taxon", "prediction__model_version", "verified_taxon")
+        .filter(pk=observation_id)
+        .first()
+    )
     stored = getattr(observation, "verdict", None) if observation else None
     if observation is None or stored is None or stored.taxon is None:
         return None
     if trigger == TRIGGER_VERIFIED:
         if observation.verification != Verification.CONFIRMED or stored.status not in ALERT_STATUSES:
             return None
-        reason, level = "verified", AlertGroup.Level.URGENT if observation.first_record_regions else AlertGroup.Level.ALERT
+        reason, level = (
+            "verified",
+            AlertGroup.Level.URGENT if observation.first_record_regions else AlertGroup.Level.ALERT,
+        )
     elif trigger == TRIGGER_CLASSIFIED:
         prediction = getattr(observation, "prediction", None)
         if not watch_list_hit(stored.status, prediction.score if prediction is not None else None):
@@ -75,7 +83,9 @@ def alert_raise(*, observation: Observation, reason: str, level: str) -> RaisedA
     with transaction.atomic():
         try:
             with transaction.atomic():
-                group, _ = AlertGroup.objects.get_or_create(taxon=stored.taxon, region_code=region_code, day=day, defaults={"level": level, "reason": reason})
+                group, _ = AlertGroup.objects.get_or_create(
+                    taxon=stored.taxon, region_code=region_code, day=day, defaults={"level": level, "reason": reason}
+                )
         except IntegrityError:  # a concurrent worker made it
             group = AlertGroup.objects.get(taxon=stored.taxon, region_code=region_code, day=day)
         if _LEVELS.index(level) > _LEVELS.index(group.level):
@@ -95,14 +105,24 @@ def alert_raise(*, observation: Observation, reason: str, level: str) -> RaisedA
                     contact=contact,
                     channel=channel,
                     target=target,
-                    defaults={"observation": observation, "webhook": hook, "payload": alert_payload(observation=observation, group=group, contact=contact)},
+                    defaults={
+                        "observation": observation,
+                        "webhook": hook,
+                        "payload": alert_payload(observation=observation, group=group, contact=contact),
+                    },
                 )
                 if created:
                     created_deliveries.append(delivery.pk)
     place = _public_point(observation)
     log.info(
         "alert group %s (%s, %s) for observation %s at %s: %d new deliveries, %d sightings grouped",
-        group.pk, group.taxon.scientific_name, region_code, observation.pk, place, len(created_deliveries), group.observations.count(),
+        group.pk,
+        group.taxon.scientific_name,
+        region_code,
+        observation.pk,
+        place,
+        len(created_deliveries),
+        group.observations.count(),
     )
     return RaisedAlert(group=group, new_delivery_ids=created_deliveries)
 
@@ -125,7 +145,13 @@ def alert_payload(*, observation: Observation, group: AlertGroup, contact) -> di
     first_records = list(observation.first_record_regions)
     explanation = stored.explanation
     if contact.kind in settings.RANGEWATCH_EXACT_LOCATION_CONTACT_KINDS:
-        location = {"latitude": observation.latitude, "longitude": observation.longitude, "exact": True, "coordinate_uncertainty_m": None, "data_generalizations": ""}
+        location = {
+            "latitude": observation.latitude,
+            "longitude": observation.longitude,
+            "exact": True,
+            "coordinate_uncertainty_m": None,
+            "data_generalizations": "",
+        }
     else:
         # The public view: the generalised point, and no region finer than it. (The group's and the
         # contact's own region stay: it is the recipient's jurisdiction, known by being alerted.)
@@ -148,7 +174,13 @@ def alert_payload(*, observation: Observation, group: AlertGroup, contact) -> di
     taxon = stored.taxon
     return {
         "event": "rangewatch.alert",
-        "alert": {"group": group.pk, "level": group.level, "reason": group.reason, "region": group.region_code, "day": group.day.isoformat()},
+        "alert": {
+            "group": group.pk,
+            "level": group.level,
+            "reason": group.reason,
+            "region": group.region_code,
+            "day": group.day.isoformat(),
+        },
         "contact": {"organisation": contact.organisation, "region": contact.region.code, "kind": contact.kind},
         "observation": {
             "id": str(observation.uuid),

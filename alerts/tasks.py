@@ -1,5 +1,6 @@
 """Celery tasks of the alerts app: id in, one service call; each states its contract here.
 The receivers (alerts.receivers) and this module enqueue; services never do."""
+
 from __future__ import annotations
 
 import logging
@@ -50,7 +51,7 @@ def deliver_alert(self, delivery_id: int) -> str:
         return alert_delivery_send(delivery_id=delivery_id, final_attempt=self.request.retries >= self.max_retries)
     except (TransientDeliveryError, DatabaseError, InterfaceError) as exc:
         countdown = random.uniform(0, min(600, 5 * 2**self.request.retries))
-        raise self.retry(exc=exc, countdown=countdown)
+        raise self.retry(exc=exc, countdown=countdown) from exc
 
 
 def enqueue(task, *args) -> bool:

@@ -4,6 +4,7 @@ and where a webhook may point (https, public addresses only: no SSRF).
 Header sent with every alert: `X-RangeWatch-Signature: t=<unix seconds>,v1=<hex digest>`.
 Receivers recompute the digest with their shared secret and refuse old timestamps (replays).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,7 +28,9 @@ def webhook_sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-def webhook_verify(secret: str, body: bytes, header: str, tolerance_s: int = DEFAULT_TOLERANCE_S, now: float | None = None) -> bool:
+def webhook_verify(
+    secret: str, body: bytes, header: str, tolerance_s: int = DEFAULT_TOLERANCE_S, now: float | None = None
+) -> bool:
     """What a receiver runs: True only for a matching digest with a fresh timestamp."""
     try:
         parts = dict(item.split("=", 1) for item in header.split(","))

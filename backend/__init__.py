@@ -1,4 +1,5 @@
 """RangeWatch Django project: settings, URLs, Celery app, health."""
+
 from backend.celery import app as celery_app
 
 __all__ = ("celery_app",)

@@ -1,6 +1,7 @@
 """The embedded broker: kombu's file-system transport, with each message written whole before a
 worker can see it. kombu creates the message file and then writes into it, so a polling worker can
 read an empty file and stop with "Unrecoverable error: JSONDecodeError" (kombu#1551, open)."""
+
 import os
 import uuid
 from time import monotonic

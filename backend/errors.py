@@ -1,5 +1,6 @@
 """One way to fail: services raise a `ServiceError`, the API answers one shape for every error,
 `{"error": {"code", "detail", "fields"?}}`, whatever raised it (a service, DRF, an unrouted path)."""
+
 from django.http import JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -42,7 +43,9 @@ def error_body(code: str, detail: str, fields: dict | None = None) -> dict:
     return body
 
 
-def api_error(http_status: int, code: str, detail: str, fields: dict | None = None, headers: dict | None = None) -> Response:
+def api_error(
+    http_status: int, code: str, detail: str, fields: dict | None = None, headers: dict | None = None
+) -> Response:
     return Response(error_body(code, detail, fields), status=http_status, headers=headers)
 
 

@@ -1,5 +1,6 @@
 """GET /healthz: the database answers and the range data is loaded. It never touches Redis, so a hung
 broker cannot slow it (the broker has its own healthcheck in docker-compose.yml)."""
+
 from django.db import connection
 from django.http import JsonResponse
 

@@ -1,4 +1,5 @@
 """Set up a fresh installation (idempotent): regions, the starter pack, the starter model, a demo user."""
+
 from __future__ import annotations
 
 import secrets
@@ -80,7 +81,9 @@ def starter_model_bootstrap(*, log: Callable[[str], None]) -> ModelVersion:
 
 def demo_user_ensure() -> DemoUser:
     """The demo account: a random password (printed once, when made) and an API token."""
-    user, created = get_user_model().objects.get_or_create(username=DEMO_USERNAME, defaults={"email": "demo@example.org"})
+    user, created = get_user_model().objects.get_or_create(
+        username=DEMO_USERNAME, defaults={"email": "demo@example.org"}
+    )
     password = None
     if created or not user.has_usable_password():
         password = secrets.token_urlsafe(12)
@@ -90,7 +93,9 @@ def demo_user_ensure() -> DemoUser:
     return DemoUser(username=user.username, token=token.key, password=password)
 
 
-def installation_bootstrap(*, counties: bool = True, model: bool = True, log: Callable[[str], None] = print) -> DemoUser:
+def installation_bootstrap(
+    *, counties: bool = True, model: bool = True, log: Callable[[str], None] = print
+) -> DemoUser:
     regions_bootstrap(counties=counties, log=log)
     log(f"taxa and facts: {load_taxa_and_facts()}")
     log(f"statuses and contacts: {load_statuses_and_contacts()}")

@@ -1,4 +1,5 @@
 """Support for migrations that move a model from one app to another (kept stable: migrations import it)."""
+
 from django.db import migrations
 
 

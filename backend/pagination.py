@@ -1,4 +1,5 @@
 """Every list is paginated, with a ceiling on the page size (docs/reliability.md R14)."""
+
 from rest_framework.pagination import LimitOffsetPagination
 
 

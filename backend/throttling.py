@@ -3,6 +3,7 @@ password endpoints (login, register, admin login) per client address and per acc
 
 Throttles fail open: a cache outage must not turn uploads or logins into 500s.
 """
+
 import hashlib
 import logging
 

@@ -1,4 +1,5 @@
 """The upload size cap, enforced while the body streams in (not only by a proxy in front)."""
+
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
 from django.http import JsonResponse
@@ -27,7 +28,13 @@ class BodySizeLimitMiddleware:
         except ValueError:
             declared = 0
         if declared > limit:
-            body = {"error": {"code": "too_large", "detail": _limit_message(settings.RANGEWATCH_MAX_UPLOAD_BYTES), "limit_bytes": settings.RANGEWATCH_MAX_UPLOAD_BYTES}}
+            body = {
+                "error": {
+                    "code": "too_large",
+                    "detail": _limit_message(settings.RANGEWATCH_MAX_UPLOAD_BYTES),
+                    "limit_bytes": settings.RANGEWATCH_MAX_UPLOAD_BYTES,
+                }
+            }
             response = JsonResponse(body, status=413)
             response["Connection"] = "close"
             return response

@@ -1,4 +1,5 @@
 """URL map: /api/v1/..., the OpenAPI schema and its offline Swagger UI, /healthz, admin."""
+
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -8,7 +9,16 @@ from accounts.apis import LoginApi, LogoutApi, RegisterApi
 from backend.errors import api_not_found
 from backend.health import healthz
 from cameratraps.apis import DeploymentListApi, ProjectDetailApi, ProjectListApi, ProjectMediaApi, ProjectSequenceApi
-from community.apis import DwcaExportApi, DwcaExportDetailApi, DwcaExportDownloadApi, FeedApi, FeedDetailApi, IdentificationListApi, ReviewApi, ReviewQueueApi
+from community.apis import (
+    DwcaExportApi,
+    DwcaExportDetailApi,
+    DwcaExportDownloadApi,
+    FeedApi,
+    FeedDetailApi,
+    IdentificationListApi,
+    ReviewApi,
+    ReviewQueueApi,
+)
 from observations.apis import ObservationCreateApi, ObservationDetailApi, ObservationPhotoApi
 from observations.web import web_index
 from ranges.apis import CheckApi, RegionGeoJsonApi, RegionLookupApi, SpeciesRangeApi
@@ -18,7 +28,11 @@ api_v1 = [
     path("observations/", ObservationCreateApi.as_view(), name="observation-create"),
     path("observations/<uuid:observation_id>/", ObservationDetailApi.as_view(), name="observation-detail"),
     path("observations/<uuid:observation_id>/photo/", ObservationPhotoApi.as_view(), name="observation-photo"),
-    path("observations/<uuid:observation_id>/identifications/", IdentificationListApi.as_view(), name="observation-identifications"),
+    path(
+        "observations/<uuid:observation_id>/identifications/",
+        IdentificationListApi.as_view(),
+        name="observation-identifications",
+    ),
     path("observations/<uuid:observation_id>/review/", ReviewApi.as_view(), name="observation-review"),
     path("review/queue/", ReviewQueueApi.as_view(), name="review-queue"),
     path("feed/", FeedApi.as_view(), name="feed"),

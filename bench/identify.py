@@ -113,8 +113,8 @@ def placements(index, taxa) -> list[Placement]:
 
 
 def classify_all(paths: list[str]) -> dict[str, dict[str, float]]:
-    from ml.engine import Classifier
     from classifier.selectors import active_model_version
+    from ml.engine import Classifier
 
     version = active_model_version()
     classifier = Classifier.load(version.path, backend="onnxruntime", threads=2)

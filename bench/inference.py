@@ -13,6 +13,7 @@ cold start, and the starter model's accuracy on the labelled photos.
 5. starter accuracy: top-1/top-5 on photos whose species (or genus) the ImageNet classes can name.
 Numbers are noisy where other work shares the CPU; ratios measured within one run are what count.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,17 @@ def build_artifacts(root: Path) -> dict[str, tuple[Path, str]]:
         try:
             model, note = build_model("resnet50", 1000, pretrained="auto"), "ImageNet (torchvision)"
         except WeightsNotFound:
-            model, note = build_model("resnet50", 1000, pretrained="none"), "random init (no ImageNet file here; same speed)"
-        manifest = Manifest(name="bench-resnet50", arch="resnet50", labels=labels, label_taxa=taxa, preprocessing=spec("resnet50").preprocessing)
+            model, note = (
+                build_model("resnet50", 1000, pretrained="none"),
+                "random init (no ImageNet file here; same speed)",
+            )
+        manifest = Manifest(
+            name="bench-resnet50",
+            arch="resnet50",
+            labels=labels,
+            label_taxa=taxa,
+            preprocessing=spec("resnet50").preprocessing,
+        )
         save_artifact(r50, manifest, model.state_dict())
         note_file.write_text(note)
     out["resnet50"] = (r50, note_file.read_text() if note_file.exists() else "?")
@@ -97,7 +107,9 @@ def bench_raw(clf, inputs: np.ndarray, batch: int, seconds: float) -> float:
 
 
 # -- 2. pipeline -------------------------------------------------------------------------------
-def bench_pipeline(clf, payloads: list[bytes], *, max_batch: int, wait_ms: float, concurrency: int, seconds: float) -> tuple[float, float]:
+def bench_pipeline(
+    clf, payloads: list[bytes], *, max_batch: int, wait_ms: float, concurrency: int, seconds: float
+) -> tuple[float, float]:
     """(img/s, mean batch) with `concurrency` request threads, as in `-P threads --concurrency N`."""
     from ml.engine import BatchingClassifier
 
@@ -174,7 +186,12 @@ def bench_cold_start(artifact: Path, backend: str, threads: int, photo: Path) ->
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     out = subprocess.run(
         [sys.executable, "-c", COLD_START, repr(time.time()), str(artifact), backend, str(threads), str(photo)],
-        capture_output=True, text=True, cwd=REPO, env=env, timeout=300, check=True,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=300,
+        check=True,
     )
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -201,7 +218,7 @@ def starter_accuracy(clf) -> dict:
     for level, rows in (("species", species_rows), ("genus", genus_rows)):
         results = clf.classify([p for p, _, _ in rows]) if rows else []
         top1 = top5 = 0
-        for (path, key, genus), result in zip(rows, results):
+        for (_path, key, genus), result in zip(rows, results):
             names = [k.lower() for k, _ in result.top_k[:5]]
             hit = (lambda n: n == key) if level == "species" else (lambda n: n.split()[0] == genus)
             top1 += bool(names) and hit(names[0])
@@ -213,11 +230,20 @@ def starter_accuracy(clf) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="intra-op threads of the one worker process (default: all cores)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count(),
+        help="intra-op threads of the one worker process (default: all cores)",
+    )
     parser.add_argument("--batch", type=int, default=16, help="the worker's max batch (RANGEWATCH_BATCH_SIZE)")
     parser.add_argument("--wait-ms", type=float, default=10.0, help="the worker's max wait (RANGEWATCH_BATCH_WAIT_MS)")
-    parser.add_argument("--concurrency", type=int, default=None, help="request threads (Celery --concurrency); default 2 x batch")
-    parser.add_argument("--rounds", type=int, default=None, help="interleaved measurement rounds, best kept (default 3, --quick 1)")
+    parser.add_argument(
+        "--concurrency", type=int, default=None, help="request threads (Celery --concurrency); default 2 x batch"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="interleaved measurement rounds, best kept (default 3, --quick 1)"
+    )
     parser.add_argument("--artifacts", type=Path, default=REPO / "var" / "bench" / "artifacts")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -230,7 +256,9 @@ def main(argv=None) -> int:
     args.rounds = args.rounds or (1 if args.quick else 3)
     batch_sizes = (1, args.batch) if args.quick else (1, 8, args.batch, 32)
     concurrency = args.concurrency or 2 * args.batch
-    print(f"# cores={os.cpu_count()} torch={torch.__version__} threads={args.threads} batch={args.batch} wait_ms={args.wait_ms} concurrency={concurrency} rounds={args.rounds}")
+    print(
+        f"# cores={os.cpu_count()} torch={torch.__version__} threads={args.threads} batch={args.batch} wait_ms={args.wait_ms} concurrency={concurrency} rounds={args.rounds}"
+    )
     print("# CPU shared with other work: absolute figures are noisy; compare ratios within this run")
 
     artifacts = build_artifacts(args.artifacts)
@@ -264,7 +292,14 @@ def main(argv=None) -> int:
                 clf = classifiers[arch, backend]
                 for b in batch_sizes:
                     keep_best(raw, (arch, backend, b), bench_raw(clf, inputs, b, seconds))
-                img_s, mean_batch = bench_pipeline(clf, payloads, max_batch=args.batch, wait_ms=args.wait_ms, concurrency=concurrency, seconds=seconds * 2)
+                img_s, mean_batch = bench_pipeline(
+                    clf,
+                    payloads,
+                    max_batch=args.batch,
+                    wait_ms=args.wait_ms,
+                    concurrency=concurrency,
+                    seconds=seconds * 2,
+                )
                 if img_s > pipeline.get((arch, backend), 0.0):
                     pipeline[arch, backend], batches[arch, backend] = img_s, mean_batch
             torch.set_num_threads(default_threads)
@@ -272,23 +307,31 @@ def main(argv=None) -> int:
             torch.set_num_threads(args.threads)
 
     print("\n## 1. raw model throughput (img/s, pre-decoded inputs)")
-    print(f"| arch | backend | " + " | ".join(f"batch {b}" for b in batch_sizes) + " |")
+    print("| arch | backend | " + " | ".join(f"batch {b}" for b in batch_sizes) + " |")
     print("|---|---|" + "---|" * len(batch_sizes))
     for arch in ARCHS:
         for backend in BACKENDS:
             print(f"| {arch} | {backend} | " + " | ".join(f"{raw[arch, backend, b]:.1f}" for b in batch_sizes) + " |")
 
     cores = os.cpu_count() or 1
-    print(f"\n## 2. worker pipeline (decode + preprocess + batching + model; {concurrency} concurrent requests) vs 3. naive baseline")
-    print(f"Decode (draft) + preprocess costs {prep_ms:.1f} ms of one core per photo; the model {cores} / raw img/s core-seconds."
-          f" A pipeline on {cores} cores cannot beat the bound {cores} / (decode + model core-time per photo).")
-    print(f"| arch | backend | pipeline img/s | mean batch | raw batch {args.batch} img/s | pipeline / raw | bound img/s | pipeline / bound | naive img/s (torch, {default_threads} threads, full decode, batch 1) | pipeline / naive |")
+    print(
+        f"\n## 2. worker pipeline (decode + preprocess + batching + model; {concurrency} concurrent requests) vs 3. naive baseline"
+    )
+    print(
+        f"Decode (draft) + preprocess costs {prep_ms:.1f} ms of one core per photo; the model {cores} / raw img/s core-seconds."
+        f" A pipeline on {cores} cores cannot beat the bound {cores} / (decode + model core-time per photo)."
+    )
+    print(
+        f"| arch | backend | pipeline img/s | mean batch | raw batch {args.batch} img/s | pipeline / raw | bound img/s | pipeline / bound | naive img/s (torch, {default_threads} threads, full decode, batch 1) | pipeline / naive |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for arch in ARCHS:
         for backend in BACKENDS:
             p, r = pipeline[arch, backend], raw[arch, backend, args.batch]
             bound = cores / (prep_ms / 1000 + cores / r)
-            print(f"| {arch} | {backend} | {p:.1f} | {batches[arch, backend]:.1f} | {r:.1f} | {p / r:.2f} | {bound:.1f} | {p / bound:.2f} | {naive[arch]:.1f} | {p / naive[arch]:.2f} |")
+            print(
+                f"| {arch} | {backend} | {p:.1f} | {batches[arch, backend]:.1f} | {r:.1f} | {p / r:.2f} | {bound:.1f} | {p / bound:.2f} | {naive[arch]:.1f} | {p / naive[arch]:.2f} |"
+            )
 
     best = {arch: max(BACKENDS, key=lambda b: pipeline[arch, b]) for arch in ARCHS}
     lite0_path = artifacts["efficientnet_lite0"][0]
@@ -302,7 +345,9 @@ def main(argv=None) -> int:
     print("| level | photos | top-1 | top-5 |")
     print("|---|---|---|---|")
     for level, (n, t1, t5) in acc.items():
-        print(f"| {level} named by the model | {n} | {t1}/{n} = {t1 / max(n, 1):.0%} | {t5}/{n} = {t5 / max(n, 1):.0%} |")
+        print(
+            f"| {level} named by the model | {n} | {t1}/{n} = {t1 / max(n, 1):.0%} | {t5}/{n} = {t5 / max(n, 1):.0%} |"
+        )
 
     r50, lite = best["resnet50"], best["efficientnet_lite0"]
     print(

@@ -23,6 +23,7 @@ phones' upload-accept p95 (after the ramp, as above) and the slowest /healthz (p
 Last line: lost=<n> duplicated=<n> server_errors=<n> e2e_vs_pipeline=<n> accept_p95_ms=<n>
 hostile_accept_p95_ms=<n> healthz_max_ms=<n>
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,16 @@ def pct(values, q):
 
 
 class Phones:
-    def __init__(self, stack, payloads, phones, seconds, think: float = 0.0,
-                 base_url: str | None = None, own_addresses: bool = False):
+    def __init__(
+        self,
+        stack,
+        payloads,
+        phones,
+        seconds,
+        think: float = 0.0,
+        base_url: str | None = None,
+        own_addresses: bool = False,
+    ):
         self.stack, self.payloads, self.phones, self.seconds = stack, payloads, phones, seconds
         self.base_url = base_url or stack.base_url  # nginx's address in the hostile scenarios
         self.own_addresses = own_addresses  # each phone connects from its own 127.0.1.n, as phones have their own IPs
@@ -84,7 +93,8 @@ class Phones:
             response = requests.post(
                 f"{self.base_url}/api/v1/auth/register/",
                 json={"username": f"phone{n}-{uuid.uuid4().hex[:6]}", "password": uuid.uuid4().hex},
-                timeout=60, verify=False,
+                timeout=60,
+                verify=False,
             )
             response.raise_for_status()
             return response.json()["token"]
@@ -152,7 +162,10 @@ class Phones:
     def run(self, ramp: float):
         started = time.monotonic()
         stop_at = started + self.seconds
-        threads = [threading.Thread(target=self.phone, args=(n, started + ramp * n / self.phones, stop_at)) for n in range(self.phones)]
+        threads = [
+            threading.Thread(target=self.phone, args=(n, started + ramp * n / self.phones, stop_at))
+            for n in range(self.phones)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -173,9 +186,11 @@ class Backlog:
 
         with psycopg.connect(self.dsn, autocommit=True) as db:
             while not self._stop.wait(0.25):
-                self.samples.append(db.execute(
-                    "SELECT count(*) FILTER (WHERE status = 'queued'), count(*) FILTER (WHERE status = 'processing') FROM observations_observation"
-                ).fetchone())
+                self.samples.append(
+                    db.execute(
+                        "SELECT count(*) FILTER (WHERE status = 'queued'), count(*) FILTER (WHERE status = 'processing') FROM observations_observation"
+                    ).fetchone()
+                )
 
     def __enter__(self):
         self._thread.start()
@@ -199,7 +214,9 @@ def check_exactly_once(db, accepted: dict, drain_seconds: float):
     deadline = time.monotonic() + drain_seconds
     ids = list(accepted)
     while True:
-        rows = db.execute("SELECT uuid::text, status FROM observations_observation WHERE uuid::text = ANY(%s)", (ids,)).fetchall()
+        rows = db.execute(
+            "SELECT uuid::text, status FROM observations_observation WHERE uuid::text = ANY(%s)", (ids,)
+        ).fetchall()
         pending = [u for u, s in rows if s not in ("done", "failed")]
         if not pending or time.monotonic() > deadline:
             break
@@ -309,8 +326,9 @@ class ParallelWaits:
             t.join()
 
 
-def hostile_scenarios(stack, dsn: str, payloads, tokens: list[str], seconds: float, think: float, ramp: float,
-                      workdir: Path) -> dict:
+def hostile_scenarios(
+    stack, dsn: str, payloads, tokens: list[str], seconds: float, think: float, ramp: float, workdir: Path
+) -> dict:
     """{scenario: (honest upload-accept ms, slowest /healthz ms, responses, network errors)}: the
     phones, through nginx (deploy/nginx) in front of the stack, while each attack runs. As in the
     main run, the phones arrive over the ramp and only uploads sent after it are counted."""
@@ -365,15 +383,37 @@ def main(argv=None) -> int:
     parser.add_argument("--phones", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--backend", default="onnxruntime", choices=["torch", "onnxruntime"])
-    parser.add_argument("--think", type=float, default=1.0, help="each phone pauses uniform(0, THINK) s between a verdict and its next upload")
-    parser.add_argument("--ramp", type=float, default=5, help="seconds over which the phones arrive (excluded from the figures)")
-    parser.add_argument("--originals", action="store_true", help="upload the camera-trap originals as they are (default: as the app prepares them: 1600 px, JPEG 85, no EXIF)")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="each phone pauses uniform(0, THINK) s between a verdict and its next upload",
+    )
+    parser.add_argument(
+        "--ramp", type=float, default=5, help="seconds over which the phones arrive (excluded from the figures)"
+    )
+    parser.add_argument(
+        "--originals",
+        action="store_true",
+        help="upload the camera-trap originals as they are (default: as the app prepares them: 1600 px, JPEG 85, no EXIF)",
+    )
     parser.add_argument("--quick", action="store_true", help="8 phones for 12 s")
     parser.add_argument("--no-hostile", action="store_true", help="skip the two hostile scenarios")
-    parser.add_argument("--mixed", action="store_true", help="issue 17: a camera-trap batch client plus the phones (default 16 phones, 2,000 frames)")
+    parser.add_argument(
+        "--mixed",
+        action="store_true",
+        help="issue 17: a camera-trap batch client plus the phones (default 16 phones, 2,000 frames)",
+    )
     parser.add_argument("--batch-photos", type=int, default=2000, help="--mixed: frames the batch client sends")
-    parser.add_argument("--batch-concurrency", type=int, default=4, help="--mixed: the batch client's uploads in flight")
-    parser.add_argument("--batch-window", type=int, default=64, help="--mixed: frames sent and not yet finished, at most (the client's --max-queued)")
+    parser.add_argument(
+        "--batch-concurrency", type=int, default=4, help="--mixed: the batch client's uploads in flight"
+    )
+    parser.add_argument(
+        "--batch-window",
+        type=int,
+        default=64,
+        help="--mixed: frames sent and not yet finished, at most (the client's --max-queued)",
+    )
     args = parser.parse_args(argv)
     if args.mixed:
         if "--phones" not in (argv or sys.argv):
@@ -416,12 +456,19 @@ def main(argv=None) -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp, broker:
             with running_stack(
-                Path(tmp), database_url=dsn, broker_url=f"{broker.url}/0",
-                extra_env=env, worker_args=worker, web_workers=2, web_threads=max(8, args.phones),
+                Path(tmp),
+                database_url=dsn,
+                broker_url=f"{broker.url}/0",
+                extra_env=env,
+                worker_args=worker,
+                web_workers=2,
+                web_threads=max(8, args.phones),
                 worker_nice=10,  # as scripts/run: the web answers first, the classifier takes the rest
             ) as stack:
                 # Warm the worker (model load) before the clock starts.
-                stack.result(stack.upload(paths[0], wait=10, latitude=-2.33, longitude=34.83).headers["Location"], wait=10)
+                stack.result(
+                    stack.upload(paths[0], wait=10, latitude=-2.33, longitude=34.83).headers["Location"], wait=10
+                )
                 phones = Phones(stack, payloads, args.phones, args.seconds, think=args.think)
                 phones.register()
                 sessions_before = database_sessions(name)
@@ -462,28 +509,50 @@ def main(argv=None) -> int:
     pipeline_ms = 1000 * cores / pipeline if pipeline else float("nan")
     ratio = verdicts_per_s / pipeline if pipeline else float("nan")
     rows = [
-        ("phones", f"{args.phones} (arriving over {args.ramp:.0f} s, pausing 0-{args.think:g} s between photos)"), ("steady window s", round(window, 1)),
-        ("photos", f"{len(payloads)} camera-trap frames, {'originals' if args.originals else 'prepared as the app does'}, {photo_kb:.0f} KB on average"), ("backend", args.backend),
-        ("accepted uploads/s", round(accepted_per_s, 1)), ("verdicts/s (end to end)", round(verdicts_per_s, 1)),
-        ("worker pipeline alone img/s", round(pipeline, 1)), ("e2e / pipeline", round(ratio, 2)),
+        ("phones", f"{args.phones} (arriving over {args.ramp:.0f} s, pausing 0-{args.think:g} s between photos)"),
+        ("steady window s", round(window, 1)),
+        (
+            "photos",
+            f"{len(payloads)} camera-trap frames, {'originals' if args.originals else 'prepared as the app does'}, {photo_kb:.0f} KB on average",
+        ),
+        ("backend", args.backend),
+        ("accepted uploads/s", round(accepted_per_s, 1)),
+        ("verdicts/s (end to end)", round(verdicts_per_s, 1)),
+        ("worker pipeline alone img/s", round(pipeline, 1)),
+        ("e2e / pipeline", round(ratio, 2)),
         ("upload-accept p50/p95/p99 ms", "/".join(f"{pct(accept_ms, q):.0f}" for q in (50, 95, 99))),
         ("upload-to-verdict p50/p95/p99 ms", "/".join(f"{pct(e2e_ms, q):.0f}" for q in (50, 95, 99))),
         ("  of which row saved -> verdict stored", "/".join(f"{pct(jobs, q):.0f}" for q in (50, 95, 99))),
         ("worker backlog (sampled)", backlog.summary()),
-        ("CPU ms per verdict", ", ".join(f"{role} {ms:.0f}" for role, ms in cpu_ms.items() if role != "phones") + f" = {stack_ms:.0f} (+ the simulated phones {cpu_ms['phones']:.0f})"),
+        (
+            "CPU ms per verdict",
+            ", ".join(f"{role} {ms:.0f}" for role, ms in cpu_ms.items() if role != "phones")
+            + f" = {stack_ms:.0f} (+ the simulated phones {cpu_ms['phones']:.0f})",
+        ),
         ("CPU ms per image, pipeline alone", f"{pipeline_ms:.0f} ({cores} cores / its rate)"),
-        ("worker CPU spent on decode + model", f"{pipeline_ms / max(cpu_ms['worker'], 1e-9):.2f} (pipeline CPU per image / worker CPU per verdict; the rest is Celery, Django, the verdict)"),
-        ("PostgreSQL sessions opened", f"{sessions} during the run ({sessions / max(finished_all, 1):.2f} per verdict: connections are kept)"),
-        ("responses by status", dict(sorted(phones.codes.items()))), ("network errors", phones.network_errors),
-        ("failed jobs (typed)", failed), ("lost", lost), ("duplicated", duplicated),
+        (
+            "worker CPU spent on decode + model",
+            f"{pipeline_ms / max(cpu_ms['worker'], 1e-9):.2f} (pipeline CPU per image / worker CPU per verdict; the rest is Celery, Django, the verdict)",
+        ),
+        (
+            "PostgreSQL sessions opened",
+            f"{sessions} during the run ({sessions / max(finished_all, 1):.2f} per verdict: connections are kept)",
+        ),
+        ("responses by status", dict(sorted(phones.codes.items()))),
+        ("network errors", phones.network_errors),
+        ("failed jobs (typed)", failed),
+        ("lost", lost),
+        ("duplicated", duplicated),
     ]
     for name, (ms, slowest, codes, network_errors) in hostile.items():
-        rows.append((
-            f"hostile: {name}",
-            f"honest upload-accept p50/p95 {pct(ms, 50):.0f}/{pct(ms, 95):.0f} ms ({len(ms)} uploads, "
-            f"responses {dict(sorted(codes.items()))}, network errors {network_errors}), "
-            f"slowest /healthz {slowest:.0f} ms",
-        ))
+        rows.append(
+            (
+                f"hostile: {name}",
+                f"honest upload-accept p50/p95 {pct(ms, 50):.0f}/{pct(ms, 95):.0f} ms ({len(ms)} uploads, "
+                f"responses {dict(sorted(codes.items()))}, network errors {network_errors}), "
+                f"slowest /healthz {slowest:.0f} ms",
+            )
+        )
     if not hostile:
         rows.append(("hostile scenarios", "skipped (--no-hostile, or no nginx: apt-get install nginx-light)"))
     attacks = [result for name, result in hostile.items() if name != BASELINE]
@@ -491,7 +560,9 @@ def main(argv=None) -> int:
     healthz_max = max((slowest for _, slowest, *_ in attacks), default=float("nan"))
     width = max(len(k) for k, _ in rows)
     print(f"# {cores}-core machine: web, worker, PostgreSQL, Redis and the phones share the CPU;")
-    print(f"# e2e / pipeline cannot exceed (pipeline CPU per image) / (stack + phones CPU per verdict) = {pipeline_ms / max(sum(cpu_ms.values()), 1):.2f} here")
+    print(
+        f"# e2e / pipeline cannot exceed (pipeline CPU per image) / (stack + phones CPU per verdict) = {pipeline_ms / max(sum(cpu_ms.values()), 1):.2f} here"
+    )
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
     print(
@@ -529,7 +600,7 @@ def _proc_table() -> dict[int, tuple[int, str, str, float]]:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        name = stat[stat.index("(") + 1: stat.rindex(")")]
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat.rsplit(")", 1)[1].split()
         table[int(entry)] = (int(fields[1]), name, cmdline, (int(fields[11]) + int(fields[12])) / hz)
     return table
@@ -564,8 +635,8 @@ def cpu_seconds_by_role(stack, redis_pid: int) -> dict[str, float]:
     return out
 
 
-
 # --- Mixed scenario (issue 17): a camera-trap batch client and phones at the same time ------------
+
 
 class BatchClient:
     """What `mobile_client_stub identify DIR` does against a project: `concurrency` senders
@@ -575,7 +646,13 @@ class BatchClient:
     of polling each result as the client does."""
 
     def __init__(self, stack, payloads, photos: int, concurrency: int, project: str, dsn: str, max_queued: int = 64):
-        self.stack, self.payloads, self.photos, self.concurrency, self.project = stack, payloads, photos, concurrency, project
+        self.stack, self.payloads, self.photos, self.concurrency, self.project = (
+            stack,
+            payloads,
+            photos,
+            concurrency,
+            project,
+        )
         self.dsn, self.window, self.stop = dsn, threading.BoundedSemaphore(max_queued), threading.Event()
         self.lock, self.next, self.accept_ms, self.codes = threading.Lock(), 0, [], {}
         self.threads = [threading.Thread(target=self._sender, daemon=True) for _ in range(concurrency)]
@@ -652,7 +729,9 @@ def mixed(args) -> int:
         print("needs PostgreSQL on 127.0.0.1 (and redis-server)", file=sys.stderr)
         return 2
     import psycopg
+
     from mobile_client_stub.photos import prepare_photo
+
     payloads = [prepare_photo(p).data for p in camera_trap_jpegs()]
     name = f"rangewatch_mixed_{uuid.uuid4().hex[:8]}"
     dsn = f"postgres://postgres@127.0.0.1:5432/{name}"
@@ -663,23 +742,43 @@ def mixed(args) -> int:
     broker.start()
     redis_url = broker.url
     env = {
-        "RANGEWATCH_UPLOAD_RATE": "1000000/minute", "RANGEWATCH_INFERENCE_BACKEND": args.backend, "RANGEWATCH_TORCH_THREADS": "2",
-        "RANGEWATCH_BATCH_SIZE": str(BATCH), "CACHE_URL": f"{redis_url}/1", "LOG_LEVEL": "WARNING",
-        "DJANGO_DEBUG": "False", "DATABASE_CONN_MAX_AGE": "60",
+        "RANGEWATCH_UPLOAD_RATE": "1000000/minute",
+        "RANGEWATCH_INFERENCE_BACKEND": args.backend,
+        "RANGEWATCH_TORCH_THREADS": "2",
+        "RANGEWATCH_BATCH_SIZE": str(BATCH),
+        "CACHE_URL": f"{redis_url}/1",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_DEBUG": "False",
+        "DATABASE_CONN_MAX_AGE": "60",
     }
     worker = ("-P", "threads", "--concurrency", str(CONCURRENCY), "-I", "classifier.inference")
     try:
         with tempfile.TemporaryDirectory() as tmp:
             with running_stack(
-                Path(tmp), database_url=dsn, broker_url=f"{redis_url}/0", extra_env=env, worker_args=worker,
-                web_workers=2, web_threads=max(8, args.phones + args.batch_concurrency), worker_nice=10,
+                Path(tmp),
+                database_url=dsn,
+                broker_url=f"{redis_url}/0",
+                extra_env=env,
+                worker_args=worker,
+                web_workers=2,
+                web_threads=max(8, args.phones + args.batch_concurrency),
+                worker_nice=10,
             ) as stack:
-                stack.result(stack.upload(camera_trap_jpegs()[0], wait=10, latitude=-2.33, longitude=34.83).headers["Location"], wait=10)
-                requests.post(f"{stack.base_url}/api/v1/projects/", json={"name": "bench", "upload_quota_per_hour": 1_000_000},
-                              headers={"Authorization": f"Token {stack.token}"}, timeout=30).raise_for_status()
+                stack.result(
+                    stack.upload(camera_trap_jpegs()[0], wait=10, latitude=-2.33, longitude=34.83).headers["Location"],
+                    wait=10,
+                )
+                requests.post(
+                    f"{stack.base_url}/api/v1/projects/",
+                    json={"name": "bench", "upload_quota_per_hour": 1_000_000},
+                    headers={"Authorization": f"Token {stack.token}"},
+                    timeout=30,
+                ).raise_for_status()
                 phones = Phones(stack, payloads, args.phones, args.seconds, think=args.think)
                 phones.register()
-                batch = BatchClient(stack, payloads, args.batch_photos, args.batch_concurrency, "bench", dsn, args.batch_window)
+                batch = BatchClient(
+                    stack, payloads, args.batch_photos, args.batch_concurrency, "bench", dsn, args.batch_window
+                )
                 t0 = time.time()
                 batch.start()
                 cpu_marks = []  # (wall time, CPU seconds by role) at the phase boundaries
@@ -694,14 +793,20 @@ def mixed(args) -> int:
                             "SELECT count(*) FROM observations_observation o JOIN cameratraps_media m ON m.observation_id = o.id "
                             "WHERE o.status IN ('queued', 'processing')"
                         ).fetchone()[0]
-                        if left == 0 and batch.next >= args.batch_photos and not any(t.is_alive() for t in batch.threads):
+                        if (
+                            left == 0
+                            and batch.next >= args.batch_photos
+                            and not any(t.is_alive() for t in batch.threads)
+                        ):
                             break
                         time.sleep(1)
                     cpu_marks.append((time.time(), cpu_seconds_by_role(stack)))
-                    last = float(db.execute(
-                        "SELECT extract(epoch FROM max(o.updated)) FROM observations_observation o "
-                        "JOIN cameratraps_media m ON m.observation_id = o.id"
-                    ).fetchone()[0])
+                    last = float(
+                        db.execute(
+                            "SELECT extract(epoch FROM max(o.updated)) FROM observations_observation o "
+                            "JOIN cameratraps_media m ON m.observation_id = o.id"
+                        ).fetchone()[0]
+                    )
                     steady_from = t0 + args.ramp
                     phase2_from = phase1_end + 2  # the phones' last jobs drain first
                     batch_with_phones = _batch_done_between(db, steady_from, phase1_end) / (phase1_end - steady_from)
@@ -731,11 +836,20 @@ def mixed(args) -> int:
     left_by_worker_cpu = cores1["worker"] / worker_cpu_per_frame - phones_rate
     share_by_worker_cpu = batch_with_phones / left_by_worker_cpu if left_by_worker_cpu > 0 else float("nan")
     rows = [
-        ("batch", f"{args.batch_photos} frames, {args.batch_concurrency} senders, at most {args.batch_window} unfinished, "
-                  "to a project (queue inference-batch)"),
+        (
+            "batch",
+            f"{args.batch_photos} frames, {args.batch_concurrency} senders, at most {args.batch_window} unfinished, "
+            "to a project (queue inference-batch)",
+        ),
         ("phones", f"{args.phones} for {args.seconds:.0f} s (ramp {args.ramp:.0f} s, pausing 0-{args.think:g} s)"),
-        ("batch frames finished", f"{total_batch} of {args.batch_photos}; uploads by status {dict(sorted(batch.codes.items()))}"),
-        ("phone upload-accept p50/p95/p99 ms (with the batch)", "/".join(f"{pct(accept_ms, q):.0f}" for q in (50, 95, 99))),
+        (
+            "batch frames finished",
+            f"{total_batch} of {args.batch_photos}; uploads by status {dict(sorted(batch.codes.items()))}",
+        ),
+        (
+            "phone upload-accept p50/p95/p99 ms (with the batch)",
+            "/".join(f"{pct(accept_ms, q):.0f}" for q in (50, 95, 99)),
+        ),
         ("batch upload-accept p50/p95 ms", "/".join(f"{pct(batch.accept_ms, q):.0f}" for q in (50, 95))),
         ("phone upload-to-verdict p50/p95 ms", "/".join(f"{pct(phones.e2e_ms, q):.0f}" for q in (50, 95))),
         ("phone verdicts/s (phase 1)", round(phones_rate, 1)),
@@ -743,10 +857,14 @@ def mixed(args) -> int:
         ("batch images/s alone (phase 2)", round(batch_alone, 1)),
         ("what the worker leaves after the phones", f"{left_for_batch:.1f} img/s (batch alone - phone verdicts/s)"),
         ("batch / what is left", round(share, 2)),
-        ("cores used: worker, web (phase 1 / phase 2)",
-         f"{cores1['worker']:.2f}, {cores1['web']:.2f} / {cores2['worker']:.2f}, {cores2['web']:.2f}"),
-        ("what the worker's phase-1 CPU leaves after the phones",
-         f"{left_by_worker_cpu:.1f} img/s ({worker_cpu_per_frame * 1000:.0f} worker CPU-ms per frame)"),
+        (
+            "cores used: worker, web (phase 1 / phase 2)",
+            f"{cores1['worker']:.2f}, {cores1['web']:.2f} / {cores2['worker']:.2f}, {cores2['web']:.2f}",
+        ),
+        (
+            "what the worker's phase-1 CPU leaves after the phones",
+            f"{left_by_worker_cpu:.1f} img/s ({worker_cpu_per_frame * 1000:.0f} worker CPU-ms per frame)",
+        ),
         ("batch / what the worker's CPU leaves", round(share_by_worker_cpu, 2)),
         ("worker pipeline alone img/s", round(pipeline, 1)),
         ("batch alone / pipeline alone", round(batch_alone / pipeline, 2) if pipeline else "n/a"),

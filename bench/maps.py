@@ -3,6 +3,7 @@
 Runs against the database the settings point at (e.g. RANGEWATCH_VAR_DIR=var after `scripts/run` and the
 README's imports); each request goes through the real URL, view and renderer (Django's test client).
 """
+
 from __future__ import annotations
 
 import argparse

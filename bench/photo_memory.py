@@ -9,6 +9,7 @@ for their verdicts and asks for each served photo once (the first /photo/ reques
 of the web process and of the worker before and after, and their peaks (VmHWM).
 Last line: web_rss_mb_before=<n> web_rss_mb_after=<n> worker_rss_mb_before=<n> worker_rss_mb_after=<n> worker_peak_mb=<n>
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,7 +33,10 @@ def big_flat_png(side: int, seed: int) -> bytes:
     image = Image.new("RGB", (side, side), (90 + seed * 20, 140, 60))
     draw = ImageDraw.Draw(image)
     for i in range(12):
-        draw.ellipse((i * side // 14, i * side // 20, i * side // 14 + side // 6, i * side // 20 + side // 8), fill=(200, 30 * i % 255, 40))
+        draw.ellipse(
+            (i * side // 14, i * side // 20, i * side // 14 + side // 6, i * side // 20 + side // 8),
+            fill=(200, 30 * i % 255, 40),
+        )
     buf = io.BytesIO()
     image.save(buf, "PNG", optimize=False, compress_level=9)
     return buf.getvalue()
@@ -54,7 +58,13 @@ def memory_mb(pid: int) -> tuple[float, float]:
 
 def web_workers(stack) -> list[int]:
     """The gunicorn worker processes (children of the master started by the stack)."""
-    master = int(next(line.split("Listening")[0].split("[")[2].split("]")[0] for line in (stack.logs / "web.log").read_text().splitlines() if "Listening" in line))
+    master = int(
+        next(
+            line.split("Listening")[0].split("[")[2].split("]")[0]
+            for line in (stack.logs / "web.log").read_text().splitlines()
+            if "Listening" in line
+        )
+    )
     children = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -72,12 +82,17 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=7000)
     args = parser.parse_args()
     photos = [big_flat_png(args.side, i) for i in range(args.photos)]
-    print(f"{args.photos} PNGs of {args.side}x{args.side}, {sum(map(len, photos)) / len(photos) / 1024:.0f} KB each on average")
+    print(
+        f"{args.photos} PNGs of {args.side}x{args.side}, {sum(map(len, photos)) / len(photos) / 1024:.0f} KB each on average"
+    )
     with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp), database_url=None, broker_url=None) as stack:
         auth = {"Authorization": f"Token {stack.token}"}
         warm = requests.post(
-            f"{stack.base_url}/api/v1/observations/?wait=10", headers=auth, files={"photo": ("warm.jpg", ordinary_jpeg(), "image/jpeg")},
-            data={"latitude": -2.33, "longitude": 34.83}, timeout=60,
+            f"{stack.base_url}/api/v1/observations/?wait=10",
+            headers=auth,
+            files={"photo": ("warm.jpg", ordinary_jpeg(), "image/jpeg")},
+            data={"latitude": -2.33, "longitude": 34.83},
+            timeout=60,
         )
         requests.get(f"{stack.base_url}/api/v1/observations/{warm.json()['id']}/photo/", headers=auth, timeout=60)
         web = web_workers(stack)
@@ -86,19 +101,34 @@ def main() -> None:
         ids = []
         for i, data in enumerate(photos):
             response = requests.post(
-                f"{stack.base_url}/api/v1/observations/", headers=auth, files={"photo": (f"big{i}.png", data, "image/png")},
-                data={"latitude": -2.33, "longitude": 34.83}, timeout=60,
+                f"{stack.base_url}/api/v1/observations/",
+                headers=auth,
+                files={"photo": (f"big{i}.png", data, "image/png")},
+                data={"latitude": -2.33, "longitude": 34.83},
+                timeout=60,
             )
             assert response.status_code in (200, 202), response.text
             ids.append(response.json()["id"])
         statuses = {}
         for observation_id in ids:
-            body = requests.get(f"{stack.base_url}/api/v1/observations/{observation_id}/", params={"wait": 10}, headers=auth, timeout=60).json()
+            body = requests.get(
+                f"{stack.base_url}/api/v1/observations/{observation_id}/", params={"wait": 10}, headers=auth, timeout=60
+            ).json()
             while body["status"] not in ("done", "failed"):
-                body = requests.get(f"{stack.base_url}/api/v1/observations/{observation_id}/", params={"wait": 10}, headers=auth, timeout=60).json()
-            statuses[observation_id] = body["status"] if body["status"] == "done" else f"failed/{body['failure']['code']}"
+                body = requests.get(
+                    f"{stack.base_url}/api/v1/observations/{observation_id}/",
+                    params={"wait": 10},
+                    headers=auth,
+                    timeout=60,
+                ).json()
+            statuses[observation_id] = (
+                body["status"] if body["status"] == "done" else f"failed/{body['failure']['code']}"
+            )
         verdicts_s = time.monotonic() - started
-        photo_codes = [requests.get(f"{stack.base_url}/api/v1/observations/{i}/photo/", headers=auth, timeout=120).status_code for i in ids]
+        photo_codes = [
+            requests.get(f"{stack.base_url}/api/v1/observations/{i}/photo/", headers=auth, timeout=120).status_code
+            for i in ids
+        ]
         after = {"web": max(memory_mb(pid)[0] for pid in web), "worker": memory_mb(stack.worker.pid)[0]}
         peaks = {"web": max(memory_mb(pid)[1] for pid in web), "worker": memory_mb(stack.worker.pid)[1]}
     print(f"outcomes: {sorted(statuses.values())}; /photo/ answers: {photo_codes}; all verdicts in {verdicts_s:.1f} s")

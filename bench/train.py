@@ -7,6 +7,7 @@ AdamW), after one warm-up step; plus the input pipeline (decode once, then Prepr
 per image, as train_classifier does) on real photos under ../shared/data when present. The epoch time
 is the model step time plus the pipeline time for --epoch-images images (num_workers=0, as training).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -85,10 +86,17 @@ def main(argv=None) -> int:
         frozen = model_images_per_second(arch, args.batch_size, args.iters, frozen=True)
         pipeline = pipeline_images_per_second(arch, photos)
         epoch = args.epoch_images / unfrozen + (args.epoch_images / pipeline if pipeline else 0.0)
-        rows.append({"arch": arch, "batch_size": args.batch_size, "threads": torch.get_num_threads(),
-                     "train_images_per_s_unfrozen": round(unfrozen, 2), "train_images_per_s_frozen_body": round(frozen, 2),
-                     "pipeline_images_per_s": round(pipeline, 1) if pipeline else None,
-                     f"epoch_s_{args.epoch_images}_images_unfrozen": round(epoch, 2)})
+        rows.append(
+            {
+                "arch": arch,
+                "batch_size": args.batch_size,
+                "threads": torch.get_num_threads(),
+                "train_images_per_s_unfrozen": round(unfrozen, 2),
+                "train_images_per_s_frozen_body": round(frozen, 2),
+                "pipeline_images_per_s": round(pipeline, 1) if pipeline else None,
+                f"epoch_s_{args.epoch_images}_images_unfrozen": round(epoch, 2),
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=1))
     else:

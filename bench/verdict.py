@@ -1,4 +1,5 @@
 """Verdict benchmark over the imported ../shared/data: index build, memory, latency, throughput vs naive and sjoin."""
+
 from __future__ import annotations
 
 import argparse
@@ -18,10 +19,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings.local")
 IMPORTS = [
     ("natural-earth", sorted((SHARED / "geo" / "natural_earth").glob("*.json"))),
     ("us-census", [SHARED / "geo" / "us_census_states" / "cb_2020_us_state_500k.zip"]),
-    ("speciesnet-taxonomy", [SHARED / "speciesnet" / "taxonomy_release.txt", SHARED / "speciesnet" / "always_crop_99710272_22x8_v12_epoch_00148.labels.txt"]),
+    (
+        "speciesnet-taxonomy",
+        [
+            SHARED / "speciesnet" / "taxonomy_release.txt",
+            SHARED / "speciesnet" / "always_crop_99710272_22x8_v12_epoch_00148.labels.txt",
+        ],
+    ),
     ("mdd", [SHARED / "ranges" / "mdd_mammal_native_countries"]),
     # GRIIS creates the taxa of every kingdom it names, so US-RIIS (which only matches names) comes after it.
-    ("griis", [SHARED / "invasive" / "griis_belgium" / "griis_belgium.csv", SHARED / "invasive" / "belgium_alien_mammals"]),
+    (
+        "griis",
+        [SHARED / "invasive" / "griis_belgium" / "griis_belgium.csv", SHARED / "invasive" / "belgium_alien_mammals"],
+    ),
     ("griis", [SHARED / "invasive" / "griis_countries"]),
     ("griis-areas", [SHARED / "invasive" / "griis_subnational"]),
     ("us-riis", [SHARED / "invasive" / "us_riis"]),
@@ -54,7 +64,16 @@ REAL_ANSWERS = [
     ("Nile perch in Uganda", "Lates niloticus", 33.0, 1.0, "invasive"),
 ]
 
-TAXA = ["Myocastor coypus", "Sus scrofa", "Sciurus carolinensis", "Lynx rufus", "Procyon lotor", "Vulpes vulpes", "Rattus norvegicus", "Nullus datus"]
+TAXA = [
+    "Myocastor coypus",
+    "Sus scrofa",
+    "Sciurus carolinensis",
+    "Lynx rufus",
+    "Procyon lotor",
+    "Vulpes vulpes",
+    "Rattus norvegicus",
+    "Nullus datus",
+]
 
 
 def rss_mb() -> float:
@@ -72,7 +91,9 @@ def import_all(rounds: int) -> None:
         for fmt, paths in IMPORTS:
             report = data_import(ImportConfig(fmt=fmt, paths=tuple(paths), progress=False))
             total += report.seconds
-            print(f"import round {round_no}: {fmt:20s} {report.seconds:6.1f}s  changed {report.changed:6d}  unchanged {sum(report.unchanged.values()):6d}  rejected {sum(report.rejected.values()):5d}  unmatched {len(report.unmatched):6d}")
+            print(
+                f"import round {round_no}: {fmt:20s} {report.seconds:6.1f}s  changed {report.changed:6d}  unchanged {sum(report.unchanged.values()):6d}  rejected {sum(report.rejected.values()):5d}  unmatched {len(report.unmatched):6d}"
+            )
         print(f"import round {round_no}: total {total:.1f}s")
 
 
@@ -93,7 +114,14 @@ def sample_points(index, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--import", dest="do_import", type=int, default=0, metavar="ROUNDS", help="first import all of ../shared/data this many times")
+    parser.add_argument(
+        "--import",
+        dest="do_import",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="first import all of ../shared/data this many times",
+    )
     parser.add_argument("--points", type=int, default=20000)
     args = parser.parse_args()
 
@@ -115,13 +143,17 @@ def main() -> None:
     index = build_range_index()
     build_s = time.perf_counter() - started
     rss = rss_mb()
-    print(f"index: {len(index.regions)} regions, {len(index.statuses)} statuses, {len(index.ranges)} range polygons, {len(index.geofence)} geofence rules")
+    print(
+        f"index: {len(index.regions)} regions, {len(index.statuses)} statuses, {len(index.ranges)} range polygons, {len(index.geofence)} geofence rules"
+    )
 
     wrong = 0
     for name, taxon, lon, lat, expected in REAL_ANSWERS:
         got = verdict(taxon, lon, lat, index)
         wrong += got.status != expected
-        print(f"real answer: {name:38s} {got.status:13s} {'ok' if got.status == expected else 'WRONG, expected ' + expected}  ({', '.join(got.region_codes)}; {'; '.join(src['name'] for src in got.sources[:2])})")
+        print(
+            f"real answer: {name:38s} {got.status:13s} {'ok' if got.status == expected else 'WRONG, expected ' + expected}  ({', '.join(got.region_codes)}; {'; '.join(src['name'] for src in got.sources[:2])})"
+        )
 
     rng = np.random.default_rng(7)
     lons, lats = sample_points(index, args.points, rng)
@@ -154,7 +186,11 @@ def main() -> None:
     from ranges.range_index import KINDS_MOST_SPECIFIC_FIRST
 
     order = {k: i for i, k in enumerate(KINDS_MOST_SPECIFIC_FIRST)}
-    plain = [(r, shapely.from_wkb(shapely.to_wkb(g))) for r, g in zip(index.regions, index.region_geometries) if g is not None and not g.is_empty]
+    plain = [
+        (r, shapely.from_wkb(shapely.to_wkb(g)))
+        for r, g in zip(index.regions, index.region_geometries)
+        if g is not None and not g.is_empty
+    ]
     n_naive = 300
     t0 = time.perf_counter()
     for i in range(n_naive):
@@ -187,7 +223,9 @@ def main() -> None:
     print(f"| naive loop over polygons + same rules | {naive_rate:,.0f} /s |")
     print(f"| geopandas.sjoin + same rules | {sjoin_rate:,.0f} /s |")
     print(f"real answers: {len(REAL_ANSWERS) - wrong}/{len(REAL_ANSWERS)} as expected")
-    print(f"verdict_p99_us={p99:.0f} build_s={build_s:.2f} rss_mb={rss:.0f} vs_naive={warm_rate / naive_rate:.0f} vs_sjoin={warm_rate / sjoin_rate:.1f} vs_naive_cold={vec_rate / naive_rate:.0f} vs_sjoin_cold={vec_rate / sjoin_rate:.1f}")
+    print(
+        f"verdict_p99_us={p99:.0f} build_s={build_s:.2f} rss_mb={rss:.0f} vs_naive={warm_rate / naive_rate:.0f} vs_sjoin={warm_rate / sjoin_rate:.1f} vs_naive_cold={vec_rate / naive_rate:.0f} vs_sjoin_cold={vec_rate / sjoin_rate:.1f}"
+    )
 
 
 if __name__ == "__main__":

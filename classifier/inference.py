@@ -6,6 +6,7 @@ its own photo and waits on one shared forward pass (ml.engine.BatchingClassifier
 and heartbeat hooks below need this module imported at worker start:
 `celery worker -I classifier.inference`.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -57,7 +58,13 @@ def _load(version: ModelVersion):
     )
     log.info(
         "serving model version %s (%s) from %s: backend=%s device=%s threads=%s loaded in %.2fs",
-        version.name, version.arch, version.path, classifier.backend, classifier.device, classifier.threads, classifier.load_seconds,
+        version.name,
+        version.arch,
+        version.path,
+        classifier.backend,
+        classifier.device,
+        classifier.threads,
+        classifier.load_seconds,
     )
     return BatchingClassifier(
         classifier,
@@ -74,7 +81,9 @@ def serving_prepare(path) -> float:
         return 0.0
     from ml.engine import Classifier
 
-    return Classifier.load(path, backend="onnxruntime", threads=1, onnx_cache_dir=_setting("RANGEWATCH_ONNX_CACHE_DIR", None) or None).load_seconds
+    return Classifier.load(
+        path, backend="onnxruntime", threads=1, onnx_cache_dir=_setting("RANGEWATCH_ONNX_CACHE_DIR", None) or None
+    ).load_seconds
 
 
 def active_classifier():

@@ -4,6 +4,7 @@ The classifier app sits upstream of observations and review, so it cannot read r
 observations itself; the app that owns review registers a source here (community.apps) and
 `train_classifier --from-observations` asks for it by name.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -25,5 +26,7 @@ def training_source_register(name: str, source: TrainingRecordSource) -> None:
 
 def training_records(name: str) -> list[dict]:
     if name not in _sources:
-        raise NoTrainingSource(f"no training record source named {name!r} (known: {', '.join(sorted(_sources)) or 'none'})")
+        raise NoTrainingSource(
+            f"no training record source named {name!r} (known: {', '.join(sorted(_sources)) or 'none'})"
+        )
     return _sources[name]()

@@ -16,7 +16,6 @@ from django.utils.html import format_html, format_html_join
 from accounts.roles import is_reviewer
 from community.models import Identification, Review
 from community.services import ReviewRejected, observation_review
-
 from observations.models import Observation
 from species.selectors import taxa_by_keys, taxon_by_key_or_id
 

@@ -1,8 +1,9 @@
 """Thin views of the community: the public feed, identifications, expert review, Darwin Core exports
 (background jobs with a download link)."""
+
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
@@ -23,10 +24,15 @@ from community.serializers import (
 )
 from community.services import identification_add, observation_review
 from observations.apis import observation_detail
-from observations.selectors import observation_for_viewer, observation_public, observation_visible, public_observation, public_observations
+from observations.selectors import (
+    observation_for_viewer,
+    observation_public,
+    observation_visible,
+    public_observation,
+    public_observations,
+)
 from observations.serializers import ObservationDetailOutputSerializer
 from species.selectors import taxon_by_key_or_id
-
 
 EXPORT_RETRY_AFTER_SECONDS = 5
 
@@ -47,26 +53,37 @@ class FeedApi(APIView):
     def get(self, request):
         paginator = BoundedPagination()
         page = paginator.paginate_queryset(public_observations(), request, view=self)
-        return paginator.get_paginated_response(PublicObservationOutputSerializer([observation_public(o) for o in page], many=True).data)
+        return paginator.get_paginated_response(
+            PublicObservationOutputSerializer([observation_public(o) for o in page], many=True).data
+        )
 
 
 class FeedDetailApi(APIView):
     permission_classes = [permissions.AllowAny]
 
-    @extend_schema(tags=["feed"], responses={200: PublicObservationOutputSerializer, 404: OpenApiResponse(description="not public")})
+    @extend_schema(
+        tags=["feed"],
+        responses={200: PublicObservationOutputSerializer, 404: OpenApiResponse(description="not public")},
+    )
     def get(self, request, observation_id):
         observation = public_observation(observation_id=observation_id)
         return Response(PublicObservationOutputSerializer(observation_public(observation)).data)
 
 
 def _identifications_body(observation) -> dict:
-    return {"community_taxon": observation.community_taxon, "identifications": identifications_for(observation=observation)}
+    return {
+        "community_taxon": observation.community_taxon,
+        "identifications": identifications_for(observation=observation),
+    }
 
 
 class IdentificationListApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(tags=["identifications"], responses={200: IdentificationsOutputSerializer, 404: OpenApiResponse(description="not visible")})
+    @extend_schema(
+        tags=["identifications"],
+        responses={200: IdentificationsOutputSerializer, 404: OpenApiResponse(description="not visible")},
+    )
     def get(self, request, observation_id):
         observation = observation_visible(user=request.user, observation_id=observation_id)
         return Response(IdentificationsOutputSerializer(_identifications_body(observation)).data)
@@ -87,13 +104,17 @@ class IdentificationListApi(APIView):
         if data.validated_data.get("agree_with"):
             other = identifications_for(observation=observation).filter(pk=data.validated_data["agree_with"]).first()
             if other is None:
-                raise ServiceError("no such identification", fields={"agree_with": ["no such identification on this observation"]})
+                raise ServiceError(
+                    "no such identification", fields={"agree_with": ["no such identification on this observation"]}
+                )
             taxon = other.taxon
         else:
             taxon = _taxon(data.validated_data["taxon"])
         identification_add(observation=observation, user=request.user, taxon=taxon, body=data.validated_data["body"])
         observation.refresh_from_db()
-        return Response(IdentificationsOutputSerializer(_identifications_body(observation)).data, status=status.HTTP_201_CREATED)
+        return Response(
+            IdentificationsOutputSerializer(_identifications_body(observation)).data, status=status.HTTP_201_CREATED
+        )
 
 
 class ReviewApi(APIView):
@@ -115,7 +136,11 @@ class ReviewApi(APIView):
         data.is_valid(raise_exception=True)
         taxon = _taxon(data.validated_data["taxon"]) if data.validated_data.get("taxon") else None
         observation_review(
-            observation=observation, reviewer=request.user, decision=data.validated_data["decision"], taxon=taxon, note=data.validated_data["note"]
+            observation=observation,
+            reviewer=request.user,
+            decision=data.validated_data["decision"],
+            taxon=taxon,
+            note=data.validated_data["note"],
         )
         observation = observation_for_viewer(user=request.user, observation_id=observation_id)
         return Response(ObservationDetailOutputSerializer(observation_detail(observation)).data)
@@ -124,13 +149,19 @@ class ReviewApi(APIView):
 class ReviewQueueApi(APIView):
     permission_classes = [permissions.IsAuthenticated, IsReviewer]
 
-    @extend_schema(tags=["review"], parameters=[ReviewQueueInputSerializer], responses={200: ObservationDetailOutputSerializer(many=True)})
+    @extend_schema(
+        tags=["review"],
+        parameters=[ReviewQueueInputSerializer],
+        responses={200: ObservationDetailOutputSerializer(many=True)},
+    )
     def get(self, request):
         params = ReviewQueueInputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         paginator = BoundedPagination()
         page = paginator.paginate_queryset(review_queue(**params.validated_data), request, view=self)
-        return paginator.get_paginated_response(ObservationDetailOutputSerializer([observation_detail(o) for o in page], many=True).data)
+        return paginator.get_paginated_response(
+            ObservationDetailOutputSerializer([observation_detail(o) for o in page], many=True).data
+        )
 
 
 class DwcaExportOutputSerializer(serializers.Serializer):

@@ -1,5 +1,6 @@
 """The export job's work, in a default-queue worker: write the Darwin Core Archive (community.dwca)
 into private storage and record the outcome on the DwcaExport row."""
+
 from __future__ import annotations
 
 import tempfile

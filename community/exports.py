@@ -1,5 +1,6 @@
 """Darwin Core Archive exports as background jobs: ask for one (202 and a link), follow it, download
 the archive once a worker has written it (community.export_writer, community.tasks)."""
+
 from __future__ import annotations
 
 from django.db import transaction

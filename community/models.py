@@ -1,5 +1,6 @@
 """What people add to an observation: identifications (the community taxon) and expert reviews;
 Darwin Core Archive export jobs."""
+
 import uuid
 
 from django.conf import settings
@@ -20,7 +21,13 @@ class Identification(models.Model):
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["observation", "user"], condition=models.Q(is_current=True), name="one_current_identification_per_user")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["observation", "user"],
+                condition=models.Q(is_current=True),
+                name="one_current_identification_per_user",
+            )
+        ]
         ordering = ["created", "id"]
 
     def __str__(self):
@@ -43,6 +50,9 @@ class Review(models.Model):
 
     class Meta:
         ordering = ["created", "id"]
+
+    def __str__(self):
+        return f"{self.reviewer} {self.decision}s {self.observation.uuid}"
 
 
 def export_key(instance, filename):

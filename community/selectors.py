@@ -1,5 +1,6 @@
 """Reads for the community: identifications, who has a track record, the review queue, reviewed
 records for training."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -23,7 +24,9 @@ TRACK_RECORD_MIN_CONFIRMED_AGREEMENTS = 3
 
 
 def identifications_for(*, observation: Observation):
-    return Identification.objects.filter(observation=observation).select_related("user", "taxon").order_by("created", "id")
+    return (
+        Identification.objects.filter(observation=observation).select_related("user", "taxon").order_by("created", "id")
+    )
 
 
 def has_track_record(*, joined: datetime, confirmed_agreements: int, now: datetime) -> bool:
@@ -113,7 +116,9 @@ def _names_taxon_or_below(taxon: Taxon) -> Q:
 def reviewed_training_records() -> list[dict]:
     """Observations a reviewer confirmed, labelled with the reviewer's taxon, as plain records for
     ml.training (classifier.training's "reviewed observations" source)."""
-    confirmed = Observation.objects.filter(verification=Verification.CONFIRMED, verified_taxon__isnull=False).select_related("verified_taxon")
+    confirmed = Observation.objects.filter(
+        verification=Verification.CONFIRMED, verified_taxon__isnull=False
+    ).select_related("verified_taxon")
     return [
         {
             "id": str(obs.uuid),

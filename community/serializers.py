@@ -1,4 +1,5 @@
 """Input and output shapes of the community API: the public feed, identifications, review."""
+
 from rest_framework import serializers
 
 from community.models import Review
@@ -54,7 +55,9 @@ class IdentificationsOutputSerializer(serializers.Serializer):
 
 class ReviewInputSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=Review.Decision.choices)
-    taxon = serializers.CharField(max_length=200, required=False, help_text="taxon id or scientific name; required to confirm")
+    taxon = serializers.CharField(
+        max_length=200, required=False, help_text="taxon id or scientific name; required to confirm"
+    )
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
 
     def validate(self, attrs):
@@ -68,9 +71,14 @@ class ReviewQueueInputSerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(required=False, choices=["", *VERDICT_STATUSES], default="")
     min_confidence = serializers.FloatField(required=False, min_value=0, max_value=1, allow_null=True, default=None)
     max_confidence = serializers.FloatField(required=False, min_value=0, max_value=1, allow_null=True, default=None)
-    verification = serializers.ChoiceField(required=False, choices=["", *Verification.values], default=Verification.UNREVIEWED)
+    verification = serializers.ChoiceField(
+        required=False, choices=["", *Verification.values], default=Verification.UNREVIEWED
+    )
     taxon = serializers.CharField(
-        required=False, max_length=200, allow_blank=True, default="",
+        required=False,
+        max_length=200,
+        allow_blank=True,
+        default="",
         help_text="taxon id or scientific name: it and the taxa below it",
     )
 

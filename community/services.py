@@ -1,5 +1,6 @@
 """Writes for identifications and expert review: community consensus, verification, first records.
 A confirmation is announced (community.signals.observation_verified) after commit."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -61,7 +62,11 @@ def _tree_for(keys) -> dict[str, str | None]:
     parents: dict[str, str | None] = {}
     frontier = set(keys)
     while frontier:
-        rows = list(Taxon.objects.filter(scientific_name__in=list(frontier)).values_list("scientific_name", "parent__scientific_name"))
+        rows = list(
+            Taxon.objects.filter(scientific_name__in=list(frontier)).values_list(
+                "scientific_name", "parent__scientific_name"
+            )
+        )
         frontier = set()
         for name, parent in rows:
             parents[name] = parent
@@ -74,7 +79,9 @@ def _community_taxon_for(observation: Observation) -> Taxon | None:
     """From the current identifications of identifiers with a track record (the others carry no
     weight: community.selectors.identifiers_with_track_record)."""
     current = list(
-        Identification.objects.filter(observation=observation, is_current=True).values_list("user_id", "taxon__scientific_name")
+        Identification.objects.filter(observation=observation, is_current=True).values_list(
+            "user_id", "taxon__scientific_name"
+        )
     )
     trusted = identifiers_with_track_record({user_id for user_id, _ in current})
     identified = [name for user_id, name in current if user_id in trusted]
@@ -102,7 +109,9 @@ def community_taxa_recompute(*, apply: bool = False) -> list[CommunityTaxonChang
     """Every community taxon under today's rules; stored only with `apply`. Taxa that throw-away
     accounts set before the track-record rule existed are undone this way."""
     identified = Identification.objects.values_list("observation_id", flat=True)
-    candidates = Observation.objects.filter(Q(pk__in=identified) | Q(community_taxon__isnull=False)).select_related("community_taxon")
+    candidates = Observation.objects.filter(Q(pk__in=identified) | Q(community_taxon__isnull=False)).select_related(
+        "community_taxon"
+    )
     changes = []
     for observation in candidates.order_by("pk").iterator():
         with transaction.atomic():
@@ -142,7 +151,9 @@ def identification_add(*, observation: Observation, user, taxon: Taxon, body: st
     current.update(is_current=False)
     try:
         with transaction.atomic():
-            identification = Identification.objects.create(observation=observation, user=user, taxon=taxon, body=body[:5000])
+            identification = Identification.objects.create(
+                observation=observation, user=user, taxon=taxon, body=body[:5000]
+            )
     except IntegrityError as exc:  # one current identification per user: a concurrent request of theirs won
         raise IdentificationConflict("another identification of yours was saved at the same time") from exc
     observation_update_community_taxon(observation=observation)
@@ -156,7 +167,9 @@ def identification_withdraw(*, identification: Identification) -> None:
     observation_update_community_taxon(observation=identification.observation)
 
 
-def observation_review(*, observation: Observation, reviewer, decision: str, taxon: Taxon | None = None, note: str = "") -> Review:
+def observation_review(
+    *, observation: Observation, reviewer, decision: str, taxon: Taxon | None = None, note: str = ""
+) -> Review:
     """An expert confirms the taxon they name, or rejects. Confirming recomputes the verdict for
     that taxon, flags first records, and — for an invasive, introduced or out-of-range verdict —
     alerts the local contacts after commit. Nothing is confirmed implicitly (a community taxon
@@ -170,24 +183,40 @@ def observation_review(*, observation: Observation, reviewer, decision: str, tax
         raise ReviewRejected(detail, code="taxon_required", fields={"taxon": [detail]})
     with transaction.atomic():
         _observation_lock(observation)
-        review = Review.objects.create(observation=observation, reviewer=reviewer, decision=decision, taxon=taxon, note=note[:5000])
+        review = Review.objects.create(
+            observation=observation, reviewer=reviewer, decision=decision, taxon=taxon, note=note[:5000]
+        )
         if decision == Review.Decision.REJECT:
             Observation.objects.filter(pk=observation.pk).update(
-                verification=Verification.REJECTED, verified_taxon=None, verified_by=reviewer, verified_at=timezone.now(), first_record_regions=[]
+                verification=Verification.REJECTED,
+                verified_taxon=None,
+                verified_by=reviewer,
+                verified_at=timezone.now(),
+                first_record_regions=[],
             )
             return review
         stored = _verdict_for_confirmed(observation=observation, taxon=taxon)
         if stored is not None and stored.status in ALERT_STATUSES and observation.owner_id == reviewer.pk:
             # Raised inside the transaction: the review and the recomputed verdict roll back.
             raise ReviewRejected(
-                "a confirmation that alerts contacts needs a reviewer other than the uploader", code="own_observation", status=403
+                "a confirmation that alerts contacts needs a reviewer other than the uploader",
+                code="own_observation",
+                status=403,
             )
-        firsts = _first_record_regions(observation=observation, taxon=taxon, region_codes=stored.region_codes if stored else [])
+        firsts = _first_record_regions(
+            observation=observation, taxon=taxon, region_codes=stored.region_codes if stored else []
+        )
         Observation.objects.filter(pk=observation.pk).update(
-            verification=Verification.CONFIRMED, verified_taxon=taxon, verified_by=reviewer, verified_at=timezone.now(), first_record_regions=firsts
+            verification=Verification.CONFIRMED,
+            verified_taxon=taxon,
+            verified_by=reviewer,
+            verified_at=timezone.now(),
+            first_record_regions=firsts,
         )
         observation.refresh_from_db()
-        transaction.on_commit(lambda: observation_verified.send(sender=Observation, observation=observation, review=review))
+        transaction.on_commit(
+            lambda: observation_verified.send(sender=Observation, observation=observation, review=review)
+        )
     return review
 
 
@@ -218,7 +247,11 @@ def _verdict_for_confirmed(*, observation: Observation, taxon: Taxon) -> Verdict
 def _first_record_regions(*, observation: Observation, taxon: Taxon, region_codes) -> list[str]:
     """Counties, states and countries at the point with no other verified record of the taxon."""
     regions = regions_by_codes(list(region_codes))
-    wanted = [c for c in region_codes if c in regions and regions[c].kind in (RegionKind.ADMIN2, RegionKind.ADMIN1, RegionKind.COUNTRY)]
+    wanted = [
+        c
+        for c in region_codes
+        if c in regions and regions[c].kind in (RegionKind.ADMIN2, RegionKind.ADMIN1, RegionKind.COUNTRY)
+    ]
     if not wanted:
         return []
     earlier = (

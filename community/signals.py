@@ -1,4 +1,5 @@
 """What the community app announces; sent after the transaction that made the change commits."""
+
 from django.dispatch import Signal
 
 # A reviewer confirmed an observation. kwargs: observation (Observation, refreshed), review (Review).

@@ -1,6 +1,7 @@
 """Celery tasks of the community app: id in, one service call, the contract on the decorator.
 Services enqueue through `dwca_export_enqueue` (after commit); this module imports no service that
 enqueues, so tasks and services never import each other."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Model artifacts: a folder with weights (safetensors) and manifest.json, verified on load."""
+
 from __future__ import annotations
 
 import hashlib
@@ -137,7 +138,9 @@ def load_artifact(directory: str | os.PathLike):
         raise ArtifactError(f"weights file {weights} is missing")
     actual = file_sha256(weights)
     if manifest.sha256 and actual != manifest.sha256:
-        raise ArtifactError(f"checksum mismatch for {weights}: manifest says {manifest.sha256[:12]}…, file is {actual[:12]}…")
+        raise ArtifactError(
+            f"checksum mismatch for {weights}: manifest says {manifest.sha256[:12]}…, file is {actual[:12]}…"
+        )
     try:
         state_dict = load_file(str(weights))
     except (SafetensorError, OSError) as exc:
@@ -145,7 +148,9 @@ def load_artifact(directory: str | os.PathLike):
     model = build_model(manifest.arch, manifest.num_classes, pretrained="none")
     head = _head_size(model.state_dict(), state_dict)
     if head is not None and head != manifest.num_classes:
-        raise ArtifactError(f"the manifest lists {manifest.num_classes} labels but the weights have a {head}-class head")
+        raise ArtifactError(
+            f"the manifest lists {manifest.num_classes} labels but the weights have a {head}-class head"
+        )
     try:
         model.load_state_dict(state_dict)
     except RuntimeError as exc:

@@ -5,6 +5,7 @@ and submits the array here; one runner thread stacks whatever has arrived, calls
 once and hands every caller its own row. A failing batch is retried item by item so that one bad
 input never fails the others.
 """
+
 from __future__ import annotations
 
 import logging

@@ -5,6 +5,7 @@ autocast bf16/fp16 and nvJPEG decode) and onnxruntime (CPU; the exported model.o
 to the artifact, keyed by the weights' sha256). Unreadable photos come back as failure entries,
 never as exceptions through a batch (the SpeciesNet contract).
 """
+
 from __future__ import annotations
 
 import logging
@@ -191,12 +192,27 @@ class Classifier:
 
             manifest, model = load_artifact(artifact_dir)
             runner = TorchRunner(model, device)
-        classifier = cls(manifest=manifest, runner=runner, backend=backend, device=device, artifact_dir=artifact_dir, top_k=top_k, max_pixels=max_pixels, threads=threads)
+        classifier = cls(
+            manifest=manifest,
+            runner=runner,
+            backend=backend,
+            device=device,
+            artifact_dir=artifact_dir,
+            top_k=top_k,
+            max_pixels=max_pixels,
+            threads=threads,
+        )
         classifier._groups = _label_groups(manifest.label_taxa)
         classifier.load_seconds = time.perf_counter() - started
         log.info(
             "classifier loaded: %s (%s, %d labels) backend=%s device=%s threads=%s in %.2fs",
-            manifest.name, manifest.arch, manifest.num_classes, backend, device, threads, classifier.load_seconds,
+            manifest.name,
+            manifest.arch,
+            manifest.num_classes,
+            backend,
+            device,
+            threads,
+            classifier.load_seconds,
         )
         return classifier
 
@@ -284,7 +300,9 @@ def _load_onnx(artifact_dir: Path, threads: int | None, cache_dir) -> tuple[Mani
         raise ArtifactError(f"weights file {weights} is missing")
     actual = file_sha256(weights)
     if manifest.sha256 and actual != manifest.sha256:
-        raise ArtifactError(f"checksum mismatch for {weights}: manifest says {manifest.sha256[:12]}…, file is {actual[:12]}…")
+        raise ArtifactError(
+            f"checksum mismatch for {weights}: manifest says {manifest.sha256[:12]}…, file is {actual[:12]}…"
+        )
     path = onnx_path(artifact_dir, manifest, cache_dir)
     if not path.is_file():
         from ml.artifacts import load_artifact
@@ -303,7 +321,9 @@ def _load_onnx(artifact_dir: Path, threads: int | None, cache_dir) -> tuple[Mani
         log.info("exported %s to ONNX at %s in %.1fs", manifest.name, path, time.perf_counter() - started)
     runner = OnnxRunner(path, threads)
     if isinstance(runner.output_classes, int) and runner.output_classes != manifest.num_classes:
-        raise ArtifactError(f"the manifest lists {manifest.num_classes} labels but the model has a {runner.output_classes}-class head")
+        raise ArtifactError(
+            f"the manifest lists {manifest.num_classes} labels but the model has a {runner.output_classes}-class head"
+        )
     return manifest, runner
 
 
@@ -396,13 +416,21 @@ class BatchingClassifier:
     big non-JPEG images (up to the pixel ceiling each) run at once; JPEGs decode scaled down.
     """
 
-    def __init__(self, classifier: Classifier, *, max_batch: int = 16, max_wait_ms: float = 10.0, large_decodes: int = 2):
+    def __init__(
+        self, classifier: Classifier, *, max_batch: int = 16, max_wait_ms: float = 10.0, large_decodes: int = 2
+    ):
         import threading
 
         from ml.batching import MicroBatcher
 
         self.classifier = classifier
-        self.batcher = MicroBatcher(classifier.classify_batch, max_batch=max_batch, max_wait_ms=max_wait_ms, stack=classifier.stack, name=f"batcher-{classifier.manifest.name}")
+        self.batcher = MicroBatcher(
+            classifier.classify_batch,
+            max_batch=max_batch,
+            max_wait_ms=max_wait_ms,
+            stack=classifier.stack,
+            name=f"batcher-{classifier.manifest.name}",
+        )
         self._large = threading.BoundedSemaphore(large_decodes)
 
     def classify_one(self, source, timeout: float | None = None) -> Classification:

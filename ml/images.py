@@ -1,5 +1,6 @@
 """The one image loader: allow-listed formats, bounded decode, upright RGB, typed failures; and the
 served copy of a photo, made from the same RGB the model sees."""
+
 from __future__ import annotations
 
 import io
@@ -22,12 +23,26 @@ DEFAULT_MAX_PIXELS = 50_000_000
 # header, before any pixel is decoded: width x height x frames x these bytes.
 _RGB_PEAK_BYTES = 8  # decoded 4 + rotated copy 4
 _PEAK_BYTES_PER_PIXEL = {
-    "1": 6, "L": 6, "P": 6,  # 1 + 1 rotated + 4 RGB
+    "1": 6,
+    "L": 6,
+    "P": 6,  # 1 + 1 rotated + 4 RGB
     "RGB": _RGB_PEAK_BYTES,
-    "CMYK": 12, "YCbCr": 12, "LAB": 12, "HSV": 12,  # 4 + 4 rotated + 4 RGB
-    "RGBA": 13, "RGBa": 13, "LA": 13, "La": 13, "PA": 13, "P+transparency": 13,  # 4 + 4 + RGB 4 + mask 1
-    "I;16": 14, "I;16B": 14, "I;16L": 14, "I;16N": 14,  # 2 + 2 + float32 4 + L 1 + ... + RGB 4
-    "I": 18, "F": 18,
+    "CMYK": 12,
+    "YCbCr": 12,
+    "LAB": 12,
+    "HSV": 12,  # 4 + 4 rotated + 4 RGB
+    "RGBA": 13,
+    "RGBa": 13,
+    "LA": 13,
+    "La": 13,
+    "PA": 13,
+    "P+transparency": 13,  # 4 + 4 + RGB 4 + mask 1
+    "I;16": 14,
+    "I;16B": 14,
+    "I;16L": 14,
+    "I;16N": 14,  # 2 + 2 + float32 4 + L 1 + ... + RGB 4
+    "I": 18,
+    "F": 18,
 }
 
 IMAGE_CORRUPT = "image_corrupt"
@@ -79,7 +94,9 @@ def _open(source: bytes | str | Path) -> Image.Image:
     try:
         return Image.open(fp)
     except UnidentifiedImageError as exc:
-        raise ImageError(UNSUPPORTED_FORMAT, "not an image in an accepted format (JPEG, PNG, WebP, GIF, TIFF, BMP, HEIC)") from exc
+        raise ImageError(
+            UNSUPPORTED_FORMAT, "not an image in an accepted format (JPEG, PNG, WebP, GIF, TIFF, BMP, HEIC)"
+        ) from exc
     except Image.DecompressionBombError as exc:
         raise ImageError(IMAGE_TOO_LARGE, str(exc)) from exc
     except (OSError, ValueError, SyntaxError) as exc:
@@ -139,7 +156,9 @@ def inspect_image(source: bytes | str | Path, max_pixels: int = DEFAULT_MAX_PIXE
         return _check(img, max_pixels)
 
 
-def load_rgb(source: bytes | str | Path, *, target_size: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+def load_rgb(
+    source: bytes | str | Path, *, target_size: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Image.Image:
     """Decode a photo into an upright 8-bit RGB image.
 
     `target_size` lets JPEG decode at a reduced scale (Pillow `draft`) when the result is only

@@ -1,4 +1,5 @@
 """The starter model: EfficientNet-Lite0 with real ImageNet weights, its classes mapped to taxa."""
+
 from __future__ import annotations
 
 import os

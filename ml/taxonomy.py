@@ -1,4 +1,5 @@
 """Taxonomic roll-up: when no species is confident, the deepest confident ancestor answers."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -102,7 +103,9 @@ class Decision:
     rank: str | None = None
 
 
-def decide(scores: dict[str, float], parents: dict[str, str | None], ranks: dict[str, str], threshold: float) -> Decision:
+def decide(
+    scores: dict[str, float], parents: dict[str, str | None], ranks: dict[str, str], threshold: float
+) -> Decision:
     no_animal = scores.get(NO_ANIMAL, 0.0)
     if no_animal >= threshold:
         return Decision("no_animal", None, no_animal)

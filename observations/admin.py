@@ -1,5 +1,6 @@
 """Admin for the observations app's own curated data. (Observations themselves are administered
 with their review actions in community.admin.)"""
+
 from django.contrib import admin
 
 from observations.models import TaxonRegionSensitivity

@@ -1,5 +1,6 @@
 """Thin views of the observations app: upload a photo, read (or wait for) the result, change its
 geoprivacy or delete it, fetch the served photo."""
+
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -73,19 +74,28 @@ class ObservationCreateApi(APIView):
     def get(self, request):
         paginator = BoundedPagination()
         page = paginator.paginate_queryset(observation_list_for_owner(user=request.user), request, view=self)
-        return paginator.get_paginated_response(ObservationDetailOutputSerializer([observation_detail(o) for o in page], many=True).data)
+        return paginator.get_paginated_response(
+            ObservationDetailOutputSerializer([observation_detail(o) for o in page], many=True).data
+        )
 
     @extend_schema(
         tags=TAGS,
         request={"multipart/form-data": ObservationInputSerializer},
         parameters=[
             WaitSerializer,
-            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, description="a retried upload (same key, same photo) returns the same observation; at most 200 characters"),
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="a retried upload (same key, same photo) returns the same observation; at most 200 characters",
+            ),
         ],
         responses={
             202: OpenApiResponse(ObservationOutputSerializer, description="accepted; poll Location"),
             200: OpenApiResponse(ObservationOutputSerializer, description="finished within ?wait"),
-            400: OpenApiResponse(description="invalid fields, or the photo is corrupt / too large / not an accepted format"),
+            400: OpenApiResponse(
+                description="invalid fields, or the photo is corrupt / too large / not an accepted format"
+            ),
             409: OpenApiResponse(description="the Idempotency-Key was used for another photo"),
         },
     )
@@ -121,7 +131,11 @@ class ObservationDetailApi(APIView):
 
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(tags=TAGS, parameters=[WaitSerializer], responses={200: ObservationDetailOutputSerializer, 404: OpenApiResponse(description="not yours")})
+    @extend_schema(
+        tags=TAGS,
+        parameters=[WaitSerializer],
+        responses={200: ObservationDetailOutputSerializer, 404: OpenApiResponse(description="not yours")},
+    )
     def get(self, request, observation_id):
         params = WaitSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -135,7 +149,9 @@ class ObservationDetailApi(APIView):
         return Response(ObservationDetailOutputSerializer(observation_detail(observation)).data, headers=headers)
 
     @extend_schema(
-        tags=TAGS, request=ObservationUpdateInputSerializer, responses={200: ObservationDetailOutputSerializer, 404: OpenApiResponse(description="not yours")}
+        tags=TAGS,
+        request=ObservationUpdateInputSerializer,
+        responses={200: ObservationDetailOutputSerializer, 404: OpenApiResponse(description="not yours")},
     )
     def patch(self, request, observation_id):
         observation = observation_for_user(user=request.user, observation_id=observation_id)

@@ -1,6 +1,7 @@
 """The classification step of an observation: claim the job, run the active model, build the served
 copy of the photo, decide the taxon (with roll-up), compute the verdict, store prediction and verdict
 in one transaction."""
+
 from __future__ import annotations
 
 import logging
@@ -36,15 +37,24 @@ def observation_fail(*, observation_id: int, code: str, detail: str = "") -> Non
 def observation_classify(*, observation_id: int) -> str:
     """Classify one observation and store prediction and verdict. Idempotent: a redelivered task
     finds the work done and returns. Returns the final status."""
-    claimed = Observation.objects.filter(pk=observation_id, status__in=[Observation.Status.QUEUED, Observation.Status.PROCESSING])
+    claimed = Observation.objects.filter(
+        pk=observation_id, status__in=[Observation.Status.QUEUED, Observation.Status.PROCESSING]
+    )
     observation = claimed.first()
     if observation is None:
         return Observation.objects.filter(pk=observation_id).values_list("status", flat=True).first() or "missing"
     if observation.attempts >= MAX_ATTEMPTS:
-        observation_fail(observation_id=observation.pk, code="too_many_attempts", detail=f"gave up after {observation.attempts} attempts")
+        observation_fail(
+            observation_id=observation.pk,
+            code="too_many_attempts",
+            detail=f"gave up after {observation.attempts} attempts",
+        )
         return Observation.Status.FAILED
     claimed.update(
-        status=Observation.Status.PROCESSING, attempts=observation.attempts + 1, worker=worker_identity(), updated=timezone.now()
+        status=Observation.Status.PROCESSING,
+        attempts=observation.attempts + 1,
+        worker=worker_identity(),
+        updated=timezone.now(),
     )
 
     with observation.photo.open("rb") as fh:
@@ -60,12 +70,18 @@ def observation_classify(*, observation_id: int) -> str:
     except ImageError as exc:
         observation_fail(observation_id=observation.pk, code=exc.code, detail=exc.detail)
         return Observation.Status.FAILED
-    observation_record_result(observation=observation, model_version=version, taxon_scores=result.taxon_scores, top_k=result.top_k)
+    observation_record_result(
+        observation=observation, model_version=version, taxon_scores=result.taxon_scores, top_k=result.top_k
+    )
     return Observation.Status.DONE
 
 
 def observation_record_result(
-    *, observation: Observation, model_version: ModelVersion, taxon_scores: dict[str, float], top_k: list[tuple[str, float]]
+    *,
+    observation: Observation,
+    model_version: ModelVersion,
+    taxon_scores: dict[str, float],
+    top_k: list[tuple[str, float]],
 ) -> Verdict:
     """Decide the taxon (with roll-up), compute the verdict, snapshot contacts; one transaction.
     Announces `observation_classified` after commit."""
@@ -99,9 +115,13 @@ def observation_record_result(
             sources=list(found.sources),
             contacts=contacts,
         )
-        Observation.objects.filter(pk=observation.pk).update(status=Observation.Status.DONE, failure_code="", updated=timezone.now())
+        Observation.objects.filter(pk=observation.pk).update(
+            status=Observation.Status.DONE, failure_code="", updated=timezone.now()
+        )
         transaction.on_commit(
-            lambda: observation_classified.send(sender=Observation, observation=observation, verdict_status=found.status, score=saved_score)
+            lambda: observation_classified.send(
+                sender=Observation, observation=observation, verdict_status=found.status, score=saved_score
+            )
         )
     return saved
 

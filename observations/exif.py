@@ -1,4 +1,5 @@
 """EXIF metadata read server-side from the original photo: GPS position, its accuracy, capture time."""
+
 from __future__ import annotations
 
 import io

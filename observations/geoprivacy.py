@@ -5,6 +5,7 @@ A category is one of species.models.Sensitivity's values: "none", "0.001", "0.01
 record gives the same point (averaging repeated reads reveals nothing), and because it is computed
 at read time a taxon newly marked sensitive takes effect on existing records at once.
 """
+
 from __future__ import annotations
 
 import math

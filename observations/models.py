@@ -1,5 +1,6 @@
 """Citizen-science reports: the upload, the model's predictions, the verdict and the record's
 privacy and verification state (written by the community app's review)."""
+
 import uuid
 
 from django.conf import settings
@@ -52,7 +53,9 @@ class Observation(models.Model):
     location_flags = models.JSONField(default=list, blank=True)
     # Darwin Core's coordinateUncertaintyInMeters starts here: the phone's or browser's reported
     # accuracy, or the photo's EXIF GPSHPositioningError when the point came from the EXIF.
-    accuracy_m = models.FloatField(null=True, blank=True, help_text="horizontal accuracy of the point in metres; empty: unknown")
+    accuracy_m = models.FloatField(
+        null=True, blank=True, help_text="horizontal accuracy of the point in metres; empty: unknown"
+    )
     observed_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
     failure_code = models.CharField(max_length=40, blank=True)
@@ -67,17 +70,25 @@ class Observation(models.Model):
     updated = models.DateTimeField(auto_now=True)
     # Citizen science: the observer's geoprivacy, the expert verification, the community taxon.
     geoprivacy = models.CharField(max_length=10, choices=Geoprivacy.choices, default=Geoprivacy.OPEN)
-    verification = models.CharField(max_length=12, choices=Verification.choices, default=Verification.UNREVIEWED, db_index=True)
+    verification = models.CharField(
+        max_length=12, choices=Verification.choices, default=Verification.UNREVIEWED, db_index=True
+    )
     verified_taxon = models.ForeignKey(Taxon, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     verified_at = models.DateTimeField(null=True, blank=True)
     community_taxon = models.ForeignKey(Taxon, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    first_record_regions = models.JSONField(default=list, blank=True, help_text="region codes where this verified record is the first of its taxon")
+    first_record_regions = models.JSONField(
+        default=list, blank=True, help_text="region codes where this verified record is the first of its taxon"
+    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["owner", "idempotency_key"], condition=~models.Q(idempotency_key=""), name="unique_idempotency_key_per_owner"
+                fields=["owner", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="unique_idempotency_key_per_owner",
             )
         ]
         indexes = [models.Index(fields=["status", "updated"])]
@@ -98,18 +109,26 @@ class Prediction(models.Model):
     no_animal_score = models.FloatField(default=0.0)
     created = models.DateTimeField(auto_now_add=True)
 
+    def __str__(self):
+        return f"prediction for {self.observation.uuid}: {self.taxon or 'no taxon'} ({self.score})"
+
 
 class Verdict(models.Model):
     observation = models.OneToOneField(Observation, on_delete=models.CASCADE, related_name="verdict")
     taxon = models.ForeignKey(Taxon, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     status = models.CharField(max_length=16)
-    alert_level = models.CharField(max_length=10, blank=True, help_text="alert, possible (low-confidence watch-list match) or empty")
+    alert_level = models.CharField(
+        max_length=10, blank=True, help_text="alert, possible (low-confidence watch-list match) or empty"
+    )
     region_code = models.CharField(max_length=16, blank=True)
     region_codes = models.JSONField(default=list)
     explanation = models.TextField()
     sources = models.JSONField(default=list)
     contacts = models.JSONField(default=list, help_text="snapshot of the contacts at verdict time")
     created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.status} for {self.observation.uuid}"
 
 
 class TaxonRegionSensitivity(models.Model):

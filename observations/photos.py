@@ -1,5 +1,6 @@
 """Served photos: the EXIF-stripped derivative (never the original), built once by the worker right
 after classification, read (never decoded) by the web; and signed links for alerts."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -77,7 +78,9 @@ def photo_derivative(*, observation: Observation) -> bytes:
 def photo_link(*, observation: Observation) -> str:
     """An absolute link to the derivative that works without an account for a while (contacts)."""
     token = signing.dumps(observation.uuid.hex, salt=_SALT)
-    return f"{settings.RANGEWATCH_PUBLIC_BASE_URL.rstrip('/')}/api/v1/observations/{observation.uuid}/photo/?sig={token}"
+    return (
+        f"{settings.RANGEWATCH_PUBLIC_BASE_URL.rstrip('/')}/api/v1/observations/{observation.uuid}/photo/?sig={token}"
+    )
 
 
 def photo_link_valid(*, observation: Observation, sig: str) -> bool:

@@ -1,4 +1,5 @@
 """Reads of observations, shaped for the API: results, visibility, the public (generalised) view."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -66,11 +67,21 @@ def observation_result(observation: Observation) -> dict:
         "verdict": None,
         "species_info": None,
         "alert": None,
-        "failure": {"code": observation.failure_code, "detail": observation.failure_detail} if observation.status == Observation.Status.FAILED else None,
+        "failure": {"code": observation.failure_code, "detail": observation.failure_detail}
+        if observation.status == Observation.Status.FAILED
+        else None,
     }
     if prediction is not None:
         taxa = taxa_by_keys(item["key"] for item in prediction.top_k)
-        result["predictions"] = [{"taxon": taxa.get(item["key"]), "key": item["key"], "score": item["score"], "expected_here": item.get("expected_here")} for item in prediction.top_k]
+        result["predictions"] = [
+            {
+                "taxon": taxa.get(item["key"]),
+                "key": item["key"],
+                "score": item["score"],
+                "expected_here": item.get("expected_here"),
+            }
+            for item in prediction.top_k
+        ]
         if prediction.taxon is not None:
             result["identification"] = {"taxon": prediction.taxon, "score": prediction.score}
     if stored is not None and observation.status == Observation.Status.DONE:
@@ -90,6 +101,7 @@ def observation_result(observation: Observation) -> dict:
 
 # --- Visibility and geoprivacy ----------------------------------------------------------------
 
+
 def _lineage_sensitivities(names: set[str]) -> tuple[dict[str, str], dict[str, set[str]]]:
     """(sensitivity by name, lineage names by name) for `names` and all their ancestors: the
     lineages come from the process's cached taxon tree, the sensitivities from one query."""
@@ -103,7 +115,11 @@ def _lineage_sensitivities(names: set[str]) -> tuple[dict[str, str], dict[str, s
         lineages[name] = chain
     everyone = set().union(*lineages.values()) if lineages else set()
     sensitivity = {name: NONE for name in everyone}
-    for name, category in Taxon.objects.filter(scientific_name__in=list(everyone)).exclude(sensitivity=NONE).values_list("scientific_name", "sensitivity"):
+    for name, category in (
+        Taxon.objects.filter(scientific_name__in=list(everyone))
+        .exclude(sensitivity=NONE)
+        .values_list("scientific_name", "sensitivity")
+    ):
         sensitivity[name] = strictest([sensitivity[name], category])
     return sensitivity, lineages
 
@@ -147,7 +163,9 @@ def observation_sensitivity(observation: Observation) -> str:
 
 def observation_public_location(observation: Observation) -> PublicLocation:
     """The point every public surface (feed, exports, alerts to the public, logs) shows."""
-    return generalise(observation.latitude, observation.longitude, observation_sensitivity(observation), observation.accuracy_m)
+    return generalise(
+        observation.latitude, observation.longitude, observation_sensitivity(observation), observation.accuracy_m
+    )
 
 
 def can_see_exact(*, user, observation: Observation) -> bool:
@@ -171,7 +189,15 @@ def _found(observation: Observation | None) -> Observation:
 
 
 def with_relations(qs):
-    return qs.select_related("prediction__model_version", "prediction__taxon", "verdict__taxon", "verified_taxon", "community_taxon", "verified_by", "owner")
+    return qs.select_related(
+        "prediction__model_version",
+        "prediction__taxon",
+        "verdict__taxon",
+        "verified_taxon",
+        "community_taxon",
+        "verified_by",
+        "owner",
+    )
 
 
 def observation_list_for_owner(*, user):
@@ -180,7 +206,9 @@ def observation_list_for_owner(*, user):
 
 def public_observations():
     """The public feed: finished, not rejected by a reviewer."""
-    return with_relations(Observation.objects.filter(status=Observation.Status.DONE).exclude(verification=Verification.REJECTED)).order_by("-created", "-id")
+    return with_relations(
+        Observation.objects.filter(status=Observation.Status.DONE).exclude(verification=Verification.REJECTED)
+    ).order_by("-created", "-id")
 
 
 def public_observation(*, observation_id) -> Observation:

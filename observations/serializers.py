@@ -1,4 +1,5 @@
 """Input and output shapes of the observations API."""
+
 from rest_framework import serializers
 
 from observations.models import Geoprivacy, Observation, Verification
@@ -13,7 +14,6 @@ from ranges.serializers import (
 )
 from species.models import Sensitivity
 from species.serializers import TaxonBriefSerializer
-
 
 # Darwin Core's bound for coordinateUncertaintyInMeters: half the Earth's equatorial circumference.
 MAX_ACCURACY_M = 20_037_509
@@ -67,7 +67,9 @@ class ObservationInputSerializer(serializers.Serializer):
     def validate(self, attrs):
         if (attrs.get("latitude") is None) != (attrs.get("longitude") is None):
             missing = "longitude" if attrs.get("longitude") is None else "latitude"
-            raise serializers.ValidationError({missing: "give both latitude and longitude, or neither (then the photo's GPS is used)"})
+            raise serializers.ValidationError(
+                {missing: "give both latitude and longitude, or neither (then the photo's GPS is used)"}
+            )
         if attrs.get("accuracy_m") is not None and attrs.get("latitude") is None:
             message = "send accuracy_m with the latitude and longitude it describes"
             raise serializers.ValidationError({"accuracy_m": message})
@@ -82,7 +84,11 @@ class ScoreSerializer(serializers.Serializer):
     taxon = TaxonBriefSerializer(allow_null=True)
     key = serializers.CharField(help_text="scientific name, or no_animal")
     score = serializers.FloatField()
-    expected_here = serializers.BooleanField(allow_null=True, default=None, help_text="native or established where the photo was taken; null: not judged (no_animal, older rows)")
+    expected_here = serializers.BooleanField(
+        allow_null=True,
+        default=None,
+        help_text="native or established where the photo was taken; null: not judged (no_animal, older rows)",
+    )
 
 
 class IdentificationSerializer(serializers.Serializer):
@@ -119,6 +125,7 @@ class ObservationOutputSerializer(serializers.Serializer):
 
 
 # --- Citizen science --------------------------------------------------------------------------
+
 
 class PublicLocationSerializer(serializers.Serializer):
     latitude = serializers.FloatField(allow_null=True)

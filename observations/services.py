@@ -1,5 +1,6 @@
 """Writes for observations: accept an upload, change its geoprivacy, delete it.
 (The classification step is observations.classification.)"""
+
 from __future__ import annotations
 
 import hashlib
@@ -71,7 +72,8 @@ def _replayed(existing: Observation, data: bytes) -> UploadResult:
         same = _photo_sha256(stored) == hashlib.sha256(data).hexdigest()
     if not same:
         raise IdempotencyKeyReused(
-            "this Idempotency-Key was used for another photo", fields={"Idempotency-Key": ["already used for another photo"]}
+            "this Idempotency-Key was used for another photo",
+            fields={"Idempotency-Key": ["already used for another photo"]},
         )
     return UploadResult(existing, False)
 
@@ -109,13 +111,16 @@ def observation_create(
     flags = list(meta.flags)
     if latitude is None or longitude is None:
         if meta.latitude is None:
-            raise UploadRejected("bad_location", "no latitude/longitude in the form and no GPS position in the photo", field="latitude")
+            raise UploadRejected(
+                "bad_location", "no latitude/longitude in the form and no GPS position in the photo", field="latitude"
+            )
         latitude, longitude, source = meta.latitude, meta.longitude, Observation.LocationSource.EXIF
         accuracy_m = meta.accuracy_m  # the form's accuracy, if any, was for a position it did not send
     else:
         source = Observation.LocationSource.CLIENT
         if meta.latitude is not None and (
-            abs(meta.latitude - latitude) > LOCATION_DISAGREEMENT_DEG or abs(meta.longitude - longitude) > LOCATION_DISAGREEMENT_DEG
+            abs(meta.latitude - latitude) > LOCATION_DISAGREEMENT_DEG
+            or abs(meta.longitude - longitude) > LOCATION_DISAGREEMENT_DEG
         ):
             flags.append("exif_location_disagrees")
     if observed_at is None and meta.taken_at is not None:

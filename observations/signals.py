@@ -1,5 +1,6 @@
 """What the observations app announces. Downstream apps (community, alerts) connect receivers in
 their AppConfig.ready(); signals are sent after the transaction that made the change commits."""
+
 from django.dispatch import Signal
 
 # A photo was classified and its prediction and verdict stored.

@@ -1,6 +1,7 @@
 """Celery tasks of the observations app: id in, one service call. Each states its contract where
 it is declared. Services enqueue through the functions at the bottom (after commit); this module
 imports no service that enqueues, so tasks and services never import each other."""
+
 from __future__ import annotations
 
 import logging
@@ -41,7 +42,9 @@ def classify_observation(observation_id: int) -> str:
         return Observation.Status.FAILED
 
 
-@shared_task(name="observations.sweep_stuck_observations", acks_late=True, max_retries=0)  # queue: default; beat runs it again
+@shared_task(
+    name="observations.sweep_stuck_observations", acks_late=True, max_retries=0
+)  # queue: default; beat runs it again
 def sweep_stuck_observations() -> dict:
     again, failed = stuck_observations_sweep(broker_backlog=inference_backlog())
     requeued = sum(classify_enqueue(observation_id=pk) for pk in again)
@@ -70,7 +73,8 @@ def inference_backlog() -> int | None:
             conn.ensure_connection(max_retries=1)
             channel = conn.default_channel
             return sum(
-                channel.queue_declare(queue=name, durable=True, auto_delete=False).message_count for name in (queue, BATCH_QUEUE)
+                channel.queue_declare(queue=name, durable=True, auto_delete=False).message_count
+                for name in (queue, BATCH_QUEUE)
             )
     except Exception as exc:  # noqa: BLE001 - kombu raises many connection error types
         log.warning("could not read the inference queue's length (%s); nothing is re-published this round", exc)

@@ -7,6 +7,7 @@ A waiting request still holds a server thread, so holds are bounded per process 
 (RANGEWATCH_WAIT_HOLDS_PER_PROCESS / _PER_USER): over a bound the request does not wait and is
 answered at once (202, Retry-After), and the other threads stay free for everyone else.
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """The web page at `/`: for people without the phone app. One template; the page talks to the JSON API."""
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET

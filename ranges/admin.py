@@ -1,4 +1,5 @@
 """Admin for regions, range polygons, statuses, geofence rules and contacts; writes go through services."""
+
 from __future__ import annotations
 
 import datetime
@@ -19,7 +20,10 @@ from ranges.services import data_version_bump, geometry_assign, range_object_sav
 
 
 class GeometryUploadForm(forms.ModelForm):
-    geometry_file = forms.FileField(required=False, help_text="GeoJSON, zipped shapefile or GeoPackage (lon/lat, EPSG:4326); validated and repaired on save")
+    geometry_file = forms.FileField(
+        required=False,
+        help_text="GeoJSON, zipped shapefile or GeoPackage (lon/lat, EPSG:4326); validated and repaired on save",
+    )
 
     def clean_geometry_file(self):
         uploaded = self.cleaned_data.get("geometry_file")
@@ -82,7 +86,21 @@ class RegionAdmin(GeometryAdminMixin, admin.ModelAdmin):
     raw_id_fields = ("parent",)
     filter_horizontal = ("members",)
     readonly_fields = ("map_preview", "geometry_sha1", "geometry_note", "updated")
-    fields = ("kind", "code", "name", "parent", "iso_a2", "members", "geometry_file", "map_preview", "geometry_note", "geometry_sha1", "scale_denominator", "source", "updated")
+    fields = (
+        "kind",
+        "code",
+        "name",
+        "parent",
+        "iso_a2",
+        "members",
+        "geometry_file",
+        "map_preview",
+        "geometry_note",
+        "geometry_sha1",
+        "scale_denominator",
+        "source",
+        "updated",
+    )
     actions = ["revalidate_geometry"]
 
     def get_queryset(self, request):
@@ -101,14 +119,29 @@ class RangePolygonAdmin(GeometryAdminMixin, admin.ModelAdmin):
     search_fields = ("taxon__scientific_name", "taxon__common_name", "source", "source_key")
     autocomplete_fields = ("taxon",)
     readonly_fields = ("map_preview", "geometry_sha1", "geometry_note", "updated")
-    fields = ("taxon", "origin", "presence", "geometry_file", "map_preview", "geometry_note", "source", "source_url", "source_key", "license", "geometry_sha1", "updated")
+    fields = (
+        "taxon",
+        "origin",
+        "presence",
+        "geometry_file",
+        "map_preview",
+        "geometry_note",
+        "source",
+        "source_url",
+        "source_key",
+        "license",
+        "geometry_sha1",
+        "updated",
+    )
     actions = ["revalidate_geometry"]
 
     @admin.display(description="map")
     def map_preview(self, obj):
         if obj is None or not obj.geometry:
             return geometry_map(None, role="range")
-        return geometry_map(shapely.from_wkb(bytes(obj.geometry)), role="range", status=obj.origin, label=str(obj.taxon))
+        return geometry_map(
+            shapely.from_wkb(bytes(obj.geometry)), role="range", status=obj.origin, label=str(obj.taxon)
+        )
 
 
 class RangeDataAdmin(admin.ModelAdmin):

@@ -1,4 +1,5 @@
 """A verdict with what goes with it (facts for natives, contacts for alerts), as plain data."""
+
 from __future__ import annotations
 
 from ranges.selectors import contact_snapshot, contacts_or_fallback, regions_by_codes

@@ -1,4 +1,5 @@
 """Thin views: the verdict for a taxon at a point, the regions and contacts at a point, GeoJSON for maps."""
+
 from django.utils.decorators import method_decorator
 from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import condition
@@ -43,7 +44,9 @@ class CheckApi(APIView):
         params.is_valid(raise_exception=True)
         taxon = taxon_by_key_or_id(params.validated_data["taxon"])
         if taxon is None:
-            return api_error(status.HTTP_404_NOT_FOUND, "unknown_taxon", f"no taxon named {params.validated_data['taxon']!r}")
+            return api_error(
+                status.HTTP_404_NOT_FOUND, "unknown_taxon", f"no taxon named {params.validated_data['taxon']!r}"
+            )
         found = verdict_at(taxon.scientific_name, params.validated_data["lon"], params.validated_data["lat"])
         answer = verdict_answer(
             status=found.status,
@@ -71,7 +74,9 @@ class RegionLookupApi(APIView):
         return Response(
             RegionLookupSerializer(
                 {
-                    "regions": [{"code": c, "name": regions[c].name, "kind": regions[c].kind} for c in codes if c in regions],
+                    "regions": [
+                        {"code": c, "name": regions[c].name, "kind": regions[c].kind} for c in codes if c in regions
+                    ],
                     "contacts": [contact_snapshot(c) for c in contacts_or_fallback(codes)],
                 }
             ).data
@@ -84,7 +89,10 @@ MAX_CODES = 20
 
 class SimplifyInputSerializer(serializers.Serializer):
     simplify = CoordinateField(  # a finite float: NaN would pass the range check
-        required=False, default=DISPLAY_TOLERANCE_DEG, min_value=MIN_TOLERANCE_DEG, max_value=MAX_TOLERANCE_DEG,
+        required=False,
+        default=DISPLAY_TOLERANCE_DEG,
+        min_value=MIN_TOLERANCE_DEG,
+        max_value=MAX_TOLERANCE_DEG,
         help_text="simplification tolerance in degrees, rounded to one significant digit; coordinates keep the "
         "decimals of a tenth of it. 0.05 (~5 km) suits a page map (a third of the default's size), 0.1 a phone's",
     )

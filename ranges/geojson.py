@@ -1,4 +1,5 @@
 """RFC 7946 GeoJSON of range polygons and regions, simplified to a tolerance for display."""
+
 from __future__ import annotations
 
 import math

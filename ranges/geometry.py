@@ -1,4 +1,5 @@
 """Geometry checks on every way in: valid, lon/lat order, sane extent; repaired or rejected."""
+
 from __future__ import annotations
 
 import hashlib
@@ -74,6 +75,8 @@ def _check_antimeridian(geom, label: str) -> None:
                 continue
             jumps = abs(xy[1:, 0] - xy[:-1, 0]) > 180
             # An edge from +180 to -180 along a pole (Antarctica) closes a ring correctly.
-            along_edge = (abs(xy[1:, 0]) == 180) & (abs(xy[:-1, 0]) == 180) & (abs(xy[1:, 1]) == 90) & (abs(xy[:-1, 1]) == 90)
+            along_edge = (
+                (abs(xy[1:, 0]) == 180) & (abs(xy[:-1, 0]) == 180) & (abs(xy[1:, 1]) == 90) & (abs(xy[:-1, 1]) == 90)
+            )
             if (jumps & ~along_edge).any():
                 raise GeometryRejected(f"{label}: a ring crosses the antimeridian; split it at ±180° longitude")

@@ -1,4 +1,5 @@
 """Reading geometry files (GeoJSON, shapefile, zipped shapefile, GeoPackage) into lon/lat frames."""
+
 from __future__ import annotations
 
 import re
@@ -44,7 +45,9 @@ def geometry_from_upload(uploaded) -> object:
 
     suffix = Path(uploaded.name).suffix.lower()
     if suffix not in (".geojson", ".json", ".zip", ".gpkg"):
-        raise GeometryFileError(f"{uploaded.name}: upload a .geojson, a zipped shapefile (.zip) or a GeoPackage (.gpkg)")
+        raise GeometryFileError(
+            f"{uploaded.name}: upload a .geojson, a zipped shapefile (.zip) or a GeoPackage (.gpkg)"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / f"upload{suffix}"
         with open(target, "wb") as fh:

@@ -1,4 +1,5 @@
 """Maps on server-rendered pages: the settings rangemap.js reads, and a read-only map of one geometry."""
+
 from __future__ import annotations
 
 import json

@@ -2,6 +2,7 @@
 
 Geometries are stored as WKB (EPSG:4326, lon/lat) and validated with shapely on the way in.
 """
+
 from django.db import models
 
 from species.models import Taxon
@@ -81,7 +82,11 @@ class RangePolygon(models.Model):
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["taxon", "origin", "source", "source_key"], name="unique_range_polygon_per_source")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["taxon", "origin", "source", "source_key"], name="unique_range_polygon_per_source"
+            )
+        ]
 
     def __str__(self):
         return f"{self.taxon.scientific_name}: {self.origin} range"
@@ -179,3 +184,6 @@ class DataVersion(models.Model):
 
     key = models.CharField(max_length=32, unique=True, default="ranges")
     version = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.key} data version {self.version}"

@@ -4,6 +4,7 @@ Plain Python + shapely, no Django: `ranges.selectors.range_index()` builds one f
 tests build one from a few in-memory polygons. The taxonomy is not in it: `species` owns the taxon
 tree (`species.selectors.taxon_tree`), so a new taxon or synonym needs no rebuild of this index.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -87,16 +88,28 @@ def subdivide(geometries: np.ndarray, max_vertices: int = MAX_PIECE_VERTICES) ->
         width, height = bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1]
         small = (shapely.get_num_coordinates(pending) <= max_vertices) | (np.maximum(width, height) < 1e-7)
         out_pieces.append(pending[small]), out_owner.append(owner[small])
-        pending, owner, bounds, width, height = pending[~small], owner[~small], bounds[~small], width[~small], height[~small]
+        pending, owner, bounds, width, height = (
+            pending[~small],
+            owner[~small],
+            bounds[~small],
+            width[~small],
+            height[~small],
+        )
         if not len(pending):
             break
         xmin, ymin, xmax, ymax = bounds.T
         wide = width >= height
         mid_x, mid_y = (xmin + xmax) / 2, (ymin + ymax) / 2
-        first = shapely.intersection(pending, shapely.box(xmin, ymin, np.where(wide, mid_x, xmax), np.where(wide, ymax, mid_y)))
-        second = shapely.intersection(pending, shapely.box(np.where(wide, mid_x, xmin), np.where(wide, ymin, mid_y), xmax, ymax))
+        first = shapely.intersection(
+            pending, shapely.box(xmin, ymin, np.where(wide, mid_x, xmax), np.where(wide, ymax, mid_y))
+        )
+        second = shapely.intersection(
+            pending, shapely.box(np.where(wide, mid_x, xmin), np.where(wide, ymin, mid_y), xmax, ymax)
+        )
         pending, owner = np.concatenate([first, second]), np.concatenate([owner, owner])
-    return np.concatenate(out_pieces) if out_pieces else np.empty(0, dtype=object), np.concatenate(out_owner) if out_owner else np.empty(0, dtype=np.int64)
+    return np.concatenate(out_pieces) if out_pieces else np.empty(0, dtype=object), np.concatenate(
+        out_owner
+    ) if out_owner else np.empty(0, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -129,7 +142,11 @@ class RangeIndex:
         # sorting slots sorts hits most specific first.
         rank = {kind: i for i, kind in enumerate(_GEOMETRY_KINDS)}
         picked = sorted(
-            ((rank[r.kind], i) for i, (r, g) in enumerate(zip(self.regions, self.region_geometries)) if r.kind in rank and g is not None and not g.is_empty)
+            (
+                (rank[r.kind], i)
+                for i, (r, g) in enumerate(zip(self.regions, self.region_geometries))
+                if r.kind in rank and g is not None and not g.is_empty
+            )
         )
         self._slots: list[RegionRecord] = [self.regions[i] for _, i in picked]
         self._slot_kind: list[str] = [r.kind for r in self._slots]
@@ -257,7 +274,11 @@ class RangeIndex:
                 by_kind.setdefault(self._slot_kind[slot], []).append(self._plain_hit[slot])
             if not by_kind:
                 snap_kinds = self._kinds_present
-            elif "admin1" not in by_kind and "admin1" in self._kinds_present and any(h.region.code in self._has_admin1 for h in by_kind.get("country", [])):
+            elif (
+                "admin1" not in by_kind
+                and "admin1" in self._kinds_present
+                and any(h.region.code in self._has_admin1 for h in by_kind.get("country", []))
+            ):
                 snap_kinds = ("admin1",)
             else:
                 snap_kinds = ()
@@ -285,12 +306,20 @@ class RangeIndex:
             candidates = [(slot, d) for slot, d in nearest.items() if self._slot_kind[slot] == kind]
             if candidates:
                 best = min(d for _, d in candidates)
-                by_kind[kind] = [RegionHit(self._slots[slot], snapped=True, distance_deg=d) for slot, d in sorted(candidates) if d == best]
+                by_kind[kind] = [
+                    RegionHit(self._slots[slot], snapped=True, distance_deg=d)
+                    for slot, d in sorted(candidates)
+                    if d == best
+                ]
         return self._assemble(by_kind)
 
     def _assemble(self, by_kind: dict[str, list[RegionHit]]) -> list[RegionHit]:
         if self._groups_of and "admin1" in by_kind:
-            groups = {g.code: RegionHit(g, snapped=h.snapped, distance_deg=h.distance_deg) for h in by_kind["admin1"] for g in self._groups_of.get(h.region.code, ())}
+            groups = {
+                g.code: RegionHit(g, snapped=h.snapped, distance_deg=h.distance_deg)
+                for h in by_kind["admin1"]
+                for g in self._groups_of.get(h.region.code, ())
+            }
             if groups:
                 by_kind = {**by_kind, "group": list(groups.values())}
         hits = [h for kind in KINDS_MOST_SPECIFIC_FIRST for h in by_kind.get(kind, ())]
@@ -317,7 +346,11 @@ class RangeIndex:
 
     def alien_region_codes(self, taxon_key: str) -> list[str]:
         """The regions where the taxon is recorded as introduced or invasive, sorted."""
-        return sorted(code for code in self.status_region_codes(taxon_key) if any(r.status != "native" for r in self.statuses_for(taxon_key, code)))
+        return sorted(
+            code
+            for code in self.status_region_codes(taxon_key)
+            if any(r.status != "native" for r in self.statuses_for(taxon_key, code))
+        )
 
     def native_region_codes(self, taxon_key: str) -> set[str]:
         return self._native_regions_by_taxon.get(taxon_key, set())

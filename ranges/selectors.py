@@ -1,4 +1,5 @@
 """Reads of range data: the per-process range index, regions at a point, contacts, GeoJSON for maps."""
+
 from __future__ import annotations
 
 import datetime
@@ -78,7 +79,12 @@ def range_index_warm(log) -> RangeIndex | None:
     finally:
         _freeze_after_build = True  # later rebuilds freeze as they build
     _gc_freeze()
-    log.info("range index ready: version %s, %d regions, in %.2fs", index.version, len(index.regions), time.perf_counter() - started)
+    log.info(
+        "range index ready: version %s, %d regions, in %.2fs",
+        index.version,
+        len(index.regions),
+        time.perf_counter() - started,
+    )
     return index
 
 
@@ -98,7 +104,15 @@ def identification_thresholds() -> IdentificationThresholds:
 
 def identify_here(*, taxon_scores: dict[str, float], lon: float, lat: float) -> Identification:
     """The classifier's scores named and judged at the point (ranges.identification.identify)."""
-    return identify(taxon_scores, lon, lat, range_index(), taxon_tree(), identification_thresholds(), top_k=settings.RANGEWATCH_TOP_K)
+    return identify(
+        taxon_scores,
+        lon,
+        lat,
+        range_index(),
+        taxon_tree(),
+        identification_thresholds(),
+        top_k=settings.RANGEWATCH_TOP_K,
+    )
 
 
 def range_index_clear() -> None:
@@ -112,7 +126,9 @@ def build_range_index(version: int | None = None) -> RangeIndex:
     version = data_version() if version is None else version
     parent_codes = dict(Region.objects.filter(parent__isnull=False).values_list("id", "parent__code"))
     regions, wkbs = [], []
-    for rid, code, kind, name, geometry in Region.objects.values_list("id", "code", "kind", "name", "geometry").iterator(chunk_size=500):
+    for rid, code, kind, name, geometry in Region.objects.values_list(
+        "id", "code", "kind", "name", "geometry"
+    ).iterator(chunk_size=500):
         regions.append(RegionRecord(code=code, kind=kind, name=name, parent_code=parent_codes.get(rid)))
         wkbs.append(bytes(geometry) if geometry else None)
     geometries = list(shapely.from_wkb(wkbs)) if wkbs else []
@@ -125,12 +141,16 @@ def build_range_index(version: int | None = None) -> RangeIndex:
             "taxon__scientific_name", "region__code", "status", "source", "source_url", "degree_of_establishment"
         ).iterator(chunk_size=5000)
     ]
-    range_rows = list(RangePolygon.objects.values_list("taxon__scientific_name", "origin", "source", "source_url", "geometry"))
+    range_rows = list(
+        RangePolygon.objects.values_list("taxon__scientific_name", "origin", "source", "source_url", "geometry")
+    )
     ranges = [RangeRecord(taxon_key=t, origin=o, source=s, source_url=u) for t, o, s, u, _ in range_rows]
     range_geometries = list(shapely.from_wkb([bytes(g) for *_, g in range_rows])) if range_rows else []
     geofence = [
         GeofenceRecord(taxon_key=t, region_code=r, rule=rule, comment=c, source=src, source_url=url)
-        for t, r, rule, c, src, url in GeofenceEntry.objects.values_list("taxon__scientific_name", "region__code", "rule", "comment", "source", "source_url").iterator(chunk_size=5000)
+        for t, r, rule, c, src, url in GeofenceEntry.objects.values_list(
+            "taxon__scientific_name", "region__code", "rule", "comment", "source", "source_url"
+        ).iterator(chunk_size=5000)
     ]
     return RangeIndex(
         regions=regions,
@@ -148,7 +168,11 @@ def build_range_index(version: int | None = None) -> RangeIndex:
 def contacts_for_regions(region_codes: list[str] | tuple[str, ...]) -> list[Contact]:
     """Active contacts of the most specific region that has any, else the next broader one."""
     by_region: dict[str, list[Contact]] = {}
-    for contact in Contact.objects.filter(region__code__in=region_codes, is_active=True).select_related("region").order_by("kind", "organisation"):
+    for contact in (
+        Contact.objects.filter(region__code__in=region_codes, is_active=True)
+        .select_related("region")
+        .order_by("kind", "organisation")
+    ):
         by_region.setdefault(contact.region.code, []).append(contact)
     for code in region_codes:
         if by_region.get(code):
@@ -216,10 +240,18 @@ def species_range_features(taxon: Taxon, *, tolerance: float = DISPLAY_TOLERANCE
         "pk", "taxon__scientific_name", "origin", "presence", "source", "source_url", "geometry"
     )
     for pk, name, origin, presence, source, url, wkb in polygons:
-        features.append(map_feature(
-            geometry=shapely.from_wkb(bytes(wkb)), tolerance=tolerance, kind="range_polygon", status=origin,
-            id=pk, taxa=[name], presence=presence, sources=[{"name": source, "url": url}],
-        ))
+        features.append(
+            map_feature(
+                geometry=shapely.from_wkb(bytes(wkb)),
+                tolerance=tolerance,
+                kind="range_polygon",
+                status=origin,
+                id=pk,
+                taxa=[name],
+                presence=presence,
+                sources=[{"name": source, "url": url}],
+            )
+        )
     by_region: dict[int, list] = {}
     statuses = RegionalStatus.objects.filter(taxon_id__in=taxon_ids).select_related("region", "taxon")
     for status in statuses.order_by("region__code", "taxon__scientific_name", "source"):
@@ -229,12 +261,19 @@ def species_range_features(taxon: Taxon, *, tolerance: float = DISPLAY_TOLERANCE
         region = rows[0].region
         if region.pk not in geometries:
             continue
-        features.append(map_feature(
-            geometry=geometries[region.pk], tolerance=tolerance, kind="region", status=_shown_status(rows),
-            region=region.code, region_name=region.name, region_kind=region.kind,
-            taxa=sorted({r.taxon.scientific_name for r in rows}),
-            sources=[{"name": r.source, "url": r.source_url, "status": r.status} for r in rows],
-        ))
+        features.append(
+            map_feature(
+                geometry=geometries[region.pk],
+                tolerance=tolerance,
+                kind="region",
+                status=_shown_status(rows),
+                region=region.code,
+                region_name=region.name,
+                region_kind=region.kind,
+                taxa=sorted({r.taxon.scientific_name for r in rows}),
+                sources=[{"name": r.source, "url": r.source_url, "status": r.status} for r in rows],
+            )
+        )
     return [f for f in features if f is not None]
 
 
@@ -276,8 +315,12 @@ def region_features(
     geometries = region_geometries(regions)
     features = [
         map_feature(
-            geometry=geometries[r.pk], tolerance=tolerance,
-            kind="region", region=r.code, region_name=r.name, region_kind=r.kind,
+            geometry=geometries[r.pk],
+            tolerance=tolerance,
+            kind="region",
+            region=r.code,
+            region_name=r.name,
+            region_kind=r.kind,
         )
         for r in regions
         if r.pk in geometries
@@ -335,8 +378,11 @@ def country_contact_coverage() -> list[CountryContactCoverage]:
             verified[country] = verified_on
     rows = [
         CountryContactCoverage(
-            code=code, name=name, invasive_taxa=len(invasive.get(rid, ())),
-            contacts=contacts.get(rid, 0), last_verified=verified.get(rid),
+            code=code,
+            name=name,
+            invasive_taxa=len(invasive.get(rid, ())),
+            contacts=contacts.get(rid, 0),
+            last_verified=verified.get(rid),
         )
         for rid, code, name in Region.objects.filter(kind=RegionKind.COUNTRY).values_list("id", "code", "name")
     ]

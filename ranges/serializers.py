@@ -57,7 +57,9 @@ class VerdictSerializer(serializers.Serializer):
 
 
 class AlertSerializer(serializers.Serializer):
-    level = serializers.ChoiceField(choices=["alert", "possible"], help_text="possible: a low-confidence match of a species invasive here")
+    level = serializers.ChoiceField(
+        choices=["alert", "possible"], help_text="possible: a low-confidence match of a species invasive here"
+    )
     message = serializers.CharField()
     contacts = ContactSerializer(many=True)
 

@@ -1,4 +1,5 @@
 """Writes to range data. Each one bumps the data version so that processes rebuild their index."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +9,14 @@ from django.db.models import F
 
 from ranges.geometry import CleanGeometry, clean_polygonal
 from ranges.models import (
-    FALLBACK_REGION_CODE, Contact, DataVersion, GeofenceEntry, RangePolygon, Region, RegionalStatus, RegionKind,
+    FALLBACK_REGION_CODE,
+    Contact,
+    DataVersion,
+    GeofenceEntry,
+    RangePolygon,
+    Region,
+    RegionalStatus,
+    RegionKind,
 )
 from species.models import Taxon
 
@@ -33,8 +41,14 @@ def regions_upsert(*, rows) -> dict[str, int]:
         parent_id = parents.get(row.parent_code) if row.parent_code else None
         scale = getattr(row, "scale_denominator", None)
         wanted = {
-            "name": row.name, "kind": row.kind, "geometry_sha1": row.geometry.sha1, "parent_id": parent_id, "source": row.source,
-            "iso_a2": getattr(row, "iso_a2", "") or "", "scale_denominator": scale, "geometry_note": row.geometry.message[:500],
+            "name": row.name,
+            "kind": row.kind,
+            "geometry_sha1": row.geometry.sha1,
+            "parent_id": parent_id,
+            "source": row.source,
+            "iso_a2": getattr(row, "iso_a2", "") or "",
+            "scale_denominator": scale,
+            "geometry_note": row.geometry.message[:500],
         }
         region = existing.get(row.code)
         if region is None:
@@ -105,14 +119,21 @@ def regional_statuses_sync(*, rows: list[StatusRow]) -> dict[str, int]:
     sources = {r.source for r in rows}
     existing = {
         (row.taxon_id, row.region_id, row.source): row
-        for row in RegionalStatus.objects.filter(source__in=sources).only("id", "taxon_id", "region_id", "source", *_STATUS_FIELDS)
+        for row in RegionalStatus.objects.filter(source__in=sources).only(
+            "id", "taxon_id", "region_id", "source", *_STATUS_FIELDS
+        )
     }
     to_create, to_update = [], []
     for key, row in by_key.items():
-        values = {f: getattr(row, f)[:40] if f in ("establishment_means", "degree_of_establishment") else getattr(row, f) for f in _STATUS_FIELDS}
+        values = {
+            f: getattr(row, f)[:40] if f in ("establishment_means", "degree_of_establishment") else getattr(row, f)
+            for f in _STATUS_FIELDS
+        }
         current = existing.get(key)
         if current is None:
-            to_create.append(RegionalStatus(taxon_id=row.taxon_id, region_id=row.region_id, source=row.source, **values))
+            to_create.append(
+                RegionalStatus(taxon_id=row.taxon_id, region_id=row.region_id, source=row.source, **values)
+            )
         elif any(getattr(current, f) != v for f, v in values.items()):
             for f, v in values.items():
                 setattr(current, f, v)
@@ -145,13 +166,33 @@ def range_polygons_sync(*, rows: list[RangePolygonRow]) -> dict[str, int]:
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     sources = {r.source for r in rows}
     fields = ("presence", "geometry_sha1", "geometry_note", "source_url", "license")
-    existing = {(p.taxon_id, p.origin, p.source, p.source_key): p for p in RangePolygon.objects.filter(source__in=sources).only("id", "taxon_id", "origin", "source", "source_key", *fields)}
+    existing = {
+        (p.taxon_id, p.origin, p.source, p.source_key): p
+        for p in RangePolygon.objects.filter(source__in=sources).only(
+            "id", "taxon_id", "origin", "source", "source_key", *fields
+        )
+    }
     to_create, to_update = [], []
     for row in rows:
-        values = {"presence": row.presence, "geometry_sha1": row.geometry.sha1, "geometry_note": row.geometry.message[:500], "source_url": row.source_url, "license": row.license}
+        values = {
+            "presence": row.presence,
+            "geometry_sha1": row.geometry.sha1,
+            "geometry_note": row.geometry.message[:500],
+            "source_url": row.source_url,
+            "license": row.license,
+        }
         current = existing.get((row.taxon_id, row.origin, row.source, row.source_key))
         if current is None:
-            to_create.append(RangePolygon(taxon_id=row.taxon_id, origin=row.origin, source=row.source, source_key=row.source_key, geometry=row.geometry.wkb, **values))
+            to_create.append(
+                RangePolygon(
+                    taxon_id=row.taxon_id,
+                    origin=row.origin,
+                    source=row.source,
+                    source_key=row.source_key,
+                    geometry=row.geometry.wkb,
+                    **values,
+                )
+            )
         elif any(getattr(current, f) != v for f, v in values.items()):
             for f, v in values.items():
                 setattr(current, f, v)
@@ -181,12 +222,24 @@ class GeofenceRow:
 def geofence_entries_sync(*, rows: list[GeofenceRow]) -> dict[str, int]:
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     by_key = {(r.taxon_id, r.region_id, r.source): r for r in rows}
-    existing = {(g.taxon_id, g.region_id, g.source): g for g in GeofenceEntry.objects.filter(source__in={r.source for r in rows})}
+    existing = {
+        (g.taxon_id, g.region_id, g.source): g
+        for g in GeofenceEntry.objects.filter(source__in={r.source for r in rows})
+    }
     to_create, to_update = [], []
     for key, row in by_key.items():
         current = existing.get(key)
         if current is None:
-            to_create.append(GeofenceEntry(taxon_id=row.taxon_id, region_id=row.region_id, rule=row.rule, comment=row.comment, source=row.source, source_url=row.source_url))
+            to_create.append(
+                GeofenceEntry(
+                    taxon_id=row.taxon_id,
+                    region_id=row.region_id,
+                    rule=row.rule,
+                    comment=row.comment,
+                    source=row.source,
+                    source_url=row.source_url,
+                )
+            )
         elif (current.rule, current.comment, current.source_url) != (row.rule, row.comment, row.source_url):
             current.rule, current.comment, current.source_url = row.rule, row.comment, row.source_url
             to_update.append(current)
@@ -200,7 +253,17 @@ def geofence_entries_sync(*, rows: list[GeofenceRow]) -> dict[str, int]:
     return counts
 
 
-def regional_status_upsert(*, taxon: Taxon, region: Region, status: str, source: str, source_url: str = "", establishment_means: str = "", degree_of_establishment: str = "", note: str = "") -> tuple[RegionalStatus, str]:
+def regional_status_upsert(
+    *,
+    taxon: Taxon,
+    region: Region,
+    status: str,
+    source: str,
+    source_url: str = "",
+    establishment_means: str = "",
+    degree_of_establishment: str = "",
+    note: str = "",
+) -> tuple[RegionalStatus, str]:
     """One status per (taxon, region, source). Returns the row and created/updated/unchanged."""
     values = {
         "status": status,

@@ -1,4 +1,5 @@
 """Loads the starter pack's range data: native countries/states, regional statuses, contacts."""
+
 from __future__ import annotations
 
 import datetime
@@ -9,7 +10,13 @@ from ranges.importers.dwc_checklist import status_note
 from ranges.importers.regionmap import L48, RegionCodes, contiguous_us_group
 from ranges.importers.report import ImportReport
 from ranges.models import FALLBACK_REGION_CODE, Region
-from ranges.services import StatusRow, contact_upsert, fallback_region_ensure, regional_status_upsert, regional_statuses_sync
+from ranges.services import (
+    StatusRow,
+    contact_upsert,
+    fallback_region_ensure,
+    regional_status_upsert,
+    regional_statuses_sync,
+)
 from species.selectors import taxon_by_name
 from species.starter import read_csv
 
@@ -28,8 +35,14 @@ def load_statuses_and_contacts() -> dict[str, int]:
             counts["skipped"] += 1
             return
         _, outcome = regional_status_upsert(
-            taxon=taxon, region=region, status=value, source=source, source_url=url,
-            establishment_means=means, degree_of_establishment=degree, note=note,
+            taxon=taxon,
+            region=region,
+            status=value,
+            source=source,
+            source_url=url,
+            establishment_means=means,
+            degree_of_establishment=degree,
+            note=note,
         )
         counts["statuses"] += outcome != "unchanged"
 
@@ -45,8 +58,14 @@ def load_statuses_and_contacts() -> dict[str, int]:
     counts["skipped"] += griis["skipped"]
     for row in read_csv("regional_status.csv"):
         status(
-            INTRODUCTIONS_SOURCE, taxon_by_name(row["scientific_name"]), row["region_code"], row["status"], row["source_url"],
-            row.get("establishment_means", ""), row.get("degree_of_establishment", ""), row.get("note", ""),
+            INTRODUCTIONS_SOURCE,
+            taxon_by_name(row["scientific_name"]),
+            row["region_code"],
+            row["status"],
+            row["source_url"],
+            row.get("establishment_means", ""),
+            row.get("degree_of_establishment", ""),
+            row.get("note", ""),
         )
     loaded, skipped = load_contacts(regions)
     counts["contacts"] += loaded
@@ -65,9 +84,16 @@ def load_contacts(regions: dict[str, Region]) -> tuple[int, int]:
             skipped += 1
             continue
         _, outcome = contact_upsert(
-            region=region, kind=row["kind"], organisation=row["organisation"],
-            phone=row["phone"], email=row["email"], url=row["url"], hours=row["hours"],
-            languages=row["languages"], notes=row["notes"], source_url=row["source_url"],
+            region=region,
+            kind=row["kind"],
+            organisation=row["organisation"],
+            phone=row["phone"],
+            email=row["email"],
+            url=row["url"],
+            hours=row["hours"],
+            languages=row["languages"],
+            notes=row["notes"],
+            source_url=row["source_url"],
             verified_on=datetime.date.fromisoformat(row["verified_on"]) if row["verified_on"] else None,
         )
         loaded += outcome != "unchanged"
@@ -91,8 +117,16 @@ def load_griis_extract() -> dict[str, int]:
             continue
         checklist = checklists[row["source"]]
         note = status_note(row["remark"], checklist["citation"])
-        statuses.append(StatusRow(
-            taxon.pk, region_id, row["status"], row["source"], checklist["source_url"],
-            row["establishment_means"], row["degree_of_establishment"], note,
-        ))
+        statuses.append(
+            StatusRow(
+                taxon.pk,
+                region_id,
+                row["status"],
+                row["source"],
+                checklist["source_url"],
+                row["establishment_means"],
+                row["degree_of_establishment"],
+                note,
+            )
+        )
     return {**regional_statuses_sync(rows=statuses), "skipped": skipped}

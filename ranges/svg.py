@@ -1,4 +1,5 @@
 """A server-side SVG preview of a geometry: works without JavaScript; the admin's Leaflet map replaces it."""
+
 from __future__ import annotations
 
 import shapely
@@ -28,5 +29,10 @@ def geometry_svg(geom, *, width: int = 360, height: int = 220) -> SafeString:
         ' style="background:#eef4f8;border:1px solid #ccc">'
         '<path d="{}" fill="#6a9f58" fill-opacity="0.6" stroke="#2d5a27" stroke-width="{}" fill-rule="evenodd"/></svg>'
         '<div style="font-size:11px;color:#666">{}</div>',
-        width, height, view, " ".join(path), f"{span / 300:.5f}", caption,
+        width,
+        height,
+        view,
+        " ".join(path),
+        f"{span / 300:.5f}",
+        caption,
     )

@@ -1,4 +1,5 @@
 """Pages of the ranges app: the species page with its map."""
+
 from django.urls import path
 
 from ranges.web import species_page

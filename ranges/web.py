@@ -1,4 +1,5 @@
 """The species page: what the taxon is, where it is native, where it is alien, on a map."""
+
 import json
 
 from django.http import HttpRequest, HttpResponse

@@ -1,4 +1,5 @@
 """Admin for taxa (with synonyms) and species facts."""
+
 from django.contrib import admin
 
 from species.models import SpeciesInfo, Taxon, TaxonSynonym

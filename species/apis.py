@@ -1,4 +1,5 @@
 """Thin views: species search and detail."""
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions
@@ -25,4 +26,6 @@ class TaxonDetailApi(generics.RetrieveAPIView):
     serializer_class = TaxonDetailSerializer
 
     def get_object(self):
-        return get_object_or_404(Taxon.objects.select_related("parent", "info").prefetch_related("synonyms"), pk=self.kwargs["pk"])
+        return get_object_or_404(
+            Taxon.objects.select_related("parent", "info").prefetch_related("synonyms"), pk=self.kwargs["pk"]
+        )

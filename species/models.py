@@ -1,4 +1,5 @@
 """Taxa (a tree from kingdom to species), their names and the facts shown to users."""
+
 from django.db import models
 
 
@@ -57,7 +58,9 @@ class TaxonSynonym(models.Model):
     taxon = models.ForeignKey(Taxon, on_delete=models.CASCADE, related_name="synonyms")
     name = models.CharField(max_length=200, unique=True)
     # Who said so: importers only change synonyms that carry their own source label.
-    source = models.CharField(max_length=200, blank=True, help_text='e.g. "MDD v1.13" or "RangeWatch starter pack: synonyms"')
+    source = models.CharField(
+        max_length=200, blank=True, help_text='e.g. "MDD v1.13" or "RangeWatch starter pack: synonyms"'
+    )
     source_url = models.URLField(blank=True)
     note = models.CharField(max_length=500, blank=True)
 
@@ -103,3 +106,6 @@ class TaxonomyVersion(models.Model):
     (species.selectors.taxon_tree) when it moves. One row."""
 
     version = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self):
+        return f"taxonomy version {self.version}"

@@ -1,4 +1,5 @@
 """Reads of taxa: lookup by name (accepted, synonym, underscores, case) or id, and the tree."""
+
 from __future__ import annotations
 
 import threading
@@ -65,7 +66,9 @@ def taxa_search(query: str):
     query = (query or "").strip()
     qs = Taxon.objects.select_related("parent").order_by("scientific_name")
     if query:
-        qs = qs.filter(Q(scientific_name__icontains=query) | Q(common_name__icontains=query) | Q(synonyms__name__icontains=query)).distinct()
+        qs = qs.filter(
+            Q(scientific_name__icontains=query) | Q(common_name__icontains=query) | Q(synonyms__name__icontains=query)
+        ).distinct()
     return qs
 
 
@@ -186,7 +189,9 @@ def taxon_tree_clear() -> None:
 
 def _taxon_tree_build(version: int) -> TaxonTree:
     parents, ranks = {}, {}
-    for name, parent, rank in Taxon.objects.values_list("scientific_name", "parent__scientific_name", "rank").iterator(chunk_size=5000):
+    for name, parent, rank in Taxon.objects.values_list("scientific_name", "parent__scientific_name", "rank").iterator(
+        chunk_size=5000
+    ):
         # A name held at two ranks (a genus and a subgenus): the species-most rank names it.
         if name not in ranks or _rank_order(rank) < _rank_order(ranks[name]):
             parents[name], ranks[name] = parent, rank

@@ -19,7 +19,16 @@ class SpeciesInfoSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SpeciesInfo
-        fields = ["summary", "habitat", "diet", "iucn_category", "iucn_category_label", "conservation_note", "how_to_help", "sources"]
+        fields = [
+            "summary",
+            "habitat",
+            "diet",
+            "iucn_category",
+            "iucn_category_label",
+            "conservation_note",
+            "how_to_help",
+            "sources",
+        ]
 
 
 class TaxonDetailSerializer(serializers.ModelSerializer):

@@ -1,4 +1,5 @@
 """Writes to taxa and species facts."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,7 +23,9 @@ def taxonomy_changed() -> None:
 
 
 @transaction.atomic
-def taxon_upsert_with_lineage(*, scientific_name: str, rank: str, common_name: str = "", lineage: dict[str, str], overwrite: bool = True) -> tuple[Taxon, str]:
+def taxon_upsert_with_lineage(
+    *, scientific_name: str, rank: str, common_name: str = "", lineage: dict[str, str], overwrite: bool = True
+) -> tuple[Taxon, str]:
     """Create the taxon and any missing ancestors named in `lineage` (rank -> name).
     With overwrite=False an existing taxon keeps its parent and common name (importers whose
     taxonomies disagree, e.g. MDD and SpeciesNet, must not flip each other's choices)."""
@@ -40,7 +43,9 @@ def taxon_upsert_with_lineage(*, scientific_name: str, rank: str, common_name: s
         parent = node
     taxon = Taxon.objects.filter(scientific_name=scientific_name, rank=rank).first()
     if taxon is None:
-        return Taxon.objects.create(scientific_name=scientific_name, rank=rank, common_name=common_name, parent=parent), "created"
+        return Taxon.objects.create(
+            scientific_name=scientific_name, rank=rank, common_name=common_name, parent=parent
+        ), "created"
     changed = False
     if not overwrite:
         if common_name and not taxon.common_name:
@@ -71,9 +76,13 @@ def species_info_upsert(*, taxon: Taxon, **fields) -> tuple[SpeciesInfo, str]:
     return info, "updated"
 
 
-def taxon_synonym_add(*, taxon: Taxon, name: str, source: str = "", source_url: str = "", note: str = "") -> TaxonSynonym:
+def taxon_synonym_add(
+    *, taxon: Taxon, name: str, source: str = "", source_url: str = "", note: str = ""
+) -> TaxonSynonym:
     """One synonym, by hand (admin, shell): it replaces whatever the name pointed to before."""
-    synonym, _ = TaxonSynonym.objects.update_or_create(name=normalise_name(name), defaults={"taxon": taxon, "source": source, "source_url": source_url, "note": note})
+    synonym, _ = TaxonSynonym.objects.update_or_create(
+        name=normalise_name(name), defaults={"taxon": taxon, "source": source, "source_url": source_url, "note": note}
+    )
     return synonym
 
 
@@ -122,7 +131,9 @@ def taxon_synonyms_sync(*, rows: list[SynonymRow]) -> SynonymSync:
         row = group[0]
         taxa = {r.taxon_id for r in group}
         if len(taxa) > 1:
-            rejected.append((REASON_AMBIGUOUS, f"{row.name} (for {', '.join(sorted(names.get(t, str(t)) for t in taxa))})"))
+            rejected.append(
+                (REASON_AMBIGUOUS, f"{row.name} (for {', '.join(sorted(names.get(t, str(t)) for t in taxa))})")
+            )
             continue
         if key in accepted:
             if accepted[key] != {row.taxon_id}:
@@ -130,12 +141,21 @@ def taxon_synonyms_sync(*, rows: list[SynonymRow]) -> SynonymSync:
             continue  # the taxon's own name needs no synonym
         old = existing.get(key)
         if old is None:
-            new.append(TaxonSynonym(name=row.name, taxon_id=row.taxon_id, source=row.source, source_url=row.source_url, note=row.note))
+            new.append(
+                TaxonSynonym(
+                    name=row.name, taxon_id=row.taxon_id, source=row.source, source_url=row.source_url, note=row.note
+                )
+            )
         elif old.source != row.source:
             if old.taxon_id == row.taxon_id:
                 counts["unchanged"] += 1
             else:
-                rejected.append((REASON_TAKEN, f"{row.name} (for {names.get(row.taxon_id)}; stays with {old.taxon} from {old.source or 'no source'})"))
+                rejected.append(
+                    (
+                        REASON_TAKEN,
+                        f"{row.name} (for {names.get(row.taxon_id)}; stays with {old.taxon} from {old.source or 'no source'})",
+                    )
+                )
         elif (old.taxon_id, old.source_url, old.note) == (row.taxon_id, row.source_url, row.note):
             counts["unchanged"] += 1
         else:
@@ -168,7 +188,12 @@ def taxa_ensure(records: list[TaxonRecord]) -> tuple[dict[tuple[str, str], int],
     """Create missing taxa and ancestors in bulk; existing taxa keep their parent and only gain
     an empty common name or SpeciesNet label (first writer wins, so re-imports change nothing).
     Returns ids by (name, rank) and counts: created, updated, unchanged."""
-    ids = {(n, r): (pk, parent, common, label) for pk, n, r, parent, common, label in Taxon.objects.values_list("pk", "scientific_name", "rank", "parent_id", "common_name", "speciesnet_label")}
+    ids = {
+        (n, r): (pk, parent, common, label)
+        for pk, n, r, parent, common, label in Taxon.objects.values_list(
+            "pk", "scientific_name", "rank", "parent_id", "common_name", "speciesnet_label"
+        )
+    }
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     wanted: dict[tuple[str, str], tuple[tuple[str, str] | None, str, str]] = {}
     for rec in records:
@@ -185,7 +210,11 @@ def taxa_ensure(records: list[TaxonRecord]) -> tuple[dict[tuple[str, str], int],
             parent_key = key
         own = (rec.scientific_name, rec.rank)
         previous = wanted.get(own)
-        wanted[own] = (parent_key or (previous[0] if previous else None), rec.common_name or (previous[1] if previous else ""), rec.speciesnet_label or (previous[2] if previous else ""))
+        wanted[own] = (
+            parent_key or (previous[0] if previous else None),
+            rec.common_name or (previous[1] if previous else ""),
+            rec.speciesnet_label or (previous[2] if previous else ""),
+        )
     to_update = []
     for rank in _ALL_RANKS:
         new = []
@@ -194,7 +223,15 @@ def taxa_ensure(records: list[TaxonRecord]) -> tuple[dict[tuple[str, str], int],
                 continue
             parent_id = ids[parent_key][0] if parent_key and parent_key in ids else None
             if (name, r) not in ids:
-                new.append(Taxon(scientific_name=name, rank=r, parent_id=parent_id, common_name=common[:200], speciesnet_label=label[:200]))
+                new.append(
+                    Taxon(
+                        scientific_name=name,
+                        rank=r,
+                        parent_id=parent_id,
+                        common_name=common[:200],
+                        speciesnet_label=label[:200],
+                    )
+                )
                 continue
             pk, old_parent, old_common, old_label = ids[(name, r)]
             changes = {}
@@ -206,11 +243,21 @@ def taxa_ensure(records: list[TaxonRecord]) -> tuple[dict[tuple[str, str], int],
                 changes["speciesnet_label"] = label[:200]
             if changes:
                 to_update.append((pk, changes))
-                ids[(name, r)] = (pk, changes.get("parent_id", old_parent), changes.get("common_name", old_common), changes.get("speciesnet_label", old_label))
+                ids[(name, r)] = (
+                    pk,
+                    changes.get("parent_id", old_parent),
+                    changes.get("common_name", old_common),
+                    changes.get("speciesnet_label", old_label),
+                )
         for taxon in Taxon.objects.bulk_create(new, batch_size=500):
             if taxon.pk is None:  # backends that do not return ids
                 taxon = Taxon.objects.get(scientific_name=taxon.scientific_name, rank=taxon.rank)
-            ids[(taxon.scientific_name, taxon.rank)] = (taxon.pk, taxon.parent_id, taxon.common_name, taxon.speciesnet_label)
+            ids[(taxon.scientific_name, taxon.rank)] = (
+                taxon.pk,
+                taxon.parent_id,
+                taxon.common_name,
+                taxon.speciesnet_label,
+            )
         counts["created"] += len(new)
     for pk, changes in to_update:
         Taxon.objects.filter(pk=pk).update(**changes)

@@ -1,4 +1,5 @@
 """Loads the project's starter pack (species/starter_pack/): taxa, facts, synonyms, and the ImageNet mapping."""
+
 from __future__ import annotations
 
 import csv
@@ -10,7 +11,13 @@ from django.db import transaction
 
 from species.models import Taxon
 from species.selectors import normalise_name
-from species.services import SynonymRow, SynonymSync, species_info_upsert, taxon_synonyms_sync, taxon_upsert_with_lineage
+from species.services import (
+    SynonymRow,
+    SynonymSync,
+    species_info_upsert,
+    taxon_synonyms_sync,
+    taxon_upsert_with_lineage,
+)
 
 STARTER_PACK = Path(__file__).resolve().parent / "starter_pack"
 SYNONYMS_SOURCE = "RangeWatch starter pack: synonyms"
@@ -33,11 +40,18 @@ def load_taxa_and_facts() -> dict[str, int]:
     counts = {"taxa_created": 0, "taxa_updated": 0, "info_created": 0, "info_updated": 0}
     for row in read_csv("taxa.csv"):
         lineage = {rank: row.get(rank, "") for rank in ("kingdom", "phylum", "class", "order", "family", "genus")}
-        _, outcome = taxon_upsert_with_lineage(scientific_name=row["scientific_name"].strip(), rank=row["rank"].strip(), common_name=row["common_name"].strip(), lineage=lineage)
+        _, outcome = taxon_upsert_with_lineage(
+            scientific_name=row["scientific_name"].strip(),
+            rank=row["rank"].strip(),
+            common_name=row["common_name"].strip(),
+            lineage=lineage,
+        )
         if outcome != "unchanged":
             counts[f"taxa_{outcome}"] += 1
     facts = json.loads((STARTER_PACK / "species_info.json").read_text(encoding="utf-8"))
-    taxa = {t.scientific_name: t for t in Taxon.objects.filter(scientific_name__in=[f["scientific_name"] for f in facts])}
+    taxa = {
+        t.scientific_name: t for t in Taxon.objects.filter(scientific_name__in=[f["scientific_name"] for f in facts])
+    }
     for fact in facts:
         taxon = taxa.get(fact["scientific_name"])
         if taxon is None:
@@ -55,7 +69,11 @@ def load_taxa_and_facts() -> dict[str, int]:
         if outcome != "unchanged":
             counts[f"info_{outcome}"] += 1
     synonyms = load_synonyms()
-    counts.update(synonyms_created=synonyms.counts["created"], synonyms_updated=synonyms.counts["updated"], synonyms_skipped=len(synonyms.rejected))
+    counts.update(
+        synonyms_created=synonyms.counts["created"],
+        synonyms_updated=synonyms.counts["updated"],
+        synonyms_skipped=len(synonyms.rejected),
+    )
     for reason, example in synonyms.rejected:
         logger.info("starter synonyms: %s: %s", reason, example)
     return counts

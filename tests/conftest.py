@@ -1,4 +1,5 @@
 """Shared fixtures: a throw-away media root, the ../shared/data path, factories, a tiny model."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Factories for rows and small in-memory worlds used across the tests."""
+
 from __future__ import annotations
 
 import io
@@ -9,7 +10,7 @@ from django.contrib.auth import get_user_model
 from PIL import Image
 
 from ranges.geometry import clean_polygonal
-from ranges.models import Contact, Region, RegionalStatus
+from ranges.models import Contact, Region
 from species.models import Taxon
 
 
@@ -49,7 +50,9 @@ class RegionFactory(factory.django.DjangoModelFactory):
 def region(code, kind, bounds, parent=None, name=None):
     from ranges.services import data_version_bump
 
-    row = RegionFactory(code=code, kind=kind, name=name or code, parent=parent, geometry=clean_polygonal(box(*bounds)).wkb)
+    row = RegionFactory(
+        code=code, kind=kind, name=name or code, parent=parent, geometry=clean_polygonal(box(*bounds)).wkb
+    )
     data_version_bump()
     return row
 
@@ -57,12 +60,20 @@ def region(code, kind, bounds, parent=None, name=None):
 def status(taxon, region_row, value, source="test source"):
     from ranges.services import regional_status_upsert
 
-    row, _ = regional_status_upsert(taxon=taxon, region=region_row, status=value, source=source, source_url="https://example.org/source")
+    row, _ = regional_status_upsert(
+        taxon=taxon, region=region_row, status=value, source=source, source_url="https://example.org/source"
+    )
     return row
 
 
 def contact(region_row, organisation="Test Wildlife Agency", kind="wildlife_agency"):
-    return Contact.objects.create(region=region_row, kind=kind, organisation=organisation, url="https://example.org", source_url="https://example.org")
+    return Contact.objects.create(
+        region=region_row,
+        kind=kind,
+        organisation=organisation,
+        url="https://example.org",
+        source_url="https://example.org",
+    )
 
 
 def jpeg_bytes(size=(64, 48), color=(120, 90, 30), exif: bytes | None = None) -> bytes:

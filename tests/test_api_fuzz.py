@@ -1,10 +1,11 @@
 """Schemathesis against the generated OpenAPI schema (docs/reliability.md R15): no server error, every
 status documented, for positive and negative data. Bounded to keep CI fast."""
+
 import pytest
 import schemathesis
-from schemathesis.checks import not_a_server_error, status_code_conformance
 from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error, status_code_conformance
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
 

@@ -1,5 +1,6 @@
 """The app split (observations 0003 and the new apps' 0001/0002) keeps every row: a database
 populated before it is migrated forward and read through the new apps' models."""
+
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -23,15 +24,23 @@ def test_migrating_a_populated_database_forward_keeps_rows_and_links():
     taxon = Taxon.objects.create(scientific_name="Testus invasor", rank="species")
     region = Region.objects.create(code="AAA", name="Aland", kind="country")
     contact = Contact.objects.create(region=region, organisation="Aland Wildlife", kind="national_agency")
-    version = get("ModelVersion").objects.create(name="old-model", arch="tiny", path="/m", sha256="0" * 64, num_labels=2, is_active=True)
-    observation = get("Observation").objects.create(owner=user, photo="photos/x", latitude=5, longitude=5, location_source="client")
-    get("Prediction").objects.create(observation=observation, model_version=version, top_k=[{"key": "Testus invasor", "score": 0.9}])
+    version = get("ModelVersion").objects.create(
+        name="old-model", arch="tiny", path="/m", sha256="0" * 64, num_labels=2, is_active=True
+    )
+    observation = get("Observation").objects.create(
+        owner=user, photo="photos/x", latitude=5, longitude=5, location_source="client"
+    )
+    get("Prediction").objects.create(
+        observation=observation, model_version=version, top_k=[{"key": "Testus invasor", "score": 0.9}]
+    )
     get("Identification").objects.create(observation=observation, user=user, taxon=taxon)
     get("Review").objects.create(observation=observation, reviewer=user, decision="confirm", taxon=taxon)
     hook = get("ContactWebhook").objects.create(contact=contact, url="https://example.org/hook", secret="s")
     group = get("AlertGroup").objects.create(taxon=taxon, region_code="AAA", day="2026-11-30", reason="verified")
     group.observations.add(observation)
-    get("AlertDelivery").objects.create(group=group, observation=observation, contact=contact, webhook=hook, channel="webhook", target=hook.url)
+    get("AlertDelivery").objects.create(
+        group=group, observation=observation, contact=contact, webhook=hook, channel="webhook", target=hook.url
+    )
 
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())

@@ -1,5 +1,6 @@
 """Production configuration: compose file valid, image non-root, secrets required, deploy checks,
 Celery limits, proxy headers, CSP, timeouts on every socket to Redis and PostgreSQL."""
+
 import fnmatch
 import os
 import shutil
@@ -81,18 +82,34 @@ def dockerignored(path: str) -> bool:
     patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     parts = path.split("/")
     prefixes = ["/".join(parts[: n + 1]) for n in range(len(parts))]
-    return any(fnmatch.fnmatch(prefix, pattern.removeprefix("**/")) or fnmatch.fnmatch(prefix, pattern)
-               or (pattern.startswith("**/") and fnmatch.fnmatch(prefix.rsplit("/", 1)[-1], pattern[3:]))
-               for pattern in patterns for prefix in prefixes)
+    return any(
+        fnmatch.fnmatch(prefix, pattern.removeprefix("**/"))
+        or fnmatch.fnmatch(prefix, pattern)
+        or (pattern.startswith("**/") and fnmatch.fnmatch(prefix.rsplit("/", 1)[-1], pattern[3:]))
+        for pattern in patterns
+        for prefix in prefixes
+    )
 
 
 def test_dockerignore_keeps_local_state_and_secrets_out_of_the_image():
-    local_state = ("var/db.sqlite3", "var/media/photos/original.jpg", "var/broker/msg", ".env", ".venv/bin/python",
-                   ".git/config", "observations/__pycache__/x.pyc")
+    local_state = (
+        "var/db.sqlite3",
+        "var/media/photos/original.jpg",
+        "var/broker/msg",
+        ".env",
+        ".venv/bin/python",
+        ".git/config",
+        "observations/__pycache__/x.pyc",
+    )
     for path in local_state:
         assert dockerignored(path), f"{path} would be copied into the image"
-    needed = ("manage.py", "backend/settings/production.py", "observations/templates/observations/index.html",
-              "requirements.txt", "gunicorn.conf.py")
+    needed = (
+        "manage.py",
+        "backend/settings/production.py",
+        "observations/templates/observations/index.html",
+        "requirements.txt",
+        "gunicorn.conf.py",
+    )
     for path in needed:
         assert not dockerignored(path), f"{path} is needed in the image"
 
@@ -153,7 +170,11 @@ def test_r24_visibility_timeout_exceeds_hard_time_limit(settings):
     from backend.settings import base
 
     assert base.CELERY_TASK_SOFT_TIME_LIMIT < base.CELERY_TASK_TIME_LIMIT
-    redis_options = {"visibility_timeout": 600} if base.CELERY_BROKER_URL.startswith("filesystem") else base.CELERY_BROKER_TRANSPORT_OPTIONS
+    redis_options = (
+        {"visibility_timeout": 600}
+        if base.CELERY_BROKER_URL.startswith("filesystem")
+        else base.CELERY_BROKER_TRANSPORT_OPTIONS
+    )
     assert redis_options["visibility_timeout"] > base.CELERY_TASK_TIME_LIMIT
 
 

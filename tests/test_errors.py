@@ -1,11 +1,14 @@
 """One way to fail (backend.errors): services raise ServiceError, every /api/ answer has one shape."""
+
 import pytest
 from rest_framework.test import APIClient
 
 from backend.errors import Conflict, NotFound, ServiceError, exception_handler
 
 
-@pytest.mark.parametrize("path", ["/api/v1/nope/", "/api/v2/observations/", "/api/", "/api/v1/observations/not-a-uuid/"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/nope/", "/api/v2/observations/", "/api/", "/api/v1/observations/not-a-uuid/"]
+)
 def test_unrouted_api_paths_answer_the_json_error_shape(db, path):
     """Inputs: unknown endpoints, an unknown API version, the bare prefix, a malformed id."""
     response = APIClient().get(path)

@@ -1,5 +1,6 @@
 """Fixtures for the citizen-science tests: a small world of regions, classified observations,
 roles, eager Celery, a local webhook receiver."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,8 @@ from rest_framework.test import APIClient
 from accounts.roles import REVIEWERS_GROUP
 from accounts.services import token_create
 from classifier.models import ModelVersion
-from observations.models import Observation
 from observations.classification import observation_record_result
+from observations.models import Observation
 from observations.photos import photo_derivative_build
 from tests.factories import TaxonFactory, UserFactory, contact, jpeg_bytes, region, status
 
@@ -64,16 +65,22 @@ def geo(taxa):
 
 @pytest.fixture
 def model_version(db):
-    return ModelVersion.objects.create(name="test-model-1", arch="tiny", path="/nowhere", sha256="0" * 64, num_labels=3, is_active=True)
+    return ModelVersion.objects.create(
+        name="test-model-1", arch="tiny", path="/nowhere", sha256="0" * 64, num_labels=3, is_active=True
+    )
 
 
 def classified(owner, lat, lon, top_k, model_version, **fields) -> Observation:
     """An uploaded and classified observation (the model's output given as `top_k`)."""
-    observation = Observation(owner=owner, latitude=lat, longitude=lon, location_source="client", photo_format="JPEG", **fields)
+    observation = Observation(
+        owner=owner, latitude=lat, longitude=lon, location_source="client", photo_format="JPEG", **fields
+    )
     jpeg = jpeg_bytes()
     observation.photo.save("upload", ContentFile(jpeg), save=False)
     observation.save()
-    observation_record_result(observation=observation, model_version=model_version, taxon_scores=dict(top_k), top_k=list(top_k))
+    observation_record_result(
+        observation=observation, model_version=model_version, taxon_scores=dict(top_k), top_k=list(top_k)
+    )
     photo_derivative_build(observation=observation, data=jpeg)  # the served copy, as the worker builds it
     observation.refresh_from_db()
     return observation

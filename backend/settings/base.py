@@ -1,4 +1,5 @@
 """Settings shared by every environment. Values come from the environment (django-environ)."""
+
 from datetime import timedelta
 from pathlib import Path
 
@@ -221,13 +222,17 @@ RANGEWATCH_PUBLIC_BASE_URL = env.str("RANGEWATCH_PUBLIC_BASE_URL", default="http
 # Darwin Core export (community.dwca): the records' licence as a URI GBIF accepts (CC BY 4.0 by default;
 # http://creativecommons.org/publicdomain/zero/1.0/legalcode or .../licenses/by-nc/4.0/legalcode), and the
 # publisher and contact e-mail its EML names.
-RANGEWATCH_DWCA_LICENSE = env.str("RANGEWATCH_DWCA_LICENSE", default="http://creativecommons.org/licenses/by/4.0/legalcode")
+RANGEWATCH_DWCA_LICENSE = env.str(
+    "RANGEWATCH_DWCA_LICENSE", default="http://creativecommons.org/licenses/by/4.0/legalcode"
+)
 RANGEWATCH_DWCA_PUBLISHER = env.str("RANGEWATCH_DWCA_PUBLISHER", default="RangeWatch")
 RANGEWATCH_DWCA_CONTACT_EMAIL = env.str("RANGEWATCH_DWCA_CONTACT_EMAIL", default="")
 # Watch-list sightings (invasive here) at or above this score alert at once, before review.
 RANGEWATCH_ALERT_IMMEDIATE_CONFIDENCE = env.float("RANGEWATCH_ALERT_IMMEDIATE_CONFIDENCE", default=0.9)
 # Contact kinds that receive the exact point; the others get the public (generalised) one.
-RANGEWATCH_EXACT_LOCATION_CONTACT_KINDS = env.list("RANGEWATCH_EXACT_LOCATION_CONTACT_KINDS", default=["wildlife_agency", "national_agency"])
+RANGEWATCH_EXACT_LOCATION_CONTACT_KINDS = env.list(
+    "RANGEWATCH_EXACT_LOCATION_CONTACT_KINDS", default=["wildlife_agency", "national_agency"]
+)
 RANGEWATCH_WEBHOOK_TIMEOUT_SECONDS = 10
 # Webhooks go to public https addresses only (alerts.webhooks); an operator may trust a private
 # network (a partner's VPN), as CIDRs.
@@ -274,7 +279,9 @@ SPECTACULAR_SETTINGS = {
         {"name": "camera-trap projects", "description": "projects, deployments, their frames and sequences"},
     ],
     "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums", "backend.openapi.add_error_responses", "backend.openapi.add_real_examples",
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "backend.openapi.add_error_responses",
+        "backend.openapi.add_real_examples",
     ],
     # Several serializers have a "status" field with different choices: name the observation's.
     "ENUM_NAME_OVERRIDES": {
@@ -335,7 +342,10 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 RANGEWATCH_SWEEP_INTERVAL_S = env.float("RANGEWATCH_SWEEP_INTERVAL_S", default=10.0)
 RANGEWATCH_SWEEP_QUEUED_AFTER_S = env.int("RANGEWATCH_SWEEP_QUEUED_AFTER_S", default=60)
 CELERY_BEAT_SCHEDULE = {
-    "sweep-stuck-observations": {"task": "observations.sweep_stuck_observations", "schedule": RANGEWATCH_SWEEP_INTERVAL_S},
+    "sweep-stuck-observations": {
+        "task": "observations.sweep_stuck_observations",
+        "schedule": RANGEWATCH_SWEEP_INTERVAL_S,
+    },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

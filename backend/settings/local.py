@@ -1,4 +1,5 @@
 """The embedded default: one machine, SQLite, the file-system broker, nothing else installed."""
+
 from backend.settings.base import *  # noqa: F401,F403
 from backend.settings.base import env
 

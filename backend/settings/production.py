@@ -1,4 +1,5 @@
 """Production: PostgreSQL, Redis, S3-compatible storage; secrets have no defaults."""
+
 from django.core.exceptions import ImproperlyConfigured
 
 from backend.settings.base import *  # noqa: F401,F403
@@ -33,6 +34,10 @@ if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
         **STORAGES,
         "default": {
             "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {"bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"), "default_acl": "private", "querystring_auth": True},
+            "OPTIONS": {
+                "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
+                "default_acl": "private",
+                "querystring_auth": True,
+            },
         },
     }

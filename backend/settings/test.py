@@ -1,4 +1,5 @@
 """Settings for the test suite: fast hashing, a throw-away media root set by conftest."""
+
 from backend.settings.base import *  # noqa: F401,F403
 from backend.settings.base import env
 

@@ -1,4 +1,5 @@
 """The training configuration: one plain dataclass, built by the management command or a test."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field

@@ -5,6 +5,7 @@ The traps of camera-trap data handled here: a huge empty class (downsampled), la
 whole sequence (first frame only, optional), images with two species (dropped), and leakage between
 training and validation (split by location or sequence so no group is on both sides).
 """
+
 from __future__ import annotations
 
 import json
@@ -55,7 +56,9 @@ class DataPlan:
         }
 
     def describe(self) -> str:
-        lines = [f"split: {self.split}; {len(self.train)} training and {len(self.valid)} validation images, {len(self.classes)} classes"]
+        lines = [
+            f"split: {self.split}; {len(self.train)} training and {len(self.valid)} validation images, {len(self.classes)} classes"
+        ]
         train, valid = self.counts(self.train), self.counts(self.valid)
         width = max([len(c) for c in self.classes] + [5])
         lines.append(f"  {'class':<{width}}  train  valid")
@@ -146,7 +149,9 @@ def is_empty_label(label: str | None, empty_names=("empty", "blank")) -> bool:
     return label is not None and label.strip().lower() in {n.lower() for n in empty_names}
 
 
-def downsample_empty(records: list[ImageRecord], keep: float, seed: int, empty_names=("empty", "blank")) -> list[ImageRecord]:
+def downsample_empty(
+    records: list[ImageRecord], keep: float, seed: int, empty_names=("empty", "blank")
+) -> list[ImageRecord]:
     """Keep round(keep x n) of the empty sequences (a whole sequence stays or goes), chosen by seed."""
     if keep >= 1.0:
         return list(records)
@@ -168,7 +173,9 @@ def group_key(r: ImageRecord, split: str) -> str:
     return f"img:{r.id}"
 
 
-def split_records(records: list[ImageRecord], split: str, valid_pct: float, seed: int) -> tuple[list[ImageRecord], list[ImageRecord]]:
+def split_records(
+    records: list[ImageRecord], split: str, valid_pct: float, seed: int
+) -> tuple[list[ImageRecord], list[ImageRecord]]:
     """Whole groups go to validation in a seeded order until about valid_pct of the images are there.
 
     A group that would overshoot the target is skipped (a smaller one may fit) unless validation is
@@ -196,8 +203,17 @@ def split_records(records: list[ImageRecord], split: str, valid_pct: float, seed
     return train, valid
 
 
-def build_plan(records: list[ImageRecord], *, split: str = "location", valid_pct: float = 0.2, seed: int = 42, empty_keep: float = 1.0,
-               empty_names=("empty", "blank"), first_frame_only: bool = False, min_per_class: int = 1) -> DataPlan:
+def build_plan(
+    records: list[ImageRecord],
+    *,
+    split: str = "location",
+    valid_pct: float = 0.2,
+    seed: int = 42,
+    empty_keep: float = 1.0,
+    empty_names=("empty", "blank"),
+    first_frame_only: bool = False,
+    min_per_class: int = 1,
+) -> DataPlan:
     """Filter the records (counting what was dropped and why), then split them."""
     dropped: Counter = Counter()
     warnings: list[str] = []
@@ -216,17 +232,32 @@ def build_plan(records: list[ImageRecord], *, split: str = "location", valid_pct
     per_class = Counter(r.label for r in rows)
     small = sorted(c for c, n in per_class.items() if n < min_per_class)
     if small:
-        rows = keep(rows, f"in classes with fewer than {min_per_class} images ({', '.join(small)})", [r for r in rows if r.label not in small])
+        rows = keep(
+            rows,
+            f"in classes with fewer than {min_per_class} images ({', '.join(small)})",
+            [r for r in rows if r.label not in small],
+        )
     if not rows:
-        raise ValueError("no usable images left after filtering: " + ", ".join(f"{n} {k}" for k, n in dropped.items() if n))
+        raise ValueError(
+            "no usable images left after filtering: " + ", ".join(f"{n} {k}" for k, n in dropped.items() if n)
+        )
     if split == "location" and any(r.location is None for r in rows):
-        warnings.append(f"{sum(r.location is None for r in rows)} images have no location: grouped by sequence (or alone) instead")
+        warnings.append(
+            f"{sum(r.location is None for r in rows)} images have no location: grouped by sequence (or alone) instead"
+        )
     train, valid = split_records(rows, split, valid_pct, seed)
     classes = sorted({r.label for r in rows})
     unseen = sorted({r.label for r in valid} - {r.label for r in train})
     if unseen:
         warnings.append(f"{len(unseen)} classes have validation images but no training images: {', '.join(unseen)}")
-    return DataPlan(classes=classes, train=train, valid=valid, dropped={k: n for k, n in dropped.items() if n}, warnings=warnings, split=split)
+    return DataPlan(
+        classes=classes,
+        train=train,
+        valid=valid,
+        dropped={k: n for k, n in dropped.items() if n},
+        warnings=warnings,
+        split=split,
+    )
 
 
 def shared_groups(plan: DataPlan, split: str) -> set[str]:

@@ -1,4 +1,5 @@
 """One training run at a time per model directory: a lock file holding the owner's PID."""
+
 from __future__ import annotations
 
 import os
@@ -38,7 +39,9 @@ def training_lock(directory: str | os.PathLike):
             except (OSError, ValueError, IndexError):
                 pid = 0
             if pid and _alive(pid):
-                raise TrainingLocked(f"another training run (PID {pid}) holds {path}; wait for it to finish or, if it is gone, delete the file") from None
+                raise TrainingLocked(
+                    f"another training run (PID {pid}) holds {path}; wait for it to finish or, if it is gone, delete the file"
+                ) from None
             path.unlink(missing_ok=True)  # stale: its process is gone
     else:
         raise TrainingLocked(f"could not take {path}")

@@ -1,4 +1,5 @@
 """Classification metrics on numpy arrays: macro-F1, per-class table, calibration error, temperature."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +21,14 @@ def per_class_scores(targets, preds, classes: list[str]) -> list[dict]:
     recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
     f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=(precision + recall) > 0)
     return [
-        {"class": c, "precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]), "support": int(support[i]), "predicted": int(predicted[i])}
+        {
+            "class": c,
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+            "predicted": int(predicted[i]),
+        }
         for i, c in enumerate(classes)
     ]
 

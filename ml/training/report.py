@@ -1,4 +1,5 @@
 """The training report: confusion matrix, top losses and training curves as PNGs, and report.md."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,7 +30,15 @@ def plot_confusion_matrix(path: Path, matrix: list[list[int]], classes: list[str
     for i in range(n):
         for j in range(n):
             if m[i, j]:
-                ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7, color="white" if m[i, j] > m.max() / 2 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(m[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if m[i, j] > m.max() / 2 else "black",
+                )
     ax.set_title("Confusion matrix (validation)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -52,7 +61,9 @@ def plot_top_losses(path: Path, top: list[dict], prep) -> None:
             ax.imshow(prep.resize_crop(load_rgb(item["path"], target_size=prep.resize_size)))
         except ImageError:
             pass
-        ax.set_title(f"{item['actual']} / {item['predicted']}\n{item['loss']:.2f} / {item['probability']:.2f}", fontsize=8)
+        ax.set_title(
+            f"{item['actual']} / {item['predicted']}\n{item['loss']:.2f} / {item['probability']:.2f}", fontsize=8
+        )
     fig.suptitle("Top losses: actual / predicted, loss / probability", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -83,7 +94,10 @@ def plot_training_curves(path: Path, history: list[dict]) -> None:
 
 def per_class_table(rows: list[dict]) -> str:
     lines = ["| class | precision | recall | F1 | support | predicted |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {r['class']} | {r['precision']:.2f} | {r['recall']:.2f} | {r['f1']:.2f} | {r['support']} | {r['predicted']} |" for r in rows]
+    lines += [
+        f"| {r['class']} | {r['precision']:.2f} | {r['recall']:.2f} | {r['f1']:.2f} | {r['support']} | {r['predicted']} |"
+        for r in rows
+    ]
     return "\n".join(lines)
 
 
@@ -95,28 +109,33 @@ def write_report(output: Path, metrics: dict, prep, config: dict) -> None:
     plot_top_losses(output / "top_losses.png", metrics.get("top_losses", []), prep)
     plot_training_curves(output / "training_curves.png", metrics["history"])
     dropped = ", ".join(f"{n} {reason}" for reason, n in plan["dropped"].items()) or "nothing"
-    history = ["| epoch | phase | train loss | valid loss | macro-F1 | accuracy | s |", "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
-    history += [f"| {h['epoch']} | {h['phase']} | {h['train_loss']:.4f} | {h['valid_loss']:.4f} | {h['macro_f1']:.4f} | {h['accuracy']:.4f} | {h['seconds']} |"
-                for h in metrics["history"]]
-    text = f"""# Training report: {metrics['arch']} ({config.get('name') or Path(output).name})
+    history = [
+        "| epoch | phase | train loss | valid loss | macro-F1 | accuracy | s |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    history += [
+        f"| {h['epoch']} | {h['phase']} | {h['train_loss']:.4f} | {h['valid_loss']:.4f} | {h['macro_f1']:.4f} | {h['accuracy']:.4f} | {h['seconds']} |"
+        for h in metrics["history"]
+    ]
+    text = f"""# Training report: {metrics["arch"]} ({config.get("name") or Path(output).name})
 
 | | |
 | --- | --- |
-| macro-F1 (best epoch {metrics['best_epoch']}) | **{metrics['macro_f1']:.4f}** |
-| accuracy | {metrics['accuracy']:.4f} |
-| validation loss (NLL, unweighted) | {metrics['valid_loss']:.4f} |
-| expected calibration error | {metrics['ece_before']:.4f} before, {metrics['ece_after']:.4f} after temperature scaling (T = {metrics['temperature']:.3f}) |
-| split | {plan['split']}: {plan['train_images']} training, {plan['valid_images']} validation images ({metrics['valid_images']} readable and evaluated), {len(plan['classes'])} classes |
-| dropped | {dropped}; unreadable: {len(metrics['unreadable'])} |
-| model | {metrics['arch']}, pretrained {metrics['pretrained']}, input {metrics['input_size']} px, lr {metrics['lr']:.2e}, seed {metrics['seed']}, {metrics['device']} |
-| time | {metrics['seconds']} s |
+| macro-F1 (best epoch {metrics["best_epoch"]}) | **{metrics["macro_f1"]:.4f}** |
+| accuracy | {metrics["accuracy"]:.4f} |
+| validation loss (NLL, unweighted) | {metrics["valid_loss"]:.4f} |
+| expected calibration error | {metrics["ece_before"]:.4f} before, {metrics["ece_after"]:.4f} after temperature scaling (T = {metrics["temperature"]:.3f}) |
+| split | {plan["split"]}: {plan["train_images"]} training, {plan["valid_images"]} validation images ({metrics["valid_images"]} readable and evaluated), {len(plan["classes"])} classes |
+| dropped | {dropped}; unreadable: {len(metrics["unreadable"])} |
+| model | {metrics["arch"]}, pretrained {metrics["pretrained"]}, input {metrics["input_size"]} px, lr {metrics["lr"]:.2e}, seed {metrics["seed"]}, {metrics["device"]} |
+| time | {metrics["seconds"]} s |
 
-{''.join(f'> warning: {w}' + chr(10) + chr(10) for w in plan['warnings'])}The temperature is fitted on the validation set, so the ECE after scaling is measured on the
+{"".join(f"> warning: {w}" + chr(10) + chr(10) for w in plan["warnings"])}The temperature is fitted on the validation set, so the ECE after scaling is measured on the
 data it was fitted to (optimistic with few images).
 
 ## Per class (validation)
 
-{per_class_table(metrics['per_class'])}
+{per_class_table(metrics["per_class"])}
 
 ## Confusion matrix
 
@@ -135,7 +154,7 @@ data it was fitted to (optimistic with few images).
 ## Command options
 
 ```
-{chr(10).join(f'{k}: {v}' for k, v in config.items() if k not in ('label_taxa',))}
+{chr(10).join(f"{k}: {v}" for k, v in config.items() if k not in ("label_taxa",))}
 ```
 """
     (output / "report.md").write_text(text)

@@ -5,6 +5,7 @@ ml.artifacts.load_artifact), the data from plain torch datasets using ml.transfo
 same resize, crop and normalisation as serving), and fastai's Learner drives the one-cycle schedules,
 lr_find, discriminative learning rates and early stopping.
 """
+
 from __future__ import annotations
 
 import copy
@@ -20,7 +21,15 @@ from typing import Callable
 import numpy as np
 
 from ml.training.config import TrainingConfig
-from ml.training.data import DataPlan, ImageRecord, build_plan, is_empty_label, load_coco, load_folders, records_from_dicts
+from ml.training.data import (
+    DataPlan,
+    ImageRecord,
+    build_plan,
+    is_empty_label,
+    load_coco,
+    load_folders,
+    records_from_dicts,
+)
 
 CHECKPOINT = "last.pt"
 BEST = "best.pt"
@@ -30,7 +39,9 @@ class UnmatchedLabels(ValueError):
     """Class names with no taxon, refused unless allow_unmatched."""
 
     def __init__(self, labels: list[str]):
-        super().__init__(f"{len(labels)} classes match no taxon: {', '.join(labels)} (add the taxa, or allow unmatched classes)")
+        super().__init__(
+            f"{len(labels)} classes match no taxon: {', '.join(labels)} (add the taxa, or allow unmatched classes)"
+        )
         self.labels = labels
 
 
@@ -68,7 +79,9 @@ def plan_data(config: TrainingConfig) -> DataPlan:
     )
 
 
-def label_taxa_for(classes: list[str], mapping: dict, empty_names, allow_unmatched: bool) -> tuple[list[str | None], list[str]]:
+def label_taxa_for(
+    classes: list[str], mapping: dict, empty_names, allow_unmatched: bool
+) -> tuple[list[str | None], list[str]]:
     """Taxon key for each class (None: no animal); unmatched classes keep their own name when allowed."""
     taxa, unmatched = [], []
     for name in classes:
@@ -165,7 +178,7 @@ def class_weights(targets: list[int], num_classes: int) -> np.ndarray:
 # -- model ---------------------------------------------------------------------------------------
 def head_parameters(model) -> set[int]:
     """ids of the classifier head's parameters (torchvision `fc`, timm `get_classifier()`)."""
-    head = model.get_classifier() if hasattr(model, "get_classifier") else getattr(model, "fc")
+    head = model.get_classifier() if hasattr(model, "get_classifier") else model.fc
     return {id(p) for p in head.parameters()}
 
 
@@ -248,9 +261,8 @@ def train(config: TrainingConfig, log: Callable[[str], None] = print) -> Trainin
     """Train, keep the best epoch by macro-F1, calibrate, export the artifact and write the report."""
     import fastai.callback.schedule  # noqa: F401 - adds Learner.fit_one_cycle and Learner.lr_find
     import torch
-    from fastai.callback.core import Callback
+    from fastai.callback.core import Callback, CancelFitException
     from fastai.callback.progress import ProgressCallback
-    from fastai.callback.core import CancelFitException
     from fastai.data.core import DataLoaders
     from fastai.learner import Learner
     from fastai.metrics import AccumMetric, accuracy
@@ -283,18 +295,26 @@ def train(config: TrainingConfig, log: Callable[[str], None] = print) -> Trainin
 
     train_dl, valid_dl, train_records, valid_records, unreadable = load_data(config, plan, prep, log)
     if resume_state is not None and resume_state["split"] != _split_ids(train_records, valid_records):
-        raise ValueError("the checkpoint was made with another data split: same data, options and seed are needed to resume")
+        raise ValueError(
+            "the checkpoint was made with another data split: same data, options and seed are needed to resume"
+        )
     num_classes = len(plan.classes)
     targets = [plan.classes.index(r.label) for r in train_records]
     weights = class_weights(targets, num_classes) if config.balance == "weights" else None
 
     model = build_model(config.arch, num_classes, pretrained="none" if resume_state else config.pretrained)
-    loss_func = torch.nn.CrossEntropyLoss(weight=None if weights is None else torch.tensor(weights, dtype=torch.float32).to(device))
+    loss_func = torch.nn.CrossEntropyLoss(
+        weight=None if weights is None else torch.tensor(weights, dtype=torch.float32).to(device)
+    )
     dls = DataLoaders(train_dl, valid_dl, device=torch.device(device))
     learn = Learner(
-        dls, model.to(device), loss_func=loss_func, splitter=body_head_splitter,
+        dls,
+        model.to(device),
+        loss_func=loss_func,
+        splitter=body_head_splitter,
         metrics=[AccumMetric(_macro_f1_metric, dim_argmax=-1, to_np=True, invert_arg=True, name="macro_f1"), accuracy],
-        path=output, model_dir="checkpoints",
+        path=output,
+        model_dir="checkpoints",
     )
     if config.quiet or not sys.stdout.isatty():
         learn.remove_cb(ProgressCallback)
@@ -303,7 +323,12 @@ def train(config: TrainingConfig, log: Callable[[str], None] = print) -> Trainin
     state = {"history": [], "best": None, "best_key": None, "since_best": 0, "lr": None}
     if resume_state is not None:
         model.load_state_dict(resume_state["model"])
-        state.update(history=resume_state["history"], best_key=tuple(resume_state["best_key"]) if resume_state["best_key"] else None, lr=resume_state["lr"], since_best=resume_state.get("since_best", 0))
+        state.update(
+            history=resume_state["history"],
+            best_key=tuple(resume_state["best_key"]) if resume_state["best_key"] else None,
+            lr=resume_state["lr"],
+            since_best=resume_state.get("since_best", 0),
+        )
         if (checkpoints / BEST).is_file():
             state["best"] = load_checkpoint(checkpoints / BEST)
 
@@ -327,8 +352,15 @@ def train(config: TrainingConfig, log: Callable[[str], None] = print) -> Trainin
             if self.epoch < self.start_epoch:
                 return  # skipped while resuming
             train_loss, valid_loss, f1, acc = (float(v) for v in self.recorder.values[-1][:4])
-            row = {"epoch": self.offset + self.epoch, "phase": self.phase, "train_loss": train_loss, "valid_loss": valid_loss,
-                   "macro_f1": f1, "accuracy": acc, "seconds": round(time.perf_counter() - self.epoch_started, 2)}
+            row = {
+                "epoch": self.offset + self.epoch,
+                "phase": self.phase,
+                "train_loss": train_loss,
+                "valid_loss": valid_loss,
+                "macro_f1": f1,
+                "accuracy": acc,
+                "seconds": round(time.perf_counter() - self.epoch_started, 2),
+            }
             state["history"].append(row)
             key = (f1, -valid_loss)
             if state["best_key"] is None or key > tuple(state["best_key"]):
@@ -337,15 +369,30 @@ def train(config: TrainingConfig, log: Callable[[str], None] = print) -> Trainin
                 save_checkpoint(checkpoints / BEST, state["best"])
             else:
                 state["since_best"] += 1
-            save_checkpoint(checkpoints / CHECKPOINT, {
-                "model": self.model.state_dict(), "opt": _plain_opt_state(self.opt), "phase": self.phase, "phase_epoch": self.epoch,
-                "history": state["history"], "best_key": list(state["best_key"]), "since_best": state["since_best"], "lr": state["lr"], "classes": plan.classes,
-                "arch": config.arch, "split": _split_ids(train_records, valid_records),
-            })
-            log(f"epoch {row['epoch']} ({self.phase}): train_loss {train_loss:.4f} valid_loss {valid_loss:.4f} "
-                f"macro_f1 {f1:.4f} accuracy {acc:.4f} ({row['seconds']:.1f}s)")
+            save_checkpoint(
+                checkpoints / CHECKPOINT,
+                {
+                    "model": self.model.state_dict(),
+                    "opt": _plain_opt_state(self.opt),
+                    "phase": self.phase,
+                    "phase_epoch": self.epoch,
+                    "history": state["history"],
+                    "best_key": list(state["best_key"]),
+                    "since_best": state["since_best"],
+                    "lr": state["lr"],
+                    "classes": plan.classes,
+                    "arch": config.arch,
+                    "split": _split_ids(train_records, valid_records),
+                },
+            )
+            log(
+                f"epoch {row['epoch']} ({self.phase}): train_loss {train_loss:.4f} valid_loss {valid_loss:.4f} "
+                f"macro_f1 {f1:.4f} accuracy {acc:.4f} ({row['seconds']:.1f}s)"
+            )
             if self.patience is not None and state["since_best"] >= self.patience:
-                log(f"early stopping: no better macro-F1 (or, at equal macro-F1, lower validation loss) for {self.patience} epochs")
+                log(
+                    f"early stopping: no better macro-F1 (or, at equal macro-F1, lower validation loss) for {self.patience} epochs"
+                )
                 raise CancelFitException()
 
     # Where to pick up: (phase, first epoch of that phase).
@@ -371,23 +418,35 @@ def train(config: TrainingConfig, log: Callable[[str], None] = print) -> Trainin
         if resume_state is not None and resume_state["phase"] == phase and start_epoch > 0:
             from fastcore.foundation import L
 
-            learn.opt.load_state_dict({"state": resume_state["opt"]["state"], "hypers": L(resume_state["opt"]["hypers"])})
+            learn.opt.load_state_dict(
+                {"state": resume_state["opt"]["state"], "hypers": L(resume_state["opt"]["hypers"])}
+            )
 
     if start_phase == "frozen" and config.freeze_epochs > 0:
         phase = "frozen"
         learn.create_opt()
         learn.freeze()
         restore_opt()
-        learn.fit_one_cycle(config.freeze_epochs, slice(base_lr), pct_start=0.99, start_epoch=start_epoch,
-                            cbs=[EpochCheckpoint("frozen", 0, start_epoch)])
+        learn.fit_one_cycle(
+            config.freeze_epochs,
+            slice(base_lr),
+            pct_start=0.99,
+            start_epoch=start_epoch,
+            cbs=[EpochCheckpoint("frozen", 0, start_epoch)],
+        )
         start_epoch = 0
     if config.epochs > 0:
         phase = "unfrozen"
         learn.create_opt()
         learn.unfreeze()
         restore_opt()
-        learn.fit_one_cycle(config.epochs, slice(base_lr / 200, base_lr / 2), pct_start=0.3, start_epoch=start_epoch,
-                            cbs=[EpochCheckpoint("unfrozen", config.freeze_epochs, start_epoch, patience=config.patience)])
+        learn.fit_one_cycle(
+            config.epochs,
+            slice(base_lr / 200, base_lr / 2),
+            pct_start=0.3,
+            start_epoch=start_epoch,
+            cbs=[EpochCheckpoint("unfrozen", config.freeze_epochs, start_epoch, patience=config.patience)],
+        )
 
     # The best epoch by macro-F1 is the one evaluated, calibrated and exported.
     if state["best"] is not None:
@@ -396,7 +455,9 @@ def train(config: TrainingConfig, log: Callable[[str], None] = print) -> Trainin
     logits, valid_targets = evaluate(model, valid_dl, device)
     temperature = M.fit_temperature(logits, valid_targets)
     summary = M.summarise(logits, valid_targets, plan.classes, temperature)
-    best_epoch = max(state["history"], key=lambda h: (h["macro_f1"], -h["valid_loss"]))["epoch"] if state["history"] else None
+    best_epoch = (
+        max(state["history"], key=lambda h: (h["macro_f1"], -h["valid_loss"]))["epoch"] if state["history"] else None
+    )
     seconds = time.perf_counter() - started
     metrics = {
         **summary,
@@ -416,8 +477,16 @@ def train(config: TrainingConfig, log: Callable[[str], None] = print) -> Trainin
     }
     name = config.name or f"{config.arch}-{output.name}"
     manifest = Manifest(
-        name=name, arch=config.arch, labels=list(plan.classes), label_taxa=label_taxa, preprocessing=prep, temperature=temperature,
-        metrics={k: metrics[k] for k in ("macro_f1", "accuracy", "valid_loss", "ece_before", "ece_after", "best_epoch", "seed")}
+        name=name,
+        arch=config.arch,
+        labels=list(plan.classes),
+        label_taxa=label_taxa,
+        preprocessing=prep,
+        temperature=temperature,
+        metrics={
+            k: metrics[k]
+            for k in ("macro_f1", "accuracy", "valid_loss", "ece_before", "ece_after", "best_epoch", "seed")
+        }
         | {"split": config.split, "train_images": len(train_records), "valid_images": len(valid_records)},
     )
     model_cpu = copy.deepcopy(model).cpu()
@@ -426,16 +495,33 @@ def train(config: TrainingConfig, log: Callable[[str], None] = print) -> Trainin
     probs = M.softmax(logits)  # the model's own losses, before calibration
     losses = -np.log(np.clip(probs[np.arange(len(valid_targets)), valid_targets], 1e-12, None))
     order = np.argsort(-losses)[: config.top_losses]
-    top = [{"path": valid_records[i].path, "actual": plan.classes[valid_targets[i]], "predicted": plan.classes[int(probs[i].argmax())],
-            "loss": float(losses[i]), "probability": float(probs[i].max())} for i in order]
+    top = [
+        {
+            "path": valid_records[i].path,
+            "actual": plan.classes[valid_targets[i]],
+            "predicted": plan.classes[int(probs[i].argmax())],
+            "loss": float(losses[i]),
+            "probability": float(probs[i].max()),
+        }
+        for i in order
+    ]
     metrics["top_losses"] = top
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     (output / "metrics.json").write_text(json.dumps(metrics, indent=1))
     write_report(output, metrics, prep, config.to_dict())
-    log(f"macro_f1 {summary['macro_f1']:.4f} accuracy {summary['accuracy']:.4f} ECE {summary['ece_before']:.3f} -> {summary['ece_after']:.3f} "
-        f"(T={temperature:.2f}); artifact {artifact}")
-    return TrainingResult(output=output, artifact=artifact, metrics=metrics, plan=plan, seconds=metrics["seconds"], unreadable=unreadable,
-                          label_taxa=dict(zip(plan.classes, label_taxa)))
+    log(
+        f"macro_f1 {summary['macro_f1']:.4f} accuracy {summary['accuracy']:.4f} ECE {summary['ece_before']:.3f} -> {summary['ece_after']:.3f} "
+        f"(T={temperature:.2f}); artifact {artifact}"
+    )
+    return TrainingResult(
+        output=output,
+        artifact=artifact,
+        metrics=metrics,
+        plan=plan,
+        seconds=metrics["seconds"],
+        unreadable=unreadable,
+        label_taxa=dict(zip(plan.classes, label_taxa)),
+    )
 
 
 class _nothing:

@@ -1,4 +1,5 @@
 """Importers of standard data files, one module per format, registered by name."""
+
 from __future__ import annotations
 
 import importlib

@@ -1,4 +1,5 @@
 """IUCN-style range polygons (binomial, presence and origin codes) from shapefile, zip, GeoPackage or GeoJSON."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,10 +15,24 @@ from species.selectors import taxon_names
 from species.services import TaxonRecord, taxa_ensure
 
 # IUCN Red List mapping standard codes.
-PRESENCE = {1: "extant", 2: "probably_extant", 3: "possibly_extant", 4: "possibly_extinct", 5: "extinct", 6: "uncertain"}
+PRESENCE = {
+    1: "extant",
+    2: "probably_extant",
+    3: "possibly_extant",
+    4: "possibly_extinct",
+    5: "extinct",
+    6: "uncertain",
+}
 IMPORTED_PRESENCE = {1, 2}
 ORIGIN = {1: "native", 2: "reintroduced", 3: "introduced", 5: "uncertain", 6: "introduced"}  # 4 vagrant: not a range
-_LINEAGE_COLUMNS = (("kingdom", "kingdom"), ("phylum", "phylum"), ("class", "class"), ("order", "order_"), ("family", "family"), ("genus", "genus"))
+_LINEAGE_COLUMNS = (
+    ("kingdom", "kingdom"),
+    ("phylum", "phylum"),
+    ("class", "class"),
+    ("order", "order_"),
+    ("family", "family"),
+    ("genus", "genus"),
+)
 
 
 def _column(frame, *names) -> str | None:
@@ -41,7 +56,9 @@ def run(paths, report: ImportReport, progress: bool) -> None:
         name_col = _column(frame, "binomial", "sci_name", "scientific_name")
         presence_col, origin_col = _column(frame, "presence"), _column(frame, "origin")
         if not (name_col and presence_col and origin_col):
-            raise ImportInputError(f"{path}: not an IUCN-style range layer (needs binomial/sci_name, presence and origin columns)")
+            raise ImportInputError(
+                f"{path}: not an IUCN-style range layer (needs binomial/sci_name, presence and origin columns)"
+            )
         source = f"IUCN-style range polygons {path.stem}"
         citation_col = _column(frame, "citation")
         _ensure_taxa(frame, name_col, report)
@@ -69,12 +86,25 @@ def run(paths, report: ImportReport, progress: bool) -> None:
             if clean.repaired:
                 report.note(clean.message)
             citation = str(getattr(rec, citation_col) or "") if citation_col else ""
-            groups.setdefault((taxon_id, ORIGIN[origin], PRESENCE[presence], name), []).append((clean.geometry, citation))
+            groups.setdefault((taxon_id, ORIGIN[origin], PRESENCE[presence], name), []).append(
+                (clean.geometry, citation)
+            )
         rows = []
         for (taxon_id, origin, presence, name), parts in groups.items():
             geometry = parts[0][0] if len(parts) == 1 else shapely.union_all([g for g, _ in parts])
             clean = clean_polygonal(geometry, label=name)
-            rows.append(RangePolygonRow(taxon_id, origin, presence, clean, source, f"{name}|{presence}", "", "IUCN Red List terms of use (no redistribution)"))
+            rows.append(
+                RangePolygonRow(
+                    taxon_id,
+                    origin,
+                    presence,
+                    clean,
+                    source,
+                    f"{name}|{presence}",
+                    "",
+                    "IUCN Red List terms of use (no redistribution)",
+                )
+            )
         report.add("range polygons", range_polygons_sync(rows=rows))
 
 
@@ -92,7 +122,9 @@ def _ensure_taxa(frame, name_col: str, report: ImportReport) -> None:
             continue
         if "synonym" in known.resolve(name)[1]:
             continue  # an old name of a taxon we have: a new taxon would split its ranges off
-        lineage = tuple((rank, str(rec[col]).strip().capitalize()) for rank, col in columns.items() if col and rec.get(col))
+        lineage = tuple(
+            (rank, str(rec[col]).strip().capitalize()) for rank, col in columns.items() if col and rec.get(col)
+        )
         records[name] = TaxonRecord(name.capitalize(), "species", "", lineage)
     if records:
         _, counts = taxa_ensure(list(records.values()))

@@ -1,4 +1,5 @@
 """Mammal Diversity Database: native countries and US (and other) sub-regions of every mammal."""
+
 from __future__ import annotations
 
 import csv
@@ -57,7 +58,14 @@ def run(paths, report: ImportReport, progress: bool) -> None:
     records = []
     for row in species:
         name = row["sciName"].replace("_", " ").strip()
-        lineage = (("kingdom", "Animalia"), ("phylum", "Chordata"), ("class", "Mammalia"), ("order", row["order"].capitalize()), ("family", row["family"].capitalize()), ("genus", row["genus"].capitalize()))
+        lineage = (
+            ("kingdom", "Animalia"),
+            ("phylum", "Chordata"),
+            ("class", "Mammalia"),
+            ("order", row["order"].capitalize()),
+            ("family", row["family"].capitalize()),
+            ("genus", row["genus"].capitalize()),
+        )
         records.append(TaxonRecord(name, "species", (row.get("mainCommonName") or "").strip(), lineage))
     ids, counts = taxa_ensure(records)
     report.add("taxa", counts)
@@ -73,7 +81,11 @@ def run(paths, report: ImportReport, progress: bool) -> None:
             report.reject("domesticated: no native range", name)
             continue
         subregions = _subregions(row.get("subregionDistribution", ""), country_codes)
-        whole = {country_codes[c][0] for c in (c.rstrip("?").strip() for c in countries) if c in country_codes and not country_codes[c][1]}
+        whole = {
+            country_codes[c][0]
+            for c in (c.rstrip("?").strip() for c in countries)
+            if c in country_codes and not country_codes[c][1]
+        }
         for country in countries:
             doubtful = country.endswith("?")
             country = country.rstrip("?").strip()
@@ -108,7 +120,9 @@ def run(paths, report: ImportReport, progress: bool) -> None:
     report.add("statuses", regional_statuses_sync(rows=rows))
 
 
-def _status(regions: RegionCodes, report: ImportReport, taxon_id: int, code: str, source: str, name: str) -> StatusRow | None:
+def _status(
+    regions: RegionCodes, report: ImportReport, taxon_id: int, code: str, source: str, name: str
+) -> StatusRow | None:
     region_id = regions.id(code)
     if region_id is None:
         report.reject("region not imported", f"{name}: {code}")
@@ -167,7 +181,9 @@ def _synonyms(species: list[dict], ids: dict, source: str, report: ImportReport)
         if not name:
             skipped.setdefault(why, []).append(f"{row.get('originalNameCombination')} ({accepted})")
         elif name.lower() != accepted.lower():
-            rows.append(SynonymRow(name, ids[(accepted, "species")], source, SOURCE_URL, f"original combination of {accepted}"))
+            rows.append(
+                SynonymRow(name, ids[(accepted, "species")], source, SOURCE_URL, f"original combination of {accepted}")
+            )
     result = taxon_synonyms_sync(rows=rows)
     report.add("synonyms", result.counts)
     for reason, example in result.rejected:

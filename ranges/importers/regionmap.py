@@ -1,4 +1,5 @@
 """Region lookups that importers share: by code, by ISO alpha-2, and a country's sub-region prefix."""
+
 from __future__ import annotations
 
 import pycountry

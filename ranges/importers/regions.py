@@ -1,4 +1,5 @@
 """Region geometry: Natural Earth admin-0/admin-1 and US Census states and counties."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -113,7 +114,9 @@ def us_census_counties(path: str | Path, source: str, state_fips_to_usps: dict[s
         except GeometryRejected as exc:
             rejected.append(str(exc))
             continue
-        rows.append(RegionRow("admin2", f"US-{rec.GEOID}", f"{rec.NAME} County, {usps}", f"US-{usps}", geom, source, "", scale))
+        rows.append(
+            RegionRow("admin2", f"US-{rec.GEOID}", f"{rec.NAME} County, {usps}", f"US-{usps}", geom, source, "", scale)
+        )
     return rows, rejected
 
 
@@ -129,7 +132,18 @@ def _merge_duplicates(rows: list[RegionRow]) -> list[RegionRow]:
             continue
         union = shapely.union_all([r.geometry.geometry for r in group])
         first = group[0]
-        merged.append(RegionRow(first.kind, code, first.name, first.parent_code, clean_polygonal(union, label=code), first.source, first.iso_a2, first.scale_denominator))
+        merged.append(
+            RegionRow(
+                first.kind,
+                code,
+                first.name,
+                first.parent_code,
+                clean_polygonal(union, label=code),
+                first.source,
+                first.iso_a2,
+                first.scale_denominator,
+            )
+        )
     return merged
 
 

@@ -1,4 +1,5 @@
 """What an import did: counts per outcome, rejections with reasons, names that stayed unmatched."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -54,18 +55,24 @@ class ImportReport:
         kinds = sorted(set(self.created) | set(self.updated) | set(self.unchanged))
         lines = [f"{self.fmt}: {self.seconds:.1f}s"]
         for kind in kinds:
-            lines.append(f"  {kind}: created {self.created[kind]}, updated {self.updated[kind]}, unchanged {self.unchanged[kind]}")
+            lines.append(
+                f"  {kind}: created {self.created[kind]}, updated {self.updated[kind]}, unchanged {self.unchanged[kind]}"
+            )
         lines.append(f"  rejected: {sum(self.rejected.values())}")
         for reason, count in self.rejected.most_common():
             examples = "; ".join(self.rejected_examples.get(reason, []))
             lines.append(f"    {count} × {reason}" + (f" (e.g. {examples})" if examples else ""))
         if self.matched:
             ways = ", ".join(f"{how} {count}" for how, count in self.matched.most_common())
-            lines.append(f"  names matched: {sum(self.matched.values())} rows ({ways}); via synonym: {self.matched_via_synonym} rows"
-                         + (f", e.g. {', '.join(self.synonym_examples)}" if self.synonym_examples else ""))
+            lines.append(
+                f"  names matched: {sum(self.matched.values())} rows ({ways}); via synonym: {self.matched_via_synonym} rows"
+                + (f", e.g. {', '.join(self.synonym_examples)}" if self.synonym_examples else "")
+            )
         if self.unmatched:
             names = ", ".join(name for name, _ in self.unmatched.most_common(10))
-            lines.append(f"  unmatched names: {len(self.unmatched)} ({sum(self.unmatched.values())} rows), e.g. {names}")
+            lines.append(
+                f"  unmatched names: {len(self.unmatched)} ({sum(self.unmatched.values())} rows), e.g. {names}"
+            )
         if self.notes:
             lines.append(f"  notes: {len(self.notes)}")
             lines.extend(f"    {n}" for n in self.notes[:10])

@@ -1,4 +1,5 @@
 """SpeciesNet: its taxonomy (taxa with lineage) and its geofence allow/block rules."""
+
 from __future__ import annotations
 
 import csv
@@ -11,8 +12,18 @@ from ranges.services import GeofenceRow, geofence_entries_sync
 from species.services import TaxonRecord, taxa_ensure
 
 SOURCE_URL = "https://github.com/google/cameratrapai"
-_PHYLUM = {"mammalia": "Chordata", "aves": "Chordata", "reptilia": "Chordata", "amphibia": "Chordata", "actinopterygii": "Chordata",
-           "insecta": "Arthropoda", "arachnida": "Arthropoda", "malacostraca": "Arthropoda", "diplopoda": "Arthropoda", "gastropoda": "Mollusca"}
+_PHYLUM = {
+    "mammalia": "Chordata",
+    "aves": "Chordata",
+    "reptilia": "Chordata",
+    "amphibia": "Chordata",
+    "actinopterygii": "Chordata",
+    "insecta": "Arthropoda",
+    "arachnida": "Arthropoda",
+    "malacostraca": "Arthropoda",
+    "diplopoda": "Arthropoda",
+    "gastropoda": "Mollusca",
+}
 _RANKS = ("class", "order", "family", "genus")
 
 
@@ -44,7 +55,9 @@ def run_taxonomy(paths, report: ImportReport, progress: bool) -> None:
         except (OSError, UnicodeDecodeError) as exc:
             raise ImportInputError(f"{path}: {exc}") from exc
         if lines and lines[0].count(";") != 6:
-            raise ImportInputError(f"{path}: not a SpeciesNet taxonomy (uuid;class;order;family;genus;species;common name)")
+            raise ImportInputError(
+                f"{path}: not a SpeciesNet taxonomy (uuid;class;order;family;genus;species;common name)"
+            )
         for line in progress_bar(lines, enabled=progress, desc=path.name):
             parts = line.split(";")
             if len(parts) != 7:
@@ -67,7 +80,9 @@ def run_geofence(paths, report: ImportReport, progress: bool) -> None:
         except (OSError, UnicodeDecodeError) as exc:
             raise ImportInputError(f"{path}: {exc}") from exc
         if not lines or not lines[0].startswith("species,rule"):
-            raise ImportInputError(f"{path}: not a SpeciesNet geofence rule file (header species,rule,country_code,admin1_region_code)")
+            raise ImportInputError(
+                f"{path}: not a SpeciesNet geofence rule file (header species,rule,country_code,admin1_region_code)"
+            )
         source = f"SpeciesNet geofence ({path.name})"
         parsed, comment, after_rule = [], [], False
         for row in csv.reader(lines[1:]):
@@ -79,7 +94,15 @@ def run_geofence(paths, report: ImportReport, progress: bool) -> None:
                 after_rule = False
                 continue
             after_rule = True
-            parsed.append((row[0], row[1].strip(), row[2].strip() if len(row) > 2 else "", row[3].strip() if len(row) > 3 else "", " ".join(comment)))
+            parsed.append(
+                (
+                    row[0],
+                    row[1].strip(),
+                    row[2].strip() if len(row) > 2 else "",
+                    row[3].strip() if len(row) > 3 else "",
+                    " ".join(comment),
+                )
+            )
         records = {}
         for species, *_ in parsed:
             record = taxon_record(species.split(";"))
@@ -101,5 +124,9 @@ def run_geofence(paths, report: ImportReport, progress: bool) -> None:
             if region_id is None:
                 report.reject("region not imported", f"{species}: {code}")
                 continue
-            rows.append(GeofenceRow(ids[(record.scientific_name, record.rank)], region_id, rule, (text or "")[:2000], source, SOURCE_URL))
+            rows.append(
+                GeofenceRow(
+                    ids[(record.scientific_name, record.rank)], region_id, rule, (text or "")[:2000], source, SOURCE_URL
+                )
+            )
         report.add("geofence rules", geofence_entries_sync(rows=rows))

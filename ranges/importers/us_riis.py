@@ -1,4 +1,5 @@
 """US Register of Introduced and Invasive Species: taxon x locality (L48, AK, HI) statuses."""
+
 from __future__ import annotations
 
 import csv
@@ -58,12 +59,29 @@ def run(paths, report: ImportReport, progress: bool) -> None:
         if value not in ("introduced", "invasive"):
             report.reject("unknown 'Introduced or Invasive' value", f"{name}: {value}")
             continue
-        note = "; ".join(p for p in (
-            f"as {name}" if how != "accepted" else "",
-            f"introduced {row['Approximate Introduction Date'].strip()}" if row.get("Approximate Introduction Date", "").strip() else "",
-            f"authority: {row['Authority'].strip()}" if row.get("Authority", "").strip() else "",
-        ) if p)
-        statuses.append(StatusRow(taxon_id, region_id, value, SOURCE, SOURCE_URL, "introduced", "invasive" if value == "invasive" else "", note[:1000]))
+        note = "; ".join(
+            p
+            for p in (
+                f"as {name}" if how != "accepted" else "",
+                f"introduced {row['Approximate Introduction Date'].strip()}"
+                if row.get("Approximate Introduction Date", "").strip()
+                else "",
+                f"authority: {row['Authority'].strip()}" if row.get("Authority", "").strip() else "",
+            )
+            if p
+        )
+        statuses.append(
+            StatusRow(
+                taxon_id,
+                region_id,
+                value,
+                SOURCE,
+                SOURCE_URL,
+                "introduced",
+                "invasive" if value == "invasive" else "",
+                note[:1000],
+            )
+        )
     report.add("statuses", regional_statuses_sync(rows=_most_severe(statuses)))
 
 

@@ -1,4 +1,5 @@
 """Template tags of pages with a map: `{% rangemap_assets %}` in the head, `{% rangemap_config %}` once."""
+
 from django import template
 from django.utils.html import json_script
 

@@ -1,4 +1,5 @@
 """Accounts (knox tokens), the caller's own list, roles: docs/reliability.md R11 and R12."""
+
 from datetime import timedelta
 
 import pytest
@@ -15,7 +16,11 @@ pytestmark = pytest.mark.django_db
 
 def test_register_login_logout_contract():
     anon = APIClient()
-    registered = anon.post("/api/v1/auth/register/", {"username": "mia", "password": "a-long-pass-phrase-9", "email": "mia@example.org"}, format="json")
+    registered = anon.post(
+        "/api/v1/auth/register/",
+        {"username": "mia", "password": "a-long-pass-phrase-9", "email": "mia@example.org"},
+        format="json",
+    )
     assert registered.status_code == 201
     assert set(registered.data) == {"token", "expiry", "user"} and set(registered.data["user"]) == {"id", "username"}
     assert registered.data["user"]["username"] == "mia" and registered.data["expiry"]
@@ -37,7 +42,9 @@ def test_register_login_logout_contract():
 def test_register_refuses_taken_username_and_weak_password():
     UserFactory(username="taken")
     anon = APIClient()
-    taken = anon.post("/api/v1/auth/register/", {"username": "taken", "password": "a-long-pass-phrase-9"}, format="json")
+    taken = anon.post(
+        "/api/v1/auth/register/", {"username": "taken", "password": "a-long-pass-phrase-9"}, format="json"
+    )
     assert taken.status_code == 400 and "username" in taken.data["error"]["fields"]
     weak = anon.post("/api/v1/auth/register/", {"username": "new", "password": "123"}, format="json")
     assert weak.status_code == 400 and "password" in weak.data["error"]["fields"]
@@ -97,7 +104,12 @@ def test_r11_other_users_reports_are_404_and_lists_show_only_own(users, geo, mod
     assert bob.patch(url, {"geoprivacy": "open"}, format="json").status_code == 404
     assert bob.delete(url).status_code == 404
     assert bob.get(f"/api/v1/observations/{queued.uuid}/identifications/").status_code == 404
-    assert bob.post(f"/api/v1/observations/{queued.uuid}/identifications/", {"taxon": "Testus nativus"}, format="json").status_code == 404
+    assert (
+        bob.post(
+            f"/api/v1/observations/{queued.uuid}/identifications/", {"taxon": "Testus nativus"}, format="json"
+        ).status_code
+        == 404
+    )
     assert bob.get(f"/api/v1/observations/{queued.uuid}/photo/").status_code == 404
     assert alice.get(url).status_code == 200
     listed = bob.get("/api/v1/observations/").data
@@ -124,12 +136,17 @@ def test_r12_anonymous_401_with_www_authenticate_and_roles_403(users, geo, model
         assert response.status_code == 401, url
         assert response["WWW-Authenticate"].startswith("Token"), url
     bob = api_for(users["bob"])
-    assert bob.post(f"/api/v1/observations/{observation.uuid}/review/", {"decision": "confirm"}, format="json").status_code == 403
+    assert (
+        bob.post(f"/api/v1/observations/{observation.uuid}/review/", {"decision": "confirm"}, format="json").status_code
+        == 403
+    )
     assert bob.get("/api/v1/review/queue/").status_code == 403
     assert bob.get("/api/v1/exports/dwca/").status_code == 403
     rita = api_for(users["rita"])
     assert rita.get("/api/v1/review/queue/").status_code == 200
-    assert rita.get(f"/api/v1/observations/{observation.uuid}/").data["location"]["latitude"] == 7  # reviewers see the exact point
+    assert (
+        rita.get(f"/api/v1/observations/{observation.uuid}/").data["location"]["latitude"] == 7
+    )  # reviewers see the exact point
     # Curation stays with admins: the Django admin refuses a plain user.
     assert bob.get("/admin/observations/observation/").status_code in (302, 403)
 

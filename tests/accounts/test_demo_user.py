@@ -1,4 +1,5 @@
 """The demo account that bootstrap makes can log in with the password it prints (once)."""
+
 import pytest
 from rest_framework.test import APIClient
 

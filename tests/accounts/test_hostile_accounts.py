@@ -1,5 +1,6 @@
 """What an outside attack found at the accounts endpoints (issue 15): unthrottled password
 guessing and registration, unbounded tokens, tokens that outlive a password change or never expire."""
+
 from datetime import timedelta
 
 import pytest
@@ -34,7 +35,9 @@ def _user(username="mia"):
 
 
 def _login(client, username, password, address="203.0.113.7"):
-    return client.post("/api/v1/auth/login/", {"username": username, "password": password}, format="json", REMOTE_ADDR=address)
+    return client.post(
+        "/api/v1/auth/login/", {"username": username, "password": password}, format="json", REMOTE_ADDR=address
+    )
 
 
 def _assert_throttled(response):
@@ -65,9 +68,16 @@ def test_high3_one_account_guessed_from_many_addresses_gets_429():
 def test_high3_registrations_from_one_address_get_429():
     anon = APIClient()
     for i in range(10):
-        made = anon.post("/api/v1/auth/register/", {"username": f"bot{i}", "password": PASSWORD}, format="json", REMOTE_ADDR="203.0.113.9")
+        made = anon.post(
+            "/api/v1/auth/register/",
+            {"username": f"bot{i}", "password": PASSWORD},
+            format="json",
+            REMOTE_ADDR="203.0.113.9",
+        )
         assert made.status_code == 201
-    refused = anon.post("/api/v1/auth/register/", {"username": "bot10", "password": PASSWORD}, format="json", REMOTE_ADDR="203.0.113.9")
+    refused = anon.post(
+        "/api/v1/auth/register/", {"username": "bot10", "password": PASSWORD}, format="json", REMOTE_ADDR="203.0.113.9"
+    )
     _assert_throttled(refused)
     assert not get_user_model().objects.filter(username="bot10").exists()
 

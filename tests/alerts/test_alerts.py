@@ -1,5 +1,6 @@
 """Alerts to local contacts: routing (which contact for which point), watch-list immediacy,
 signed webhooks verified by a receiver, grouping of duplicates, paused contacts, retries."""
+
 import json
 import time
 from datetime import timedelta
@@ -9,13 +10,13 @@ from django.core import mail
 from django.utils import timezone
 
 from alerts.delivery import TransientDeliveryError, alert_delivery_send
-from community.services import observation_review
 from alerts.models import AlertDelivery, AlertGroup, ContactWebhook
 from alerts.tasks import raise_observation_alert
 from alerts.webhooks import SIGNATURE_HEADER, webhook_sign, webhook_verify
+from community.services import observation_review
 from species.models import Taxon
 from tests.factories import contact
-from tests.world import classified, payloads
+from tests.world import classified
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +31,9 @@ def _contact(region, organisation, kind="wildlife_agency", email=True):
 
 def _verified(owner, reviewer, lat, lon, model_version, key="Testus invasor", score=0.6, **fields):
     observation = classified(owner, lat, lon, [(key, score)], model_version, **fields)
-    observation_review(observation=observation, reviewer=reviewer, decision="confirm", taxon=Taxon.objects.get(scientific_name=key))
+    observation_review(
+        observation=observation, reviewer=reviewer, decision="confirm", taxon=Taxon.objects.get(scientific_name=key)
+    )
     return observation
 
 
@@ -51,22 +54,32 @@ def test_alert_routing_most_specific_region_with_active_contacts(users, geo, mod
     in_state = alerting(_verified, users["alice"], users["rita"], 7, 8, model_version)  # the state, outside the county
     in_country = alerting(_verified, users["alice"], users["rita"], 2, 8, model_version)  # the country only
     by_observation = {d.observation_id: d.contact.organisation for d in AlertDelivery.objects.all()}
-    assert by_observation == {in_county.pk: "Lake County Wildlife", in_state.pk: "North Aland Agency", in_country.pk: "Aland National Agency"}
+    assert by_observation == {
+        in_county.pk: "Lake County Wildlife",
+        in_state.pk: "North Aland Agency",
+        in_country.pk: "Aland National Agency",
+    }
     # A paused county contact: the state's contacts are the most specific active ones.
     county.is_active = False
     county.save()
-    tomorrow = alerting(_verified, users["bob"], users["rita"], 7.2, 2.2, model_version, observed_at=timezone.now() + timedelta(days=1))
+    tomorrow = alerting(
+        _verified, users["bob"], users["rita"], 7.2, 2.2, model_version, observed_at=timezone.now() + timedelta(days=1)
+    )
     assert AlertDelivery.objects.get(observation=tomorrow).contact.organisation == "North Aland Agency"
 
 
 def test_native_and_unverified_sightings_do_not_alert(users, geo, model_version, alerting):
     _contact(geo["county"], "Lake County Wildlife")
     alerting(_verified, users["alice"], users["rita"], 7, 2, model_version, key="Testus nativus")  # native
-    alerting(classified, users["alice"], 7, 2, [("Testus invasor", 0.6)], model_version)  # invasive, not confident, not verified
+    alerting(
+        classified, users["alice"], 7, 2, [("Testus invasor", 0.6)], model_version
+    )  # invasive, not confident, not verified
     assert not AlertGroup.objects.exists() and mail.outbox == []
 
 
-def test_classification_publishes_the_alert_check_only_when_it_can_fire(users, geo, model_version, django_capture_on_commit_callbacks, monkeypatch):
+def test_classification_publishes_the_alert_check_only_when_it_can_fire(
+    users, geo, model_version, django_capture_on_commit_callbacks, monkeypatch
+):
     """Inputs: a confident native sighting, an unconfident invasive one, a confident invasive one.
     Only the last publishes the watch-list task to the broker (the others would cost a task that
     does nothing): the receiver of observations' `observation_classified` decides in process."""
@@ -85,7 +98,13 @@ def test_watch_list_high_confidence_alerts_at_once(users, geo, model_version, al
     assert group.reason == "watch_list" and list(group.observations.all()) == [observation]
     assert len(mail.outbox) == 1 and "Testus invasor" in mail.outbox[0].subject
     # Verifying it later the same day is the same group: no second message.
-    alerting(observation_review, observation=observation, reviewer=users["rita"], decision="confirm", taxon=observation.prediction.taxon)
+    alerting(
+        observation_review,
+        observation=observation,
+        reviewer=users["rita"],
+        decision="confirm",
+        taxon=observation.prediction.taxon,
+    )
     assert len(mail.outbox) == 1 and AlertGroup.objects.count() == 1
 
 
@@ -112,7 +131,13 @@ def test_webhook_signature_verified_by_receiver(users, geo, model_version, alert
     assert not webhook_verify("s3cret", request["body"], header, now=time.time() + 3600)  # replayed late
     body = json.loads(request["body"])
     assert body["observation"]["id"] == str(observation.uuid) and body["verdict"]["status"] == "invasive"
-    assert body["observation"]["location"] == {"latitude": 7, "longitude": 2, "exact": True, "coordinate_uncertainty_m": None, "data_generalizations": ""}
+    assert body["observation"]["location"] == {
+        "latitude": 7,
+        "longitude": 2,
+        "exact": True,
+        "coordinate_uncertainty_m": None,
+        "data_generalizations": "",
+    }
     assert body["model_version"] == "test-model-1" and body["predictions"][0]["key"] == "Testus invasor"
     assert body["verdict"]["sources"] and "/photo/?sig=" in body["observation"]["photo_url"]
     assert webhook_sign("k", b"x", timestamp=1) == webhook_sign("k", b"x", timestamp=1)
@@ -136,7 +161,9 @@ def test_webhook_transient_failures_retry_then_record(users, geo, model_version,
     assert delivery.response_status == 400 and delivery.attempts == 2
 
 
-def test_webhook_unreachable_retries_then_fails_on_the_final_attempt(users, geo, model_version, eager_celery, local_webhooks):
+def test_webhook_unreachable_retries_then_fails_on_the_final_attempt(
+    users, geo, model_version, eager_celery, local_webhooks
+):
     from celery.exceptions import Retry
 
     from alerts.services import observation_alert
@@ -154,7 +181,9 @@ def test_webhook_unreachable_retries_then_fails_on_the_final_attempt(users, geo,
     assert deliver_alert.apply(args=[delivery.pk], retries=deliver_alert.max_retries).get() == "failed"
     delivery.refresh_from_db()
     assert delivery.status == "failed" and delivery.attempts == 2 and "Connection refused" in delivery.last_error
-    assert deliver_alert.apply(args=[delivery.pk]).get() == "failed"  # idempotent: a failed row is retried only while pending
+    assert (
+        deliver_alert.apply(args=[delivery.pk]).get() == "failed"
+    )  # idempotent: a failed row is retried only while pending
 
 
 def test_paused_webhook_is_skipped(users, geo, model_version):

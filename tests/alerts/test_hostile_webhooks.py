@@ -1,6 +1,7 @@
 """What an outside attack found in webhooks (issue 15, Medium 6 and Low): URLs that point the
 worker at internal services (SSRF), names that resolve elsewhere at send time (DNS rebinding),
 and a port out of range that left a delivery pending forever."""
+
 import socket
 
 import pytest
@@ -19,7 +20,11 @@ PUBLIC = "93.184.215.14"  # a public address (IP literals resolve without a netw
 
 
 def _hook(geo, url):
-    agency = ContactWebhook._meta.get_field("contact").related_model.objects.filter(organisation="Lake County Wildlife").first()
+    agency = (
+        ContactWebhook._meta.get_field("contact")
+        .related_model.objects.filter(organisation="Lake County Wildlife")
+        .first()
+    )
     return ContactWebhook(contact=agency or contact(geo["county"], "Lake County Wildlife"), url=url, secret="s3cret")
 
 
@@ -121,14 +126,19 @@ def test_low_webhook_port_99999_fails_instead_of_staying_pending(users, geo, mod
 
 def test_medium6_every_address_of_a_name_must_be_public(monkeypatch):
     def two_answers(host, port, *args, **kwargs):
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (PUBLIC, port)), (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", port))]
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", (PUBLIC, port)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", port)),
+        ]
 
     monkeypatch.setattr(socket, "getaddrinfo", two_answers)
     with pytest.raises(WebhookRefused, match="10.1.2.3"):
         webhook_target("https://split.example/hook")
 
 
-def test_medium6_tls_to_the_checked_address_still_verifies_the_host_name(users, geo, model_version, taxa, fake_dns, settings, tmp_path):
+def test_medium6_tls_to_the_checked_address_still_verifies_the_host_name(
+    users, geo, model_version, taxa, fake_dns, settings, tmp_path
+):
     import ssl
     import threading
     from http.server import ThreadingHTTPServer
@@ -154,7 +164,9 @@ def test_medium6_tls_to_the_checked_address_still_verifies_the_host_name(users, 
         delivery = _pending_delivery(users, geo, model_version, taxa, f"https://hooks.partner.example:{port}/hook")
         assert alert_delivery_send(delivery_id=delivery.pk) == "sent" and len(server.received) == 1
         # A name the certificate does not cover is refused, even though the address is the same.
-        AlertDelivery.objects.filter(pk=delivery.pk).update(status="pending", target=f"https://impostor.example:{port}/hook")
+        AlertDelivery.objects.filter(pk=delivery.pk).update(
+            status="pending", target=f"https://impostor.example:{port}/hook"
+        )
         with pytest.raises(Exception, match="hostname"):
             alert_delivery_send(delivery_id=delivery.pk)
         assert len(server.received) == 1

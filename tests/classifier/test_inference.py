@@ -1,4 +1,5 @@
 """classifier.inference: batched classify_photo, model swap without restart, worker warm-up."""
+
 import threading
 
 import pytest
@@ -24,7 +25,14 @@ def register(path, name, active=True):
     manifest = read_manifest(path)
     if active:
         ModelVersion.objects.filter(is_active=True).update(is_active=False)
-    return ModelVersion.objects.create(name=name, arch=manifest.arch, path=str(path), sha256=manifest.sha256, num_labels=manifest.num_classes, is_active=active)
+    return ModelVersion.objects.create(
+        name=name,
+        arch=manifest.arch,
+        path=str(path),
+        sha256=manifest.sha256,
+        num_labels=manifest.num_classes,
+        is_active=active,
+    )
 
 
 def test_classify_photo_records_the_version_and_batches_threads(tmp_path, settings):

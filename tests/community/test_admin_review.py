@@ -21,7 +21,11 @@ def test_admin_actions_confirm_and_reject_for_reviewers(users, geo, model_versio
     )
     client = Client()
     client.force_login(rita)
-    response = client.post("/admin/observations/observation/", {"action": "confirm", "taxon": "Testus nativus", "_selected_action": [observation.pk]}, follow=True)
+    response = client.post(
+        "/admin/observations/observation/",
+        {"action": "confirm", "taxon": "Testus nativus", "_selected_action": [observation.pk]},
+        follow=True,
+    )
     assert response.status_code == 200
     observation.refresh_from_db()
     assert observation.verification == "confirmed" and observation.verified_by == rita

@@ -12,9 +12,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from alerts.models import ContactWebhook
-from observations.models import Observation, TaxonRegionSensitivity
-from classifier.services import model_version_register
 from alerts.webhooks import SIGNATURE_HEADER, webhook_verify
+from classifier.services import model_version_register
+from observations.models import Observation, TaxonRegionSensitivity
 from tests.factories import contact, jpeg_bytes, region, status
 from tests.world import api_for
 
@@ -69,12 +69,30 @@ def test_invasive_sighting_alerts_once_and_threatened_native_is_generalised(
     # Bob agrees with the model (new accounts carry no weight in the community taxon yet); the
     # reviewer confirms the taxon she names.
     with django_capture_on_commit_callbacks(execute=True):
-        assert bob.post(f"/api/v1/observations/{sighting}/identifications/", {"taxon": "Testus nativus"}, format="json").status_code == 201
-        assert alice.post(f"/api/v1/observations/{sighting}/identifications/", {"taxon": "Testus nativus"}, format="json").data["community_taxon"] is None
+        assert (
+            bob.post(
+                f"/api/v1/observations/{sighting}/identifications/", {"taxon": "Testus nativus"}, format="json"
+            ).status_code
+            == 201
+        )
+        assert (
+            alice.post(
+                f"/api/v1/observations/{sighting}/identifications/", {"taxon": "Testus nativus"}, format="json"
+            ).data["community_taxon"]
+            is None
+        )
         queue = rita.get("/api/v1/review/queue/?region=AAA-N1&verdict=invasive").data
         assert [item["id"] for item in queue["results"]] == [sighting]
-        reviewed = rita.post(f"/api/v1/observations/{sighting}/review/", {"decision": "confirm", "taxon": "Testus nativus"}, format="json")
-    assert reviewed.status_code == 200 and reviewed.data["citizen_science"]["first_record_regions"] == ["AAA-N1", "AAA-N", "AAA"]
+        reviewed = rita.post(
+            f"/api/v1/observations/{sighting}/review/",
+            {"decision": "confirm", "taxon": "Testus nativus"},
+            format="json",
+        )
+    assert reviewed.status_code == 200 and reviewed.data["citizen_science"]["first_record_regions"] == [
+        "AAA-N1",
+        "AAA-N",
+        "AAA",
+    ]
 
     # Exactly one e-mail and one signed webhook, to the county's contact, with the evidence.
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["invasives@lake.example.org"]

@@ -200,7 +200,9 @@ def test_a_licence_gbif_would_refuse_stops_the_export(settings, tmp_path):
     assert not (tmp_path / "dwca.zip").exists()
 
 
-def test_export_endpoint_for_reviewers_only(users, geo, model_version, tmp_path, eager_celery, django_capture_on_commit_callbacks):
+def test_export_endpoint_for_reviewers_only(
+    users, geo, model_version, tmp_path, eager_celery, django_capture_on_commit_callbacks
+):
     classified(users["alice"], 7, 2, [("Testus nativus", 0.9)], model_version)
     assert api_for(users["alice"]).get("/api/v1/exports/dwca/").status_code == 403
     assert api_for(users["alice"]).post("/api/v1/exports/dwca/", {}, format="json").status_code == 403

@@ -1,6 +1,7 @@
 """The Darwin Core Archive export is a background job (docs/reliability.md, "Worker faults and
 memory" W8): the request answers 202 at once with a link; a default-queue worker writes the archive
 into storage; the reviewer who asked downloads it."""
+
 import io
 import zipfile
 

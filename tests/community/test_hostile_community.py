@@ -1,6 +1,7 @@
 """What an outside attack found in identifications and review (issue 15, Medium 8 and 9, Low):
 concurrent identifications, throw-away accounts steering the community taxon, implicit and
 self-serving confirmations."""
+
 import threading
 from datetime import timedelta
 
@@ -57,7 +58,9 @@ def test_medium8_two_users_identifying_at_once_set_the_community_taxon(users, ge
     for _ in range(5):  # the race used to leave the taxon empty in 8 of 10 trials
         observation = classified(users["rita"], 2, 2, [("Testus nativus", 0.6)], model_version)
         url = _identifications_url(observation)
-        answers = _at_once([lambda c=client: c.post(url, {"taxon": "Testus rarus"}, format="json") for client in (alice, bob)])
+        answers = _at_once(
+            [lambda c=client: c.post(url, {"taxon": "Testus rarus"}, format="json") for client in (alice, bob)]
+        )
         assert [a.status_code for a in answers] == [201, 201]
         observation.refresh_from_db()
         assert observation.community_taxon == taxa["rarus"]
@@ -93,7 +96,9 @@ def test_medium8_the_same_identification_sent_again_is_409(users, geo, model_ver
 def test_medium9_throwaway_accounts_do_not_relabel_a_record(users, geo, model_version, taxa):
     observation = classified(users["alice"], 7, 2, [("Testus nativus", 0.9)], model_version)
     for name in ("throwaway1", "throwaway2", "throwaway3"):
-        posted = api_for(UserFactory(username=name)).post(_identifications_url(observation), {"taxon": "Otherus alius"}, format="json")
+        posted = api_for(UserFactory(username=name)).post(
+            _identifications_url(observation), {"taxon": "Otherus alius"}, format="json"
+        )
         assert posted.status_code == 201 and posted.data["community_taxon"] is None
     feed = api_for(users["bob"]).get(f"/api/v1/feed/{observation.uuid}/").data
     assert feed["taxon"]["scientific_name"] == "Testus nativus"  # still the model's
@@ -113,13 +118,18 @@ def test_medium9_track_record_rule(users, taxa, model_version):
     assert has_track_record(joined=now - timedelta(days=7), confirmed_agreements=3, now=now)
     newcomer = UserFactory(username="newcomer")
     give_track_record(users["bob"], taxa["other"], model_version)
-    assert identifiers_with_track_record({newcomer.pk, users["bob"].pk, users["rita"].pk}) == {users["bob"].pk, users["rita"].pk}
+    assert identifiers_with_track_record({newcomer.pk, users["bob"].pk, users["rita"].pk}) == {
+        users["bob"].pk,
+        users["rita"].pk,
+    }
 
 
 @pytest.mark.django_db
 def test_medium9_confirm_without_a_taxon_is_refused(users, geo, model_version):
     observation = classified(users["alice"], 7, 2, [("Testus invasor", 0.6)], model_version)
-    answer = api_for(users["rita"]).post(f"/api/v1/observations/{observation.uuid}/review/", {"decision": "confirm"}, format="json")
+    answer = api_for(users["rita"]).post(
+        f"/api/v1/observations/{observation.uuid}/review/", {"decision": "confirm"}, format="json"
+    )
     assert answer.status_code == 400 and "taxon" in answer.json()["error"]["fields"]
     with pytest.raises(ReviewRejected) as refused:
         observation_review(observation=observation, reviewer=users["rita"], decision="confirm")
@@ -128,7 +138,9 @@ def test_medium9_confirm_without_a_taxon_is_refused(users, geo, model_version):
 
 
 @pytest.mark.django_db
-def test_low_reviewer_cannot_confirm_their_own_upload_into_an_alert(users, geo, model_version, taxa, eager_celery, django_capture_on_commit_callbacks):
+def test_low_reviewer_cannot_confirm_their_own_upload_into_an_alert(
+    users, geo, model_version, taxa, eager_celery, django_capture_on_commit_callbacks
+):
     own = classified(users["rita"], 7, 2, [("Testus invasor", 0.6)], model_version)
     url = f"/api/v1/observations/{own.uuid}/review/"
     rita = api_for(users["rita"])
@@ -143,7 +155,10 @@ def test_low_reviewer_cannot_confirm_their_own_upload_into_an_alert(users, geo, 
     other = UserFactory(username="rex")
     other.groups.add(*users["rita"].groups.all())
     with django_capture_on_commit_callbacks(execute=True):
-        assert api_for(other).post(url, {"decision": "confirm", "taxon": "Testus invasor"}, format="json").status_code == 200
+        assert (
+            api_for(other).post(url, {"decision": "confirm", "taxon": "Testus invasor"}, format="json").status_code
+            == 200
+        )
     assert Observation.objects.get(pk=own.pk).verified_by == other
 
 

@@ -1,6 +1,7 @@
 """What an outside attack found on public surfaces (issue 15, Medium 7): a generalised record named
 regions finer than its generalisation (an obscured record its county in the feed, a 1° record
 "first record in <county>" in the Darwin Core archive, county codes in alerts to the public)."""
+
 import io
 import json
 import zipfile
@@ -37,7 +38,11 @@ def test_medium7_obscured_record_does_not_name_its_county_in_the_feed(users, geo
     listed = APIClient().get("/api/v1/feed/").json()["results"]
     assert COUNTY not in json.dumps(listed)
     Observation.objects.filter(pk=obscured.pk).update(geoprivacy="open")  # an open record may name it
-    assert [r["code"] for r in APIClient().get(f"/api/v1/feed/{obscured.uuid}/").json()["regions"]] == [COUNTY, "AAA-N", "AAA"]
+    assert [r["code"] for r in APIClient().get(f"/api/v1/feed/{obscured.uuid}/").json()["regions"]] == [
+        COUNTY,
+        "AAA-N",
+        "AAA",
+    ]
 
 
 def test_medium7_one_degree_record_says_first_record_without_the_county_in_the_archive(users, geo, model_version, taxa):
@@ -61,7 +66,9 @@ def test_medium7_alert_to_a_non_agency_contact_carries_no_county(users, geo, mod
     observation_alert(observation_id=obscured.pk, trigger="verified")
     payload = AlertDelivery.objects.get(contact=council).payload
     assert payload["observation"]["location"]["exact"] is False
-    assert payload["verdict"]["region_codes"] == ["AAA-N", "AAA"] and payload["observation"]["first_record_regions"] == ["AAA-N", "AAA"]
+    assert payload["verdict"]["region_codes"] == ["AAA-N", "AAA"] and payload["observation"][
+        "first_record_regions"
+    ] == ["AAA-N", "AAA"]
     assert COUNTY not in json.dumps(payload) and "Lake County" not in json.dumps(payload)
 
 
@@ -72,5 +79,10 @@ def test_medium7_agencies_still_get_the_exact_record(users, geo, model_version, 
     obscured = _confirmed_in_the_county(users, model_version, taxa, geoprivacy="obscured")
     observation_alert(observation_id=obscured.pk, trigger="verified")
     payload = AlertDelivery.objects.get(contact=agency).payload
-    assert payload["observation"]["location"]["exact"] is True and payload["observation"]["location"]["latitude"] == 7.123
-    assert payload["verdict"]["region_codes"] == [COUNTY, "AAA-N", "AAA"] and payload["observation"]["first_record_regions"][0] == COUNTY
+    assert (
+        payload["observation"]["location"]["exact"] is True and payload["observation"]["location"]["latitude"] == 7.123
+    )
+    assert (
+        payload["verdict"]["region_codes"] == [COUNTY, "AAA-N", "AAA"]
+        and payload["observation"]["first_record_regions"][0] == COUNTY
+    )

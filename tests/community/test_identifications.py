@@ -3,8 +3,8 @@ first records."""
 
 import pytest
 
-from community.services import community_taxon_key, observation_review
 from alerts.models import AlertGroup
+from community.services import community_taxon_key, observation_review
 from observations.models import Observation
 from tests.world import api_for, classified, give_track_record
 
@@ -78,7 +78,12 @@ def test_review_queue_filters(users, geo, model_version):
     assert ids("verdict=native") == {str(native.uuid)}
     assert ids("max_confidence=0.8") == {str(invasive.uuid)}
     assert ids("min_confidence=0.9") == {str(native.uuid)}
-    observation_review(observation=Observation.objects.get(pk=native.pk), reviewer=users["rita"], decision="confirm", taxon=native.prediction.taxon)
+    observation_review(
+        observation=Observation.objects.get(pk=native.pk),
+        reviewer=users["rita"],
+        decision="confirm",
+        taxon=native.prediction.taxon,
+    )
     assert ids("") == {str(invasive.uuid)}
     assert rita.get("/api/v1/review/queue/?min_confidence=2").status_code == 400
 

@@ -1,4 +1,5 @@
 """The review queue's taxon filter: a taxon keeps the observations that name it or a taxon below it."""
+
 import pytest
 
 from tests.world import api_for, classified

@@ -1,4 +1,5 @@
 """Start the real product as processes (migrate, bootstrap, Celery worker, gunicorn) for e2e tests."""
+
 from __future__ import annotations
 
 import os
@@ -74,9 +75,22 @@ class Stack:
 
     def start_worker(self) -> subprocess.Popen:
         self.worker = subprocess.Popen(
-            [*(["nice", "-n", str(self.worker_nice)] if self.worker_nice else []),
-             str(BIN / "celery"), "-A", "backend", "worker", "-Q", "inference,inference-batch,default", *self.worker_args, "--loglevel", "INFO"],
-            cwd=REPO, env=self.env, stdout=open(self.logs / "worker.log", "a"), stderr=subprocess.STDOUT,
+            [
+                *(["nice", "-n", str(self.worker_nice)] if self.worker_nice else []),
+                str(BIN / "celery"),
+                "-A",
+                "backend",
+                "worker",
+                "-Q",
+                "inference,inference-batch,default",
+                *self.worker_args,
+                "--loglevel",
+                "INFO",
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=open(self.logs / "worker.log", "a"),
+            stderr=subprocess.STDOUT,
         )
         return self.worker
 
@@ -90,7 +104,14 @@ class Stack:
                 self.worker.wait()
 
     def manage(self, *args: str, timeout: int = 300) -> str:
-        out = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout)
+        out = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         assert out.returncode == 0, out.stdout + out.stderr
         return out.stdout
 
@@ -105,14 +126,28 @@ class Stack:
             )
 
     def result(self, location: str, wait: float = 10) -> dict:
-        return requests.get(location, params={"wait": wait}, headers={"Authorization": f"Token {self.token}"}, timeout=wait + 30).json()
+        return requests.get(
+            location, params={"wait": wait}, headers={"Authorization": f"Token {self.token}"}, timeout=wait + 30
+        ).json()
 
     def get(self, path: str, **params):
         return requests.get(f"{self.base_url}{path}", params=params, timeout=30)
 
 
 @contextmanager
-def running_stack(tmp_path: Path, *, database_url: str | None, broker_url: str | None, bootstrap_args=("--skip-counties",), extra_env: dict | None = None, worker_args=INFERENCE_WORKER_ARGS, web_workers: int = 1, web_threads: int = 4, beat: bool = False, worker_nice: int = 0):
+def running_stack(
+    tmp_path: Path,
+    *,
+    database_url: str | None,
+    broker_url: str | None,
+    bootstrap_args=("--skip-counties",),
+    extra_env: dict | None = None,
+    worker_args=INFERENCE_WORKER_ARGS,
+    web_workers: int = 1,
+    web_threads: int = 4,
+    beat: bool = False,
+    worker_nice: int = 0,
+):
     var_dir = tmp_path / "var"
     env = {
         **os.environ,
@@ -143,15 +178,41 @@ def running_stack(tmp_path: Path, *, database_url: str | None, broker_url: str |
     stack.start_worker()
     others = [
         subprocess.Popen(
-            [str(BIN / "gunicorn"), "backend.wsgi", "--env", "DJANGO_SETTINGS_MODULE=backend.settings.local", "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers), "--threads", str(web_threads)],
-            cwd=REPO, env=env, stdout=open(stack.logs / "web.log", "w"), stderr=subprocess.STDOUT,
+            [
+                str(BIN / "gunicorn"),
+                "backend.wsgi",
+                "--env",
+                "DJANGO_SETTINGS_MODULE=backend.settings.local",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(web_workers),
+                "--threads",
+                str(web_threads),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=open(stack.logs / "web.log", "w"),
+            stderr=subprocess.STDOUT,
         )
     ]
     if beat:
         others.append(
             subprocess.Popen(
-                [str(BIN / "celery"), "-A", "backend", "beat", "-s", str(var_dir / "beat-schedule"), "--loglevel", "INFO"],
-                cwd=REPO, env=env, stdout=open(stack.logs / "beat.log", "w"), stderr=subprocess.STDOUT,
+                [
+                    str(BIN / "celery"),
+                    "-A",
+                    "backend",
+                    "beat",
+                    "-s",
+                    str(var_dir / "beat-schedule"),
+                    "--loglevel",
+                    "INFO",
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=open(stack.logs / "beat.log", "w"),
+                stderr=subprocess.STDOUT,
             )
         )
     try:

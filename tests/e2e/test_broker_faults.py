@@ -16,8 +16,7 @@ import requests
 from PIL import Image
 
 from tests.conftest import shared_path
-from tests.e2e.stack import BIN, REPO, free_port, reachable, running_stack
-from tests.e2e.stack import PrivateRedis
+from tests.e2e.stack import BIN, REPO, PrivateRedis, free_port, reachable, running_stack
 from tests.e2e.test_faults import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -3,6 +3,7 @@
 Two topologies: production-like (PostgreSQL + Redis on 127.0.0.1) and the embedded default
 (SQLite + the file-system broker). Each starts migrate, bootstrap, a Celery worker and gunicorn.
 """
+
 import uuid
 
 import pytest
@@ -63,7 +64,9 @@ def test_production_topology_postgres_and_redis(tmp_path):
         conn.execute(f'CREATE DATABASE "{name}"')
     redis.Redis(db=9).flushdb()
     try:
-        with running_stack(tmp_path, database_url=f"postgres://postgres@127.0.0.1:5432/{name}", broker_url="redis://127.0.0.1:6379/9") as stack:
+        with running_stack(
+            tmp_path, database_url=f"postgres://postgres@127.0.0.1:5432/{name}", broker_url="redis://127.0.0.1:6379/9"
+        ) as stack:
             exercise(stack)
     finally:
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:

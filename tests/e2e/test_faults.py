@@ -1,5 +1,6 @@
 """Fault drills on real processes (docs/reliability.md R13, R19-R21): PostgreSQL, a private Redis the test
 can stop and restart, a prefork Celery worker whose child the test SIGKILLs, beat running the sweeper."""
+
 import io
 import os
 import signal
@@ -70,16 +71,22 @@ def slow_photo(tmp_path_factory) -> Path:
 
 def small_photo(tmp_path: Path) -> Path:
     path = tmp_path / "small.jpg"
-    Image.open(shared_path("photos", "speciesnet_test_images", "african_elephants.jpg")).convert("RGB").resize((640, 480)).save(path)
+    Image.open(shared_path("photos", "speciesnet_test_images", "african_elephants.jpg")).convert("RGB").resize(
+        (640, 480)
+    ).save(path)
     return path
 
 
 def row(stack, observation_id):
-    return stack.db.execute("SELECT id, status, attempts, failure_code FROM observations_observation WHERE uuid = %s", (observation_id,)).fetchone()
+    return stack.db.execute(
+        "SELECT id, status, attempts, failure_code FROM observations_observation WHERE uuid = %s", (observation_id,)
+    ).fetchone()
 
 
 def predictions(stack, pk):
-    return stack.db.execute("SELECT count(*) FROM observations_prediction WHERE observation_id = %s", (pk,)).fetchone()[0]
+    return stack.db.execute("SELECT count(*) FROM observations_prediction WHERE observation_id = %s", (pk,)).fetchone()[
+        0
+    ]
 
 
 def worker_children(stack) -> list[int]:
@@ -107,7 +114,11 @@ def wait_for(predicate, timeout, what):
 
 
 def kill_child_while_processing(stack, observation_id, attempt):
-    wait_for(lambda: (r := row(stack, observation_id)) and r[1] == "processing" and r[2] == attempt, 90, f"attempt {attempt} to start")
+    wait_for(
+        lambda: (r := row(stack, observation_id)) and r[1] == "processing" and r[2] == attempt,
+        90,
+        f"attempt {attempt} to start",
+    )
     for pid in worker_children(stack):
         os.kill(pid, signal.SIGKILL)
 
@@ -116,7 +127,9 @@ def test_r19_worker_sigkill_redelivered_once(drill, slow_photo):
     response = drill.upload(slow_photo, wait=0, latitude=-2.33, longitude=34.83)
     observation_id = response.json()["id"]
     kill_child_while_processing(drill, observation_id, attempt=1)
-    result = wait_for(lambda: (r := row(drill, observation_id)) and r[1] in ("done", "failed") and r, 120, "the redelivered task")
+    result = wait_for(
+        lambda: (r := row(drill, observation_id)) and r[1] in ("done", "failed") and r, 120, "the redelivered task"
+    )
     pk, status, attempts, _ = result
     assert status == "done" and attempts == 2
     assert predictions(drill, pk) == 1
@@ -126,12 +139,16 @@ def test_r20_poison_image_bounded_deliveries_then_failed(drill, slow_photo, tmp_
     observation_id = drill.upload(slow_photo, wait=0, latitude=-2.33, longitude=34.83).json()["id"]
     for attempt in (1, 2, 3):
         kill_child_while_processing(drill, observation_id, attempt)
-    pk, status, attempts, code = wait_for(lambda: (r := row(drill, observation_id)) and r[1] in ("done", "failed") and r, 120, "the poison job to fail")
+    pk, status, attempts, code = wait_for(
+        lambda: (r := row(drill, observation_id)) and r[1] in ("done", "failed") and r, 120, "the poison job to fail"
+    )
     assert status == "failed" and code == "too_many_attempts" and attempts == 3
     assert predictions(drill, pk) == 0
     # The queue keeps draining.
     after = drill.upload(small_photo(tmp_path), wait=0, latitude=-2.33, longitude=34.83).json()["id"]
-    assert wait_for(lambda: (r := row(drill, after)) and r[1] in ("done", "failed") and r[1], 90, "the next job") == "done"
+    assert (
+        wait_for(lambda: (r := row(drill, after)) and r[1] in ("done", "failed") and r[1], 90, "the next job") == "done"
+    )
 
 
 def test_r21_redis_down_at_upload_then_picked_up_by_the_sweeper(drill, tmp_path):
@@ -143,7 +160,11 @@ def test_r21_redis_down_at_upload_then_picked_up_by_the_sweeper(drill, tmp_path)
     observation_id = response.json()["id"]
     assert row(drill, observation_id)[1] == "queued"  # the photo and the row are saved
     drill.broker.start()
-    status = wait_for(lambda: (r := row(drill, observation_id)) and r[1] in ("done", "failed") and r[1], 90, "the sweeper to re-enqueue")
+    status = wait_for(
+        lambda: (r := row(drill, observation_id)) and r[1] in ("done", "failed") and r[1],
+        90,
+        "the sweeper to re-enqueue",
+    )
     assert status == "done"
 
 
@@ -153,16 +174,23 @@ def test_r21_redis_restarted_empty_each_job_completes_once(drill, tmp_path):
     drill.broker.stop()  # the queued message is lost with it
     drill.broker.start()
     drill.start_worker()
-    pk, status, *_ = wait_for(lambda: (r := row(drill, observation_id)) and r[1] in ("done", "failed") and r, 120, "the job after the restart")
+    pk, status, *_ = wait_for(
+        lambda: (r := row(drill, observation_id)) and r[1] in ("done", "failed") and r, 120, "the job after the restart"
+    )
     assert status == "done" and predictions(drill, pk) == 1
 
 
 def test_r13_upload_rate_limit_shared_by_two_web_processes(drill, tmp_path):
-    token = drill.manage(
-        "shell", "-c",
-        "from django.contrib.auth import get_user_model; from rest_framework.authtoken.models import Token;"
-        "u, _ = get_user_model().objects.get_or_create(username='ratelimited'); print(Token.objects.get_or_create(user=u)[0].key)",
-    ).strip().splitlines()[-1]
+    token = (
+        drill.manage(
+            "shell",
+            "-c",
+            "from django.contrib.auth import get_user_model; from rest_framework.authtoken.models import Token;"
+            "u, _ = get_user_model().objects.get_or_create(username='ratelimited'); print(Token.objects.get_or_create(user=u)[0].key)",
+        )
+        .strip()
+        .splitlines()[-1]
+    )
     photo = small_photo(tmp_path).read_bytes()
     codes, retry_after = [], None
     for _ in range(10):

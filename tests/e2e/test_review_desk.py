@@ -5,6 +5,7 @@ the queue, confirms the sighting in one click, and the local contact's e-mail go
 Needs Debian's `chromium` and `chromium-driver`; skips with the reason otherwise. Screenshots under
 test-artifacts/: review_desk.png (the queued alert), review_desk_confirmed.png (after the click).
 """
+
 import json
 import time
 
@@ -41,23 +42,31 @@ def upload_elephant_in_florida(stack) -> str:
 def queued_alert(stack) -> str:
     """An elephant photographed in Florida by the demo user: not expected there, too weak a match to
     alert at once, so it waits for a reviewer. Florida's hotline takes e-mail in this world."""
-    stack.manage("shell", "-c", (
-        "from django.contrib.auth.models import Group, User; from ranges.models import Contact; "
-        f"u = User.objects.create_user({REVIEWER!r}, password={PASSWORD!r}); "
-        "u.groups.add(Group.objects.get_or_create(name='reviewers')[0]); "
-        "Contact.objects.filter(region__code='US-FL', kind='invasive_species_hotline')"
-        f".update(email={HOTLINE_EMAIL!r})"
-    ))
+    stack.manage(
+        "shell",
+        "-c",
+        (
+            "from django.contrib.auth.models import Group, User; from ranges.models import Contact; "
+            f"u = User.objects.create_user({REVIEWER!r}, password={PASSWORD!r}); "
+            "u.groups.add(Group.objects.get_or_create(name='reviewers')[0]); "
+            "Contact.objects.filter(region__code='US-FL', kind='invasive_species_hotline')"
+            f".update(email={HOTLINE_EMAIL!r})"
+        ),
+    )
     return upload_elephant_in_florida(stack)
 
 
 def sent_deliveries(stack, observation_id: str) -> list[str]:
-    out = stack.manage("shell", "-c", (
-        "from alerts.models import AlertDelivery; "
-        "import json; "
-        f"print(json.dumps(list(AlertDelivery.objects.filter(observation__uuid={observation_id!r}, status='sent')"
-        ".values_list('target', flat=True))))"
-    ))
+    out = stack.manage(
+        "shell",
+        "-c",
+        (
+            "from alerts.models import AlertDelivery; "
+            "import json; "
+            f"print(json.dumps(list(AlertDelivery.objects.filter(observation__uuid={observation_id!r}, status='sent')"
+            ".values_list('target', flat=True))))"
+        ),
+    )
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -94,10 +103,16 @@ def test_a_reviewer_confirms_a_queued_alert_and_its_contact_is_notified(browser,
     card = browser.find_element(By.CSS_SELECTOR, item)
     assert card.get_attribute("data-state") == "unreviewed"
     # The photo came through the authorised view as a blob, never a public media URL.
-    wait_until(browser, lambda d: d.execute_script(
-        "const img = document.querySelector(arguments[0] + ' .review-photo');"
-        "return img && img.complete && img.naturalWidth > 0",
-        item), 30, "the photo")
+    wait_until(
+        browser,
+        lambda d: d.execute_script(
+            "const img = document.querySelector(arguments[0] + ' .review-photo');"
+            "return img && img.complete && img.naturalWidth > 0",
+            item,
+        ),
+        30,
+        "the photo",
+    )
     assert card.find_element(By.CSS_SELECTOR, ".review-photo").get_attribute("src").startswith("blob:")
     text = card.text
     assert "elephant" in text.lower() and "please verify" in text and "Florida" in text

@@ -5,6 +5,7 @@ Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them); skips w
 The screenshots are kept under test-artifacts/ (gitignored): web_page_native_result.png,
 web_page_alert_result.png, species_page_map.png, admin_region_map.png.
 """
+
 import os
 import shutil
 import time
@@ -29,10 +30,19 @@ def browser(tmp_path_factory):
     webdriver = pytest.importorskip("selenium.webdriver", reason="needs the selenium package (requirements-dev.txt)")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--window-size={PHONE[0]},{PHONE[1]}",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--window-size={PHONE[0]},{PHONE[1]}",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
     driver.set_window_size(*PHONE)
@@ -100,7 +110,12 @@ def log_in(driver, stack):
     from selenium.webdriver.common.by import By
 
     driver.get(stack.base_url + "/")
-    wait_until(driver, lambda d: d.find_element(By.ID, "auth").is_displayed() or d.find_element(By.ID, "report").is_displayed(), 30, "the page")
+    wait_until(
+        driver,
+        lambda d: d.find_element(By.ID, "auth").is_displayed() or d.find_element(By.ID, "report").is_displayed(),
+        30,
+        "the page",
+    )
     if stack.get("/api/v1/auth/register/").status_code == 404:
         # The auth API has not landed here: the page still works with a token it already holds.
         driver.execute_script("localStorage.setItem('rangewatch.token', arguments[0])", stack.token)
@@ -127,9 +142,16 @@ def test_upload_a_photo_and_see_the_verdict_on_a_phone_sized_screen(browser, sta
     browser.find_element(By.ID, "submit").click()
 
     result = lambda d: d.find_element(By.ID, "result")  # noqa: E731
-    wait_until(browser, lambda d: result(d).is_displayed() and result(d).get_attribute("data-status") == "done", what="the result card")
+    wait_until(
+        browser,
+        lambda d: result(d).is_displayed() and result(d).get_attribute("data-status") == "done",
+        what="the result card",
+    )
     assert result(browser).get_attribute("data-verdict") == "native"
-    assert "Native here" in browser.find_element(By.ID, "result-verdict").text and "Tanzania" in browser.find_element(By.ID, "result-verdict").text
+    assert (
+        "Native here" in browser.find_element(By.ID, "result-verdict").text
+        and "Tanzania" in browser.find_element(By.ID, "result-verdict").text
+    )
     assert "elephant" in browser.find_element(By.ID, "result-species").text.lower()
     assert "% confident" in browser.find_element(By.ID, "result-confidence").text
     assert browser.find_element(By.ID, "result-facts").is_displayed()
@@ -148,7 +170,9 @@ def test_upload_a_photo_and_see_the_verdict_on_a_phone_sized_screen(browser, sta
     screenshot_of(browser, "result", "web_page_native_result.png")
 
     # The history lists the report; opening it shows the same card.
-    wait_until(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#history .history-row")) >= 1, 30, "the history")
+    wait_until(
+        browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#history .history-row")) >= 1, 30, "the history"
+    )
     assert "native" in browser.find_element(By.CSS_SELECTOR, "#history .history-row").text
 
 
@@ -164,7 +188,11 @@ def test_an_alert_shows_contacts_as_tel_and_mailto_links(browser, stack):
     browser.find_element(By.ID, "lon").send_keys("-81.5")
     browser.find_element(By.ID, "submit").click()
     # Not expected in Florida; the starter model's match is too weak for an alert: "please verify".
-    wait_until(browser, lambda d: d.find_element(By.ID, "result").get_attribute("data-verdict") == "uncertain", what="the please-verify card")
+    wait_until(
+        browser,
+        lambda d: d.find_element(By.ID, "result").get_attribute("data-verdict") == "uncertain",
+        what="the please-verify card",
+    )
     assert browser.find_element(By.ID, "result-alert").is_displayed()
     links = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#contacts a")]
     assert any(h.startswith("tel:+1888") for h in links), links
@@ -206,8 +234,12 @@ def test_species_page_maps_native_range_and_alien_records_in_two_colours(browser
 def test_admin_region_page_shows_the_region_on_a_map(browser, stack):
     from selenium.webdriver.common.by import By
 
-    stack.manage("shell", "-c", "from django.contrib.auth.models import User; "
-                 "User.objects.create_superuser('mapadmin', 'maps@example.org', 'a long admin pass 42')")
+    stack.manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; "
+        "User.objects.create_superuser('mapadmin', 'maps@example.org', 'a long admin pass 42')",
+    )
     browser.set_window_size(1100, 900)
     browser.get(stack.base_url + "/admin/login/")
     browser.find_element(By.ID, "id_username").send_keys("mapadmin")

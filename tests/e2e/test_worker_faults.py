@@ -1,6 +1,7 @@
 """Worker faults and memory on real processes (docs/reliability.md, "Worker faults and memory" W3,
 W6, W7): PostgreSQL, a private Redis (broker and shared cache), the thread-pool inference worker as
 scripts/run and docker-compose start it, a default-queue worker and beat running the sweeper."""
+
 import os
 import signal
 import socket
@@ -15,8 +16,8 @@ import requests
 from PIL import Image
 
 from tests.conftest import shared_path
-from tests.e2e.stack import BIN, REPO, INFERENCE_WORKER_ARGS, reachable, running_stack
-from tests.e2e.test_faults import PrivateRedis, predictions, row, small_photo, wait_for
+from tests.e2e.stack import BIN, INFERENCE_WORKER_ARGS, REPO, reachable, running_stack
+from tests.e2e.test_faults import PrivateRedis, predictions, small_photo, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -53,8 +54,24 @@ def stack(tmp_path_factory):
         ) as running:
             # The production topology's CPU worker: the sweeper runs while the inference worker is down.
             default_worker = subprocess.Popen(
-                [str(BIN / "celery"), "-A", "backend", "worker", "-n", "default@%h", "-Q", "default", "-P", "solo", "--loglevel", "INFO"],
-                cwd=REPO, env=running.env, stdout=open(running.logs / "worker-default.log", "w"), stderr=subprocess.STDOUT,
+                [
+                    str(BIN / "celery"),
+                    "-A",
+                    "backend",
+                    "worker",
+                    "-n",
+                    "default@%h",
+                    "-Q",
+                    "default",
+                    "-P",
+                    "solo",
+                    "--loglevel",
+                    "INFO",
+                ],
+                cwd=REPO,
+                env=running.env,
+                stdout=open(running.logs / "worker-default.log", "w"),
+                stderr=subprocess.STDOUT,
             )
             running.db = psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{name}", autocommit=True)
             running.broker = broker
@@ -79,7 +96,9 @@ def slow_photo(tmp_path_factory) -> Path:
 
 
 def job(stack, observation_id):
-    return stack.db.execute("SELECT id, status, attempts, worker FROM observations_observation WHERE uuid = %s", (observation_id,)).fetchone()
+    return stack.db.execute(
+        "SELECT id, status, attempts, worker FROM observations_observation WHERE uuid = %s", (observation_id,)
+    ).fetchone()
 
 
 def derivative_files(stack) -> list[Path]:
@@ -97,7 +116,10 @@ def inference_messages(stack) -> int:
 def test_w3_eight_simultaneous_first_photo_requests_leave_one_file_and_delete_removes_it(stack, tmp_path):
     auth = {"Authorization": f"Token {stack.token}"}
     observation_id = stack.upload(small_photo(tmp_path), wait=10, latitude=-2.33, longitude=34.83).json()["id"]
-    assert wait_for(lambda: (r := job(stack, observation_id)) and r[1] in ("done", "failed") and r[1], 90, "the verdict") == "done"
+    assert (
+        wait_for(lambda: (r := job(stack, observation_id)) and r[1] in ("done", "failed") and r[1], 90, "the verdict")
+        == "done"
+    )
     url = f"{stack.base_url}/api/v1/observations/{observation_id}/photo/"
     answers, start = [], threading.Barrier(8)
 
@@ -112,7 +134,10 @@ def test_w3_eight_simultaneous_first_photo_requests_leave_one_file_and_delete_re
         thread.join()
     assert [a.status_code for a in answers] == [200] * 8 and len({a.content for a in answers}) == 1
     assert len(derivative_files(stack)) == 1  # built once, by the worker
-    assert requests.delete(f"{stack.base_url}/api/v1/observations/{observation_id}/", headers=auth, timeout=30).status_code == 204
+    assert (
+        requests.delete(f"{stack.base_url}/api/v1/observations/{observation_id}/", headers=auth, timeout=30).status_code
+        == 204
+    )
     assert wait_for(lambda: not derivative_files(stack), 10, "the derivative to be deleted with the observation")
 
 
@@ -124,7 +149,9 @@ def test_w7_sweeper_never_resends_a_job_already_waiting_in_the_broker(stack, tmp
     assert inference_messages(stack) == 5, "the sweeper re-sent jobs that were waiting in the broker"
     stack.start_worker()
     for observation_id in ids:
-        pk, status, attempts, _ = wait_for(lambda: (r := job(stack, observation_id)) and r[1] in ("done", "failed") and r, 120, "the backlog")
+        pk, status, attempts, _ = wait_for(
+            lambda: (r := job(stack, observation_id)) and r[1] in ("done", "failed") and r, 120, "the backlog"
+        )
         assert (status, attempts, predictions(stack, pk)) == ("done", 1, 1)
 
 
@@ -140,12 +167,19 @@ def test_w6_sigkill_of_the_thread_pool_worker_mid_batch_is_reclaimed_within_30_s
     reclaimed_after = {}
     while len(reclaimed_after) < len(ids) and time.monotonic() - killed_at < 60:
         for observation_id in ids:
-            if observation_id not in reclaimed_after and job(stack, observation_id)[3] != f"{socket.gethostname()}:{killed}":
+            if (
+                observation_id not in reclaimed_after
+                and job(stack, observation_id)[3] != f"{socket.gethostname()}:{killed}"
+            ):
                 reclaimed_after[observation_id] = time.monotonic() - killed_at
         time.sleep(0.2)
     assert len(reclaimed_after) == len(ids) and max(reclaimed_after.values()) <= 30, reclaimed_after
-    print(f"reclaimed {len(ids)} jobs {min(reclaimed_after.values()):.1f}-{max(reclaimed_after.values()):.1f} s after the SIGKILL")
+    print(
+        f"reclaimed {len(ids)} jobs {min(reclaimed_after.values()):.1f}-{max(reclaimed_after.values()):.1f} s after the SIGKILL"
+    )
     for observation_id in ids:
-        pk, status, attempts, worker = wait_for(lambda: (r := job(stack, observation_id)) and r[1] in ("done", "failed") and r, 120, "the reclaimed job")
+        pk, status, attempts, worker = wait_for(
+            lambda: (r := job(stack, observation_id)) and r[1] in ("done", "failed") and r, 120, "the reclaimed job"
+        )
         assert (status, attempts, predictions(stack, pk)) == ("done", 2, 1)
         assert worker == f"{socket.gethostname()}:{stack.worker.pid}"

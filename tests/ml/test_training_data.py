@@ -1,11 +1,21 @@
 """The data plan for training: loading COCO Camera Traps, filtering, leak-free splits (no torch)."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from ml.training.data import build_plan, downsample_empty, group_key, keep_first_frames, load_coco, shared_groups, split_records, ImageRecord
+from ml.training.data import (
+    ImageRecord,
+    build_plan,
+    downsample_empty,
+    group_key,
+    keep_first_frames,
+    load_coco,
+    shared_groups,
+    split_records,
+)
 from tests.conftest import shared_path
 
 
@@ -19,7 +29,9 @@ def write_cct(tmp_path, *, locations=4, seqs_per_location=3, frames=2, empties=0
         nonlocal n
         for f in range(frames):
             image_id = f"img{n}"
-            images.append({"id": image_id, "file_name": f"{image_id}.jpg", "location": loc, "seq_id": seq, "frame_num": f})
+            images.append(
+                {"id": image_id, "file_name": f"{image_id}.jpg", "location": loc, "seq_id": seq, "frame_num": f}
+            )
             annotations.append({"id": f"a{n}", "image_id": image_id, "category_id": cat})
             n += 1
 
@@ -74,7 +86,9 @@ def test_empties_downsampled_by_sequence(tmp_path):
     assert len({r.seq_id for r in kept}) == 4  # 10 % of 40 sequences
     assert len(kept) == 8  # whole sequences (2 frames each)
     assert plan.dropped["empty, downsampled to 10%"] == 72
-    assert [r.id for r in downsample_empty(records, 0.1, 3, ("empty",))] == [r.id for r in downsample_empty(records, 0.1, 3, ("empty",))]
+    assert [r.id for r in downsample_empty(records, 0.1, 3, ("empty",))] == [
+        r.id for r in downsample_empty(records, 0.1, 3, ("empty",))
+    ]
 
 
 def test_first_frame_only_and_counts(tmp_path):

@@ -37,7 +37,9 @@ def test_identify_reads_gps_from_exif_and_lists_contacts_for_an_alert(phone, ele
     # Not expected in Florida, and too weak a match on its own for an alert: the location prior
     # leaves no confident name, and the answer asks to verify the elephant (DESIGN §5.6).
     assert result["verdict"]["status"] == "uncertain" and result["alert"]["level"] == "possible"
-    assert any(f"Possibly {name} " in result["verdict"]["explanation"] for name in ELEPHANT_TAXA), result["verdict"]["explanation"]
+    assert any(f"Possibly {name} " in result["verdict"]["explanation"] for name in ELEPHANT_TAXA), result["verdict"][
+        "explanation"
+    ]
     assert {c["region"] for c in result["alert"]["contacts"]} == {"US-FL"}
 
     words = phone.run("show", result["id"])

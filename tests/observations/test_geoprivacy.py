@@ -1,7 +1,6 @@
 """Geoprivacy (DESIGN §8): docs/reliability.md R16-R18; per taxon × region; the observer's choice."""
+
 import io
-import logging
-import zipfile
 
 import pytest
 from rest_framework.test import APIClient
@@ -41,7 +40,9 @@ def _feed_location(observation):
     return APIClient().get(f"/api/v1/feed/{observation.uuid}/").data["location"]
 
 
-def test_r16_sensitive_taxon_in_top_k_generalised_on_every_public_surface(users, geo, taxa, model_version, caplog, eager_celery, django_capture_on_commit_callbacks):
+def test_r16_sensitive_taxon_in_top_k_generalised_on_every_public_surface(
+    users, geo, taxa, model_version, caplog, eager_celery, django_capture_on_commit_callbacks
+):
     taxa["rarus"].sensitivity = "0.1"
     taxa["rarus"].save()
     from tests.factories import contact
@@ -51,9 +52,13 @@ def test_r16_sensitive_taxon_in_top_k_generalised_on_every_public_surface(users,
     hotline.save()
     # The model's best guess is an invasive species; the sensitive one is only second in the top-k.
     with django_capture_on_commit_callbacks(execute=True):
-        observation = classified(users["alice"], *EXACT, [("Testus invasor", 0.95), ("Testus rarus", 0.04)], model_version)
+        observation = classified(
+            users["alice"], *EXACT, [("Testus invasor", 0.95), ("Testus rarus", 0.04)], model_version
+        )
     feed = APIClient().get("/api/v1/feed/").data["results"][0]["location"]
-    assert (feed["latitude"], feed["longitude"]) == (7.15, 2.65) and feed["generalised"] and feed["data_generalizations"]
+    assert (
+        (feed["latitude"], feed["longitude"]) == (7.15, 2.65) and feed["generalised"] and feed["data_generalizations"]
+    )
     assert _feed_location(observation)["latitude"] == 7.15
     row = _export_rows()[0]
     assert row["http://rs.tdwg.org/dwc/terms/decimalLatitude"] == "7.15"
@@ -82,7 +87,10 @@ def test_r17_repeated_reads_give_the_same_point(users, geo, taxa, model_version)
     taxa["rarus"].save()
     observation = classified(users["alice"], *EXACT, [("Testus rarus", 0.9)], model_version)
     points = {(loc["latitude"], loc["longitude"]) for loc in (_feed_location(observation) for _ in range(5))}
-    exports = {(r["http://rs.tdwg.org/dwc/terms/decimalLatitude"], r["http://rs.tdwg.org/dwc/terms/decimalLongitude"]) for r in _export_rows() + _export_rows()}
+    exports = {
+        (r["http://rs.tdwg.org/dwc/terms/decimalLatitude"], r["http://rs.tdwg.org/dwc/terms/decimalLongitude"])
+        for r in _export_rows() + _export_rows()
+    }
     assert points == {(7.125, 2.655)} and exports == {("7.125", "2.655")}
 
 
@@ -95,7 +103,10 @@ def test_r18_taxon_newly_marked_sensitive_is_followed_by_existing_records(users,
     location = _feed_location(observation)
     assert location["latitude"] is None and location["information_withheld"]
     row = _export_rows()[0]
-    assert row["http://rs.tdwg.org/dwc/terms/decimalLatitude"] == "" and row["http://rs.tdwg.org/dwc/terms/informationWithheld"]
+    assert (
+        row["http://rs.tdwg.org/dwc/terms/decimalLatitude"] == ""
+        and row["http://rs.tdwg.org/dwc/terms/informationWithheld"]
+    )
     # Region names finer than the country are withheld too.
     feed = APIClient().get(f"/api/v1/feed/{observation.uuid}/").data
     assert [r["code"] for r in feed["regions"]] == ["AAA"]

@@ -1,6 +1,7 @@
 """What an outside attack found at upload (issue 15, Medium 14 and Low): geoprivacy sent with the
 upload ignored, an idempotency key reused for another photo, keys cut at 200 characters,
 implausible dates from the form or the EXIF."""
+
 import piexif
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -53,19 +54,25 @@ def test_low_idempotency_key_reused_with_another_photo_is_409(alice, world):
     first = upload(alice, latitude=5, longitude=5, headers={"Idempotency-Key": "k-1"})
     retry = upload(alice, latitude=5, longitude=5, headers={"Idempotency-Key": "k-1"})
     assert first.status_code == retry.status_code == 202 and first.json()["id"] == retry.json()["id"]
-    other = upload(alice, data=jpeg_bytes(color=(10, 200, 10)), latitude=5, longitude=5, headers={"Idempotency-Key": "k-1"})
+    other = upload(
+        alice, data=jpeg_bytes(color=(10, 200, 10)), latitude=5, longitude=5, headers={"Idempotency-Key": "k-1"}
+    )
     assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused"
     assert Observation.objects.count() == 1
 
 
 def test_low_idempotency_key_over_200_characters_is_refused_not_cut(alice, world):
     upload(alice, latitude=5, longitude=5, headers={"Idempotency-Key": "k" * 200})
-    longer = upload(alice, data=jpeg_bytes(color=(10, 200, 10)), latitude=5, longitude=5, headers={"Idempotency-Key": "k" * 201})
+    longer = upload(
+        alice, data=jpeg_bytes(color=(10, 200, 10)), latitude=5, longitude=5, headers={"Idempotency-Key": "k" * 201}
+    )
     assert longer.status_code == 400 and "Idempotency-Key" in longer.json()["error"]["fields"]
     assert Observation.objects.count() == 1
 
 
-@pytest.mark.parametrize("value", ["0001-01-01", "0001-01-01T00:00:00+05:00", "1899-12-31T23:59:59Z", "9999-12-31T23:59:59-05:00"])
+@pytest.mark.parametrize(
+    "value", ["0001-01-01", "0001-01-01T00:00:00+05:00", "1899-12-31T23:59:59Z", "9999-12-31T23:59:59-05:00"]
+)
 def test_low_implausible_observed_at_is_refused(alice, world, value):
     response = upload(alice, latitude=5, longitude=5, observed_at=value)
     assert response.status_code == 400 and "observed_at" in response.json()["error"]["fields"]
@@ -77,4 +84,8 @@ def test_low_exif_year_9999_does_not_skip_the_future_date_check(alice, world):
     assert response.status_code == 202
     assert response.json()["observed_at"] is None and "exif_date_implausible" in response.json()["location"]["flags"]
     good = piexif.dump({"0th": {}, "Exif": {piexif.ExifIFD.DateTimeOriginal: b"2024:05:01 10:20:30"}})
-    assert upload(alice, data=jpeg_bytes(exif=good), latitude=5, longitude=5).json()["observed_at"].startswith("2024-05-01")
+    assert (
+        upload(alice, data=jpeg_bytes(exif=good), latitude=5, longitude=5)
+        .json()["observed_at"]
+        .startswith("2024-05-01")
+    )

@@ -1,4 +1,5 @@
 """The served photo: an EXIF-stripped derivative, never the original (docs/reliability.md R6); signed links."""
+
 import io
 
 import piexif
@@ -15,11 +16,13 @@ pytestmark = pytest.mark.django_db
 
 
 def _exif_with_gps_and_serial():
-    return piexif.dump({
-        "0th": {piexif.ImageIFD.Make: b"Cam"},
-        "Exif": {piexif.ExifIFD.BodySerialNumber: b"SN-123456"},
-        "GPS": {piexif.GPSIFD.GPSLatitudeRef: b"N", piexif.GPSIFD.GPSLatitude: ((7, 1), (0, 1), (0, 1))},
-    })
+    return piexif.dump(
+        {
+            "0th": {piexif.ImageIFD.Make: b"Cam"},
+            "Exif": {piexif.ExifIFD.BodySerialNumber: b"SN-123456"},
+            "GPS": {piexif.GPSIFD.GPSLatitudeRef: b"N", piexif.GPSIFD.GPSLatitude: ((7, 1), (0, 1), (0, 1))},
+        }
+    )
 
 
 def test_r06_served_photo_has_no_exif_and_signed_link_works(users, geo, model_version):
@@ -33,8 +36,10 @@ def test_r06_served_photo_has_no_exif_and_signed_link_works(users, geo, model_ve
     assert b"SN-123456" not in served and b"Exif" not in served
     image = Image.open(io.BytesIO(served))
     assert not image.getexif() and image.size == (80, 60)
-    assert api_for(users["bob"]).get(f"/api/v1/observations/{observation.uuid}/photo/").status_code == 200  # in the public feed
+    assert (
+        api_for(users["bob"]).get(f"/api/v1/observations/{observation.uuid}/photo/").status_code == 200
+    )  # in the public feed
     link = photo_link(observation=observation)
-    signed = APIClient().get(link[link.index("/api/"):])
+    signed = APIClient().get(link[link.index("/api/") :])
     assert signed.status_code == 200 and signed.content == served
     assert APIClient().get(f"/api/v1/observations/{observation.uuid}/photo/?sig=forged").status_code == 404

@@ -1,5 +1,6 @@
 """Job reliability (docs/reliability.md R22-R25): transient errors retried with bounds, corrupt input never
 retried, rolled-back uploads enqueue nothing, timeouts end typed, old jobs still served."""
+
 import uuid
 from datetime import timedelta
 
@@ -12,11 +13,11 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from classifier.services import model_version_register
 from ml.images import ImageError
 from observations import tasks
 from observations.classification import MAX_ATTEMPTS
 from observations.models import Observation
-from classifier.services import model_version_register
 from observations.services import observation_create
 from tests.factories import TaxonFactory, UserFactory, jpeg_bytes, region, status
 
@@ -95,9 +96,13 @@ def test_r24_soft_time_limit_ends_failed_timeout(owner, world, monkeypatch):
 
 def test_r24_sweeper_never_leaves_a_job_in_processing(owner, world, settings):
     stuck = create(owner)
-    Observation.objects.filter(pk=stuck.pk).update(status="processing", attempts=3, updated=timezone.now() - timedelta(hours=1))
+    Observation.objects.filter(pk=stuck.pk).update(
+        status="processing", attempts=3, updated=timezone.now() - timedelta(hours=1)
+    )
     retried = create(owner)
-    Observation.objects.filter(pk=retried.pk).update(status="processing", attempts=1, updated=timezone.now() - timedelta(hours=1))
+    Observation.objects.filter(pk=retried.pk).update(
+        status="processing", attempts=1, updated=timezone.now() - timedelta(hours=1)
+    )
     counts = tasks.sweep_stuck_observations.apply().get()
     stuck.refresh_from_db()
     retried.refresh_from_db()
@@ -122,15 +127,16 @@ def test_r22_worker_keeps_database_connections_but_drops_broken_or_old_ones(monk
     the obsolete or broken ones around each task instead (close_old_connections: CONN_MAX_AGE, and
     a connection that raised is dropped if unusable). Eager tasks run in the caller's transaction
     and are left alone."""
+    import django.db
     from celery import signals
     from celery.fixups.django import DjangoWorkerFixup
 
-    import django.db
     from backend.celery import app
 
     assert DjangoWorkerFixup(app).db_reuse_max >= 100
     calls = []
     monkeypatch.setattr(django.db, "close_old_connections", lambda: calls.append("closed"))
+
     class Task:  # what the signals carry: the task, and its request
         def __init__(self, eager):
             self.request = type("Request", (), {"is_eager": eager})()

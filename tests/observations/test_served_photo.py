@@ -1,5 +1,6 @@
 """The served photo is built once, by the classification step, with the model's RGB; the web only
 reads it (docs/reliability.md, "Worker faults and memory" W2, W4, W5)."""
+
 import io
 import struct
 

@@ -1,6 +1,7 @@
 """The stuck-job sweeper's rules (docs/reliability.md, "Worker faults and memory" W6, W7): a dead
 worker's jobs come back within the heartbeat's TTL; a job waiting in the broker is never re-sent.
 The real-process drills are in tests/e2e/test_worker_faults.py."""
+
 from datetime import timedelta
 
 import pytest
@@ -27,7 +28,11 @@ def make_job(settings):
         now = timezone.now()
         published = None if published_age_s is None else now - timedelta(seconds=published_age_s)
         Observation.objects.filter(pk=observation.pk).update(
-            status=status, updated=now - timedelta(seconds=age_s), published_at=published, worker=worker, attempts=attempts
+            status=status,
+            updated=now - timedelta(seconds=age_s),
+            published_at=published,
+            worker=worker,
+            attempts=attempts,
         )
         return observation.pk
 

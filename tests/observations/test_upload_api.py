@@ -1,4 +1,5 @@
 """Upload validation and the classify service, through the API (pytest-django, tiny model)."""
+
 import io
 
 import piexif
@@ -7,9 +8,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from observations.models import Observation, Prediction
 from classifier.services import model_version_register
 from observations.classification import observation_classify
+from observations.models import Observation, Prediction
 from tests.factories import TaxonFactory, UserFactory, contact, jpeg_bytes, region, status
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +38,9 @@ def client():
 
 def upload(client, data=None, name="p.jpg", headers=None, query="", **fields):
     photo = SimpleUploadedFile(name, data if data is not None else jpeg_bytes(), content_type="image/jpeg")
-    return client.post(f"/api/v1/observations/{query}", {"photo": photo, **fields}, format="multipart", headers=headers or {})
+    return client.post(
+        f"/api/v1/observations/{query}", {"photo": photo, **fields}, format="multipart", headers=headers or {}
+    )
 
 
 def test_upload_accepted_then_classified(client, world, django_capture_on_commit_callbacks):
@@ -87,7 +90,13 @@ def test_r01_truncated_jpeg_fails_typed(client, world):
     assert result["failure"]["code"] == "image_corrupt" and result["predictions"] == []
 
 
-@pytest.mark.parametrize("payload,code", [(b"random bytes, not an image" * 20, "unsupported_format"), (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "unsupported_format")])
+@pytest.mark.parametrize(
+    "payload,code",
+    [
+        (b"random bytes, not an image" * 20, "unsupported_format"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "unsupported_format"),
+    ],
+)
 def test_r04_not_an_image_is_400(client, world, payload, code):
     response = upload(client, data=payload, latitude=5, longitude=5)
     assert response.status_code == 400 and response.data["error"]["code"] == code

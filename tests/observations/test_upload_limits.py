@@ -1,4 +1,5 @@
 """Body cap enforced while streaming (docs/reliability.md R3, R9) and upload throttling (R13)."""
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.authtoken.models import Token
@@ -41,7 +42,9 @@ def test_r09_too_many_files_and_missing_boundary_are_400(client):
     files = {f"photo{i}": SimpleUploadedFile(f"{i}.jpg", jpeg_bytes(), content_type="image/jpeg") for i in range(8)}
     too_many = client.post("/api/v1/observations/", {**files, "latitude": 1, "longitude": 1}, format="multipart")
     assert too_many.status_code == 400
-    no_boundary = client.generic("POST", "/api/v1/observations/", b"--x\r\nnonsense", content_type="multipart/form-data")
+    no_boundary = client.generic(
+        "POST", "/api/v1/observations/", b"--x\r\nnonsense", content_type="multipart/form-data"
+    )
     assert no_boundary.status_code == 400
     assert Observation.objects.count() == 0
 

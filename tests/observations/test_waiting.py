@@ -1,4 +1,5 @@
 """?wait: one poller per process answers every waiting request (observations.waiting)."""
+
 from __future__ import annotations
 
 import threading
@@ -14,7 +15,9 @@ from tests.factories import UserFactory, jpeg_bytes
 
 
 def _observation(owner) -> Observation:
-    observation = Observation(owner=owner, latitude=1.0, longitude=1.0, photo_format="JPEG", photo_width=64, photo_height=48)
+    observation = Observation(
+        owner=owner, latitude=1.0, longitude=1.0, photo_format="JPEG", photo_width=64, photo_height=48
+    )
     observation.photo.save("p.jpg", ContentFile(jpeg_bytes()), save=False)
     observation.save()
     return observation

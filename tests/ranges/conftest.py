@@ -1,4 +1,5 @@
 """Fixtures of the ranges tests."""
+
 import pytest
 from django.core.cache import cache
 

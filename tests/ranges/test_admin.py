@@ -1,4 +1,5 @@
 """The admin of ranges and species: every registered model's pages load, maps show, geometry uploads are validated."""
+
 import html
 import json
 import re
@@ -34,7 +35,9 @@ def one_of_each():
     usa = region("USA", "country", (-125, 25, -66, 49), name="United States")
     louisiana = region("US-LA", "admin1", (-94, 29, -89, 33), parent=usa, name="Louisiana")
     status(taxon, louisiana, "invasive")
-    RangePolygon.objects.create(taxon=taxon, origin="native", geometry=clean_polygonal(box(-70, -40, -55, -25)).wkb, source="test range")
+    RangePolygon.objects.create(
+        taxon=taxon, origin="native", geometry=clean_polygonal(box(-70, -40, -55, -25)).wkb, source="test range"
+    )
     GeofenceEntry.objects.create(taxon=taxon, region=usa, rule="allow", source="test geofence")
     contact(louisiana)
     TaxonSynonym.objects.create(taxon=taxon, name="Myopotamus coypus")
@@ -44,12 +47,24 @@ def one_of_each():
 
 
 def registered_models():
-    return sorted((m for m in admin.site._registry if m._meta.app_label in ("ranges", "species")), key=lambda m: m._meta.label)
+    return sorted(
+        (m for m in admin.site._registry if m._meta.app_label in ("ranges", "species")), key=lambda m: m._meta.label
+    )
 
 
 def test_every_ranges_and_species_model_is_registered():
     labels = {m._meta.label for m in registered_models()}
-    assert {"ranges.Region", "ranges.RangePolygon", "ranges.RegionalStatus", "ranges.GeofenceEntry", "ranges.Contact", "ranges.DataVersion", "species.Taxon", "species.TaxonSynonym", "species.SpeciesInfo"} <= labels
+    assert {
+        "ranges.Region",
+        "ranges.RangePolygon",
+        "ranges.RegionalStatus",
+        "ranges.GeofenceEntry",
+        "ranges.Contact",
+        "ranges.DataVersion",
+        "species.Taxon",
+        "species.TaxonSynonym",
+        "species.SpeciesInfo",
+    } <= labels
 
 
 @pytest.mark.parametrize("model", registered_models(), ids=lambda m: m._meta.label)
@@ -105,18 +120,34 @@ def test_svg_preview_draws_the_geometry_with_its_bounds():
 
 
 def geojson_upload(coordinates, name="range.geojson"):
-    body = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [coordinates]}}]}
+    body = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [coordinates]}}
+        ],
+    }
     return SimpleUploadedFile(name, json.dumps(body).encode(), content_type="application/geo+json")
 
 
 def range_form(taxon, upload):
-    return {"taxon": taxon.pk, "origin": "introduced", "presence": "extant", "geometry_file": upload, "source": "admin upload", "source_url": "", "source_key": "", "license": ""}
+    return {
+        "taxon": taxon.pk,
+        "origin": "introduced",
+        "presence": "extant",
+        "geometry_file": upload,
+        "source": "admin upload",
+        "source_url": "",
+        "source_key": "",
+        "license": "",
+    }
 
 
 def test_self_intersecting_upload_is_repaired_with_a_message(admin_client, one_of_each):
     version = data_version()
     bowtie = [[-90, 30], [-80, 40], [-80, 30], [-90, 40], [-90, 30]]
-    response = admin_client.post(reverse("admin:ranges_rangepolygon_add"), range_form(one_of_each, geojson_upload(bowtie)))
+    response = admin_client.post(
+        reverse("admin:ranges_rangepolygon_add"), range_form(one_of_each, geojson_upload(bowtie))
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     saved = RangePolygon.objects.get(source="admin upload")
     geom = shapely.from_wkb(bytes(saved.geometry))
@@ -130,7 +161,9 @@ def test_self_intersecting_upload_is_repaired_with_a_message(admin_client, one_o
 def test_swapped_lat_lon_upload_is_rejected_with_the_reason(admin_client, one_of_each):
     # Alaska written as (lat, lon): "latitudes" of -160..-140 cannot be.
     swapped = [[55, -160], [65, -160], [65, -140], [55, -140], [55, -160]]
-    response = admin_client.post(reverse("admin:ranges_rangepolygon_add"), range_form(one_of_each, geojson_upload(swapped)))
+    response = admin_client.post(
+        reverse("admin:ranges_rangepolygon_add"), range_form(one_of_each, geojson_upload(swapped))
+    )
     assert response.status_code == 200  # the form again, with the error
     assert "lat/lon" in response.content.decode()
     assert not RangePolygon.objects.filter(source="admin upload").exists()
@@ -145,7 +178,9 @@ def test_unreadable_upload_is_rejected(admin_client, one_of_each):
 
 def test_contact_admin_action_deactivates(admin_client, one_of_each):
     row = Contact.objects.get()
-    response = admin_client.post(reverse("admin:ranges_contact_changelist"), {"action": "deactivate", "_selected_action": [row.pk]})
+    response = admin_client.post(
+        reverse("admin:ranges_contact_changelist"), {"action": "deactivate", "_selected_action": [row.pk]}
+    )
     assert response.status_code == 302
     row.refresh_from_db()
     assert not row.is_active

@@ -1,4 +1,5 @@
 """The words an answer gives people: no model jargon, and a genus or family answer never called "this species"."""
+
 import pytest
 
 from ranges.answers import alert_message, verdict_answer
@@ -29,7 +30,13 @@ def test_a_please_verify_answer_asks_for_a_check_at_any_rank():
 def test_the_answer_of_a_family_level_out_of_range_verdict_says_no_species_of_this_family():
     elephants = TaxonFactory(scientific_name="Elephantidae", rank="family", common_name="elephants")
     answer = verdict_answer(
-        status="out_of_range", explanation="", region_code=None, region_codes=[], sources=[], taxon=elephants, contacts=[]
+        status="out_of_range",
+        explanation="",
+        region_code=None,
+        region_codes=[],
+        sources=[],
+        taxon=elephants,
+        contacts=[],
     )
     assert answer["alert"]["message"].startswith("No species of this family is known from here")
 

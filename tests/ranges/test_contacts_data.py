@@ -1,5 +1,6 @@
 """Every row of the starter pack's contacts.csv: a source, a region the project loads, a known kind,
 an E.164 phone or none, ISO 639-1 languages, a verification date that is a real past date."""
+
 import datetime
 from pathlib import Path
 
@@ -77,7 +78,8 @@ def test_state_rows_outside_the_us_name_natural_earth_admin1_regions():
 @pytest.mark.parametrize("country", PRIORITY_COUNTRIES)
 def test_priority_country_names_a_verified_national_body_with_a_reporting_page(country):
     national = [
-        r for r in ROWS
+        r
+        for r in ROWS
         if r["region_code"] == country and r["kind"] != ContactKind.ANIMAL_CONTROL and r["verified_on"] and r["url"]
     ]
     assert national, f"{country}: no verified national body with a reporting page"

@@ -1,4 +1,5 @@
 """Contacts as users get them: local ones where the starter pack has any, else the labelled global fallback."""
+
 import pytest
 from rest_framework.test import APIClient
 

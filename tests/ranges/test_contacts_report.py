@@ -1,4 +1,5 @@
 """`manage.py contacts_report` and the admin's coverage page: countries with invasive records but no contact."""
+
 import datetime
 import io
 
@@ -30,6 +31,7 @@ def countries():
 
 def test_coverage_rolls_states_up_to_their_country(countries):
     rows = {row.code: row for row in country_contact_coverage()}
+
     def seen(code):
         return rows[code].invasive_taxa, rows[code].contacts, rows[code].last_verified
 

@@ -1,4 +1,5 @@
 """ranges.geojson: display geometry of real Natural Earth countries, simplified for a map."""
+
 import json
 
 import pytest

@@ -1,4 +1,5 @@
 """Each importer on small excerpts of the real data in ../shared/data (written to tmp at test time)."""
+
 import csv
 import json
 
@@ -46,9 +47,18 @@ def run(fmt, *paths):
 @pytest.fixture
 def world(tmp_path):
     """Countries from the 50m layer (France/Norway have ISO_A3 -99) and US states from the 110m admin-1."""
-    countries = _excerpt_geojson(shared_path(*NE, "ne_50m_admin_0_countries.json"), tmp_path, "ne_50m_admin_0_countries.json",
-                                 lambda p: p["ADM0_A3"] in {"USA", "FRA", "NOR", "DEU", "ARG", "ESP", "BEL", "CAN"})
-    states = _excerpt_geojson(shared_path(*NE, "ne_110m_admin_1_states_provinces.json"), tmp_path, "ne_110m_admin_1_states_provinces.json", lambda p: True)
+    countries = _excerpt_geojson(
+        shared_path(*NE, "ne_50m_admin_0_countries.json"),
+        tmp_path,
+        "ne_50m_admin_0_countries.json",
+        lambda p: p["ADM0_A3"] in {"USA", "FRA", "NOR", "DEU", "ARG", "ESP", "BEL", "CAN"},
+    )
+    states = _excerpt_geojson(
+        shared_path(*NE, "ne_110m_admin_1_states_provinces.json"),
+        tmp_path,
+        "ne_110m_admin_1_states_provinces.json",
+        lambda p: True,
+    )
     report = run("natural-earth", states, countries)  # admin-1 listed first: the importer orders them
     return report
 
@@ -65,7 +75,20 @@ def test_natural_earth_codes_fallback_and_idempotent(world, tmp_path):
 def test_invalid_polygon_is_repaired_and_said(tmp_path):
     bowtie = {"type": "Polygon", "coordinates": [[[0, 0], [2, 2], [2, 0], [0, 2], [0, 0]]]}
     path = tmp_path / "ne_50m_admin_0_countries.json"
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"ISO_A3": "XXA", "ADM0_A3": "XXA", "NAME_EN": "Bowtie", "ISO_A2": "XA"}, "geometry": bowtie}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"ISO_A3": "XXA", "ADM0_A3": "XXA", "NAME_EN": "Bowtie", "ISO_A2": "XA"},
+                        "geometry": bowtie,
+                    }
+                ],
+            }
+        )
+    )
     report = run("natural-earth", path)
     assert any("repaired" in n for n in report.notes)
     assert shapely.from_wkb(bytes(Region.objects.get(code="XXA").geometry)).is_valid
@@ -74,7 +97,16 @@ def test_invalid_polygon_is_repaired_and_said(tmp_path):
 def test_swapped_axes_rejected_with_reason(tmp_path):
     poly = {"type": "Polygon", "coordinates": [[[40, 100], [41, 100], [41, 101], [40, 101], [40, 100]]]}
     path = tmp_path / "ne_50m_admin_0_countries.json"
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"ISO_A3": "XXB", "NAME_EN": "Swapped"}, "geometry": poly}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {"type": "Feature", "properties": {"ISO_A3": "XXB", "NAME_EN": "Swapped"}, "geometry": poly}
+                ],
+            }
+        )
+    )
     report = run("natural-earth", path)
     assert any("lat/lon" in reason for reason in report.rejected)
 
@@ -92,8 +124,14 @@ def test_mdd_riis_griis_geofence_verdicts(world, tmp_path):
     names = {"Myocastor_coypus", "Sus_scrofa", "Sciurus_carolinensis", "Lynx_rufus", "Urva_auropunctata"}
     mdd_dir = tmp_path / "mdd"
     mdd_dir.mkdir()
-    _excerpt_csv(shared_path("ranges", "mdd_mammal_native_countries", "MDD_v1.13_6753species.csv"), mdd_dir, lambda r: r["sciName"] in names)
-    _excerpt_csv(shared_path("ranges", "mdd_mammal_native_countries", "mdd_country_to_iso3.csv"), mdd_dir, lambda r: True)
+    _excerpt_csv(
+        shared_path("ranges", "mdd_mammal_native_countries", "MDD_v1.13_6753species.csv"),
+        mdd_dir,
+        lambda r: r["sciName"] in names,
+    )
+    _excerpt_csv(
+        shared_path("ranges", "mdd_mammal_native_countries", "mdd_country_to_iso3.csv"), mdd_dir, lambda r: True
+    )
     report = run("mdd", mdd_dir)
     assert report.created["taxa"] >= 5 and report.created["statuses"] > 0
     assert any("doubtful" in r for r in report.rejected)  # Urva auropunctata: Jordan? Oman? ...
@@ -104,20 +142,36 @@ def test_mdd_riis_griis_geofence_verdicts(world, tmp_path):
     riis_dir = tmp_path / "riis"
     riis_dir.mkdir()
     wanted = {"Myocastor coypus", "Sus scrofa", "Herpestes javanicus", "Achillea ptarmica"}
-    _excerpt_csv(shared_path("invasive", "us_riis", "US-RIIS_MasterList.csv"), riis_dir, lambda r: r["scientificName"] in wanted, encoding="utf-8-sig")
+    _excerpt_csv(
+        shared_path("invasive", "us_riis", "US-RIIS_MasterList.csv"),
+        riis_dir,
+        lambda r: r["scientificName"] in wanted,
+        encoding="utf-8-sig",
+    )
     report = run("us-riis", riis_dir)
     assert "Achillea ptarmica" in report.unmatched  # a plant: reported, not invented
     mongoose = RegionalStatus.objects.get(taxon__scientific_name="Urva auropunctata", region__code="US-HI")
     assert mongoose.status == "invasive" and "Herpestes javanicus" in mongoose.note
     assert Region.objects.get(code="US-L48").members.filter(code="US-LA").exists()
 
-    griis = _excerpt_csv(shared_path("invasive", "griis_belgium", "griis_belgium.csv"), tmp_path, lambda r: r["scientificName"].startswith(("Sciurus carolinensis", "Myocastor coypus")))
+    griis = _excerpt_csv(
+        shared_path("invasive", "griis_belgium", "griis_belgium.csv"),
+        tmp_path,
+        lambda r: r["scientificName"].startswith(("Sciurus carolinensis", "Myocastor coypus")),
+    )
     report = run("griis", griis)
-    assert RegionalStatus.objects.filter(taxon__scientific_name="Myocastor coypus", region__code="BEL", status="introduced").exists()
+    assert RegionalStatus.objects.filter(
+        taxon__scientific_name="Myocastor coypus", region__code="BEL", status="introduced"
+    ).exists()
 
     fence = tmp_path / "geofence_fixes.csv"
     lines = shared_path("speciesnet", "geofence_fixes.csv").read_text(encoding="utf-8").splitlines()
-    fence.write_text("\n".join([lines[0], *[l for l in lines if "carolinensis" in l or l.startswith("# Allow Eastern gray")]]) + "\n")
+    fence.write_text(
+        "\n".join(
+            [lines[0], *[line for line in lines if "carolinensis" in line or line.startswith("# Allow Eastern gray")]]
+        )
+        + "\n"
+    )
     report = run("speciesnet-geofence", fence)
     assert GeofenceEntry.objects.filter(region__code="US-WA", rule="allow").exists()
 
@@ -144,7 +198,7 @@ def test_us_census_states(world):
 def test_speciesnet_taxonomy_creates_lineage(tmp_path):
     lines = shared_path("speciesnet", "taxonomy_release.txt").read_text(encoding="utf-8").splitlines()
     path = tmp_path / "taxonomy_release.txt"
-    path.write_text("\n".join([l for l in lines if ";sciurus;" in l or l.endswith(";blank")]) + "\n")
+    path.write_text("\n".join([line for line in lines if ";sciurus;" in line or line.endswith(";blank")]) + "\n")
     report = run("speciesnet-taxonomy", path)
     grey = Taxon.objects.get(scientific_name="Sciurus carolinensis")
     assert grey.parent.scientific_name == "Sciurus" and grey.parent.parent.scientific_name == "Sciuridae"
@@ -155,9 +209,24 @@ def test_iucn_ranges_from_a_synthetic_geopackage(tmp_path):
     import geopandas
 
     frame = geopandas.GeoDataFrame(
-        {"binomial": ["Vulpes testus", "Vulpes testus", "Vulpes testus", "Vulpes testus"], "presence": [1, 1, 5, 1], "origin": [1, 3, 1, 4],
-         "kingdom": ["ANIMALIA"] * 4, "phylum": ["CHORDATA"] * 4, "class": ["MAMMALIA"] * 4, "order_": ["CARNIVORA"] * 4, "family": ["CANIDAE"] * 4, "genus": ["Vulpes"] * 4},
-        geometry=[shapely.box(0, 0, 5, 5), shapely.box(20, 0, 25, 5), shapely.box(40, 0, 45, 5), shapely.box(60, 0, 65, 5)], crs=4326,
+        {
+            "binomial": ["Vulpes testus", "Vulpes testus", "Vulpes testus", "Vulpes testus"],
+            "presence": [1, 1, 5, 1],
+            "origin": [1, 3, 1, 4],
+            "kingdom": ["ANIMALIA"] * 4,
+            "phylum": ["CHORDATA"] * 4,
+            "class": ["MAMMALIA"] * 4,
+            "order_": ["CARNIVORA"] * 4,
+            "family": ["CANIDAE"] * 4,
+            "genus": ["Vulpes"] * 4,
+        },
+        geometry=[
+            shapely.box(0, 0, 5, 5),
+            shapely.box(20, 0, 25, 5),
+            shapely.box(40, 0, 45, 5),
+            shapely.box(60, 0, 65, 5),
+        ],
+        crs=4326,
     )
     path = tmp_path / "ranges.gpkg"
     frame.to_file(path, driver="GPKG")
@@ -173,7 +242,20 @@ def test_iucn_ranges_from_a_synthetic_geopackage(tmp_path):
 def test_dry_run_writes_nothing(world, tmp_path):
     before = Region.objects.count()
     path = tmp_path / "ne_50m_admin_0_countries.json"
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"ISO_A3": "XXC", "NAME_EN": "Dry"}, "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"ISO_A3": "XXC", "NAME_EN": "Dry"},
+                        "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
+                    }
+                ],
+            }
+        )
+    )
     data_import(ImportConfig(fmt="natural-earth", paths=(path,), dry_run=True, progress=False))
     assert Region.objects.count() == before
 
@@ -196,17 +278,22 @@ def test_mdd_original_combinations_become_synonyms(tmp_path):
     from species.selectors import TaxonNames
     from species.services import REASON_ACCEPTED
 
-    mdd_dir = _mdd_excerpt(tmp_path, {
-        "Myocastor_coypus",  # Mus Coypus: capitalised epithet
-        "Sus_scrofa",  # Sus Scrofa: the accepted name itself, no synonym
-        "Urva_auropunctata",  # Mangusta auropunctata
-        "Urva_javanica",  # ichneumon javanicus: lower-case genus
-        "Neogale_vison",  # Mustela vison (also in the curated list)
-        "Lariscus_obscurus", "Funambulus_obscurus",  # Funambulus obscurus is both: collision
-        "Pseudomys_shortridgei", "Mus_shortridgei",  # Mus shortridgei is both: collision; Leggadilla shortridgei
-        "Caenolestes_caniventer",  # Cænolestes caniventer: ligature
-        "Marmosa_adleri",  # Marmosa (Micoureus) adleri: subgenus
-    })
+    mdd_dir = _mdd_excerpt(
+        tmp_path,
+        {
+            "Myocastor_coypus",  # Mus Coypus: capitalised epithet
+            "Sus_scrofa",  # Sus Scrofa: the accepted name itself, no synonym
+            "Urva_auropunctata",  # Mangusta auropunctata
+            "Urva_javanica",  # ichneumon javanicus: lower-case genus
+            "Neogale_vison",  # Mustela vison (also in the curated list)
+            "Lariscus_obscurus",
+            "Funambulus_obscurus",  # Funambulus obscurus is both: collision
+            "Pseudomys_shortridgei",
+            "Mus_shortridgei",  # Mus shortridgei is both: collision; Leggadilla shortridgei
+            "Caenolestes_caniventer",  # Cænolestes caniventer: ligature
+            "Marmosa_adleri",  # Marmosa (Micoureus) adleri: subgenus
+        },
+    )
     report = run("mdd", mdd_dir)
     synonyms = {s.name: s for s in TaxonSynonym.objects.filter(source="MDD v1.13").select_related("taxon")}
     assert {n: s.taxon.scientific_name for n, s in synonyms.items()} == {
@@ -220,11 +307,16 @@ def test_mdd_original_combinations_become_synonyms(tmp_path):
     assert report.created["synonyms"] == 5
     # The two collisions are reported, not added.
     assert report.rejected[REASON_ACCEPTED] == 2
-    assert set(report.rejected_examples[REASON_ACCEPTED]) == {"Funambulus obscurus (for Lariscus obscurus)", "Mus shortridgei (for Pseudomys shortridgei)"}
+    assert set(report.rejected_examples[REASON_ACCEPTED]) == {
+        "Funambulus obscurus (for Lariscus obscurus)",
+        "Mus shortridgei (for Pseudomys shortridgei)",
+    }
     assert not TaxonSynonym.objects.filter(name__in=["Funambulus obscurus", "Mus shortridgei"]).exists()
     # The curated list: the mongoose names and Neovison vison land; Bos bison and others are not taxa here.
     assert TaxonSynonym.objects.get(name="Herpestes javanicus").taxon.scientific_name == "Urva auropunctata"
-    assert report.created["curated synonyms"] == 3 and any("accepted name not in the database" in r for r in report.rejected)
+    assert report.created["curated synonyms"] == 3 and any(
+        "accepted name not in the database" in r for r in report.rejected
+    )
     assert any("synonyms: " in line for line in report.summary_lines())
 
     names = TaxonNames()
@@ -246,10 +338,17 @@ def test_us_riis_mongoose_lands_on_urva_auropunctata_and_is_invasive_in_hawaii(w
     run("mdd", _mdd_excerpt(tmp_path, {"Urva_auropunctata", "Urva_javanica", "Neogale_vison"}))
     riis_dir = tmp_path / "riis"
     riis_dir.mkdir()
-    _excerpt_csv(shared_path("invasive", "us_riis", "US-RIIS_MasterList.csv"), riis_dir, lambda r: r["scientificName"] == "Herpestes javanicus", encoding="utf-8-sig")
+    _excerpt_csv(
+        shared_path("invasive", "us_riis", "US-RIIS_MasterList.csv"),
+        riis_dir,
+        lambda r: r["scientificName"] == "Herpestes javanicus",
+        encoding="utf-8-sig",
+    )
     report = run("us-riis", riis_dir)
     assert report.matched == {"synonym": 1} and report.matched_via_synonym == 1
-    assert any("via synonym: 1 rows, e.g. Herpestes javanicus" in line for line in report.summary_lines()), report.summary_lines()
+    assert any("via synonym: 1 rows, e.g. Herpestes javanicus" in line for line in report.summary_lines()), (
+        report.summary_lines()
+    )
     mongoose = RegionalStatus.objects.get(region__code="US-HI", source__startswith="US-RIIS")
     assert mongoose.taxon.scientific_name == "Urva auropunctata"  # not Urva javanica, not a new Herpestes taxon
     assert mongoose.status == "invasive" and "as Herpestes javanicus" in mongoose.note
@@ -267,7 +366,11 @@ def test_us_riis_mongoose_lands_on_urva_auropunctata_and_is_invasive_in_hawaii(w
         assert answer.data["taxon"]["scientific_name"] == "Urva auropunctata", f"input {name!r}"
         assert answer.data["verdict"]["status"] == "invasive", f"input {name!r}"
 
-    griis = _excerpt_csv(shared_path("invasive", "griis_belgium", "griis_belgium.csv"), tmp_path, lambda r: r["scientificName"].startswith("Mustela vison"))
+    griis = _excerpt_csv(
+        shared_path("invasive", "griis_belgium", "griis_belgium.csv"),
+        tmp_path,
+        lambda r: r["scientificName"].startswith("Mustela vison"),
+    )
     report = run("griis", griis)
     assert report.matched_via_synonym >= 1 and "Mustela vison" in report.synonym_examples[0]
     assert RegionalStatus.objects.filter(taxon__scientific_name="Neogale vison", region__code="BEL").exists()

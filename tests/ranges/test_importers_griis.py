@@ -1,7 +1,6 @@
 """GRIIS worldwide: the vocabularies as published, catalogues with INDEX.csv, synonym rows and areas
 without a polygon, on real excerpts of ../shared/data/invasive (written to tmp at test time)."""
 
-
 import pytest
 
 from ranges.importers.dwc_vocabulary import establishment_means, invasiveness, occurrence_present, rank_and_synonymy

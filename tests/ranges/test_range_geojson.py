@@ -1,4 +1,5 @@
 """GET /api/v1/species/{id}/range/: an RFC 7946 FeatureCollection in lon/lat, and its display form (?simplify=)."""
+
 import gzip
 import json
 
@@ -17,7 +18,13 @@ pytestmark = pytest.mark.django_db
 def nutria():
     taxon = TaxonFactory(scientific_name="Myocastor coypus")
     # Native range in South America; lon -70..-55 cannot be a latitude, so the order is testable.
-    RangePolygon.objects.create(taxon=taxon, origin="native", geometry=clean_polygonal(box(-70, -40, -55, -25)).wkb, source="test range", source_url="https://example.org/range")
+    RangePolygon.objects.create(
+        taxon=taxon,
+        origin="native",
+        geometry=clean_polygonal(box(-70, -40, -55, -25)).wkb,
+        source="test range",
+        source_url="https://example.org/range",
+    )
     louisiana = region("US-LA", "admin1", (-94, 29, -89, 33), name="Louisiana")
     status(taxon, louisiana, "invasive", source="US-RIIS")
     status(taxon, louisiana, "introduced", source="other list")

@@ -1,4 +1,5 @@
 """The range index internals behind the verdict: subdivided pieces, bulk lookups, exact snapping, caches."""
+
 import numpy as np
 import shapely
 
@@ -28,14 +29,23 @@ def test_subdivide_pieces_are_small_and_cover_exactly_the_polygon():
 def big_world():
     regions = [
         (RegionRecord("AAA", "country", "Aland"), wiggly(0, 0, 5)),
-        (RegionRecord("AA-N", "admin1", "North", "AAA"), shapely.intersection(wiggly(0, 0, 5), shapely.box(-6, 0, 6, 6))),
-        (RegionRecord("AA-S", "admin1", "South", "AAA"), shapely.intersection(wiggly(0, 0, 5), shapely.box(-6, -6, 6, 0))),
+        (
+            RegionRecord("AA-N", "admin1", "North", "AAA"),
+            shapely.intersection(wiggly(0, 0, 5), shapely.box(-6, 0, 6, 6)),
+        ),
+        (
+            RegionRecord("AA-S", "admin1", "South", "AAA"),
+            shapely.intersection(wiggly(0, 0, 5), shapely.box(-6, -6, 6, 0)),
+        ),
         (RegionRecord("BBB", "country", "Bland"), wiggly(20, 0, 3)),
     ]
     return RangeIndex(
         regions=[r for r, _ in regions],
         region_geometries=[g for _, g in regions],
-        statuses=[StatusRecord("Sus scrofa", "AA-N", INVASIVE, "src"), StatusRecord("Sus scrofa", "BBB", NATIVE, "src")],
+        statuses=[
+            StatusRecord("Sus scrofa", "AA-N", INVASIVE, "src"),
+            StatusRecord("Sus scrofa", "BBB", NATIVE, "src"),
+        ],
         ranges=[RangeRecord("Vulpes vulpes", "native", "poly")],
         range_geometries=[shapely.box(-2, -2, 2, 2)],
         snap_tolerance_deg=0.5,
@@ -75,7 +85,9 @@ def test_verdicts_many_matches_verdict_including_point_dependent_range_polygons(
     # Range polygons decide per point, never from a cached region-set verdict.
     assert verdict("Vulpes vulpes", 1, 1, index).status == NATIVE
     assert verdict("Vulpes vulpes", 4, 1, index).status == OUT_OF_RANGE
-    assert verdict("Sus scrofa", 0, 3, index).status == INVASIVE and verdict("Sus scrofa", 20, 0, index).status == NATIVE
+    assert (
+        verdict("Sus scrofa", 0, 3, index).status == INVASIVE and verdict("Sus scrofa", 20, 0, index).status == NATIVE
+    )
 
 
 def test_empty_index_answers():

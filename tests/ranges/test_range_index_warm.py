@@ -1,4 +1,5 @@
 """Server processes build the range index at start and keep it out of the cyclic GC's way."""
+
 import gc
 import logging
 
@@ -35,9 +36,15 @@ def test_warm_builds_the_index_and_freezes_it_out_of_the_gc(fresh_index_state, c
     assert rebuilt is not index and gc.get_freeze_count() > 0
 
 
-def test_warm_on_a_database_without_tables_logs_and_leaves_the_build_to_first_use(fresh_index_state, caplog, monkeypatch):
+def test_warm_on_a_database_without_tables_logs_and_leaves_the_build_to_first_use(
+    fresh_index_state, caplog, monkeypatch
+):
     """Input: the build raising (an unmigrated database). Warm-up logs it and returns None."""
-    monkeypatch.setattr(selectors, "build_range_index", lambda version=None: (_ for _ in ()).throw(RuntimeError("no such table: ranges_region")))
+    monkeypatch.setattr(
+        selectors,
+        "build_range_index",
+        lambda version=None: (_ for _ in ()).throw(RuntimeError("no such table: ranges_region")),
+    )
     monkeypatch.setattr(selectors, "data_version", lambda: 0)
     with caplog.at_level(logging.WARNING):
         assert selectors.range_index_warm(logging.getLogger("test")) is None

@@ -1,4 +1,5 @@
 """GET /api/v1/regions/geojson/: region outlines for maps (the regions of a verdict, the country base map)."""
+
 import pytest
 import shapely
 

@@ -1,4 +1,5 @@
 """Geography guarantees (docs/reliability.md R29-R31), on the functions every import path and verdict uses."""
+
 import pytest
 import shapely
 

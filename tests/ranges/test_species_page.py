@@ -1,4 +1,5 @@
 """The species page /species/<id>/: names, facts, where the taxon is native or alien, and its map."""
+
 import html
 import json
 import re

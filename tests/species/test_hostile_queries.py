@@ -1,5 +1,6 @@
 """What an outside attack found in taxon queries (issue 15, Low): `/check/?taxon=²` answered 500
 (str.isdigit() then int()), and `/species/?limit=100000` had no ceiling."""
+
 import pytest
 from rest_framework.test import APIClient
 

@@ -1,5 +1,6 @@
 """Taxon lookup by name: accepted name, synonym, underscores, case, authorship (taxon_by_name for
 the API, TaxonNames for the importers)."""
+
 import pytest
 from django.db.models import F
 
@@ -24,28 +25,34 @@ def test_normalise_name(name):
     assert normalise_name(name) == "Mus coypus", f"input {name!r}"
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("Herpestes javanicus (É. Geoffroy Saint-Hilaire, 1818)", "Herpestes javanicus"),
-    ("Herpestes_javanicus", "Herpestes javanicus"),
-    ("Ovis gmelinii subsp. musimon (Pallas, 1811)", "Ovis gmelinii musimon"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("Herpestes javanicus (É. Geoffroy Saint-Hilaire, 1818)", "Herpestes javanicus"),
+        ("Herpestes_javanicus", "Herpestes javanicus"),
+        ("Ovis gmelinii subsp. musimon (Pallas, 1811)", "Ovis gmelinii musimon"),
+    ],
+)
 def test_canonical_name(name, expected):
     assert canonical_name(name) == expected, f"input {name!r}"
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("Urva auropunctata", "auropunctata"),  # accepted
-    ("urva_auropunctata", "auropunctata"),  # underscores, case
-    ("URVA AUROPUNCTATA", "auropunctata"),
-    ("Herpestes javanicus", "auropunctata"),  # synonym
-    ("herpestes_javanicus", "auropunctata"),  # synonym with underscores and lower case
-    ("HERPESTES  JAVANICUS", "auropunctata"),
-    ("Herpestes javanicus (É. Geoffroy Saint-Hilaire, 1818)", "auropunctata"),  # synonym with authorship
-    ("Herpestes Javanicus", "auropunctata"),  # a capitalised epithet, as in old original combinations
-    ("Herpestes Javanicus É. Geoffroy Saint-Hilaire, 1818", "auropunctata"),
-    ("Urva javanica", "javanica"),  # the strict-sense Javan mongoose keeps its own name
-    ("Urva", "genus"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("Urva auropunctata", "auropunctata"),  # accepted
+        ("urva_auropunctata", "auropunctata"),  # underscores, case
+        ("URVA AUROPUNCTATA", "auropunctata"),
+        ("Herpestes javanicus", "auropunctata"),  # synonym
+        ("herpestes_javanicus", "auropunctata"),  # synonym with underscores and lower case
+        ("HERPESTES  JAVANICUS", "auropunctata"),
+        ("Herpestes javanicus (É. Geoffroy Saint-Hilaire, 1818)", "auropunctata"),  # synonym with authorship
+        ("Herpestes Javanicus", "auropunctata"),  # a capitalised epithet, as in old original combinations
+        ("Herpestes Javanicus É. Geoffroy Saint-Hilaire, 1818", "auropunctata"),
+        ("Urva javanica", "javanica"),  # the strict-sense Javan mongoose keeps its own name
+        ("Urva", "genus"),
+    ],
+)
 def test_taxon_by_name_accepted_synonym_underscores_case(mongooses, name, expected):
     assert taxon_by_name(name) == mongooses[expected], f"input {name!r}"
 
@@ -68,18 +75,21 @@ def test_accepted_name_beats_a_synonym_of_the_same_spelling(mongooses):
     assert TaxonNames().resolve("Urva javanica") == (mongooses["javanica"].pk, "accepted")
 
 
-@pytest.mark.parametrize("name, how", [
-    ("Urva auropunctata", "accepted"),
-    ("urva_auropunctata", "accepted"),
-    ("Urva auropunctata Hodgson, 1836", "accepted"),
-    ("Herpestes javanicus", "synonym"),
-    ("herpestes_javanicus", "synonym"),
-    ("Herpestes javanicus (É. Geoffroy Saint-Hilaire, 1818)", "synonym"),
-    ("Herpestes Javanicus", "synonym"),
-    ("Herpestes Javanicus É. Geoffroy Saint-Hilaire, 1818", "synonym"),
-    ("Herpestes javanicus auropunctatus", "synonym of species"),
-    ("Urva auropunctata pallipes", "species of infraspecific name"),
-])
+@pytest.mark.parametrize(
+    "name, how",
+    [
+        ("Urva auropunctata", "accepted"),
+        ("urva_auropunctata", "accepted"),
+        ("Urva auropunctata Hodgson, 1836", "accepted"),
+        ("Herpestes javanicus", "synonym"),
+        ("herpestes_javanicus", "synonym"),
+        ("Herpestes javanicus (É. Geoffroy Saint-Hilaire, 1818)", "synonym"),
+        ("Herpestes Javanicus", "synonym"),
+        ("Herpestes Javanicus É. Geoffroy Saint-Hilaire, 1818", "synonym"),
+        ("Herpestes javanicus auropunctatus", "synonym of species"),
+        ("Urva auropunctata pallipes", "species of infraspecific name"),
+    ],
+)
 def test_taxon_names_resolve_says_how(mongooses, name, how):
     assert TaxonNames().resolve(name) == (mongooses["auropunctata"].pk, how), f"input {name!r}"
 
@@ -95,6 +105,7 @@ def test_taxon_names_unmatched(mongooses):
 
 
 # -- the taxon tree: owned by species, invalidated by every species write ----------------------
+
 
 def test_taxon_tree_is_kept_until_the_taxonomy_changes():
     genus = TaxonFactory(scientific_name="Urva", rank="genus")
@@ -136,7 +147,9 @@ def test_another_process_write_is_seen_through_the_version():
 
     genus = TaxonFactory(scientific_name="Urva", rank="genus")
     tree = taxon_tree()
-    Taxon.objects.bulk_create([Taxon(scientific_name="Urva smithii", rank="species", parent=genus)])  # no signal, no bump
+    Taxon.objects.bulk_create(
+        [Taxon(scientific_name="Urva smithii", rank="species", parent=genus)]
+    )  # no signal, no bump
     assert taxon_tree() is tree  # not seen yet: nothing said the taxonomy moved
     TaxonomyVersion.objects.update(version=F("version") + 1)  # what taxonomy_changed() does elsewhere
     assert taxon_tree().member_species("Urva") == ["Urva smithii"]

@@ -1,4 +1,5 @@
 """The curated synonyms (species/starter_pack/synonyms.csv) and their loading by the starter pack."""
+
 import re
 
 import pytest
@@ -9,7 +10,9 @@ from species.services import REASON_ACCEPTED
 from species.starter import REASON_NO_ACCEPTED, SYNONYMS_SOURCE, load_synonyms, load_taxa_and_facts, read_csv
 from tests.factories import TaxonFactory
 
-SOURCE_URL = re.compile(r"https://(www\.mammaldiversity\.org/taxon/\d+/|www\.itis\.gov/servlet/SingleRpt/SingleRpt\?search_topic=TSN&search_value=\d+|www\.gbif\.org/species/\d+)$")
+SOURCE_URL = re.compile(
+    r"https://(www\.mammaldiversity\.org/taxon/\d+/|www\.itis\.gov/servlet/SingleRpt/SingleRpt\?search_topic=TSN&search_value=\d+|www\.gbif\.org/species/\d+)$"
+)
 
 
 def test_curated_list_is_well_formed():
@@ -21,9 +24,13 @@ def test_curated_list_is_well_formed():
     assert len(synonyms) == len(set(synonyms)), "a synonym listed twice"
     accepted = {normalise_name(r["accepted"]) for r in rows}
     for row in rows:
-        assert normalise_name(row["synonym"]) == row["synonym"] and normalise_name(row["accepted"]) == row["accepted"], row
+        assert (
+            normalise_name(row["synonym"]) == row["synonym"] and normalise_name(row["accepted"]) == row["accepted"]
+        ), row
         assert row["synonym"] != row["accepted"] and row["synonym"] not in accepted, row
-        assert SOURCE_URL.match(row["source"]), f"{row['synonym']}: source {row['source']!r} is not an MDD, ITIS or GBIF species page"
+        assert SOURCE_URL.match(row["source"]), (
+            f"{row['synonym']}: source {row['source']!r} is not an MDD, ITIS or GBIF species page"
+        )
         assert row["note"].strip(), row["synonym"]
 
 
@@ -36,7 +43,11 @@ def test_load_synonyms_skips_missing_accepted_names_and_is_idempotent():
     assert taxon_by_name("Herpestes javanicus") == urva and taxon_by_name("herpestes_auropunctatus") == urva
     assert taxon_by_name("Neovison vison") == mink and taxon_by_name("Mustela vison") == mink
     synonym = TaxonSynonym.objects.get(name="Herpestes javanicus")
-    assert synonym.source == SYNONYMS_SOURCE and synonym.source_url == "https://www.mammaldiversity.org/taxon/1006050/" and "Hawaii" in synonym.note
+    assert (
+        synonym.source == SYNONYMS_SOURCE
+        and synonym.source_url == "https://www.mammaldiversity.org/taxon/1006050/"
+        and "Hawaii" in synonym.note
+    )
     assert (REASON_NO_ACCEPTED, "Bison bison -> Bos bison") in first.rejected  # Bos bison comes with the MDD import
     again = load_synonyms()
     assert again.counts == {"created": 0, "updated": 0, "unchanged": 4}
@@ -57,7 +68,9 @@ def test_load_synonyms_refuses_a_synonym_that_is_an_accepted_name():
 def test_starter_pack_loads_synonyms_after_its_taxa():
     counts = load_taxa_and_facts()
     assert counts["synonyms_created"] >= 4 and counts["synonyms_skipped"] > 0  # input: the whole starter pack
-    assert taxon_by_name("Herpestes javanicus") == Taxon.objects.get(scientific_name="Urva auropunctata", rank="species")
+    assert taxon_by_name("Herpestes javanicus") == Taxon.objects.get(
+        scientific_name="Urva auropunctata", rank="species"
+    )
     assert taxon_by_name("Rana catesbeiana").scientific_name == "Lithobates catesbeianus"
     again = load_taxa_and_facts()
     assert again["synonyms_created"] == 0 and again["synonyms_updated"] == 0

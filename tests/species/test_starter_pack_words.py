@@ -1,5 +1,6 @@
 """The starter pack's names and facts read as words for people: real common names or none, no
 placeholders ("loxodonta species", "old world porcupine family"), no talk of the model's classes."""
+
 import csv
 import json
 import re

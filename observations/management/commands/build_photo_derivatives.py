@@ -1,5 +1,6 @@
 """`manage.py build_photo_derivatives [--dry-run]`: the served copy for observations classified before
 the worker built it (run once after upgrading; /photo/ never decodes a photo itself)."""
+
 from django.core.management.base import BaseCommand
 
 from observations.photos import photo_derivatives_backfill

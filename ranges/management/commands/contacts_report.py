@@ -1,4 +1,5 @@
 """`manage.py contacts_report [--all]`: the countries with invasive records but no contact to name."""
+
 from django.core.management.base import BaseCommand
 
 from ranges.selectors import country_contact_coverage

@@ -1,4 +1,5 @@
 """`manage.py import_data FORMAT PATH... [--dry-run]`: one importer, a summary, non-zero on bad input."""
+
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
