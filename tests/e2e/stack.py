@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,6 +33,9 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 class PrivateRedis:
@@ -63,6 +68,29 @@ class PrivateRedis:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+@contextmanager
+def drill_services(prefix: str):
+    """A PostgreSQL database and a redis-server of the drill's own (skipped without them), dropped and
+    stopped afterwards: (database name, PrivateRedis)."""
+    if not reachable("127.0.0.1", 5432):
+        pytest.skip("needs PostgreSQL on 127.0.0.1 (CI starts it)")
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs redis-server to run a private broker")
+    import psycopg
+
+    name = f"rangewatch_{prefix}_{os.urandom(4).hex()}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    broker = PrivateRedis()
+    broker.start()
+    try:
+        yield name, broker
+    finally:
+        broker.stop()
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class Stack:

@@ -4,9 +4,7 @@ can stop and restart, a prefork Celery worker whose child the test SIGKILLs, bea
 import io
 import os
 import signal
-import subprocess
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -14,36 +12,26 @@ import requests
 from PIL import Image
 
 from tests.conftest import shared_path
-from tests.e2e.stack import PrivateRedis, reachable, running_stack
+from tests.e2e.stack import drill_services, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def drill(tmp_path_factory):
-    if not reachable("127.0.0.1", 5432):
-        pytest.skip("needs PostgreSQL on 127.0.0.1 (CI starts it)")
-    if subprocess.run(["which", "redis-server"], capture_output=True).returncode:
-        pytest.skip("needs redis-server to run a private broker")
     import psycopg
 
-    name = f"rangewatch_drill_{uuid.uuid4().hex[:8]}"
-    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    broker = PrivateRedis()
-    broker.start()
-    env = {
-        "RANGEWATCH_SWEEP_INTERVAL_S": "2",
-        "RANGEWATCH_SWEEP_QUEUED_AFTER_S": "3",
-        "RANGEWATCH_UPLOAD_RATE": "8/minute",
-        "CACHE_URL": f"redis://127.0.0.1:{broker.port}/1",
-    }
-    try:
+    with drill_services("drill") as (name, broker):
+        env = {
+            "RANGEWATCH_SWEEP_INTERVAL_S": "2",
+            "RANGEWATCH_SWEEP_QUEUED_AFTER_S": "3",
+            "RANGEWATCH_UPLOAD_RATE": "8/minute",
+            "CACHE_URL": f"{broker.url}/1",
+        }
         with running_stack(
             tmp_path_factory.mktemp("drill"),
             database_url=f"postgres://postgres@127.0.0.1:5432/{name}",
-            broker_url=f"redis://127.0.0.1:{broker.port}/0",
+            broker_url=f"{broker.url}/0",
             extra_env=env,
             worker_args=("-P", "prefork", "-c", "1"),
             web_workers=2,
@@ -53,10 +41,6 @@ def drill(tmp_path_factory):
             stack.broker = broker
             yield stack
             stack.db.close()
-    finally:
-        broker.stop()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import socket
 import subprocess
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -16,74 +15,62 @@ import requests
 from PIL import Image
 
 from tests.conftest import shared_path
-from tests.e2e.stack import BIN, INFERENCE_WORKER_ARGS, REPO, reachable, running_stack
-from tests.e2e.test_faults import PrivateRedis, predictions, small_photo, wait_for
+from tests.e2e.stack import BIN, INFERENCE_WORKER_ARGS, REPO, drill_services, running_stack
+from tests.e2e.test_faults import predictions, small_photo, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    if not reachable("127.0.0.1", 5432):
-        pytest.skip("needs PostgreSQL on 127.0.0.1 (CI starts it)")
-    if subprocess.run(["which", "redis-server"], capture_output=True).returncode:
-        pytest.skip("needs redis-server to run a private broker")
     import psycopg
 
-    name = f"rangewatch_workerfaults_{uuid.uuid4().hex[:8]}"
-    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    broker = PrivateRedis()
-    broker.start()
-    env = {
-        "RANGEWATCH_SWEEP_INTERVAL_S": "2",
-        "RANGEWATCH_SWEEP_QUEUED_AFTER_S": "3",
-        "CACHE_URL": f"redis://127.0.0.1:{broker.port}/1",  # the heartbeats live here
-    }
-    default_worker = None
-    try:
-        with running_stack(
-            tmp_path_factory.mktemp("workerfaults"),
-            database_url=f"postgres://postgres@127.0.0.1:5432/{name}",
-            broker_url=f"redis://127.0.0.1:{broker.port}/0",
-            extra_env=env,
-            worker_args=INFERENCE_WORKER_ARGS,  # -P threads: one process, no prefork child to lose
-            web_workers=2,
-            beat=True,
-        ) as running:
-            # The production topology's CPU worker: the sweeper runs while the inference worker is down.
-            default_worker = subprocess.Popen(
-                [
-                    str(BIN / "celery"),
-                    "-A",
-                    "backend",
-                    "worker",
-                    "-n",
-                    "default@%h",
-                    "-Q",
-                    "default",
-                    "-P",
-                    "solo",
-                    "--loglevel",
-                    "INFO",
-                ],
-                cwd=REPO,
-                env=running.env,
-                stdout=open(running.logs / "worker-default.log", "w"),
-                stderr=subprocess.STDOUT,
-            )
-            running.db = psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{name}", autocommit=True)
-            running.broker = broker
-            yield running
-            running.db.close()
-    finally:
-        if default_worker is not None:
-            default_worker.terminate()
-            default_worker.wait(timeout=20)
-        broker.stop()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with drill_services("workerfaults") as (name, broker):
+        env = {
+            "RANGEWATCH_SWEEP_INTERVAL_S": "2",
+            "RANGEWATCH_SWEEP_QUEUED_AFTER_S": "3",
+            "CACHE_URL": f"{broker.url}/1",  # the heartbeats live here
+        }
+        default_worker = None
+        try:
+            with running_stack(
+                tmp_path_factory.mktemp("workerfaults"),
+                database_url=f"postgres://postgres@127.0.0.1:5432/{name}",
+                broker_url=f"{broker.url}/0",
+                extra_env=env,
+                worker_args=INFERENCE_WORKER_ARGS,  # -P threads: one process, no prefork child to lose
+                web_workers=2,
+                beat=True,
+            ) as running:
+                # The production topology's CPU worker: the sweeper runs while the inference worker is down.
+                default_worker = subprocess.Popen(
+                    [
+                        str(BIN / "celery"),
+                        "-A",
+                        "backend",
+                        "worker",
+                        "-n",
+                        "default@%h",
+                        "-Q",
+                        "default",
+                        "-P",
+                        "solo",
+                        "--loglevel",
+                        "INFO",
+                    ],
+                    cwd=REPO,
+                    env=running.env,
+                    stdout=open(running.logs / "worker-default.log", "w"),
+                    stderr=subprocess.STDOUT,
+                )
+                running.db = psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{name}", autocommit=True)
+                running.broker = broker
+                yield running
+                running.db.close()
+        finally:
+            if default_worker is not None:
+                default_worker.terminate()
+                default_worker.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
