@@ -4,11 +4,11 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import condition
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, serializers, status
+from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.errors import api_error
+from backend.errors import NotFound
 from ranges.answers import verdict_answer
 from ranges.geojson import DISPLAY_TOLERANCE_DEG, MAX_TOLERANCE_DEG, MIN_TOLERANCE_DEG
 from ranges.models import RegionKind
@@ -44,9 +44,7 @@ class CheckApi(APIView):
         params.is_valid(raise_exception=True)
         taxon = taxon_by_key_or_id(params.validated_data["taxon"])
         if taxon is None:
-            return api_error(
-                status.HTTP_404_NOT_FOUND, "unknown_taxon", f"no taxon named {params.validated_data['taxon']!r}"
-            )
+            raise NotFound(f"no taxon named {params.validated_data['taxon']!r}", code="unknown_taxon")
         found = verdict_at(taxon.scientific_name, params.validated_data["lon"], params.validated_data["lat"])
         answer = verdict_answer(
             status=found.status,
@@ -122,7 +120,7 @@ class SpeciesRangeApi(APIView):
         params.is_valid(raise_exception=True)
         taxon = Taxon.objects.filter(pk=pk).first()
         if taxon is None:
-            return api_error(status.HTTP_404_NOT_FOUND, "unknown_taxon", f"no taxon with id {pk}")
+            raise NotFound(f"no taxon with id {pk}", code="unknown_taxon")
         body = {**species_range_geojson(taxon, tolerance=params.validated_data["simplify"])}
         body["taxon"] = {"id": taxon.pk, "scientific_name": taxon.scientific_name}
         return Response(body, content_type="application/geo+json")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 
 import pyogrio
+import shapely
 
 
 class GeometryFileError(ValueError):
@@ -39,10 +41,6 @@ def scale_denominator(path: str | Path) -> int | None:
 
 def geometry_from_upload(uploaded) -> object:
     """One (multi)polygon from an uploaded GeoJSON, zipped shapefile or GeoPackage: all features unioned."""
-    import tempfile
-
-    import shapely
-
     suffix = Path(uploaded.name).suffix.lower()
     if suffix not in (".geojson", ".json", ".zip", ".gpkg"):
         raise GeometryFileError(

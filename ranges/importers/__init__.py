@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import transaction
+from tqdm import tqdm
 
 from ranges.importers.report import ImportInputError, ImportReport
 
@@ -64,6 +65,4 @@ def progress_bar(iterable, *, enabled: bool, desc: str, total: int | None = None
     """A tqdm bar on stderr (a no-op wrapper when disabled, e.g. in tests)."""
     if not enabled:
         return iterable
-    from tqdm import tqdm
-
     return tqdm(iterable, desc=desc, total=total, unit=unit, leave=False, mininterval=0.5)
