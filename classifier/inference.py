@@ -161,8 +161,22 @@ HEARTBEAT_TTL_S = 15
 _identity = ""  # "" outside a worker process that beats (web, eager tasks in tests)
 
 
+LAST_HEARTBEAT_KEY = "classifier:last-heartbeat"  # the time of any worker's latest beat (/healthz reads it)
+
+
 def _heartbeat_key(identity: str) -> str:
     return f"classifier:worker-alive:{identity}"
+
+
+def _beat(key: str) -> None:
+    cache.set_many({key: 1}, timeout=HEARTBEAT_TTL_S)
+    cache.set(LAST_HEARTBEAT_KEY, time.time(), timeout=None)
+
+
+def last_heartbeat_age_s() -> float | None:
+    """Seconds since any classifying worker last beat; None if none ever has (or the cache forgot)."""
+    beat = cache.get(LAST_HEARTBEAT_KEY)
+    return None if beat is None else max(0.0, time.time() - beat)
 
 
 def worker_identity() -> str:
@@ -189,12 +203,12 @@ def heartbeat_start() -> str:
     def beat() -> None:
         while True:
             try:
-                cache.set(key, 1, timeout=HEARTBEAT_TTL_S)
+                _beat(key)
             except Exception as exc:  # noqa: BLE001 - a cache outage must not end the beat; the next one retries
                 log.warning("worker heartbeat not written: %s", exc)
             time.sleep(HEARTBEAT_EVERY_S)
 
-    cache.set(key, 1, timeout=HEARTBEAT_TTL_S)  # alive before the first task is claimed
+    _beat(key)  # alive before the first task is claimed
     threading.Thread(target=beat, name="worker-heartbeat", daemon=True).start()
     log.info("worker heartbeat %s every %.0fs (ttl %ss)", _identity, HEARTBEAT_EVERY_S, HEARTBEAT_TTL_S)
     return _identity

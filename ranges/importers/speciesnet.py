@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 from ranges.importers import progress_bar
@@ -44,7 +45,13 @@ def taxon_record(fields: list[str], common: str = "", label: str = "") -> TaxonR
         rank = "subspecies" if " " in species else "species"
         return TaxonRecord(f"{genus.capitalize()} {species}", rank, common, tuple(lineage), label)
     name, rank = lineage[-1][1], lineage[-1][0]
-    return TaxonRecord(name, rank, common, tuple(lineage[:-1]), label)
+    return TaxonRecord(name, rank, _people_name(common), tuple(lineage[:-1]), label)
+
+
+def _people_name(common: str) -> str:
+    """SpeciesNet names a group it has no English name for after the taxon ("loxodonta species", "old
+    world porcupine family"): not a name a person would use, so it is not stored."""
+    return "" if re.search(r"\b(species|family|order|class)$", common.strip().lower()) else common
 
 
 def run_taxonomy(paths, report: ImportReport, progress: bool) -> None:
