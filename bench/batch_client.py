@@ -11,6 +11,9 @@ client's own overhead; peak RSS should not grow with N); the `--real` card holds
 frames from ../shared/data/photos, each copy made unique by a trailer after the JPEG end marker,
 so the client downsizes 2-5 MP frames as it does in the field. The upload throttle is lifted
 (RANGEWATCH_UPLOAD_RATE): a project's own quota replaces it for camera-trap batches.
+Until the embedded broker writes its message files atomically, its worker can stop under this
+load ("Unrecoverable error: JSONDecodeError", kombu#1551): the client then reports the results
+still waiting and this script stops with the client's summary.
 Last line: images=<n> images_per_s=<x> client_peak_rss_mb=<n> ... minutes_for_10000=<m>
 """
 
