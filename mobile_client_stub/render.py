@@ -103,7 +103,7 @@ def render_observation(obs: dict) -> str:
         lines.append("")
         if alert.get("level") == "possible":
             lines.append(
-                "  POSSIBLE match of a species on the watch list here: worth reporting for an expert to check."
+                "  POSSIBLE match of an animal not expected here: please verify. An expert checks it before anyone is alerted."
             )
         lines += _wrap(alert.get("message", ""), "  ")
         lines.append("  What to do:")
@@ -116,7 +116,8 @@ def render_observation(obs: dict) -> str:
         )
         for c in contacts:
             kind = CONTACT_KINDS.get(c.get("kind"), (c.get("kind") or "").replace("_", " "))
-            lines.append(f"    * {c['organisation']} ({kind}, {c.get('region_name', '')})")
+            where = "no local body on record: the global fallback" if c.get("is_fallback") else c.get("region_name", "")
+            lines.append(f"    * {c['organisation']} ({kind}, {where})")
             for label, key in (("phone", "phone"), ("email", "email"), ("web", "url"), ("hours", "hours")):
                 if c.get(key):
                     lines.append(f"        {label}: {c[key]}")

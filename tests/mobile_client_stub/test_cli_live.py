@@ -45,7 +45,8 @@ def test_identify_reads_gps_from_exif_and_lists_contacts_for_an_alert(phone, ele
     words = phone.run("show", result["id"])
     assert words.returncode == 0, words.stderr
     assert "POSSIBLE match" in words.stdout and "please verify" in words.stdout
-    assert "What to do:" in words.stdout and "Whom to contact:" in words.stdout and "phone: +1-" in words.stdout
+    assert "What to do:" in words.stdout and "Whom to contact:" in words.stdout
+    assert "phone: +1" in words.stdout  # E.164, as the starter pack stores phones
 
 
 def test_offline_queue_then_interrupted_sync_resends_exactly_once(live_stack, phone, elephant, tmp_path):
