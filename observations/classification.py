@@ -136,9 +136,10 @@ def _upsert_for_observation(model, observation: Observation, **values):
 
 def stuck_observations_sweep(
     *, broker_backlog: int | None, queued_after_s: int | None = None, processing_after_s: int | None = None
-) -> tuple[list[int], int]:
+) -> tuple[list[tuple[int, bool]], int]:
     """Find jobs that no worker will finish and return them to the queue; those at MAX_ATTEMPTS
-    fail with a typed reason. Returns (ids to publish again, number failed).
+    fail with a typed reason. Returns ((id, batch) pairs to publish again, each on the queue it was
+    uploaded for, and the number failed).
 
     - `processing` whose worker's heartbeat expired (it was killed): reclaimed within
       HEARTBEAT_TTL_S, not after the task's time limit; `processing` past the hard time limit
@@ -167,7 +168,7 @@ def stuck_observations_sweep(
             queued = queued.filter(never_reached_the_broker | lost_from_the_broker)
         stuck = stuck | queued
     again, failed = [], 0
-    for observation in stuck.only("id", "attempts", "status"):
+    for observation in stuck.only("id", "attempts", "status", "batch"):
         if observation.attempts >= MAX_ATTEMPTS:
             code = "timeout" if observation.status == Observation.Status.PROCESSING else "too_many_attempts"
             observation_fail(observation_id=observation.pk, code=code, detail="the classification did not finish")
@@ -177,7 +178,7 @@ def stuck_observations_sweep(
             Observation.objects.filter(pk=observation.pk, status=observation.status).update(
                 status=Observation.Status.QUEUED, worker="", published_at=now, updated=now
             )
-            again.append(observation.pk)
+            again.append((observation.pk, observation.batch))
     return again, failed
 
 

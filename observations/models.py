@@ -65,6 +65,9 @@ class Observation(models.Model):
     # refused it), and which worker process ("host:pid", classifier.inference) claimed it last.
     published_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
     worker = models.CharField(max_length=100, blank=True)
+    # Sent as part of a batch (a camera-trap card, an import): classified on the batch queue, behind
+    # interactive uploads, also when the sweeper publishes it again.
+    batch = models.BooleanField(default=False)
     idempotency_key = models.CharField(max_length=200, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)

@@ -145,6 +145,7 @@ def observation_create(
         observed_at=observed_at,
         idempotency_key=idempotency_key or "",
         geoprivacy=geoprivacy,
+        batch=batch,
     )
     try:
         with transaction.atomic():

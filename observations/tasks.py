@@ -47,7 +47,7 @@ def classify_observation(observation_id: int) -> str:
 )  # queue: default; beat runs it again
 def sweep_stuck_observations() -> dict:
     again, failed = stuck_observations_sweep(broker_backlog=inference_backlog())
-    requeued = sum(classify_enqueue(observation_id=pk) for pk in again)
+    requeued = sum(classify_enqueue(observation_id=pk, batch=batch) for pk, batch in again)
     return {"requeued": requeued, "failed": failed}
 
 

@@ -22,9 +22,9 @@ pytestmark = pytest.mark.django_db
 def make_job(settings):
     owner = UserFactory(username="sam")
 
-    def make(status="queued", *, age_s=0, published_age_s: float | None = 0, worker="", attempts=0):
+    def make(status="queued", *, age_s=0, published_age_s: float | None = 0, worker="", attempts=0, batch=False):
         photo = SimpleUploadedFile("p.jpg", jpeg_bytes(), content_type="image/jpeg")
-        observation = observation_create(owner=owner, photo=photo, latitude=5, longitude=5).observation
+        observation = observation_create(owner=owner, photo=photo, latitude=5, longitude=5, batch=batch).observation
         now = timezone.now()
         published = None if published_age_s is None else now - timedelta(seconds=published_age_s)
         Observation.objects.filter(pk=observation.pk).update(
@@ -47,16 +47,33 @@ def test_w7_sweeper_never_resends_a_job_already_waiting_in_the_broker(make_job, 
     fresh = make_job(age_s=1)
 
     again, failed = stuck_observations_sweep(broker_backlog=40, queued_after_s=60)
-    assert sorted(again) == sorted([refused, lost]) and failed == 0
+    assert sorted(again) == sorted([(refused, False), (lost, False)]) and failed == 0
     # Sweep after sweep, the waiting job is left alone while the broker holds a backlog.
     assert stuck_observations_sweep(broker_backlog=40, queued_after_s=60) == ([], 0)
     # An empty inference queue holds nothing for it (Redis restarted empty): published again, once.
-    assert stuck_observations_sweep(broker_backlog=0, queued_after_s=60) == ([waiting], 0)
+    assert stuck_observations_sweep(broker_backlog=0, queued_after_s=60) == ([(waiting, False)], 0)
     assert stuck_observations_sweep(broker_backlog=0, queued_after_s=60) == ([], 0)
     # The broker cannot be asked: nothing is published this round.
     Observation.objects.filter(pk=fresh).update(updated=timezone.now() - timedelta(seconds=120), published_at=None)
     assert stuck_observations_sweep(broker_backlog=None, queued_after_s=60) == ([], 0)
     assert Observation.objects.get(pk=fresh).status == "queued"
+
+
+def test_w7_sweeper_publishes_a_batch_job_again_on_the_batch_queue_not_in_front_of_phones(make_job, monkeypatch):
+    """A camera-trap frame the sweeper sends again stays behind interactive uploads."""
+    from kombu.transport.memory import Channel
+
+    from observations import tasks
+
+    frame = make_job(age_s=120, published_age_s=None, batch=True)  # the broker refused it at upload
+    phone = make_job(age_s=120, published_age_s=None)
+    for name in (tasks.BATCH_QUEUE, "inference"):
+        Channel.queues.pop(name, None)
+    monkeypatch.setattr(tasks, "inference_backlog", lambda: 0)
+    assert tasks.sweep_stuck_observations.apply().get() == {"requeued": 2, "failed": 0}
+    waiting = {name: Channel.queues[name].qsize() for name in (tasks.BATCH_QUEUE, "inference")}
+    assert waiting == {tasks.BATCH_QUEUE: 1, "inference": 1}
+    assert Observation.objects.get(pk=frame).batch and not Observation.objects.get(pk=phone).batch
 
 
 def test_w6_dead_workers_jobs_are_reclaimed_by_the_heartbeat_not_the_time_limit(make_job, settings):
@@ -69,7 +86,7 @@ def test_w6_dead_workers_jobs_are_reclaimed_by_the_heartbeat_not_the_time_limit(
     last_chance = make_job("processing", age_s=ttl + 5, worker="gone-host:12", attempts=3)
 
     again, failed = stuck_observations_sweep(broker_backlog=3)
-    assert again == [killed] and failed == 1
+    assert again == [(killed, False)] and failed == 1
     reclaimed = Observation.objects.get(pk=killed)
     assert reclaimed.status == "queued" and reclaimed.worker == "" and reclaimed.published_at is not None
     assert Observation.objects.get(pk=busy).status == "processing"  # its worker still beats
