@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -11,7 +12,6 @@ from urllib3.util.retry import Retry
 
 # Every path, method and field this client relies on. tests/mobile_client_stub/test_schema.py
 # checks each against the live server's OpenAPI schema, so a contract change breaks a test first.
-# "needs_auth_api": the auth/list endpoints another change adds; the schema test skips those until they land.
 CONTRACT = [
     {
         "method": "post",
@@ -28,21 +28,19 @@ CONTRACT = [
         "query": ["wait"],
         "response": ["ObservationOutput", "ObservationDetailOutput"],
     },
-    {
-        "method": "get",
-        "path": "/api/v1/observations/",
-        "query": ["limit", "offset"],
-        "needs_auth_api": True,
-        "list": True,
-    },
+    {"method": "get", "path": "/api/v1/observations/", "query": ["limit", "offset"]},
+    {"method": "post", "path": "/api/v1/auth/register/", "json": ["username", "password", "email"]},
+    {"method": "post", "path": "/api/v1/auth/login/", "json": ["username", "password"]},
+    {"method": "post", "path": "/api/v1/auth/logout/"},
+    # A camera-trap batch sent into a project (--project): its quota, the batch queue.
+    {"method": "get", "path": "/api/v1/projects/{name}/"},
     {
         "method": "post",
-        "path": "/api/v1/auth/register/",
-        "json": ["username", "password", "email"],
-        "needs_auth_api": True,
+        "path": "/api/v1/projects/{name}/observations/",
+        "form": ["photo", "latitude", "longitude", "observed_at", "deployment"],
+        "headers": ["Idempotency-Key"],
+        "response": ["ObservationOutput"],
     },
-    {"method": "post", "path": "/api/v1/auth/login/", "json": ["username", "password"], "needs_auth_api": True},
-    {"method": "post", "path": "/api/v1/auth/logout/", "needs_auth_api": True},
 ]
 # Fields of ObservationOutput that render.py and the web page read (dotted paths through nested objects).
 RESULT_FIELDS = [
@@ -219,17 +217,25 @@ class RangeWatchClient:
         longitude: float | None = None,
         observed_at: str | None = None,
         wait: float = 0,
+        project: str | None = None,
+        deployment: str | None = None,
     ) -> dict:
-        """POST the photo; the same key always names the same observation (202 queued, or 200 done)."""
+        """POST the photo; the same key always names the same observation (202 queued, or 200 done).
+        With `project`, a frame of that camera-trap project from `deployment` (placed at the
+        deployment when no coordinates are given; a new deployment needs them)."""
         data = {}
         if latitude is not None and longitude is not None:
             data.update(latitude=f"{latitude:.6f}", longitude=f"{longitude:.6f}")
         if observed_at:
             data["observed_at"] = observed_at
+        path = "/api/v1/observations/"
+        if project:
+            path = f"/api/v1/projects/{quote(project, safe='')}/observations/"
+            data["deployment"] = deployment or ""
         wait = min(max(wait, 0), MAX_SERVER_WAIT)
         response = self.request(
             "POST",
-            "/api/v1/observations/",
+            path,
             params={"wait": wait} if wait else None,
             data=data,
             files={"photo": (filename, photo, "image/jpeg")},
@@ -237,6 +243,10 @@ class RangeWatchClient:
             extra_timeout=wait,
         )
         return response.json()
+
+    def project(self, name: str) -> dict:
+        """A camera-trap project this account is a member of (404 otherwise)."""
+        return self.request("GET", f"/api/v1/projects/{quote(name, safe='')}/").json()
 
     def observation(self, observation_id: str, *, wait: float = 0) -> dict:
         # By id on our own server, not the Location URL: the token never goes to a host we did not choose.

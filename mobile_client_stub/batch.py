@@ -40,6 +40,9 @@ class BatchOptions:
     latitude: float | None = None  # typed coordinates for every image; else deployments, else EXIF GPS
     longitude: float | None = None
     deployments: DeploymentTable | None = None
+    # A camera-trap project to send into (its quota, the batch queue); each image's deployment is
+    # the CSV's, else its folder's name.
+    project: str | None = None
     concurrency: int = 4  # uploads in flight
     max_queued: int = 64  # images sent and not yet finished
     wait: bool = True  # collect the results; without it a later run collects them
@@ -203,6 +206,8 @@ class BatchRun:
                     latitude=place.latitude,
                     longitude=place.longitude,
                     observed_at=place.observed_at,
+                    project=self.options.project,
+                    deployment=place.deployment_id,
                 )
             except Unavailable as exc:
                 # Still throttled after the client's retries: a batch waits its turn, as long as the
@@ -221,11 +226,13 @@ class BatchRun:
 
     def _place(self, image: Path, photo: PreparedPhoto) -> Place:
         """The typed place, else the deployment's, else the photo's GPS; the time from Camtrap DP's
-        media.csv, else from EXIF."""
+        media.csv, else from EXIF. Sent into a project, an image without a deployment in the CSV
+        belongs to the deployment named by its folder (`cards/<deploymentID>/IMG_0001.JPG`)."""
         options = self.options
         taken = photo.meta.observed_at.isoformat() if photo.meta.observed_at else None
+        folder = image.resolve().parent.name if options.project else None
         if options.latitude is not None:
-            return Place(options.latitude, options.longitude, "typed", None, taken)
+            return Place(options.latitude, options.longitude, "typed", folder, taken)
         placement = options.deployments.locate(image) if options.deployments else None
         if placement is not None:
             deployment = placement.deployment
@@ -233,12 +240,14 @@ class BatchRun:
                 deployment.latitude, deployment.longitude, "deployment", deployment.id, placement.timestamp or taken
             )
         if photo.meta.latitude is not None:
-            return Place(photo.meta.latitude, photo.meta.longitude, "exif", None, taken)
+            return Place(photo.meta.latitude, photo.meta.longitude, "exif", folder, taken)
         if options.deployments is not None:
             raise ImageNotSent(
                 "no_deployment", "no deployment in the CSV names this image or its folders, and it has no GPS"
             )
-        return Place(None, None, "none", None, taken)  # the server still names the animal; no verdict for a place
+        # The server still names the animal; no verdict for a place. In a project, the folder's
+        # deployment gives the place if the server knows it (else the frame is refused, saying so).
+        return Place(None, None, "none", folder, taken)
 
     # -- collector -----------------------------------------------------------------------------
     def _collect(self) -> None:

@@ -108,7 +108,7 @@ def cmd_identify(ctx: Context) -> int:
     if (a.lat is None) != (a.lon is None):
         ctx.out("give both --lat and --lon, or neither (then the photo's GPS is used)")
         return EXIT_USAGE
-    if a.out or a.deployments or any(is_batch_input(p) for p in a.photos):
+    if a.out or a.deployments or a.project or any(is_batch_input(p) for p in a.photos):
         return cmd_identify_batch(ctx)
     results, code = [], EXIT_OK
     for path in a.photos:
@@ -173,10 +173,19 @@ def cmd_identify_batch(ctx: Context) -> int:
     except DeploymentsError as exc:
         print(f"Cannot use the deployments: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if a.project:
+        try:
+            ctx.client.project(a.project)
+        except ApiError as exc:
+            if isinstance(exc, (NotAuthenticated, Unavailable)):
+                raise
+            print(f"No project {a.project!r} that this account is a member of ({exc.detail}).", file=sys.stderr)
+            return EXIT_USAGE
     options = BatchOptions(
         latitude=a.lat,
         longitude=a.lon,
         deployments=deployments,
+        project=a.project,
         concurrency=a.concurrency,
         max_queued=max(a.max_queued, a.concurrency),
         wait=a.wait,
@@ -333,6 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="batch: each image's place from a Camtrap DP deployments.csv (with its media.csv beside "
         "it, if any) or a folder,latitude,longitude CSV; an image belongs to the deployment "
         "named by its nearest folder",
+    )
+    p.add_argument(
+        "--project",
+        metavar="NAME",
+        help="batch: send the images into this camera-trap project (its upload quota, the batch queue); "
+        "each image's deployment is the CSV's, else its folder's name",
     )
     p.add_argument(
         "--out", metavar="DIR", help=f"batch: where the results and the journal go (default ./{DEFAULT_BATCH_DIR})"

@@ -240,3 +240,49 @@ def test_with_the_worker_down_results_stay_accepted_and_the_next_run_collects_th
     assert "This run sent 0, finished 12." in collected.stdout
     assert set(journal_uploads(out).values()) == {1}
     assert len(server_observations(live_stack, team.username)) == len(card)
+
+
+def project_frames(stack, name: str) -> dict[str, list]:
+    """deploymentID -> [(batch queue?, idempotency key)] for the project's frames on the server."""
+    code = (
+        "import json; from cameratraps.models import Media; "
+        f"rows = Media.objects.filter(project__name={name!r}).values_list("
+        "'deployment__deployment_id', 'observation__batch', 'observation__idempotency_key'); "
+        "out = {}; [out.setdefault(d, []).append([b, k]) for d, b, k in rows]; print(json.dumps(out))"
+    )
+    return json.loads(stack.manage("shell", "-v0", "-c", code).strip().splitlines()[-1])
+
+
+def test_a_card_sent_into_a_project_uses_its_deployments_and_the_batch_queue(live_stack, team, tmp_path):
+    name = f"marsh-{uuid.uuid4().hex[:8]}"
+    created = requests.post(
+        f"{live_stack.base_url}/api/v1/projects/",
+        json={"name": name},
+        headers={"Authorization": f"Token {team.env['RANGEWATCH_TOKEN']}"},
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    make_card(tmp_path / "cards" / "cam1", 3, seed=7)
+    first = team.run(
+        "identify", str(tmp_path / "cards" / "cam1"), *SERENGETI, "--project", name, "--out", str(tmp_path / "r1")
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    rows, _ = read_batch_outputs(tmp_path / "r1")
+    assert {(r["status"], r["deployment_id"], r["region"]) for r in rows} == {("done", "cam1", "Tanzania")}
+    frames = project_frames(live_stack, name)
+    assert list(frames) == ["cam1"] and len(frames["cam1"]) == 3 and all(batch for batch, _ in frames["cam1"])
+
+    # A later card without coordinates: cam1's frames are placed at the deployment the server knows
+    # (and, being the same files, are the same observations); cam2 is new and nowhere: refused, saying so.
+    make_card(tmp_path / "cards" / "cam2", 1, seed=8)
+    second = team.run("identify", str(tmp_path / "cards"), "--project", name, "--out", str(tmp_path / "r2"))
+    assert second.returncode == 0 and "3 identified, 1 refused at upload" in second.stdout, (
+        second.stdout + second.stderr
+    )
+    rows, _ = read_batch_outputs(tmp_path / "r2")
+    by_folder = {(r["deployment_id"], r["status"], r["error_code"], r["region"]) for r in rows}
+    assert by_folder == {("cam1", "done", "", "Tanzania"), ("cam2", "rejected", "unknown_deployment", "")}
+    assert {d: len(f) for d, f in project_frames(live_stack, name).items()} == {"cam1": 3}
+
+    unknown = team.run("identify", str(tmp_path / "cards"), *SERENGETI, "--project", "no-such-project")
+    assert unknown.returncode == 2 and "No project 'no-such-project'" in unknown.stderr
