@@ -3,7 +3,8 @@
 import pytest
 from rest_framework.test import APIClient
 
-from backend.errors import Conflict, NotFound, ServiceError, exception_handler
+from backend.api_errors import exception_handler
+from backend.errors import Conflict, NotFound, ServiceError
 
 
 @pytest.mark.parametrize(

@@ -199,7 +199,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "backend.pagination.BoundedPagination",  # a ceiling on ?limit for every list
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "backend.errors.exception_handler",
+    "EXCEPTION_HANDLER": "backend.api_errors.exception_handler",
 }
 # App tokens (django-rest-knox): hashed at rest, expiring, revoked server-side at logout.
 REST_KNOX = {
