@@ -3,9 +3,10 @@ the archive once a worker has written it (community.export_writer, community.tas
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from django.db import transaction
 from django.db.models import QuerySet
-from rest_framework import status
 
 from backend.errors import NotFound, ServiceError
 from community.models import DwcaExport
@@ -15,7 +16,7 @@ from community.tasks import dwca_export_enqueue
 class ExportNotReady(ServiceError):
     """The archive is being written: follow the export and download it when it is done (425)."""
 
-    status = status.HTTP_425_TOO_EARLY
+    status = HTTPStatus.TOO_EARLY
     code = "export_not_ready"
 
 

@@ -219,14 +219,90 @@ def served_jpeg(
     source: bytes | str | Path, *, max_side: int, max_pixels: int = DEFAULT_MAX_PIXELS, quality: int = 85
 ) -> bytes:
     """The copy of a photo that is shown to people: upright, the same RGB the model sees (`load_rgb`:
-    transparency over white, 16-bit scaled), at most `max_side` on its long side, re-encoded from
-    the pixels alone so no EXIF/XMP/ICC (GPS, camera serial) rides along. Raises ImageError."""
-    info = inspect_image(source, max_pixels)
+    transparency over white, 16-bit scaled), at most `max_side` on its long side, with no EXIF, XMP,
+    ICC, comment or trailer (GPS, camera serial, a motion photo's video) riding along. Raises ImageError.
+
+    A JPEG that is already upright 8-bit RGB or grey and small enough (what the app sends) keeps its
+    compressed pixels, only its metadata segments are left out: the same pixels for ~1 ms instead of
+    a decode and re-encode (~19 ms of the worker per 1600 px photo, as much as the model). Anything
+    else is decoded and re-encoded from the pixels alone."""
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    info = inspect_image(data, max_pixels)
+    if info.format == "JPEG" and max(info.width, info.height) <= max_side and _upright_rgb(data):
+        stripped = jpeg_without_metadata(data)
+        if stripped is not None:
+            return stripped
     # JPEG decodes at a reduced scale when the result is small anyway (draft targets the short side).
     short_side_target = max(1, max_side * min(info.width, info.height) // max(info.width, info.height))
-    image = load_rgb(source, target_size=short_side_target, max_pixels=max_pixels)
+    image = load_rgb(data, target_size=short_side_target, max_pixels=max_pixels)
     image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     clean = Image.frombytes("RGB", image.size, image.tobytes())
     buf = io.BytesIO()
     clean.save(buf, "JPEG", quality=quality)
     return buf.getvalue()
+
+
+def _upright_rgb(data: bytes) -> bool:
+    """8-bit RGB or grey with no rotation to apply (read from the header, nothing decoded)."""
+    with _open(data) as img:
+        return img.mode in ("RGB", "L") and img.getexif().get(ORIENTATION_TAG, 1) == 1
+
+
+ORIENTATION_TAG = 0x0112
+_JFIF_APP0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"  # no thumbnail
+_APP0, _APP14, _COM, _SOS, _EOI = 0xE0, 0xEE, 0xFE, 0xDA, 0xD9
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RST0-7: no length field
+
+
+def jpeg_without_metadata(data: bytes) -> bytes | None:
+    """The JPEG's compressed image (frame, tables, scans) with every metadata segment left out:
+    APP1-APP13 and APP15 (EXIF with GPS and thumbnail, XMP, ICC, MPF, maker notes), comments, and
+    anything after the end-of-image marker. APP0 becomes a bare JFIF header (no thumbnail); APP14
+    (Adobe: how the colours are coded) stays. None when the data is not a marker sequence this
+    reads to its end: the caller re-encodes instead."""
+    if data[:2] != b"\xff\xd8":
+        return None
+    out, i, n = [b"\xff\xd8"], 2, len(data)
+    while i < n:
+        if data[i] != 0xFF:
+            return None
+        while i < n and data[i] == 0xFF:  # fill bytes before a marker
+            i += 1
+        if i >= n:
+            return None
+        marker = data[i]
+        i += 1
+        if marker == _EOI:
+            out.append(b"\xff\xd9")
+            return b"".join(out)
+        if marker in _STANDALONE:
+            return None  # not between segments in a well-formed file
+        if i + 2 > n:
+            return None
+        length = int.from_bytes(data[i : i + 2], "big")
+        end = i + length
+        if length < 2 or end > n:
+            return None
+        if marker == _SOS:  # the scan header, then entropy-coded data up to the next marker
+            j = end
+            while True:
+                j = data.find(b"\xff", j)
+                if j < 0 or j + 1 >= n:
+                    return None
+                follower = data[j + 1]
+                if follower == 0x00 or 0xD0 <= follower <= 0xD7:  # a stuffed 0xFF, a restart marker
+                    j += 2
+                elif follower == 0xFF:  # fill
+                    j += 1
+                else:
+                    break
+            out.append(bytes((0xFF, marker)) + data[i:j])
+            i = j
+            continue
+        if marker == _APP0:
+            if data[i + 2 : i + 7] == b"JFIF\x00" and len(out) == 1:
+                out.append(_JFIF_APP0)
+        elif marker == _APP14 or not (0xE1 <= marker <= 0xEF or marker == _COM):
+            out.append(bytes((0xFF, marker)) + data[i:end])
+        i = end
+    return None

@@ -3,11 +3,12 @@ after classification, read (never decoded) by the web; and signed links for aler
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from django.conf import settings
 from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from rest_framework import status
 
 from backend.errors import NotFound, ServiceError
 from ml.images import ImageError, served_jpeg
@@ -20,7 +21,7 @@ _SALT = "observations.photo-link"
 class PhotoNotReady(ServiceError):
     """The served copy is made when the classification finishes: ask again after it (425 Too Early)."""
 
-    status = status.HTTP_425_TOO_EARLY
+    status = HTTPStatus.TOO_EARLY
     code = "photo_not_ready"
 
 
