@@ -782,10 +782,12 @@ def mixed(args) -> int:
                 t0 = time.time()
                 batch.start()
                 cpu_marks = []  # (wall time, CPU seconds by role) at the phase boundaries
-                threading.Timer(args.ramp, lambda: cpu_marks.append((time.time(), cpu_seconds_by_role(stack)))).start()
+                threading.Timer(
+                    args.ramp, lambda: cpu_marks.append((time.time(), cpu_seconds_by_role(stack, broker.proc.pid)))
+                ).start()
                 started = phones.run(args.ramp)  # phase 1: batch and phones together
                 phase1_end = time.time()
-                cpu_marks.append((phase1_end, cpu_seconds_by_role(stack)))
+                cpu_marks.append((phase1_end, cpu_seconds_by_role(stack, broker.proc.pid)))
                 with psycopg.connect(dsn, autocommit=True) as db:
                     deadline = time.monotonic() + 900
                     while time.monotonic() < deadline:  # phase 2: the rest of the batch alone
@@ -800,7 +802,7 @@ def mixed(args) -> int:
                         ):
                             break
                         time.sleep(1)
-                    cpu_marks.append((time.time(), cpu_seconds_by_role(stack)))
+                    cpu_marks.append((time.time(), cpu_seconds_by_role(stack, broker.proc.pid)))
                     last = float(
                         db.execute(
                             "SELECT extract(epoch FROM max(o.updated)) FROM observations_observation o "
