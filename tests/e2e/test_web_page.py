@@ -257,3 +257,18 @@ def test_admin_region_page_shows_the_region_on_a_map(browser, stack):
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "admin_region_map.png"))
     browser.set_window_size(*PHONE)
+
+
+def test_swagger_ui_runs_under_the_content_security_policy(browser, stack):
+    """/api/docs/ sends the site's CSP (scripts from this origin only) and the UI still lists every
+    operation: its start-up script is a file of its own, not inline (issue 15: CSP)."""
+    import requests
+    from selenium.webdriver.common.by import By
+
+    policy = requests.get(stack.base_url + "/api/docs/", timeout=30).headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy + ";" and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    browser.get_log("browser")  # drop what earlier pages logged
+    browser.get(stack.base_url + "/api/docs/")
+    wait_until(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".swagger-ui .opblock")) > 20, 60, "Swagger")
+    violations = [e["message"] for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]
+    assert not violations, violations
