@@ -6,7 +6,6 @@ import re
 import tempfile
 from pathlib import Path
 
-import pyogrio
 import shapely
 
 
@@ -16,6 +15,10 @@ class GeometryFileError(ValueError):
 
 def read_frame(path: str | Path, columns: list[str] | None = None):
     """A GeoDataFrame in EPSG:4326. Zipped shapefiles are read in place, without unzipping."""
+    # pyogrio brings pandas and geopandas (~0.25 s, ~40 MB): imported by the importers and the admin's
+    # upload when they read a file, not by every web and worker process that loads the admin.
+    import pyogrio
+
     path = str(path)
     try:
         frame = pyogrio.read_dataframe(path, columns=columns)
