@@ -230,10 +230,15 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.db import DatabaseError
+
     from ranges.selectors import identification_thresholds, range_index
     from species.selectors import taxon_tree
 
-    index, taxa, thresholds = range_index(), taxon_tree(), identification_thresholds()
+    try:
+        index, taxa, thresholds = range_index(), taxon_tree(), identification_thresholds()
+    except DatabaseError as exc:
+        sys.exit(f"the database is not set up ({exc}): run scripts/run (or manage.py migrate + bootstrap) first")
     print(
         f"range index: {len(index.regions)} regions, {len(index.statuses)} statuses; taxonomy: {len(taxa.parents)} taxa"
     )

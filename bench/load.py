@@ -173,13 +173,34 @@ class Phones:
         return started
 
 
-class Backlog:
+class BackgroundThreads:
+    """Runs `_run` on `count` daemon threads from `with` to its end; `_stop` tells them to finish."""
+
+    def __init__(self, count: int = 1):
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(count)]
+
+    def _run(self):
+        raise NotImplementedError
+
+    def __enter__(self):
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        for t in self._threads:
+            t.join()
+
+
+class Backlog(BackgroundThreads):
     """Samples, every 0.25 s, how many jobs wait for the worker (status queued) and how many it is
     running (processing): a backlog most of the time means the worker is saturated."""
 
     def __init__(self, dsn: str):
-        self.dsn, self.samples, self._stop = dsn, [], threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__()
+        self.dsn, self.samples = dsn, []
 
     def _run(self):
         import psycopg
@@ -191,14 +212,6 @@ class Backlog:
                         "SELECT count(*) FILTER (WHERE status = 'queued'), count(*) FILTER (WHERE status = 'processing') FROM observations_observation"
                     ).fetchone()
                 )
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
     def summary(self) -> str:
         if not self.samples:
@@ -266,13 +279,13 @@ def client_session(address: str | None = None) -> requests.Session:
     return session
 
 
-class HealthProbe:
+class HealthProbe(BackgroundThreads):
     """GET /healthz every 0.25 s from its own thread; the slowest answer (a timeout counts 30 s)."""
 
     def __init__(self, base_url: str):
-        self.base_url, self.slowest_ms, self._stop = base_url, 0.0, threading.Event()
+        super().__init__()
+        self.base_url, self.slowest_ms = base_url, 0.0
         self.session = client_session("127.0.0.9")
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
         while not self._stop.wait(0.25):
@@ -284,24 +297,16 @@ class HealthProbe:
                 ms = 30_000.0
             self.slowest_ms = max(self.slowest_ms, ms)
 
-    def __enter__(self):
-        self._thread.start()
-        return self
 
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-
-class ParallelWaits:
+class ParallelWaits(BackgroundThreads):
     """One user's 24 threads, each asking `?wait=10` on the same job of theirs and asking again as
     soon as it is answered, from one address (127.0.0.2). An answer that is not a wait (the server's
     bound, the proxy's 429) costs the client a pause of 0.1 s: it runs on another machine, and the
     pause keeps this process's own loop from taking the CPU the server is measured on."""
 
     def __init__(self, location: str, token: str, holds: int = 24):
-        self.location, self.token, self._stop = location, token, threading.Event()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(holds)]
+        super().__init__(holds)
+        self.location, self.token = location, token
 
     def _run(self):
         session = client_session("127.0.0.2")
@@ -314,16 +319,6 @@ class ParallelWaits:
                 pass
             if time.monotonic() - asked < 5:
                 time.sleep(0.1)
-
-    def __enter__(self):
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        for t in self._threads:
-            t.join()
 
 
 def hostile_scenarios(
