@@ -328,7 +328,6 @@ def _load_onnx(artifact_dir: Path, threads: int | None, cache_dir) -> tuple[Mani
 
 
 # -- GPU decode ----------------------------------------------------------------------------------
-_EXIF_ORIENTATION = 0x0112
 
 
 def _gpu_prepare(data: bytes, prep: Preprocessing, device: str, max_pixels: int):
@@ -340,7 +339,7 @@ def _gpu_prepare(data: bytes, prep: Preprocessing, device: str, max_pixels: int)
     """
     import io
 
-    from PIL import Image
+    from PIL import ExifTags, Image
 
     info = inspect_image(data, max_pixels)  # raises ImageError
     if info.format != "JPEG":
@@ -349,7 +348,7 @@ def _gpu_prepare(data: bytes, prep: Preprocessing, device: str, max_pixels: int)
         with Image.open(io.BytesIO(data)) as img:
             if img.mode != "RGB":
                 return None
-            orientation = img.getexif().get(_EXIF_ORIENTATION, 1)
+            orientation = img.getexif().get(ExifTags.Base.Orientation, 1)
     except Exception:  # noqa: BLE001 - let the Pillow path report it
         return None
     import torch

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "MPO", "HEIF"})
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -245,10 +245,9 @@ def served_jpeg(
 def _upright_rgb(data: bytes) -> bool:
     """8-bit RGB or grey with no rotation to apply (read from the header, nothing decoded)."""
     with _open(data) as img:
-        return img.mode in ("RGB", "L") and img.getexif().get(ORIENTATION_TAG, 1) == 1
+        return img.mode in ("RGB", "L") and img.getexif().get(ExifTags.Base.Orientation, 1) == 1
 
 
-ORIENTATION_TAG = 0x0112
 _JFIF_APP0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"  # no thumbnail
 _APP0, _APP14, _COM, _SOS, _EOI = 0xE0, 0xEE, 0xFE, 0xDA, 0xD9
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RST0-7: no length field
