@@ -223,9 +223,9 @@ def served_jpeg(
     ICC, comment or trailer (GPS, camera serial, a motion photo's video) riding along. Raises ImageError.
 
     A JPEG that is already upright 8-bit RGB or grey and small enough (what the app sends) keeps its
-    compressed pixels, only its metadata segments are left out: the same pixels for ~1 ms instead of
-    a decode and re-encode (~19 ms of the worker per 1600 px photo, as much as the model). Anything
-    else is decoded and re-encoded from the pixels alone."""
+    compressed pixels, only its metadata segments are left out: the same pixels in 0.4 ms instead of
+    a decode and re-encode (14 ms of the worker per 1600 px photo, about what the model costs).
+    Anything else is decoded and re-encoded from the pixels alone."""
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
     info = inspect_image(data, max_pixels)
     if info.format == "JPEG" and max(info.width, info.height) <= max_side and _upright_rgb(data):
@@ -258,7 +258,8 @@ def jpeg_without_metadata(data: bytes) -> bytes | None:
     APP1-APP13 and APP15 (EXIF with GPS and thumbnail, XMP, ICC, MPF, maker notes), comments, and
     anything after the end-of-image marker. APP0 becomes a bare JFIF header (no thumbnail); APP14
     (Adobe: how the colours are coded) stays. None when the data is not a marker sequence this
-    reads to its end: the caller re-encodes instead."""
+    reads to its end: the caller re-encodes instead. (piexif.remove drops only the EXIF segment, and
+    jpegtran -copy none is a system binary: hence these few lines.)"""
     if data[:2] != b"\xff\xd8":
         return None
     out, i, n = [b"\xff\xd8"], 2, len(data)
@@ -283,20 +284,11 @@ def jpeg_without_metadata(data: bytes) -> bytes | None:
         if length < 2 or end > n:
             return None
         if marker == _SOS:  # the scan header, then entropy-coded data up to the next marker
-            j = end
-            while True:
-                j = data.find(b"\xff", j)
-                if j < 0 or j + 1 >= n:
-                    return None
-                follower = data[j + 1]
-                if follower == 0x00 or 0xD0 <= follower <= 0xD7:  # a stuffed 0xFF, a restart marker
-                    j += 2
-                elif follower == 0xFF:  # fill
-                    j += 1
-                else:
-                    break
-            out.append(bytes((0xFF, marker)) + data[i:j])
-            i = j
+            scan_end = _next_marker(data, end)
+            if scan_end is None:
+                return None
+            out.append(bytes((0xFF, marker)) + data[i:scan_end])
+            i = scan_end
             continue
         if marker == _APP0:
             if data[i + 2 : i + 7] == b"JFIF\x00" and len(out) == 1:
@@ -304,4 +296,19 @@ def jpeg_without_metadata(data: bytes) -> bytes | None:
         elif marker == _APP14 or not (0xE1 <= marker <= 0xEF or marker == _COM):
             out.append(bytes((0xFF, marker)) + data[i:end])
         i = end
+    return None
+
+
+def _next_marker(data: bytes, start: int) -> int | None:
+    """Where the entropy-coded data that begins at `start` ends: the next 0xFF that is neither a
+    stuffed byte (FF 00), a restart marker (FF D0-D7) nor fill (FF FF). None if the data ends first."""
+    j = data.find(b"\xff", start)
+    while 0 <= j < len(data) - 1:
+        follower = data[j + 1]
+        if follower == 0x00 or 0xD0 <= follower <= 0xD7:
+            j = data.find(b"\xff", j + 2)
+        elif follower == 0xFF:
+            j += 1
+        else:
+            return j
     return None
