@@ -114,6 +114,10 @@ def save_artifact(directory: str | os.PathLike, manifest: Manifest, state_dict: 
 
 
 def read_manifest(directory: str | os.PathLike) -> Manifest:
+    from ml import speciesnet
+
+    if speciesnet.is_speciesnet_folder(directory):  # SpeciesNet's published layout (info.json)
+        return speciesnet.read_manifest(directory)
     path = Path(directory) / MANIFEST
     if not path.is_file():
         raise ArtifactError(f"no {MANIFEST} in {directory}")
@@ -129,8 +133,11 @@ def load_artifact(directory: str | os.PathLike):
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from ml import speciesnet
     from ml.zoo import build_model
 
+    if speciesnet.is_speciesnet_folder(directory):
+        return speciesnet.load(directory)
     directory = Path(directory)
     manifest = read_manifest(directory)
     weights = directory / manifest.weights_file
