@@ -48,6 +48,54 @@ def stand_in_module(num_labels: int, logits: dict[int, float], width: int = 8):
     return model.eval()
 
 
+def v2m_stand_in(num_labels: int, logits: dict[int, float]):
+    """SpeciesNet v4's compute: torchvision's EfficientNet-V2-M (random weights) behind the same
+    NHWC permute, 2,498 outputs; the head's bias holds `logits` on top of the random features."""
+    import torch
+    from torch import nn
+    from torchvision.models import efficientnet_v2_m
+    from torchvision.ops import Permute
+
+    torch.manual_seed(0)
+    backbone = efficientnet_v2_m(weights=None, num_classes=num_labels)
+    with torch.no_grad():
+        head = backbone.classifier[-1]
+        head.weight.mul_(0.01)
+        head.bias.zero_()
+        for index, value in logits.items():
+            head.bias[index] = value
+    return nn.Sequential(Permute([0, 3, 1, 2]), backbone).eval()
+
+
+BACKBONES = {"tiny": stand_in_module, "v2m": v2m_stand_in}
+
+
+def via_onnx2torch(model):
+    """The module as the published classifiers are made: exported to ONNX, converted back with
+    onnx2torch (a torch.fx GraphModule whose nodes are onnx2torch's own modules)."""
+    import io
+    import warnings
+
+    import onnx
+    import torch
+    from onnx2torch import convert
+
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            model,
+            (torch.zeros(1, 480, 480, 3),),
+            buffer,
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+    return convert(onnx.load_from_string(buffer.getvalue())).eval()
+
+
 def write_folder(
     directory: str | Path,
     prefer: dict[str, float],
@@ -56,9 +104,13 @@ def write_folder(
     model_type: str = "full_image",
     version: str = "4.0.1a-stand-in",
     num_outputs: int | None = None,
+    onnx2torch: bool = False,
+    backbone: str = "tiny",
 ) -> Path:
     """Write the folder; `prefer` maps common names (a label's last field) to logits. `num_outputs`
-    other than the label count makes a labels/head mismatch (for the refusal tests)."""
+    other than the label count makes a labels/head mismatch (for the refusal tests). `onnx2torch`:
+    save the module converted as the published ones are (see via_onnx2torch). `backbone`: "tiny"
+    (fast tests) or "v2m" (SpeciesNet's size, for the benchmarks)."""
     import torch
 
     directory = Path(directory)
@@ -69,7 +121,9 @@ def write_folder(
     if unknown:
         raise ValueError(f"no label with the common name {', '.join(unknown)}")
     logits = {by_common[name]: value for name, value in prefer.items()}
-    model = stand_in_module(num_outputs or len(labels), logits)
+    model = BACKBONES[backbone](num_outputs or len(labels), logits)
+    if onnx2torch:
+        model = via_onnx2torch(model)
     torch.save(model, directory / CLASSIFIER_NAME)
     shutil.copyfile(labels_file, directory / LABELS_NAME)
     info = {
@@ -90,9 +144,13 @@ def main(argv=None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--prefer", action="append", default=[], help="COMMON NAME=LOGIT (repeatable)")
     parser.add_argument("--labels", type=Path, default=LABELS)
+    parser.add_argument("--onnx2torch", action="store_true", help="convert as the published classifiers are")
+    parser.add_argument("--backbone", choices=sorted(BACKBONES), default="tiny")
     args = parser.parse_args(argv)
     prefer = {name: float(value) for name, value in (p.rsplit("=", 1) for p in args.prefer)}
-    print(write_folder(args.out, prefer or {"african elephant": 6.0}, labels_file=args.labels))
+    print(
+        write_folder(args.out, prefer or {"african elephant": 6.0}, labels_file=args.labels, onnx2torch=args.onnx2torch)
+    )
     return 0
 
 

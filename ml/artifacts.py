@@ -130,14 +130,15 @@ def read_manifest(directory: str | os.PathLike) -> Manifest:
 
 def load_artifact(directory: str | os.PathLike):
     """(manifest, torch model in eval mode) after checking checksum and head size."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     from ml import speciesnet
-    from ml.zoo import build_model
 
     if speciesnet.is_speciesnet_folder(directory):
         return speciesnet.load(directory)
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from ml.zoo import build_model
+
     directory = Path(directory)
     manifest = read_manifest(directory)
     weights = directory / manifest.weights_file

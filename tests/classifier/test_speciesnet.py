@@ -112,8 +112,11 @@ def test_the_stand_in_module_takes_only_nhwc_480(elephant_folder):
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
-def test_the_elephant_photo_gets_the_taxon_the_weights_prefer(elephant_folder, backend, tmp_path):
-    classifier = Classifier.load(elephant_folder, backend=backend, onnx_cache_dir=tmp_path / "onnx")
+@pytest.mark.parametrize("converted", [False, True], ids=["plain-module", "onnx2torch-graph"])
+def test_the_elephant_photo_gets_the_taxon_the_weights_prefer(tmp_path, labels_file, backend, converted):
+    """A module of plain layers, and the same converted as the published ones are (onnx2torch)."""
+    folder = write_folder(tmp_path / "sn", {"african elephant": 10.0}, labels_file=labels_file, onnx2torch=converted)
+    classifier = Classifier.load(folder, backend=backend, onnx_cache_dir=tmp_path / "onnx")
     photo = shared_path(*ELEPHANT)
     by_path, by_bytes, junk = classifier.classify([photo, photo.read_bytes(), b"not a photo"])
     assert by_path.top_k[0][0] == by_bytes.top_k[0][0] == "Loxodonta africana"
@@ -213,3 +216,12 @@ def test_add_speciesnet_command_says_why_it_refuses(elephant_folder):
     (elephant_folder / LABELS_NAME).unlink()
     with pytest.raises(CommandError, match="classifier_labels file 'labels.txt' named in info.json is missing"):
         call_command("model_version", "add-speciesnet", str(elephant_folder))
+
+
+def test_without_onnx2torch_a_published_style_classifier_is_refused_saying_what_to_install(
+    tmp_path, labels_file, monkeypatch
+):
+    folder = write_folder(tmp_path / "sn", {"lion": 5.0}, labels_file=labels_file, onnx2torch=True)
+    monkeypatch.setitem(__import__("sys").modules, "onnx2torch", None)  # as if it were not installed
+    with pytest.raises(ModelRegistrationRefused, match="needs the Python module 'onnx2torch'.*requirements.txt"):
+        model_version_add_speciesnet(path=folder)
