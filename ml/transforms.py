@@ -133,17 +133,28 @@ class SpeciesNetPreprocessing:
 
     def to_array(self, img: Image.Image) -> np.ndarray:
         """RGB PIL image -> float32 array (input_size, input_size, 3) in [0, 1]."""
-        import torch
-        import torch.nn.functional as F
-
         width, height = img.size
         rows = self.kept_rows(height)
         # torchvision's center_crop: the top offset rounds half the margin to the nearest row.
         top = int(round((height - rows) / 2.0))
-        x = torch.from_numpy(np.asarray(img.crop((0, top, width, top + rows)), dtype=np.uint8).copy())
-        x = x.permute(2, 0, 1).unsqueeze(0).float() / 255.0
-        size = (self.input_size, self.input_size)
-        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=False)[0]
-        # torchvision's convert_image_dtype(float -> uint8): x * (256 - eps), truncated.
-        x = (x * (256.0 - 1e-3)).clamp_(0, 255).to(torch.uint8).float() / 255.0
-        return np.ascontiguousarray(x.permute(1, 2, 0).numpy(), dtype=np.float32)
+        pixels = np.asarray(img)
+        y0, y1, wy = _bilinear_taps(rows, self.input_size)
+        x0, x1, wx = _bilinear_taps(width, self.input_size)
+        # Separable: the needed rows first (from uint8, so the full photo is never made float).
+        upper, lower = pixels[top + y0].astype(np.float32), pixels[top + y1].astype(np.float32)
+        wy = wy[:, None, None]
+        tall = upper * (1.0 - wy) + lower * wy
+        wx = wx[None, :, None]
+        x = (tall[:, x0] * (1.0 - wx) + tall[:, x1] * wx) * (1.0 / 255.0)
+        # torchvision's convert_image_dtype(float -> uint8): x * (256 - eps), truncated; then / 255.
+        x = np.floor(np.clip(x * (256.0 - 1e-3), 0, 255)) * (1.0 / 255.0)
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _bilinear_taps(size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices and weights of torch's bilinear resize (align_corners=False, no antialias,
+    what SpeciesNet's torchvision resize does): source = max((dst + 0.5) * in / out - 0.5, 0)."""
+    source = np.maximum((np.arange(size_out, dtype=np.float64) + 0.5) * (size_in / size_out) - 0.5, 0.0)
+    low = source.astype(np.int64)
+    high = np.minimum(low + 1, size_in - 1)
+    return low, high, (source - low).astype(np.float32)

@@ -102,6 +102,26 @@ def test_full_image_crop_keeps_max_of_70_percent_and_height_minus_400_rows():
     assert np.allclose(x[..., 0], 0.0) and np.allclose(x[..., 1], 200 / 255, atol=1 / 255)
 
 
+def test_preprocessing_matches_the_speciesnet_packages_torchvision_steps_on_a_real_photo():
+    """speciesnet 5.0.6 classifier.py: pil_to_tensor, float, center_crop to max(0.7 h, h - 400) rows,
+    resize 480 x 480 (antialias=False), back to uint8, HWC, / 255. Ours differs by float rounding
+    only: at most one 8-bit step, on a handful of values."""
+    import torchvision.transforms.functional as TF
+
+    from ml.images import load_rgb
+
+    img = load_rgb(shared_path(*ELEPHANT))
+    x = TF.convert_image_dtype(TF.pil_to_tensor(img), torch.float32)
+    rows = max(int(img.height * 0.7), img.height - 400)
+    x = TF.resize(TF.center_crop(x, [rows, img.width]), [480, 480], antialias=False)
+    reference = TF.convert_image_dtype(x, torch.uint8).permute(1, 2, 0).numpy() / 255.0
+
+    ours = SpeciesNetPreprocessing().to_array(img)
+    difference = np.abs(ours - reference)
+    assert difference.max() <= 1 / 255 + 1e-6
+    assert (difference > 1e-6).mean() < 0.005
+
+
 def test_the_stand_in_module_takes_only_nhwc_480(elephant_folder):
     """What makes the classification tests below fail if the pipeline fed another layout or size."""
     module = torch.load(elephant_folder / CLASSIFIER_NAME, weights_only=False)
