@@ -106,6 +106,11 @@ def model_version_add_speciesnet(*, path, name: str | None = None) -> SpeciesNet
         serving_prepare(path)  # the ONNX export, when the workers run onnxruntime
     except ArtifactError as exc:
         raise ModelRegistrationRefused(str(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - torch.onnx's errors have no common type
+        raise ModelRegistrationRefused(
+            f"the classifier loads but its ONNX export for the onnxruntime workers failed ({type(exc).__name__}: "
+            f"{str(exc)[:300]}); serve it with RANGEWATCH_INFERENCE_BACKEND=torch"
+        ) from exc
     known = set(
         Taxon.objects.filter(scientific_name__in=set(filter(None, manifest.label_taxa))).values_list(
             "scientific_name", flat=True
