@@ -245,8 +245,20 @@ def main(argv=None) -> int:
         "--rounds", type=int, default=None, help="interleaved measurement rounds, best kept (default 3, --quick 1)"
     )
     parser.add_argument("--artifacts", type=Path, default=REPO / "var" / "bench" / "artifacts")
+    speciesnet = parser.add_argument_group("SpeciesNet (--arch speciesnet; see bench/speciesnet_rates.py)")
+    speciesnet.add_argument("--arch", choices=("starter", "speciesnet"), default="starter")
+    speciesnet.add_argument("--model", default="stand-in-v2m", help="a SpeciesNet folder, or stand-in-v2m / -tiny")
+    speciesnet.add_argument("--device", default="cpu", help="cpu or cuda")
+    speciesnet.add_argument("--speciesnet-batches", type=int, nargs="+", help="max batch sizes (default --batch)")
+    speciesnet.add_argument(
+        "--fp16", action="store_true", help="CUDA autocast in float16 (default bf16 where supported)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.arch == "speciesnet":
+        from bench import speciesnet_rates
+
+        return speciesnet_rates.main(args, camera_trap_jpegs()[: 12 if args.quick else None])
     import torch
 
     from ml.engine import Classifier

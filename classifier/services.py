@@ -21,6 +21,7 @@ from ml.training.data import DataPlan
 from ml.training.lock import TrainingLocked, training_lock
 from ml.training.train import TrainingResult, UnmatchedLabels, plan_data, train
 from species.label_matching import UnmatchedLabel, match_labels_to_taxa
+from species.models import Taxon
 
 
 class ActivationRefused(Conflict):
@@ -64,6 +65,69 @@ def model_version_register(
             force=force,
         )
     return version
+
+
+class ModelRegistrationRefused(ServiceError):
+    code = "registration_refused"
+
+
+@dataclass(frozen=True)
+class SpeciesNetRegistration:
+    version: ModelVersion
+    warning: str  # loading a pickled module runs its code: the curator vouches for the folder
+    unmatched_taxa: list[str]  # label taxa the taxonomy does not know (import the SpeciesNet taxonomy)
+
+
+def model_version_add_speciesnet(*, path, name: str | None = None) -> SpeciesNetRegistration:
+    """Register a SpeciesNet model folder (its published layout: info.json, a pickled torch
+    classifier, the labels) as a model version, not active. Refused, with the reason, when a file is
+    missing, the classifier does not load or does not take SpeciesNet's input, its head does not
+    match the labels, or it is an always_crop model this installation cannot run. The checksums of
+    its files are written beside info.json and every later load verifies them."""
+    from ml import speciesnet
+
+    path = Path(path).resolve()
+    try:
+        folder = speciesnet.read_folder(path)
+        speciesnet.require_runnable(folder)
+        checksums = speciesnet.record_checksums(folder)
+        speciesnet.load_module(folder)  # the module runs once here: head size, input layout
+    except OSError as exc:
+        raise ModelRegistrationRefused(f"cannot register {path}: {exc}") from exc
+    except ArtifactError as exc:
+        raise ModelRegistrationRefused(str(exc)) from exc
+    manifest = speciesnet.manifest(folder, name)
+    taken = ModelVersion.objects.filter(name=manifest.name).exclude(path=str(path)).first()
+    if taken is not None:
+        raise ModelRegistrationRefused(
+            f"a model version named {manifest.name} already serves from {taken.path}; pass --name"
+        )
+    try:
+        serving_prepare(path)  # the ONNX export, when the workers run onnxruntime
+    except ArtifactError as exc:
+        raise ModelRegistrationRefused(str(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - torch.onnx's errors have no common type
+        raise ModelRegistrationRefused(
+            f"the classifier loads but its ONNX export for the onnxruntime workers failed ({type(exc).__name__}: "
+            f"{str(exc)[:300]}); serve it with RANGEWATCH_INFERENCE_BACKEND=torch"
+        ) from exc
+    known = set(
+        Taxon.objects.filter(scientific_name__in=set(filter(None, manifest.label_taxa))).values_list(
+            "scientific_name", flat=True
+        )
+    )
+    unmatched = sorted({key for key in manifest.label_taxa if key and key not in known})
+    version, _ = ModelVersion.objects.update_or_create(
+        name=manifest.name,
+        defaults={
+            "arch": speciesnet.ARCH,
+            "path": str(path),
+            "sha256": checksums["classifier"],
+            "num_labels": manifest.num_classes,
+            "metrics": {**manifest.metrics, "checksums": checksums, "taxa_not_in_taxonomy": len(unmatched)},
+        },
+    )
+    return SpeciesNetRegistration(version=version, warning=speciesnet.UNSAFE_NOTE, unmatched_taxa=unmatched)
 
 
 def model_version_prepare_and_register(*, path, activate: bool, by: str = "", reason: str = "") -> ModelVersion:

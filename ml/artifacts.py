@@ -114,6 +114,10 @@ def save_artifact(directory: str | os.PathLike, manifest: Manifest, state_dict: 
 
 
 def read_manifest(directory: str | os.PathLike) -> Manifest:
+    from ml import speciesnet
+
+    if speciesnet.is_speciesnet_folder(directory):  # SpeciesNet's published layout (info.json)
+        return speciesnet.read_manifest(directory)
     path = Path(directory) / MANIFEST
     if not path.is_file():
         raise ArtifactError(f"no {MANIFEST} in {directory}")
@@ -126,6 +130,10 @@ def read_manifest(directory: str | os.PathLike) -> Manifest:
 
 def load_artifact(directory: str | os.PathLike):
     """(manifest, torch model in eval mode) after checking checksum and head size."""
+    from ml import speciesnet
+
+    if speciesnet.is_speciesnet_folder(directory):
+        return speciesnet.load(directory)
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 

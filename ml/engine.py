@@ -51,12 +51,14 @@ class Classification:
 class TorchRunner:
     """A torch module on CPU or CUDA, channels_last; CUDA runs under autocast (bf16 where supported)."""
 
-    def __init__(self, model, device: str):
+    def __init__(self, model, device: str, nhwc_input: bool = False):
         import torch
 
         self.device = device
         self.cuda = device.startswith("cuda")
         self.dtype = None
+        # An NHWC input (SpeciesNet) is passed as it is: the model permutes it itself.
+        self.input_format = torch.contiguous_format if nhwc_input else torch.channels_last
         # channels_last: faster convolutions on CUDA and on CPU (oneDNN), about 1.3x here.
         model = model.to(device, memory_format=torch.channels_last)
         if self.cuda:
@@ -67,7 +69,7 @@ class TorchRunner:
         import torch
 
         with torch.inference_mode():
-            x = torch.as_tensor(batch).to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            x = torch.as_tensor(batch).to(self.device, non_blocking=True).contiguous(memory_format=self.input_format)
             if self.cuda:
                 with torch.autocast("cuda", dtype=self.dtype):
                     out = self.model(x)
@@ -111,7 +113,6 @@ def export_onnx(model, preprocessing: Preprocessing, path: Path) -> Path:
     import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    size = preprocessing.input_size
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     os.close(fd)
     try:
@@ -120,7 +121,7 @@ def export_onnx(model, preprocessing: Preprocessing, path: Path) -> Path:
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(
                 model.eval(),
-                (torch.zeros(1, 3, size, size),),
+                (torch.zeros(1, *preprocessing.input_shape),),
                 tmp,
                 input_names=["input"],
                 output_names=["logits"],
@@ -191,7 +192,7 @@ class Classifier:
             from ml.artifacts import load_artifact
 
             manifest, model = load_artifact(artifact_dir)
-            runner = TorchRunner(model, device)
+            runner = TorchRunner(model, device, nhwc_input=manifest.preprocessing.layout == "NHWC")
         classifier = cls(
             manifest=manifest,
             runner=runner,
@@ -239,12 +240,16 @@ class Classifier:
     def preprocess(self, source) -> np.ndarray:
         """Decode on CPU (Pillow, draft for JPEG) into a normalised (3, S, S) float32 array."""
         prep = self.manifest.preprocessing
-        return prep.to_array(load_rgb(source, target_size=prep.resize_size, max_pixels=self.max_pixels))
+        return prep.to_array(load_rgb(source, target_size=prep.decode_size, max_pixels=self.max_pixels))
 
     def prepare(self, source):
         """The model input for one photo: a CUDA tensor when JPEG can be decoded on the GPU,
         else a CPU array. Raises ImageError."""
-        if self.on_gpu and isinstance(source, (bytes, bytearray)):
+        if (
+            self.on_gpu
+            and isinstance(source, (bytes, bytearray))
+            and isinstance(self.manifest.preprocessing, Preprocessing)
+        ):
             tensor = _gpu_prepare(source, self.manifest.preprocessing, self.device, self.max_pixels)
             if tensor is not None:
                 return tensor

@@ -27,6 +27,19 @@ class Preprocessing:
     def resize_size(self) -> int:
         return int(round(self.input_size / self.crop_pct))
 
+    @property
+    def decode_size(self) -> int:
+        """The short side a JPEG may be decoded down to (Pillow draft) before resize_crop."""
+        return self.resize_size
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (3, self.input_size, self.input_size)
+
+    @property
+    def layout(self) -> str:
+        return "NCHW"
+
     def to_dict(self) -> dict:
         return {**asdict(self), "mean": list(self.mean), "std": list(self.std)}
 
@@ -92,3 +105,56 @@ class Preprocessing:
         arr = np.asarray(img, dtype=np.float32) * (1.0 / 255.0)
         arr = (arr - np.asarray(self.mean, dtype=np.float32)) / np.asarray(self.std, dtype=np.float32)
         return np.ascontiguousarray(arr.transpose(2, 0, 1))
+
+
+@dataclass(frozen=True)
+class SpeciesNetPreprocessing:
+    """SpeciesNet's `full_image` input, as its `speciesnet` package makes it: the top and bottom of
+    the photo cropped to max(h * 0.7, h - 400) rows (centred, full width), resized to 480 x 480
+    (bilinear, no antialias), rounded to 8 bits, scaled to [0, 1]; float32 NHWC, not normalised."""
+
+    input_size: int = 480
+    max_crop_ratio: float = 0.3
+    max_crop_rows: int = 400
+    layout: str = "NHWC"
+    # The crop depends on the photo's full height (h - 400 rows), so JPEGs are decoded at full size
+    # (no draft): what the model saw in training. Decode is small next to a 480-pixel forward pass.
+    decode_size: None = None
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.input_size, self.input_size, 3)
+
+    def kept_rows(self, height: int) -> int:
+        return max(int(height * (1.0 - self.max_crop_ratio)), height - self.max_crop_rows)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "kind": "speciesnet"}
+
+    def to_array(self, img: Image.Image) -> np.ndarray:
+        """RGB PIL image -> float32 array (input_size, input_size, 3) in [0, 1]."""
+        width, height = img.size
+        rows = self.kept_rows(height)
+        # torchvision's center_crop: the top offset rounds half the margin to the nearest row.
+        top = int(round((height - rows) / 2.0))
+        pixels = np.asarray(img)
+        y0, y1, wy = _bilinear_taps(rows, self.input_size)
+        x0, x1, wx = _bilinear_taps(width, self.input_size)
+        # Separable: the needed rows first (from uint8, so the full photo is never made float).
+        upper, lower = pixels[top + y0].astype(np.float32), pixels[top + y1].astype(np.float32)
+        wy = wy[:, None, None]
+        tall = upper * (1.0 - wy) + lower * wy
+        wx = wx[None, :, None]
+        x = (tall[:, x0] * (1.0 - wx) + tall[:, x1] * wx) * (1.0 / 255.0)
+        # torchvision's convert_image_dtype(float -> uint8): x * (256 - eps), truncated; then / 255.
+        x = np.floor(np.clip(x * (256.0 - 1e-3), 0, 255)) * (1.0 / 255.0)
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _bilinear_taps(size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices and weights of torch's bilinear resize (align_corners=False, no antialias,
+    what SpeciesNet's torchvision resize does): source = max((dst + 0.5) * in / out - 0.5, 0)."""
+    source = np.maximum((np.arange(size_out, dtype=np.float64) + 0.5) * (size_in / size_out) - 0.5, 0.0)
+    low = source.astype(np.int64)
+    high = np.minimum(low + 1, size_in - 1)
+    return low, high, (source - low).astype(np.float32)
