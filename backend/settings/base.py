@@ -99,6 +99,31 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The web process and the worker share the file: wait for the other's write lock
     # instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+
+# PostgreSQL timeouts (issue 23: a 25 s table lock and 20 uploads held every gunicorn thread, and
+# /healthz took 24.6 s). A statement waits for a lock at most RANGEWATCH_DB_LOCK_TIMEOUT_MS and runs
+# at most RANGEWATCH_DB_STATEMENT_TIMEOUT_MS (0 turns either off, e.g. for a long migration); the
+# API answers 503 `database_busy` with Retry-After. A connection attempt gives up after
+# RANGEWATCH_DB_CONNECT_TIMEOUT_S.
+RANGEWATCH_DB_CONNECT_TIMEOUT_S = env.int("RANGEWATCH_DB_CONNECT_TIMEOUT_S", default=5)
+RANGEWATCH_DB_STATEMENT_TIMEOUT_MS = env.int("RANGEWATCH_DB_STATEMENT_TIMEOUT_MS", default=30_000)
+RANGEWATCH_DB_LOCK_TIMEOUT_MS = env.int("RANGEWATCH_DB_LOCK_TIMEOUT_MS", default=3_000)
+
+
+def with_database_timeouts(database: dict) -> dict:
+    """`database` (a DATABASES entry) with the timeouts above when it is PostgreSQL (libpq's
+    connect_timeout and server settings sent at connection); SQLite has its own busy timeout."""
+    if "postgres" in database["ENGINE"] or "postgis" in database["ENGINE"]:
+        options = database.setdefault("OPTIONS", {})
+        options.setdefault("connect_timeout", RANGEWATCH_DB_CONNECT_TIMEOUT_S)
+        server = (
+            f"-c statement_timeout={RANGEWATCH_DB_STATEMENT_TIMEOUT_MS} -c lock_timeout={RANGEWATCH_DB_LOCK_TIMEOUT_MS}"
+        )
+        options["options"] = f"{options.get('options', '')} {server}".strip()
+    return database
+
+
+with_database_timeouts(DATABASES["default"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
