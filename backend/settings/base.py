@@ -201,6 +201,8 @@ RANGEWATCH_RESNET50_WEIGHTS = env.str("RANGEWATCH_RESNET50_WEIGHTS", default="")
 RANGEWATCH_SNAP_TOLERANCE_DEG = env.float("RANGEWATCH_SNAP_TOLERANCE_DEG", default=0.1)
 # A ?wait holds a server thread: at most this many per process (about half the web threads: 8 in
 # docker-compose.yml and scripts/run) and per user in a process; over either, it is answered at once.
+# The embedded web server (backend/serve.py): open connections one client address may hold.
+RANGEWATCH_CONNECTIONS_PER_ADDRESS = env.int("RANGEWATCH_CONNECTIONS_PER_ADDRESS", default=64)
 RANGEWATCH_WAIT_HOLDS_PER_PROCESS = env.int("RANGEWATCH_WAIT_HOLDS_PER_PROCESS", default=4)
 RANGEWATCH_WAIT_HOLDS_PER_USER = env.int("RANGEWATCH_WAIT_HOLDS_PER_USER", default=2)
 

@@ -5,6 +5,7 @@ gunicorn. Each check times /healthz while the attack runs."""
 
 import io
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -103,6 +104,21 @@ def test_slow_headers_embedded_server_keeps_answering(embedded):
         timings = [timed_get(f"{embedded['base_url']}/healthz", timeout=10) for _ in range(5)]
     assert all(status == 200 for _, status in timings), timings
     assert max(seconds for seconds, _ in timings) < 1.0, timings
+
+
+def test_medium_600_slow_header_sockets_from_one_address_leave_the_embedded_server_answering(embedded):
+    """Issue 23: 600 slow-header sockets exhausted waitress's 512 connections (/healthz 0 of 4). One
+    address holds at most RANGEWATCH_CONNECTIONS_PER_ADDRESS (64) connections; the attack comes
+    from 127.0.0.2, the probes from 127.0.0.1."""
+    with SlowHeaderClients("127.0.0.1", embedded["port"], count=600, interval=2.0, source="127.0.0.2"):
+        timings = [timed_get(f"{embedded['base_url']}/healthz", timeout=10) for _ in range(4)]
+        extra = socket.create_connection(("127.0.0.1", embedded["port"]), timeout=5, source_address=("127.0.0.2", 0))
+        extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        refused = extra.recv(200)
+        extra.close()
+    assert all(status == 200 for _, status in timings), timings
+    assert max(seconds for seconds, _ in timings) < 1.0, timings
+    assert refused.startswith(b"HTTP/1.1 503") and b"too many connections from this address" in refused
 
 
 def test_parallel_waits_one_user_leave_healthz_fast(embedded):
