@@ -215,3 +215,25 @@ def test_medium9_community_taxa_set_by_throwaway_accounts_before_the_rule_are_un
     assert Observation.objects.get(pk=observation.pk).community_taxon == taxa["other"]
     call_command("recompute_community_taxa", "--apply", stdout=StringIO())
     assert Observation.objects.get(pk=observation.pk).community_taxon is None
+
+
+@pytest.mark.django_db
+def test_low_reviewer_confirming_their_second_accounts_upload_is_a_documented_residual(
+    users, geo, model_version, taxa, eager_celery, django_capture_on_commit_callbacks
+):
+    """Issue 23, Low: a reviewer can confirm an upload of their own second account into an alert.
+    Decided: a documented residual (docs/reliability.md), not two reviewers per alert: nothing on
+    the server ties two accounts to one person, and a second reviewer would delay every real
+    alert. What holds: the confirmation names its reviewer on the record and in the review log."""
+    second_account = UserFactory(username="rita-at-home")
+    upload = classified(second_account, 7, 2, [("Testus invasor", 0.6)], model_version)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = api_for(users["rita"]).post(
+            f"/api/v1/observations/{upload.uuid}/review/",
+            {"decision": "confirm", "taxon": "Testus invasor"},
+            format="json",
+        )
+    assert answer.status_code == 200  # the residual: allowed, as any other account's upload
+    upload.refresh_from_db()
+    assert upload.verification == "confirmed" and upload.verified_by == users["rita"]
+    assert list(Review.objects.filter(observation=upload).values_list("reviewer__username", flat=True)) == ["rita"]
