@@ -89,10 +89,32 @@ class WebhookTarget:
 DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits: a NAT64 gateway (RFC 6052's
+# well-known prefix and RFC 8215's local-use one) forwards 64:ff9b::7f00:1 to 127.0.0.1.
+NAT64_NETWORKS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d (RFC 4291 2.5.5.1)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 form wraps (issue 23, Low: `::127.0.0.1`, `64:ff9b::7f00:1` and
+    `2002:7f00:1::` passed as global): IPv4-mapped, IPv4-compatible, NAT64, 6to4 or Teredo's client."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in IPV4_COMPATIBLE or any(ip in net for net in NAT64_NETWORKS):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def _address_allowed(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if isinstance(ip, ipaddress.IPv6Address) and ip not in (ipaddress.IPv6Address("::"), ipaddress.IPv6Address("::1")):
+        wrapped = _embedded_ipv4(ip)
+        if wrapped is not None:
+            ip = wrapped  # ::ffff:127.0.0.1, ::127.0.0.1, 64:ff9b::7f00:1, 2002:7f00:1:: are 127.0.0.1
     if any(ip in ipaddress.ip_network(net, strict=False) for net in settings.RANGEWATCH_WEBHOOK_ALLOWED_NETWORKS):
         return True
     return ip.is_global and not ip.is_multicast

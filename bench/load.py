@@ -20,6 +20,8 @@ nginx), each phone from its own address: 32 clients that trickle their headers, 
 holding 24 parallel `?wait` requests on a job of theirs that stays queued. Reports the honest
 phones' upload-accept p95 (after the ramp, as above) and the slowest /healthz (probed every
 0.25 s) during each, and the same phones through nginx with no attack, for comparison.
+Then the "locked-out owner" check (issue 23, `locked_out_owner`): wrong passwords for one user's name
+from one address, then that user's right password from another address, which must log in.
 Last line: lost=<n> duplicated=<n> server_errors=<n> e2e_vs_pipeline=<n> accept_p95_ms=<n>
 hostile_accept_p95_ms=<n> healthz_max_ms=<n>
 """
@@ -37,6 +39,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import requests
@@ -364,6 +367,39 @@ def hostile_scenarios(
     return results
 
 
+def locked_out_owner(stack, workdir: Path, wrong_passwords: int = 30) -> dict:
+    """Issue 23's "locked-out owner" check, through nginx (deploy/nginx): an attacker sends wrong
+    passwords for the owner's user name (public in /feed/) from one address, paced under nginx's
+    request rate; then the owner logs in with the right password from another address. The owner
+    must get in (200): a per-account lock that anyone can trigger is a denial of service.
+    {"attacker": Counter of statuses, "owner_status": int, "owner_ms": float}."""
+    import urllib3
+
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    owner, password = f"owner-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
+    requests.post(
+        f"{stack.base_url}/api/v1/auth/register/", json={"username": owner, "password": password}, timeout=60
+    ).raise_for_status()
+    with nginx_front(stack.base_url.removeprefix("http://"), workdir / "nginx-lockout") as (https_url, _):
+        attacker, owner_phone = client_session("127.0.0.4"), client_session("127.0.0.5")
+        statuses = Counter()
+        for n in range(wrong_passwords):
+            answer = attacker.post(
+                f"{https_url}/api/v1/auth/login/", json={"username": owner, "password": f"guess-{n}"}, timeout=30
+            )
+            statuses[answer.status_code] += 1
+            time.sleep(0.15)  # under nginx's 10 requests/s per address: the server decides, not the proxy
+        started = time.monotonic()
+        answer = owner_phone.post(
+            f"{https_url}/api/v1/auth/login/", json={"username": owner, "password": password}, timeout=30
+        )
+        return {
+            "attacker": statuses,
+            "owner_status": answer.status_code,
+            "owner_ms": 1000 * (time.monotonic() - started),
+        }
+
+
 def pipeline_alone(artifact_dir: Path, payloads, seconds: float, backend: str) -> float:
     from bench.inference import bench_pipeline
     from ml.engine import Classifier
@@ -476,12 +512,13 @@ def main(argv=None) -> int:
                 with psycopg.connect(dsn, autocommit=True) as db:
                     lost, duplicated, failed = check_exactly_once(db, phones.accepted, drain_seconds=60)
                     jobs = job_ms(db, phones.accepted)
-                hostile = {}
+                hostile, lockout = {}, {}
                 if NGINX and not args.no_hostile:
                     phase_s = max(10.0, args.seconds / 3)
                     hostile = hostile_scenarios(
                         stack, dsn, payloads, phones.tokens, phase_s, args.think, min(args.ramp, phase_s / 4), Path(tmp)
                     )
+                    lockout = locked_out_owner(stack, Path(tmp))
                 artifact = next((stack.var_dir / "models").iterdir())
             # The same worker pipeline alone, on the same photos, after the stack has stopped.
             pipeline = pipeline_alone(artifact, payloads, min(20.0, args.seconds), args.backend)
@@ -550,6 +587,15 @@ def main(argv=None) -> int:
         )
     if not hostile:
         rows.append(("hostile scenarios", "skipped (--no-hostile, or no nginx: apt-get install nginx-light)"))
+    if lockout:
+        rows.append(
+            (
+                "locked-out owner",
+                f"attacker: wrong passwords for the owner's name from one address -> {dict(sorted(lockout['attacker'].items()))}; "
+                f"the owner's right password from another address -> {lockout['owner_status']} in "
+                f"{lockout['owner_ms']:.0f} ms ({'logs in' if lockout['owner_status'] == 200 else 'LOCKED OUT'})",
+            )
+        )
     attacks = [result for name, result in hostile.items() if name != BASELINE]
     hostile_p95 = max((pct(ms, 95) for ms, *_ in attacks), default=float("nan"))
     healthz_max = max((slowest for _, slowest, *_ in attacks), default=float("nan"))

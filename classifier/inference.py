@@ -86,18 +86,63 @@ def serving_prepare(path) -> float:
     ).load_seconds
 
 
+class ModelUnavailable(ArtifactError):
+    """The active version's artifact cannot be loaded here (missing, checksum mismatch, unreadable):
+    each job fails with `model_unavailable` and this reason, and /healthz says degraded."""
+
+    code = "model_unavailable"
+
+
+# Issue 23: a broken model force-activated from the admin left every upload in `processing` ~4 min
+# while /healthz said "ok". A version that failed to load is not tried again (hashing, reading
+# hundreds of MB) for BROKEN_RETRY_S; meanwhile jobs fail at once, and the cache says why.
+BROKEN_RETRY_S = 60.0
+MODEL_UNAVAILABLE_KEY = "classifier:model-unavailable"  # /healthz reads it
+_broken: tuple[int, float, str] | None = None  # (model version id, monotonic time, reason)
+
+
+def _still_broken(version_pk: int) -> str | None:
+    broken = _broken
+    if broken is not None and broken[0] == version_pk and time.monotonic() - broken[1] < BROKEN_RETRY_S:
+        return broken[2]
+    return None
+
+
+def _report_unavailable(reason: str | None) -> None:
+    try:
+        if reason is None:
+            cache.delete(MODEL_UNAVAILABLE_KEY)
+        else:
+            cache.set(MODEL_UNAVAILABLE_KEY, {"reason": reason[:500], "at": time.time()}, timeout=HEARTBEAT_TTL_S * 4)
+    except Exception as exc:  # noqa: BLE001 - a cache outage must not hide the model's own error
+        log.warning("model availability not written to the cache: %s", exc)
+
+
 def active_classifier():
     """(ModelVersion, BatchingClassifier). One indexed query per call to notice a newly activated
-    version; the old batcher finishes what it holds and is closed."""
-    global _loaded
+    version; the old batcher finishes what it holds and is closed. Raises ModelUnavailable when the
+    active version cannot be loaded."""
+    global _loaded, _broken
     version = active_model_version()
     current = _loaded
     if current is not None and current[0] == version.pk:
         return version, current[1]
+    if reason := _still_broken(version.pk):
+        raise ModelUnavailable(reason)
     with _lock:
         if _loaded is None or _loaded[0] != version.pk:
-            old = _loaded
-            _loaded = (version.pk, _load(version))
+            if reason := _still_broken(version.pk):
+                raise ModelUnavailable(reason)
+            try:
+                loaded = _load(version)
+            except ArtifactError as exc:
+                reason = f"model version {version.name} cannot be loaded: {exc}"
+                _broken = (version.pk, time.monotonic(), reason)
+                log.error("%s", reason)
+                _report_unavailable(reason)
+                raise ModelUnavailable(reason) from exc
+            old, _loaded, _broken = _loaded, (version.pk, loaded), None
+            _report_unavailable(None)
             if old is not None:
                 old[1].close()
     return version, _loaded[1]
@@ -117,11 +162,11 @@ def classify_photo(data: bytes):
 
 def reset() -> None:
     """Drop the loaded classifier (tests, shutdown)."""
-    global _loaded
+    global _loaded, _broken
     with _lock:
         if _loaded is not None:
             _loaded[1].close()
-        _loaded = None
+        _loaded, _broken = None, None
 
 
 # -- worker start-up: pay the cold start before the first task ------------------------------------
@@ -146,6 +191,7 @@ def warm_up() -> None:
         log.warning("inference warm-up skipped: %s", exc)
     except ArtifactError as exc:
         log.critical("inference worker refuses to start: the active model cannot serve: %s", exc)
+        _report_unavailable(str(exc))
         raise WorkerShutdown(1) from exc
     finally:
         connection.close()  # task threads open their own connections
@@ -204,6 +250,8 @@ def heartbeat_start() -> str:
         while True:
             try:
                 _beat(key)
+                if (broken := _broken) is not None:  # still unable to serve: /healthz keeps saying so
+                    _report_unavailable(broken[2])
             except Exception as exc:  # noqa: BLE001 - a cache outage must not end the beat; the next one retries
                 log.warning("worker heartbeat not written: %s", exc)
             time.sleep(HEARTBEAT_EVERY_S)

@@ -203,6 +203,30 @@ def model_versions_compare(*, candidate: ModelVersion, active: ModelVersion, com
 
 
 # -- activation ----------------------------------------------------------------------------------
+class ArtifactInvalid(Conflict):
+    code = "artifact_invalid"
+
+
+def model_version_verify(model_version: ModelVersion) -> None:
+    """The artifact on disk is the one registered: its manifest reads, its weights file exists and
+    hashes to the SHA-256 recorded at registration (and to the manifest's). Any artifact kind: only
+    the manifest's weights file is read, never loaded. Raises ArtifactInvalid with the reason."""
+    try:
+        manifest = read_manifest(model_version.path)
+        weights = Path(model_version.path) / manifest.weights_file
+        if not weights.is_file():
+            raise ArtifactError(f"weights file {weights} is missing")
+        actual = file_sha256(weights)
+    except (ArtifactError, OSError, ValueError) as exc:
+        raise ArtifactInvalid(f"{model_version.name} cannot be activated: {exc}") from exc
+    expected = {model_version.sha256, manifest.sha256} - {""}
+    if not expected or expected != {actual}:
+        raise ArtifactInvalid(
+            f"{model_version.name} cannot be activated: checksum mismatch for {weights} "
+            f"(registered {model_version.sha256[:12] or 'none'}, file {actual[:12]}); register the artifact again"
+        )
+
+
 def model_version_activate(
     *, model_version: ModelVersion, by: str, reason: str, force: bool = False, compute: bool = True
 ) -> ModelActivation:
@@ -210,6 +234,9 @@ def model_version_activate(
     version's on the same split, or cannot be compared, unless `force`; logged either way."""
     if not reason.strip():
         raise ServiceError("say why this version is activated (reason)", fields={"reason": ["required"]})
+    # Before anything else, and never skipped by `force`: truncated weights were once force-activated
+    # from the admin, and every upload then sat in `processing` for ~4 min (issue 23).
+    model_version_verify(model_version)
     active = ModelVersion.objects.filter(is_active=True).first()
     comparison, forced = "", False
     if active is not None and active.pk == model_version.pk:
@@ -243,6 +270,7 @@ def model_version_rollback(*, by: str, reason: str) -> ModelActivation:
             f"the last logged activation ({last.version.name}) is not the active model; "
             "activate a version by name instead"
         )
+    model_version_verify(last.previous)  # the version it goes back to may have been damaged since
     return _switch(
         model_version=last.previous,
         expected_active=active,
@@ -255,7 +283,8 @@ def model_version_rollback(*, by: str, reason: str) -> ModelActivation:
 
 @transaction.atomic
 def _switch(*, model_version, expected_active, by, reason, comparison, forced) -> ModelActivation:
-    """Exactly one active version; workers notice on their next task (no restart)."""
+    """Exactly one active version; workers notice on their next task (no restart). Callers have
+    verified the artifact (model_version_verify), outside this transaction: hashing takes a while."""
     current = ModelVersion.objects.select_for_update().filter(is_active=True).first()
     if (current and current.pk) != (expected_active and expected_active.pk):
         raise Conflict("another activation happened meanwhile; look at `manage.py model_version list` and retry")

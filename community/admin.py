@@ -17,6 +17,7 @@ from accounts.roles import is_reviewer
 from community.models import Identification, Review
 from community.services import ReviewRejected, observation_review
 from observations.models import Observation
+from ranges.templatetags.rangemaps import is_web_link
 from species.selectors import taxa_by_keys, taxon_by_key_or_id
 
 
@@ -171,9 +172,20 @@ class ObservationAdmin(admin.ModelAdmin):
         verdict = getattr(obj, "verdict", None)
         if verdict is None:
             return "none yet"
+        # Only http(s) sources become links, as on the species page: a register's URL field may hold
+        # `javascript:` and the admin has no Content-Security-Policy (issue 23, Low).
         sources = (
             format_html_join(
-                ", ", '<a href="{}">{}</a>', ((s.get("url", ""), s.get("name", "")) for s in verdict.sources)
+                ", ",
+                "{}",
+                (
+                    (
+                        format_html('<a href="{}" rel="noopener">{}</a>', s.get("url"), s.get("name", ""))
+                        if is_web_link(s.get("url"))
+                        else s.get("name", ""),
+                    )
+                    for s in verdict.sources
+                ),
             )
             or "-"
         )

@@ -206,15 +206,22 @@ class DwcaExportApi(APIView):
         request=DwcaExportInputSerializer,
         responses={
             202: OpenApiResponse(DwcaExportOutputSerializer, description="accepted; follow Location, then download"),
+            200: OpenApiResponse(
+                DwcaExportOutputSerializer, description="the same export is already being written: that one"
+            ),
+            409: OpenApiResponse(description="another export of yours is being written (`export_running`)"),
         },
     )
     def post(self, request):
         data = DwcaExportInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        export = dwca_export_request(requested_by=request.user, verified_only=data.validated_data["verified_only"])
-        body = DwcaExportOutputSerializer(export, context={"request": request}).data
+        requested = dwca_export_request(requested_by=request.user, verified_only=data.validated_data["verified_only"])
+        body = DwcaExportOutputSerializer(requested.export, context={"request": request}).data
         headers = {"Location": body["url"], "Retry-After": str(EXPORT_RETRY_AFTER_SECONDS)}
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
+        # The same request while its export is being written: that export again (200), not another job.
+        return Response(
+            body, status=status.HTTP_202_ACCEPTED if requested.created else status.HTTP_200_OK, headers=headers
+        )
 
 
 class DwcaExportDetailApi(APIView):

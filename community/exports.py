@@ -3,12 +3,13 @@ the archive once a worker has written it (community.export_writer, community.tas
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from http import HTTPStatus
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
-from backend.errors import NotFound, ServiceError
+from backend.errors import Conflict, NotFound, ServiceError
 from community.models import DwcaExport
 from community.tasks import dwca_export_enqueue
 
@@ -20,12 +21,40 @@ class ExportNotReady(ServiceError):
     code = "export_not_ready"
 
 
-def dwca_export_request(*, requested_by, verified_only: bool) -> DwcaExport:
-    """Record the export and publish its job after commit."""
-    with transaction.atomic():
-        export = DwcaExport.objects.create(requested_by=requested_by, verified_only=verified_only)
-        transaction.on_commit(lambda: dwca_export_enqueue(export_id=export.pk))
-    return export
+class ExportRunning(Conflict):
+    """The caller already has an export being written, with other options (409)."""
+
+    code = "export_running"
+
+
+@dataclass(frozen=True)
+class ExportRequested:
+    export: DwcaExport
+    created: bool  # False: the same export was already being written (de-duplicated)
+
+
+def dwca_export_request(*, requested_by, verified_only: bool) -> ExportRequested:
+    """Record the export and publish its job after commit. One export per user is written at a time
+    (issue 23: four exports of 15,204 records queued in 0.5 s delayed an alert's e-mails 93 s): the
+    same request again gets the export already queued; other options get ExportRunning. A unique
+    constraint on queued rows holds this under concurrent requests."""
+    for _ in range(2):
+        running = DwcaExport.objects.filter(requested_by=requested_by, status=DwcaExport.Status.QUEUED).first()
+        if running is not None:
+            if running.verified_only == verified_only:
+                return ExportRequested(running, created=False)
+            raise ExportRunning(
+                "an export of yours is still being written; follow it, or ask again when it is done",
+                fields={"running": [str(running.uuid)]},
+            )
+        try:
+            with transaction.atomic():
+                export = DwcaExport.objects.create(requested_by=requested_by, verified_only=verified_only)
+                transaction.on_commit(lambda pk=export.pk: dwca_export_enqueue(export_id=pk))
+            return ExportRequested(export, created=True)
+        except IntegrityError:  # another request of the same user created one meanwhile: answer with it
+            continue
+    raise ExportRunning("an export of yours is still being written; ask again when it is done")
 
 
 def dwca_exports_for_user(*, user) -> QuerySet[DwcaExport]:

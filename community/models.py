@@ -80,6 +80,13 @@ class DwcaExport(models.Model):
 
     class Meta:
         ordering = ["-created", "-id"]
+        constraints = [
+            # One running export per user (issue 23: four exports of 15k records queued in 0.5 s);
+            # the database holds it under concurrent requests, community.exports answers it.
+            models.UniqueConstraint(
+                fields=["requested_by"], condition=models.Q(status="queued"), name="one_queued_dwca_export_per_user"
+            )
+        ]
 
     def __str__(self):
         return f"DwC-A export {self.uuid} ({self.status})"

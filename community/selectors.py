@@ -6,19 +6,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from accounts.roles import CURATORS_GROUP, REVIEWERS_GROUP
-from community.models import Identification
+from community.models import Identification, Review
 from observations.models import Observation, Verification
 from observations.selectors import with_relations
 from species.models import Taxon
 
 # Whose identifications count toward a community taxon (two throw-away accounts once relabelled an
 # elephant as a lionfish, and the feed and exports followed). Reviewers and curators always; anyone
-# else once their account is a week old AND three of their identifications agreed with what a
-# reviewer later confirmed. Until then their identifications are shown but carry no weight.
+# else once their account is a week old AND three of their identifications, made before the record
+# was reviewed, agreed with what a reviewer then confirmed. Until then their identifications are shown but carry no weight.
 TRACK_RECORD_MIN_ACCOUNT_AGE = timedelta(days=7)
 TRACK_RECORD_MIN_CONFIRMED_AGREEMENTS = 3
 
@@ -43,9 +43,17 @@ def identifiers_with_track_record(user_ids) -> set[int]:
     users = get_user_model().objects.filter(pk__in=user_ids)
     is_expert = Q(is_superuser=True) | Q(groups__name__in=[REVIEWERS_GROUP, CURATORS_GROUP])
     experts = set(users.filter(is_expert).values_list("pk", flat=True))
+    # Only identifications made before any review of the record count: once a record is verified
+    # its taxon is shown in the feed, and copying it proves nothing (issue 23: two 8-day-old
+    # accounts farmed their track record by copying three verified taxa).
+    reviewed_already = Review.objects.filter(
+        observation_id=OuterRef("observation_id"), created__lte=OuterRef("created")
+    )
     agreements = (
         Identification.objects.filter(user_id__in=user_ids - experts, is_current=True)
         .filter(observation__verification=Verification.CONFIRMED, taxon_id=F("observation__verified_taxon_id"))
+        .filter(created__lt=F("observation__verified_at"))
+        .exclude(Exists(reviewed_already))
         .values("user_id", "user__date_joined")
         .annotate(agreeing=Count("id"))
     )

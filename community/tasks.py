@@ -20,7 +20,7 @@ EXPORT_ATTEMPTS = 3
 @shared_task(
     bind=True,
     name="community.write_dwca_export",
-    # queue: "default" (CELERY_TASK_DEFAULT_QUEUE): the CPU worker, never the inference workers
+    # queue: "exports" (CELERY_TASK_ROUTES): its own worker, so alerts on "default" never wait behind it
     acks_late=True,  # redelivered if the worker dies; the service is idempotent
     reject_on_worker_lost=True,
     max_retries=EXPORT_ATTEMPTS - 1,  # transient errors (database, storage) only, with backoff

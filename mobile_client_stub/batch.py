@@ -77,6 +77,16 @@ class PreparedImage:
     place: Place
 
 
+def _file_sha256(image: Path) -> str | None:
+    """The SHA-256 of the file's bytes (the Idempotency-Key's), None when it cannot be read now
+    (then the send says why)."""
+    try:
+        with image.open("rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
 class BatchRun:
     """One run over the images; `tally` counts what this run did (sent, finished, not_sent...)."""
 
@@ -117,6 +127,12 @@ class BatchRun:
         """Skip a finished image, hand an accepted one to the collector, send the rest.
         False when the run is stopping."""
         record = self.journal.get(str(image.resolve()))
+        if record is not None and record.sha256 and record.state in (*FINISHED, ACCEPTED):
+            # A record is of a path AND its content: the next card copied over the same names
+            # (RCNX0001.JPG) into the same --out is a new image, sent, and its row replaced
+            # (issue 23: 0 sent, the old results shown).
+            if _file_sha256(image) not in (None, record.sha256):
+                record = None
         if record is not None and record.state in FINISHED:
             self._count("already_finished")
             return True

@@ -3,7 +3,8 @@
 Each upload is recorded before it is sent (`sending`) and after the server accepted it
 (`accepted`, with the observation id), and the image again when its result is final (`done`) or
 the server refused it for good (`rejected`). A re-run reads the journal: finished images are
-skipped, accepted ones are only waited for, and the rest are sent again with the same
+skipped (a row is of a path and its content's SHA-256: a different file at an old path is a new
+image, sent, and its row replaced), accepted ones are only waited for, and the rest are sent again with the same
 Idempotency-Key (from the file's SHA-256), so an upload the server took just before the client
 died still names one observation. Every write is one committed transaction (WAL mode, so a
 SIGKILL loses nothing that was committed), and results stay on disk: memory does not grow with

@@ -12,7 +12,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from classifier.inference import HEARTBEAT_TTL_S, classify_photo, worker_identity, workers_alive
+from classifier.inference import (
+    HEARTBEAT_TTL_S,
+    ModelUnavailable,
+    classify_photo,
+    worker_identity,
+    workers_alive,
+)
 from classifier.models import ModelVersion
 from ml.images import ImageError
 from observations.models import Observation, Prediction, Verdict
@@ -59,7 +65,12 @@ def observation_classify(*, observation_id: int) -> str:
 
     with observation.photo.open("rb") as fh:
         data = fh.read()
-    version, result = classify_photo(data)
+    try:
+        version, result = classify_photo(data)
+    except ModelUnavailable as exc:
+        # Not retried: a broken artifact stays broken; the job says why at once (issue 23).
+        observation_fail(observation_id=observation.pk, code=exc.code, detail=str(exc))
+        return Observation.Status.FAILED
     if not result.ok:
         observation_fail(observation_id=observation.pk, code=result.error_code, detail=result.error_detail)
         return Observation.Status.FAILED

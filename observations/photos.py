@@ -12,7 +12,7 @@ from django.core.files.storage import default_storage
 
 from backend.errors import NotFound, ServiceError
 from ml.images import ImageError, served_jpeg
-from observations.models import Observation
+from observations.models import Geoprivacy, Observation, Verification
 
 DERIVATIVE_MAX_SIDE = 2048
 _SALT = "observations.photo-link"
@@ -97,4 +97,8 @@ def photo_link_observation(*, observation_id, sig: str) -> Observation:
     observation = Observation.objects.filter(uuid=observation_id).first()
     if observation is None or not photo_link_valid(observation=observation, sig=sig):
         raise NotFound("no such photo, or the link expired")
+    # The record's state when the link is used, not when it was signed (issue 23, Low): a link in an
+    # old alert stops working once the observer makes the record private or a reviewer rejects it.
+    if observation.geoprivacy == Geoprivacy.PRIVATE or observation.verification == Verification.REJECTED:
+        raise NotFound("this photo is no longer shared by link")
     return observation

@@ -96,8 +96,10 @@ def give_track_record(user, taxon, model_version) -> None:
     owner = UserFactory(username="track-record-owner")
     for _ in range(3):
         record = classified(owner, 1, 1, [(taxon.scientific_name, 0.9)], model_version)
-        Observation.objects.filter(pk=record.pk).update(verification="confirmed", verified_taxon=taxon)
-        Identification.objects.create(observation=record, user=user, taxon=taxon)
+        Identification.objects.create(observation=record, user=user, taxon=taxon)  # before the verification
+        Observation.objects.filter(pk=record.pk).update(
+            verification="confirmed", verified_taxon=taxon, verified_at=timezone.now()
+        )
 
 
 def api_for(user) -> APIClient:

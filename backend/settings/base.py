@@ -99,6 +99,31 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The web process and the worker share the file: wait for the other's write lock
     # instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+
+# PostgreSQL timeouts (issue 23: a 25 s table lock and 20 uploads held every gunicorn thread, and
+# /healthz took 24.6 s). A statement waits for a lock at most RANGEWATCH_DB_LOCK_TIMEOUT_MS and runs
+# at most RANGEWATCH_DB_STATEMENT_TIMEOUT_MS (0 turns either off, e.g. for a long migration); the
+# API answers 503 `database_busy` with Retry-After. A connection attempt gives up after
+# RANGEWATCH_DB_CONNECT_TIMEOUT_S.
+RANGEWATCH_DB_CONNECT_TIMEOUT_S = env.int("RANGEWATCH_DB_CONNECT_TIMEOUT_S", default=5)
+RANGEWATCH_DB_STATEMENT_TIMEOUT_MS = env.int("RANGEWATCH_DB_STATEMENT_TIMEOUT_MS", default=30_000)
+RANGEWATCH_DB_LOCK_TIMEOUT_MS = env.int("RANGEWATCH_DB_LOCK_TIMEOUT_MS", default=3_000)
+
+
+def with_database_timeouts(database: dict) -> dict:
+    """`database` (a DATABASES entry) with the timeouts above when it is PostgreSQL (libpq's
+    connect_timeout and server settings sent at connection); SQLite has its own busy timeout."""
+    if "postgres" in database["ENGINE"] or "postgis" in database["ENGINE"]:
+        options = database.setdefault("OPTIONS", {})
+        options.setdefault("connect_timeout", RANGEWATCH_DB_CONNECT_TIMEOUT_S)
+        server = (
+            f"-c statement_timeout={RANGEWATCH_DB_STATEMENT_TIMEOUT_MS} -c lock_timeout={RANGEWATCH_DB_LOCK_TIMEOUT_MS}"
+        )
+        options["options"] = f"{options.get('options', '')} {server}".strip()
+    return database
+
+
+with_database_timeouts(DATABASES["default"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -176,6 +201,8 @@ RANGEWATCH_RESNET50_WEIGHTS = env.str("RANGEWATCH_RESNET50_WEIGHTS", default="")
 RANGEWATCH_SNAP_TOLERANCE_DEG = env.float("RANGEWATCH_SNAP_TOLERANCE_DEG", default=0.1)
 # A ?wait holds a server thread: at most this many per process (about half the web threads: 8 in
 # docker-compose.yml and scripts/run) and per user in a process; over either, it is answered at once.
+# The embedded web server (backend/serve.py): open connections one client address may hold.
+RANGEWATCH_CONNECTIONS_PER_ADDRESS = env.int("RANGEWATCH_CONNECTIONS_PER_ADDRESS", default=64)
 RANGEWATCH_WAIT_HOLDS_PER_PROCESS = env.int("RANGEWATCH_WAIT_HOLDS_PER_PROCESS", default=4)
 RANGEWATCH_WAIT_HOLDS_PER_USER = env.int("RANGEWATCH_WAIT_HOLDS_PER_USER", default=2)
 
@@ -323,7 +350,12 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ROUTES = {"observations.classify_observation": {"queue": "inference"}}
+CELERY_TASK_ROUTES = {
+    "observations.classify_observation": {"queue": "inference"},
+    # Exports on their own queue and worker: an alert's e-mails never wait behind an archive of 15k
+    # records (issue 23: 93 s). scripts/run and docker-compose.yml run a worker for it.
+    "community.write_dwca_export": {"queue": "exports"},
+}
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_TASK_ACKS_LATE = True

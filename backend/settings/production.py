@@ -3,12 +3,12 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from backend.settings.base import *  # noqa: F401,F403
-from backend.settings.base import STORAGES, env
+from backend.settings.base import STORAGES, env, with_database_timeouts
 
 DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")  # no default: refuse to start without it
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
-DATABASES = {"default": env.db("DATABASE_URL")}
+DATABASES = {"default": with_database_timeouts(env.db("DATABASE_URL"))}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # a connection PostgreSQL dropped is replaced, not used
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")

@@ -73,6 +73,23 @@ def test_medium6_internal_or_plain_http_webhook_urls_refused_at_validation(geo, 
     assert reason in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    "address",
+    ["::127.0.0.1", "64:ff9b::7f00:1", "64:ff9b:1::a00:1", "2002:7f00:1::", "2002:a9fe:a9fe::1", "::a00:1"],
+)
+def test_low_webhook_ipv6_forms_wrapping_an_internal_ipv4_are_refused(geo, address):
+    """Issue 23, Low: IPv4-compatible, NAT64 and 6to4 forms of 127.0.0.1, 10.0.0.1 and
+    169.254.169.254 were accepted as global addresses."""
+    with pytest.raises(ValidationError) as refused:
+        _hook(geo, f"https://[{address}]/hook").full_clean()
+    assert "non-public" in str(refused.value)
+
+
+def test_low_webhook_ipv6_forms_wrapping_a_public_ipv4_stay_accepted(geo):
+    for address in ("64:ff9b::5db8:d70e", "2002:5db8:d70e::1", "2606:4700:4700::1111"):
+        assert webhook_target(f"https://[{address}]/hook").address == address
+
+
 def test_medium6_public_https_webhook_url_is_accepted(geo):
     _hook(geo, f"https://{PUBLIC}/hook").full_clean()
     target = webhook_target(f"https://{PUBLIC}:8443/hook?x=1")

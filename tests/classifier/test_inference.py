@@ -92,3 +92,61 @@ def test_r27_worker_refuses_to_start_on_a_broken_artifact(tmp_path, settings, ba
     with pytest.raises(WorkerShutdown):
         inference.warm_up()
     assert "refuses to start" in caplog.text and "checksum mismatch" in caplog.text
+
+
+def test_medium_broken_model_worker_fails_jobs_typed_and_healthz_says_degraded(tmp_path):
+    """Issue 23: an active model whose weights were truncated left each upload in `processing` for
+    ~4 min while /healthz said "ok". The worker fails the job at once with `model_unavailable`, does
+    not re-read the artifact for every job, and /healthz says degraded."""
+    import time
+
+    from django.core.cache import cache
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    from observations.classification import observation_classify
+    from observations.models import Observation
+    from observations.services import observation_create
+    from tests.factories import UserFactory
+
+    cache.delete(inference.MODEL_UNAVAILABLE_KEY)
+    path = tiny_model_artifact(tmp_path / "v1")
+    register(path, "v1")  # as a version whose file was damaged after it was activated
+    weights = path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    owner = UserFactory(username="dana")
+    jobs = [
+        observation_create(
+            owner=owner,
+            photo=SimpleUploadedFile("p.jpg", jpeg_bytes(color=(n, 90, 30)), content_type="image/jpeg"),
+            latitude=5,
+            longitude=5,
+        ).observation
+        for n in range(2)
+    ]
+    started = time.monotonic()
+    loads = []
+    real_load = inference._load
+    inference._load = lambda version: loads.append(version.pk) or real_load(version)
+    try:
+        assert [observation_classify(observation_id=job.pk) for job in jobs] == ["failed", "failed"]
+    finally:
+        inference._load = real_load
+    assert time.monotonic() - started < 5
+    assert len(loads) == 1  # the second job did not read the broken artifact again
+    for job in Observation.objects.filter(pk__in=[j.pk for j in jobs]):
+        assert job.status == "failed" and job.failure_code == "model_unavailable"
+        assert "checksum mismatch" in job.failure_detail or "cannot read" in job.failure_detail
+
+    health = Client().get("/healthz")
+    assert health.status_code == 200, health.content
+    body = health.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["inference_worker"]["status"] == "model unavailable"
+    assert "v1" in body["checks"]["inference_worker"]["model"]
+
+    # The artifact repaired (a good model activated): the next load clears the warning.
+    inference.reset()
+    register(tiny_model_artifact(tmp_path / "v2"), "v2")
+    inference.active_classifier()
+    assert Client().get("/healthz").json()["status"] == "ok"

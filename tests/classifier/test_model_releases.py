@@ -13,6 +13,7 @@ from classifier.evaluation import ValidationSplit, taxon_macro_f1
 from classifier.models import ModelActivation, ModelEvaluation, ModelVersion
 from classifier.services import (
     ActivationRefused,
+    ArtifactInvalid,
     model_version_activate,
     model_version_register,
     model_version_rollback,
@@ -187,3 +188,50 @@ def test_admin_activation_asks_why_then_uses_stored_scores(client, django_user_m
         ).status_code
         == 403
     )
+
+
+def _truncate(version):
+    weights = ModelVersion.objects.get(pk=version.pk).path + "/model.safetensors"
+    with open(weights, "r+b") as fh:
+        fh.truncate(1000)
+
+
+def test_medium_broken_model_cannot_be_activated_by_any_path(
+    client, django_user_model, says_nativus, says_invasor, tmp_path
+):
+    """Issue 23: truncated weights were force-activated from the admin (no checksum check on
+    activation). The artifact is verified on every path: admin, command, --force, rollback."""
+    _truncate(says_invasor)
+    with pytest.raises(ArtifactInvalid, match="checksum mismatch"):
+        model_version_activate(model_version=says_invasor, by="t", reason="try", force=True)
+    with pytest.raises(CommandError, match="checksum mismatch"):
+        call_command("model_version", "activate", "says-invasor", "--reason", "try", "--force")
+
+    admin_user = django_user_model.objects.create_superuser("curator", "c@example.org", "pw-curator-1")
+    client.force_login(admin_user)
+    url = reverse("admin:classifier_modelversion_changelist")
+    selected = {"action": "activate", "_selected_action": [says_invasor.pk], "apply": "1"}
+    answer = client.post(url, {**selected, "reason": "trial", "force": "on"}, follow=True)
+    assert b"checksum mismatch" in answer.content
+    assert ModelVersion.objects.get(is_active=True) == says_nativus
+
+    # A manifest rewritten to match the damaged file does not help: the registered hash decides.
+    import json
+
+    manifest_path = tmp_path / "invasor" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    from ml.artifacts import file_sha256
+
+    manifest["sha256"] = file_sha256(tmp_path / "invasor" / "model.safetensors")
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactInvalid, match="checksum mismatch"):
+        model_version_activate(model_version=says_invasor, by="t", reason="try", force=True)
+
+    # Rollback to a version damaged since it served is refused too.
+    good = model_version_register(path=tiny_model_artifact(tmp_path / "good", name="good"))
+    model_version_activate(model_version=good, by="t", reason="next", force=True)
+    _truncate(says_nativus)
+    with pytest.raises(ArtifactInvalid):
+        model_version_rollback(by="t", reason="back")
+    assert ModelVersion.objects.get(is_active=True) == good
+    assert not ModelActivation.objects.filter(version=says_invasor).exists()

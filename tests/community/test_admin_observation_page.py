@@ -60,3 +60,18 @@ def test_nobody_can_change_an_observation_in_the_admin(users, geo, model_version
     observation.refresh_from_db()
     assert observation.status == Observation.Status.DONE
     assert admin_client.get("/admin/observations/observation/add/").status_code == 403
+
+
+def test_low_admin_renders_a_javascript_verdict_source_as_text_not_a_link(users, geo, model_version, reviewer_client):
+    """Issue 23, Low: a verdict source whose URL is `javascript:` was an <a href> in the admin."""
+    observation = classified(users["alice"], 7, 2, [("Testus invasor", 0.91)], model_version)
+    observation.verdict.sources = [
+        {"name": "Evil register", "url": "javascript:alert(document.cookie)"},
+        {"name": "Shouting register", "url": "JaVaScRiPt:alert(1)"},
+        {"name": "Good register", "url": "https://example.org/register"},
+    ]
+    observation.verdict.save()
+    html = reviewer_client.get(f"/admin/observations/observation/{observation.pk}/change/").content.decode()
+    assert "Evil register" in html and "Shouting register" in html
+    assert "javascript:" not in html.lower()
+    assert '<a href="https://example.org/register" rel="noopener">Good register</a>' in html

@@ -125,6 +125,43 @@ def test_medium9_track_record_rule(users, taxa, model_version):
 
 
 @pytest.mark.django_db
+def test_medium_track_record_farmed_by_copying_verified_taxa_counts_nothing(users, geo, model_version, taxa):
+    """Issue 23: two 8-day-old accounts copied the verified taxon shown in the feed onto 3 confirmed
+    records, then set the community taxon elsewhere. Only identifications made before the record
+    was reviewed count."""
+    owner = UserFactory(username="honest-owner")
+    confirmed = []
+    for _ in range(3):
+        record = classified(owner, 1, 1, [("Otherus alius", 0.9)], model_version)
+        observation_review(observation=record, reviewer=users["rita"], decision="confirm", taxon=taxa["other"])
+        confirmed.append(record)
+    farmers = [UserFactory(username=name) for name in ("farmer1", "farmer2")]
+    for farmer in farmers:
+        type(farmer).objects.filter(pk=farmer.pk).update(date_joined=timezone.now() - timedelta(days=8))
+        for record in confirmed:  # the verified taxon, copied from the feed
+            assert (
+                api_for(farmer)
+                .post(_identifications_url(record), {"taxon": "Otherus alius"}, format="json")
+                .status_code
+                == 201
+            )
+    assert identifiers_with_track_record({f.pk for f in farmers}) == set()
+    target = classified(users["alice"], 7, 2, [("Testus nativus", 0.9)], model_version)
+    for farmer in farmers:
+        api_for(farmer).post(_identifications_url(target), {"taxon": "Testus rarus"}, format="json")
+    target.refresh_from_db()
+    assert target.community_taxon is None
+    # An identification made before the review, agreeing with it, still counts.
+    early = UserFactory(username="early-bird")
+    type(early).objects.filter(pk=early.pk).update(date_joined=timezone.now() - timedelta(days=8))
+    for _ in range(3):
+        record = classified(owner, 1, 1, [("Otherus alius", 0.9)], model_version)
+        api_for(early).post(_identifications_url(record), {"taxon": "Otherus alius"}, format="json")
+        observation_review(observation=record, reviewer=users["rita"], decision="confirm", taxon=taxa["other"])
+    assert identifiers_with_track_record({early.pk}) == {early.pk}
+
+
+@pytest.mark.django_db
 def test_medium9_confirm_without_a_taxon_is_refused(users, geo, model_version):
     observation = classified(users["alice"], 7, 2, [("Testus invasor", 0.6)], model_version)
     answer = api_for(users["rita"]).post(
@@ -178,3 +215,25 @@ def test_medium9_community_taxa_set_by_throwaway_accounts_before_the_rule_are_un
     assert Observation.objects.get(pk=observation.pk).community_taxon == taxa["other"]
     call_command("recompute_community_taxa", "--apply", stdout=StringIO())
     assert Observation.objects.get(pk=observation.pk).community_taxon is None
+
+
+@pytest.mark.django_db
+def test_low_reviewer_confirming_their_second_accounts_upload_is_a_documented_residual(
+    users, geo, model_version, taxa, eager_celery, django_capture_on_commit_callbacks
+):
+    """Issue 23, Low: a reviewer can confirm an upload of their own second account into an alert.
+    Decided: a documented residual (docs/reliability.md), not two reviewers per alert: nothing on
+    the server ties two accounts to one person, and a second reviewer would delay every real
+    alert. What holds: the confirmation names its reviewer on the record and in the review log."""
+    second_account = UserFactory(username="rita-at-home")
+    upload = classified(second_account, 7, 2, [("Testus invasor", 0.6)], model_version)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = api_for(users["rita"]).post(
+            f"/api/v1/observations/{upload.uuid}/review/",
+            {"decision": "confirm", "taxon": "Testus invasor"},
+            format="json",
+        )
+    assert answer.status_code == 200  # the residual: allowed, as any other account's upload
+    upload.refresh_from_db()
+    assert upload.verification == "confirmed" and upload.verified_by == users["rita"]
+    assert list(Review.objects.filter(observation=upload).values_list("reviewer__username", flat=True)) == ["rita"]

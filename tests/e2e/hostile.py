@@ -17,6 +17,7 @@ import requests
 from tests.e2e.stack import REPO, free_port, reachable
 
 NGINX_TEMPLATE = REPO / "deploy" / "nginx" / "rangewatch.conf.template"
+NGINX_MAIN = REPO / "deploy" / "nginx" / "nginx.conf"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 
 
@@ -96,6 +97,18 @@ def render_nginx_site(values: dict[str, str]) -> str:
     return re.sub(r"\$\{(RANGEWATCH_[A-Z_]+)\}", lambda m: values[m.group(1)], text)
 
 
+def render_nginx_main(workdir: Path, temp_paths: str) -> str:
+    """deploy/nginx/nginx.conf as this machine runs it: in the foreground, as the current user,
+    with its files under `workdir` and the site rendered into workdir/site.conf."""
+    text = NGINX_MAIN.read_text()
+    text = re.sub(r"^user .*;\n", "", text, flags=re.M)
+    text = text.replace("pid /var/run/nginx.pid;", f"daemon off;\npid {workdir / 'nginx.pid'};")
+    text = text.replace("/var/log/nginx/error.log", str(workdir / "error.log"))
+    text = text.replace("access_log /var/log/nginx/access.log;", "access_log off;\n" + temp_paths)
+    text = text.replace("include /etc/nginx/mime.types;", "")
+    return text.replace("include /etc/nginx/conf.d/*.conf;", f"include {workdir / 'site.conf'};")
+
+
 @contextmanager
 def nginx_front(upstream: str, workdir: Path):
     """nginx on two free ports (http, https with a self-signed certificate) in front of `upstream`
@@ -138,10 +151,7 @@ def nginx_front(upstream: str, workdir: Path):
     temp = "".join(
         f"{kind}_temp_path {workdir / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
-    (workdir / "nginx.conf").write_text(
-        f"daemon off;\nworker_processes auto;\npid {workdir / 'nginx.pid'};\nerror_log {workdir / 'error.log'} warn;\n"
-        f"events {{ worker_connections 1024; }}\nhttp {{\naccess_log off;\n{temp}include {workdir / 'site.conf'};\n}}\n"
-    )
+    (workdir / "nginx.conf").write_text(render_nginx_main(workdir, temp))
     proc = subprocess.Popen(
         [NGINX, "-c", str(workdir / "nginx.conf"), "-p", str(workdir)],
         stderr=subprocess.STDOUT,

@@ -110,7 +110,7 @@ class Stack:
                 "backend",
                 "worker",
                 "-Q",
-                "inference,inference-batch,default",
+                "inference,inference-batch,default,exports",
                 *self.worker_args,
                 "--loglevel",
                 "INFO",

@@ -5,6 +5,7 @@ gunicorn. Each check times /healthz while the attack runs."""
 
 import io
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -105,6 +106,21 @@ def test_slow_headers_embedded_server_keeps_answering(embedded):
     assert max(seconds for seconds, _ in timings) < 1.0, timings
 
 
+def test_medium_600_slow_header_sockets_from_one_address_leave_the_embedded_server_answering(embedded):
+    """Issue 23: 600 slow-header sockets exhausted waitress's 512 connections (/healthz 0 of 4). One
+    address holds at most RANGEWATCH_CONNECTIONS_PER_ADDRESS (64) connections; the attack comes
+    from 127.0.0.2, the probes from 127.0.0.1."""
+    with SlowHeaderClients("127.0.0.1", embedded["port"], count=600, interval=2.0, source="127.0.0.2"):
+        timings = [timed_get(f"{embedded['base_url']}/healthz", timeout=10) for _ in range(4)]
+        extra = socket.create_connection(("127.0.0.1", embedded["port"]), timeout=5, source_address=("127.0.0.2", 0))
+        extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        refused = extra.recv(200)
+        extra.close()
+    assert all(status == 200 for _, status in timings), timings
+    assert max(seconds for seconds, _ in timings) < 1.0, timings
+    assert refused.startswith(b"HTTP/1.1 503") and b"too many connections from this address" in refused
+
+
 def test_parallel_waits_one_user_leave_healthz_fast(embedded):
     headers = {"Authorization": f"Token {embedded['token']}"}
 
@@ -148,6 +164,75 @@ def test_slow_headers_behind_nginx_proxy_keep_gunicorn_free(embedded, tmp_path):
             # Plain http only redirects to https.
             assert requests.get(f"{http_url}/healthz", allow_redirects=False, timeout=5).status_code == 301
     finally:
+        gunicorn.terminate()
+        gunicorn.wait(timeout=20)
+
+
+def _slow_body_uploads(host: str, port: int, count: int, source: str) -> list[bytes]:
+    """`count` TLS connections, opened at ~7 a second, that send an upload's headers and one byte of
+    its body, then wait: requests in progress, as limit_conn counts them. What each got back within 2 s (b"" if nothing)."""
+    import ssl
+
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    sockets = []
+    for _ in range(count):
+        sock = context.wrap_socket(socket.create_connection((host, port), timeout=5, source_address=(source, 0)))
+        sock.sendall(b"POST /api/v1/observations/ HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\nx")
+        sockets.append(sock)
+        time.sleep(0.15)  # under the request rate (limit_req, 10/s): only limit_conn refuses
+    answers = []
+    for sock in sockets:
+        sock.settimeout(2.0 if not answers else 0.2)
+        try:
+            answers.append(sock.recv(100))
+        except (TimeoutError, OSError):
+            answers.append(b"")
+    for sock in sockets:
+        sock.close()
+    return answers
+
+
+@pytest.mark.skipif(NGINX is None, reason="needs nginx (apt-get install nginx-light) to run deploy/nginx")
+def test_medium_nginx_connection_exhaustion_slow_sockets_on_port_80_leave_https_answering(embedded, tmp_path):
+    """Issue 23: 2,200 slow sockets on the plain-HTTP port made 8 of 73 HTTPS health probes fail
+    ("1024 worker_connections are not enough"). deploy/nginx/nginx.conf: 16,384 connections per
+    worker and descriptors to match; port 80 closes a socket that has not sent its headers in 5 s;
+    limit_conn: at most 32 requests in progress per address on 443 (429 past it)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 3000:
+        pytest.skip(f"needs 3000 descriptors for the attack (hard limit {hard})")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 3000), hard))
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    gunicorn = subprocess.Popen(
+        [str(BIN / "gunicorn"), "backend.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "8"],
+        cwd=REPO,
+        env=embedded["env"],
+        stdout=open(log, "w"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", log)
+        with nginx_front(f"127.0.0.1:{port}", tmp_path / "nginx") as (https_url, http_url):
+            http_port, https_port = int(http_url.rsplit(":", 1)[1]), int(https_url.rsplit(":", 1)[1])
+            with SlowHeaderClients("127.0.0.1", http_port, count=2200, interval=2.0, source="127.0.0.2") as attack:
+                timings = []
+                for _ in range(20):
+                    timings.append(timed_get(f"{https_url}/healthz", timeout=10, verify=False))
+                    time.sleep(0.25)
+                assert attack.reconnected > 0  # nginx closed sockets that never finished their headers
+            assert all(status == 200 for _, status in timings), timings
+            assert max(seconds for seconds, _ in timings) < 2.0, timings
+
+            answers = _slow_body_uploads("127.0.0.1", https_port, 40, source="127.0.0.3")
+            refused = [a for a in answers if a.startswith(b"HTTP/1.1 429")]
+            assert len(refused) == 40 - 32, answers
+            assert "limiting connections by zone" in (tmp_path / "nginx" / "error.log").read_text()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         gunicorn.terminate()
         gunicorn.wait(timeout=20)
 

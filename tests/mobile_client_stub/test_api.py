@@ -98,3 +98,32 @@ def test_a_batch_stops_on_an_outage_and_keeps_the_image_to_resend(scripted_serve
     record = journal.get(str(first.resolve()))
     assert (record.state, record.error_code) == ("sending", "unavailable")  # it may have arrived: resent next run
     assert journal.get(str(second.resolve())) is None and len(scripted_server["seen"]) == 2
+
+
+def test_medium_batch_client_sends_new_images_copied_over_old_paths(scripted_server, tmp_path):
+    """Issue 23: the next card copied over the same names (RCNX0001.JPG) into the same --out sent 0
+    images and showed the old results. The journal knows a file by its path and its content."""
+    card = tmp_path / "card"
+    first_card = make_card(card, 2, seed=1)
+    scripted_server["script"] = [(202, {}, {**DONE, "id": f"0b5c1c1e-0000-4000-8000-00000000001{n}"}) for n in range(2)]
+    journal, run = _batch(scripted_server["url"], tmp_path)
+    run.run(first_card)
+    old = {p.name: journal.get(str(p.resolve())) for p in first_card}
+    assert {r.state for r in old.values()} == {"done"} and run.tally["sent"] == 2
+
+    # The same files again: nothing is sent.
+    again = BatchRun(journal, lambda: client_for(scripted_server["url"]), run.options)
+    again.run(first_card)
+    assert again.tally["already_finished"] == 2 and len(scripted_server["seen"]) == 2
+
+    second_card = make_card(card, 2, seed=2)  # the next card, the same names
+    scripted_server["script"] = [(202, {}, {**DONE, "id": f"0b5c1c1e-0000-4000-8000-00000000002{n}"}) for n in range(2)]
+    rerun = BatchRun(journal, lambda: client_for(scripted_server["url"]), run.options)
+    rerun.run(second_card)
+    assert rerun.tally["sent"] == 2 and len(scripted_server["seen"]) == 4
+    new_keys = {s["headers"]["Idempotency-Key"] for s in scripted_server["seen"][2:]}
+    assert new_keys.isdisjoint({r.idempotency_key for r in old.values()})
+    for path in second_card:
+        record = journal.get(str(path.resolve()))
+        assert record.state == "done" and record.observation_id.endswith(("20", "21"))
+        assert record.idempotency_key in new_keys

@@ -43,3 +43,27 @@ def test_r06_served_photo_has_no_exif_and_signed_link_works(users, geo, model_ve
     signed = APIClient().get(link[link.index("/api/") :])
     assert signed.status_code == 200 and signed.content == served
     assert APIClient().get(f"/api/v1/observations/{observation.uuid}/photo/?sig=forged").status_code == 404
+
+
+def test_low_signed_photo_link_stops_working_when_the_record_turns_private_or_is_rejected(users, geo, model_version):
+    """Issue 23, Low: a signed link (from an alert) still served the photo after the observer made
+    the record private or a reviewer rejected it. The record's state is checked when the link is used."""
+    from observations.models import Observation
+
+    observation = classified(users["alice"], 7, 2, [("Testus nativus", 0.9)], model_version)
+    data = jpeg_bytes(size=(80, 60))
+    observation.photo.save("upload", ContentFile(data), save=True)
+    photo_derivative_build(observation=observation, data=data)
+    link = photo_link(observation=observation)
+    path = link[link.index("/api/") :]
+    assert APIClient().get(path).status_code == 200
+
+    Observation.objects.filter(pk=observation.pk).update(geoprivacy="private")
+    assert APIClient().get(path).status_code == 404
+    assert api_for(users["alice"]).get(f"/api/v1/observations/{observation.uuid}/photo/").status_code == 200  # owner
+
+    Observation.objects.filter(pk=observation.pk).update(geoprivacy="obscured")
+    assert APIClient().get(path).status_code == 200
+    Observation.objects.filter(pk=observation.pk).update(verification="rejected")
+    answer = APIClient().get(path)
+    assert answer.status_code == 404 and "no longer shared" in answer.json()["error"]["detail"]
