@@ -42,9 +42,17 @@ class Taxon(models.Model):
     gbif_key = models.PositiveBigIntegerField(null=True, blank=True)
     speciesnet_label = models.CharField(max_length=200, blank=True)
     sensitivity = models.CharField(max_length=10, choices=Sensitivity.choices, default=Sensitivity.NONE)
+    # The branch of the tree: one name can be an animal and a plant (Proboscidea, the elephant order
+    # and the unicorn-plant genus), so a name is unique only with its rank and kingdom, and every
+    # lookup says which kingdom it expects. Copied from the lineage ("" when the lineage has none).
+    kingdom = models.CharField(max_length=100, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["scientific_name", "rank"], name="unique_taxon_name_rank")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scientific_name", "rank", "kingdom"], name="unique_taxon_name_rank_kingdom"
+            )
+        ]
         indexes = [models.Index(fields=["scientific_name"])]
         verbose_name_plural = "taxa"
 

@@ -105,9 +105,11 @@ function deskCandidates(predictions) {
     const row = el("li");
     row.append(el("span", p.taxon ? taxonName(p.taxon) : "no animal"));
     row.append(el("span", `${Math.round(p.score * 100)}%`, { class: "score" }));
-    if (p.expected_here !== null && p.expected_here !== undefined) {
-      const here = p.expected_here ? "expected here" : "not expected here";
-      row.append(el("span", here, { class: p.expected_here ? "here yes" : "here no" }));
+    if (p.taxon) {
+      // Three values: null is "no range data here" (we don't know), never "not expected".
+      const known = p.expected_here === true || p.expected_here === false;
+      const here = !known ? "no range data here" : p.expected_here ? "expected here" : "not expected here";
+      row.append(el("span", here, { class: !known ? "here unknown" : p.expected_here ? "here yes" : "here no" }));
     }
     list.append(row);
   }
