@@ -59,6 +59,17 @@ class Taxon(models.Model):
     def __str__(self):
         return f"{self.scientific_name} ({self.common_name})" if self.common_name else self.scientific_name
 
+    def save(self, *args, **kwargs):
+        # A taxon made by hand (admin, shell) takes its kingdom from where it hangs in the tree.
+        if not self.kingdom:
+            if self.rank == Rank.KINGDOM:
+                self.kingdom = self.scientific_name
+            elif self.parent is not None:
+                self.kingdom = self.parent.kingdom or (
+                    self.parent.scientific_name if self.parent.rank == Rank.KINGDOM else ""
+                )
+        super().save(*args, **kwargs)
+
 
 class TaxonSynonym(models.Model):
     """Another scientific name for a taxon (e.g. Herpestes javanicus for Urva auropunctata)."""

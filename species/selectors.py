@@ -278,8 +278,9 @@ def _taxon_tree_build(version: int) -> TaxonTree:
         kingdoms_by_name.setdefault(name, set()).add(kingdom)
     keys: dict[int, str] = {}
     for pk, name, _, _, kingdom in rows:
+        # A taxon of no recorded kingdom keeps the plain name too (made before kingdoms were kept).
         shared = len(kingdoms_by_name[name]) > 1
-        keys[pk] = f"{name} ({kingdom or 'kingdom unknown'})" if shared and kingdom != ANIMALS else name
+        keys[pk] = f"{name} ({kingdom})" if shared and kingdom not in (ANIMALS, "") else name
     parents, ranks, preferred = {}, {}, {}
     for pk, _, parent_id, rank, _ in rows:
         key = keys[pk]
