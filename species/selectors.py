@@ -181,6 +181,18 @@ class TaxonNames:
         return pk if pk is not None and _in_kingdom(self._kingdom_of.get(pk, ""), kingdom) else None
 
     def resolve(self, name: str, kingdom: str | None = None) -> tuple[int | None, str]:
+        pk, how = self._resolve(name, kingdom)
+        if pk is None and kingdom and " " in name.strip():
+            # A binomial is almost never a cross-kingdom homonym, but registers do disagree on
+            # kingdoms (Amathia verticillata, a bryozoan, filed under Plantae; "Virus" / "Viruses"):
+            # a species name held in one other kingdom is that taxon. Genus and family names stay
+            # strict: Proboscidea and Actaea are animals and plants both.
+            pk, how = self._resolve(name, None)
+            if pk is not None:
+                how = f"{how} (filed in another kingdom)"
+        return pk, how
+
+    def _resolve(self, name: str, kingdom: str | None) -> tuple[int | None, str]:
         candidates = name_candidates(name)
         if not candidates:
             return None, "unmatched"

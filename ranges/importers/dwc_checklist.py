@@ -345,7 +345,7 @@ def _taxa(entries: list[Entry], report: ImportReport) -> list[tuple[int, str]]:
             pk, how = names.resolve(name, kingdom or None)
             # A subspecies the taxonomy lacks is created under its species, not merged into it: the
             # register says the Sardinian fox (Vulpes vulpes ichnusae) is alien in France, not the red fox.
-            resolved[(name, kingdom)] = (None, how) if how == INFRASPECIFIC_FALLBACK else (pk, how)
+            resolved[(name, kingdom)] = (None, how) if how.startswith(INFRASPECIFIC_FALLBACK) else (pk, how)
         return resolved[(name, kingdom)]
 
     def kingdom_of(entry: Entry) -> str:
