@@ -157,8 +157,8 @@ def evaluate(cases, scores, index, taxa, thresholds, use_prior: bool) -> dict[st
                 found.decision.key, case.truth, taxa
             )
             n["committed_right"] += right
-            if taxa.is_domestic(found.decision.key):
-                domestic_commits.append((found.decision.score, bool(right)))
+            if taxa.is_domestic(found.decision.key):  # the photo's own score for it
+                domestic_commits.append((subtree_total(taxon_scores, found.decision.key, taxa.parents), bool(right)))
         truth_here = verdict(case.truth, case.lon, case.lat, index, taxa)
         if case.kind == "out_of_range":
             flagged = found.alert_level in (ALERT_LEVEL, REVIEW_LEVEL)
@@ -299,9 +299,10 @@ def main() -> None:
         )
     prior, plain = results["prior"], results["plain"]
     # Issue 21: does committing to a domestic form (a dog on a camera-trap frame) need a higher score?
-    commits = prior["domestic_commits"]
+    commits = evaluate(cases, scores, index, taxa, replace(thresholds, domestic=0.0), True)["domestic_commits"]
     print(
-        f"\ncommitted answers naming a domestic form (prior on): {sum(r for _, r in commits)} right of {len(commits)}"
+        "\ncommitted answers naming a domestic form (prior on, no domestic threshold): "
+        f"{sum(r for _, r in commits)} right of {len(commits)}; RANGEWATCH_DOMESTIC_MIN_SCORE {t.domestic}"
     )
     for cut in (0.5, 0.6, 0.7, 0.8, 0.9):
         kept = [r for s, r in commits if s >= cut]

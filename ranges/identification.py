@@ -24,6 +24,9 @@ class IdentificationThresholds:
     alert: float  # the classifier's own score for a taxon needed to raise an alert about it
     review: float  # the classifier's own score for which a possible alert taxon asks for verification
     prior_floor: float  # the prior weight of a taxon whose known native range excludes the point
+    # The classifier's own score a domestic form needs to be named; below it the answer is "not
+    # sure" (0: no more than `confidence`).
+    domestic: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,12 @@ def identify(
         reweight_by_prior(taxon_scores, location_prior(verdicts, thresholds.prior_floor)) if use_prior else taxon_scores
     )
     decision = decide(scores, taxa.parents, taxa.ranks, thresholds.confidence)
+    if (
+        decision.outcome == "identified"
+        and taxa.is_domestic(decision.key)
+        and subtree_total(animal, decision.key, taxa.parents) < thresholds.domestic
+    ):  # the photo's own evidence: the prior's renormalisation must not lift a "dog" over the bar
+        decision = Decision("uncertain", decision.key, decision.score, decision.rank)
     candidates = tuple(
         sorted(
             (Candidate(k, animal[k], scores[k], expected_here(verdicts[k].status), verdicts[k].status) for k in keys),

@@ -105,6 +105,7 @@ def identification_thresholds() -> IdentificationThresholds:
         alert=settings.RANGEWATCH_ALERT_MIN_SCORE,
         review=settings.RANGEWATCH_REVIEW_MIN_SCORE,
         prior_floor=settings.RANGEWATCH_PRIOR_FLOOR,
+        domestic=settings.RANGEWATCH_DOMESTIC_MIN_SCORE,
     )
 
 
