@@ -168,17 +168,26 @@ function deskActions(observation, item) {
     if (!search.hidden) search.querySelector("input").focus();
   });
   reject.addEventListener("click", () => deskDecide(observation, item, status, "reject", null));
-  box.append(confirm, correct, reject, search, status);
+  box.append(confirm, correct, reject);
+  // A domestic animal is never an alert by itself; the reviewer may judge this one feral or
+  // free-roaming, and where a register lists it here the contacts are told.
+  if (observation.verdict && observation.verdict.status === "domestic" && proposed) {
+    const feral = el("button", "Confirm: feral / free-roaming", { type: "button", class: "secondary feral" });
+    feral.addEventListener("click", () => deskDecide(observation, item, status, "confirm", proposed, true));
+    box.append(feral);
+  }
+  box.append(search, status);
   return box;
 }
 
-async function deskDecide(observation, item, status, decision, taxon) {
+async function deskDecide(observation, item, status, decision, taxon, freeRoaming = false) {
   const buttons = item.querySelectorAll("button");
   buttons.forEach((b) => { b.disabled = true; });
   status.className = "review-status";
   status.textContent = decision === "confirm" ? "Confirming…" : "Rejecting…";
   const body = { decision };
   if (taxon) body.taxon = String(taxon.id); // always named: the server never guesses what a reviewer meant
+  if (freeRoaming) body.free_roaming = true;
   try {
     const reviewed = await api(`${API}/observations/${observation.id}/review/`, {
       method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" }, attempts: 1,
