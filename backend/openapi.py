@@ -52,6 +52,7 @@ REAL_EXAMPLES = {
     "longitude": 34.83,
     "lon": 34.83,
     "taxon": "Loxodonta africana",
+    "kingdom": "Animalia",
     "q": "elephant",
 }
 

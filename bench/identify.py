@@ -144,6 +144,7 @@ def evaluate(cases, scores, index, taxa, thresholds, use_prior: bool) -> dict[st
         "invader_seen": 0,
         "invader_seen_flagged": 0,
     }
+    domestic_commits = []  # (score, right) of each answer that names a domestic form (dog, cat, cattle, ...)
     for case in cases:
         taxon_scores = scores[case.path]
         found = identify(taxon_scores, case.lon, case.lat, index, taxa, thresholds, use_prior=use_prior)
@@ -152,9 +153,12 @@ def evaluate(cases, scores, index, taxa, thresholds, use_prior: bool) -> dict[st
         n["top1_genus"] += _same_genus(best, case.truth, taxa)
         if found.decision.outcome == "identified":
             n["committed"] += 1
-            n["committed_right"] += found.decision.key in _lineage(case.truth, taxa) or _same_genus(
+            right = found.decision.key in _lineage(case.truth, taxa) or _same_genus(
                 found.decision.key, case.truth, taxa
             )
+            n["committed_right"] += right
+            if taxa.is_domestic(found.decision.key):  # the photo's own score for it
+                domestic_commits.append((subtree_total(taxon_scores, found.decision.key, taxa.parents), bool(right)))
         truth_here = verdict(case.truth, case.lon, case.lat, index, taxa)
         if case.kind == "out_of_range":
             flagged = found.alert_level in (ALERT_LEVEL, REVIEW_LEVEL)
@@ -180,6 +184,7 @@ def evaluate(cases, scores, index, taxa, thresholds, use_prior: bool) -> dict[st
         "missed_invader_rate_all": 1 - n["invader_flagged"] / max(n["invader"], 1),
         "invaders_seen": n["invader_seen"],
         "invaders": n["invader"],
+        "domestic_commits": domestic_commits,
     }
 
 
@@ -293,6 +298,15 @@ def main() -> None:
             f"/ {m['missed_invader_rate_all']:.3f} ({m['invaders']}) |"
         )
     prior, plain = results["prior"], results["plain"]
+    # Issue 21: does committing to a domestic form (a dog on a camera-trap frame) need a higher score?
+    commits = evaluate(cases, scores, index, taxa, replace(thresholds, domestic=0.0), True)["domestic_commits"]
+    print(
+        "\ncommitted answers naming a domestic form (prior on, no domestic threshold): "
+        f"{sum(r for _, r in commits)} right of {len(commits)}; RANGEWATCH_DOMESTIC_MIN_SCORE {t.domestic}"
+    )
+    for cut in (0.5, 0.6, 0.7, 0.8, 0.9):
+        kept = [r for s, r in commits if s >= cut]
+        print(f"  with a domestic commit score of {cut:.1f}: {sum(kept)} right of {len(kept)}")
     print(
         f"top1_genus_prior={prior['top1_genus']:.3f} top1_genus_plain={plain['top1_genus']:.3f} "
         f"false_alert_rate={prior['false_alert_rate']:.3f} missed_invader_rate={prior['missed_invader_rate']:.3f}"

@@ -141,6 +141,7 @@ class ReviewApi(APIView):
             decision=data.validated_data["decision"],
             taxon=taxon,
             note=data.validated_data["note"],
+            free_roaming=data.validated_data["free_roaming"],
         )
         observation = observation_for_viewer(user=request.user, observation_id=observation_id)
         return Response(ObservationDetailOutputSerializer(observation_detail(observation)).data)

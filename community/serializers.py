@@ -59,6 +59,12 @@ class ReviewInputSerializer(serializers.Serializer):
         max_length=200, required=False, help_text="taxon id or scientific name; required to confirm"
     )
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+    free_roaming = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="a domestic animal (dog, cat, goat, ...) the reviewer judges feral or free-roaming: where a "
+        "register lists it here, the confirmation alerts the local contacts; otherwise a domestic animal never does",
+    )
 
     def validate(self, attrs):
         if attrs["decision"] == Review.Decision.CONFIRM and not attrs.get("taxon"):

@@ -15,7 +15,7 @@ from community.selectors import identifiers_with_track_record
 from community.signals import observation_verified
 from observations.models import Observation, Verdict, Verification
 from ranges.models import RegionKind
-from ranges.selectors import contact_snapshot, contacts_or_fallback, regions_by_codes, verdict_at
+from ranges.selectors import contact_snapshot, contacts_or_fallback, regions_by_codes, verdict_for_taxon
 from ranges.verdict import ALERT_STATUSES
 from species.models import Taxon
 
@@ -168,12 +168,20 @@ def identification_withdraw(*, identification: Identification) -> None:
 
 
 def observation_review(
-    *, observation: Observation, reviewer, decision: str, taxon: Taxon | None = None, note: str = ""
+    *,
+    observation: Observation,
+    reviewer,
+    decision: str,
+    taxon: Taxon | None = None,
+    note: str = "",
+    free_roaming: bool = False,
 ) -> Review:
     """An expert confirms the taxon they name, or rejects. Confirming recomputes the verdict for
     that taxon, flags first records, and — for an invasive, introduced or out-of-range verdict —
     alerts the local contacts after commit. Nothing is confirmed implicitly (a community taxon
-    can be gamed by throw-away accounts), and an alert needs a reviewer other than the uploader."""
+    can be gamed by throw-away accounts), and an alert needs a reviewer other than the uploader.
+    A domestic animal alerts only with `free_roaming` (the reviewer judged it feral or free-roaming)
+    and a register's record at the point."""
     if decision not in Review.Decision.values:
         raise ReviewRejected(f"decision must be one of {Review.Decision.values}", code="invalid")
     if observation.status != Observation.Status.DONE:
@@ -195,7 +203,7 @@ def observation_review(
                 first_record_regions=[],
             )
             return review
-        stored = _verdict_for_confirmed(observation=observation, taxon=taxon)
+        stored = _verdict_for_confirmed(observation=observation, taxon=taxon, free_roaming=free_roaming)
         if stored is not None and stored.status in ALERT_STATUSES and observation.owner_id == reviewer.pk:
             # Raised inside the transaction: the review and the recomputed verdict roll back.
             raise ReviewRejected(
@@ -220,13 +228,14 @@ def observation_review(
     return review
 
 
-def _verdict_for_confirmed(*, observation: Observation, taxon: Taxon) -> Verdict | None:
-    """The stored verdict, recomputed when the expert's taxon differs from the one it was for."""
+def _verdict_for_confirmed(*, observation: Observation, taxon: Taxon, free_roaming: bool = False) -> Verdict | None:
+    """The stored verdict, recomputed when the expert's taxon differs from the one it was for (or
+    the expert says a domestic animal is feral or free-roaming)."""
     stored = Verdict.objects.filter(observation=observation).first()
     # A "please verify" answer (alert_level "possible") awaited exactly this: judge the taxon again.
-    if stored is not None and stored.taxon_id == taxon.pk and stored.alert_level != "possible":
+    if stored is not None and stored.taxon_id == taxon.pk and stored.alert_level != "possible" and not free_roaming:
         return stored
-    found = verdict_at(taxon.scientific_name, observation.longitude, observation.latitude)
+    found = verdict_for_taxon(taxon, observation.longitude, observation.latitude, free_roaming=free_roaming)
     contacts = [contact_snapshot(c) for c in contacts_or_fallback(found.region_codes)] if found.is_alert else []
     saved, _ = Verdict.objects.update_or_create(
         observation=observation,
@@ -236,7 +245,9 @@ def _verdict_for_confirmed(*, observation: Observation, taxon: Taxon) -> Verdict
             "region_code": found.region_code or "",
             "region_codes": list(found.region_codes),
             "alert_level": "alert" if found.is_alert else "",
-            "explanation": found.explanation + " (for the taxon confirmed by a reviewer)",
+            "explanation": found.explanation
+            + (" (a reviewer confirmed a feral or free-roaming animal)" if free_roaming else "")
+            + " (for the taxon confirmed by a reviewer)",
             "sources": list(found.sources),
             "contacts": contacts,
         },

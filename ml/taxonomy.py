@@ -18,6 +18,9 @@ class TaxonTree:
     parents: dict[str, str | None] = field(default_factory=dict)
     ranks: dict[str, str] = field(default_factory=dict)
     synonyms: dict[str, str] = field(default_factory=dict)  # synonym -> accepted name
+    # Domestic forms (dog, cat, cattle, ...): kept by people everywhere, so a place says nothing
+    # about whether one belongs there; the verdict answers them as their own case.
+    domestic: frozenset[str] = frozenset()
     version: int = 0
     _children: dict[str, list[str]] = field(init=False, repr=False, compare=False)
 
@@ -30,6 +33,18 @@ class TaxonTree:
 
     def accepted_name(self, name: str) -> str:
         return self.synonyms.get(name, name)
+
+    def is_domestic(self, key: str) -> bool:
+        return self.accepted_name(key) in self.domestic
+
+    def lineage(self, key: str) -> list[str]:
+        """`key` and its ancestors, nearest first."""
+        out, node, seen = [], key, set()
+        while node is not None and node not in seen:
+            seen.add(node)
+            out.append(node)
+            node = self.parents.get(node)
+        return out
 
     def is_group(self, key: str) -> bool:
         """A genus, family or higher taxon with members (a species with subspecies is not a group)."""

@@ -55,6 +55,7 @@ RESULT_FIELDS = [
     "location.flags",
     "predictions.key",
     "predictions.score",
+    "predictions.expected_here",
     "predictions.taxon.scientific_name",
     "predictions.taxon.common_name",
     "identification.score",

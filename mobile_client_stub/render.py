@@ -14,7 +14,10 @@ HEADLINES = {
     "unknown": "NO RANGE DATA: we cannot say whether it belongs in {region}.",
     "uncertain": "NOT SURE: the model is not confident enough to give a verdict.",
     "no_animal": "NO ANIMAL found in the photo.",
+    "domestic": "DOMESTIC ANIMAL: kept by people nearly everywhere; nothing to report in {region}.",
 }
+# What a candidate's `expected_here` means: null is "we don't know", never "not expected".
+EXPECTED_HERE = {True: "expected here", False: "not expected here", None: "no range data here"}
 WHAT_TO_DO = [
     "Keep the photo and note the exact place and time.",
     "Do not move, release or feed the animal; keep a safe distance.",
@@ -71,7 +74,9 @@ def render_observation(obs: dict) -> str:
     preds = obs.get("predictions") or []
     if preds:
         top = ", ".join(
-            f"{taxon_name(p.get('taxon')) if p.get('taxon') else p['key']} {percent(p['score'])}" for p in preds[:3]
+            f"{taxon_name(p.get('taxon')) if p.get('taxon') else p['key']} {percent(p['score'])}"
+            + (f" ({EXPECTED_HERE[p.get('expected_here')]})" if p.get("taxon") else "")
+            for p in preds[:3]
         )
         lines.append(f"  Top guesses: {top}")
 

@@ -87,7 +87,8 @@ class ScoreSerializer(serializers.Serializer):
     expected_here = serializers.BooleanField(
         allow_null=True,
         default=None,
-        help_text="native or established where the photo was taken; null: not judged (no_animal, older rows)",
+        help_text="true: native or established where the photo was taken; false: a known native range excludes "
+        "the point and no register puts it here; null: no range data here (unknown, a domestic form, no_animal)",
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ranges.selectors import contact_snapshot, contacts_or_fallback, regions_by_codes
-from ranges.verdict import ALERT_STATUSES, NATIVE
+from ranges.verdict import ALERT_STATUSES, DOMESTIC, NATIVE, expected_here
 from species.models import SpeciesInfo, Taxon
 
 
@@ -64,7 +64,7 @@ def verdict_answer(
         message = alert_message(status, taxon.rank if taxon else None)
         alert = {"level": alert_level, "message": message, "contacts": contacts}
     info = None
-    if status == NATIVE and taxon is not None:
+    if status in (NATIVE, DOMESTIC) and taxon is not None:  # a domestic animal is answered with its facts
         info = SpeciesInfo.objects.filter(taxon=taxon).first()
     return {
         "taxon": taxon,
@@ -77,4 +77,5 @@ def verdict_answer(
         },
         "species_info": info,
         "alert": alert,
+        "expected_here": expected_here(status),
     }

@@ -20,7 +20,7 @@ from ranges.selectors import (
     region_geojson,
     regions_by_codes,
     species_range_geojson,
-    verdict_at,
+    verdict_for_taxon,
 )
 from ranges.serializers import (
     CheckInputSerializer,
@@ -42,10 +42,10 @@ class CheckApi(APIView):
     def get(self, request):
         params = CheckInputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        taxon = taxon_by_key_or_id(params.validated_data["taxon"])
+        taxon = taxon_by_key_or_id(params.validated_data["taxon"], kingdom=params.validated_data["kingdom"])
         if taxon is None:
             raise NotFound(f"no taxon named {params.validated_data['taxon']!r}", code="unknown_taxon")
-        found = verdict_at(taxon.scientific_name, params.validated_data["lon"], params.validated_data["lat"])
+        found = verdict_for_taxon(taxon, params.validated_data["lon"], params.validated_data["lat"])
         answer = verdict_answer(
             status=found.status,
             explanation=found.explanation,

@@ -8,10 +8,8 @@ from dataclasses import dataclass
 from ml.taxonomy import NO_ANIMAL as NO_ANIMAL_LABEL
 from ml.taxonomy import Decision, TaxonTree, decide, reweight_by_prior, subtree_total
 from ranges.range_index import RangeIndex
-from ranges.verdict import INTRODUCED, INVASIVE, NATIVE, NO_ANIMAL, UNCERTAIN, Verdict, verdict_at_hits
+from ranges.verdict import NO_ANIMAL, OUT_OF_RANGE, UNCERTAIN, Verdict, expected_here, verdict_at_hits
 
-# Statuses that mean "the taxon lives at this point" (native, or an established alien).
-EXPECTED_STATUSES = frozenset({NATIVE, INTRODUCED, INVASIVE})
 ALERT_LEVEL = "alert"
 # Stored in Verdict.alert_level: the answer asks the user to verify and the observation awaits a
 # reviewer; no agency is notified (observations.alerts acts on alert statuses only).
@@ -26,6 +24,9 @@ class IdentificationThresholds:
     alert: float  # the classifier's own score for a taxon needed to raise an alert about it
     review: float  # the classifier's own score for which a possible alert taxon asks for verification
     prior_floor: float  # the prior weight of a taxon whose known native range excludes the point
+    # The classifier's own score a domestic form needs to be named; below it the answer is "not
+    # sure" (0: no more than `confidence`).
+    domestic: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,9 @@ class Candidate:
     key: str
     score: float  # the classifier's calibrated score: visual evidence alone
     weighted: float  # after the location prior
-    expected_here: bool  # native or established at the point's regions
+    # True: native or established here; False: a known native range excludes the point and no
+    # register puts it here; None: no range data says either (unknown, uncertain, a domestic form).
+    expected_here: bool | None
     status: str  # the verdict for this taxon here
 
 
@@ -50,10 +53,11 @@ class Identification:
 
 
 def location_prior(verdicts: dict[str, Verdict], floor: float) -> dict[str, float]:
-    """Prior weights from the range data: 1 for a taxon expected here or one the data cannot place
-    (unknown, uncertain), `floor` for one whose known native range excludes the point and that
-    no register records here (out_of_range). Down-weighted, never removed."""
-    return {key: (floor if v.is_alert and v.status not in EXPECTED_STATUSES else 1.0) for key, v in verdicts.items()}
+    """Prior weights from the range data: `floor` only for a taxon whose known native range excludes
+    the point and that no register records here (out_of_range, `expected_here` False); 1 for every
+    other, so `expected_here` None (no range data, a domestic form) is neutral: neither a boost nor
+    a penalty. Down-weighted, never removed."""
+    return {key: (floor if v.status == OUT_OF_RANGE else 1.0) for key, v in verdicts.items()}
 
 
 def identify(
@@ -90,12 +94,15 @@ def identify(
         reweight_by_prior(taxon_scores, location_prior(verdicts, thresholds.prior_floor)) if use_prior else taxon_scores
     )
     decision = decide(scores, taxa.parents, taxa.ranks, thresholds.confidence)
+    if (
+        decision.outcome == "identified"
+        and taxa.is_domestic(decision.key)
+        and subtree_total(animal, decision.key, taxa.parents) < thresholds.domestic
+    ):  # the photo's own evidence: the prior's renormalisation must not lift a "dog" over the bar
+        decision = Decision("uncertain", decision.key, decision.score, decision.rank)
     candidates = tuple(
         sorted(
-            (
-                Candidate(k, animal[k], scores[k], verdicts[k].status in EXPECTED_STATUSES, verdicts[k].status)
-                for k in keys
-            ),
+            (Candidate(k, animal[k], scores[k], expected_here(verdicts[k].status), verdicts[k].status) for k in keys),
             key=lambda c: c.weighted,
             reverse=True,
         )
@@ -120,7 +127,11 @@ def identify(
         possible.insert(
             0,
             Candidate(
-                decision.key, subtree_total(animal, decision.key, taxa.parents), decision.score, False, named.status
+                decision.key,
+                subtree_total(animal, decision.key, taxa.parents),
+                decision.score,
+                expected_here(named.status),
+                named.status,
             ),
         )
     if possible:

@@ -109,6 +109,13 @@ class RegionalStatus(models.Model):
     source = models.CharField(max_length=300)
     source_url = models.URLField(max_length=500, blank=True)
     note = models.TextField(blank=True)
+    # A closed-world source lists every region where the taxon is native, so a region it leaves out
+    # is not native (MDD, AmphibiaWeb, curated lists); an open-world one (BirdLife country lists,
+    # with known omissions) proves presence only: it can answer `native`, never `out_of_range`.
+    closed_world = models.BooleanField(
+        default=True,
+        help_text="absence from this source's native list means not native (meta.json absence_means_not_native)",
+    )
     recorded = models.DateField(null=True, blank=True)
     updated = models.DateTimeField(auto_now=True)
 

@@ -41,6 +41,10 @@ class StatusRecord:
     source: str
     source_url: str = ""
     degree_of_establishment: str = ""
+    # A closed-world native source lists every region where the taxon is native, so a region it
+    # leaves out is evidence of absence (MDD, AmphibiaWeb, curated lists). An open-world one
+    # (BirdLife's country lists, with known omissions) can say "native here", never "not native".
+    closed_world: bool = True
 
 
 NATIVE_ORIGINS = frozenset({"native", "reintroduced"})
@@ -175,11 +179,15 @@ class RangeIndex:
         self._status = defaultdict(list)
         self._status_regions_by_taxon = defaultdict(set)
         self._native_regions_by_taxon = defaultdict(set)
+        self._closed_native_taxa: set[str] = set()
+        self._taxa_by_source: dict[str, int] = {}
         for s in self.statuses:
             self._status[(s.taxon_key, s.region_code)].append(s)
             self._status_regions_by_taxon[s.taxon_key].add(s.region_code)
             if s.status == "native":
                 self._native_regions_by_taxon[s.taxon_key].add(s.region_code)
+                if s.closed_world:
+                    self._closed_native_taxa.add(s.taxon_key)
         self._ranges_by_taxon = defaultdict(list)
         for record, geom in zip(self.ranges, self.range_geometries):
             shapely.prepare(geom)
@@ -362,9 +370,20 @@ class RangeIndex:
         return bool(self._status_regions_by_taxon.get(taxon_key) or self._ranges_by_taxon.get(taxon_key))
 
     def native_range_known(self, taxon_key: str) -> bool:
-        """Native statuses or native range polygons: where the taxon belongs is known. Alien records
-        say only where it does not."""
-        return bool(self._native_regions_by_taxon.get(taxon_key)) or taxon_key in self._native_polygon_taxa
+        """Closed-world native statuses or native range polygons: where the taxon belongs is known,
+        so a point outside it is outside. Alien records say only where it does not belong, and an
+        open-world list only where it does."""
+        return taxon_key in self._closed_native_taxa or taxon_key in self._native_polygon_taxa
+
+    def taxa_count_from(self, source_marker: str) -> int:
+        """How many taxa have a closed-world record from a source whose name contains
+        `source_marker`: how much of a complete checklist (MDD, AmphibiaWeb) is loaded."""
+        count = self._taxa_by_source.get(source_marker)
+        if count is None:
+            count = self._taxa_by_source[source_marker] = len(
+                {s.taxon_key for s in self.statuses if s.closed_world and source_marker in s.source}
+            )
+        return count
 
     def geofence_at(self, taxon_key: str, region_codes) -> list[GeofenceRecord]:
         return [g for code in region_codes for g in self._geofence.get((taxon_key, code), ())]

@@ -29,7 +29,7 @@ from ranges.models import (
 from ranges.range_index import GeofenceRecord, RangeIndex, RangeRecord, RegionRecord, StatusRecord
 from ranges.verdict import Verdict, verdict
 from species.models import Taxon
-from species.selectors import taxon_tree
+from species.selectors import taxon_key, taxon_keys_by_id, taxon_tree
 
 _lock = threading.Lock()
 _cached: RangeIndex | None = None
@@ -88,9 +88,15 @@ def range_index_warm(log) -> RangeIndex | None:
     return index
 
 
-def verdict_at(taxon_key: str, lon: float, lat: float) -> Verdict:
-    """The verdict for a taxon at a point, on this process's range index and taxon tree."""
-    return verdict(taxon_key, lon, lat, range_index(), taxon_tree())
+def verdict_at(taxon_key: str, lon: float, lat: float, *, free_roaming: bool = False) -> Verdict:
+    """The verdict for a taxon (by its key in the taxon tree) at a point, on this process's range
+    index and taxon tree."""
+    return verdict(taxon_key, lon, lat, range_index(), taxon_tree(), free_roaming=free_roaming)
+
+
+def verdict_for_taxon(taxon: Taxon, lon: float, lat: float, *, free_roaming: bool = False) -> Verdict:
+    """verdict_at for a taxon row: its key names the right branch of a homonym (Proboscidea)."""
+    return verdict_at(taxon_key(taxon), lon, lat, free_roaming=free_roaming)
 
 
 def identification_thresholds() -> IdentificationThresholds:
@@ -99,6 +105,7 @@ def identification_thresholds() -> IdentificationThresholds:
         alert=settings.RANGEWATCH_ALERT_MIN_SCORE,
         review=settings.RANGEWATCH_REVIEW_MIN_SCORE,
         prior_floor=settings.RANGEWATCH_PRIOR_FLOOR,
+        domestic=settings.RANGEWATCH_DOMESTIC_MIN_SCORE,
     )
 
 
@@ -124,6 +131,8 @@ def range_index_clear() -> None:
 def build_range_index(version: int | None = None) -> RangeIndex:
     """Everything the verdict needs, read in a few flat queries (no per-row ORM objects)."""
     version = data_version() if version is None else version
+    # Keyed as the taxon tree keys taxa: a plant genus's records never land on the animal order of its name.
+    keys = taxon_keys_by_id()
     parent_codes = dict(Region.objects.filter(parent__isnull=False).values_list("id", "parent__code"))
     regions, wkbs = [], []
     for rid, code, kind, name, geometry in Region.objects.values_list(
@@ -136,20 +145,32 @@ def build_range_index(version: int | None = None) -> RangeIndex:
     for group, member in Region.members.through.objects.values_list("from_region__code", "to_region__code"):
         groups.setdefault(group, []).append(member)
     statuses = [
-        StatusRecord(taxon_key=t, region_code=r, status=s, source=src, source_url=url, degree_of_establishment=deg)
-        for t, r, s, src, url, deg in RegionalStatus.objects.values_list(
-            "taxon__scientific_name", "region__code", "status", "source", "source_url", "degree_of_establishment"
+        StatusRecord(
+            taxon_key=keys.get(t, ""),
+            region_code=r,
+            status=s,
+            source=src,
+            source_url=url,
+            degree_of_establishment=deg,
+            closed_world=closed,
+        )
+        for t, r, s, src, url, deg, closed in RegionalStatus.objects.values_list(
+            "taxon_id",
+            "region__code",
+            "status",
+            "source",
+            "source_url",
+            "degree_of_establishment",
+            "closed_world",
         ).iterator(chunk_size=5000)
     ]
-    range_rows = list(
-        RangePolygon.objects.values_list("taxon__scientific_name", "origin", "source", "source_url", "geometry")
-    )
-    ranges = [RangeRecord(taxon_key=t, origin=o, source=s, source_url=u) for t, o, s, u, _ in range_rows]
+    range_rows = list(RangePolygon.objects.values_list("taxon_id", "origin", "source", "source_url", "geometry"))
+    ranges = [RangeRecord(taxon_key=keys.get(t, ""), origin=o, source=s, source_url=u) for t, o, s, u, _ in range_rows]
     range_geometries = list(shapely.from_wkb([bytes(g) for *_, g in range_rows])) if range_rows else []
     geofence = [
-        GeofenceRecord(taxon_key=t, region_code=r, rule=rule, comment=c, source=src, source_url=url)
+        GeofenceRecord(taxon_key=keys.get(t, ""), region_code=r, rule=rule, comment=c, source=src, source_url=url)
         for t, r, rule, c, src, url in GeofenceEntry.objects.values_list(
-            "taxon__scientific_name", "region__code", "rule", "comment", "source", "source_url"
+            "taxon_id", "region__code", "rule", "comment", "source", "source_url"
         ).iterator(chunk_size=5000)
     ]
     return RangeIndex(

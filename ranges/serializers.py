@@ -71,12 +71,25 @@ class VerdictAnswerSerializer(serializers.Serializer):
     verdict = VerdictSerializer()
     species_info = SpeciesInfoSerializer(allow_null=True)
     alert = AlertSerializer(allow_null=True)
+    expected_here = serializers.BooleanField(
+        allow_null=True,
+        required=False,
+        help_text="true: native or established here; false: a known native range excludes the point and no "
+        "register puts it here (out_of_range); null: no range data here (unknown, uncertain, a domestic form)",
+    )
 
 
 class CheckInputSerializer(serializers.Serializer):
     lat = latitude_field()
     lon = longitude_field()
     taxon = serializers.CharField(max_length=200, help_text="scientific name (synonyms accepted) or taxon id")
+    kingdom = serializers.CharField(
+        max_length=100,
+        required=False,
+        default="Animalia",
+        help_text="the branch the name is looked up in (a name can be an animal and a plant: Proboscidea); "
+        "default Animalia",
+    )
 
 
 class PointInputSerializer(serializers.Serializer):

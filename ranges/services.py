@@ -106,9 +106,10 @@ class StatusRow:
     establishment_means: str = ""
     degree_of_establishment: str = ""
     note: str = ""
+    closed_world: bool = True  # RegionalStatus.closed_world: False for an open-world native list (BirdLife)
 
 
-_STATUS_FIELDS = ("status", "source_url", "establishment_means", "degree_of_establishment", "note")
+_STATUS_FIELDS = ("status", "source_url", "establishment_means", "degree_of_establishment", "note", "closed_world")
 
 
 @transaction.atomic

@@ -17,7 +17,8 @@ OUT_OF_RANGE = "out_of_range"
 UNKNOWN = "unknown"
 UNCERTAIN = "uncertain"
 NO_ANIMAL = "no_animal"
-VERDICT_STATUSES = (NATIVE, INTRODUCED, INVASIVE, OUT_OF_RANGE, UNKNOWN, UNCERTAIN, NO_ANIMAL)
+DOMESTIC = "domestic"
+VERDICT_STATUSES = (NATIVE, INTRODUCED, INVASIVE, OUT_OF_RANGE, UNKNOWN, UNCERTAIN, NO_ANIMAL, DOMESTIC)
 
 ALERT_STATUSES = frozenset({INVASIVE, INTRODUCED, OUT_OF_RANGE})
 ALIEN_STATUSES = frozenset({INVASIVE, INTRODUCED})
@@ -25,6 +26,37 @@ ALIEN_STATUSES = frozenset({INVASIVE, INTRODUCED})
 _SEVERITY = {INVASIVE: 3, INTRODUCED: 2, NATIVE: 1}
 _NO_TAXONOMY = TaxonTree()
 _NAMED_REGIONS = 3  # explanations name this many regions, then count the rest
+EXPECTED_STATUSES = frozenset({NATIVE, INTRODUCED, INVASIVE})
+
+
+def expected_here(status: str) -> bool | None:
+    """Three values: True (native, or an established alien, here), False (a known native range
+    excludes the point and no register puts the taxon here: `out_of_range`), None (no range data
+    says either: unknown, uncertain, a domestic form). The location prior treats None as neutral."""
+    if status in EXPECTED_STATUSES:
+        return True
+    return False if status == OUT_OF_RANGE else None
+
+
+@dataclass(frozen=True)
+class CompleteChecklist:
+    """A checklist that lists every species of a clade with where each is native (closed world)."""
+
+    clade: str  # the class it covers, as named in the taxonomy
+    source_marker: str  # a part of its statuses' source name
+    species: int  # how many species it lists
+
+
+# The sources that make a group complete. A genus, family or order inside `clade` has all its
+# species in our taxonomy only when (nearly) the whole checklist is loaded: the few dozen MDD
+# species of a starter pack do not make Bovidae complete, the 6,753 of the full table do.
+COMPLETE_CHECKLISTS = (
+    CompleteChecklist("Mammalia", "Mammal Diversity Database", 6753),  # MDD v1.13, doi:10.5281/zenodo.10595931
+    CompleteChecklist("Amphibia", "AmphibiaWeb", 8894),  # AmphibiaWeb taxonomy snapshot 2025-10-01
+)
+# Domesticated and range-less species have no native record: a loaded checklist counts as whole
+# from this share of its species on.
+_LOADED_SHARE = 0.95
 
 
 @dataclass(frozen=True)
@@ -42,7 +74,15 @@ class Verdict:
         return self.status in ALERT_STATUSES
 
 
-def verdict(taxon_key: str, lon: float, lat: float, index: RangeIndex, taxa: TaxonTree | None = None) -> Verdict:
+def verdict(
+    taxon_key: str,
+    lon: float,
+    lat: float,
+    index: RangeIndex,
+    taxa: TaxonTree | None = None,
+    *,
+    free_roaming: bool = False,
+) -> Verdict:
     """The establishment of `taxon_key` at (lon, lat), claiming only what the data supports.
 
     Rule 1. The regions at P, most specific first (a coastal point snaps to the nearest within the
@@ -63,8 +103,11 @@ def verdict(taxon_key: str, lon: float, lat: float, index: RangeIndex, taxa: Tax
             range is not in our data"); never an alert.
     Rule 7. A genus or family answers for every member species in the taxonomy (`taxa`); see
             `_verdict_for_group`.
+    Rule 8. A domestic form (dog, cat, cattle, ...) is `domestic`: never an alert, whatever the
+            registers say of feral populations, unless a reviewer confirmed a feral or free-roaming
+            animal (`free_roaming`): then a register's record here decides as for any taxon.
     """
-    return verdict_at_hits(taxon_key, lon, lat, index.regions_at(lon, lat), index, taxa)
+    return verdict_at_hits(taxon_key, lon, lat, index.regions_at(lon, lat), index, taxa, free_roaming=free_roaming)
 
 
 def verdicts_many(taxon_keys, lons, lats, index: RangeIndex, taxa: TaxonTree | None = None) -> list[Verdict]:
@@ -97,14 +140,66 @@ def verdicts_many(taxon_keys, lons, lats, index: RangeIndex, taxa: TaxonTree | N
 
 
 def verdict_at_hits(
-    taxon_key: str, lon: float, lat: float, hits: list[RegionHit], index: RangeIndex, taxa: TaxonTree | None = None
+    taxon_key: str,
+    lon: float,
+    lat: float,
+    hits: list[RegionHit],
+    index: RangeIndex,
+    taxa: TaxonTree | None = None,
+    *,
+    free_roaming: bool = False,
 ) -> Verdict:
     """The verdict when the regions at the point are already known."""
     taxa = taxa or _NO_TAXONOMY
     taxon_key = taxa.accepted_name(taxon_key)
+    if taxa.is_domestic(taxon_key):
+        return _domestic_verdict(taxon_key, lon, lat, index, hits, free_roaming)
     if taxa.is_group(taxon_key) and not index.has_range_data(taxon_key):
-        return _verdict_for_group(taxon_key, taxa.member_species(taxon_key), lon, lat, index, hits)
+        complete = _complete_checklist(taxon_key, taxa, index)
+        return _verdict_for_group(taxon_key, taxa.member_species(taxon_key), lon, lat, index, hits, complete)
     return _verdict_for_taxon(taxon_key, lon, lat, index, hits)
+
+
+def _complete_checklist(taxon_key: str, taxa: TaxonTree, index: RangeIndex) -> CompleteChecklist | None:
+    """The loaded checklist that makes the group's member list complete, if any."""
+    lineage = set(taxa.lineage(taxon_key))
+    for checklist in COMPLETE_CHECKLISTS:
+        if checklist.clade in lineage and index.taxa_count_from(checklist.source_marker) >= (
+            _LOADED_SHARE * checklist.species
+        ):
+            return checklist
+    return None
+
+
+def _domestic_verdict(
+    taxon_key: str, lon: float, lat: float, index: RangeIndex, hits: list[RegionHit], free_roaming: bool
+) -> Verdict:
+    """Rule 8. Registers list feral dogs, cats and goats nearly everywhere; a pet in a garden is not
+    an invasion. The registers' records here are named, so a reviewer can confirm a feral animal."""
+    codes = tuple(h.region.code for h in hits)
+    snapped = any(h.snapped for h in hits)
+    alien_at, alien_records = _alien_status_at(taxon_key, hits, index)
+    if free_roaming and alien_records:
+        return _verdict_for_taxon(taxon_key, lon, lat, index, hits)
+    explanation = (
+        f"{taxon_key} is a domestic animal: people keep it nearly everywhere, so where it is seen says nothing "
+        "about a native range (it has none in our data)."
+    )
+    if alien_records:
+        region = hits[alien_at].region
+        explanation += (
+            f" {_names(alien_records)} lists feral populations in {region.name} ({region.code}): if this one is "
+            "feral or free-roaming, a reviewer can confirm it and the local contacts are told."
+        )
+    return Verdict(
+        DOMESTIC,
+        taxon_key,
+        explanation,
+        hits[alien_at].region.code if alien_records else None,
+        codes,
+        _sources(alien_records),
+        snapped,
+    )
 
 
 def _depends_on_point(taxon_key: str, index: RangeIndex, taxa: TaxonTree) -> bool:
@@ -286,15 +381,22 @@ def _unknown_verdict(taxon_key: str, index: RangeIndex, codes: tuple[str, ...], 
 
 
 def _verdict_for_group(
-    taxon_key: str, members: list[str], lon: float, lat: float, index: RangeIndex, hits: list[RegionHit]
+    taxon_key: str,
+    members: list[str],
+    lon: float,
+    lat: float,
+    index: RangeIndex,
+    hits: list[RegionHit],
+    complete: CompleteChecklist | None = None,
 ) -> Verdict:
     """Rule 7: a group answers for all its member species in the taxonomy, not only those with data.
 
     - native when every member recorded here is native;
-    - introduced / invasive when every member recorded here has that status and every member's
-      native range is known (so no member without data could be the native one here);
-    - out_of_range when no member is recorded here and every member's native range is known;
-    - unknown when no member is recorded here and some members' native ranges are not in our data;
+    - an alert (introduced / invasive when every member recorded here has that status,
+      out_of_range when none is recorded here) only when the group's member list is complete
+      (`complete`: a whole checklist of its class is loaded, see COMPLETE_CHECKLISTS) and every
+      member's native range is known: no member we lack, or know nothing of, could be the native one;
+    - unknown when no member is recorded here otherwise, saying how many members have range data;
     - else uncertain: a species-level identification is needed.
     """
     codes = tuple(h.region.code for h in hits)
@@ -307,6 +409,7 @@ def _verdict_for_group(
     known_here = [v for v in member_verdicts if v.status in (NATIVE, INTRODUCED, INVASIVE)]
     statuses = {v.status for v in known_here}
     without_native_range = [m for m in members if not index.native_range_known(m)]
+    whole_tree_known = complete is not None and not without_native_range
     cited = [s for v in known_here for s in v.sources] or [
         {"name": r.source, "url": r.source_url} for m in members for r in index.cited_statuses(m, native=True)
     ]
@@ -323,35 +426,42 @@ def _verdict_for_group(
             sources,
             snapped,
         )
-    if len(statuses) == 1 and not without_native_range:
+    if len(statuses) == 1 and whole_tree_known:
         status = statuses.pop()
         return Verdict(
             status,
             taxon_key,
-            f"Every member of {taxon_key} recorded here ({names}) is {status}, and none of its {count} is native here.",
+            f"Every member of {taxon_key} recorded here ({names}) is {status}, and none of its {count} "
+            f"({complete.source_marker}, complete for {complete.clade}) is native here.",
             known_here[0].region_code,
             codes,
             sources,
             snapped,
         )
-    if not known_here and not without_native_range:
+    if not known_here and whole_tree_known:
         return Verdict(
             OUT_OF_RANGE,
             taxon_key,
-            f"None of the {count} of {taxon_key} is native or recorded here, and all their native ranges are "
-            "known: possibly a new introduction.",
+            f"None of the {count} of {taxon_key} ({complete.source_marker}, complete for {complete.clade}) is "
+            "native or recorded here, and all their native ranges are known: possibly a new introduction.",
             codes[0] if codes else None,
             codes,
             sources,
             snapped,
         )
     if not known_here:
-        missing = f"{len(without_native_range)} of its {count}" if members else "its members"
+        with_range = len(members) - len(without_native_range)
+        completeness = (
+            ""
+            if complete is not None
+            else f" Our list of the species of {taxon_key} is not known to be complete, so a member we lack may live here."
+        )
         return Verdict(
             UNKNOWN,
             taxon_key,
-            f"No member of {taxon_key} is recorded here, but the native range of {missing} is not in our data; "
-            "we cannot say whether it belongs here.",
+            f"{with_range} of the {count} of {taxon_key} in our data have a known native range, and none of "
+            f"them is native or recorded here; the others have no range data.{completeness} "
+            "We cannot say whether it belongs here.",
             None,
             codes,
             sources,
@@ -361,8 +471,8 @@ def _verdict_for_group(
     return Verdict(
         UNCERTAIN,
         taxon_key,
-        f"Members of {taxon_key} differ here ({detail}), or some have no native range in our data; "
-        "a species-level identification is needed.",
+        f"Members of {taxon_key} differ here ({detail}), or some have no native range in our data, or our list "
+        "of its species is not known to be complete; a species-level identification is needed.",
         None,
         codes,
         sources,

@@ -42,14 +42,33 @@ class Taxon(models.Model):
     gbif_key = models.PositiveBigIntegerField(null=True, blank=True)
     speciesnet_label = models.CharField(max_length=200, blank=True)
     sensitivity = models.CharField(max_length=10, choices=Sensitivity.choices, default=Sensitivity.NONE)
+    # The branch of the tree: one name can be an animal and a plant (Proboscidea, the elephant order
+    # and the unicorn-plant genus), so a name is unique only with its rank and kingdom, and every
+    # lookup says which kingdom it expects. Copied from the lineage ("" when the lineage has none).
+    kingdom = models.CharField(max_length=100, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["scientific_name", "rank"], name="unique_taxon_name_rank")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scientific_name", "rank", "kingdom"], name="unique_taxon_name_rank_kingdom"
+            )
+        ]
         indexes = [models.Index(fields=["scientific_name"])]
         verbose_name_plural = "taxa"
 
     def __str__(self):
         return f"{self.scientific_name} ({self.common_name})" if self.common_name else self.scientific_name
+
+    def save(self, *args, **kwargs):
+        # A taxon made by hand (admin, shell) takes its kingdom from where it hangs in the tree.
+        if not self.kingdom:
+            if self.rank == Rank.KINGDOM:
+                self.kingdom = self.scientific_name
+            elif self.parent is not None:
+                self.kingdom = self.parent.kingdom or (
+                    self.parent.scientific_name if self.parent.rank == Rank.KINGDOM else ""
+                )
+        super().save(*args, **kwargs)
 
 
 class TaxonSynonym(models.Model):

@@ -7,9 +7,12 @@ import threading
 from django.db.models import Q
 
 from ml.taxonomy import TaxonTree
-from species.models import Taxon, TaxonomyVersion, TaxonSynonym
+from species.models import IucnCategory, SpeciesInfo, Taxon, TaxonomyVersion, TaxonSynonym
 
 _RANK_PREFERENCE = ["species", "subspecies", "genus", "family", "order", "class", "phylum", "kingdom"]
+# What a model label, the check API and the review desk mean by a bare name: RangeWatch identifies
+# animals. A lookup for another branch names its kingdom (importers: the row's own kingdom).
+ANIMALS = "Animalia"
 
 
 def normalise_name(name: str) -> str:
@@ -20,37 +23,69 @@ def normalise_name(name: str) -> str:
     return " ".join([words[0].capitalize(), *[w.lower() for w in words[1:]]])
 
 
-def taxon_by_name(name: str) -> Taxon | None:
+def taxon_by_name(name: str, *, kingdom: str | None = ANIMALS) -> Taxon | None:
     """By accepted name, then synonym ('Herpestes javanicus' -> Urva auropunctata), ignoring case
-    and underscores; a name with authorship ('Sus scrofa Linnaeus, 1758') is tried without it."""
+    and underscores; a name with authorship ('Sus scrofa Linnaeus, 1758') is tried without it.
+    Only inside `kingdom` (a taxon whose kingdom is not recorded counts as in every one); None:
+    any kingdom, animals first."""
     tried = set()
     for clean in (normalise_name(name), *name_candidates(name)):
         if not clean or clean in tried:
             continue
         tried.add(clean)
-        matches = list(Taxon.objects.filter(scientific_name__iexact=clean))
+        matches = [t for t in Taxon.objects.filter(scientific_name__iexact=clean) if _in_kingdom(t.kingdom, kingdom)]
         if matches:
-            return min(matches, key=lambda t: _rank_order(t.rank))
-        synonym = TaxonSynonym.objects.select_related("taxon").filter(name__iexact=clean).first()
-        if synonym:
-            return synonym.taxon
+            return min(matches, key=lambda t: (t.kingdom != ANIMALS, _rank_order(t.rank)))
+        for synonym in TaxonSynonym.objects.select_related("taxon").filter(name__iexact=clean):
+            if _in_kingdom(synonym.taxon.kingdom, kingdom):
+                return synonym.taxon
     return None
 
 
-def taxon_by_key_or_id(value: str) -> Taxon | None:
-    """By id (ASCII digits only: "²" is a digit to str.isdigit() but not to int()) or by name."""
+def _in_kingdom(taxon_kingdom: str, wanted: str | None) -> bool:
+    return wanted is None or not taxon_kingdom or taxon_kingdom == wanted
+
+
+def cross_kingdom_homonyms() -> dict[str, str]:
+    """Names held by taxa in more than one kingdom -> 'order in Animalia, genus in Plantae'."""
+    by_name: dict[str, list[tuple[str, str]]] = {}
+    for name, rank, kingdom in Taxon.objects.values_list("scientific_name", "rank", "kingdom"):
+        by_name.setdefault(name, []).append((rank, kingdom))
+    return {
+        name: ", ".join(f"{rank} in {kingdom or 'no recorded kingdom'}" for rank, kingdom in sorted(held, key=str))
+        for name, held in sorted(by_name.items())
+        if len({k for _, k in held}) > 1
+    }
+
+
+def taxon_by_key_or_id(value: str, *, kingdom: str | None = ANIMALS) -> Taxon | None:
+    """By id (ASCII digits only: "²" is a digit to str.isdigit() but not to int()), by taxon key
+    ('Proboscidea (Plantae)', as verdicts name a homonym outside the animals) or by name in `kingdom`."""
     value = (value or "").strip()
     if value.isascii() and value.isdigit():
         pk = int(value)
         return Taxon.objects.filter(pk=pk).first() if pk <= _MAX_ID else None  # beyond a bigint: no such id
-    return taxon_by_name(value)
+    by_key = taxa_by_keys([value]).get(value)
+    if by_key is not None and by_key.scientific_name != value:
+        return by_key
+    return taxon_by_name(value, kingdom=kingdom)
 
 
 _MAX_ID = 2**63 - 1
 
 
 def taxa_by_keys(keys) -> dict[str, Taxon]:
-    return {t.scientific_name: t for t in Taxon.objects.filter(scientific_name__in=list(keys)).select_related("info")}
+    """Taxa by the keys of the taxon tree (a scientific name; 'Name (Kingdom)' for a homonym outside
+    the animals)."""
+    ids = taxon_tree_ids()
+    wanted = {ids[k]: k for k in keys if k in ids}
+    return {wanted[t.pk]: t for t in Taxon.objects.filter(pk__in=list(wanted)).select_related("info")}
+
+
+def taxon_key(taxon: Taxon) -> str:
+    """The taxon's key in the taxon tree and the range index: its scientific name, qualified by its
+    kingdom when an animal (or another kingdom's taxon) has the same name."""
+    return _taxon_tree_and_keys()[1].get(taxon.pk, taxon.scientific_name)
 
 
 def taxon_lineage(taxon: Taxon) -> list[Taxon]:
@@ -112,40 +147,69 @@ def name_candidates(name: str) -> list[str]:
 
 class TaxonNames:
     """Every accepted name and synonym in memory, for importers that match thousands of names.
-    resolve() answers (taxon id, how it matched) or (None, "unmatched")."""
+    resolve() answers (taxon id, how it matched) or (None, "unmatched"), inside the kingdom the row
+    names: a plant row never lands on the animal of the same name."""
 
     def __init__(self, *, ignore_synonym_sources: tuple[str, ...] = ()):
-        self._accepted: dict[str, int] = {}
-        ranks: dict[str, str] = {}
-        for pk, name, rank in Taxon.objects.values_list("pk", "scientific_name", "rank"):
+        self._accepted: dict[str, dict[str, int]] = {}  # name -> kingdom -> id
+        ranks: dict[tuple[str, str], str] = {}
+        self._kingdom_of: dict[int, str] = {}
+        for pk, name, rank, kingdom in Taxon.objects.values_list("pk", "scientific_name", "rank", "kingdom"):
             key = name.lower()
-            if key in self._accepted and _rank_order(ranks[key]) <= _rank_order(rank):
+            self._kingdom_of[pk] = kingdom
+            held = self._accepted.setdefault(key, {})
+            if kingdom in held and _rank_order(ranks[(key, kingdom)]) <= _rank_order(rank):
                 continue
-            self._accepted[key], ranks[key] = pk, rank
+            held[kingdom], ranks[(key, kingdom)] = pk, rank
         synonyms = TaxonSynonym.objects.exclude(source__in=ignore_synonym_sources)
         self._synonyms = {name.lower(): pk for name, pk in synonyms.values_list("name", "taxon_id")}
 
-    def add(self, name: str, pk: int) -> None:
-        self._accepted.setdefault(name.lower(), pk)
+    def add(self, name: str, pk: int, kingdom: str = "") -> None:
+        self._accepted.setdefault(name.lower(), {}).setdefault(kingdom, pk)
+        self._kingdom_of.setdefault(pk, kingdom)
 
-    def resolve(self, name: str) -> tuple[int | None, str]:
+    def _accepted_in(self, key: str, kingdom: str | None) -> int | None:
+        held = self._accepted.get(key)
+        if not held:
+            return None
+        if kingdom:
+            return held.get(kingdom, held.get(""))
+        return held.get(ANIMALS, next(iter(held.values())))
+
+    def _synonym_in(self, key: str, kingdom: str | None) -> int | None:
+        pk = self._synonyms.get(key)
+        return pk if pk is not None and _in_kingdom(self._kingdom_of.get(pk, ""), kingdom) else None
+
+    def resolve(self, name: str, kingdom: str | None = None) -> tuple[int | None, str]:
+        pk, how = self._resolve(name, kingdom)
+        if pk is None and kingdom and " " in name.strip():
+            # A binomial is almost never a cross-kingdom homonym, but registers do disagree on
+            # kingdoms (Amathia verticillata, a bryozoan, filed under Plantae; "Virus" / "Viruses"):
+            # a species name held in one other kingdom is that taxon. Genus and family names stay
+            # strict: Proboscidea and Actaea are animals and plants both.
+            pk, how = self._resolve(name, None)
+            if pk is not None:
+                how = f"{how} (filed in another kingdom)"
+        return pk, how
+
+    def _resolve(self, name: str, kingdom: str | None) -> tuple[int | None, str]:
         candidates = name_candidates(name)
         if not candidates:
             return None, "unmatched"
         for clean in candidates:
             key = clean.lower()
-            if key in self._accepted:
-                return self._accepted[key], "accepted"
-            if key in self._synonyms:
-                return self._synonyms[key], "synonym"
+            if (pk := self._accepted_in(key, kingdom)) is not None:
+                return pk, "accepted"
+            if (pk := self._synonym_in(key, kingdom)) is not None:
+                return pk, "synonym"
         words = candidates[-1].lower().split(" ")
         if len(words) > 2:
             # A subspecies (or variety) the taxonomy lacks answers for its species.
             binomial = " ".join(words[:2])
-            if binomial in self._accepted:
-                return self._accepted[binomial], "species of infraspecific name"
-            if binomial in self._synonyms:
-                return self._synonyms[binomial], "synonym of species"
+            if (pk := self._accepted_in(binomial, kingdom)) is not None:
+                return pk, "species of infraspecific name"
+            if (pk := self._synonym_in(binomial, kingdom)) is not None:
+                return pk, "synonym of species"
         return None, "unmatched"
 
 
@@ -187,13 +251,60 @@ def taxon_tree_clear() -> None:
     _tree = None
 
 
+# (tree, taxon id -> key, key -> taxon id), built with the tree, of the same version.
+_keyed: tuple[TaxonTree, dict[int, str], dict[str, int]] | None = None
+
+
+def _taxon_tree_and_keys() -> tuple[TaxonTree, dict[int, str]]:
+    tree = taxon_tree()
+    keyed = _keyed
+    if keyed is None or keyed[0] is not tree:  # another thread rebuilt in between: build a matching pair
+        _taxon_tree_build(tree.version)
+        keyed = _keyed
+    return keyed[0], keyed[1]
+
+
+def taxon_keys_by_id() -> dict[int, str]:
+    """Taxon id -> its key in the taxon tree (what the range index and the verdict call it)."""
+    return _taxon_tree_and_keys()[1]
+
+
+def taxon_tree_ids() -> dict[str, int]:
+    """Key -> taxon id (for a name at two ranks in one kingdom: the rank the tree keeps)."""
+    tree, _ = _taxon_tree_and_keys()
+    keyed = _keyed
+    return keyed[2] if keyed is not None and keyed[0] is tree else {}
+
+
 def _taxon_tree_build(version: int) -> TaxonTree:
-    parents, ranks = {}, {}
-    for name, parent, rank in Taxon.objects.values_list("scientific_name", "parent__scientific_name", "rank").iterator(
-        chunk_size=5000
-    ):
-        # A name held at two ranks (a genus and a subgenus): the species-most rank names it.
-        if name not in ranks or _rank_order(rank) < _rank_order(ranks[name]):
-            parents[name], ranks[name] = parent, rank
-    synonyms = dict(TaxonSynonym.objects.values_list("name", "taxon__scientific_name"))
-    return TaxonTree(parents=parents, ranks=ranks, synonyms=synonyms, version=version)
+    """Keys are scientific names. A name held in several kingdoms names the animal (RangeWatch's
+    model labels, the check API and the review desk mean animals); another kingdom's taxon of that
+    name is keyed 'Name (Kingdom)', so the unicorn-plant genus Proboscidea never becomes the
+    parent of the elephants, nor the answer for an elephant photo."""
+    global _keyed
+    rows = list(
+        Taxon.objects.values_list("pk", "scientific_name", "parent_id", "rank", "kingdom").iterator(chunk_size=5000)
+    )
+    kingdoms_by_name: dict[str, set[str]] = {}
+    for _, name, _, _, kingdom in rows:
+        kingdoms_by_name.setdefault(name, set()).add(kingdom)
+    keys: dict[int, str] = {}
+    for pk, name, _, _, kingdom in rows:
+        # A taxon of no recorded kingdom keeps the plain name too (made before kingdoms were kept).
+        shared = len(kingdoms_by_name[name]) > 1
+        keys[pk] = f"{name} ({kingdom})" if shared and kingdom not in (ANIMALS, "") else name
+    parents, ranks, preferred = {}, {}, {}
+    for pk, _, parent_id, rank, _ in rows:
+        key = keys[pk]
+        # A name held at two ranks in one kingdom (a genus and a subgenus): the species-most rank names it.
+        if key not in ranks or _rank_order(rank) < _rank_order(ranks[key]):
+            parents[key], ranks[key], preferred[key] = keys.get(parent_id) if parent_id else None, rank, pk
+    synonyms = {name: keys[pk] for name, pk in TaxonSynonym.objects.values_list("name", "taxon_id") if pk in keys}
+    domestic = frozenset(
+        keys[pk]
+        for pk in SpeciesInfo.objects.filter(iucn_category=IucnCategory.DOMESTICATED).values_list("taxon_id", flat=True)
+        if pk in keys
+    )
+    tree = TaxonTree(parents=parents, ranks=ranks, synonyms=synonyms, domestic=domestic, version=version)
+    _keyed = (tree, keys, preferred)
+    return tree

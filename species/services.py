@@ -26,9 +26,11 @@ def taxonomy_changed() -> None:
 def taxon_upsert_with_lineage(
     *, scientific_name: str, rank: str, common_name: str = "", lineage: dict[str, str], overwrite: bool = True
 ) -> tuple[Taxon, str]:
-    """Create the taxon and any missing ancestors named in `lineage` (rank -> name).
+    """Create the taxon and any missing ancestors named in `lineage` (rank -> name), all in the
+    lineage's kingdom (a name is unique only with its rank and kingdom).
     With overwrite=False an existing taxon keeps its parent and common name (importers whose
     taxonomies disagree, e.g. MDD and SpeciesNet, must not flip each other's choices)."""
+    kingdom = scientific_name if rank == "kingdom" else (lineage.get("kingdom") or "").strip()
     parent = None
     for lineage_rank in LINEAGE_RANKS:
         if lineage_rank == rank:
@@ -36,15 +38,17 @@ def taxon_upsert_with_lineage(
         name = (lineage.get(lineage_rank) or "").strip()
         if not name:
             continue
-        node, _ = Taxon.objects.get_or_create(scientific_name=name, rank=lineage_rank, defaults={"parent": parent})
+        node, _ = Taxon.objects.get_or_create(
+            scientific_name=name, rank=lineage_rank, kingdom=kingdom, defaults={"parent": parent}
+        )
         if parent is not None and node.parent_id is None:
             node.parent = parent
             node.save(update_fields=["parent"])
         parent = node
-    taxon = Taxon.objects.filter(scientific_name=scientific_name, rank=rank).first()
+    taxon = Taxon.objects.filter(scientific_name=scientific_name, rank=rank, kingdom=kingdom).first()
     if taxon is None:
         return Taxon.objects.create(
-            scientific_name=scientific_name, rank=rank, common_name=common_name, parent=parent
+            scientific_name=scientific_name, rank=rank, common_name=common_name, parent=parent, kingdom=kingdom
         ), "created"
     changed = False
     if not overwrite:
@@ -187,28 +191,33 @@ _ALL_RANKS = (*LINEAGE_RANKS, "species", "subspecies")
 def taxa_ensure(records: list[TaxonRecord]) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
     """Create missing taxa and ancestors in bulk; existing taxa keep their parent and only gain
     an empty common name or SpeciesNet label (first writer wins, so re-imports change nothing).
-    Returns ids by (name, rank) and counts: created, updated, unchanged."""
+    A taxon is found by (name, rank, kingdom): the kingdom comes from the record's lineage, so a
+    plant genus never lands on an animal order or genus of the same name.
+    Returns ids by (name, rank) (for a name held in two kingdoms: the one these records named, else
+    the animal) and counts: created, updated, unchanged."""
     ids = {
-        (n, r): (pk, parent, common, label)
-        for pk, n, r, parent, common, label in Taxon.objects.values_list(
-            "pk", "scientific_name", "rank", "parent_id", "common_name", "speciesnet_label"
+        (n, r, k): (pk, parent, common, label)
+        for pk, n, r, k, parent, common, label in Taxon.objects.values_list(
+            "pk", "scientific_name", "rank", "kingdom", "parent_id", "common_name", "speciesnet_label"
         )
     }
     counts = {"created": 0, "updated": 0, "unchanged": 0}
-    wanted: dict[tuple[str, str], tuple[tuple[str, str] | None, str, str]] = {}
+    wanted: dict[tuple[str, str, str], tuple[tuple[str, str, str] | None, str, str]] = {}
     for rec in records:
+        lineage = dict(rec.lineage)
+        kingdom = rec.scientific_name if rec.rank == "kingdom" else (lineage.get("kingdom") or "")
         parent_key = None
         for rank, name in rec.lineage:
             if not name or rank == rec.rank:
                 continue
-            key = (name, rank)
+            key = (name, rank, kingdom)
             previous = wanted.get(key)
             if previous is None:
                 wanted[key] = (parent_key, "", "")
             elif previous[0] is None and parent_key:
                 wanted[key] = (parent_key, previous[1], previous[2])
             parent_key = key
-        own = (rec.scientific_name, rec.rank)
+        own = (rec.scientific_name, rec.rank, kingdom)
         previous = wanted.get(own)
         wanted[own] = (
             parent_key or (previous[0] if previous else None),
@@ -218,22 +227,23 @@ def taxa_ensure(records: list[TaxonRecord]) -> tuple[dict[tuple[str, str], int],
     to_update = []
     for rank in _ALL_RANKS:
         new = []
-        for (name, r), (parent_key, common, label) in wanted.items():
+        for (name, r, kingdom), (parent_key, common, label) in wanted.items():
             if r != rank:
                 continue
             parent_id = ids[parent_key][0] if parent_key and parent_key in ids else None
-            if (name, r) not in ids:
+            if (name, r, kingdom) not in ids:
                 new.append(
                     Taxon(
                         scientific_name=name,
                         rank=r,
+                        kingdom=kingdom,
                         parent_id=parent_id,
                         common_name=common[:200],
                         speciesnet_label=label[:200],
                     )
                 )
                 continue
-            pk, old_parent, old_common, old_label = ids[(name, r)]
+            pk, old_parent, old_common, old_label = ids[(name, r, kingdom)]
             changes = {}
             if old_parent is None and parent_id is not None:
                 changes["parent_id"] = parent_id
@@ -243,7 +253,7 @@ def taxa_ensure(records: list[TaxonRecord]) -> tuple[dict[tuple[str, str], int],
                 changes["speciesnet_label"] = label[:200]
             if changes:
                 to_update.append((pk, changes))
-                ids[(name, r)] = (
+                ids[(name, r, kingdom)] = (
                     pk,
                     changes.get("parent_id", old_parent),
                     changes.get("common_name", old_common),
@@ -251,8 +261,8 @@ def taxa_ensure(records: list[TaxonRecord]) -> tuple[dict[tuple[str, str], int],
                 )
         for taxon in Taxon.objects.bulk_create(new, batch_size=500):
             if taxon.pk is None:  # backends that do not return ids
-                taxon = Taxon.objects.get(scientific_name=taxon.scientific_name, rank=taxon.rank)
-            ids[(taxon.scientific_name, taxon.rank)] = (
+                taxon = Taxon.objects.get(scientific_name=taxon.scientific_name, rank=taxon.rank, kingdom=taxon.kingdom)
+            ids[(taxon.scientific_name, taxon.rank, taxon.kingdom)] = (
                 taxon.pk,
                 taxon.parent_id,
                 taxon.common_name,
@@ -265,4 +275,9 @@ def taxa_ensure(records: list[TaxonRecord]) -> tuple[dict[tuple[str, str], int],
         taxonomy_changed()
     counts["updated"] = len(to_update)
     counts["unchanged"] = len(wanted) - counts["created"] - counts["updated"]
-    return {key: value[0] for key, value in ids.items()}, counts
+    by_name_rank: dict[tuple[str, str], int] = {}
+    for (name, r, _kingdom), value in sorted(ids.items(), key=lambda kv: kv[0][2] != "Animalia"):
+        by_name_rank.setdefault((name, r), value[0])
+    for name, r, kingdom in wanted:  # what these records asked for wins over the animal default
+        by_name_rank[(name, r)] = ids[(name, r, kingdom)][0]
+    return by_name_rank, counts

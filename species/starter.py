@@ -49,8 +49,12 @@ def load_taxa_and_facts() -> dict[str, int]:
         if outcome != "unchanged":
             counts[f"taxa_{outcome}"] += 1
     facts = json.loads((STARTER_PACK / "species_info.json").read_text(encoding="utf-8"))
+    # The starter pack's facts are about animals: a plant of the same name (a homonym) gets none.
     taxa = {
-        t.scientific_name: t for t in Taxon.objects.filter(scientific_name__in=[f["scientific_name"] for f in facts])
+        t.scientific_name: t
+        for t in Taxon.objects.filter(
+            scientific_name__in=[f["scientific_name"] for f in facts], kingdom__in=["Animalia", ""]
+        )
     }
     for fact in facts:
         taxon = taxa.get(fact["scientific_name"])

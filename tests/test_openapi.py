@@ -72,6 +72,7 @@ def test_the_check_example_answers_native_on_the_real_starter_data(schema):
 
     answer = APIClient().get("/api/v1/check/", params)
 
-    assert params == {"lat": REAL_EXAMPLES["lat"], "lon": REAL_EXAMPLES["lon"], "taxon": REAL_EXAMPLES["taxon"]}
+    assert params == {k: REAL_EXAMPLES[k] for k in ("lat", "lon", "taxon", "kingdom")}
     assert answer.status_code == 200, answer.content
     assert answer.json()["verdict"]["status"] == "native" and answer.json()["verdict"]["region"]["code"] == "TZA"
+    assert answer.json()["expected_here"] is True

@@ -181,6 +181,9 @@ RANGEWATCH_CONFIDENCE_THRESHOLD = env.float("RANGEWATCH_CONFIDENCE_THRESHOLD", d
 RANGEWATCH_ALERT_MIN_SCORE = env.float("RANGEWATCH_ALERT_MIN_SCORE", default=0.7)
 RANGEWATCH_REVIEW_MIN_SCORE = env.float("RANGEWATCH_REVIEW_MIN_SCORE", default=0.2)
 RANGEWATCH_PRIOR_FLOOR = env.float("RANGEWATCH_PRIOR_FLOOR", default=0.1)
+# The classifier's own score an answer needs to name a domestic form (dog, cat, cattle, ...): camera-trap
+# frames of wild canids and bovids are often called "dog" or "cattle" (bench/identify.py, issue 21).
+RANGEWATCH_DOMESTIC_MIN_SCORE = env.float("RANGEWATCH_DOMESTIC_MIN_SCORE", default=0.6)
 RANGEWATCH_TOP_K = env.int("RANGEWATCH_TOP_K", default=5)
 # The inference worker (DESIGN §6): on CPU, ONNX Runtime (2-3x torch on this class of machine;
 # the export is cached next to the artifact); on a GPU, torch with channels_last and autocast.

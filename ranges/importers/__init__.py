@@ -11,6 +11,7 @@ from django.db import transaction
 from tqdm import tqdm
 
 from ranges.importers.report import ImportInputError, ImportReport
+from species.selectors import cross_kingdom_homonyms
 
 # format name -> "module:function"; each function is run(paths, report, progress) and writes through
 # ranges.services / species.services.
@@ -50,9 +51,15 @@ def data_import(config: ImportConfig) -> ImportReport:
     run = getattr(importlib.import_module(module), name)
     report = ImportReport(config.fmt)
     started = time.perf_counter()
+    homonyms_before = cross_kingdom_homonyms()
     try:
         with transaction.atomic():
             run(list(config.paths), report, config.progress)
+            report.homonyms = [
+                f"{name}: {described}"
+                for name, described in cross_kingdom_homonyms().items()
+                if homonyms_before.get(name) != described
+            ]
             if config.dry_run:
                 raise _DryRun
     except _DryRun:

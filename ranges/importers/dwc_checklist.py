@@ -337,35 +337,45 @@ def _taxa(entries: list[Entry], report: ImportReport) -> list[tuple[int, str]]:
     accepted name (with their lineage) and the register's name becomes their synonym."""
     # The synonyms this importer wrote are left out: a re-run then matches every name as the first run did.
     names = taxon_names(ignore_synonym_sources=(SYNONYM_SOURCE,))
-    resolved: dict[str, tuple[int | None, str]] = {}
+    resolved: dict[tuple[str, str], tuple[int | None, str]] = {}
 
-    def resolve(name: str) -> tuple[int | None, str]:
-        if name not in resolved:
-            pk, how = names.resolve(name)
+    def resolve(name: str, kingdom: str) -> tuple[int | None, str]:
+        # Inside the row's kingdom: a plant genus never lands on the animal of the same name.
+        if (name, kingdom) not in resolved:
+            pk, how = names.resolve(name, kingdom or None)
             # A subspecies the taxonomy lacks is created under its species, not merged into it: the
             # register says the Sardinian fox (Vulpes vulpes ichnusae) is alien in France, not the red fox.
-            resolved[name] = (None, how) if how == INFRASPECIFIC_FALLBACK else (pk, how)
-        return resolved[name]
+            resolved[(name, kingdom)] = (None, how) if how.startswith(INFRASPECIFIC_FALLBACK) else (pk, how)
+        return resolved[(name, kingdom)]
 
-    missing: dict[tuple[str, str], TaxonRecord] = {}
+    def kingdom_of(entry: Entry) -> str:
+        return dict(entry.lineage).get("kingdom", "")
+
+    missing: dict[tuple[str, str, str], TaxonRecord] = {}
     synonym_outcomes: Counter = Counter()
     for entry in entries:
-        own, how = resolve(entry.name)
-        if own is None and entry.accepted and resolve(entry.accepted)[0] is not None:
+        kingdom = kingdom_of(entry)
+        own, how = resolve(entry.name, kingdom)
+        if own is None and entry.accepted and resolve(entry.accepted, kingdom)[0] is not None:
             continue
         if own is None:
             new_name = entry.accepted or entry.name
-            missing.setdefault((new_name, entry.rank), TaxonRecord(new_name, entry.rank, "", entry.lineage))
-    ids, counts = taxa_ensure(list(missing.values()))
-    report.add("taxa", counts)
-    for (name, _), pk in ids.items():
-        names.add(name, pk)
-    known_before = {name for name, (pk, _) in resolved.items() if pk is not None}
+            missing.setdefault((new_name, entry.rank, kingdom), TaxonRecord(new_name, entry.rank, "", entry.lineage))
+    created = {}
+    for key, record in missing.items():  # one call per kingdom: ids come back by (name, rank)
+        created.setdefault(key[2], []).append(record)
+    for kingdom, records in created.items():
+        ids, counts = taxa_ensure(records)
+        report.add("taxa", counts)
+        for record in records:
+            names.add(record.scientific_name, ids[(record.scientific_name, record.rank)], kingdom)
+    known_before = {name for (name, _), (pk, _) in resolved.items() if pk is not None}
     resolved = {k: v for k, v in resolved.items() if v[0] is not None}
 
     synonyms, out = [], []
     for entry in entries:
-        own, how = resolve(entry.name)
+        kingdom = kingdom_of(entry)
+        own, how = resolve(entry.name, kingdom)
         if own is not None:
             report.match(how, entry.name)
             out.append(own)
@@ -374,7 +384,7 @@ def _taxa(entries: list[Entry], report: ImportReport) -> list[tuple[int, str]]:
             elif entry.accepted:
                 synonym_outcomes["on the taxon the register names (another checklist lists it as accepted)"] += 1
             continue
-        taxon_id, _ = resolve(entry.accepted)
+        taxon_id, _ = resolve(entry.accepted, kingdom)
         report.match("GBIF accepted name of a synonym", entry.name)
         synonym_outcomes["on GBIF's accepted name (the register's name is not in the taxonomy here)"] += 1
         synonyms.append(

@@ -22,6 +22,9 @@ class ImportReport:
     matched: Counter = field(default_factory=Counter)  # how a name matched ("accepted", "synonym", ...) -> rows
     synonym_examples: list[str] = field(default_factory=list)  # names that matched only through a synonym
     notes: list[str] = field(default_factory=list)  # repairs and fallbacks worth reading
+    # Names this import made ambiguous across kingdoms ("Proboscidea: order in Animalia, genus in
+    # Plantae"): both taxa are kept apart, and lookups say which kingdom they mean.
+    homonyms: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def add(self, kind: str, counts: dict[str, int]) -> None:
@@ -72,6 +75,10 @@ class ImportReport:
             names = ", ".join(name for name, _ in self.unmatched.most_common(10))
             lines.append(
                 f"  unmatched names: {len(self.unmatched)} ({sum(self.unmatched.values())} rows), e.g. {names}"
+            )
+        if self.homonyms:
+            lines.append(
+                f"  same name in several kingdoms (kept apart): {len(self.homonyms)}, e.g. {'; '.join(self.homonyms[:5])}"
             )
         if self.notes:
             lines.append(f"  notes: {len(self.notes)}")

@@ -50,7 +50,8 @@ def run(paths, report: ImportReport, progress: bool) -> None:
         if region_id is None:
             report.reject("region not imported", f"{name}: {code}")
             continue
-        taxon_id, how = names.resolve(name)
+        # Inside the row's kingdom: the plant genus Proboscidea is not the elephant order.
+        taxon_id, how = names.resolve(name, (row.get("kingdom") or "").strip() or None)
         if taxon_id is None:
             report.unmatched[name] += 1
             continue

@@ -108,3 +108,25 @@ def test_subtree_total_is_the_visual_evidence_for_a_group():
     assert subtree_total(
         {"Canis latrans": 0.3, "Canis mesomelas": 0.2, "Felis catus": 0.4}, "Canis", TAXA.parents
     ) == pytest.approx(0.5)
+
+
+DOMESTIC_TAXA = TaxonTree(
+    parents={**TAXA.parents, "Canis familiaris": "Canis"},
+    ranks={**TAXA.ranks, "Canis familiaris": "species"},
+    domestic=frozenset({"Canis familiaris", "Felis catus"}),
+)
+
+
+def test_a_domestic_form_needs_the_domestic_score_to_be_named_and_gets_no_prior(index):
+    """Issue 21: wild canids on camera-trap frames are often called "dog"; the prior neither boosts
+    nor penalises a domestic form (its expected_here is null)."""
+    strict = IdentificationThresholds(confidence=0.5, alert=0.7, review=0.2, prior_floor=0.1, domestic=0.6)
+    weak = identify({"Canis familiaris": 0.55, "Canis latrans": 0.3}, *HERE, index, DOMESTIC_TAXA, strict)
+    assert weak.decision.outcome == "uncertain" and weak.alert_level != ALERT_LEVEL
+    strong = identify({"Canis familiaris": 0.65, "Canis mesomelas": 0.3}, *HERE, index, DOMESTIC_TAXA, strict)
+    assert strong.decision.key == "Canis familiaris" and strong.verdict.status == "domestic"
+    assert strong.alert_level == ""
+    dog = next(c for c in strong.candidates if c.key == "Canis familiaris")
+    assert dog.expected_here is None and dog.weighted == pytest.approx(dog.score)  # neither boost nor penalty
+    cat = identify({"Felis catus": 0.9}, *HERE, index, DOMESTIC_TAXA, strict)  # a register lists cats here
+    assert cat.verdict.status == "domestic" and cat.alert_level == ""

@@ -1,10 +1,23 @@
 """The verdict rules one by one (DESIGN §5), on a tiny in-memory world (no database)."""
 
+import pytest
 import shapely
 
 from ml.taxonomy import TaxonTree
 from ranges.range_index import RangeIndex, RangeRecord, RegionRecord, StatusRecord
-from ranges.verdict import INTRODUCED, INVASIVE, NATIVE, OUT_OF_RANGE, UNCERTAIN, UNKNOWN, verdict, verdicts_many
+from ranges.verdict import (
+    DOMESTIC,
+    INTRODUCED,
+    INVASIVE,
+    NATIVE,
+    OUT_OF_RANGE,
+    UNCERTAIN,
+    UNKNOWN,
+    CompleteChecklist,
+    expected_here,
+    verdict,
+    verdicts_many,
+)
 
 # A country 0..10 x 0..10 with two states (west 0..5, east 5..10); a county inside the east state;
 # a second country 20..30; a third 40..50.
@@ -190,6 +203,8 @@ ELEPHANTS = TaxonTree(
         "Elephas maximus": "Elephas",
         "Loxodonta": "Elephantidae",
         "Elephas": "Elephantidae",
+        "Elephantidae": "Proboscidea",
+        "Proboscidea": "Mammalia",
     },
     ranks={
         "Loxodonta africana": "species",
@@ -198,8 +213,18 @@ ELEPHANTS = TaxonTree(
         "Loxodonta": "genus",
         "Elephas": "genus",
         "Elephantidae": "family",
+        "Proboscidea": "order",
+        "Mammalia": "class",
     },
 )
+
+
+@pytest.fixture
+def complete_mammals(monkeypatch):
+    """The tiny world's statuses ("src-...") stand for a complete mammal checklist of 3 species."""
+    monkeypatch.setattr("ranges.verdict.COMPLETE_CHECKLISTS", (CompleteChecklist("Mammalia", "src-", 3),))
+
+
 BOTH_NATIVE = [
     ("Loxodonta africana", "BBB", NATIVE),
     ("Loxodonta cyclotis", "BBB", NATIVE),
@@ -212,12 +237,72 @@ def test_rule7_group_is_native_when_the_members_recorded_here_are_native():
     assert status("Loxodonta", BOTH_NATIVE, 25, 5, taxa=ELEPHANTS) == NATIVE
 
 
-def test_rule7_group_out_of_range_only_when_every_member_has_a_known_native_range():
+def test_rule7_group_out_of_range_only_when_every_member_has_a_known_native_range(complete_mammals):
     assert status("Loxodonta", BOTH_NATIVE, 45, 5, taxa=ELEPHANTS) == OUT_OF_RANGE
     # L. cyclotis has no native range in the data: it might be the one native here.
     partial = [("Loxodonta africana", "BBB", NATIVE)]
     found = verdict("Loxodonta", 45, 5, make_index(partial), ELEPHANTS)
-    assert found.status == UNKNOWN and not found.is_alert and "1 of its 2 member species" in found.explanation
+    assert found.status == UNKNOWN and not found.is_alert
+    assert "1 of the 2 member species of Loxodonta in our data have a known native range" in found.explanation
+
+
+def test_rule7_group_is_never_an_alert_when_its_taxonomy_is_not_known_complete():
+    """Issue 21: a starter pack knows a few members of a family, none native here; the family has
+    many members we lack. Every member we know has a native range elsewhere: still no alert."""
+    found = verdict("Loxodonta", 45, 5, make_index(BOTH_NATIVE), ELEPHANTS)  # no complete checklist loaded
+    assert found.status == UNKNOWN and not found.is_alert
+    assert "2 of the 2 member species" in found.explanation and "not known to be complete" in found.explanation
+    assert verdict("Elephantidae", 45, 5, make_index(BOTH_NATIVE), ELEPHANTS).status == UNKNOWN
+
+
+def test_rule7_a_checklist_counts_as_complete_only_when_nearly_all_of_it_is_loaded(monkeypatch):
+    monkeypatch.setattr("ranges.verdict.COMPLETE_CHECKLISTS", (CompleteChecklist("Mammalia", "src-", 100),))
+    assert status("Loxodonta", BOTH_NATIVE, 45, 5, taxa=ELEPHANTS) == UNKNOWN  # 3 of 100 species loaded
+    monkeypatch.setattr("ranges.verdict.COMPLETE_CHECKLISTS", (CompleteChecklist("Aves", "src-", 3),))
+    assert status("Loxodonta", BOTH_NATIVE, 45, 5, taxa=ELEPHANTS) == UNKNOWN  # complete for another class
+
+
+def test_an_open_world_native_list_answers_native_but_never_out_of_range():
+    """BirdLife's country lists omit countries: a bird listed in Aland only is native there, and
+    unknown (not out_of_range) in Bland."""
+    index = RangeIndex(
+        regions=[r for r, _ in REGIONS],
+        region_geometries=[g for _, g in REGIONS],
+        statuses=[StatusRecord("Branta canadensis", "AAA", NATIVE, "BirdLife", closed_world=False)],
+    )
+    assert verdict("Branta canadensis", 2, 2, index).status == NATIVE
+    assert verdict("Branta canadensis", 25, 5, index).status == UNKNOWN
+
+
+def test_expected_here_has_three_values():
+    assert [expected_here(s) for s in (NATIVE, INTRODUCED, INVASIVE)] == [True, True, True]
+    assert expected_here(OUT_OF_RANGE) is False
+    assert [expected_here(s) for s in (UNKNOWN, UNCERTAIN, DOMESTIC)] == [None, None, None]
+
+
+DOGS = TaxonTree(
+    parents={"Canis familiaris": "Canis", "Canis lupus": "Canis"},
+    ranks={"Canis familiaris": "species", "Canis lupus": "species", "Canis": "genus"},
+    synonyms={"Canis lupus familiaris": "Canis familiaris"},
+    domestic=frozenset({"Canis familiaris"}),
+)
+
+
+def test_rule8_a_domestic_animal_is_domestic_never_an_alert_even_where_a_register_lists_it():
+    index = make_index([("Canis familiaris", "AA-E", INVASIVE)])
+    found = verdict(
+        "Canis lupus familiaris", 8, 2, index, DOGS
+    )  # a pet dog in the state whose register lists feral dogs
+    assert found.status == DOMESTIC and not found.is_alert
+    assert "domestic animal" in found.explanation and "feral" in found.explanation and found.sources
+    assert verdict("Canis familiaris", 25, 5, index, DOGS).status == DOMESTIC  # and anywhere else
+    assert expected_here(found.status) is None
+
+
+def test_rule8_a_reviewer_confirmed_free_roaming_dog_alerts_only_where_a_register_lists_it():
+    index = make_index([("Canis familiaris", "AA-E", INVASIVE)])
+    assert verdict("Canis familiaris", 8, 2, index, DOGS, free_roaming=True).status == INVASIVE
+    assert verdict("Canis familiaris", 2, 2, index, DOGS, free_roaming=True).status == DOMESTIC
 
 
 def test_rule7_group_with_disagreeing_members_is_uncertain():
@@ -233,10 +318,11 @@ def test_rule7_group_with_disagreeing_members_is_uncertain():
     assert status("Rattus", statuses, 2, 2, taxa=rats) == UNCERTAIN
 
 
-def test_rule7_group_is_alien_only_when_no_member_could_be_native_here():
+def test_rule7_group_is_alien_only_when_no_member_could_be_native_here(monkeypatch):
+    monkeypatch.setattr("ranges.verdict.COMPLETE_CHECKLISTS", (CompleteChecklist("Mammalia", "src-", 2),))
     rats = TaxonTree(
-        parents={"Rattus rattus": "Rattus", "Rattus norvegicus": "Rattus"},
-        ranks={"Rattus": "genus", "Rattus rattus": "species", "Rattus norvegicus": "species"},
+        parents={"Rattus rattus": "Rattus", "Rattus norvegicus": "Rattus", "Rattus": "Mammalia"},
+        ranks={"Rattus": "genus", "Rattus rattus": "species", "Rattus norvegicus": "species", "Mammalia": "class"},
     )
     known = [("Rattus rattus", "AAA", INVASIVE), ("Rattus rattus", "BBB", NATIVE), ("Rattus norvegicus", "CCC", NATIVE)]
     assert status("Rattus", known, 2, 2, taxa=rats) == INVASIVE
@@ -254,7 +340,7 @@ def test_rule7_without_a_taxonomy_a_group_name_is_judged_on_its_own_records():
 # -- the bulk path ---------------------------------------------------------------------------------
 
 
-def test_verdicts_many_matches_verdict_for_groups_statuses_and_polygons():
+def test_verdicts_many_matches_verdict_for_groups_statuses_and_polygons(complete_mammals):
     ranges = [("Canis aureus", "native", shapely.box(0, 0, 3, 3))]
     index = make_index(
         BOTH_NATIVE + [("Canis aureus", "AAA", INTRODUCED), ("Dromaius novaehollandiae", "BBB", INTRODUCED)], ranges

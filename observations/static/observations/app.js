@@ -17,6 +17,7 @@ const HEADLINES = {
   unknown: "No range data: we cannot say whether it belongs in {region}.",
   uncertain: "Not sure: we can't tell from this photo well enough to give a verdict.",
   no_animal: "No animal found in the photo.",
+  domestic: "A domestic animal: people keep it nearly everywhere, so there is nothing to report in {region}.",
 };
 const CONTACT_KINDS = { invasive_species_hotline: "invasive species hotline", wildlife_agency: "wildlife agency", animal_control: "animal control" };
 

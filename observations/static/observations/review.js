@@ -105,9 +105,11 @@ function deskCandidates(predictions) {
     const row = el("li");
     row.append(el("span", p.taxon ? taxonName(p.taxon) : "no animal"));
     row.append(el("span", `${Math.round(p.score * 100)}%`, { class: "score" }));
-    if (p.expected_here !== null && p.expected_here !== undefined) {
-      const here = p.expected_here ? "expected here" : "not expected here";
-      row.append(el("span", here, { class: p.expected_here ? "here yes" : "here no" }));
+    if (p.taxon) {
+      // Three values: null is "no range data here" (we don't know), never "not expected".
+      const known = p.expected_here === true || p.expected_here === false;
+      const here = !known ? "no range data here" : p.expected_here ? "expected here" : "not expected here";
+      row.append(el("span", here, { class: !known ? "here unknown" : p.expected_here ? "here yes" : "here no" }));
     }
     list.append(row);
   }
@@ -166,17 +168,26 @@ function deskActions(observation, item) {
     if (!search.hidden) search.querySelector("input").focus();
   });
   reject.addEventListener("click", () => deskDecide(observation, item, status, "reject", null));
-  box.append(confirm, correct, reject, search, status);
+  box.append(confirm, correct, reject);
+  // A domestic animal is never an alert by itself; the reviewer may judge this one feral or
+  // free-roaming, and where a register lists it here the contacts are told.
+  if (observation.verdict && observation.verdict.status === "domestic" && proposed) {
+    const feral = el("button", "Confirm: feral / free-roaming", { type: "button", class: "secondary feral" });
+    feral.addEventListener("click", () => deskDecide(observation, item, status, "confirm", proposed, true));
+    box.append(feral);
+  }
+  box.append(search, status);
   return box;
 }
 
-async function deskDecide(observation, item, status, decision, taxon) {
+async function deskDecide(observation, item, status, decision, taxon, freeRoaming = false) {
   const buttons = item.querySelectorAll("button");
   buttons.forEach((b) => { b.disabled = true; });
   status.className = "review-status";
   status.textContent = decision === "confirm" ? "Confirming…" : "Rejecting…";
   const body = { decision };
   if (taxon) body.taxon = String(taxon.id); // always named: the server never guesses what a reviewer meant
+  if (freeRoaming) body.free_roaming = true;
   try {
     const reviewed = await api(`${API}/observations/${observation.id}/review/`, {
       method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" }, attempts: 1,
