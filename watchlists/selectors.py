@@ -4,18 +4,22 @@ match shows to whom (geoprivacy), exports, map clusters."""
 from __future__ import annotations
 
 import datetime
+import math
 from dataclasses import dataclass
 
 from django.db.models import Count, Exists, FloatField, OuterRef, Q
 from django.db.models.functions import Cast, Floor
-from rest_framework.exceptions import NotFound
 
+from backend.errors import NotFound
 from observations.models import Observation
 from observations.selectors import can_see_exact, observation_public_location
 from ranges.selectors import taxon_and_descendant_ids
 from species.models import Taxon
 from species.selectors import taxon_by_key_or_id
 from watchlists.models import Match, MatchSeen, TriageStatus, WatchList
+
+# Uploads and frames in a list are few next to imported records: grouped in Python, the newest this many.
+OBSERVATION_CLUSTER_LIMIT = 20000
 
 
 class WatchListNotFound(NotFound):
@@ -174,19 +178,24 @@ def seen_ids(*, user, match_ids) -> set[int]:
 
 
 def match_clusters(*, watch_list: WatchList, user, filters: MatchFilters, zoom: int, limit: int = 2000) -> list[dict]:
-    """Counts per grid cell for the map at low zoom (the database groups; no row leaves it).
-    The cell is 360 / 2^zoom / 4 degrees: about four cells per tile side."""
+    """Counts per grid cell for the map at low zoom: 360 / 2^zoom / 4 degrees, about four cells
+    per tile side. Imported occurrences (public as published) are grouped by the database; uploads
+    and frames are grouped by the point each viewer may see, so a cell never gives away an
+    obscured or withheld record's true place."""
     cell = 360.0 / (2 ** max(0, min(zoom, 20))) / 4
     qs = list_matches(watch_list=watch_list, user=user, filters=filters)
     rows = (
-        qs.annotate(
-            cx=Floor(Cast("longitude", FloatField()) / cell),
-            cy=Floor(Cast("latitude", FloatField()) / cell),
-        )
+        qs.filter(occurrence__isnull=False)
+        .annotate(cx=Floor(Cast("longitude", FloatField()) / cell), cy=Floor(Cast("latitude", FloatField()) / cell))
         .values("cx", "cy")
         .annotate(n=Count("id"))
         .order_by("-n")[:limit]
     )
-    # The cell's centre: close enough at a zoom where a cluster stands for many records, and it
-    # never reveals an obscured record's point (a cell is far wider than an obscuring cell here).
-    return [{"lon": (r["cx"] + 0.5) * cell, "lat": (r["cy"] + 0.5) * cell, "count": r["n"]} for r in rows]
+    counts: dict[tuple[int, int], int] = {(int(r["cx"]), int(r["cy"])): r["n"] for r in rows}
+    own = list(qs.filter(observation__isnull=False).order_by("-id")[:OBSERVATION_CLUSTER_LIMIT])
+    for record in shown_records(own, user).values():
+        if record.latitude is None:
+            continue
+        key = (math.floor(record.longitude / cell), math.floor(record.latitude / cell))
+        counts[key] = counts.get(key, 0) + 1
+    return [{"lon": (cx + 0.5) * cell, "lat": (cy + 0.5) * cell, "count": n} for (cx, cy), n in counts.items()]

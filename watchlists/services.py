@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 
 import shapely
 from django.db import transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
+from backend.errors import ServiceError
 from cameratraps.models import Media, Project
 from observations.models import Observation, Verification
 from observations.selectors import observation_best_taxon
@@ -40,11 +41,13 @@ from watchlists.occurrence_files import OccurrenceRow, Skipped, read_occurrences
 IMPORT_BATCH = 5000
 
 
-class WatchListRejected(ValueError):
-    """A list definition that cannot be used; `field` names the input at fault."""
+class WatchListRejected(ServiceError):
+    """A list definition that cannot be used (400); `field` names the input at fault."""
+
+    code = "invalid_watch_list"
 
     def __init__(self, message: str, field: str):
-        super().__init__(message)
+        super().__init__(message, fields={field: [message]})
         self.field = field
 
 
@@ -178,9 +181,7 @@ def build_list_index(version: tuple = ()) -> ListIndex:
             taxon_ids.update(descendants[taxon.pk])
         if wl.owner_id not in projects:
             projects[wl.owner_id] = frozenset(
-                Project.objects.filter(owner_id=wl.owner_id)
-                .values_list("pk", flat=True)
-                .union(Project.objects.filter(members=wl.owner_id).values_list("pk", flat=True))
+                Project.objects.filter(Q(owner_id=wl.owner_id) | Q(members=wl.owner_id)).values_list("pk", flat=True)
             )
         criteria.append(
             ListCriteria(
@@ -532,8 +533,8 @@ def occurrences_reverdict(*, taxon_ids=None, chunk: int = IMPORT_BATCH) -> dict[
 # -- triage ----------------------------------------------------------------------------------------
 
 
-class TriageRejected(ValueError):
-    pass
+class TriageRejected(ServiceError):
+    code = "invalid_status"
 
 
 @transaction.atomic
