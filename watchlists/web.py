@@ -5,14 +5,14 @@ behind a secret URL."""
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
 from django.utils.feedgenerator import Atom1Feed
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from watchlists.models import Match, Subscription
-from watchlists.selectors import shown_records, watch_list_by_feed_token
+from watchlists.selectors import WatchListNotFound, shown_records, watch_list_by_feed_token
 from watchlists.services import subscription_unsubscribe
 
 FEED_ENTRIES = 200
@@ -45,7 +45,10 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def atom_feed(request: HttpRequest, token: str) -> HttpResponse:
     """The list's newest matches, as the list's owner may see them; the token is the only key."""
-    watch_list = watch_list_by_feed_token(token)
+    try:
+        watch_list = watch_list_by_feed_token(token)
+    except WatchListNotFound as exc:
+        raise Http404("no such feed") from exc
     base = settings.RANGEWATCH_PUBLIC_BASE_URL.rstrip("/")
     feed = Atom1Feed(
         title=f"RangeWatch watch list: {watch_list.name}",
