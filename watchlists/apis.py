@@ -4,7 +4,7 @@ marks, exports (CSV, Darwin Core) and the map's clusters and points."""
 from __future__ import annotations
 
 from django.db import transaction
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, status
 from rest_framework.pagination import CursorPagination
@@ -35,6 +35,7 @@ from watchlists.serializers import (
     WatchListOutputSerializer,
 )
 from watchlists.services import match_triage, matches_mark_seen, matches_mark_unseen, watch_list_create
+from watchlists.tiles import match_tile, tiles_supported
 
 TAGS = ["watch lists"]
 # Above this zoom the map shows records one by one (with each viewer's geoprivacy); at or below, cells.
@@ -260,3 +261,21 @@ class MatchMapApi(APIView):
             if b["latitude"] is not None
         ]
         return Response({"type": "FeatureCollection", "features": features})
+
+
+class MatchTileApi(APIView):
+    """A Mapbox Vector Tile of the list's imported records, made by PostGIS (ST_AsMVT)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(tags=TAGS, responses={200: OpenApiResponse(description="application/vnd.mapbox-vector-tile")})
+    def get(self, request, watch_list_id, z, x, y):
+        watch_list = watch_list_for(user=request.user, watch_list_id=watch_list_id)
+        if not tiles_supported():
+            raise NotFound("vector tiles need PostgreSQL with PostGIS; use matches/map/ (GeoJSON) here")
+        if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z):
+            raise NotFound("no such tile")
+        body = match_tile(watch_list_id=watch_list.pk, z=z, x=x, y=y)
+        response = HttpResponse(body, content_type="application/vnd.mapbox-vector-tile")
+        response["Cache-Control"] = "private, max-age=60"
+        return response

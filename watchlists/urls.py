@@ -8,6 +8,7 @@ from watchlists.apis import (
     MatchListApi,
     MatchMapApi,
     MatchSeenApi,
+    MatchTileApi,
     WatchListDetailApi,
     WatchListListApi,
 )
@@ -24,6 +25,11 @@ api_urlpatterns = [
         name="watchlist-matches-export",
     ),
     path("watchlists/<int:watch_list_id>/matches/map/", MatchMapApi.as_view(), name="watchlist-matches-map"),
+    path(
+        "watchlists/<int:watch_list_id>/tiles/<int:z>/<int:x>/<int:y>.mvt",
+        MatchTileApi.as_view(),
+        name="watchlist-tile",
+    ),
     path("watchlists/<int:watch_list_id>/matches/<int:match_id>/", MatchDetailApi.as_view(), name="watchlist-match"),
 ]
 
