@@ -107,7 +107,14 @@ def test_camera_trap_frames_match_only_lists_whose_owner_sees_the_project(geo, t
     project = Project.objects.create(name="forest", owner=users["bob"])
     deployment = Deployment.objects.create(project=project, deployment_id="d1", latitude=2, longitude=2)
     frame = classified(users["bob"], 2, 2, [("Testus invasor", 0.97)], model_version)
-    Media.objects.create(project=project, deployment=deployment, observation=frame, media_id="m1", file_name="f.jpg", timestamp=frame.created)
+    Media.objects.create(
+        project=project,
+        deployment=deployment,
+        observation=frame,
+        media_id="m1",
+        file_name="f.jpg",
+        timestamp=frame.created,
+    )
     outsider = watch_list_create(owner=users["alice"], name="a", geometry=SQUARE, taxa=["Testus invasor"])
     member = watch_list_create(owner=users["bob"], name="b", geometry=SQUARE, taxa=["Testus invasor"])
     from watchlists.services import observation_matches_sync
@@ -122,7 +129,11 @@ def test_a_reviewer_only_list_waits_for_the_confirmation(geo, taxa, users, model
     from community.services import observation_review
 
     watch_list = watch_list_create(
-        owner=users["alice"], name="confirmed", regions=["AAA"], taxa=["Testus invasor"], minimum_verification="reviewer"
+        owner=users["alice"],
+        name="confirmed",
+        regions=["AAA"],
+        taxa=["Testus invasor"],
+        minimum_verification="reviewer",
     )
     upload = classified(users["bob"], 2, 2, [("Testus invasor", 0.97)], model_version)
     assert not Match.objects.filter(watch_list=watch_list).exists()
@@ -137,13 +148,25 @@ def test_the_index_hands_a_record_only_the_lists_whose_area_holds_it(geo, taxa, 
     for i in range(200):  # lists elsewhere: never candidates for a point in the square
         lon = -170 + (i % 100) * 1.5
         far = {"type": "Polygon", "coordinates": [[[lon, -80], [lon + 1, -80], [lon + 1, -79], [lon, -79], [lon, -80]]]}
-        watch_list_create(owner=users["alice"], name=f"far {i}", geometry=far, rule="invasive_here", match_existing=False)
+        watch_list_create(
+            owner=users["alice"], name=f"far {i}", geometry=far, rule="invasive_here", match_existing=False
+        )
     by_region = watch_list_create(owner=users["alice"], name="county", regions=["AAA-N1"], rule="invasive_here")
     index = build_list_index()
-    record = MatchRecord("occurrence", 1, "occurrences", taxa["invasor"].pk, 2.0, 2.0, ("AAA",), "invasive", "community")
+    record = MatchRecord(
+        "occurrence", 1, "occurrences", taxa["invasor"].pk, 2.0, 2.0, ("AAA",), "invasive", "community"
+    )
     assert index.candidates_many([record]) == [{here.pk}]
     in_county = MatchRecord(
-        "occurrence", 2, "occurrences", taxa["invasor"].pk, 2.0, 7.0, ("AAA-N1", "AAA-N", "AAA"), "invasive", "community"
+        "occurrence",
+        2,
+        "occurrences",
+        taxa["invasor"].pk,
+        2.0,
+        7.0,
+        ("AAA-N1", "AAA-N", "AAA"),
+        "invasive",
+        "community",
     )
     assert index.candidates_many([in_county]) == [{by_region.pk}]
 
