@@ -4,6 +4,7 @@ behind a secret URL."""
 
 from __future__ import annotations
 
+from csp.decorators import csp_update
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
@@ -18,6 +19,8 @@ from watchlists.services import subscription_unsubscribe
 FEED_ENTRIES = 200
 
 
+# MapLibre's controls draw their icons as data: SVG images.
+@csp_update({"img-src": ["data:"]})
 @require_GET
 def watchlists_page(request: HttpRequest, watch_list_id: int | None = None) -> HttpResponse:
     return render(request, "watchlists/page.html", {"watch_list_id": watch_list_id or ""})

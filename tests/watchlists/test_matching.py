@@ -189,3 +189,26 @@ def test_the_atom_feed_needs_its_secret_and_the_map_clusters(geo, taxa, users, t
     points = api.get(f"/api/v1/watchlists/{watch_list.pk}/matches/map/?zoom=12").json()["features"]
     assert len(points) == 2 and points[0]["properties"]["license"] == "CC0_1_0"
     assert api_for(users["bob"]).get(f"/api/v1/watchlists/{watch_list.pk}/matches/").status_code == 404
+
+
+@pytest.mark.postgres
+def test_vector_tiles_come_from_postgis(geo, taxa, users, tmp_path):
+    from django.db import connection
+
+    from watchlists.tiles import tiles_supported
+
+    if connection.vendor != "postgresql" or not tiles_supported():
+        pytest.skip("vector tiles need PostgreSQL with PostGIS: TEST_DATABASE_URL=postgres://... (.ci/run sets it)")
+    watch_list = watch_list_create(owner=users["alice"], name="square", geometry=SQUARE, taxa=["Testus nativus"])
+    call_command(
+        "import_occurrences",
+        occurrences_file(tmp_path, [("Testus nativus", 2, 2), ("Testus nativus", 2.5, 2.5)]),
+        stdout=io.StringIO(),
+    )
+    api = api_for(users["alice"])
+    for z, x, y in ((2, 2, 1), (12, 2070, 2025)):  # a cell tile and a point tile over (2, 2)
+        answer = api.get(f"/api/v1/watchlists/{watch_list.pk}/tiles/{z}/{x}/{y}.mvt")
+        assert answer.status_code == 200 and answer["Content-Type"] == "application/vnd.mapbox-vector-tile"
+        assert b"matches" in answer.content  # the layer's name in the protobuf
+    assert b"count" in api.get(f"/api/v1/watchlists/{watch_list.pk}/tiles/2/2/1.mvt").content
+    assert api.get(f"/api/v1/watchlists/{watch_list.pk}/tiles/3/99/0.mvt").status_code == 404

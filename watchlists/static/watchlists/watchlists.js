@@ -79,6 +79,7 @@ async function setUpMap() {
     center: [10, 45], zoom: 2,
     transformRequest: (url) => (url.startsWith(location.origin + API) || url.startsWith(API) ? { url, headers: { Authorization: "Token " + token() } } : { url }),
   });
+  window.watchMap = map; // for the browser test and the console
   map.on("load", async () => {
     // The regions' outlines come from the ranges API, the drawn area from the list itself.
     const areas = { type: "FeatureCollection", features: current.area ? [{ type: "Feature", geometry: current.area, properties: {} }] : [] };
@@ -90,21 +91,34 @@ async function setUpMap() {
     }
     map.addSource("area", { type: "geojson", data: areas });
     map.addLayer({ id: "area", type: "line", source: "area", paint: { "line-color": "#1f4e3d", "line-width": 2 } });
+    const box = bounds(areas);
+    if (box) map.fitBounds(box, { padding: 30, maxZoom: 9, duration: 0 });
     if (tiles) {
       map.addSource("tiles", { type: "vector", tiles: [`${location.origin}${API}/watchlists/${current.id}/tiles/{z}/{x}/{y}.mvt`], maxzoom: 14 });
       map.addLayer({ id: "tile-cells", type: "circle", source: "tiles", "source-layer": "matches", filter: ["has", "count"], paint: { "circle-color": "#c0392b", "circle-opacity": 0.6, "circle-radius": ["min", 22, ["+", 4, ["*", 2, ["ln", ["get", "count"]]]]] } });
       map.addLayer({ id: "tile-points", type: "circle", source: "tiles", "source-layer": "matches", filter: ["!", ["has", "count"]], paint: { "circle-color": "#c0392b", "circle-radius": 5, "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
       map.on("click", "tile-points", (e) => showRecord(e.features[0].id || e.features[0].properties.id));
+      map.on("click", "tile-cells", (e) => map.easeTo({ center: e.lngLat, zoom: map.getZoom() + 2 }));
     }
     map.addSource("records", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
     map.addLayer({ id: "cells", type: "circle", source: "records", filter: ["==", ["get", "cluster"], true], paint: { "circle-color": "#d35400", "circle-opacity": 0.6, "circle-radius": ["min", 22, ["+", 4, ["*", 2, ["ln", ["get", "count"]]]]] } });
-    map.addLayer({ id: "cell-counts", type: "symbol", source: "records", filter: ["==", ["get", "cluster"], true], layout: { "text-field": ["to-string", ["get", "count"]], "text-size": 11 } });
     map.addLayer({ id: "points", type: "circle", source: "records", filter: ["!=", ["get", "cluster"], true], paint: { "circle-color": ["match", ["get", "status"], "new", "#c0392b", "handling", "#e67e22", "#7f8c8d"], "circle-radius": 6, "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
     map.on("click", "points", (e) => showRecord(e.features[0].properties.id));
     map.on("click", "cells", (e) => map.easeTo({ center: e.lngLat, zoom: map.getZoom() + 2 }));
     map.on("moveend", refreshRecords);
     refreshRecords();
   });
+}
+
+// [[west, south], [east, north]] of a FeatureCollection's coordinates, or null.
+function bounds(collection) {
+  let w = 180, s = 90, e = -180, n = -90, any = false;
+  const walk = (c) => {
+    if (typeof c[0] === "number") { w = Math.min(w, c[0]); e = Math.max(e, c[0]); s = Math.min(s, c[1]); n = Math.max(n, c[1]); any = true; }
+    else for (const inner of c) walk(inner);
+  };
+  for (const f of collection.features) if (f.geometry) walk(f.geometry.coordinates);
+  return any ? [[w, s], [e, n]] : null;
 }
 
 async function refreshRecords() {
