@@ -167,6 +167,7 @@ class Match(models.Model):
             ),
         ]
         indexes = [
+            models.Index(fields=["watch_list", "id"]),  # a list's pages, newest first
             models.Index(fields=["watch_list", "status", "id"]),
             models.Index(fields=["watch_list", "taxon", "id"]),
             models.Index(fields=["watch_list", "latitude", "longitude"]),

@@ -302,6 +302,7 @@ def matches_sync(records: list[MatchRecord], index: ListIndex | None = None) -> 
         ):
             existing.setdefault((kind, getattr(m, f"{kind}_id")), {})[m.watch_list_id] = m
     to_create, to_delete, to_update = [], [], []
+    created = connection.ops.adapt_datetimefield_value(timezone.now())
     for record, lists in zip(records, wanted):
         have = existing.get((record.kind, record.pk), {})
         for list_id, m in have.items():
@@ -312,15 +313,19 @@ def matches_sync(records: list[MatchRecord], index: ListIndex | None = None) -> 
                 to_update.append(m)
         for list_id in lists - have.keys():
             to_create.append(
-                Match(
-                    watch_list_id=list_id,
-                    source=record.source,
-                    **{f"{record.kind}_id": record.pk},
-                    taxon_id=record.taxon_id,
-                    latitude=record.latitude,
-                    longitude=record.longitude,
-                    observed_on=record.observed_on,
-                    verdict_status=record.verdict_status,
+                (
+                    list_id,
+                    record.source,
+                    record.pk if record.kind == "observation" else None,
+                    record.pk if record.kind == "occurrence" else None,
+                    record.taxon_id,
+                    record.latitude,
+                    record.longitude,
+                    connection.ops.adapt_datefield_value(record.observed_on),
+                    record.verdict_status,
+                    TriageStatus.NEW.value,
+                    "",
+                    created,
                 )
             )
     with transaction.atomic():
@@ -329,9 +334,38 @@ def matches_sync(records: list[MatchRecord], index: ListIndex | None = None) -> 
         if to_update:
             Match.objects.bulk_update(to_update, ["taxon_id", "verdict_status"])
         if to_create:
-            Match.objects.bulk_create(to_create, ignore_conflicts=True, batch_size=2000)
+            _insert_matches(to_create)
     counts.update(created=len(to_create), removed=len(to_delete), updated=len(to_update))
     return dict(counts)
+
+
+_MATCH_COLUMNS = (
+    "watch_list_id",
+    "source",
+    "observation_id",
+    "occurrence_id",
+    "taxon_id",
+    "latitude",
+    "longitude",
+    "observed_on",
+    "verdict_status",
+    "status",
+    "note",
+    "created",
+)
+
+
+def _insert_matches(rows: list[tuple]) -> None:
+    """New matches through executemany (as _insert_occurrences: the ORM's per-field preparation
+    would be most of the matching time); a match another process made meanwhile is kept."""
+    ops = connection.ops
+    sql = (
+        f"INSERT INTO {ops.quote_name(Match._meta.db_table)} ({', '.join(_MATCH_COLUMNS)})"
+        f" VALUES ({', '.join(['%s'] * len(_MATCH_COLUMNS))}) ON CONFLICT DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 2000):
+            cursor.executemany(sql, rows[start : start + 2000])
 
 
 def observation_matches_sync(*, observation_id: int) -> dict[str, int]:
