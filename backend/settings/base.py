@@ -280,6 +280,10 @@ SPECTACULAR_SETTINGS = {
         {"name": "exports", "description": "Darwin Core Archive of reviewed records"},
         {"name": "accounts", "description": "register, log in (get an app token), log out"},
         {"name": "camera-trap projects", "description": "projects, deployments, their frames and sequences"},
+        {
+            "name": "watch lists",
+            "description": "areas x taxa or a rule, every record matched; triage, seen marks, exports, map tiles",
+        },
     ],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
