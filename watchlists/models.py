@@ -122,7 +122,7 @@ class Occurrence(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["dataset", "occurrence_id"], name="unique_occurrence_per_dataset")
         ]
-        indexes = [models.Index(fields=["latitude", "longitude"]), models.Index(fields=["taxon"])]
+        # No point index here: maps and pages read the matches (per list, indexed); fewer indexes, faster imports.
 
     def __str__(self):
         return f"{self.dataset}:{self.occurrence_id}"
@@ -140,11 +140,13 @@ class Match(models.Model):
     """A record in a list. The point is the record's true one (matching and the owner's rights
     decide what is shown: watchlists.selectors); taxon, date and verdict are copied for filters."""
 
-    watch_list = models.ForeignKey(WatchList, on_delete=models.CASCADE, related_name="matches")
+    # Every index costs each of the millions of inserts matching makes: the list's own index is
+    # the composites below, the taxon's is (list, taxon, id); Django's one-column ones are dropped.
+    watch_list = models.ForeignKey(WatchList, on_delete=models.CASCADE, related_name="matches", db_index=False)
     source = models.CharField(max_length=16, choices=Source.choices)
     observation = models.ForeignKey(Observation, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     occurrence = models.ForeignKey(Occurrence, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    taxon = models.ForeignKey(Taxon, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    taxon = models.ForeignKey(Taxon, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
     latitude = models.FloatField()
     longitude = models.FloatField()
     observed_on = models.DateField(null=True, blank=True)
@@ -171,8 +173,6 @@ class Match(models.Model):
             models.Index(fields=["watch_list", "status", "id"]),
             models.Index(fields=["watch_list", "taxon", "id"]),
             models.Index(fields=["watch_list", "latitude", "longitude"]),
-            models.Index(fields=["occurrence"]),
-            models.Index(fields=["observation"]),
         ]
         verbose_name_plural = "matches"
 
