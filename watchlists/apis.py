@@ -8,6 +8,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, status
 from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -34,7 +35,13 @@ from watchlists.serializers import (
     WatchListInputSerializer,
     WatchListOutputSerializer,
 )
-from watchlists.services import match_triage, matches_mark_seen, matches_mark_unseen, watch_list_create
+from watchlists.services import (
+    area_from_file,
+    match_triage,
+    matches_mark_seen,
+    matches_mark_unseen,
+    watch_list_create,
+)
 from watchlists.tiles import match_tile, tiles_supported
 
 TAGS = ["watch lists"]
@@ -95,6 +102,7 @@ def _filters(request) -> tuple[MatchFilters, str]:
 
 class WatchListListApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
+    parser_classes = [JSONParser, MultiPartParser]
 
     @extend_schema(tags=TAGS, operation_id="watchlists_list", responses={200: WatchListOutputSerializer(many=True)})
     def get(self, request):
@@ -110,7 +118,10 @@ class WatchListListApi(APIView):
     def post(self, request):
         data = WatchListInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        watch_list = watch_list_create(owner=request.user, **data.validated_data)
+        fields = dict(data.validated_data)
+        if "area_file" in fields:
+            fields["geometry"] = area_from_file(fields.pop("area_file"))
+        watch_list = watch_list_create(owner=request.user, **fields)
         return Response(
             WatchListOutputSerializer(watch_list, context={"request": request}).data, status=status.HTTP_201_CREATED
         )

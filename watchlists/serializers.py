@@ -11,6 +11,10 @@ class WatchListInputSerializer(serializers.Serializer):
     geometry = serializers.JSONField(
         required=False, allow_null=True, help_text="GeoJSON (Multi)Polygon, Feature or FeatureCollection, lon/lat"
     )
+    area_file = serializers.FileField(
+        required=False,
+        help_text="multipart instead of geometry: a .geojson, a zipped shapefile (.zip) or a GeoPackage (.gpkg)",
+    )
     taxa = serializers.ListField(
         child=serializers.CharField(max_length=200), required=False, max_length=2000, help_text="names or ids"
     )

@@ -18,6 +18,7 @@ from observations.models import Observation, Verification
 from observations.selectors import observation_best_taxon
 from ranges.geojson import DISPLAY_TOLERANCE_DEG
 from ranges.geometry import GeometryRejected, clean_polygonal
+from ranges.geometry_files import GeometryFileError, geometry_from_upload
 from ranges.models import Region
 from ranges.selectors import range_index, taxon_and_descendant_ids
 from ranges.verdict import verdicts_many
@@ -74,6 +75,15 @@ def area_from_geojson(geometry: dict) -> tuple[object, str]:
     except GeometryRejected as exc:
         raise WatchListRejected(str(exc), "geometry") from exc
     return clean.geometry, clean.message
+
+
+def area_from_file(uploaded) -> dict:
+    """An uploaded GeoJSON, zipped shapefile or GeoPackage (ranges.geometry_files), as GeoJSON."""
+    try:
+        geom = geometry_from_upload(uploaded)
+    except GeometryFileError as exc:
+        raise WatchListRejected(str(exc), "area_file") from exc
+    return shapely.geometry.mapping(geom)
 
 
 def _taxa_from(values) -> list[Taxon]:

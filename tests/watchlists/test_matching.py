@@ -212,3 +212,20 @@ def test_vector_tiles_come_from_postgis(geo, taxa, users, tmp_path):
         assert b"matches" in answer.content  # the layer's name in the protobuf
     assert b"count" in api.get(f"/api/v1/watchlists/{watch_list.pk}/tiles/2/2/1.mvt").content
     assert api.get(f"/api/v1/watchlists/{watch_list.pk}/tiles/3/99/0.mvt").status_code == 404
+
+
+def test_an_area_can_be_an_uploaded_file(geo, taxa, users):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    api = api_for(users["alice"])
+    upload = SimpleUploadedFile("area.geojson", json.dumps(SQUARE).encode(), content_type="application/geo+json")
+    answer = api.post(
+        "/api/v1/watchlists/", {"name": "from a file", "rule": "invasive_here", "area_file": upload}, format="multipart"
+    )
+    assert answer.status_code == 201, answer.content
+    assert answer.json()["area"]["type"] == "Polygon"
+    bad = SimpleUploadedFile("area.txt", b"not a map")
+    answer = api.post(
+        "/api/v1/watchlists/", {"name": "x", "rule": "invasive_here", "area_file": bad}, format="multipart"
+    )
+    assert answer.status_code == 400 and "area_file" in answer.json()["error"]["fields"]
