@@ -18,6 +18,7 @@ from watchlists import exports
 from watchlists.models import Match
 from watchlists.selectors import (
     MatchFilters,
+    in_bbox,
     list_matches,
     match_clusters,
     match_for,
@@ -59,13 +60,13 @@ class MatchCursorPagination(CursorPagination):
     max_page_size = 200
 
 
-def match_bodies(matches: list[Match], user) -> list[dict]:
+def match_bodies(matches: list[Match], user, bbox=None) -> list[dict]:
     shown = shown_records(matches, user)
     seen = seen_ids(user=user, match_ids=[m.pk for m in matches])
     out = []
     for m in matches:
         record = shown.get(m.pk)
-        if record is None:
+        if record is None or not in_bbox(record.latitude, record.longitude, bbox):
             continue
         out.append(
             {
@@ -160,7 +161,7 @@ class MatchListApi(APIView):
             qs = new_view(qs)
         paginator = MatchCursorPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(match_bodies(page, request.user))
+        return paginator.get_paginated_response(match_bodies(page, request.user, filters.bbox))
 
 
 class MatchSeenApi(APIView):
@@ -261,7 +262,7 @@ class MatchMapApi(APIView):
         qs = list_matches(watch_list=watch_list, user=request.user, filters=filters).select_related("occurrence")
         if view == "new":
             qs = new_view(qs)
-        bodies = match_bodies(list(qs.order_by("-id")[:MAP_POINT_LIMIT]), request.user)
+        bodies = match_bodies(list(qs.order_by("-id")[:MAP_POINT_LIMIT]), request.user, filters.bbox)
         features = [
             {
                 "type": "Feature",

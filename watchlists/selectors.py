@@ -81,12 +81,24 @@ def list_matches(*, watch_list: WatchList, user, filters: MatchFilters = MatchFi
     if filters.source:
         qs = qs.filter(source=filters.source)
     if filters.bbox:
+        # Imported records by their point; uploads and frames are kept for the caller to place by the
+        # point the viewer may see (in_bbox): a true point in a small box would betray an obscured record.
         west, south, east, north = filters.bbox
-        qs = qs.filter(latitude__gte=south, latitude__lte=north, longitude__gte=west, longitude__lte=east)
+        inside = Q(latitude__gte=south, latitude__lte=north, longitude__gte=west, longitude__lte=east)
+        qs = qs.filter(inside | Q(occurrence__isnull=True))
     if filters.seen is not None:
         seen = Exists(MatchSeen.objects.filter(match=OuterRef("pk"), user=user))
         qs = qs.filter(seen) if filters.seen else qs.exclude(seen)
     return qs
+
+
+def in_bbox(latitude: float | None, longitude: float | None, bbox) -> bool:
+    if bbox is None:
+        return True
+    if latitude is None:
+        return False
+    west, south, east, north = bbox
+    return south <= latitude <= north and west <= longitude <= east
 
 
 def new_view(qs):
@@ -194,7 +206,7 @@ def match_clusters(*, watch_list: WatchList, user, filters: MatchFilters, zoom: 
     counts: dict[tuple[int, int], int] = {(int(r["cx"]), int(r["cy"])): r["n"] for r in rows}
     own = list(qs.filter(observation__isnull=False).order_by("-id")[:OBSERVATION_CLUSTER_LIMIT])
     for record in shown_records(own, user).values():
-        if record.latitude is None:
+        if record.latitude is None or not in_bbox(record.latitude, record.longitude, filters.bbox):
             continue
         key = (math.floor(record.longitude / cell), math.floor(record.latitude / cell))
         counts[key] = counts.get(key, 0) + 1

@@ -96,6 +96,14 @@ def test_an_obscured_upload_matches_by_its_true_point_and_shows_the_owner_only_t
     assert len(alice_sees) == 1
     assert (alice_sees[0]["latitude"], alice_sees[0]["longitude"]) == (1.55, 1.55)
     assert "0.1° grid cell" in alice_sees[0]["location_note"]
+    # A small box around the true point (not around the public one) finds nothing: no side channel.
+    boxed = f"/api/v1/watchlists/{watch_list.pk}/matches/?bbox=1.51,1.52,1.53,1.54"
+    assert api_for(users["alice"]).get(boxed).json()["results"] == []
+    for zoom in (12, 3):
+        cells = api_for(users["alice"]).get(
+            f"/api/v1/watchlists/{watch_list.pk}/matches/map/?zoom={zoom}&bbox=1.51,1.52,1.53,1.54"
+        )
+        assert cells.json()["features"] == []
     # The observer's own list shows the exact point.
     own = watch_list_create(owner=users["bob"], name="mine", geometry=SQUARE, taxa=["Testus invasor"])
     observation_matches_sync(observation_id=upload.pk)
