@@ -25,6 +25,7 @@ from observations.apis import ObservationCreateApi, ObservationDetailApi, Observ
 from observations.web import web_index
 from ranges.apis import CheckApi, RegionGeoJsonApi, RegionLookupApi, SpeciesRangeApi
 from species.apis import TaxonDetailApi, TaxonListApi
+from watchlists.urls import api_urlpatterns as watchlist_api
 
 api_v1 = [
     path("observations/", ObservationCreateApi.as_view(), name="observation-create"),
@@ -56,6 +57,7 @@ api_v1 = [
     path("species/", TaxonListApi.as_view(), name="species-list"),
     path("species/<int:pk>/", TaxonDetailApi.as_view(), name="species-detail"),
     path("species/<int:pk>/range/", SpeciesRangeApi.as_view(), name="species-range"),
+    *watchlist_api,
 ]
 
 # The Swagger UI under the site's Content-Security-Policy: the split view serves its start-up script
@@ -74,4 +76,5 @@ urlpatterns = [
     path("admin/login/", throttled_admin_login),  # before the admin's own route of the same path
     path("admin/", admin.site.urls),
     path("", include("ranges.urls")),  # the species page with its map
+    path("", include("watchlists.urls")),  # the watch lists' pages, unsubscribe, Atom feed
 ]

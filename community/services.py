@@ -12,7 +12,7 @@ from django.utils import timezone
 from backend.errors import Conflict, ServiceError
 from community.models import Identification, Review
 from community.selectors import identifiers_with_track_record
-from community.signals import observation_verified
+from community.signals import observation_rejected, observation_verified
 from observations.models import Observation, Verdict, Verification
 from ranges.models import RegionKind
 from ranges.selectors import contact_snapshot, contacts_or_fallback, regions_by_codes, verdict_for_taxon
@@ -202,6 +202,7 @@ def observation_review(
                 verified_at=timezone.now(),
                 first_record_regions=[],
             )
+            transaction.on_commit(lambda: observation_rejected.send(sender=Observation, observation=observation))
             return review
         stored = _verdict_for_confirmed(observation=observation, taxon=taxon, free_roaming=free_roaming)
         if stored is not None and stored.status in ALERT_STATUSES and observation.owner_id == reviewer.pk:

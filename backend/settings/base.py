@@ -4,6 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "community",
     "alerts",
     "cameratraps",
+    "watchlists",
     "backend",  # the bootstrap command
 ]
 
@@ -308,6 +310,10 @@ SPECTACULAR_SETTINGS = {
         {"name": "exports", "description": "Darwin Core Archive of reviewed records"},
         {"name": "accounts", "description": "register, log in (get an app token), log out"},
         {"name": "camera-trap projects", "description": "projects, deployments, their frames and sequences"},
+        {
+            "name": "watch lists",
+            "description": "areas x taxa or a rule, every record matched; triage, seen marks, exports, map tiles",
+        },
     ],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -381,6 +387,18 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-observations": {
         "task": "observations.sweep_stuck_observations",
         "schedule": RANGEWATCH_SWEEP_INTERVAL_S,
+    },
+    # Watch-list digests: "immediate" lists every 5 minutes, daily at 06:00 UTC, weekly on Monday.
+    "watchlist-digests-immediate": {"task": "watchlists.send_digests", "schedule": 300.0, "args": ["immediate"]},
+    "watchlist-digests-daily": {
+        "task": "watchlists.send_digests",
+        "schedule": crontab(hour=6, minute=0),
+        "args": ["daily"],
+    },
+    "watchlist-digests-weekly": {
+        "task": "watchlists.send_digests",
+        "schedule": crontab(hour=6, minute=0, day_of_week=1),
+        "args": ["weekly"],
     },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

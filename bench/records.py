@@ -1,0 +1,291 @@
+"""Watch lists at scale: generate N synthetic occurrences (real taxa and real points: each taxon
+placed in regions where a register or range source lists it, natives and invaders worldwide), import
+them (GBIF simple download, verdicts included), match them against 1,000 lists, then time the map
+(tiles: MVT from PostGIS on PostgreSQL, the cells / points GeoJSON on SQLite) and match pages.
+
+    RANGEWATCH_VAR_DIR=/tmp/bench python manage.py migrate && ... bootstrap --skip-model
+    RANGEWATCH_VAR_DIR=/tmp/bench python bench/records.py --rows 1000000
+    DATABASE_URL=postgis://postgres@127.0.0.1:5432/rw_bench python bench/records.py --rows 1000000
+
+Runs against the database the settings point at; it adds a user "bench-records", its lists and
+the dataset "bench-records" (removed first, so a re-run starts clean). Last line:
+import_rows_per_s= match_rows_per_s= tile_p95_ms= matches_page_p95_ms= rows=
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings.local")
+
+DATASET = "bench-records"
+POINTS_PER_REGION = 400
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+def placements(rng: random.Random, max_regions: int = 400):
+    """(taxon name, status, [points]) for taxon x country pairs the registers know: real points
+    inside the real country polygons (rejection sampling in each one's bounding box)."""
+    import numpy as np
+    import shapely
+
+    from ranges.models import Region, RegionalStatus
+
+    rows = list(
+        RegionalStatus.objects.filter(region__kind="country", taxon__rank="species")
+        .exclude(region__geometry=b"")
+        .values_list("taxon__scientific_name", "status", "region_id")
+    )
+    if not rows:
+        sys.exit("no regional statuses in this database: run `manage.py bootstrap` (and the README's imports) first")
+    rng.shuffle(rows)
+    invaders = [r for r in rows if r[1] != "native"]
+    natives = [r for r in rows if r[1] == "native"]
+    chosen = invaders[: max_regions // 2] + natives[: max_regions // 2]
+    region_ids = {r[2] for r in chosen}
+    pool = {}
+    nrng = np.random.default_rng(rng.randrange(2**32))
+    for pk, wkb in Region.objects.filter(pk__in=region_ids).values_list("pk", "geometry"):
+        geom = shapely.from_wkb(bytes(wkb))
+        shapely.prepare(geom)
+        minx, miny, maxx, maxy = geom.bounds
+        points = []
+        for _ in range(20):
+            xs = nrng.uniform(minx, maxx, POINTS_PER_REGION * 4)
+            ys = nrng.uniform(miny, maxy, POINTS_PER_REGION * 4)
+            inside = shapely.contains_xy(geom, xs, ys)
+            points.extend(zip(xs[inside].round(5).tolist(), ys[inside].round(5).tolist()))
+            if len(points) >= POINTS_PER_REGION:
+                break
+        if points:
+            pool[pk] = points[:POINTS_PER_REGION]
+    return [(name, status, pool[rid]) for name, status, rid in chosen if rid in pool]
+
+
+def write_download(path: Path, rows: int, choices, rng: random.Random) -> None:
+    header = "gbifID\tdatasetKey\toccurrenceID\tspecies\tdecimalLatitude\tdecimalLongitude\teventDate\tlicense\n"
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(header)
+        for i in range(rows):
+            name, _, points = choices[rng.randrange(len(choices))]
+            lon, lat = points[rng.randrange(len(points))]
+            out.write(
+                f"{i}\t{DATASET}\tbench:{i}\t{name}\t{lat}\t{lon}\t2024-{1 + i % 12:02d}-{1 + i % 28:02d}\tCC_BY_4_0\n"
+            )
+
+
+def make_lists(owner, choices, n: int, rng: random.Random):
+    """n lists: a big one (Europe + the Mediterranean, invasive_here), then countries with a rule,
+    drawn boxes around real points with taxa, and out-of-range lists."""
+    from ranges.models import Region
+    from watchlists.services import watch_list_create
+
+    codes = list(Region.objects.filter(kind="country").exclude(geometry=b"").values_list("code", flat=True))
+    big = watch_list_create(
+        owner=owner,
+        name="bench: Europe invaders",
+        geometry={"type": "Polygon", "coordinates": [[[-25, 30], [45, 30], [45, 72], [-25, 72], [-25, 30]]]},
+        rule="invasive_here",
+        match_existing=False,
+    )
+    for i in range(n - 1):
+        kind = i % 3
+        if kind == 0:
+            watch_list_create(
+                owner=owner, name=f"bench {i}", regions=rng.sample(codes, 3), rule="invasive_here", match_existing=False
+            )
+        elif kind == 1:
+            name, _, points = choices[rng.randrange(len(choices))]
+            lon, lat = points[rng.randrange(len(points))]
+            half = rng.uniform(0.5, 5)
+            ring = [
+                [lon - half, lat - half],
+                [lon + half, lat - half],
+                [lon + half, lat + half],
+                [lon - half, lat + half],
+            ]
+            ring = [[max(-180, min(180, x)), max(-90, min(90, y))] for x, y in ring]
+            watch_list_create(
+                owner=owner,
+                name=f"bench {i}",
+                geometry={"type": "Polygon", "coordinates": [ring + [ring[0]]]},
+                taxa=[name],
+                match_existing=False,
+            )
+        else:
+            watch_list_create(
+                owner=owner, name=f"bench {i}", regions=rng.sample(codes, 2), rule="out_of_range", match_existing=False
+            )
+    return big
+
+
+def match_all(chunk: int = 20000) -> int:
+    from watchlists.models import Occurrence
+    from watchlists.services import _occurrence_record, list_index, matches_sync
+
+    index = list_index()
+    last, created = 0, 0
+    qs = (
+        Occurrence.objects.filter(dataset=DATASET)
+        .order_by("pk")
+        .only(
+            "pk", "taxon_id", "longitude", "latitude", "verdict_region_codes", "verdict_status", "dataset", "event_date"
+        )
+    )
+    while True:
+        batch = list(qs.filter(pk__gt=last)[:chunk])
+        if not batch:
+            return created
+        last = batch[-1].pk
+        created += matches_sync([_occurrence_record(o) for o in batch], index).get("created", 0)
+
+
+def tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
+    import math
+
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
+
+
+def database_size(engine: str, settings, connection) -> str:
+    if engine == "sqlite":
+        return f"{Path(settings.DATABASES['default']['NAME']).stat().st_size / 1e6:.0f} MB"
+    if engine == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
+            return cursor.fetchone()[0]
+    return "?"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--lists", type=int, default=1000, help="0: the import alone")
+    parser.add_argument("--requests", type=int, default=60, help="timed requests per kind")
+    parser.add_argument("--seed", type=int, default=26)
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+
+    from watchlists.models import Match, Occurrence, WatchList
+    from watchlists.services import list_index_clear, occurrences_import
+    from watchlists.tiles import tiles_supported
+
+    rng = random.Random(args.seed)
+    owner, _ = get_user_model().objects.get_or_create(username="bench-records")
+    WatchList.objects.filter(owner=owner).delete()
+    while Occurrence.objects.filter(dataset=DATASET).exists():  # in slices: one huge DELETE holds the lock long
+        ids = list(Occurrence.objects.filter(dataset=DATASET).values_list("pk", flat=True)[:50_000])
+        Occurrence.objects.filter(pk__in=ids).delete()
+    list_index_clear()
+    engine = connection.vendor
+    print(f"engine {engine}; rows {args.rows:,}; lists {args.lists}", flush=True)
+
+    choices = placements(rng)
+    print(f"{len(choices)} taxon x country placements", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench-download.csv"
+        started = time.perf_counter()
+        write_download(path, args.rows, choices, rng)
+        print(f"generated {path.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - started:.1f}s", flush=True)
+        started, cpu = time.perf_counter(), time.process_time()
+        report = occurrences_import(path=path)
+        import_s, import_cpu = time.perf_counter() - started, time.process_time() - cpu
+    assert report.created == args.rows, report.as_dict()
+    # On a shared machine the wall clock mostly measures the others: this process's CPU seconds
+    # say what the code costs (the database server's own CPU is not in it).
+    print(
+        f"import: {report.as_dict()} in {import_s:.1f}s wall, {import_cpu:.1f}s CPU of this process"
+        f" ({args.rows / import_cpu:.0f} rows per CPU-second)",
+        flush=True,
+    )
+
+    if args.lists == 0:  # the import alone (its cost at a size where matching would not fit the time at hand)
+        print(
+            f"cost: import {import_s:.0f}s, database {database_size(engine, settings, connection)}, "
+            f"peak memory of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+        )
+        print(
+            f"import_rows_per_s={args.rows / import_s:.0f} match_rows_per_s=n/a tile_p95_ms=n/a "
+            f"matches_page_p95_ms=n/a rows={args.rows}"
+        )
+        return
+    started = time.perf_counter()
+    big = make_lists(owner, choices, args.lists, rng)
+    print(f"{args.lists} lists created in {time.perf_counter() - started:.1f}s", flush=True)
+    started, cpu = time.perf_counter(), time.process_time()
+    created = match_all()
+    match_s, match_cpu = time.perf_counter() - started, time.process_time() - cpu
+    big_matches = Match.objects.filter(watch_list=big).count()
+    print(
+        f"matching: {created:,} matches in {match_s:.1f}s wall, {match_cpu:.1f}s CPU of this process"
+        f" ({args.rows / match_cpu:.0f} rows per CPU-second); the big list holds {big_matches:,}",
+        flush=True,
+    )
+
+    client = Client()
+    client.force_login(owner)
+    # Tiles over the big list's records, zoom 2..12, centred on real matched points.
+    sample = list(Match.objects.filter(watch_list=big).order_by("?").values_list("longitude", "latitude")[:200])
+    tile_ms = []
+    for i in range(args.requests):
+        lon, lat = sample[i % len(sample)] if sample else (4.35, 50.85)
+        z = 2 + i % 11
+        x, y = tile_xy(lon, lat, z)
+        if tiles_supported():
+            url = f"/api/v1/watchlists/{big.pk}/tiles/{z}/{x}/{y}.mvt"
+        else:
+            url = f"/api/v1/watchlists/{big.pk}/matches/map/?zoom={z}&bbox={lon - 360 / 2**z},{max(-90, lat - 170 / 2**z)},{lon + 360 / 2**z},{min(90, lat + 170 / 2**z)}"
+        t = time.perf_counter()
+        answer = client.get(url)
+        tile_ms.append((time.perf_counter() - t) * 1000)
+        assert answer.status_code in (200, 204), (url, answer.status_code, answer.content[:200])
+    # Match pages: the first page, cursor pages after it, with filters an agency uses.
+    page_ms, url = [], f"/api/v1/watchlists/{big.pk}/matches/?limit=50"
+    for i in range(args.requests):
+        t = time.perf_counter()
+        answer = client.get(url)
+        page_ms.append((time.perf_counter() - t) * 1000)
+        assert answer.status_code == 200, answer.content[:300]
+        following = answer.json().get("next")
+        variants = [
+            f"/api/v1/watchlists/{big.pk}/matches/?limit=50",
+            f"/api/v1/watchlists/{big.pk}/matches/?limit=50&status=new",
+            f"/api/v1/watchlists/{big.pk}/matches/?limit=50&view=new&seen=false",
+        ]
+        url = following if following and i % 4 else variants[i % 3]
+    size = database_size(engine, settings, connection)
+    print(
+        f"cost: import {import_s:.0f}s, matching {match_s:.0f}s, database {size}, "
+        f"peak memory of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
+        flush=True,
+    )
+    print(
+        f"import_rows_per_s={args.rows / import_s:.0f} match_rows_per_s={args.rows / match_s:.0f} "
+        f"tile_p95_ms={p95(tile_ms):.1f} matches_page_p95_ms={p95(page_ms):.1f} rows={args.rows}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""Digest e-mails of watch lists: per list and frequency, the new matches since the last digest,
+grouped by taxon with their verdicts and a link to each; text + HTML, with List-Unsubscribe and
+RFC 8058 one-click unsubscribe (a secret per subscription, no login)."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections import defaultdict
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from watchlists.models import Frequency, Match, WatchList
+from watchlists.selectors import shown_records
+from watchlists.services import digest_sent
+
+log = logging.getLogger(__name__)
+# A list's first digest looks this far back.
+FIRST_DIGEST_WINDOW = {
+    Frequency.IMMEDIATE: datetime.timedelta(hours=1),
+    Frequency.DAILY: datetime.timedelta(days=1),
+    Frequency.WEEKLY: datetime.timedelta(days=7),
+}
+MAX_RECORDS_PER_DIGEST = 500
+
+
+def _absolute(path: str) -> str:
+    return settings.RANGEWATCH_PUBLIC_BASE_URL.rstrip("/") + path
+
+
+def digest_messages(*, watch_list: WatchList, now=None) -> list[EmailMultiAlternatives]:
+    """The e-mails of one list's digest (one per active subscriber with an address); [] when
+    nothing is new."""
+    now = now or timezone.now()
+    since = watch_list.last_digest_at or now - FIRST_DIGEST_WINDOW.get(watch_list.frequency, datetime.timedelta(1))
+    new = list(
+        Match.objects.filter(watch_list=watch_list, created__gt=since, created__lte=now, status="new")
+        .select_related("occurrence", "taxon")
+        .order_by("taxon__scientific_name", "id")[: MAX_RECORDS_PER_DIGEST + 1]
+    )
+    if not new:
+        return []
+    messages = []
+    for subscription in watch_list.subscriptions.filter(active=True).select_related("user"):
+        user = subscription.user
+        if not user.email:
+            continue
+        shown = shown_records(new[:MAX_RECORDS_PER_DIGEST], user)
+        groups = defaultdict(list)
+        for m in new[:MAX_RECORDS_PER_DIGEST]:
+            record = shown.get(m.pk)
+            if record is None:
+                continue
+            url = _absolute(record.record_url) if record.record_url.startswith("/") else record.record_url
+            groups[record.scientific_name or "(unnamed)"].append({"match": m, "record": record, "url": url})
+        unsubscribe_url = _absolute(reverse("watchlist-unsubscribe", args=[subscription.token]))
+        context = {
+            "watch_list": watch_list,
+            "groups": sorted(groups.items()),
+            "total": len(new[:MAX_RECORDS_PER_DIGEST]),
+            "more": len(new) > MAX_RECORDS_PER_DIGEST,
+            "list_url": _absolute(reverse("watchlist-page", args=[watch_list.pk])),
+            "unsubscribe_url": unsubscribe_url,
+            "base_url": settings.RANGEWATCH_PUBLIC_BASE_URL.rstrip("/"),
+        }
+        message = EmailMultiAlternatives(
+            subject=f"[RangeWatch] {watch_list.name}: {context['total']} new record(s)",
+            body=render_to_string("watchlists/digest.txt", context),
+            to=[user.email],
+            headers={
+                "List-Unsubscribe": f"<{unsubscribe_url}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+        )
+        message.attach_alternative(render_to_string("watchlists/digest.html", context), "text/html")
+        messages.append(message)
+    return messages
+
+
+def digests_send(*, frequency: str, now=None) -> int:
+    """Send every list's digest of this frequency; a list whose sending fails keeps its mark and
+    is tried again next time."""
+    now = now or timezone.now()
+    sent = 0
+    for watch_list in WatchList.objects.filter(frequency=frequency).order_by("id"):
+        messages = digest_messages(watch_list=watch_list, now=now)
+        try:
+            for message in messages:
+                message.send()
+                sent += 1
+        except Exception:  # noqa: BLE001 - SMTP raises many types; the next run sends the digest again
+            log.exception("digest of watch list %s not sent", watch_list.pk)
+            continue
+        digest_sent(watch_list=watch_list, at=now)
+    return sent

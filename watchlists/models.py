@@ -1,0 +1,210 @@
+"""Watch lists (an area x taxa or a rule), imported occurrences, the matches between records and
+lists with their triage status and history, and who has seen what.
+
+Points are plain latitude / longitude columns with a composite index on both engines; the list's
+area is WKB (EPSG:4326) as ranges stores its geometries, matched in memory through an STRtree
+(watchlists.matching). On PostgreSQL + PostGIS the matches' points also get a GiST index and the
+map's vector tiles come from ST_AsMVT (migration 0002 adds what PostGIS offers when it is there).
+"""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+from observations.models import Observation
+from ranges.models import Region
+from species.models import Taxon
+
+
+def _token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Rule(models.TextChoices):
+    NONE = "", "no rule (the taxa only)"
+    INVASIVE_HERE = "invasive_here", "invasive or introduced at the record's point"
+    OUT_OF_RANGE = "out_of_range", "out of its known native range"
+
+
+class Source(models.TextChoices):
+    UPLOADS = "uploads", "app uploads"
+    CAMERA_TRAPS = "camera_traps", "camera-trap frames"
+    OCCURRENCES = "occurrences", "imported occurrence datasets"
+
+
+class MinimumVerification(models.TextChoices):
+    ANY = "any", "any record that is not rejected"
+    COMMUNITY = "community", "a community identification or better"
+    REVIEWER = "reviewer", "confirmed by a reviewer"
+
+
+class Frequency(models.TextChoices):
+    IMMEDIATE = "immediate"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    NEVER = "never"
+
+
+class WatchList(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watch_lists")
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="watch_list_memberships", help_text="may triage"
+    )
+    name = models.CharField(max_length=200)
+    regions = models.ManyToManyField(Region, blank=True, related_name="+")
+    # A drawn or uploaded polygon, validated and repaired (ranges.geometry.clean_polygonal).
+    area = models.BinaryField(blank=True, default=b"")
+    area_note = models.CharField(max_length=500, blank=True, help_text="what validation repaired, if anything")
+    # A simplified copy for the map (GeoJSON geometry), never used for matching.
+    area_display = models.JSONField(null=True, blank=True)
+    taxa = models.ManyToManyField(Taxon, blank=True, related_name="+", help_text="each with its descendants")
+    rule = models.CharField(max_length=16, choices=Rule.choices, blank=True, default="")
+    sources = models.JSONField(default=list, help_text="Source values; empty: every source")
+    datasets = models.JSONField(default=list, blank=True, help_text="occurrence dataset names; empty: all")
+    minimum_verification = models.CharField(
+        max_length=10, choices=MinimumVerification.choices, default=MinimumVerification.ANY
+    )
+    frequency = models.CharField(max_length=10, choices=Frequency.choices, default=Frequency.DAILY)
+    feed_token = models.CharField(max_length=64, unique=True, default=_token, help_text="the Atom feed's secret")
+    last_digest_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.name
+
+
+class Subscription(models.Model):
+    """Who gets a list's digest; the token unsubscribes without a login (RFC 8058 one-click)."""
+
+    watch_list = models.ForeignKey(WatchList, on_delete=models.CASCADE, related_name="subscriptions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    active = models.BooleanField(default=True)
+    token = models.CharField(max_length=64, unique=True, default=_token)
+    changed = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["watch_list", "user"], name="unique_watch_list_subscription")]
+
+    def __str__(self):
+        return f"{self.user} on {self.watch_list} ({'active' if self.active else 'unsubscribed'})"
+
+
+class Occurrence(models.Model):
+    """A record imported from outside (a GBIF download, an iNaturalist export), with its verdict."""
+
+    dataset = models.CharField(max_length=200)
+    occurrence_id = models.CharField(max_length=300, help_text="occurrenceID, else the source's own id")
+    gbif_id = models.BigIntegerField(null=True, blank=True)
+    scientific_name = models.CharField(max_length=300, help_text="as the source names it")
+    taxon = models.ForeignKey(Taxon, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    latitude = models.FloatField()
+    longitude = models.FloatField()
+    coordinate_uncertainty_m = models.FloatField(null=True, blank=True)
+    event_date = models.DateField(null=True, blank=True)
+    license = models.CharField(max_length=200, blank=True)
+    rights_holder = models.CharField(max_length=300, blank=True)
+    citation = models.TextField(blank=True)
+    source_url = models.URLField(max_length=500, blank=True)
+    verdict_status = models.CharField(max_length=16, blank=True)
+    verdict_region_codes = models.JSONField(default=list)
+    verdict_explanation = models.TextField(blank=True)
+    verdict_sources = models.JSONField(default=list)
+    # The source row's hash: a re-import of an unchanged row writes nothing.
+    row_sha1 = models.CharField(max_length=40)
+    imported = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "occurrence_id"], name="unique_occurrence_per_dataset")
+        ]
+        # No point index here: maps and pages read the matches (per list, indexed); fewer indexes, faster imports.
+
+    def __str__(self):
+        return f"{self.dataset}:{self.occurrence_id}"
+
+
+class TriageStatus(models.TextChoices):
+    NEW = "new"
+    HANDLING = "handling"
+    MANAGED = "managed", "managed or removed"
+    NOT_FOUND = "not_found", "not found on site"
+    NO_ACTION = "no_action", "no action"
+
+
+class Match(models.Model):
+    """A record in a list. The point is the record's true one (matching and the owner's rights
+    decide what is shown: watchlists.selectors); taxon, date and verdict are copied for filters."""
+
+    # Every index costs each of the millions of inserts matching makes: the list's own index is
+    # the composites below, the taxon's is (list, taxon, id); Django's one-column ones are dropped.
+    watch_list = models.ForeignKey(WatchList, on_delete=models.CASCADE, related_name="matches", db_index=False)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    observation = models.ForeignKey(Observation, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    occurrence = models.ForeignKey(Occurrence, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    taxon = models.ForeignKey(Taxon, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
+    latitude = models.FloatField()
+    longitude = models.FloatField()
+    observed_on = models.DateField(null=True, blank=True)
+    verdict_status = models.CharField(max_length=16, blank=True)
+    status = models.CharField(max_length=12, choices=TriageStatus.choices, default=TriageStatus.NEW)
+    note = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["watch_list", "observation"],
+                condition=models.Q(observation__isnull=False),
+                name="unique_match_observation",
+            ),
+            models.UniqueConstraint(
+                fields=["watch_list", "occurrence"],
+                condition=models.Q(occurrence__isnull=False),
+                name="unique_match_occurrence",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["watch_list", "id"]),  # a list's pages, newest first
+            models.Index(fields=["watch_list", "status", "id"]),
+            models.Index(fields=["watch_list", "taxon", "id"]),
+            models.Index(fields=["watch_list", "latitude", "longitude"]),
+        ]
+        verbose_name_plural = "matches"
+
+    def __str__(self):
+        return f"{self.source} record in list {self.watch_list_id}: {self.status}"
+
+
+class MatchStatusChange(models.Model):
+    """The history of a match's triage: who set which status, with which note, when."""
+
+    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="history")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=12, choices=TriageStatus.choices)
+    note = models.TextField(blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return f"match {self.match_id} -> {self.status}"
+
+
+class MatchSeen(models.Model):
+    """One user has seen one match (per user, as GBIF Alert's seen / unseen)."""
+
+    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="seen_by")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["match", "user"], name="unique_match_seen")]
+
+    def __str__(self):
+        return f"match {self.match_id} seen by {self.user_id}"

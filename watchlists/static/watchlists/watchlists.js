@@ -1,0 +1,228 @@
+// The watch-list page: the user's lists, a new list, a list's map (MapLibre: vector tiles from
+// PostGIS where the server makes them, else GeoJSON cells and points), its records with filters,
+// and triage. Plain browser JavaScript; the one library, MapLibre GL JS, is vendored. Server data
+// is only ever set as textContent. Uses the token the home page keeps after login.
+"use strict";
+
+const API = "/api/v1";
+const TOKEN_KEY = "rangewatch.token";
+const $ = (id) => document.getElementById(id);
+const token = () => localStorage.getItem(TOKEN_KEY);
+const STATUSES = ["new", "handling", "managed", "not_found", "no_action"];
+
+let current = null; // the selected list
+let map = null;
+let tiles = false; // does the server make vector tiles?
+let nextPage = null;
+
+async function api(path, { method = "GET", body = null } = {}) {
+  const headers = { Accept: "application/json", Authorization: "Token " + token() };
+  if (body !== null) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { method, headers, body: body === null ? null : JSON.stringify(body), credentials: "omit" });
+  const data = response.status === 204 ? null : await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = (data && data.error) || {};
+    throw new Error(error.detail || `request failed (${response.status})`);
+  }
+  return data;
+}
+
+function el(tag, text, attrs = {}) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  return node;
+}
+
+function filterQuery() {
+  const params = new URLSearchParams();
+  for (const [k, v] of new FormData($("filters")).entries()) if (v) params.set(k, v);
+  return params;
+}
+
+async function loadLists() {
+  const page = await api(`${API}/watchlists/?limit=200`);
+  const ul = $("lists");
+  ul.replaceChildren();
+  for (const list of page.results) {
+    const li = el("li", list.name, { "data-id": list.id });
+    if (current && current.id === list.id) li.className = "selected";
+    li.addEventListener("click", () => selectList(list.id));
+    ul.append(li);
+  }
+  const wanted = Number(document.body.dataset.watchList) || (current && current.id);
+  if (wanted) await selectList(wanted);
+}
+
+async function selectList(id) {
+  current = await api(`${API}/watchlists/${id}/`);
+  history.replaceState(null, "", `/watchlists/${id}/`);
+  for (const li of $("lists").children) li.className = Number(li.dataset.id) === id ? "selected" : "";
+  $("list-panel").hidden = false;
+  $("list-name").textContent = current.name;
+  const what = [current.rule && `rule: ${current.rule}`, current.taxa.length && `taxa: ${current.taxa.map((t) => t.scientific_name).join(", ")}`, current.regions.length && `regions: ${current.regions.join(", ")}`, current.area && "a drawn area", `digest: ${current.frequency}`].filter(Boolean);
+  $("list-summary").textContent = what.join(" · ");
+  await setUpMap();
+  await loadMatches(true);
+}
+
+// -- the map -------------------------------------------------------------------------------------
+
+async function setUpMap() {
+  if (map) { map.remove(); map = null; }
+  const probe = await fetch(`${API}/watchlists/${current.id}/tiles/0/0/0.mvt`, { headers: { Authorization: "Token " + token() }, credentials: "omit" });
+  tiles = probe.ok;
+  maplibregl.setWorkerUrl(document.body.dataset.worker);
+  map = new maplibregl.Map({
+    container: "map",
+    style: { version: 8, sources: {}, layers: [{ id: "background", type: "background", paint: { "background-color": "#e8eef0" } }] },
+    center: [10, 45], zoom: 2,
+    transformRequest: (url) => (url.startsWith(location.origin + API) || url.startsWith(API) ? { url, headers: { Authorization: "Token " + token() } } : { url }),
+  });
+  window.watchMap = map; // for the browser test and the console
+  map.on("load", async () => {
+    // The regions' outlines come from the ranges API, the drawn area from the list itself.
+    const areas = { type: "FeatureCollection", features: current.area ? [{ type: "Feature", geometry: current.area, properties: {} }] : [] };
+    if (current.regions.length) {
+      try {
+        const regions = await api(`${API}/regions/geojson/?codes=${encodeURIComponent(current.regions.join(","))}`);
+        areas.features.push(...(regions.features || []));
+      } catch (e) { /* the outline is a help, not the point */ }
+    }
+    map.addSource("area", { type: "geojson", data: areas });
+    map.addLayer({ id: "area", type: "line", source: "area", paint: { "line-color": "#1f4e3d", "line-width": 2 } });
+    const box = bounds(areas);
+    if (box) map.fitBounds(box, { padding: 30, maxZoom: 9, duration: 0 });
+    if (tiles) {
+      map.addSource("tiles", { type: "vector", tiles: [`${location.origin}${API}/watchlists/${current.id}/tiles/{z}/{x}/{y}.mvt`], maxzoom: 14 });
+      map.addLayer({ id: "tile-cells", type: "circle", source: "tiles", "source-layer": "matches", filter: ["has", "count"], paint: { "circle-color": "#c0392b", "circle-opacity": 0.6, "circle-radius": ["min", 22, ["+", 4, ["*", 2, ["ln", ["get", "count"]]]]] } });
+      map.addLayer({ id: "tile-points", type: "circle", source: "tiles", "source-layer": "matches", filter: ["!", ["has", "count"]], paint: { "circle-color": "#c0392b", "circle-radius": 5, "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
+      map.on("click", "tile-points", (e) => showRecord(e.features[0].id || e.features[0].properties.id));
+      map.on("click", "tile-cells", (e) => map.easeTo({ center: e.lngLat, zoom: map.getZoom() + 2 }));
+    }
+    map.addSource("records", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+    map.addLayer({ id: "cells", type: "circle", source: "records", filter: ["==", ["get", "cluster"], true], paint: { "circle-color": "#d35400", "circle-opacity": 0.6, "circle-radius": ["min", 22, ["+", 4, ["*", 2, ["ln", ["get", "count"]]]]] } });
+    map.addLayer({ id: "points", type: "circle", source: "records", filter: ["!=", ["get", "cluster"], true], paint: { "circle-color": ["match", ["get", "status"], "new", "#c0392b", "handling", "#e67e22", "#7f8c8d"], "circle-radius": 6, "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
+    map.on("click", "points", (e) => showRecord(e.features[0].properties.id));
+    map.on("click", "cells", (e) => map.easeTo({ center: e.lngLat, zoom: map.getZoom() + 2 }));
+    map.on("moveend", refreshRecords);
+    refreshRecords();
+  });
+}
+
+// [[west, south], [east, north]] of a FeatureCollection's coordinates, or null.
+function bounds(collection) {
+  let w = 180, s = 90, e = -180, n = -90, any = false;
+  const walk = (c) => {
+    if (typeof c[0] === "number") { w = Math.min(w, c[0]); e = Math.max(e, c[0]); s = Math.min(s, c[1]); n = Math.max(n, c[1]); any = true; }
+    else for (const inner of c) walk(inner);
+  };
+  for (const f of collection.features) if (f.geometry) walk(f.geometry.coordinates);
+  return any ? [[w, s], [e, n]] : null;
+}
+
+async function refreshRecords() {
+  if (!map || !map.getSource("records")) return;
+  const b = map.getBounds();
+  const clamp = (v, lo, hi) => Math.max(lo, Math.min(hi, v));
+  const params = filterQuery();
+  params.set("zoom", Math.round(map.getZoom()));
+  params.set("bbox", [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -90, 90), clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -90, 90)].map((v) => v.toFixed(5)).join(","));
+  const collections = [];
+  // With vector tiles the imported records come from the tiles; uploads and frames (each shown
+  // with the viewer's geoprivacy) still come as GeoJSON.
+  const sources = tiles ? ["uploads", "camera_traps"] : [params.get("source") || ""];
+  for (const source of sources) {
+    const p = new URLSearchParams(params);
+    if (source) p.set("source", source); else p.delete("source");
+    collections.push(await api(`${API}/watchlists/${current.id}/matches/map/?${p}`));
+  }
+  map.getSource("records").setData({ type: "FeatureCollection", features: collections.flatMap((c) => c.features) });
+}
+
+// -- the records and triage ------------------------------------------------------------------------
+
+async function loadMatches(fresh) {
+  const tbody = $("matches").querySelector("tbody");
+  if (fresh) tbody.replaceChildren();
+  const url = fresh ? `${API}/watchlists/${current.id}/matches/?${filterQuery()}` : nextPage;
+  const page = await api(url);
+  nextPage = page.next;
+  $("more").hidden = !nextPage;
+  for (const m of page.results) {
+    const row = el("tr", null, { "data-id": m.id, class: m.seen ? "" : "unseen" });
+    for (const value of [m.taxon || "?", m.verdict, m.observed_on || "", m.source, m.status, m.seen ? "yes" : "no"]) row.append(el("td", value));
+    row.addEventListener("click", () => showRecord(m.id));
+    tbody.append(row);
+  }
+  const q = filterQuery();
+  $("export-csv").href = `${API}/watchlists/${current.id}/matches/export/csv/?${q}`;
+  $("export-dwca").href = `${API}/watchlists/${current.id}/matches/export/dwca/?${q}`;
+}
+
+async function showRecord(id) {
+  const m = await api(`${API}/watchlists/${current.id}/matches/${id}/`);
+  const box = $("record");
+  box.hidden = false;
+  box.replaceChildren(
+    el("h3", `${m.taxon || "unnamed"} — ${m.verdict}`),
+    el("p", m.explanation),
+    el("p", `${m.observed_on || "undated"} · ${m.source} · ${m.latitude === null ? "location withheld" : `${m.latitude}, ${m.longitude}`} ${m.location_note}`),
+  );
+  if (m.record_url) { const p = el("p"); p.append(el("a", m.record_id, { href: m.record_url, rel: "noopener" })); box.append(p); }
+  if (m.license || m.citation) box.append(el("p", `Licence: ${m.license || "?"}. ${m.citation}`));
+  if (m.photo_url) {
+    const response = await fetch(m.photo_url, { headers: { Authorization: "Token " + token() }, credentials: "omit" });
+    if (response.ok) { const img = el("img", null, { alt: "the record's photo" }); img.src = URL.createObjectURL(await response.blob()); box.append(img); }
+  }
+  const form = el("form", null, { id: "triage" });
+  const select = el("select", null, { name: "status" });
+  for (const s of STATUSES) { const o = el("option", s, { value: s }); if (s === m.status) o.selected = true; select.append(o); }
+  const note = el("textarea", null, { name: "note", rows: 2, cols: 40 });
+  note.value = m.note;
+  form.append(el("label", "Status "), select, el("br"), el("label", "Note "), note, el("br"), el("button", "Save", { type: "submit" }));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    await api(`${API}/watchlists/${current.id}/matches/${id}/`, { method: "PATCH", body: { status: select.value, note: note.value } });
+    await showRecord(id);
+    await loadMatches(true);
+    refreshRecords();
+  });
+  box.append(form, el("h4", "History"));
+  const ul = el("ul");
+  for (const h of m.history) ul.append(el("li", `${h.at.slice(0, 16)} ${h.by || "?"}: ${h.status}${h.note ? " — " + h.note : ""}`));
+  box.append(ul);
+  if (!m.seen) { await api(`${API}/watchlists/${current.id}/matches/seen/`, { method: "POST", body: { ids: [id] } }); }
+}
+
+async function createList(event) {
+  event.preventDefault();
+  const form = new FormData($("create-form"));
+  const split = (v) => (v || "").split(",").map((s) => s.trim()).filter(Boolean);
+  const body = { name: form.get("name"), regions: split(form.get("regions")), taxa: split(form.get("taxa")), rule: form.get("rule"), frequency: form.get("frequency") };
+  const file = form.get("geometry");
+  try {
+    if (file && file.size) body.geometry = JSON.parse(await file.text());
+    const created = await api(`${API}/watchlists/`, { method: "POST", body });
+    $("create-error").textContent = "";
+    current = created;
+    document.body.dataset.watchList = created.id;
+    await loadLists();
+  } catch (e) {
+    $("create-error").textContent = e.message;
+  }
+}
+
+if (!token()) {
+  $("logged-out").hidden = false;
+  $("lists-panel").hidden = true;
+} else {
+  $("create-form").addEventListener("submit", createList);
+  $("filters").addEventListener("submit", (e) => { e.preventDefault(); loadMatches(true); refreshRecords(); });
+  $("more").addEventListener("click", () => loadMatches(false));
+  $("mark-all-seen").addEventListener("click", async () => {
+    await api(`${API}/watchlists/${current.id}/matches/seen/?${filterQuery()}`, { method: "POST", body: { all: true } });
+    loadMatches(true);
+  });
+  loadLists().catch((e) => { $("who").textContent = e.message; });
+}
