@@ -89,6 +89,9 @@ class ScoreSerializer(serializers.Serializer):
         default=None,
         help_text="native or established where the photo was taken; null: not judged (no_animal, older rows)",
     )
+    asked_about = serializers.BooleanField(
+        default=False, help_text="the candidate a please-verify answer asks about (alert level possible)"
+    )
 
 
 class IdentificationSerializer(serializers.Serializer):
@@ -109,6 +112,23 @@ class FailureSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
+class AnswerWordsSerializer(serializers.Serializer):
+    """The answer in words, as every surface shows it (ranges.wording): clients show these strings
+    rather than re-deriving them from the fields."""
+
+    kind = serializers.ChoiceField(
+        choices=["named", "possibly", "nothing_named", "no_animal", "person", "pending", "failed"]
+    )
+    name = serializers.CharField(allow_blank=True, help_text="what the answer names, common name first")
+    confidence = serializers.CharField(allow_blank=True, help_text="the named taxon's own score, in words")
+    headline = serializers.CharField(help_text="the status in a sentence, the region as people say it")
+    status = serializers.CharField(help_text="short status words for a badge")
+    region = serializers.CharField(allow_blank=True)
+    score = serializers.FloatField(allow_null=True)
+    taxon_key = serializers.CharField(allow_blank=True)
+    summary = serializers.CharField(help_text="one line: name, confidence and headline")
+
+
 class ObservationOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=Observation.Status.choices)
@@ -122,6 +142,7 @@ class ObservationOutputSerializer(serializers.Serializer):
     species_info = SpeciesInfoSerializer(allow_null=True)
     alert = AlertSerializer(allow_null=True)
     failure = FailureSerializer(allow_null=True)
+    answer = AnswerWordsSerializer()
 
 
 # --- Citizen science --------------------------------------------------------------------------
