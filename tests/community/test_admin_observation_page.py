@@ -1,6 +1,8 @@
 """The admin observation page: the photo through the authorised view, predictions and verdict shown,
 and nothing editable (status, attempts, idempotency key, failure belong to the pipeline)."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
@@ -60,3 +62,13 @@ def test_nobody_can_change_an_observation_in_the_admin(users, geo, model_version
     observation.refresh_from_db()
     assert observation.status == Observation.Status.DONE
     assert admin_client.get("/admin/observations/observation/add/").status_code == 403
+
+
+def test_the_observation_list_filters_have_distinct_titles(users, geo, model_version, admin_client):
+    """Issue 22: two filters were both called "By status" (the job's status and the verdict's)."""
+    classified(users["alice"], 7, 2, [("Testus nativus", 0.9)], model_version)
+    page = admin_client.get("/admin/observations/observation/").content.decode()
+    titles = re.findall(r"<summary>\s*By ([^<]+?)\s*</summary>|<h3>\s*By ([^<]+?)\s*</h3>", page)
+    titles = [a or b for a, b in titles]
+    assert "processing status" in titles and "verdict" in titles, titles
+    assert len(titles) == len(set(titles)), titles
