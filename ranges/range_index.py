@@ -18,7 +18,7 @@ KINDS_MOST_SPECIFIC_FIRST = ("admin2", "admin1", "group", "country")
 _GEOMETRY_KINDS = ("admin2", "admin1", "country")  # groups are their members: no geometry of their own
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RegionRecord:
     code: str
     kind: str
@@ -26,14 +26,14 @@ class RegionRecord:
     parent_code: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RegionHit:
     region: RegionRecord
     snapped: bool = False
     distance_deg: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StatusRecord:
     taxon_key: str
     region_code: str
@@ -46,7 +46,7 @@ class StatusRecord:
 NATIVE_ORIGINS = frozenset({"native", "reintroduced"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RangeRecord:
     taxon_key: str
     origin: str  # native | reintroduced | introduced | uncertain
@@ -54,7 +54,7 @@ class RangeRecord:
     source_url: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GeofenceRecord:
     """A classifier geofence rule: cited in explanations, never a status."""
 

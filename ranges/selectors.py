@@ -8,6 +8,7 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass
+from sys import intern
 
 import shapely
 from django.conf import settings
@@ -129,14 +130,28 @@ def build_range_index(version: int | None = None) -> RangeIndex:
     for rid, code, kind, name, geometry in Region.objects.values_list(
         "id", "code", "kind", "name", "geometry"
     ).iterator(chunk_size=500):
-        regions.append(RegionRecord(code=code, kind=kind, name=name, parent_code=parent_codes.get(rid)))
+        parent = parent_codes.get(rid)
+        regions.append(
+            RegionRecord(
+                code=intern(code), kind=intern(kind), name=name, parent_code=intern(parent) if parent else None
+            )
+        )
         wkbs.append(bytes(geometry) if geometry else None)
     geometries = list(shapely.from_wkb(wkbs)) if wkbs else []
     groups: dict[str, list[str]] = {}
     for group, member in Region.members.through.objects.values_list("from_region__code", "to_region__code"):
         groups.setdefault(group, []).append(member)
+    # 150,000 statuses repeat a few thousand taxa, regions and sources: one string object each
+    # (sys.intern) instead of one per row, in every process that holds the index.
     statuses = [
-        StatusRecord(taxon_key=t, region_code=r, status=s, source=src, source_url=url, degree_of_establishment=deg)
+        StatusRecord(
+            taxon_key=intern(t),
+            region_code=intern(r),
+            status=intern(s),
+            source=intern(src),
+            source_url=intern(url),
+            degree_of_establishment=intern(deg),
+        )
         for t, r, s, src, url, deg in RegionalStatus.objects.values_list(
             "taxon__scientific_name", "region__code", "status", "source", "source_url", "degree_of_establishment"
         ).iterator(chunk_size=5000)
@@ -144,10 +159,15 @@ def build_range_index(version: int | None = None) -> RangeIndex:
     range_rows = list(
         RangePolygon.objects.values_list("taxon__scientific_name", "origin", "source", "source_url", "geometry")
     )
-    ranges = [RangeRecord(taxon_key=t, origin=o, source=s, source_url=u) for t, o, s, u, _ in range_rows]
+    ranges = [
+        RangeRecord(taxon_key=intern(t), origin=o, source=intern(s), source_url=intern(u))
+        for t, o, s, u, _ in range_rows
+    ]
     range_geometries = list(shapely.from_wkb([bytes(g) for *_, g in range_rows])) if range_rows else []
     geofence = [
-        GeofenceRecord(taxon_key=t, region_code=r, rule=rule, comment=c, source=src, source_url=url)
+        GeofenceRecord(
+            taxon_key=intern(t), region_code=intern(r), rule=rule, comment=c, source=intern(src), source_url=intern(url)
+        )
         for t, r, rule, c, src, url in GeofenceEntry.objects.values_list(
             "taxon__scientific_name", "region__code", "rule", "comment", "source", "source_url"
         ).iterator(chunk_size=5000)
