@@ -134,6 +134,9 @@ class RangeIndex:
     # group code -> member codes (e.g. US-L48 -> the 48 contiguous states and DC)
     region_groups: dict[str, list[str]] = field(default_factory=dict)
     geofence: list[GeofenceRecord] = field(default_factory=list)
+    # The whole region polygons are cut into small pieces at build; only benchmarks and tools that draw
+    # or compare the originals need them afterwards. A server process lets them go (about 50 MB).
+    keep_region_geometries: bool = True
 
     def __post_init__(self):
         if len(self.regions) != len(self.region_geometries):
@@ -158,6 +161,8 @@ class RangeIndex:
         self._piece_slot_list: list[int] = self._piece_slot.tolist()
         shapely.prepare(pieces)  # small pieces: cheap to prepare, and the bulk lookup tests them prepared
         self._tree = STRtree(pieces)
+        if not self.keep_region_geometries:
+            self.region_geometries = [None] * len(self.region_geometries)
         self._combos: dict[tuple[int, ...], _Combo] = {}
         self._groups_of: dict[str, list[RegionRecord]] = defaultdict(list)
         by_code = {r.code: r for r in self.regions}
