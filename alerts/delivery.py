@@ -66,6 +66,10 @@ class PermanentDeliveryError(Exception):
 def _subject(payload: dict) -> str:
     level = payload["alert"]["level"].upper()
     first = " — first record" if payload["observation"]["first_record_regions"] else ""
+    answer = payload.get("answer")
+    if answer:  # the words of the card and the lists (ranges.wording)
+        name = answer["name"][:1].upper() + answer["name"][1:]
+        return f"[RangeWatch {level}] {name}: {answer['status']} in {answer['region']}{first}"
     return f"[RangeWatch {level}] {payload['taxon']['scientific_name']} ({payload['verdict']['status']}) in {payload['alert']['region']}{first}"
 
 
@@ -77,8 +81,14 @@ def _email_body(payload: dict) -> str:
         else f"{loc['latitude']}, {loc['longitude']}"
         + ("" if loc["exact"] else f" (generalised: {loc['data_generalizations']})")
     )
+    answer = payload.get("answer")
+    said = (
+        answer["summary"]
+        if answer
+        else f"{payload['taxon']['scientific_name']} ({payload['taxon']['common_name'] or 'no common name'}) — verdict: {v['status']}"
+    )
     lines = [
-        f"{payload['taxon']['scientific_name']} ({payload['taxon']['common_name'] or 'no common name'}) — verdict: {v['status']}",
+        said,
         v["explanation"],
         "",
         f"Observed: {o['observed_at']}",

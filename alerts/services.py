@@ -19,8 +19,8 @@ from django.db import IntegrityError, transaction
 from alerts.models import AlertDelivery, AlertGroup, ContactWebhook
 from observations.models import Observation, Verification
 from observations.photos import photo_link
-from observations.selectors import observation_public_location, public_region_codes
-from ranges.selectors import contacts_for_regions
+from observations.selectors import observation_answer_words, observation_public_location, public_region_codes
+from ranges.selectors import contacts_for_regions, regions_by_codes
 from ranges.verdict import ALERT_STATUSES, INVASIVE
 
 log = logging.getLogger(__name__)
@@ -172,8 +172,20 @@ def alert_payload(*, observation: Observation, group: AlertGroup, contact) -> di
             "data_generalizations": place.data_generalizations or place.information_withheld,
         }
     taxon = stored.taxon
+    region = regions_by_codes([region_code]).get(region_code) if region_code else None
+    # The answer in the words the card and the lists use (ranges.wording), for the public region only.
+    answer = observation_answer_words(
+        {
+            "status": observation.status,
+            "verdict": {"status": stored.status, "region": {"name": region.name if region else region_code}},
+            "identification": {"taxon": taxon, "score": prediction.score} if taxon and prediction else None,
+            "predictions": list(prediction.top_k) if prediction else [],
+            "alert": {"level": stored.alert_level},
+        }
+    )
     return {
         "event": "rangewatch.alert",
+        "answer": answer.as_dict(),
         "alert": {
             "group": group.pk,
             "level": group.level,

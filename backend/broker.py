@@ -22,3 +22,9 @@ class Channel(filesystem.Channel):
 
 class Transport(filesystem.Transport):
     Channel = Channel
+
+    @property
+    def default_connection_params(self):
+        # A folder, not a host: without a default host name kombu's Connection stops warning "No
+        # hostname was supplied. Reverting to default 'localhost'" every time a command publishes.
+        return {"port": self.default_port}

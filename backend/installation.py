@@ -43,10 +43,14 @@ def _region_sources() -> tuple[Path, Path, Path]:
     return ne, census / "cb_2016_us_state_500k.shp", census / "cb_2016_us_county_500k.shp"
 
 
-def regions_bootstrap(*, counties: bool, log: Callable[[str], None]) -> None:
-    """Countries (Natural Earth), US states and, unless told not to, US counties."""
+def regions_bootstrap(*, counties: bool, log: Callable[[str], None]) -> dict[str, dict[str, int]]:
+    """Countries (Natural Earth), US states and, unless told not to, US counties. A region a better
+    source already owns (e.g. Census 2020 states from `import_data us-census`) is kept, not replaced by
+    the packaged 2016 outline. Returns the counts of each layer."""
+    written: dict[str, dict[str, int]] = {}
 
     def report(what, counts, rejected):
+        written[what] = counts
         log(f"{what}: {counts}" + (f", rejected {len(rejected)}: {rejected[:3]}" if rejected else ""))
 
     ne, states_shp, counties_shp = _region_sources()
@@ -59,6 +63,7 @@ def regions_bootstrap(*, counties: bool, log: Callable[[str], None]) -> None:
         fips = {rec.STATEFP: rec.STUSPS for rec in states_table.itertuples()}
         rows, rejected = us_census_counties(counties_shp, CENSUS_COUNTIES, fips)
         report("US counties", regions_upsert(rows=rows), rejected)
+    return written
 
 
 def starter_model_bootstrap(*, log: Callable[[str], None]) -> ModelVersion:

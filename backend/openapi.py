@@ -57,16 +57,33 @@ REAL_EXAMPLES = {
 }
 
 
+def _is_upload_form(component: dict) -> bool:
+    return any(prop.get("format") == "binary" for prop in component.get("properties", {}).values())
+
+
 def add_real_examples(result, generator, request, public):
-    """Examples on the query parameters and request-body fields named in REAL_EXAMPLES."""
+    """Examples on the query parameters and request-body fields named in REAL_EXAMPLES.
+
+    An upload form's optional fields get an empty example instead: Swagger UI's "Try it out" sends every
+    field it shows a value for, so a made-up sample (accuracy_m = the field's maximum 20,037,509 m,
+    observed_at = now, a place far from the photo's GPS) would be stored as if the user had said it. An
+    empty form value is an omitted field to the API; the description still gives the real case."""
     for path in result.get("paths", {}).values():
         for operation in path.values():
             for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
                 if parameter.get("in") == "query" and parameter["name"] in REAL_EXAMPLES:
                     parameter.setdefault("example", REAL_EXAMPLES[parameter["name"]])
     for name, component in result.get("components", {}).get("schemas", {}).items():
-        if name.endswith("Request"):  # request bodies only (COMPONENT_SPLIT_REQUEST)
-            for field, schema in component.get("properties", {}).items():
-                if field in REAL_EXAMPLES and "example" not in schema:
-                    schema["example"] = REAL_EXAMPLES[field]
+        if not name.endswith("Request"):  # request bodies only (COMPONENT_SPLIT_REQUEST)
+            continue
+        upload = _is_upload_form(component)
+        required = set(component.get("required", []))
+        for field, schema in component.get("properties", {}).items():
+            if upload and field not in required and "default" not in schema:
+                schema["example"] = ""
+                if field in REAL_EXAMPLES:
+                    hint = f"e.g. {REAL_EXAMPLES[field]}; leave empty to omit"
+                    schema["description"] = f"{schema.get('description', '')} ({hint})".strip()
+            elif field in REAL_EXAMPLES and "example" not in schema:
+                schema["example"] = REAL_EXAMPLES[field]
     return result

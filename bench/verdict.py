@@ -83,6 +83,50 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def process_rss(role: str) -> None:
+    """Child mode (`--rss-of web|worker`): start up as that process does, answer once, print VmRSS.
+    web: the WSGI application, its range index warmed (backend/serve.py, gunicorn.conf.py), one
+    /api/v1/check/ answered; worker: the inference worker's warm-up (the range index and the active
+    model, classifier.inference.warm_up), then one answer named and judged at a point."""
+    import django
+
+    django.setup()
+    if role == "web":
+        import logging
+
+        from django.core.wsgi import get_wsgi_application
+        from django.test import Client
+
+        from ranges.selectors import range_index_warm
+
+        get_wsgi_application()
+        range_index_warm(logging.getLogger("bench"))
+        Client().get("/api/v1/check/", {"lat": -2.33, "lon": 34.83, "taxon": "Loxodonta africana"})
+    else:
+        from classifier.inference import warm_up
+        from ranges.selectors import identify_here
+
+        warm_up()
+        identify_here(taxon_scores={"Loxodonta africana": 0.9}, lon=34.83, lat=-2.33)
+    print(f"rss_mb={rss_mb():.0f}")
+
+
+def processes_rss() -> dict[str, float]:
+    """RSS of a fresh web process and a fresh inference worker, each measured in its own process."""
+    import subprocess
+
+    found = {}
+    for role in ("web", "worker"):
+        run = subprocess.run(
+            [sys.executable, __file__, "--rss-of", role], capture_output=True, text=True, timeout=600, check=False
+        )
+        line = [x for x in run.stdout.splitlines() if x.startswith("rss_mb=")]
+        found[role] = float(line[-1].split("=")[1]) if line else float("nan")
+        if not line:
+            print(f"{role}: no RSS ({run.stderr.strip().splitlines()[-1:]})")
+    return found
+
+
 def import_all(rounds: int) -> None:
     from ranges.importers import ImportConfig, data_import
 
@@ -123,7 +167,14 @@ def main() -> None:
         help="first import all of ../shared/data this many times",
     )
     parser.add_argument("--points", type=int, default=20000)
+    parser.add_argument("--rss-of", choices=["web", "worker"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--no-processes", action="store_true", help="skip the RSS of a fresh web process and inference worker"
+    )
     args = parser.parse_args()
+    if args.rss_of:
+        process_rss(args.rss_of)
+        return
 
     import django
 
@@ -223,6 +274,12 @@ def main() -> None:
     print(f"| naive loop over polygons + same rules | {naive_rate:,.0f} /s |")
     print(f"| geopandas.sjoin + same rules | {sjoin_rate:,.0f} /s |")
     print(f"real answers: {len(REAL_ANSWERS) - wrong}/{len(REAL_ANSWERS)} as expected")
+    if not args.no_processes:
+        rss_of = processes_rss()
+        print(
+            f"| RSS of a web process / an inference worker after start-up (target ≤ 400 MB each) | {rss_of['web']:.0f} / {rss_of['worker']:.0f} MB |"
+        )
+        print(f"web_rss_mb={rss_of['web']:.0f} worker_rss_mb={rss_of['worker']:.0f}")
     print(
         f"verdict_p99_us={p99:.0f} build_s={build_s:.2f} rss_mb={rss:.0f} vs_naive={warm_rate / naive_rate:.0f} vs_sjoin={warm_rate / sjoin_rate:.1f} vs_naive_cold={vec_rate / naive_rate:.0f} vs_sjoin_cold={vec_rate / sjoin_rate:.1f}"
     )

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import timezone as dt_timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.urls import reverse
@@ -24,7 +25,7 @@ from django.utils import timezone
 from cameratraps.models import Project
 from cameratraps.selectors import media_frame, project_deployments, project_media
 from cameratraps.sequences import group_sequences, label_sequence
-from observations.geoprivacy import NONE, WITHHOLD, generalise, strictest
+from observations.geoprivacy import GEOPRIVACY_CATEGORY, NONE, WITHHOLD, generalise, strictest
 from observations.models import Observation, Verification
 from observations.selectors import observation_sensitivity
 
@@ -47,6 +48,7 @@ class ExportSummary:
     sequences: int
     machine_rows: int
     human_rows: int
+    warnings: list[str] = field(default_factory=list)
 
 
 def when(value: datetime) -> str:
@@ -69,9 +71,17 @@ def export_camtrap_dp(*, project: Project, out_dir: Path, exact: bool = False) -
     deployment_rows = _deployment_rows(project, media, exact)
     exported = {row["deploymentID"] for row in deployment_rows}
     media = [m for m in media if m.deployment.deployment_id in exported]
-    media_rows = [_media_row(m) for m in media]
+    base_url = public_base_url()
+    warnings = []
+    if base_url is None:
+        warnings.append(
+            f"media.csv: no public address set (RANGEWATCH_PUBLIC_BASE_URL is "
+            f"{settings.RANGEWATCH_PUBLIC_BASE_URL!r}): filePath is each frame's file name, not a link"
+        )
+    media_rows = [_media_row(m, base_url) for m in media]
     by_id = {m.media_id: m for m in media}
-    machine_rows = [_machine_row(seq, by_id) for seq in sequences if seq.deployment_id in exported]
+    confidence = settings.RANGEWATCH_CONFIDENCE_THRESHOLD
+    machine_rows = [_machine_row(seq, by_id, confidence) for seq in sequences if seq.deployment_id in exported]
     human_rows = [_human_row(m, sequence_of[m.media_id].sequence_id) for m in media if _reviewed(m)]
 
     _write_csv(out_dir / "deployments.csv", table_fields("deployments"), deployment_rows)
@@ -80,8 +90,24 @@ def export_camtrap_dp(*, project: Project, out_dir: Path, exact: bool = False) -
     descriptor = _descriptor(project, deployment_rows, media_rows, machine_rows + human_rows)
     (out_dir / "datapackage.json").write_text(json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n")
     return ExportSummary(
-        out_dir, len(deployment_rows), len(media_rows), len(machine_rows), len(machine_rows), len(human_rows)
+        out_dir,
+        len(deployment_rows),
+        len(media_rows),
+        len(machine_rows),
+        len(machine_rows),
+        len(human_rows),
+        warnings,
     )
+
+
+def public_base_url() -> str | None:
+    """The server's public address for links in files that leave it, or None when it is not set to one
+    (the development default http://localhost:8000 is no address anyone else can open)."""
+    url = (settings.RANGEWATCH_PUBLIC_BASE_URL or "").rstrip("/")
+    host = urlsplit(url).hostname or ""
+    if not url or host in {"localhost", "127.0.0.1", "::1", "0.0.0.0"} or host.endswith(".localhost"):
+        return None
+    return url
 
 
 def _deployment_rows(project: Project, media, exact: bool) -> list[dict]:
@@ -95,7 +121,12 @@ def _deployment_rows(project: Project, media, exact: bool) -> list[dict]:
         end = deployment.end or (frames[-1].timestamp if frames else None)
         if start is None or end is None:
             continue  # Camtrap DP needs the period: a deployment with neither dates nor frames is left out
-        category = NONE if exact else strictest(observation_sensitivity(m.observation) for m in frames)
+        # The project's geoprivacy applies to every deployment, with frames or without (a deployment
+        # without frames kept its exact point while the one with frames was generalised).
+        project_category = GEOPRIVACY_CATEGORY[project.default_geoprivacy]
+        category = (
+            NONE if exact else strictest([project_category, *(observation_sensitivity(m.observation) for m in frames)])
+        )
         comment = ""
         if category == WITHHOLD:
             # Camtrap DP requires coordinates: the coarsest cell instead of none.
@@ -119,23 +150,24 @@ def _deployment_rows(project: Project, media, exact: bool) -> list[dict]:
     return rows
 
 
-def _media_row(m) -> dict:
-    # The served photo (EXIF-stripped, behind login): originals never leave the server.
+def _media_row(m, base_url: str | None) -> dict:
+    # The served photo (EXIF-stripped, behind login): originals never leave the server. Without a public
+    # address the file's own name (relative, as the camera wrote it) rather than a localhost link.
     path = reverse("observation-photo", kwargs={"observation_id": m.observation.uuid})
     return {
         "mediaID": m.media_id,
         "deploymentID": m.deployment.deployment_id,
         "captureMethod": "activityDetection",
         "timestamp": when(m.timestamp),
-        "filePath": settings.RANGEWATCH_PUBLIC_BASE_URL.rstrip("/") + path,
+        "filePath": base_url + path if base_url else m.file_name,
         "filePublic": "false",
         "fileName": m.file_name,
         "fileMediatype": "image/jpeg",
     }
 
 
-def _machine_row(sequence, media_by_id: dict) -> dict:
-    label = label_sequence(sequence)
+def _machine_row(sequence, media_by_id: dict, confidence: float) -> dict:
+    label = label_sequence(sequence, confidence)
     frames = [media_by_id[f.media_id] for f in sequence.frames]
     predictions = [m.observation.prediction for m in frames if m.observation.status == Observation.Status.DONE]
     models = sorted({p.model_version.name for p in predictions})
@@ -155,6 +187,7 @@ def _machine_row(sequence, media_by_id: dict) -> dict:
         "classificationTimestamp": when(max(p.created for p in predictions)) if predictions else "",
         "classificationProbability": label.probability if label.probability is not None else "",
         "observationComments": f"{len(sequence.frames)} frames; scores averaged over the non-empty ones"
+        + ("; below the confidence threshold: no taxon named" if label.observation_type == "unknown" else "")
         + (f"; clearest frame {label.best_media_id}" if label.best_media_id else ""),
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Q
 
 from backend.errors import NotFound
@@ -103,7 +104,7 @@ def project_sequences(*, project: Project) -> list[Sequence]:
 
 def sequence_summary(sequence: Sequence) -> dict:
     """The `SequenceOutputSerializer` shape: the burst and its one identification."""
-    label = label_sequence(sequence)
+    label = label_sequence(sequence, settings.RANGEWATCH_CONFIDENCE_THRESHOLD)
     return {
         "sequence_id": sequence.sequence_id,
         "deployment": sequence.deployment_id,

@@ -73,9 +73,14 @@ def group_sequences(frames: list[Frame], interval_s: float) -> list[Sequence]:
     return sequences
 
 
-def label_sequence(sequence: Sequence) -> SequenceLabel:
+def label_sequence(sequence: Sequence, confidence: float = 0.0) -> SequenceLabel:
     """One identification for the sequence: the taxon with the highest mean score over its
-    non-empty classified frames (a frame that does not list a taxon counts 0 for it)."""
+    non-empty classified frames (a frame that does not list a taxon counts 0 for it).
+
+    `confidence` is the threshold a single photo's answer needs to name a taxon
+    (RANGEWATCH_CONFIDENCE_THRESHOLD): a sequence whose best mean is below it is `unknown` (Camtrap DP:
+    "a classificationProbability below some predefined threshold"), never a name that no frame was
+    sure of. Ten frames each answered "uncertain" make an uncertain sequence, not *Pelecanus* at 0.17."""
     classified = [f for f in sequence.frames if f.classified]
     if not classified:
         return SequenceLabel("unclassified")
@@ -91,9 +96,12 @@ def label_sequence(sequence: Sequence) -> SequenceLabel:
         return SequenceLabel("blank")
     name = max(totals, key=lambda k: (totals[k], k))
     best = max(animal, key=lambda f: dict(f.top_k).get(name, 0.0))
+    probability = round(totals[name] / len(animal), 6)
+    if probability < confidence:
+        return SequenceLabel("unknown", probability=probability, best_media_id=best.media_id)
     return SequenceLabel(
         "human" if name == HUMAN else "animal",
         scientific_name=name,
-        probability=round(totals[name] / len(animal), 6),
+        probability=probability,
         best_media_id=best.media_id,
     )

@@ -21,6 +21,17 @@ from ranges.templatetags.rangemaps import is_web_link
 from species.selectors import taxa_by_keys, taxon_by_key_or_id
 
 
+def titled_filter(filter_class, title: str):
+    """`filter_class` under its own title (Django titles a field filter by the field's verbose name)."""
+
+    class TitledFilter(filter_class):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.title = title
+
+    return TitledFilter
+
+
 class ReviewActionForm(ActionForm):
     """The admin's action bar, plus the taxon a reviewer confirms (nothing is confirmed implicitly)."""
 
@@ -67,7 +78,13 @@ class ObservationAdmin(admin.ModelAdmin):
         "geoprivacy",
         "created",
     ]
-    list_filter = ["status", "verification", "geoprivacy", "verdict__status"]
+    # Both fields are called "status": the filters say which one (the job, or the answer's verdict).
+    list_filter = [
+        ("status", titled_filter(admin.ChoicesFieldListFilter, "processing status")),
+        "verification",
+        "geoprivacy",
+        ("verdict__status", titled_filter(admin.AllValuesFieldListFilter, "verdict")),
+    ]
     list_select_related = ["owner", "verdict", "community_taxon", "verified_taxon"]
     search_fields = ["uuid", "owner__username"]
     fieldsets = [

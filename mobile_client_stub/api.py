@@ -121,12 +121,16 @@ class _Retry(Retry):
     RETRY_AFTER_STATUS_CODES = frozenset({429, 503})
 
 
-def retry_policy(attempts: int = 5, backoff_factor: float = 0.5) -> Retry:
+def retry_policy(attempts: int = 5, backoff_factor: float = 0.5, connect_attempts: int | None = None) -> Retry:
     """urllib3's retries for network errors, 429 and 502-504: exponential backoff with jitter, and a
-    server's Retry-After honoured on 429/503 (capped at 5 minutes). POST is retried too: every
+    server's Retry-After honoured on 429/503 (capped at 5 minutes); `connect_attempts` bounds the
+    tries to open a connection. POST is retried too: every
     upload carries an Idempotency-Key, so a resent upload names the same observation."""
     return _Retry(
         total=attempts - 1,
+        # None: as `total`. A person at a terminal gets 1: a server that refuses the connection is said at
+        # once (which one, and how to set another) instead of after ~8 s of silent backoff.
+        connect=None if connect_attempts is None else connect_attempts - 1,
         backoff_factor=backoff_factor,
         backoff_max=30,
         backoff_jitter=backoff_factor,

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 from mobile_client_stub import photos as photo_lib
-from mobile_client_stub.api import ApiError, NotAuthenticated, RangeWatchClient, TooLarge, Unavailable
+from mobile_client_stub.api import ApiError, NotAuthenticated, RangeWatchClient, TooLarge, Unavailable, retry_policy
 from mobile_client_stub.batch import BatchOptions, identify_batch
 from mobile_client_stub.camera_traps import DeploymentsError, DeploymentTable, is_batch_input
 from mobile_client_stub.queue import Config, LocalHistory, OfflineQueue, default_config_path
@@ -36,7 +36,8 @@ class Context:
             or DEFAULT_SERVER
         ).rstrip("/")
         self.token = getattr(args, "token", None) or os.environ.get("RANGEWATCH_TOKEN") or self.config.get("token")
-        self.client = RangeWatchClient(self.server, self.token)
+        # One connection attempt: the person at the terminal hears at once which server did not answer.
+        self.client = RangeWatchClient(self.server, self.token, retry=retry_policy(connect_attempts=1))
         self.queue = OfflineQueue.for_config(self.config.path)
         self.history = LocalHistory.for_config(self.config.path)
 
@@ -45,6 +46,16 @@ class Context:
 
 
 # -- auth -----------------------------------------------------------------------------------------
+def unreachable_words(ctx: Context, exc: Unavailable) -> str:
+    """Why a capture was queued: which server did not answer, and how to point the client at another."""
+    if exc.status == 0:  # the network: nothing answered at that address
+        return (
+            f"could not reach the server at {ctx.server} ({exc.detail.split(': ')[-1]}); "
+            f"set another with --server URL or the RANGEWATCH_SERVER environment variable"
+        )
+    return f"the server at {ctx.server} is unavailable ({exc.detail})"
+
+
 def _store_login(ctx: Context, answer: dict, verb: str) -> int:
     user = answer.get("user") or {}
     ctx.config.save(
@@ -149,7 +160,7 @@ def cmd_identify(ctx: Context) -> int:
         except Unavailable as exc:
             # Like a phone out of signal: keep the capture (with the key we already used) for `sync`.
             item = ctx.queue.add(prepared.data, idempotency_key=key, **fields)
-            print(f"{path}: server unavailable ({exc.detail}); queued as {item.id}, run `sync` later.", file=sys.stderr)
+            print(f"{path}: {unreachable_words(ctx, exc)}; queued as {item.id}, run `sync` later.", file=sys.stderr)
             code = EXIT_UNAVAILABLE
             continue
         ctx.history.record(observation["id"])
@@ -425,6 +436,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"The server refused the photo as too large ({exc.detail}). Try a smaller --max-side.", file=sys.stderr)
         return EXIT_TOO_LARGE
     except Unavailable as exc:
+        if exc.status == 0:
+            print(f"{unreachable_words(ctx, exc)}.", file=sys.stderr)
+            return EXIT_UNAVAILABLE
         what = "busy (too many requests)" if exc.status == 429 else "unavailable"
         print(
             f"The server is {what} even after retrying ({exc.detail}). "

@@ -1,4 +1,5 @@
-"""An observation result in plain words, for a terminal (the web page says the same in app.js)."""
+"""An observation result in plain words, for a terminal. What the answer names, its confidence and its
+headline are the server's `answer` (ranges/wording.py), as on the web page: never re-derived here."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ HEADLINES = {
         "OUT OF ITS KNOWN RANGE in {region}: possibly a new introduction or an escaped animal. Please report it."
     ),
     "unknown": "NO RANGE DATA: we cannot say whether it belongs in {region}.",
-    "uncertain": "NOT SURE: the model is not confident enough to give a verdict.",
+    "uncertain": "NOT SURE: nothing we can name from this photo.",
     "no_animal": "NO ANIMAL found in the photo.",
     "domestic": "DOMESTIC ANIMAL: kept by people nearly everywhere; nothing to report in {region}.",
 }
@@ -65,14 +66,13 @@ def render_observation(obs: dict) -> str:
         lines.append(f"  FAILED ({failure.get('code', 'error')}): {failure.get('detail', '')}")
         return "\n".join(lines)
 
-    ident = obs.get("identification")
-    if ident:
-        lines.append(
-            f"  Species: {taxon_name(ident['taxon'])}, {percent(ident.get('score'))} confident"
-            + (f" ({ident['taxon']['rank']} level)" if ident["taxon"].get("rank") not in (None, "species") else "")
-        )
+    answer = obs.get("answer") or {}
+    if answer.get("name"):
+        name = answer["name"][0].upper() + answer["name"][1:]
+        lines.append(f"  {name}" + (f", {answer['confidence']}" if answer.get("confidence") else ""))
     preds = obs.get("predictions") or []
-    if preds:
+    # Nothing named (below the review threshold), no animal, a person: no list of 5 % guesses.
+    if preds and answer.get("kind") not in ("nothing_named", "no_animal", "person"):
         top = ", ".join(
             f"{taxon_name(p.get('taxon')) if p.get('taxon') else p['key']} {percent(p['score'])}"
             + (f" ({EXPECTED_HERE[p.get('expected_here')]})" if p.get("taxon") else "")
@@ -83,8 +83,9 @@ def render_observation(obs: dict) -> str:
     verdict = obs.get("verdict")
     if verdict:
         region = (verdict.get("region") or {}).get("name") or "this place"
+        headline = answer.get("headline") or HEADLINES.get(verdict["status"], verdict["status"]).format(region=region)
         lines.append("")
-        lines.append("  " + HEADLINES.get(verdict["status"], verdict["status"]).format(region=region))
+        lines.append("  " + headline)
         lines += _wrap(verdict.get("explanation", ""), "    ")
 
     info = obs.get("species_info")
@@ -135,10 +136,10 @@ def render_observation(obs: dict) -> str:
 
 
 def render_history_row(obs: dict) -> str:
-    ident = obs.get("identification")
-    verdict = (obs.get("verdict") or {}).get("status") or obs.get("status")
-    region = ((obs.get("verdict") or {}).get("region") or {}).get("name", "")
-    name = taxon_name(ident["taxon"]) if ident else "-"
+    answer = obs.get("answer") or {}
+    verdict = answer.get("status") or (obs.get("verdict") or {}).get("status") or obs.get("status")
+    region = answer.get("region") or ((obs.get("verdict") or {}).get("region") or {}).get("name", "")
+    name = answer.get("name") or "-"
     return f"{obs['id']}  {obs.get('created', '')[:16]:16}  {verdict:12}  {name}  {region}"
 
 

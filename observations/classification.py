@@ -24,6 +24,7 @@ from ml.images import ImageError
 from observations.models import Observation, Prediction, Verdict
 from observations.photos import photo_derivative_build
 from observations.signals import observation_classified
+from ranges.identification import REVIEW_LEVEL
 from ranges.selectors import contact_snapshot, contacts_or_fallback, identify_here
 from species.selectors import taxa_by_keys
 
@@ -100,6 +101,7 @@ def observation_record_result(
     identified = identify_here(taxon_scores=taxon_scores, lon=observation.longitude, lat=observation.latitude)
     decision, found, alert_level = identified.decision, identified.verdict, identified.alert_level
     expected_here = {c.key: c.expected_here for c in identified.candidates}
+    asked_about = found.taxon_key if alert_level == REVIEW_LEVEL else None
     contacts = [contact_snapshot(c) for c in contacts_or_fallback(found.region_codes)] if alert_level else []
     taxa = taxa_by_keys([k for k, _ in top_k] + ([decision.key] if decision.key else []))
     chosen = taxa.get(decision.key) if decision.outcome == "identified" else None
@@ -109,7 +111,12 @@ def observation_record_result(
             Prediction,
             observation,
             model_version=model_version,
-            top_k=[{"key": k, "score": round(s, 6), "expected_here": expected_here.get(k)} for k, s in top_k],
+            top_k=[
+                {"key": k, "score": round(s, 6), "expected_here": expected_here.get(k)}
+                # the candidate a "please verify" answer asks about, so that its words name that one
+                | ({"asked_about": True} if k == asked_about else {})
+                for k, s in top_k
+            ],
             taxon=chosen,
             score=saved_score,
             no_animal_score=taxon_scores.get("no_animal", 0.0),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from django.conf import settings
+
 from accounts.roles import is_reviewer
 from backend.errors import NotFound
 from observations.geoprivacy import GEOPRIVACY_CATEGORY, NONE, WITHHOLD, PublicLocation, generalise, strictest
@@ -11,6 +13,7 @@ from observations.models import Observation, TaxonRegionSensitivity, Verificatio
 from ranges.answers import verdict_answer
 from ranges.models import RegionKind
 from ranges.selectors import range_index, regions_by_codes
+from ranges.wording import AnswerWords, answer_words
 from species.models import Taxon
 from species.selectors import taxa_by_keys, taxon_tree
 
@@ -79,6 +82,7 @@ def observation_result(observation: Observation) -> dict:
                 "key": item["key"],
                 "score": item["score"],
                 "expected_here": item.get("expected_here"),
+                "asked_about": bool(item.get("asked_about")),
             }
             for item in prediction.top_k
         ]
@@ -96,7 +100,31 @@ def observation_result(observation: Observation) -> dict:
             alert_level=stored.alert_level,
         )
         result.update(verdict=answer["verdict"], species_info=answer["species_info"], alert=answer["alert"])
+    result["answer"] = observation_answer_words(result).as_dict()
     return result
+
+
+def _taxon_brief(taxon) -> dict | None:
+    if taxon is None:
+        return None
+    if isinstance(taxon, dict):
+        return taxon
+    return {"scientific_name": taxon.scientific_name, "common_name": taxon.common_name, "rank": taxon.rank}
+
+
+def observation_answer_words(result: dict) -> AnswerWords:
+    """The answer of an `observation_result` in words (ranges.wording): what every surface shows."""
+    identification = result.get("identification")
+    return answer_words(
+        status=result["status"],
+        verdict=result.get("verdict"),
+        identification={"taxon": _taxon_brief(identification["taxon"]), "score": identification["score"]}
+        if identification
+        else None,
+        predictions=[{**p, "taxon": _taxon_brief(p.get("taxon"))} for p in result.get("predictions") or []],
+        alert_level=(result.get("alert") or {}).get("level") or "",
+        review_min_score=settings.RANGEWATCH_REVIEW_MIN_SCORE,
+    )
 
 
 # --- Visibility and geoprivacy ----------------------------------------------------------------

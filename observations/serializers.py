@@ -90,6 +90,9 @@ class ScoreSerializer(serializers.Serializer):
         help_text="true: native or established where the photo was taken; false: a known native range excludes "
         "the point and no register puts it here; null: no range data here (unknown, a domestic form, no_animal)",
     )
+    asked_about = serializers.BooleanField(
+        default=False, help_text="the candidate a please-verify answer asks about (alert level possible)"
+    )
 
 
 class IdentificationSerializer(serializers.Serializer):
@@ -110,6 +113,23 @@ class FailureSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
+class AnswerWordsSerializer(serializers.Serializer):
+    """The answer in words, as every surface shows it (ranges.wording): clients show these strings
+    rather than re-deriving them from the fields."""
+
+    kind = serializers.ChoiceField(
+        choices=["named", "possibly", "nothing_named", "no_animal", "person", "pending", "failed"]
+    )
+    name = serializers.CharField(allow_blank=True, help_text="what the answer names, common name first")
+    confidence = serializers.CharField(allow_blank=True, help_text="the named taxon's own score, in words")
+    headline = serializers.CharField(help_text="the status in a sentence, the region as people say it")
+    status = serializers.CharField(help_text="short status words for a badge")
+    region = serializers.CharField(allow_blank=True)
+    score = serializers.FloatField(allow_null=True)
+    taxon_key = serializers.CharField(allow_blank=True)
+    summary = serializers.CharField(help_text="one line: name, confidence and headline")
+
+
 class ObservationOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=Observation.Status.choices)
@@ -123,6 +143,7 @@ class ObservationOutputSerializer(serializers.Serializer):
     species_info = SpeciesInfoSerializer(allow_null=True)
     alert = AlertSerializer(allow_null=True)
     failure = FailureSerializer(allow_null=True)
+    answer = AnswerWordsSerializer()
 
 
 # --- Citizen science --------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import zipfile
 from pathlib import Path
 
 import shapely
@@ -13,15 +14,52 @@ class GeometryFileError(ValueError):
     """The file cannot be read as a vector data set."""
 
 
-def read_frame(path: str | Path, columns: list[str] | None = None):
-    """A GeoDataFrame in EPSG:4326. Zipped shapefiles are read in place, without unzipping."""
+# What Natural Earth, the US Census Bureau and IUCN document for their shapefiles. GDAL's own default
+# for a shapefile that declares nothing is ISO-8859-1, which turned "Curaçao" into "CuraÃ§ao".
+DECLARED_ENCODING = "UTF-8"
+
+
+def undeclared_shapefile(path: str | Path) -> bool:
+    """A shapefile (plain or zipped) whose attribute table declares no encoding: neither a .cpg file
+    beside it nor a language-driver byte in the .dbf header. GeoJSON is UTF-8 by definition (RFC 7946)
+    and a GeoPackage stores UTF-8: neither needs a declaration."""
+    path = Path(str(path))
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".shp":
+            if any(path.with_suffix(s).exists() for s in (".cpg", ".CPG")):
+                return False
+            dbf = next((path.with_suffix(s) for s in (".dbf", ".DBF") if path.with_suffix(s).exists()), None)
+            return dbf is None or _dbf_language_driver(dbf.read_bytes()[:32]) == 0
+        if suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+                if any(n.lower().endswith(".cpg") for n in names):
+                    return False
+                dbf = next((n for n in names if n.lower().endswith(".dbf")), None)
+                return dbf is None or _dbf_language_driver(archive.open(dbf).read(32)) == 0
+    except (OSError, zipfile.BadZipFile):
+        return False  # let GDAL say what is wrong with it
+    return False
+
+
+def _dbf_language_driver(header: bytes) -> int:
+    return header[29] if len(header) > 29 else 0
+
+
+def read_frame(path: str | Path, columns: list[str] | None = None, encoding: str = DECLARED_ENCODING):
+    """A GeoDataFrame in EPSG:4326. Zipped shapefiles are read in place, without unzipping.
+
+    A shapefile that declares its encoding (.cpg, or the .dbf's language driver) is read as declared;
+    one that declares nothing is read in `encoding`, the encoding its publisher documents."""
     # pyogrio brings pandas and geopandas (~0.25 s, ~40 MB): imported by the importers and the admin's
     # upload when they read a file, not by every web and worker process that loads the admin.
     import pyogrio
 
     path = str(path)
+    options = {"encoding": encoding} if undeclared_shapefile(path) else {}
     try:
-        frame = pyogrio.read_dataframe(path, columns=columns)
+        frame = pyogrio.read_dataframe(path, columns=columns, **options)
     except Exception as exc:  # pyogrio raises DataSourceError, OSError, ValueError... all mean "unreadable"
         raise GeometryFileError(f"{path}: cannot read as GeoJSON / shapefile / GeoPackage ({exc})") from exc
     if frame.crs is not None and frame.crs.to_epsg() not in (4326, None):

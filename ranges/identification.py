@@ -142,7 +142,12 @@ def identify(
             REVIEW_LEVEL,
         )
     if decision.outcome == "uncertain":
-        explanation = f"We are not confident what this is (best guess: {decision.key}, {decision.score:.0%})."
+        # Below the review threshold a candidate is not worth naming (issue 22: not "dog, 5 %").
+        explanation = (
+            f"We are not confident what this is (possibly {decision.key}, {decision.score:.0%} from the photo)."
+            if decision.key and decision.score >= thresholds.review
+            else "We are not confident what this is: nothing in the photo is clear enough to name."
+        )
         return Identification(
             decision, Verdict(UNCERTAIN, decision.key, explanation, region_codes=codes), candidates, ""
         )

@@ -18,7 +18,7 @@ KINDS_MOST_SPECIFIC_FIRST = ("admin2", "admin1", "group", "country")
 _GEOMETRY_KINDS = ("admin2", "admin1", "country")  # groups are their members: no geometry of their own
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RegionRecord:
     code: str
     kind: str
@@ -26,14 +26,14 @@ class RegionRecord:
     parent_code: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RegionHit:
     region: RegionRecord
     snapped: bool = False
     distance_deg: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StatusRecord:
     taxon_key: str
     region_code: str
@@ -50,7 +50,7 @@ class StatusRecord:
 NATIVE_ORIGINS = frozenset({"native", "reintroduced"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RangeRecord:
     taxon_key: str
     origin: str  # native | reintroduced | introduced | uncertain
@@ -58,7 +58,7 @@ class RangeRecord:
     source_url: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GeofenceRecord:
     """A classifier geofence rule: cited in explanations, never a status."""
 
@@ -138,6 +138,9 @@ class RangeIndex:
     # group code -> member codes (e.g. US-L48 -> the 48 contiguous states and DC)
     region_groups: dict[str, list[str]] = field(default_factory=dict)
     geofence: list[GeofenceRecord] = field(default_factory=list)
+    # The whole region polygons are cut into small pieces at build; only benchmarks and tools that draw
+    # or compare the originals need them afterwards. A server process lets them go (about 50 MB).
+    keep_region_geometries: bool = True
 
     def __post_init__(self):
         if len(self.regions) != len(self.region_geometries):
@@ -162,6 +165,8 @@ class RangeIndex:
         self._piece_slot_list: list[int] = self._piece_slot.tolist()
         shapely.prepare(pieces)  # small pieces: cheap to prepare, and the bulk lookup tests them prepared
         self._tree = STRtree(pieces)
+        if not self.keep_region_geometries:
+            self.region_geometries = [None] * len(self.region_geometries)
         self._combos: dict[tuple[int, ...], _Combo] = {}
         self._groups_of: dict[str, list[RegionRecord]] = defaultdict(list)
         by_code = {r.code: r for r in self.regions}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ctypes
 import datetime
 import gc
 import hashlib
 import threading
 import time
 from dataclasses import dataclass
+from sys import intern
 
 import shapely
 from django.conf import settings
@@ -46,14 +48,29 @@ def range_index() -> RangeIndex:
     """The index for this process, rebuilt when the data version moves (no restart needed)."""
     global _cached
     version = data_version()
-    if _cached is not None and _cached.version == version:
-        return _cached
+    current = _cached  # one read: another thread may be replacing it
+    if current is not None and current.version == version:
+        return current
     with _lock:
         if _cached is None or _cached.version != version:
-            _cached = build_range_index(version)
+            _cached = None  # the old index goes before the new one is built: never two in memory
+            _cached = build_range_index(version, keep_region_geometries=False)
             if _freeze_after_build:
                 _gc_freeze()
+            release_freed_memory()
     return _cached
+
+
+def release_freed_memory() -> None:
+    """Give the heap that the build freed back to the system. The build reads every polygon as WKB and
+    makes whole geometries before cutting them into pieces; glibc keeps the freed arenas mapped, so a
+    process held ~140 MB it no longer used (issue 22: web and worker each ≤ 400 MB with all data)."""
+    gc.collect()
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (musl, macOS): nothing to trim
+        return
+    libc.malloc_trim(0)
 
 
 def _gc_freeze() -> None:
@@ -128,8 +145,9 @@ def range_index_clear() -> None:
     _cached = None
 
 
-def build_range_index(version: int | None = None) -> RangeIndex:
-    """Everything the verdict needs, read in a few flat queries (no per-row ORM objects)."""
+def build_range_index(version: int | None = None, *, keep_region_geometries: bool = True) -> RangeIndex:
+    """Everything the verdict needs, read in a few flat queries (no per-row ORM objects).
+    `keep_region_geometries=False` (server processes): the whole polygons go once cut into pieces."""
     version = data_version() if version is None else version
     # Keyed as the taxon tree keys taxa: a plant genus's records never land on the animal order of its name.
     keys = taxon_keys_by_id()
@@ -138,20 +156,27 @@ def build_range_index(version: int | None = None) -> RangeIndex:
     for rid, code, kind, name, geometry in Region.objects.values_list(
         "id", "code", "kind", "name", "geometry"
     ).iterator(chunk_size=500):
-        regions.append(RegionRecord(code=code, kind=kind, name=name, parent_code=parent_codes.get(rid)))
+        parent = parent_codes.get(rid)
+        regions.append(
+            RegionRecord(
+                code=intern(code), kind=intern(kind), name=name, parent_code=intern(parent) if parent else None
+            )
+        )
         wkbs.append(bytes(geometry) if geometry else None)
     geometries = list(shapely.from_wkb(wkbs)) if wkbs else []
     groups: dict[str, list[str]] = {}
     for group, member in Region.members.through.objects.values_list("from_region__code", "to_region__code"):
         groups.setdefault(group, []).append(member)
+    # 150,000 statuses repeat a few thousand taxa, regions and sources: one string object each
+    # (sys.intern) instead of one per row, in every process that holds the index.
     statuses = [
         StatusRecord(
             taxon_key=keys.get(t, ""),
-            region_code=r,
-            status=s,
-            source=src,
-            source_url=url,
-            degree_of_establishment=deg,
+            region_code=intern(r),
+            status=intern(s),
+            source=intern(src),
+            source_url=intern(url),
+            degree_of_establishment=intern(deg),
             closed_world=closed,
         )
         for t, r, s, src, url, deg, closed in RegionalStatus.objects.values_list(
@@ -165,10 +190,15 @@ def build_range_index(version: int | None = None) -> RangeIndex:
         ).iterator(chunk_size=5000)
     ]
     range_rows = list(RangePolygon.objects.values_list("taxon_id", "origin", "source", "source_url", "geometry"))
-    ranges = [RangeRecord(taxon_key=keys.get(t, ""), origin=o, source=s, source_url=u) for t, o, s, u, _ in range_rows]
+    ranges = [
+        RangeRecord(taxon_key=keys.get(t, ""), origin=o, source=intern(s), source_url=intern(u))
+        for t, o, s, u, _ in range_rows
+    ]
     range_geometries = list(shapely.from_wkb([bytes(g) for *_, g in range_rows])) if range_rows else []
     geofence = [
-        GeofenceRecord(taxon_key=keys.get(t, ""), region_code=r, rule=rule, comment=c, source=src, source_url=url)
+        GeofenceRecord(
+            taxon_key=keys.get(t, ""), region_code=intern(r), rule=rule, comment=c, source=intern(src), source_url=intern(url)
+        )
         for t, r, rule, c, src, url in GeofenceEntry.objects.values_list(
             "taxon_id", "region__code", "rule", "comment", "source", "source_url"
         ).iterator(chunk_size=5000)
@@ -183,6 +213,7 @@ def build_range_index(version: int | None = None) -> RangeIndex:
         version=version,
         region_groups=groups,
         geofence=geofence,
+        keep_region_geometries=keep_region_geometries,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -26,11 +28,25 @@ def data_version_bump() -> None:
     DataVersion.objects.filter(key="ranges").update(version=F("version") + 1)
 
 
+def source_edition(source: str) -> int:
+    """The year of a region source's edition as its name says it ("cb_2020_us_state_500k" -> 2020;
+    "... 2016 1:500k states" -> 2016), 0 when it says none."""
+    years = [int(y) for y in re.findall(r"(?<!\d)((?:19|20)\d\d)(?!\d)", source or "")]
+    return max(years, default=0)
+
+
+def region_source_rank(scale_denominator: int | None, source: str) -> tuple[float, int]:
+    """How good a region source is; smaller is better: the more detailed map first (an unknown scale
+    last), then the newer edition. Census 2020 (1:500k) thus outranks plotly-geo's Census 2016 (1:500k)."""
+    return (scale_denominator or math.inf, -source_edition(source))
+
+
 @transaction.atomic
 def regions_upsert(*, rows) -> dict[str, int]:
     """Create or update regions from importer rows (parents must come first or already exist).
-    A region drawn from a more detailed map (smaller scale denominator, another source) is kept
-    rather than replaced by a coarser one, so the import order does not matter.
+    Each region has one owner, its best source so far (`region_source_rank`): a row from another source
+    replaces it only when it ranks strictly better; one that ranks the same or worse is counted "kept".
+    So the import order does not matter and re-running any import, or `bootstrap`, changes nothing.
     Returns counts: created, updated, unchanged (kept ones are also counted under "kept")."""
     counts = {"created": 0, "updated": 0, "unchanged": 0, "kept": 0}
     fields = ("name", "kind", "geometry_sha1", "parent_id", "source", "iso_a2", "scale_denominator", "geometry_note")
@@ -55,7 +71,9 @@ def regions_upsert(*, rows) -> dict[str, int]:
             to_create.append(Region(code=row.code, geometry=row.geometry.wkb, **wanted))
             counts["created"] += 1
             continue
-        if region.source != row.source and region.scale_denominator and scale and scale > region.scale_denominator:
+        if region.source != row.source and region_source_rank(scale, row.source) >= region_source_rank(
+            region.scale_denominator, region.source
+        ):
             counts["unchanged"] += 1
             counts["kept"] += 1
             continue

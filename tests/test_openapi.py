@@ -17,12 +17,44 @@ def _resolve(schema, node):
     return schema["components"]["schemas"][node["$ref"].split("/")[-1]] if "$ref" in node else node
 
 
-def test_upload_is_a_binary_file_with_the_elephants_coordinates_as_examples(schema):
+def test_upload_is_a_binary_file_and_the_docs_page_fills_in_no_optional_field(schema):
+    """Issue 22: "Try it out" with only a file stored accuracy_m = 20,037,509 m (the field's maximum) and
+    observed_at = now instead of the photo's EXIF date. Every optional field of an upload form now has
+    an empty example (an omitted field to the API); the real case is in the description."""
     body = schema["paths"]["/api/v1/observations/"]["post"]["requestBody"]["content"]
-    fields = _resolve(schema, body["multipart/form-data"]["schema"])["properties"]
+    form = _resolve(schema, body["multipart/form-data"]["schema"])
+    fields = form["properties"]
 
     assert fields["photo"] == {**fields["photo"], "type": "string", "format": "binary"}
-    assert (fields["latitude"]["example"], fields["longitude"]["example"]) == (-2.33, 34.83)
+    for name in ("latitude", "longitude", "accuracy_m", "observed_at"):
+        assert fields[name]["example"] == "", name
+    assert "e.g. -2.33" in fields["latitude"]["description"]
+    assert fields["geoprivacy"]["default"] == "open"  # what the server does anyway
+    for name, component in schema["components"]["schemas"].items():
+        if any(p.get("format") == "binary" for p in component.get("properties", {}).values()):
+            optional = set(component["properties"]) - set(component.get("required", []))
+            for field in optional:
+                prop = component["properties"][field]
+                assert prop.get("example") == "" or "default" in prop, f"{name}.{field}: {prop}"
+
+
+@pytest.mark.django_db
+def test_empty_optional_fields_from_the_docs_page_are_omitted_fields(tmp_path):
+    """What Swagger UI sends for the empty examples: the photo's EXIF date is kept, no accuracy made up."""
+    from observations.models import Observation
+    from tests.conftest import shared_path
+    from tests.factories import UserFactory
+    from tests.world import api_for
+
+    photo = shared_path("photos", "speciesnet_test_images", "african_elephants.jpg")
+    client = api_for(UserFactory(username="swagger"))
+    with open(photo, "rb") as fh:
+        form = {"photo": fh, "latitude": "-2.33", "longitude": "34.83", "accuracy_m": "", "observed_at": ""}
+        response = client.post("/api/v1/observations/", form, format="multipart")
+    assert response.status_code in (200, 202), response.content
+    stored = Observation.objects.get(uuid=response.json()["id"])
+    assert stored.accuracy_m is None
+    assert stored.observed_at is None or stored.observed_at.year < 2026
 
 
 def test_bounded_coordinates_in_queries_carry_real_examples_not_their_maximum(schema):

@@ -20,6 +20,7 @@ from ranges.importers import progress_bar
 from ranges.importers.dwc_vocabulary import establishment_means, invasiveness, occurrence_present, rank_and_synonymy
 from ranges.importers.regionmap import L48, RegionCodes, contiguous_us_group
 from ranges.importers.report import ImportInputError, ImportReport
+from ranges.importers.text import row_repaired
 from ranges.services import StatusRow, regional_statuses_sync
 from species.models import Taxon
 from species.selectors import canonical_name, taxon_names
@@ -66,7 +67,8 @@ class Entry:
 def _read(path: Path) -> list[dict]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            return list(csv.DictReader(fh))
+            # Some GRIIS checklists were published double-encoded ("GuÃ©rin-MÃ©nÃ©ville"): repaired here.
+            return [row_repaired(row) for row in csv.DictReader(fh)]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise ImportInputError(f"{path}: {exc}") from exc
 

@@ -16,6 +16,29 @@ from ranges.services import regions_upsert
 
 US_STATE_FIPS_TO_USPS: dict[str, str] = {}
 
+# The Census Bureau's legal/statistical area description of a county-equivalent (the LSAD column), as a
+# county-equivalent is called there: "Bayamón Municipio, PR", "Orleans Parish, LA", "Juneau City and
+# Borough, AK", "Baltimore city, MD"; "" = the name alone ("District of Columbia", "Guam").
+COUNTY_LSAD_WORDS = {
+    "00": "",
+    "03": "City and Borough",
+    "04": "Borough",
+    "05": "Census Area",
+    "06": "County",
+    "07": "District",
+    "10": "Island",
+    "12": "Municipality",
+    "13": "Municipio",
+    "15": "Parish",
+    "25": "city",
+}
+
+
+def county_name(name: str, lsad: str | None, usps: str) -> str:
+    """A county-equivalent said the way the Census Bureau (and the people who live there) say it."""
+    word = COUNTY_LSAD_WORDS.get(str(lsad or "").strip(), "County")
+    return f"{name} {word}, {usps}" if word else f"{name}, {usps}"
+
 
 @dataclass(frozen=True)
 class RegionRow:
@@ -115,7 +138,16 @@ def us_census_counties(path: str | Path, source: str, state_fips_to_usps: dict[s
             rejected.append(str(exc))
             continue
         rows.append(
-            RegionRow("admin2", f"US-{rec.GEOID}", f"{rec.NAME} County, {usps}", f"US-{usps}", geom, source, "", scale)
+            RegionRow(
+                "admin2",
+                f"US-{rec.GEOID}",
+                county_name(rec.NAME, rec.LSAD, usps),
+                f"US-{usps}",
+                geom,
+                source,
+                "",
+                scale,
+            )
         )
     return rows, rejected
 

@@ -19,6 +19,7 @@ from observations.tasks import BATCH_QUEUE
 from tests.cameratraps.camtrap_dp_validator import validate_camtrap_dp
 from tests.conftest import shared_path
 from tests.factories import TaxonFactory
+from tests.world import api_for
 
 pytestmark = pytest.mark.django_db
 MICA = ("photos", "mica_invasive_camtrap_sample")
@@ -105,8 +106,9 @@ def _classify_as_the_worker_would(model_version):
 
 
 def test_export_is_valid_camtrap_dp_with_one_machine_classification_per_sequence_and_the_reviewers_own(
-    users, model_version, tmp_path
+    users, model_version, tmp_path, settings
 ):
+    settings.RANGEWATCH_PUBLIC_BASE_URL = "https://rangewatch.example.org"
     _import("--project", "mica", "--owner", "alice", "--camtrap-dp", str(shared_path(*MICA)))
     _classify_as_the_worker_would(model_version)
     reviewed = Media.objects.order_by("timestamp", "media_id")[5]
@@ -134,6 +136,7 @@ def test_export_is_valid_camtrap_dp_with_one_machine_classification_per_sequence
     assert (deployments[HERON_DEPLOYMENT]["latitude"], deployments[HERON_DEPLOYMENT]["longitude"]) == ("50.65", "4.05")
     media = _rows(tmp_path / "pkg" / "media.csv")
     assert len(media) == 10 and all(r["filePath"].endswith("/photo/") and r["filePublic"] == "false" for r in media)
+    assert all(r["filePath"].startswith("https://rangewatch.example.org/api/v1/observations/") for r in media)
 
     call_command("export_camtrap_dp", str(tmp_path / "team"), "--project", "mica", "--exact", stdout=io.StringIO())
     exact = {r["deploymentID"]: r for r in _rows(tmp_path / "team" / "deployments.csv")}
@@ -186,3 +189,52 @@ def test_coco_camera_traps_import_places_locations_and_skips_what_it_cannot(user
         assert (observation.latitude, observation.longitude) == (image["latitude"], image["longitude"])
     again = _import("--project", "lila", "--coco", str(coco), "--images", str(coco.parent))
     assert "frames imported and queued: 0" in again and Media.objects.filter(project=project).count() == created
+
+
+def test_a_sequence_of_uncertain_frames_is_exported_unknown_not_a_name_no_frame_was_sure_of(
+    users, model_version, tmp_path
+):
+    """Issue 22: ten grey-heron frames, each answered "uncertain", came out as one sequence of
+    *Pelecanus* at 0.17. The sequence now needs the single photo's confidence threshold."""
+    _import("--project", "mica", "--owner", "alice", "--camtrap-dp", str(shared_path(*MICA)))
+    for name in ("Pelecanus onocrotalus", "Ardea cinerea", "Ciconia ciconia"):
+        TaxonFactory(scientific_name=name)
+    for media in Media.objects.select_related("observation"):
+        top_k = [("Pelecanus onocrotalus", 0.17), ("Ardea cinerea", 0.15), ("Ciconia ciconia", 0.1)]
+        observation_record_result(
+            observation=media.observation, model_version=model_version, taxon_scores=dict(top_k), top_k=top_k
+        )
+        assert media.observation.verdict.status == "uncertain"  # each frame alone: uncertain
+    call_command("export_camtrap_dp", str(tmp_path / "pkg"), "--project", "mica", stdout=io.StringIO())
+    assert validate_camtrap_dp(tmp_path / "pkg") == []
+    machine = [r for r in _rows(tmp_path / "pkg" / "observations.csv") if r["classificationMethod"] == "machine"]
+    assert [(r["observationType"], r["scientificName"]) for r in machine] == [("unknown", "")]
+    sequences = api_for(users["alice"]).get("/api/v1/projects/mica/sequences/").json()
+    sequences = sequences.get("results", sequences)
+    assert [(s["observation_type"], s["scientific_name"]) for s in sequences] == [("unknown", "")]
+
+
+def test_every_exported_deployment_follows_the_projects_geoprivacy_and_links_need_a_public_address(
+    users, model_version, tmp_path, settings
+):
+    """Issue 22: the three MICA deployments without frames kept their exact coordinates while the one
+    with frames was generalised; media.csv linked to http://localhost:8000 whatever the server's address."""
+    settings.RANGEWATCH_PUBLIC_BASE_URL = "http://localhost:8000"
+    _import("--project", "mica", "--owner", "alice", "--camtrap-dp", str(shared_path(*MICA)))
+    _classify_as_the_worker_would(model_version)
+    err = io.StringIO()
+    call_command("export_camtrap_dp", str(tmp_path / "pkg"), "--project", "mica", stdout=io.StringIO(), stderr=err)
+    assert validate_camtrap_dp(tmp_path / "pkg") == []
+
+    exact = {d.deployment_id: (d.latitude, d.longitude) for d in Deployment.objects.all()}
+    deployments = _rows(tmp_path / "pkg" / "deployments.csv")
+    assert len(deployments) == 4
+    for row in deployments:  # obscured (the project's default): a 0.1° cell centre, never the point
+        lat, lon = exact[row["deploymentID"]]
+        assert (float(row["latitude"]), float(row["longitude"])) != (round(lat, 6), round(lon, 6)), row
+        assert round(float(row["latitude"]) * 100) % 5 == 0 and row["locationName"] == "", row
+
+    media = _rows(tmp_path / "pkg" / "media.csv")
+    assert media and not any("localhost" in r["filePath"] for r in media)
+    assert {r["filePath"] for r in media} == {r["fileName"] for r in media}
+    assert "no public address set (RANGEWATCH_PUBLIC_BASE_URL" in err.getvalue()

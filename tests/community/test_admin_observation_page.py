@@ -1,6 +1,8 @@
 """The admin observation page: the photo through the authorised view, predictions and verdict shown,
 and nothing editable (status, attempts, idempotency key, failure belong to the pipeline)."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
@@ -75,3 +77,12 @@ def test_low_admin_renders_a_javascript_verdict_source_as_text_not_a_link(users,
     assert "Evil register" in html and "Shouting register" in html
     assert "javascript:" not in html.lower()
     assert '<a href="https://example.org/register" rel="noopener">Good register</a>' in html
+
+def test_the_observation_list_filters_have_distinct_titles(users, geo, model_version, admin_client):
+    """Issue 22: two filters were both called "By status" (the job's status and the verdict's)."""
+    classified(users["alice"], 7, 2, [("Testus nativus", 0.9)], model_version)
+    page = admin_client.get("/admin/observations/observation/").content.decode()
+    titles = re.findall(r"<summary>\s*By ([^<]+?)\s*</summary>|<h3>\s*By ([^<]+?)\s*</h3>", page)
+    titles = [a or b for a, b in titles]
+    assert "processing status" in titles and "verdict" in titles, titles
+    assert len(titles) == len(set(titles)), titles

@@ -21,8 +21,8 @@ def observation_count(stack, **filters) -> int:
 def test_identify_with_typed_coordinates_prints_species_and_native_verdict(phone, elephant):
     run = phone.run("identify", str(elephant), "--lat", "-2.33", "--lon", "34.83")
     assert run.returncode == 0, run.stderr
-    assert "NATIVE here" in run.stdout and "Tanzania" in run.stdout
-    assert "Species:" in run.stdout and "% confident" in run.stdout
+    assert "Native here" in run.stdout and "Tanzania" in run.stdout
+    assert "% confident" in run.stdout
     assert "About it:" in run.stdout and "Habitat:" in run.stdout  # facts for natives
 
 
@@ -73,7 +73,7 @@ def test_offline_queue_then_interrupted_sync_resends_exactly_once(live_stack, ph
     resumed = phone.run("sync", "--wait")
     assert resumed.returncode == 0, resumed.stderr
     assert f"-> observation {first_id}" in resumed.stdout  # the same observation, not a second one
-    assert "NATIVE here" in resumed.stdout
+    assert "Native here" in resumed.stdout
     assert observation_count(live_stack, idempotency_key=key) == 1
     assert not [p for p in queue_dir.iterdir() if not p.name.startswith(".") and p.name != "failed"]
     assert phone.run("sync").stdout.strip() == "Nothing queued."

@@ -43,7 +43,7 @@ def test_warm_on_a_database_without_tables_logs_and_leaves_the_build_to_first_us
     monkeypatch.setattr(
         selectors,
         "build_range_index",
-        lambda version=None: (_ for _ in ()).throw(RuntimeError("no such table: ranges_region")),
+        lambda version=None, **_: (_ for _ in ()).throw(RuntimeError("no such table: ranges_region")),
     )
     monkeypatch.setattr(selectors, "data_version", lambda: 0)
     with caplog.at_level(logging.WARNING):

@@ -35,3 +35,5 @@ class Command(BaseCommand):
             f"{summary.sequences} sequences "
             f"({summary.machine_rows} machine classifications, {summary.human_rows} reviewer classifications)"
         )
+        for warning in summary.warnings:
+            self.stderr.write(self.style.WARNING(f"warning: {warning}"))

@@ -9,16 +9,6 @@ const USER_KEY = "rangewatch.username";
 const MAX_WAIT = 10; // the API's ?wait ceiling, seconds
 const $ = (id) => document.getElementById(id);
 
-const HEADLINES = {
-  native: "Native here: it belongs in {region}.",
-  invasive: "Invasive here: a known invasive species in {region}. Please report it.",
-  introduced: "Introduced here: not native to {region}; people brought it. Please report it.",
-  out_of_range: "Out of its known range in {region}: possibly a new introduction or an escaped animal. Please report it.",
-  unknown: "No range data: we cannot say whether it belongs in {region}.",
-  uncertain: "Not sure: we can't tell from this photo well enough to give a verdict.",
-  no_animal: "No animal found in the photo.",
-  domestic: "A domestic animal: people keep it nearly everywhere, so there is nothing to report in {region}.",
-};
 const CONTACT_KINDS = { invasive_species_hotline: "invasive species hotline", wildlife_agency: "wildlife agency", animal_control: "animal control" };
 
 class ApiError extends Error {
@@ -222,11 +212,6 @@ function taxonName(taxon) {
 const isSpecies = (taxon) => !taxon.rank || taxon.rank === "species" || taxon.rank === "subspecies";
 const capitalise = (text) => (text ? text[0].toUpperCase() + text.slice(1) : text);
 
-// "62% confident", and for a genus or family answer the plain reason it stops there.
-function confidenceText(score, taxon) {
-  const sure = `${Math.round(score * 100)}% confident`;
-  return taxon && !isSpecies(taxon) ? `${sure}: we can't tell which species from this photo.` : sure;
-}
 
 function el(tag, text, attrs = {}) {
   const node = document.createElement(tag);
@@ -268,20 +253,18 @@ async function showResult(observation, localPreview) {
   } else if (observation.status !== "done") {
     verdictNode.textContent = "Still working on it… open it again from Your reports in a moment.";
   } else {
-    const ident = observation.identification;
-    const top = (observation.predictions || [])[0];
-    // No identification: the photo was not clear enough to name one, so the best guess is said as one.
-    const guess = top && top.taxon ? `Possibly ${taxonName(top.taxon)}` : "";
-    $("result-species").textContent = ident ? taxonName(ident.taxon) : guess;
-    const score = ident ? ident.score : top ? top.score : null;
-    if (score !== null && score !== undefined) $("result-confidence").textContent = confidenceText(score, ident && ident.taxon);
+    // The words come from the API (ranges/wording.py): the card, the lists, the desk, the client and
+    // the e-mails say one answer the same way, so nothing here re-derives them from the scores.
+    const answer = observation.answer || {};
+    $("result-species").textContent = capitalise(answer.name || "");
+    $("result-confidence").textContent = answer.confidence || "";
     const verdict = observation.verdict;
+    verdictNode.textContent = answer.headline || "";
     if (verdict) {
-      const region = (verdict.region && verdict.region.name) || "this place";
-      verdictNode.textContent = (HEADLINES[verdict.status] || verdict.status).replace("{region}", region);
       verdictNode.classList.add("v-" + verdict.status);
       $("result-explanation").textContent = verdict.explanation;
     }
+    card.dataset.answer = answer.kind || "";
     renderFacts(observation.species_info);
     renderAlert(observation.alert);
   }
@@ -297,7 +280,8 @@ async function showResult(observation, localPreview) {
 function mappedTaxon(observation) {
   if (observation.identification) return observation.identification.taxon;
   if (!observation.alert || observation.alert.level !== "possible") return null;
-  const asked = (observation.predictions || []).find((p) => p.taxon && p.expected_here === false);
+  const predictions = observation.predictions || [];
+  const asked = predictions.find((p) => p.taxon && p.asked_about) || predictions.find((p) => p.taxon && p.expected_here === false);
   return asked ? asked.taxon : null;
 }
 
@@ -392,8 +376,9 @@ async function loadHistory() {
   for (const obs of rows) {
     const verdict = (obs.verdict && obs.verdict.status) || obs.status;
     const button = el("button", null, { type: "button", class: "history-row", "data-id": obs.id });
-    button.append(el("span", obs.identification ? taxonName(obs.identification.taxon) : "—", { class: "name" }));
-    button.append(el("span", verdict.replace(/_/g, " "), { class: "badge v-" + verdict }));
+    const answer = obs.answer || {};
+    button.append(el("span", capitalise(answer.name || "") || "—", { class: "name" }));
+    button.append(el("span", answer.status || verdict.replace(/_/g, " "), { class: "badge v-" + verdict }));
     button.append(el("span", new Date(obs.created).toLocaleString(), { class: "meta" }));
     button.addEventListener("click", async () => {
       try { showResult(await api(`${API}/observations/${obs.id}/`), null); } catch (error) { $("upload-error").textContent = explain(error); }

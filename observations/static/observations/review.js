@@ -1,6 +1,6 @@
 // The review desk: reviewers see the queue (alerts first), each report with its photo, the model's
 // candidates, the verdict and its sources and contacts, and confirm, correct or reject it in one click.
-// Loaded after app.js and uses its helpers (api, el, $, token, taxonName, confidenceText, explain).
+// Loaded after app.js and uses its helpers (api, el, $, token, taxonName, capitalise, explain).
 // The desk shows itself only when /review/queue/ answers 200: the server decides who reviews.
 "use strict";
 
@@ -54,19 +54,15 @@ function deskItem(observation) {
 
   const verdict = observation.verdict || {};
   const alert = observation.alert;
-  const ident = observation.identification;
   const head = el("div", null, { class: "review-head" });
-  const best = (observation.predictions || []).find((p) => p.taxon);
-  const guess = best ? `Not sure. Best guess: ${taxonName(best.taxon)}` : "No animal found";
-  const named = ident ? taxonName(ident.taxon) : guess;
-  head.append(el("strong", named));
-  const verdictWords = VERDICT_WORDS[verdict.status] || verdict.status || observation.status;
-  head.append(el("span", verdictWords, { class: "badge v-" + (verdict.status || "") }));
-  if (alert && alert.level === "possible") {
-    head.append(el("span", "please verify", { class: "badge verify v-introduced" }));
-  }
+  // The answer's words come from the API (ranges/wording.py), as on the card and in Your reports.
+  const answer = observation.answer || {};
+  head.append(el("strong", capitalise(answer.name || "") || "—"));
+  head.append(el("span", answer.status || verdict.status || observation.status, { class: "badge v-" + (verdict.status || "") }));
+  if (alert && alert.level === "possible") head.classList.add("verify");
   item.append(head);
-  if (ident) item.append(el("p", confidenceText(ident.score, ident.taxon), { class: "meta" }));
+  if (answer.confidence) item.append(el("p", answer.confidence, { class: "meta" }));
+  if (answer.headline) item.append(el("p", answer.headline, { class: "meta headline" }));
   if (verdict.explanation) item.append(el("p", verdict.explanation, { class: "explanation" }));
   item.append(deskMeta(observation));
   item.append(deskCandidates(observation.predictions || []));
@@ -206,13 +202,14 @@ async function deskDecide(observation, item, status, decision, taxon, freeRoamin
 }
 
 function deskShowVerdict(item, reviewed) {
+  const answer = reviewed.answer || {};
   const taxon = reviewed.citizen_science.verified_taxon;
   if (taxon) item.querySelector(".review-head strong").textContent = taxonName(taxon);
   const verdict = reviewed.verdict;
   if (!verdict) return;
   const badge = item.querySelector(".review-head .badge");
   badge.className = "badge v-" + verdict.status;
-  badge.textContent = VERDICT_WORDS[verdict.status] || verdict.status;
+  badge.textContent = answer.status || VERDICT_WORDS[verdict.status] || verdict.status;
   item.querySelectorAll(".review-head .badge.verify").forEach((b) => b.remove());
   const explanation = item.querySelector(".explanation");
   if (explanation) explanation.textContent = verdict.explanation;
