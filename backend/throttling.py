@@ -7,7 +7,8 @@ Throttles fail open: a cache outage must not turn uploads or logins into 500s.
 import hashlib
 import logging
 
-from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
+from django.conf import settings
+from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, SimpleRateThrottle
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,18 @@ class _FailOpen:
 
 class UploadRateThrottle(_FailOpen, ScopedRateThrottle):
     """Uploads per user (the view's throttle_scope)."""
+
+
+class MapAnonymousThrottle(_FailOpen, AnonRateThrottle):
+    """Map GeoJSON for anonymous clients, per address (issue 23, High): a map is simplified once and
+    then read from the cache, but each new region or taxon still costs up to a second of geometry
+    work, so an anonymous flood is bounded per address. Signed-in users are not counted. The rate is
+    read from settings at each request (RANGEWATCH_MAP_ANON_RATE), not frozen at import."""
+
+    scope = "maps_anon"
+
+    def get_rate(self):
+        return settings.RANGEWATCH_MAP_ANON_RATE
 
 
 class _PasswordThrottle(_FailOpen, SimpleRateThrottle):

@@ -141,6 +141,18 @@ if CACHES["default"]["BACKEND"].endswith("RedisCache"):
     # A hung Redis must not hang requests: the upload throttle fails open after half a second.
     CACHES["default"].setdefault("OPTIONS", {}).update({"socket_timeout": 0.5, "socket_connect_timeout": 0.5})
 RANGEWATCH_UPLOAD_RATE = env.str("RANGEWATCH_UPLOAD_RATE", default="60/minute")
+# Map payloads (ranges.selectors) live in a cache of their own, apart from the throttle counts and
+# worker heartbeats above and from the broker: in production a Redis with `maxmemory` and
+# allkeys-lru (docker-compose.yml `cache`), so a map flood evicts old maps, never a job or a count.
+# Unset: a file cache next to the default one.
+CACHES["maps"] = env.cache("MAP_CACHE_URL", default=f"filecache://{VAR_DIR / 'cache-maps'}")
+if CACHES["maps"]["BACKEND"].endswith("RedisCache"):
+    CACHES["maps"].setdefault("OPTIONS", {}).update({"socket_timeout": 0.5, "socket_connect_timeout": 0.5})
+# One cached map at most this big (its JSON); a bigger one is built for the request and not kept.
+RANGEWATCH_MAP_CACHE_ENTRY_MAX_BYTES = env.int("RANGEWATCH_MAP_CACHE_ENTRY_MAX_BYTES", default=4 * 1024 * 1024)
+# Anonymous map requests per address (backend.throttling.MapAnonymousThrottle). A species page asks
+# for two maps, a result card two; 429 with Retry-After above it.
+RANGEWATCH_MAP_ANON_RATE = env.str("RANGEWATCH_MAP_ANON_RATE", default="60/minute")
 
 # Classifier and verdict.
 RANGEWATCH_MODEL_DIR = Path(env.str("RANGEWATCH_MODEL_DIR", default=str(VAR_DIR / "models")))
