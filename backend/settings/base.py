@@ -190,6 +190,11 @@ RANGEWATCH_SNAP_TOLERANCE_DEG = env.float("RANGEWATCH_SNAP_TOLERANCE_DEG", defau
 # docker-compose.yml and scripts/run) and per user in a process; over either, it is answered at once.
 RANGEWATCH_WAIT_HOLDS_PER_PROCESS = env.int("RANGEWATCH_WAIT_HOLDS_PER_PROCESS", default=4)
 RANGEWATCH_WAIT_HOLDS_PER_USER = env.int("RANGEWATCH_WAIT_HOLDS_PER_USER", default=2)
+# Failed password checks (backend.throttling.LoginFailureDelays): free failures per account and
+# address, and per account from new addresses; then delays of 1 s, 2 s, 4 s ... up to the maximum.
+RANGEWATCH_LOGIN_FREE_FAILURES_PER_ADDRESS = env.int("RANGEWATCH_LOGIN_FREE_FAILURES_PER_ADDRESS", default=10)
+RANGEWATCH_LOGIN_FREE_FAILURES_PER_ACCOUNT = env.int("RANGEWATCH_LOGIN_FREE_FAILURES_PER_ACCOUNT", default=20)
+RANGEWATCH_LOGIN_MAX_DELAY_S = env.int("RANGEWATCH_LOGIN_MAX_DELAY_S", default=15 * 60)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -203,7 +208,6 @@ REST_FRAMEWORK = {
         "uploads": RANGEWATCH_UPLOAD_RATE,
         # Password endpoints (backend.throttling): each try costs a slow hash.
         "login_address": env.str("RANGEWATCH_LOGIN_ADDRESS_RATE", default="10/minute"),
-        "login_account": env.str("RANGEWATCH_LOGIN_ACCOUNT_RATE", default="20/hour"),
         "register_address": env.str("RANGEWATCH_REGISTER_ADDRESS_RATE", default="10/hour"),
     },
     # Behind a reverse proxy that sets X-Forwarded-For itself, the number of such proxies: the
