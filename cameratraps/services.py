@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from backend.errors import Conflict, ServiceError
 from cameratraps.models import Deployment, Media, Project
@@ -96,12 +96,26 @@ def media_upload(
                     "this idempotency key already names a photo of another project", code="idempotency_key_reused"
                 )
             return MediaUpload(existing, False)
-        media = Media.objects.create(
-            project=project,
-            deployment=deployment,
-            observation=observation,
-            media_id=media_id or observation.uuid.hex,
-            file_name=file_name[:300],
-            timestamp=observation.observed_at or observation.created,
+        media_id = media_id or observation.uuid.hex
+        # A mediaID already in the project names another frame: 409, not an IntegrityError's 500
+        # (issue 23, Low). The unique constraint still decides a race; its error is the same 409.
+        taken = Conflict(
+            f"mediaID {media_id!r} already names another frame of this project",
+            code="media_id_taken",
+            fields={"media_id": ["already used in this project"]},
         )
+        if Media.objects.filter(project=project, media_id=media_id).exists():
+            raise taken
+        try:
+            with transaction.atomic():
+                media = Media.objects.create(
+                    project=project,
+                    deployment=deployment,
+                    observation=observation,
+                    media_id=media_id,
+                    file_name=file_name[:300],
+                    timestamp=observation.observed_at or observation.created,
+                )
+        except IntegrityError as exc:
+            raise taken from exc
     return MediaUpload(media, upload.created)
