@@ -32,6 +32,11 @@ class Project(models.Model):
         default=20_000, help_text="uploads per hour, all members together"
     )
     default_geoprivacy = models.CharField(max_length=10, choices=Geoprivacy.choices, default=Geoprivacy.OBSCURED)
+    # Camera traps photograph people: a project's frames stay out of the public feed and exports, and
+    # their photos and identifications are for the project's members, unless the project opts in.
+    frames_public = models.BooleanField(
+        default=False, help_text="frames appear in the public feed and to anyone signed in"
+    )
     # Camtrap DP 0.x's project.sequenceInterval: frames of one deployment this close together are one sequence.
     sequence_interval_s = models.PositiveIntegerField(
         default=60, validators=[MinValueValidator(1), MaxValueValidator(86_400)]

@@ -18,6 +18,9 @@ class ProjectInputSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
     upload_quota_per_hour = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False)
     default_geoprivacy = serializers.ChoiceField(choices=Geoprivacy.choices, required=False)
+    frames_public = serializers.BooleanField(
+        required=False, help_text="frames in the public feed and to anyone signed in (default: members only)"
+    )
     sequence_interval_s = serializers.IntegerField(min_value=1, max_value=86_400, required=False)
     sampling_design = serializers.ChoiceField(choices=Project.SamplingDesign.choices, required=False)
 
@@ -29,6 +32,7 @@ class ProjectOutputSerializer(serializers.Serializer):
     owner = serializers.CharField(source="owner.username")
     upload_quota_per_hour = serializers.IntegerField()
     default_geoprivacy = serializers.ChoiceField(choices=Geoprivacy.choices)
+    frames_public = serializers.BooleanField()
     sequence_interval_s = serializers.IntegerField()
     sampling_design = serializers.CharField()
     created = serializers.DateTimeField()

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 
 from backend.errors import Conflict, ServiceError
 from cameratraps.models import Deployment, Media, Project
+from observations.models import Observation
 from observations.services import observation_create
 
 
@@ -28,6 +29,15 @@ def project_create(*, name: str, owner, title: str = "", description: str = "", 
             name=name, owner=owner, title=title or name, description=description, **settings
         )
         project.members.add(owner)
+    return project
+
+
+def project_frames_public_set(*, project: Project, frames_public: bool) -> Project:
+    """Opt the project's frames into (or out of) the public feed, existing frames included."""
+    with transaction.atomic():
+        Project.objects.filter(pk=project.pk).update(frames_public=frames_public)
+        Observation.objects.filter(camera_trap_media__project=project).update(listed_publicly=frames_public)
+    project.frames_public = frames_public
     return project
 
 
@@ -87,6 +97,7 @@ def media_upload(
             idempotency_key=idempotency_key,
             geoprivacy=project.default_geoprivacy,
             batch=True,
+            listed_publicly=project.frames_public,
         )
         observation = upload.observation
         existing = Media.objects.filter(observation=observation).first()

@@ -89,6 +89,7 @@ def observation_create(
     idempotency_key: str = "",
     geoprivacy: str = Geoprivacy.OPEN,
     batch: bool = False,
+    listed_publicly: bool = True,
 ) -> UploadResult:
     """Validate the photo's header, take the location (and its accuracy) from the form or the EXIF
     GPS, save the row (with the observer's geoprivacy from the start) and enqueue classification
@@ -146,6 +147,7 @@ def observation_create(
         idempotency_key=idempotency_key or "",
         geoprivacy=geoprivacy,
         batch=batch,
+        listed_publicly=listed_publicly,
     )
     try:
         with transaction.atomic():

@@ -8,13 +8,15 @@ import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from kombu.transport.memory import Channel
+from rest_framework.test import APIClient
 
 from cameratraps.camtrap_dp_export import export_camtrap_dp
 from cameratraps.models import Media
-from cameratraps.services import project_create, project_member_add
+from cameratraps.services import project_create, project_frames_public_set, project_member_add
+from observations.classification import observation_record_result
 from observations.models import Observation
 from observations.tasks import BATCH_QUEUE
-from tests.factories import jpeg_bytes
+from tests.factories import UserFactory, jpeg_bytes
 from tests.world import api_for
 
 pytestmark = pytest.mark.django_db
@@ -95,3 +97,67 @@ def test_low_camtrap_dp_export_neutralises_formulas(project, users, tmp_path):
         if cell[:1] in ("=", "+", "-", "@"):
             float(cell)  # only a number may start so
     assert f"'{deployment}" in cells and "'+1+1" in cells and "'@SUM(1+1)*cmd|' /C calc'!A0" in cells
+
+
+def _finished_frame(client, model_version, **fields) -> Observation:
+    assert send(client, deployment="cam1", latitude=1, longitude=1, **fields).status_code == 202
+    observation = Media.objects.order_by("-id").first().observation
+    observation_record_result(
+        observation=observation,
+        model_version=model_version,
+        taxon_scores={"Testus nativus": 0.9},
+        top_k=[("Testus nativus", 0.9)],
+    )
+    return observation
+
+
+def _phone_upload(client, model_version) -> Observation:
+    photo = SimpleUploadedFile("p.jpg", jpeg_bytes(), content_type="image/jpeg")
+    created = client.post("/api/v1/observations/", {"photo": photo, "latitude": 1, "longitude": 1}, format="multipart")
+    observation = Observation.objects.get(uuid=created.data["id"])
+    observation_record_result(
+        observation=observation,
+        model_version=model_version,
+        taxon_scores={"Testus nativus": 0.9},
+        top_k=[("Testus nativus", 0.9)],
+    )
+    return observation
+
+
+def test_medium_project_frames_stay_out_of_the_anonymous_feed_unless_the_project_opts_in(
+    project, users, model_version, taxa
+):
+    alice = api_for(users["alice"])
+    frame = _finished_frame(alice, model_version)
+    phone = _phone_upload(alice, model_version)
+    anonymous = APIClient()
+
+    def feed() -> set[str]:
+        return {row["id"] for row in anonymous.get("/api/v1/feed/?limit=200").data["results"]}
+
+    assert feed() == {str(phone.uuid)}
+    assert anonymous.get(f"/api/v1/feed/{frame.uuid}/").status_code == 404
+    project_frames_public_set(project=project, frames_public=True)  # the project opts in
+    assert feed() == {str(phone.uuid), str(frame.uuid)}
+    project_frames_public_set(project=project, frames_public=False)
+    assert feed() == {str(phone.uuid)}
+
+
+def test_medium_project_photos_and_identifications_check_membership(project, users, model_version, taxa):
+    alice = api_for(users["alice"])
+    frame = _finished_frame(alice, model_version)
+    outsider = api_for(UserFactory(username="mallory"))
+    photo, identifications = (
+        f"/api/v1/observations/{frame.uuid}/photo/",
+        f"/api/v1/observations/{frame.uuid}/identifications/",
+    )
+    assert outsider.get(identifications).status_code == 404
+    assert outsider.get(photo).data["error"]["detail"] == "no such observation"
+    posted = outsider.post(
+        f"/api/v1/observations/{frame.uuid}/identifications/", {"taxon": "Testus nativus"}, format="json"
+    )
+    assert posted.status_code == 404
+    bob = api_for(users["bob"])  # a member who did not upload it
+    assert bob.get(identifications).status_code == 200
+    # The member gets what the uploader gets (here: no served copy was built, as no worker ran).
+    assert bob.get(photo).data == alice.get(photo).data and "no such observation" not in str(bob.get(photo).data)
