@@ -31,6 +31,11 @@ class Project(models.Model):
     upload_quota_per_hour = models.PositiveIntegerField(
         default=20_000, help_text="uploads per hour, all members together"
     )
+    # A quota above the default asked by a non-staff owner: waits here until a staff member approves
+    # it (admin action); until then the default applies.
+    upload_quota_requested = models.PositiveIntegerField(
+        null=True, blank=True, help_text="a quota above the default, waiting for staff approval"
+    )
     default_geoprivacy = models.CharField(max_length=10, choices=Geoprivacy.choices, default=Geoprivacy.OBSCURED)
     # Camera traps photograph people: a project's frames stay out of the public feed and exports, and
     # their photos and identifications are for the project's members, unless the project opts in.

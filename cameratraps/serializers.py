@@ -16,7 +16,12 @@ class ProjectInputSerializer(serializers.Serializer):
     name = serializers.SlugField(max_length=80)
     title = serializers.CharField(max_length=300, required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)
-    upload_quota_per_hour = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False)
+    upload_quota_per_hour = serializers.IntegerField(
+        min_value=1,
+        max_value=1_000_000,
+        required=False,
+        help_text="uploads per hour, all members together; above the default (20,000) it waits for staff approval",
+    )
     default_geoprivacy = serializers.ChoiceField(choices=Geoprivacy.choices, required=False)
     frames_public = serializers.BooleanField(
         required=False, help_text="frames in the public feed and to anyone signed in (default: members only)"
@@ -31,6 +36,7 @@ class ProjectOutputSerializer(serializers.Serializer):
     description = serializers.CharField()
     owner = serializers.CharField(source="owner.username")
     upload_quota_per_hour = serializers.IntegerField()
+    upload_quota_requested = serializers.IntegerField(allow_null=True, help_text="waiting for staff approval")
     default_geoprivacy = serializers.ChoiceField(choices=Geoprivacy.choices)
     frames_public = serializers.BooleanField()
     sequence_interval_s = serializers.IntegerField()

@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
 
 from backend.errors import Conflict, ServiceError
 from cameratraps.models import Deployment, Media, Project
 from observations.models import Observation
-from observations.services import observation_create
+from observations.services import observation_create, observations_release
 
 
 @dataclass
@@ -21,14 +22,35 @@ class MediaUpload:
 
 
 def project_create(*, name: str, owner, title: str = "", description: str = "", **settings) -> Project:
-    """A new project owned (and joined) by `owner`; `settings`: quota, default geoprivacy, sequence interval."""
+    """A new project owned (and joined) by `owner`; `settings`: quota, default geoprivacy, sequence
+    interval. A quota above the default from a non-staff owner is recorded as requested and the
+    default applies until staff approve it (issue 23: 30 self-made projects of 1,000,000/h each)."""
     if Project.objects.filter(name=name).exists():
         raise Conflict(f"a project named {name!r} already exists", fields={"name": ["already taken"]})
+    default_quota = django_settings.RANGEWATCH_PROJECT_DEFAULT_QUOTA_PER_HOUR
+    asked = settings.pop("upload_quota_per_hour", default_quota)
+    if asked > default_quota and not owner.is_staff:
+        settings["upload_quota_requested"], asked = asked, default_quota
     with transaction.atomic():
         project = Project.objects.create(
-            name=name, owner=owner, title=title or name, description=description, **settings
+            name=name,
+            owner=owner,
+            title=title or name,
+            description=description,
+            upload_quota_per_hour=asked,
+            **settings,
         )
         project.members.add(owner)
+    return project
+
+
+def project_quota_approve(*, project: Project, approver) -> Project:
+    """A staff member grants the quota the owner asked for."""
+    if not approver.is_staff:
+        raise ServiceError("only staff approve a quota above the default", code="permission_denied", status=403)
+    if project.upload_quota_requested:
+        project.upload_quota_per_hour, project.upload_quota_requested = project.upload_quota_requested, None
+        project.save(update_fields=["upload_quota_per_hour", "upload_quota_requested"])
     return project
 
 
@@ -98,6 +120,7 @@ def media_upload(
             geoprivacy=project.default_geoprivacy,
             batch=True,
             listed_publicly=project.frames_public,
+            held=True,  # handed to the broker by batch_frames_release, in the project's turn
         )
         observation = upload.observation
         existing = Media.objects.filter(observation=observation).first()
@@ -129,4 +152,37 @@ def media_upload(
                 )
         except IntegrityError as exc:
             raise taken from exc
+        transaction.on_commit(lambda: batch_frames_release(project_ids=[project.pk]))
     return MediaUpload(media, upload.created)
+
+
+def batch_frames_release(*, project_ids: list[int] | None = None) -> int:
+    """Fair shares of the batch queue between projects (issue 23: first come, first served let one
+    client's card starve every other team). A project's frames are held at upload; here each project
+    (all with held frames, or `project_ids`) tops up to RANGEWATCH_PROJECT_FRAMES_IN_BROKER frames
+    waiting in the broker, oldest first. The broker's queue so holds at most that many frames of
+    any project, interleaved; a frame that finishes frees its project's place (a receiver of
+    `observation_classified`, and the beat every sweep interval for failures), so projects with work
+    are served in turn, whatever their backlog: a new team's frames wait behind at most
+    (projects x that many) frames, not behind a whole card. Returns the frames released."""
+    limit = django_settings.RANGEWATCH_PROJECT_FRAMES_IN_BROKER
+    frames = Observation.objects.filter(camera_trap_media__isnull=False, batch=True, status=Observation.Status.QUEUED)
+    if project_ids is None:
+        project_ids = list(frames.filter(held=True).values_list("camera_trap_media__project", flat=True).distinct())
+    released = 0
+    for project_id in project_ids:
+        with transaction.atomic():
+            # One release per project at a time: two uploads finishing together do not both top up.
+            Project.objects.select_for_update().filter(pk=project_id).first()
+            mine = frames.filter(camera_trap_media__project_id=project_id)
+            in_broker = (
+                mine.filter(held=False).count()
+                + Observation.objects.filter(
+                    camera_trap_media__project_id=project_id, status=Observation.Status.PROCESSING
+                ).count()
+            )
+            if in_broker >= limit:
+                continue
+            turn = list(mine.filter(held=True).order_by("id").values_list("pk", flat=True)[: limit - in_broker])
+            released += len(observations_release(observation_ids=turn))
+    return released

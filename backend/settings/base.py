@@ -141,6 +141,14 @@ if CACHES["default"]["BACKEND"].endswith("RedisCache"):
     # A hung Redis must not hang requests: the upload throttle fails open after half a second.
     CACHES["default"].setdefault("OPTIONS", {}).update({"socket_timeout": 0.5, "socket_connect_timeout": 0.5})
 RANGEWATCH_UPLOAD_RATE = env.str("RANGEWATCH_UPLOAD_RATE", default="60/minute")
+# Camera-trap projects (issue 23, quota bypass): a project's quota up to the default is the owner's
+# choice, above it a staff member approves; each person's project uploads together, whatever the
+# projects, are bounded too; at most RANGEWATCH_PROJECT_FRAMES_IN_BROKER frames of one project wait
+# in the broker's batch queue at once, the rest are held and released as those finish, so every
+# project with work gets a turn (cameratraps.services.batch_frames_release).
+RANGEWATCH_PROJECT_DEFAULT_QUOTA_PER_HOUR = env.int("RANGEWATCH_PROJECT_DEFAULT_QUOTA_PER_HOUR", default=20_000)
+RANGEWATCH_PROJECT_UPLOADS_PER_USER_RATE = env.str("RANGEWATCH_PROJECT_UPLOADS_PER_USER_RATE", default="20000/hour")
+RANGEWATCH_PROJECT_FRAMES_IN_BROKER = env.int("RANGEWATCH_PROJECT_FRAMES_IN_BROKER", default=64)
 # Map payloads (ranges.selectors) live in a cache of their own, apart from the throttle counts and
 # worker heartbeats above and from the broker: in production a Redis with `maxmemory` and
 # allkeys-lru (docker-compose.yml `cache`), so a map flood evicts old maps, never a job or a count.
@@ -363,6 +371,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "observations.sweep_stuck_observations",
         "schedule": RANGEWATCH_SWEEP_INTERVAL_S,
     },
+    # Fair shares of the batch queue between camera-trap projects (cameratraps.services.batch_frames_release).
+    "release-project-frames": {"task": "cameratraps.release_project_frames", "schedule": RANGEWATCH_SWEEP_INTERVAL_S},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

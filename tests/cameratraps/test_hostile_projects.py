@@ -10,9 +10,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from kombu.transport.memory import Channel
 from rest_framework.test import APIClient
 
+from backend.errors import ServiceError
 from cameratraps.camtrap_dp_export import export_camtrap_dp
-from cameratraps.models import Media
-from cameratraps.services import project_create, project_frames_public_set, project_member_add
+from cameratraps.models import Media, Project
+from cameratraps.services import project_create, project_frames_public_set, project_member_add, project_quota_approve
 from observations.classification import observation_record_result
 from observations.models import Observation
 from observations.tasks import BATCH_QUEUE
@@ -161,3 +162,67 @@ def test_medium_project_photos_and_identifications_check_membership(project, use
     assert bob.get(identifications).status_code == 200
     # The member gets what the uploader gets (here: no served copy was built, as no worker ran).
     assert bob.get(photo).data == alice.get(photo).data and "no such observation" not in str(bob.get(photo).data)
+
+
+def test_medium_quota_bypass_quota_above_the_default_needs_staff_approval(users):
+    alice = api_for(users["alice"])
+    names = []
+    for n in range(3):
+        made = alice.post("/api/v1/projects/", {"name": f"flood{n}", "upload_quota_per_hour": 1_000_000}, format="json")
+        assert made.status_code == 201
+        assert made.data["upload_quota_per_hour"] == 20_000 and made.data["upload_quota_requested"] == 1_000_000
+        names.append(made.data["name"])
+    project = Project.objects.get(name=names[0])
+    with pytest.raises(ServiceError):
+        project_quota_approve(project=project, approver=users["alice"])
+    staff = UserFactory(username="staff", is_staff=True)
+    project_quota_approve(project=project, approver=staff)
+    project.refresh_from_db()
+    assert (project.upload_quota_per_hour, project.upload_quota_requested) == (1_000_000, None)
+
+
+def test_medium_quota_bypass_one_persons_uploads_are_bounded_across_their_projects(users, settings):
+    settings.RANGEWATCH_PROJECT_UPLOADS_PER_USER_RATE = "3/hour"
+    alice, bob = api_for(users["alice"]), api_for(users["bob"])
+    for name in ("one", "two"):
+        project = project_create(name=name, owner=users["alice"], upload_quota_per_hour=100)
+        project_member_add(project=project, user=users["bob"])
+    codes = [send(alice, project=p, deployment="c", latitude=1, longitude=1).status_code for p in ("one", "two", "one")]
+    assert codes == [202, 202, 202]
+    refused = send(alice, project="two", deployment="c")
+    assert refused.status_code == 429 and refused["Retry-After"]
+    assert send(bob, project="two", deployment="c").status_code == 202  # another member keeps their own share
+
+
+def test_medium_quota_bypass_fair_scheduling_between_projects(
+    users, model_version, taxa, settings, django_capture_on_commit_callbacks
+):
+    settings.RANGEWATCH_PROJECT_FRAMES_IN_BROKER = 2
+    flood = project_create(name="flood", owner=users["alice"])
+    team = project_create(name="team", owner=users["bob"])
+    alice, bob = api_for(users["alice"]), api_for(users["bob"])
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(6):
+            assert send(alice, project="flood", deployment="c", latitude=1, longitude=1).status_code == 202
+        for _ in range(2):
+            assert send(bob, project="team", deployment="c", latitude=1, longitude=1).status_code == 202
+
+    def held(project) -> int:
+        return Observation.objects.filter(camera_trap_media__project=project, held=True).count()
+
+    # The other team's frames are in the broker right behind two of the flood's, not behind all six.
+    assert Channel.queues[BATCH_QUEUE].qsize() == 4 and (held(flood), held(team)) == (4, 0)
+    first = Observation.objects.filter(camera_trap_media__project=flood, held=False).order_by("id").first()
+    with django_capture_on_commit_callbacks(execute=True):
+        observation_record_result(
+            observation=first,
+            model_version=model_version,
+            taxon_scores={"Testus nativus": 0.9},
+            top_k=[("Testus nativus", 0.9)],
+        )
+    assert Channel.queues[BATCH_QUEUE].qsize() == 5 and held(flood) == 3  # a finished frame frees its place
+    # The sweeper never publishes a held frame: it is waiting for its turn, not lost.
+    from observations.classification import stuck_observations_sweep
+
+    again, _ = stuck_observations_sweep(broker_backlog=0, queued_after_s=0)
+    assert not {pk for pk, _ in again} & set(Observation.objects.filter(held=True).values_list("pk", flat=True))
