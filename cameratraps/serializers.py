@@ -8,6 +8,7 @@ from observations.serializers import (
     ObservationInputSerializer,
     ObservationOutputSerializer,
 )
+from observations.services import observed_at_problem
 from ranges.serializers import latitude_field, longitude_field
 from ranges.verdict import VERDICT_STATUSES
 
@@ -113,3 +114,31 @@ class SequenceOutputSerializer(serializers.Serializer):
     scientific_name = serializers.CharField(allow_blank=True)
     probability = serializers.FloatField(allow_null=True, help_text="the taxon's mean score over the non-empty frames")
     best_media_id = serializers.CharField(allow_blank=True)
+
+
+class MediaRowSerializer(serializers.Serializer):
+    """A media.csv row of an imported package (Camtrap DP names), by the project upload's rules:
+    ids within their columns, a capture time from 1900 to a day ahead, a file path."""
+
+    mediaID = serializers.CharField(max_length=100)  # noqa: N815 - Camtrap DP's column names
+    deploymentID = serializers.CharField(max_length=100)  # noqa: N815
+    timestamp = serializers.DateTimeField(allow_null=True)  # none: the photo's EXIF date, as on upload
+    filePath = serializers.CharField(max_length=1000)  # noqa: N815
+
+    def validate_timestamp(self, value):
+        problem = observed_at_problem(value) if value is not None else None
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
+
+class PointRowSerializer(serializers.Serializer):
+    """An imported image's point: both or neither, finite and on the globe (COCO Camera Traps)."""
+
+    latitude = latitude_field(required=False, allow_null=True)
+    longitude = longitude_field(required=False, allow_null=True)
+
+    def validate(self, attrs):
+        if (attrs.get("latitude") is None) != (attrs.get("longitude") is None):
+            raise serializers.ValidationError({"latitude": "give both latitude and longitude, or neither"})
+        return attrs
