@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from cameratraps.models import Deployment, Project
-from cameratraps.services import project_quota_approve
+from cameratraps.services import project_quota_approve, project_sequences_rebuild
 
 
 class DeploymentInline(admin.TabularInline):
@@ -28,6 +28,11 @@ class ProjectAdmin(admin.ModelAdmin):
     actions = ["approve_requested_quota"]
     filter_horizontal = ["members"]
     inlines = [DeploymentInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "sequence_interval_s" in form.changed_data:
+            project_sequences_rebuild(project=obj)  # the stored sequences follow the new interval
 
     @admin.action(description="Approve the requested upload quota")
     def approve_requested_quota(self, request, queryset):

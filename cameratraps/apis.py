@@ -23,6 +23,7 @@ from cameratraps.selectors import (
     project_sequences,
     projects_for_member,
     sequence_summary,
+    sequences_with_frames,
 )
 from cameratraps.serializers import (
     DeploymentInputSerializer,
@@ -270,5 +271,5 @@ class ProjectSequenceApi(APIView):
         project = project_for_member(user=request.user, name=name)
         paginator = BoundedPagination()
         page = paginator.paginate_queryset(project_sequences(project=project), request, view=self)
-        rows = [sequence_summary(sequence) for sequence in page]
+        rows = [sequence_summary(s) for s in sequences_with_frames(project=project, rows=page)]
         return paginator.get_paginated_response(SequenceOutputSerializer(rows, many=True).data)

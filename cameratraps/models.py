@@ -83,6 +83,24 @@ class Deployment(models.Model):
         return f"{self.project.name}/{self.deployment_id}"
 
 
+class CameraSequence(models.Model):
+    """A burst: frames of one deployment each within the project's sequence interval of the next
+    (Camtrap DP eventID). Kept as frames arrive (cameratraps.services.media_sequence_assign), so a
+    page of sequences is read with LIMIT/OFFSET instead of regrouping every frame per request."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sequences")
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="sequences")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["deployment", "start"]), models.Index(fields=["project", "start"])]
+        ordering = ["deployment", "start"]
+
+    def __str__(self):
+        return f"{self.deployment} {self.start:%Y-%m-%d %H:%M:%S}"
+
+
 class Media(models.Model):
     """A frame of a deployment: the link between a project and one observation (Camtrap DP media)."""
 
@@ -92,6 +110,7 @@ class Media(models.Model):
     media_id = models.CharField(max_length=100, help_text="Camtrap DP mediaID (the source's, or generated)")
     file_name = models.CharField(max_length=300, blank=True)
     timestamp = models.DateTimeField(help_text="when the frame was taken")
+    sequence = models.ForeignKey(CameraSequence, null=True, blank=True, on_delete=models.SET_NULL, related_name="media")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "media_id"], name="unique_media_per_project")]

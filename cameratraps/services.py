@@ -4,13 +4,13 @@ frame into a project (an observation classified on the batch queue, linked by a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
 
 from backend.errors import Conflict, ServiceError
-from cameratraps.models import Deployment, Media, Project
+from cameratraps.models import CameraSequence, Deployment, Media, Project
 from observations.models import Observation
 from observations.services import observation_create, observations_release
 
@@ -152,8 +152,67 @@ def media_upload(
                 )
         except IntegrityError as exc:
             raise taken from exc
+        media_sequence_assign(media=media, interval_s=project.sequence_interval_s)
         transaction.on_commit(lambda: batch_frames_release(project_ids=[project.pk]))
     return MediaUpload(media, upload.created)
+
+
+def media_sequence_assign(*, media: Media, interval_s: int) -> CameraSequence:
+    """Put a new frame in its sequence as it arrives: the deployment's sequence whose span it is
+    within `interval_s` of (extended to it), a new one if none, and two it bridges merged into one
+    (a late frame filling a gap). The same grouping as cameratraps.sequences.group_sequences: a gap
+    over the interval between successive frames starts a new sequence. Call in a transaction."""
+    gap = timedelta(seconds=interval_s)
+    at = media.timestamp
+    near = list(
+        CameraSequence.objects.select_for_update()
+        .filter(deployment_id=media.deployment_id, start__lte=at + gap, end__gte=at - gap)
+        .order_by("start", "id")
+    )
+    if not near:
+        sequence = CameraSequence.objects.create(
+            project_id=media.project_id, deployment_id=media.deployment_id, start=at, end=at
+        )
+    else:
+        sequence, merged = near[0], near[1:]
+        sequence.start = min([at, sequence.start, *(s.start for s in merged)])
+        sequence.end = max([at, sequence.end, *(s.end for s in merged)])
+        if merged:
+            Media.objects.filter(sequence__in=merged).update(sequence=sequence)
+            CameraSequence.objects.filter(pk__in=[s.pk for s in merged]).delete()
+        sequence.save(update_fields=["start", "end"])
+    Media.objects.filter(pk=media.pk).update(sequence=sequence)
+    media.sequence = sequence
+    return sequence
+
+
+def project_sequences_rebuild(*, project: Project) -> int:
+    """Group the project's frames again (its sequence interval changed): one pass over the frames
+    in time order per deployment, read as they stream. Returns the number of sequences."""
+    gap = timedelta(seconds=project.sequence_interval_s)
+    with transaction.atomic():
+        Media.objects.filter(project=project).update(sequence=None)
+        CameraSequence.objects.filter(project=project).delete()
+        frames = Media.objects.filter(project=project).order_by("deployment_id", "timestamp", "id")
+        current, members, count = None, [], 0
+
+        def close():
+            if current is not None:
+                current.save(update_fields=["end"])
+                Media.objects.filter(pk__in=members).update(sequence=current)
+
+        for pk, deployment_id, at in frames.values_list("pk", "deployment_id", "timestamp").iterator(chunk_size=2000):
+            if current is None or current.deployment_id != deployment_id or at - current.end > gap:
+                close()
+                current, members = (
+                    CameraSequence.objects.create(project=project, deployment_id=deployment_id, start=at, end=at),
+                    [],
+                )
+                count += 1
+            current.end = at
+            members.append(pk)
+        close()
+    return count
 
 
 def batch_frames_release(*, project_ids: list[int] | None = None) -> int:

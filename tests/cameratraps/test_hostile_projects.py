@@ -3,6 +3,7 @@ mediaIDs, long idempotency keys, formulas in the export, public frames, self-mad
 
 import base64
 import csv
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
@@ -13,7 +14,17 @@ from rest_framework.test import APIClient
 from backend.errors import ServiceError
 from cameratraps.camtrap_dp_export import export_camtrap_dp
 from cameratraps.models import Media, Project
-from cameratraps.services import project_create, project_frames_public_set, project_member_add, project_quota_approve
+from cameratraps.selectors import media_frame, project_sequences, sequences_with_frames
+from cameratraps.sequences import group_sequences
+from cameratraps.services import (
+    deployment_for_upload,
+    media_upload,
+    project_create,
+    project_frames_public_set,
+    project_member_add,
+    project_quota_approve,
+    project_sequences_rebuild,
+)
 from observations.classification import observation_record_result
 from observations.models import Observation
 from observations.tasks import BATCH_QUEUE
@@ -226,3 +237,58 @@ def test_medium_quota_bypass_fair_scheduling_between_projects(
 
     again, _ = stuck_observations_sweep(broker_backlog=0, queued_after_s=0)
     assert not {pk for pk, _ in again} & set(Observation.objects.filter(held=True).values_list("pk", flat=True))
+
+
+def _frame_at(project, user, deployment, seconds, media_id):
+    """A frame through the project upload service, taken `seconds` after 10:00."""
+    photo = SimpleUploadedFile("f.jpg", jpeg_bytes(), content_type="image/jpeg")
+    media_upload(
+        project=project,
+        uploader=user,
+        photo=photo,
+        deployment=deployment_for_upload(project=project, deployment_id=deployment, latitude=1, longitude=1),
+        observed_at=datetime(2024, 5, 1, 10, tzinfo=UTC) + timedelta(seconds=seconds),
+        media_id=media_id,
+    )
+
+
+def _stored_sequences(project) -> list[tuple[str, list[str]]]:
+    page = sequences_with_frames(project=project, rows=project_sequences(project=project))
+    return [(s.sequence_id, [f.media_id for f in s.frames]) for s in page]
+
+
+def test_medium_sequences_are_built_as_frames_arrive(project, users):
+    alice = users["alice"]
+    # Out of order: 50 s arrives last and bridges 0 s and 100 s (interval 60 s) into one burst.
+    for deployment, seconds, media_id in [
+        ("cam1", 0, "a"),
+        ("cam1", 100, "c"),
+        ("cam1", 400, "d"),
+        ("cam2", 10, "e"),
+        ("cam1", 50, "b"),
+    ]:
+        _frame_at(project, alice, deployment, seconds, media_id)
+    expected = group_sequences(
+        [media_frame(m) for m in Media.objects.select_related("deployment", "observation")],
+        project.sequence_interval_s,
+    )
+    assert _stored_sequences(project) == [(s.sequence_id, [f.media_id for f in s.frames]) for s in expected]
+    assert _stored_sequences(project) == [("cam1-1", ["a", "b", "c"]), ("cam1-2", ["d"]), ("cam2-1", ["e"])]
+    project.sequence_interval_s = 1000
+    project.save()
+    project_sequences_rebuild(project=project)  # the admin does this when the interval changes
+    assert _stored_sequences(project) == [("cam1-1", ["a", "b", "c", "d"]), ("cam2-1", ["e"])]
+
+
+def test_medium_sequences_page_reads_only_its_frames(project, users, monkeypatch):
+    for n in range(24):  # 8 bursts of 3 frames, 10 minutes apart
+        _frame_at(project, users["alice"], "cam1", (n // 3) * 600 + n % 3, f"m{n:02d}")
+    import cameratraps.selectors
+
+    built = []
+    real = cameratraps.selectors.media_frame
+    monkeypatch.setattr(cameratraps.selectors, "media_frame", lambda m: built.append(m.media_id) or real(m))
+    page = api_for(users["alice"]).get("/api/v1/projects/wetlands/sequences/?limit=1&offset=5").data
+    assert page["count"] == 8
+    assert [(s["sequence_id"], s["media_ids"]) for s in page["results"]] == [("cam1-6", ["m15", "m16", "m17"])]
+    assert sorted(built) == ["m15", "m16", "m17"]  # not every frame of the project (24 before)
