@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from accounts.services import tokens_revoke_all
+from backend.throttling import login_failure_record, login_success_record
 
 
 def revoke_tokens_on_password_change(sender, *, instance, update_fields=None, **kwargs) -> None:
@@ -14,3 +15,14 @@ def revoke_tokens_on_password_change(sender, *, instance, update_fields=None, **
     stored = sender.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
     if stored is not None and stored != instance.password:
         tokens_revoke_all(user=instance)
+
+
+def count_failed_password_check(sender, *, credentials, request=None, **kwargs) -> None:
+    """Only `authenticate()` sends this, so only real password checks are counted (not tries that a
+    throttle refused before any hash was computed): the growing login delays (backend.throttling)."""
+    login_failure_record(request, credentials.get("username"))
+
+
+def remember_signed_in_address(sender, *, request, user, **kwargs) -> None:
+    """A session login (the admin's form): the address is known to the account from now on."""
+    login_success_record(request, user.get_username())

@@ -13,6 +13,7 @@ from knox.settings import knox_settings
 from rest_framework.authtoken.models import Token
 
 from backend.errors import ServiceError
+from backend.throttling import login_success_record
 
 
 class AccountRejected(ServiceError):
@@ -40,9 +41,10 @@ def user_register(*, username: str, password: str, email: str = ""):
 
 
 def user_authenticate(*, username: str, password: str, request=None):
-    user = authenticate(request, username=username, password=password)
+    user = authenticate(request, username=username, password=password)  # a failure is counted by a receiver
     if user is None or not user.is_active:
         raise WrongCredentials("unknown username or wrong password")
+    login_success_record(request, username)
     return user
 
 

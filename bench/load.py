@@ -22,8 +22,12 @@ phones' upload-accept p95 (after the ramp, as above) and the slowest /healthz (p
 0.25 s) during each, and the same phones through nginx with no attack, for comparison.
 Then the "locked-out owner" check (issue 23, `locked_out_owner`): wrong passwords for one user's name
 from one address, then that user's right password from another address, which must log in.
+Then a map flood (issue 23, `map_flood_scenario`; --no-map-flood skips it): 8 anonymous clients
+asking for maps with shuffled codes and varied tolerances while the same phones upload (through
+nginx when installed, else straight to gunicorn); reports the phones' upload-accept p95, the
+slowest /healthz and the web processes' RSS growth.
 Last line: lost=<n> duplicated=<n> server_errors=<n> e2e_vs_pipeline=<n> accept_p95_ms=<n>
-hostile_accept_p95_ms=<n> healthz_max_ms=<n>
+hostile_accept_p95_ms=<n> healthz_max_ms=<n> map_flood_accept_p95_ms=<n> map_flood_healthz_max_ms=<n>
 """
 
 from __future__ import annotations
@@ -398,6 +402,79 @@ def locked_out_owner(stack, workdir: Path, wrong_passwords: int = 30) -> dict:
             "owner_status": answer.status_code,
             "owner_ms": 1000 * (time.monotonic() - started),
         }
+# --- Map flood (issue 23): anonymous map requests while the phones upload ----------------------
+
+
+class MapFlood(BackgroundThreads):
+    """Anonymous clients asking for maps as fast as they are answered: 20 country codes in a fresh
+    shuffled order and a random tolerance each time, species ranges (broad taxa included) at random
+    tolerances; each thread from its own address (127.0.2.n). A 429 costs the client a pause of
+    0.05 s (its loop would otherwise take the CPU the server is measured on)."""
+
+    def __init__(self, base_url: str, codes: list[str], taxa: list[int], clients: int = 8):
+        super().__init__(clients)
+        self.base_url, self.codes, self.taxa = base_url, codes, taxa
+        self.answers: dict[int, int] = {}
+        self.lock = threading.Lock()
+        self._next = iter(range(clients))
+
+    def _run(self):
+        with self.lock:
+            n = next(self._next)
+        session = client_session(f"127.0.2.{n + 1}")
+        rng = random.Random(n)
+        while not self._stop.is_set():
+            simplify = f"{rng.uniform(0.0001, 1.0):.4f}"
+            if self.taxa and rng.random() < 0.3:
+                url = f"{self.base_url}/api/v1/species/{rng.choice(self.taxa)}/range/?simplify={simplify}"
+            else:
+                codes = rng.sample(self.codes, min(20, len(self.codes)))
+                url = f"{self.base_url}/api/v1/regions/geojson/?codes={','.join(codes)}&simplify={simplify}"
+            try:
+                code = session.get(url, timeout=30).status_code
+            except requests.RequestException:
+                code = 0
+            with self.lock:
+                self.answers[code] = self.answers.get(code, 0) + 1
+            if code == 429:
+                time.sleep(0.05)
+
+
+def web_rss_mb(stack) -> float:
+    """Resident memory of the stack's web processes (gunicorn master and workers), MB."""
+    table = _proc_table()
+    port = stack.base_url.rsplit(":", 1)[1]
+    roots = {pid for pid, (_, _, cmd, _) in table.items() if "gunicorn" in cmd and f":{port}" in cmd}
+    pids = {pid for pid, (ppid, *_) in table.items() if pid in roots or ppid in roots}
+    total_kb = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+    return total_kb / 1024
+
+
+def map_flood_scenario(stack, dsn: str, payloads, tokens, seconds: float, think: float, ramp: float, workdir: Path):
+    """The honest phones (own addresses) while MapFlood runs, through nginx when it is installed,
+    else straight to gunicorn (the map throttle counts the client's address either way). Returns
+    (steady upload-accept ms, slowest /healthz ms, web RSS growth MB, flood answers by status,
+    phones' answers by status, phones' network errors)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as db:
+        codes = [r[0] for r in db.execute("SELECT code FROM ranges_region WHERE kind = 'country' ORDER BY code")]
+        taxa = [r[0] for r in db.execute("SELECT id FROM species_taxon ORDER BY id")]
+    front = nginx_front(stack.base_url.removeprefix("http://"), workdir / "nginx-maps") if NGINX else None
+    with front or contextlib.nullcontext((stack.base_url, None)) as (base_url, _):
+        phones = Phones(stack, payloads, len(tokens), seconds, think=think, base_url=base_url, own_addresses=True)
+        phones.tokens = tokens
+        rss_before = web_rss_mb(stack)
+        with MapFlood(base_url, codes, taxa) as flood, HealthProbe(base_url) as probe:
+            started = phones.run(ramp)
+        growth = web_rss_mb(stack) - rss_before
+    steady = [ms for at, ms in zip(phones.accept_at, phones.accept_ms) if at >= started + ramp]
+    return steady, probe.slowest_ms, growth, flood.answers, phones.codes, phones.network_errors
 
 
 def pipeline_alone(artifact_dir: Path, payloads, seconds: float, backend: str) -> float:
@@ -430,6 +507,7 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="8 phones for 12 s")
     parser.add_argument("--no-hostile", action="store_true", help="skip the two hostile scenarios")
+    parser.add_argument("--no-map-flood", action="store_true", help="skip the map flood scenario (issue 23)")
     parser.add_argument(
         "--mixed",
         action="store_true",
@@ -476,6 +554,7 @@ def main(argv=None) -> int:
         "RANGEWATCH_TORCH_THREADS": "2",
         "RANGEWATCH_BATCH_SIZE": str(BATCH),
         "CACHE_URL": f"{broker.url}/1",
+        "MAP_CACHE_URL": f"{broker.url}/2",  # compose gives maps a Redis of their own; one server here
         "LOG_LEVEL": "WARNING",
         # production-like: no debug query log, persistent database connections
         "DJANGO_DEBUG": "False",
@@ -519,6 +598,12 @@ def main(argv=None) -> int:
                         stack, dsn, payloads, phones.tokens, phase_s, args.think, min(args.ramp, phase_s / 4), Path(tmp)
                     )
                     lockout = locked_out_owner(stack, Path(tmp))
+                flood = None
+                if not args.no_map_flood:
+                    phase_s = max(10.0, args.seconds / 3)
+                    flood = map_flood_scenario(
+                        stack, dsn, payloads, phones.tokens, phase_s, args.think, min(args.ramp, phase_s / 4), Path(tmp)
+                    )
                 artifact = next((stack.var_dir / "models").iterdir())
             # The same worker pipeline alone, on the same photos, after the stack has stopped.
             pipeline = pipeline_alone(artifact, payloads, min(20.0, args.seconds), args.backend)
@@ -596,6 +681,19 @@ def main(argv=None) -> int:
                 f"{lockout['owner_ms']:.0f} ms ({'logs in' if lockout['owner_status'] == 200 else 'LOCKED OUT'})",
             )
         )
+    flood_p95 = flood_healthz = float("nan")
+    if flood is not None:
+        flood_ms, flood_healthz, rss_growth, flood_answers, flood_codes, flood_errors = flood
+        flood_p95 = pct(flood_ms, 95)
+        rows.append(
+            (
+                "map flood (8 anonymous clients)",
+                f"honest upload-accept p50/p95 {pct(flood_ms, 50):.0f}/{flood_p95:.0f} ms ({len(flood_ms)} uploads, "
+                f"responses {dict(sorted(flood_codes.items()))}, network errors {flood_errors}), "
+                f"slowest /healthz {flood_healthz:.0f} ms, web RSS growth {rss_growth:.0f} MB, "
+                f"map answers {dict(sorted(flood_answers.items()))}",
+            )
+        )
     attacks = [result for name, result in hostile.items() if name != BASELINE]
     hostile_p95 = max((pct(ms, 95) for ms, *_ in attacks), default=float("nan"))
     healthz_max = max((slowest for _, slowest, *_ in attacks), default=float("nan"))
@@ -609,7 +707,8 @@ def main(argv=None) -> int:
     print(
         f"lost={lost} duplicated={duplicated} server_errors={server_errors} "
         f"e2e_vs_pipeline={ratio:.2f} accept_p95_ms={pct(accept_ms, 95):.0f} "
-        f"hostile_accept_p95_ms={hostile_p95:.0f} healthz_max_ms={healthz_max:.0f}"
+        f"hostile_accept_p95_ms={hostile_p95:.0f} healthz_max_ms={healthz_max:.0f} "
+        f"map_flood_accept_p95_ms={flood_p95:.0f} map_flood_healthz_max_ms={flood_healthz:.0f}"
     )
     return 0
 

@@ -217,11 +217,21 @@ def _human_row(m, sequence_id: str) -> dict:
     }
 
 
+# A text cell starting with one of these is a formula to a spreadsheet (issue 23, Low: `=HYPERLINK(...)`
+# as a deploymentID or cameraModel): such cells get a leading apostrophe (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """Text that no spreadsheet runs as a formula; numbers are left alone."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def _write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields, restval="")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in rows)
 
 
 def _descriptor(project: Project, deployments: list[dict], media: list[dict], observations: list[dict]) -> dict:

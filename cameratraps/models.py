@@ -31,7 +31,17 @@ class Project(models.Model):
     upload_quota_per_hour = models.PositiveIntegerField(
         default=20_000, help_text="uploads per hour, all members together"
     )
+    # A quota above the default asked by a non-staff owner: waits here until a staff member approves
+    # it (admin action); until then the default applies.
+    upload_quota_requested = models.PositiveIntegerField(
+        null=True, blank=True, help_text="a quota above the default, waiting for staff approval"
+    )
     default_geoprivacy = models.CharField(max_length=10, choices=Geoprivacy.choices, default=Geoprivacy.OBSCURED)
+    # Camera traps photograph people: a project's frames stay out of the public feed and exports, and
+    # their photos and identifications are for the project's members, unless the project opts in.
+    frames_public = models.BooleanField(
+        default=False, help_text="frames appear in the public feed and to anyone signed in"
+    )
     # Camtrap DP 0.x's project.sequenceInterval: frames of one deployment this close together are one sequence.
     sequence_interval_s = models.PositiveIntegerField(
         default=60, validators=[MinValueValidator(1), MaxValueValidator(86_400)]
@@ -73,6 +83,24 @@ class Deployment(models.Model):
         return f"{self.project.name}/{self.deployment_id}"
 
 
+class CameraSequence(models.Model):
+    """A burst: frames of one deployment each within the project's sequence interval of the next
+    (Camtrap DP eventID). Kept as frames arrive (cameratraps.services.media_sequence_assign), so a
+    page of sequences is read with LIMIT/OFFSET instead of regrouping every frame per request."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sequences")
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="sequences")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["deployment", "start"]), models.Index(fields=["project", "start"])]
+        ordering = ["deployment", "start"]
+
+    def __str__(self):
+        return f"{self.deployment} {self.start:%Y-%m-%d %H:%M:%S}"
+
+
 class Media(models.Model):
     """A frame of a deployment: the link between a project and one observation (Camtrap DP media)."""
 
@@ -82,6 +110,7 @@ class Media(models.Model):
     media_id = models.CharField(max_length=100, help_text="Camtrap DP mediaID (the source's, or generated)")
     file_name = models.CharField(max_length=300, blank=True)
     timestamp = models.DateTimeField(help_text="when the frame was taken")
+    sequence = models.ForeignKey(CameraSequence, null=True, blank=True, on_delete=models.SET_NULL, related_name="media")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "media_id"], name="unique_media_per_project")]

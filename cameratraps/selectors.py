@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
 
 from backend.errors import NotFound
-from cameratraps.models import Deployment, Media, Project
-from cameratraps.sequences import Frame, Sequence, group_sequences, label_sequence
+from cameratraps.models import CameraSequence, Deployment, Media, Project
+from cameratraps.sequences import Frame, Sequence, label_sequence
 from observations.models import Observation
 from ranges.verdict import NO_ANIMAL
 
@@ -95,11 +96,29 @@ def media_frame(media: Media) -> Frame:
     )
 
 
-def project_sequences(*, project: Project) -> list[Sequence]:
-    """Every sequence of the project (frames within `sequence_interval_s` on one deployment),
-    computed from the stored frames at read time, so a changed interval applies at once."""
-    media = project_media(project=project).order_by("deployment_id", "timestamp", "id")
-    return group_sequences([media_frame(m) for m in media], project.sequence_interval_s)
+def project_sequences(*, project: Project):
+    """The project's sequences as stored rows (built as frames arrive, services.media_sequence_assign),
+    by deploymentID then time, each numbered in its deployment (`n`, for `<deploymentID>-<n>`) by
+    the database: a page is a LIMIT/OFFSET query, not a regrouping of every frame (issue 23)."""
+    return (
+        CameraSequence.objects.filter(project=project)
+        .select_related("deployment")
+        .annotate(n=Window(RowNumber(), partition_by=[F("deployment_id")], order_by=[F("start").asc(), F("id").asc()]))
+        .order_by("deployment__deployment_id", "start", "id")
+    )
+
+
+def sequences_with_frames(*, project: Project, rows) -> list[Sequence]:
+    """The pure Sequence of each stored row (a page), with its frames read in one query."""
+    rows = list(rows)
+    frames: dict[int, list[Frame]] = {row.pk: [] for row in rows}
+    for media in project_media(project=project).filter(sequence__in=rows).order_by("timestamp", "media_id"):
+        frames[media.sequence_id].append(media_frame(media))
+    return [
+        Sequence(f"{row.deployment.deployment_id}-{row.n}", row.deployment.deployment_id, tuple(frames[row.pk]))
+        for row in rows
+        if frames[row.pk]
+    ]
 
 
 def sequence_summary(sequence: Sequence) -> dict:

@@ -8,6 +8,7 @@ from observations.serializers import (
     ObservationInputSerializer,
     ObservationOutputSerializer,
 )
+from observations.services import observed_at_problem
 from ranges.serializers import latitude_field, longitude_field
 from ranges.verdict import VERDICT_STATUSES
 
@@ -16,8 +17,16 @@ class ProjectInputSerializer(serializers.Serializer):
     name = serializers.SlugField(max_length=80)
     title = serializers.CharField(max_length=300, required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)
-    upload_quota_per_hour = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False)
+    upload_quota_per_hour = serializers.IntegerField(
+        min_value=1,
+        max_value=1_000_000,
+        required=False,
+        help_text="uploads per hour, all members together; above the default (20,000) it waits for staff approval",
+    )
     default_geoprivacy = serializers.ChoiceField(choices=Geoprivacy.choices, required=False)
+    frames_public = serializers.BooleanField(
+        required=False, help_text="frames in the public feed and to anyone signed in (default: members only)"
+    )
     sequence_interval_s = serializers.IntegerField(min_value=1, max_value=86_400, required=False)
     sampling_design = serializers.ChoiceField(choices=Project.SamplingDesign.choices, required=False)
 
@@ -28,7 +37,9 @@ class ProjectOutputSerializer(serializers.Serializer):
     description = serializers.CharField()
     owner = serializers.CharField(source="owner.username")
     upload_quota_per_hour = serializers.IntegerField()
+    upload_quota_requested = serializers.IntegerField(allow_null=True, help_text="waiting for staff approval")
     default_geoprivacy = serializers.ChoiceField(choices=Geoprivacy.choices)
+    frames_public = serializers.BooleanField()
     sequence_interval_s = serializers.IntegerField()
     sampling_design = serializers.CharField()
     created = serializers.DateTimeField()
@@ -103,3 +114,31 @@ class SequenceOutputSerializer(serializers.Serializer):
     scientific_name = serializers.CharField(allow_blank=True)
     probability = serializers.FloatField(allow_null=True, help_text="the taxon's mean score over the non-empty frames")
     best_media_id = serializers.CharField(allow_blank=True)
+
+
+class MediaRowSerializer(serializers.Serializer):
+    """A media.csv row of an imported package (Camtrap DP names), by the project upload's rules:
+    ids within their columns, a capture time from 1900 to a day ahead, a file path."""
+
+    mediaID = serializers.CharField(max_length=100)  # noqa: N815 - Camtrap DP's column names
+    deploymentID = serializers.CharField(max_length=100)  # noqa: N815
+    timestamp = serializers.DateTimeField(allow_null=True)  # none: the photo's EXIF date, as on upload
+    filePath = serializers.CharField(max_length=1000)  # noqa: N815
+
+    def validate_timestamp(self, value):
+        problem = observed_at_problem(value) if value is not None else None
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
+
+class PointRowSerializer(serializers.Serializer):
+    """An imported image's point: both or neither, finite and on the globe (COCO Camera Traps)."""
+
+    latitude = latitude_field(required=False, allow_null=True)
+    longitude = longitude_field(required=False, allow_null=True)
+
+    def validate(self, attrs):
+        if (attrs.get("latitude") is None) != (attrs.get("longitude") is None):
+            raise serializers.ValidationError({"latitude": "give both latitude and longitude, or neither"})
+        return attrs

@@ -178,8 +178,8 @@ def stuck_observations_sweep(
     stuck = processing.filter(pk__in=dead) | processing.filter(updated__lt=now - timedelta(seconds=processing_after_s))
     if broker_backlog is not None:
         queued = Observation.objects.filter(
-            status=Observation.Status.QUEUED, updated__lt=now - timedelta(seconds=queued_after_s)
-        )
+            status=Observation.Status.QUEUED, held=False, updated__lt=now - timedelta(seconds=queued_after_s)
+        )  # a held frame waits for its source's turn, it is not lost
         if broker_backlog > 0:
             never_reached_the_broker = Q(published_at__isnull=True)
             lost_from_the_broker = Q(published_at__lt=now - timedelta(seconds=visibility_timeout))

@@ -68,6 +68,12 @@ class Observation(models.Model):
     # Sent as part of a batch (a camera-trap card, an import): classified on the batch queue, behind
     # interactive uploads, also when the sweeper publishes it again.
     batch = models.BooleanField(default=False)
+    # A batch frame waiting for its source's turn (fair shares between camera-trap projects): not
+    # yet handed to the broker, and the sweeper leaves it alone; its source releases it.
+    held = models.BooleanField(default=False)
+    # On public surfaces (the anonymous feed, exports, anyone's photo and identification requests).
+    # A camera-trap frame is not unless its project opts in: traps photograph people (issue 23).
+    listed_publicly = models.BooleanField(default=True)
     idempotency_key = models.CharField(max_length=200, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)

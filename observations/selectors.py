@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
+from django.db.models import Q
 
 from accounts.roles import is_reviewer
 from backend.errors import NotFound
@@ -233,10 +234,33 @@ def observation_list_for_owner(*, user):
 
 
 def public_observations():
-    """The public feed: finished, not rejected by a reviewer."""
+    """The public feed: finished, listed publicly (not a camera-trap frame of a project that keeps
+    its frames to itself), not rejected by a reviewer."""
     return with_relations(
-        Observation.objects.filter(status=Observation.Status.DONE).exclude(verification=Verification.REJECTED)
+        Observation.objects.filter(status=Observation.Status.DONE, listed_publicly=True).exclude(
+            verification=Verification.REJECTED
+        )
     ).order_by("-created", "-id")
+
+
+# Who else may see an unlisted record, by app: each rule maps a signed-in user to a filter on
+# Observation (cameratraps: the members of the frame's project). Registered in an AppConfig.ready(),
+# so this app names no app downstream of it.
+_VIEWER_RULES: list = []
+
+
+def viewer_rule_register(rule) -> None:
+    if rule not in _VIEWER_RULES:
+        _VIEWER_RULES.append(rule)
+
+
+def _observation_by_viewer_rules(*, user, observation_id) -> Observation | None:
+    if not getattr(user, "is_authenticated", False) or not _VIEWER_RULES:
+        return None
+    allowed = Q()
+    for rule in _VIEWER_RULES:
+        allowed |= rule(user)
+    return with_relations(Observation.objects.filter(allowed, uuid=observation_id)).distinct().first()
 
 
 def public_observation(*, observation_id) -> Observation:
@@ -244,11 +268,16 @@ def public_observation(*, observation_id) -> Observation:
 
 
 def observation_visible(*, user, observation_id) -> Observation:
-    """Owner, reviewer, or a record of the public feed (identifications, the photo)."""
+    """Owner, reviewer, a record of the public feed, or one a viewer rule lets this user see (a
+    camera-trap frame to its project's members): identifications, the photo."""
     try:
         return observation_for_viewer(user=user, observation_id=observation_id)
     except ObservationNotFound:
+        pass
+    try:
         return public_observation(observation_id=observation_id)
+    except ObservationNotFound:
+        return _found(_observation_by_viewer_rules(user=user, observation_id=observation_id))
 
 
 def observation_best_taxon(observation: Observation) -> Taxon | None:

@@ -89,6 +89,8 @@ def observation_create(
     idempotency_key: str = "",
     geoprivacy: str = Geoprivacy.OPEN,
     batch: bool = False,
+    listed_publicly: bool = True,
+    held: bool = False,
 ) -> UploadResult:
     """Validate the photo's header, take the location (and its accuracy) from the form or the EXIF
     GPS, save the row (with the observer's geoprivacy from the start) and enqueue classification
@@ -146,12 +148,16 @@ def observation_create(
         idempotency_key=idempotency_key or "",
         geoprivacy=geoprivacy,
         batch=batch,
+        listed_publicly=listed_publicly,
+        held=held,
+        published_at=None if held else timezone.now(),
     )
     try:
         with transaction.atomic():
             observation.photo.save("upload", photo, save=False)
             observation.save()
-            transaction.on_commit(lambda: classify_enqueue(observation_id=observation.pk, batch=batch))
+            if not held:  # a held frame is published by its source when its turn comes (`observation_release`)
+                transaction.on_commit(lambda: classify_enqueue(observation_id=observation.pk, batch=batch))
     except IntegrityError:
         # A concurrent retry with the same key won the race.
         observation.photo.delete(save=False)
@@ -160,6 +166,21 @@ def observation_create(
             raise
         return _replayed(existing, data)
     return UploadResult(observation, True)
+
+
+def observations_release(*, observation_ids: list[int]) -> list[int]:
+    """Hand held batch frames to the broker (their turn came): the ones still held are marked
+    published and enqueued after commit. Returns the ids released."""
+    with transaction.atomic():
+        ids = list(
+            Observation.objects.select_for_update()
+            .filter(pk__in=observation_ids, held=True, status=Observation.Status.QUEUED)
+            .values_list("pk", flat=True)
+        )
+        Observation.objects.filter(pk__in=ids).update(held=False, published_at=timezone.now())
+        for pk in ids:
+            transaction.on_commit(lambda pk=pk: classify_enqueue(observation_id=pk, batch=True))
+    return ids
 
 
 def observation_set_geoprivacy(*, observation: Observation, geoprivacy: str) -> Observation:

@@ -9,8 +9,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.errors import NotFound
+from backend.throttling import MapAnonymousThrottle
 from ranges.answers import verdict_answer
-from ranges.geojson import DISPLAY_TOLERANCE_DEG, MAX_TOLERANCE_DEG, MIN_TOLERANCE_DEG
+from ranges.geojson import (
+    DISPLAY_TOLERANCE_DEG,
+    MAP_TOLERANCES_DEG,
+    MAX_TOLERANCE_DEG,
+    MIN_TOLERANCE_DEG,
+    map_tolerance,
+)
 from ranges.models import RegionKind
 from ranges.selectors import (
     contact_snapshot,
@@ -91,14 +98,15 @@ class SimplifyInputSerializer(serializers.Serializer):
         default=DISPLAY_TOLERANCE_DEG,
         min_value=MIN_TOLERANCE_DEG,
         max_value=MAX_TOLERANCE_DEG,
-        help_text="simplification tolerance in degrees, rounded to one significant digit; coordinates keep the "
-        "decimals of a tenth of it. 0.05 (~5 km) suits a page map (a third of the default's size), 0.1 a phone's",
+        help_text=f"simplification tolerance in degrees, snapped to the nearest of {list(MAP_TOLERANCES_DEG)}; "
+        "coordinates keep the decimals of a tenth of it. 0.05 (~5 km) suits a page map (a third of the default's "
+        "size), 0.1 a phone's",
     )
 
     def validate_simplify(self, value: float) -> float:
-        # A few dozen forms in all, each computed once and then served from the cache: arbitrary
-        # tolerances would each cost a second of simplification.
-        return float(f"{value:.0e}")
+        # A handful of forms in all, each computed once and then served from the cache: arbitrary
+        # tolerances would each cost a second of simplification (issue 23, High).
+        return map_tolerance(value)
 
 
 def range_data_etag(request, *args, **kwargs) -> str:
@@ -110,9 +118,11 @@ def range_data_etag(request, *args, **kwargs) -> str:
 @method_decorator(gzip_page, name="dispatch")
 @method_decorator(condition(etag_func=range_data_etag), name="get")
 class SpeciesRangeApi(APIView):
-    """The range of a species as RFC 7946 GeoJSON: range polygons and regions with a status."""
+    """The range of a species as RFC 7946 GeoJSON: range polygons and regions with a status. Down to a
+    family (its members' ranges together); an order or broader is refused (`range_too_broad`)."""
 
     permission_classes = [permissions.AllowAny]
+    throttle_classes = [MapAnonymousThrottle]
 
     @extend_schema(parameters=[SimplifyInputSerializer], responses={200: dict})
     def get(self, request, pk: int):
@@ -133,6 +143,7 @@ class RegionGeoJsonApi(APIView):
     country (the base map drawn when no tile layer is configured)."""
 
     permission_classes = [permissions.AllowAny]
+    throttle_classes = [MapAnonymousThrottle]
 
     class InputSerializer(SimplifyInputSerializer):
         codes = serializers.CharField(
@@ -143,7 +154,8 @@ class RegionGeoJsonApi(APIView):
         )
 
         def validate_codes(self, value: str) -> list[str]:
-            codes = [code.strip() for code in value.split(",") if code.strip()]
+            # De-duplicated, in the order asked (the answer keeps it); each region is cached on its own.
+            codes = list(dict.fromkeys(code.strip() for code in value.split(",") if code.strip()))
             if not codes or len(codes) > MAX_CODES:
                 raise serializers.ValidationError(f"give 1 to {MAX_CODES} region codes")
             return codes

@@ -13,6 +13,16 @@ DISPLAY_TOLERANCE_DEG = 0.01
 # coarser than 1 degree no longer looks like the place.
 MIN_TOLERANCE_DEG = 0.0001
 MAX_TOLERANCE_DEG = 1.0
+# The tolerances a map is drawn at (issue 23, High): a request's tolerance is snapped to the nearest
+# of these, so each map exists in a handful of forms, each simplified once and then read from the
+# cache (37 accepted forms, each 3.5 s of simplification for a big range, were an amplifier). They
+# cover what the pages ask for (ranges/maps.py: 0.2 base map, 0.05 species page, 0.1 and 0.02 card).
+MAP_TOLERANCES_DEG = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+
+
+def map_tolerance(requested: float) -> float:
+    """The member of MAP_TOLERANCES_DEG nearest to `requested` on a log scale (0.047 -> 0.05)."""
+    return min(MAP_TOLERANCES_DEG, key=lambda t: abs(math.log(t / requested)))
 
 
 def display_geometry(geom, tolerance: float = DISPLAY_TOLERANCE_DEG) -> dict | None:

@@ -6,6 +6,8 @@ import ctypes
 import datetime
 import gc
 import hashlib
+import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -13,8 +15,9 @@ from sys import intern
 
 import shapely
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 
+from backend.errors import ServiceError
 from ranges.geojson import DISPLAY_TOLERANCE_DEG, feature_collection, map_feature
 from ranges.identification import Identification, IdentificationThresholds, identify
 from ranges.models import (
@@ -30,9 +33,10 @@ from ranges.models import (
 )
 from ranges.range_index import GeofenceRecord, RangeIndex, RangeRecord, RegionRecord, StatusRecord
 from ranges.verdict import Verdict, verdict
-from species.models import Taxon
+from species.models import Rank, Taxon, rank_depth
 from species.selectors import taxon_key, taxon_keys_by_id, taxon_tree
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _cached: RangeIndex | None = None
 _freeze_after_build = False  # set by range_index_warm in server processes
@@ -257,8 +261,22 @@ def regions_by_codes(codes) -> dict[str, Region]:
     return {r.code: r for r in Region.objects.filter(code__in=codes).defer("geometry")}
 
 
+# The broadest taxon whose range is drawn: a family is its members' ranges together; an order or a
+# kingdom would be thousands of ranges (a kingdom: 3.5 s and 17.6 MB per request, issue 23 High).
+BROADEST_MAPPED_RANK = Rank.FAMILY
+
+
+class RangeTooBroad(ServiceError):
+    code = "range_too_broad"
+
+
 def species_range_geojson(taxon: Taxon, *, tolerance: float = DISPLAY_TOLERANCE_DEG) -> dict:
     """The taxon's range as a GeoJSON FeatureCollection simplified to `tolerance` (degrees)."""
+    if rank_depth(taxon.rank) < rank_depth(BROADEST_MAPPED_RANK):
+        raise RangeTooBroad(
+            f"a {taxon.rank} is too broad to draw; ask for a family, genus or species",
+            fields={"taxon": [f"ranges are drawn down from the {BROADEST_MAPPED_RANK} rank"]},
+        )
     key = f"taxon:{taxon.pk}:{tolerance!r}"
     return _map_cached(key, lambda: feature_collection(species_range_features(taxon, tolerance=tolerance)))
 
@@ -266,21 +284,60 @@ def species_range_geojson(taxon: Taxon, *, tolerance: float = DISPLAY_TOLERANCE_
 def region_geojson(
     *, codes: list[str] | None = None, kind: str | None = None, tolerance: float = DISPLAY_TOLERANCE_DEG
 ) -> dict:
-    """Regions by code or kind as a GeoJSON FeatureCollection simplified to `tolerance` (degrees)."""
-    key = f"regions:{kind}:{','.join(codes or [])}:{tolerance!r}"
-    return _map_cached(key, lambda: feature_collection(region_features(codes=codes, kind=kind, tolerance=tolerance)))
+    """Regions by code (in the order asked) or kind as a GeoJSON FeatureCollection simplified to
+    `tolerance` (degrees). Regions by code are cached one region each, so any order or mix of codes
+    reads what earlier requests built (issue 23, High: shuffled codes each missed the cache)."""
+    if codes is None:
+        key = f"regions:{kind}:{tolerance!r}"
+        return _map_cached(key, lambda: feature_collection(region_features(kind=kind, tolerance=tolerance)))
+    return feature_collection(_region_features_cached(codes, tolerance))
+
+
+def map_cache():
+    """The map payloads' own cache (settings: CACHES["maps"], apart from throttles and the broker)."""
+    return caches["maps"]
+
+
+def _map_cache_key(key: str) -> str:
+    return "ranges.map:" + hashlib.sha1(f"{data_version()}:{key}".encode()).hexdigest()
+
+
+def _keep(cache_key: str, payload) -> bool:
+    """Whether a payload is small enough to keep (RANGEWATCH_MAP_CACHE_ENTRY_MAX_BYTES)."""
+    size = len(json.dumps(payload, separators=(",", ":")))
+    if size > settings.RANGEWATCH_MAP_CACHE_ENTRY_MAX_BYTES:
+        log.info("map %s not cached: %d bytes over the entry cap", cache_key, size)
+        return False
+    return True
 
 
 def _map_cached(key: str, build):
-    """Map payloads from the shared cache: simplifying a continent's countries takes about a second,
+    """Map payloads from the map cache: simplifying a continent's countries takes about a second,
     reading it back a few ms (bench/maps.py). Keyed by the range data version, which every write of
-    range data moves, so an entry is never read stale; old entries expire."""
-    cache_key = "ranges.map:" + hashlib.sha1(f"{data_version()}:{key}".encode()).hexdigest()
+    range data moves, so an entry is never read stale; old entries expire (or are evicted first when
+    the cache is full). An entry over the size cap is built for the request and not kept."""
+    cache, cache_key = map_cache(), _map_cache_key(key)
     payload = cache.get(cache_key)
     if payload is None:
         payload = build()
-        cache.set(cache_key, payload, MAP_CACHE_SECONDS)
+        if _keep(cache_key, payload):
+            cache.set(cache_key, payload, MAP_CACHE_SECONDS)
     return payload
+
+
+def _region_features_cached(codes: list[str], tolerance: float) -> list[dict]:
+    """The features of regions by code, in that order, each region built once per tolerance. A code
+    with no region or no outline is cached as an empty entry too, so unknown codes cost one read."""
+    cache = map_cache()
+    keys = {code: _map_cache_key(f"region:{code}:{tolerance!r}") for code in dict.fromkeys(codes)}
+    found = cache.get_many(list(keys.values()))
+    missing = [code for code, key in keys.items() if key not in found]
+    if missing:
+        built = {f["properties"]["region"]: f for f in region_features(codes=missing, tolerance=tolerance)}
+        fresh = {keys[code]: built.get(code, {}) for code in missing}
+        cache.set_many({k: v for k, v in fresh.items() if _keep(k, v)}, MAP_CACHE_SECONDS)
+        found.update(fresh)
+    return [found[keys[code]] for code in keys if found[keys[code]]]
 
 
 def species_range_features(taxon: Taxon, *, tolerance: float = DISPLAY_TOLERANCE_DEG) -> list[dict]:

@@ -168,6 +168,26 @@ if CACHES["default"]["BACKEND"].endswith("RedisCache"):
     # A hung Redis must not hang requests: the upload throttle fails open after half a second.
     CACHES["default"].setdefault("OPTIONS", {}).update({"socket_timeout": 0.5, "socket_connect_timeout": 0.5})
 RANGEWATCH_UPLOAD_RATE = env.str("RANGEWATCH_UPLOAD_RATE", default="60/minute")
+# Camera-trap projects (issue 23, quota bypass): a project's quota up to the default is the owner's
+# choice, above it a staff member approves; each person's project uploads together, whatever the
+# projects, are bounded too; at most RANGEWATCH_PROJECT_FRAMES_IN_BROKER frames of one project wait
+# in the broker's batch queue at once, the rest are held and released as those finish, so every
+# project with work gets a turn (cameratraps.services.batch_frames_release).
+RANGEWATCH_PROJECT_DEFAULT_QUOTA_PER_HOUR = env.int("RANGEWATCH_PROJECT_DEFAULT_QUOTA_PER_HOUR", default=20_000)
+RANGEWATCH_PROJECT_UPLOADS_PER_USER_RATE = env.str("RANGEWATCH_PROJECT_UPLOADS_PER_USER_RATE", default="20000/hour")
+RANGEWATCH_PROJECT_FRAMES_IN_BROKER = env.int("RANGEWATCH_PROJECT_FRAMES_IN_BROKER", default=64)
+# Map payloads (ranges.selectors) live in a cache of their own, apart from the throttle counts and
+# worker heartbeats above and from the broker: in production a Redis with `maxmemory` and
+# allkeys-lru (docker-compose.yml `cache`), so a map flood evicts old maps, never a job or a count.
+# Unset: a file cache next to the default one.
+CACHES["maps"] = env.cache("MAP_CACHE_URL", default=f"filecache://{VAR_DIR / 'cache-maps'}")
+if CACHES["maps"]["BACKEND"].endswith("RedisCache"):
+    CACHES["maps"].setdefault("OPTIONS", {}).update({"socket_timeout": 0.5, "socket_connect_timeout": 0.5})
+# One cached map at most this big (its JSON); a bigger one is built for the request and not kept.
+RANGEWATCH_MAP_CACHE_ENTRY_MAX_BYTES = env.int("RANGEWATCH_MAP_CACHE_ENTRY_MAX_BYTES", default=4 * 1024 * 1024)
+# Anonymous map requests per address (backend.throttling.MapAnonymousThrottle). A species page asks
+# for two maps, a result card two; 429 with Retry-After above it.
+RANGEWATCH_MAP_ANON_RATE = env.str("RANGEWATCH_MAP_ANON_RATE", default="60/minute")
 
 # Classifier and verdict.
 RANGEWATCH_MODEL_DIR = Path(env.str("RANGEWATCH_MODEL_DIR", default=str(VAR_DIR / "models")))
@@ -210,6 +230,11 @@ RANGEWATCH_SNAP_TOLERANCE_DEG = env.float("RANGEWATCH_SNAP_TOLERANCE_DEG", defau
 RANGEWATCH_CONNECTIONS_PER_ADDRESS = env.int("RANGEWATCH_CONNECTIONS_PER_ADDRESS", default=64)
 RANGEWATCH_WAIT_HOLDS_PER_PROCESS = env.int("RANGEWATCH_WAIT_HOLDS_PER_PROCESS", default=4)
 RANGEWATCH_WAIT_HOLDS_PER_USER = env.int("RANGEWATCH_WAIT_HOLDS_PER_USER", default=2)
+# Failed password checks (backend.throttling.LoginFailureDelays): free failures per account and
+# address, and per account from new addresses; then delays of 1 s, 2 s, 4 s ... up to the maximum.
+RANGEWATCH_LOGIN_FREE_FAILURES_PER_ADDRESS = env.int("RANGEWATCH_LOGIN_FREE_FAILURES_PER_ADDRESS", default=10)
+RANGEWATCH_LOGIN_FREE_FAILURES_PER_ACCOUNT = env.int("RANGEWATCH_LOGIN_FREE_FAILURES_PER_ACCOUNT", default=20)
+RANGEWATCH_LOGIN_MAX_DELAY_S = env.int("RANGEWATCH_LOGIN_MAX_DELAY_S", default=15 * 60)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -223,7 +248,6 @@ REST_FRAMEWORK = {
         "uploads": RANGEWATCH_UPLOAD_RATE,
         # Password endpoints (backend.throttling): each try costs a slow hash.
         "login_address": env.str("RANGEWATCH_LOGIN_ADDRESS_RATE", default="10/minute"),
-        "login_account": env.str("RANGEWATCH_LOGIN_ACCOUNT_RATE", default="20/hour"),
         "register_address": env.str("RANGEWATCH_REGISTER_ADDRESS_RATE", default="10/hour"),
     },
     # Behind a reverse proxy that sets X-Forwarded-For itself, the number of such proxies: the
@@ -400,6 +424,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=6, minute=0, day_of_week=1),
         "args": ["weekly"],
     },
+    # Fair shares of the batch queue between camera-trap projects (cameratraps.services.batch_frames_release).
+    "release-project-frames": {"task": "cameratraps.release_project_frames", "schedule": RANGEWATCH_SWEEP_INTERVAL_S},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

@@ -10,4 +10,9 @@ DATABASES = {"default": with_database_timeouts(env.db("TEST_DATABASE_URL", defau
 CELERY_BROKER_URL = "memory://"
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 CELERY_BROKER_TRANSPORT = None  # the URL names it (base.py picks the file-system one for its default URL)
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "maps": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "maps"},
+}
+# The suite asks for many maps from one address; tests of the throttle set their own rate.
+RANGEWATCH_MAP_ANON_RATE = "100000/minute"

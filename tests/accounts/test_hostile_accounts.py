@@ -135,3 +135,67 @@ def test_low_demo_drf_token_expires_and_bootstrap_replaces_it():
     assert renewed.token != demo.token
     client.credentials(HTTP_AUTHORIZATION=f"Token {renewed.token}")
     assert client.get("/api/v1/observations/").status_code == 200
+
+
+# Issue 23, Medium: any account could be locked for an hour by anyone.
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The login delays' clock, moved by hand."""
+    import backend.throttling
+
+    now = [1_000_000.0]
+    monkeypatch.setattr(backend.throttling.time, "time", lambda: now[0])
+    return now
+
+
+def test_medium_lockout_owner_signs_in_from_another_address_after_twenty_wrong_passwords(clock):
+    _user()
+    anon = APIClient()
+    # The probe: wrong passwords for a public user name, all from one address, for a while.
+    answers = []
+    for i in range(40):
+        answers.append(_login(anon, "mia", f"guess-{i}", address="203.0.113.66").status_code)
+        clock[0] += 3
+    assert answers.count(400) >= 10 and 429 in answers
+    assert _login(anon, "mia", PASSWORD, address="198.51.100.20").status_code == 200
+
+
+def test_medium_lockout_only_real_password_checks_are_counted(clock):
+    _user()
+    anon = APIClient()
+    # 10 checked, then 20 refused by the address throttle before any hash: those 20 are not failures.
+    answers = [_login(anon, "mia", f"guess-{i}", address="203.0.113.66").status_code for i in range(30)]
+    assert answers == [400] * 10 + [429] * 20
+    # So the account has 10 failures: ten more new addresses are still checked, not refused.
+    more = [_login(anon, "mia", "guess", address=f"198.51.100.{i}").status_code for i in range(10)]
+    assert more == [400] * 10
+
+
+def test_medium_lockout_growing_delays_not_a_hard_lock(clock):
+    _user()
+    anon = APIClient()
+    for i in range(20):
+        assert _login(anon, "mia", "guess", address=f"198.51.100.{i}").status_code == 400
+    waits = []
+    for i in range(4):
+        refused = _login(anon, "mia", "guess", address=f"192.0.2.{i}")
+        _assert_throttled(refused)
+        waits.append(int(refused["Retry-After"]))
+        clock[0] += waits[-1]
+        assert _login(anon, "mia", "guess", address=f"192.0.2.{i}").status_code == 400  # checked after the wait
+    assert waits == [1, 2, 4, 8]  # doubling, never an hour
+    _assert_throttled(_login(anon, "mia", PASSWORD, address="192.0.2.99"))
+    clock[0] += 16
+    assert _login(anon, "mia", PASSWORD, address="192.0.2.99").status_code == 200
+
+
+def test_medium_lockout_known_address_of_the_owner_is_not_delayed_by_a_botnet(clock):
+    _user()
+    anon = APIClient()
+    assert _login(anon, "mia", PASSWORD, address="198.51.100.250").status_code == 200  # the owner's phone
+    for i in range(40):
+        _login(anon, "mia", "guess", address=f"203.0.113.{i}")
+    _assert_throttled(_login(anon, "mia", PASSWORD, address="192.0.2.1"))  # a new address waits
+    assert _login(anon, "mia", PASSWORD, address="198.51.100.250").status_code == 200
