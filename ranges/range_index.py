@@ -134,6 +134,11 @@ class RangeIndex:
     # group code -> member codes (e.g. US-L48 -> the 48 contiguous states and DC)
     region_groups: dict[str, list[str]] = field(default_factory=dict)
     geofence: list[GeofenceRecord] = field(default_factory=list)
+    # Sources whose absence of a region proves nothing (RangeSource.absence_means_not_native False):
+    # their native statuses say `native` where they are, never that a point is outside the range.
+    open_world_sources: frozenset[str] = frozenset()
+    # Taxonomic groups (e.g. "Mammalia") a source lists every species of (RangeSource.lists_every_species).
+    complete_taxon_groups: frozenset[str] = frozenset()
 
     def __post_init__(self):
         if len(self.regions) != len(self.region_geometries):
@@ -175,11 +180,14 @@ class RangeIndex:
         self._status = defaultdict(list)
         self._status_regions_by_taxon = defaultdict(set)
         self._native_regions_by_taxon = defaultdict(set)
+        self._closed_world_native_taxa: set[str] = set()
         for s in self.statuses:
             self._status[(s.taxon_key, s.region_code)].append(s)
             self._status_regions_by_taxon[s.taxon_key].add(s.region_code)
             if s.status == "native":
                 self._native_regions_by_taxon[s.taxon_key].add(s.region_code)
+                if s.source not in self.open_world_sources:
+                    self._closed_world_native_taxa.add(s.taxon_key)
         self._ranges_by_taxon = defaultdict(list)
         for record, geom in zip(self.ranges, self.range_geometries):
             shapely.prepare(geom)
@@ -362,9 +370,14 @@ class RangeIndex:
         return bool(self._status_regions_by_taxon.get(taxon_key) or self._ranges_by_taxon.get(taxon_key))
 
     def native_range_known(self, taxon_key: str) -> bool:
-        """Native statuses or native range polygons: where the taxon belongs is known. Alien records
-        say only where it does not."""
-        return bool(self._native_regions_by_taxon.get(taxon_key)) or taxon_key in self._native_polygon_taxa
+        """Native statuses of a closed-world source or native range polygons: where the taxon
+        belongs is known, so a point outside it is out of range. Open-world native statuses (a
+        bird's BirdLife countries) say where it is native, not where it is not; alien records say
+        only where it does not belong."""
+        return taxon_key in self._closed_world_native_taxa or taxon_key in self._native_polygon_taxa
+
+    def is_open_world(self, source: str) -> bool:
+        return source in self.open_world_sources
 
     def geofence_at(self, taxon_key: str, region_codes) -> list[GeofenceRecord]:
         return [g for code in region_codes for g in self._geofence.get((taxon_key, code), ())]

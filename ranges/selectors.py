@@ -22,6 +22,7 @@ from ranges.models import (
     Establishment,
     GeofenceEntry,
     RangePolygon,
+    RangeSource,
     Region,
     RegionalStatus,
     RegionKind,
@@ -152,6 +153,12 @@ def build_range_index(version: int | None = None) -> RangeIndex:
             "taxon__scientific_name", "region__code", "rule", "comment", "source", "source_url"
         ).iterator(chunk_size=5000)
     ]
+    open_world = frozenset(RangeSource.objects.filter(absence_means_not_native=False).values_list("name", flat=True))
+    complete_groups = frozenset(
+        RangeSource.objects.filter(lists_every_species=True)
+        .exclude(taxon_group="")
+        .values_list("taxon_group", flat=True)
+    )
     return RangeIndex(
         regions=regions,
         region_geometries=geometries,
@@ -162,6 +169,8 @@ def build_range_index(version: int | None = None) -> RangeIndex:
         version=version,
         region_groups=groups,
         geofence=geofence,
+        open_world_sources=open_world,
+        complete_taxon_groups=complete_groups,
     )
 
 

@@ -14,6 +14,7 @@ from ranges.models import (
     DataVersion,
     GeofenceEntry,
     RangePolygon,
+    RangeSource,
     Region,
     RegionalStatus,
     RegionKind,
@@ -94,6 +95,42 @@ def region_group_upsert(*, code: str, name: str, parent_code: str, member_codes:
     if outcome != "unchanged":
         data_version_bump()
     return outcome
+
+
+@dataclass(frozen=True)
+class RangeSourceRow:
+    name: str
+    citation: str = ""
+    url: str = ""
+    license: str = ""
+    absence_means_not_native: bool = True
+    taxon_group: str = ""
+    lists_every_species: bool = False
+
+
+@transaction.atomic
+def range_source_upsert(*, row: RangeSourceRow) -> str:
+    """Record what a source claims (closed or open world, complete for a group); returns the outcome.
+    The range index reads it, so a change bumps the data version."""
+    values = {
+        "citation": row.citation,
+        "url": row.url[:500],
+        "license": row.license[:200],
+        "absence_means_not_native": row.absence_means_not_native,
+        "taxon_group": row.taxon_group[:100],
+        "lists_every_species": row.lists_every_species,
+    }
+    source, created = RangeSource.objects.get_or_create(name=row.name[:300], defaults=values)
+    if created:
+        data_version_bump()
+        return "created"
+    if all(getattr(source, k) == v for k, v in values.items()):
+        return "unchanged"
+    for k, v in values.items():
+        setattr(source, k, v)
+    source.save()
+    data_version_bump()
+    return "updated"
 
 
 @dataclass(frozen=True)
