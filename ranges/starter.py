@@ -36,6 +36,8 @@ MDD_EXTRACT = "mdd_species.csv.gz"
 MDD_VERSION = "1.13"
 # AmphibiaWeb's rows (CC BY 4.0) of the amphibians the pack names, in the shared native-countries format.
 AMPHIBIANS_EXTRACT = "amphibians_countries"
+# Public bodies named in the national GRIIS checklists (CC BY 4.0), unverified: build_contact_leads.py.
+CONTACT_LEADS = "contacts_griis_leads.csv"
 
 
 @transaction.atomic
@@ -143,11 +145,13 @@ def load_amphibian_extract() -> dict[str, int]:
 
 
 def load_contacts(regions: dict[str, Region]) -> tuple[int, int]:
-    """contacts.csv, the global fallback (region 001) included; rows whose region is not loaded
+    """contacts.csv and the checklists' leads, the global fallback (region 001) included; rows whose region is not loaded
     (e.g. admin-1 before `import_data natural-earth`) are skipped. Returns (created or updated, skipped)."""
     regions = {**regions, FALLBACK_REGION_CODE: fallback_region_ensure()}
     loaded = skipped = 0
-    for row in read_csv("contacts.csv"):
+    # The leads from the GRIIS checklists (unverified, each citing its checklist) only for countries
+    # contacts.csv does not cover: build_contact_leads.py writes them so.
+    for row in read_csv("contacts.csv") + read_csv(CONTACT_LEADS):
         region = regions.get(row["region_code"])
         if region is None:
             skipped += 1
