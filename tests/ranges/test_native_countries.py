@@ -199,3 +199,41 @@ def test_native_countries_bad_input_is_a_clear_error(tmp_path, meta, header, mes
     (tmp_path / "t.csv").write_text(header + "\n", encoding="utf-8")
     with pytest.raises(ImportInputError, match=message.replace("(", r"\(").replace(")", r"\)")):
         data_import(ImportConfig(fmt="native-countries", paths=(tmp_path,), progress=False))
+
+
+# -- the range index: an open-world source never proves absence ---------------------------------
+
+
+def _two_countries(statuses, open_world=frozenset()):
+    from ranges.range_index import RangeIndex, RegionRecord
+
+    regions = [RegionRecord("AAA", "country", "Aland"), RegionRecord("BBB", "country", "Bland")]
+    return RangeIndex(
+        regions=regions,
+        region_geometries=[shapely_box(0, 0, 10, 10), shapely_box(20, 0, 30, 10)],
+        statuses=statuses,
+        open_world_sources=frozenset(open_world),
+    )
+
+
+def shapely_box(*bounds):
+    import shapely
+
+    return shapely.box(*bounds)
+
+
+def test_open_world_native_countries_say_native_but_never_out_of_range():
+    """A bird listed in Aland only, by an open-world table: native in Aland, unknown in Bland (no
+    alert); the same row from a closed-world table makes Bland out_of_range."""
+    from ranges.range_index import StatusRecord
+
+    rows = [StatusRecord("Branta canadensis", "AAA", "native", "Birds (open world)")]
+    open_index = _two_countries(rows, open_world={"Birds (open world)"})
+    assert verdict("Branta canadensis", 5, 5, open_index).status == "native"
+    assert not open_index.native_range_known("Branta canadensis")
+    assert verdict("Branta canadensis", 25, 5, open_index).status == "unknown"
+    closed_index = _two_countries(rows)
+    assert verdict("Branta canadensis", 25, 5, closed_index).status == "out_of_range"
+    # A closed-world source beside the open one makes the range known again.
+    both = _two_countries([*rows, StatusRecord("Branta canadensis", "AAA", "native", "MDD")], {"Birds (open world)"})
+    assert both.native_range_known("Branta canadensis")
