@@ -27,7 +27,7 @@ from ranges.importers.regionmap import RegionCodes
 from ranges.importers.report import ImportInputError, ImportReport
 from ranges.services import RangeSourceRow, StatusRow, range_source_upsert, regional_statuses_sync
 from species.models import Taxon
-from species.selectors import canonical_name, taxon_names
+from species.selectors import TaxonNames, canonical_name, taxon_names
 from species.services import TaxonRecord, taxa_ensure
 
 COLUMNS = ("scientificName", "countryCode", "establishmentMeans")
@@ -102,19 +102,26 @@ def read_table(folder: Path) -> CountryTable:
 
 def run(paths, report: ImportReport, progress: bool) -> None:
     tables = [read_table(Path(p)) for p in paths]  # every folder validated before anything is written
+    resolver, regions = taxon_names(), RegionCodes()  # read once: ~150,000 names after the full imports
     for table in tables:
-        import_table(table, report, progress)
+        import_table(table, report, progress, resolver=resolver, regions=regions)
 
 
-def import_table(table: CountryTable, report: ImportReport, progress: bool, names: set[str] | None = None) -> None:
-    """Write one table's statuses (only the rows of `names` when given: the starter pack's extract)."""
+def import_table(
+    table: CountryTable,
+    report: ImportReport,
+    progress: bool,
+    *,
+    resolver: TaxonNames | None = None,
+    regions: RegionCodes | None = None,
+) -> None:
+    """Write one table's statuses."""
     source = table.source
     report.add("sources", {range_source_upsert(row=source): 1})
     world = "closed world" if source.absence_means_not_native else "open world: never out_of_range by absence"
     report.note(f"{source.name}: {world}; licence {source.license}")
-    rows = [r for r in table.rows if names is None or r["scientificName"].strip() in names]
-
-    resolver = taxon_names()
+    rows = table.rows
+    resolver = resolver or taxon_names()
     taxon_of: dict[str, int | None] = {}
     for name in sorted({r["scientificName"].strip() for r in rows}):
         taxon_id, how = resolver.resolve(name)
@@ -122,9 +129,12 @@ def import_table(table: CountryTable, report: ImportReport, progress: bool, name
         if taxon_id is not None:
             report.match(how, name)
     new = [name for name, pk in taxon_of.items() if pk is None]
-    taxon_of.update(_new_species(new, source.taxon_group, report))
+    created = _new_species(new, source.taxon_group, report)
+    for name, pk in created.items():
+        resolver.add(name, pk)
+    taxon_of.update(created)
 
-    regions = RegionCodes()
+    regions = regions or RegionCodes()
     statuses: dict[tuple[int, int], StatusRow] = {}
     for row in progress_bar(rows, enabled=progress, desc=source.name[:30]):
         name = row["scientificName"].strip()
