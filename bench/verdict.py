@@ -35,6 +35,8 @@ IMPORTS = [
     ("griis", [SHARED / "invasive" / "griis_countries"]),
     ("griis-areas", [SHARED / "invasive" / "griis_subnational"]),
     ("us-riis", [SHARED / "invasive" / "us_riis"]),
+    # After the taxonomies and registers, so birds and amphibians land on the taxa they created.
+    ("native-countries", [SHARED / "ranges" / "birds_native_countries", SHARED / "ranges" / "amphibians_countries"]),
     ("speciesnet-geofence", [SHARED / "speciesnet" / "geofence_fixes.csv"]),
 ]
 

@@ -14,7 +14,7 @@ from django.urls import path
 from ranges.geometry import GeometryRejected, clean_polygonal
 from ranges.geometry_files import GeometryFileError, geometry_from_upload
 from ranges.maps import MAP_CSS, MAP_JS, geometry_map
-from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon, Region, RegionalStatus
+from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon, RangeSource, Region, RegionalStatus
 from ranges.selectors import country_contact_coverage, region_geometries
 from ranges.services import data_version_bump, geometry_assign, range_object_save
 
@@ -177,6 +177,15 @@ class RegionalStatusAdmin(RangeDataAdmin):
     def mark_introduced(self, request, queryset):
         queryset.update(status="introduced")
         data_version_bump()
+
+
+@admin.register(RangeSource)
+class RangeSourceAdmin(RangeDataAdmin):
+    """What each source claims: closed world (absence means not native) and complete for a group."""
+
+    list_display = ("name", "absence_means_not_native", "taxon_group", "lists_every_species", "license", "updated")
+    list_filter = ("absence_means_not_native", "lists_every_species")
+    search_fields = ("name", "citation")
 
 
 @admin.register(GeofenceEntry)

@@ -128,6 +128,32 @@ class RegionalStatus(models.Model):
         return f"{self.taxon.scientific_name} is {self.status} in {self.region.code}"
 
 
+class RangeSource(models.Model):
+    """What a source of native or alien statuses claims, beyond its rows: its citation and licence,
+    whether a region it does not list is outside the taxon's native range (closed world), and
+    whether it lists every species of a taxonomic group. Keyed by the `source` name its
+    RegionalStatus rows carry. A source with no record here is treated as closed world (the
+    curated and IUCN sources were written as such)."""
+
+    name = models.CharField(max_length=300, unique=True, help_text="the `source` of its regional statuses")
+    citation = models.TextField(blank=True)
+    url = models.URLField(max_length=500, blank=True)
+    license = models.CharField(max_length=200, blank=True)
+    # Closed world (MDD, AmphibiaWeb): the native countries listed are all of them, so a point
+    # elsewhere is outside the native range. Open world (BirdLife country lists): a listed country is
+    # native, an unlisted one proves nothing, so the source can say `native` but never `out_of_range`.
+    absence_means_not_native = models.BooleanField(default=True)
+    taxon_group = models.CharField(max_length=100, blank=True, help_text="the group it covers, e.g. Mammalia")
+    # The source names every species of `taxon_group` (MDD for mammals): once imported, the
+    # taxonomy holds the group's complete membership, so a group verdict can speak for all of it.
+    lists_every_species = models.BooleanField(default=False)
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        world = "closed world" if self.absence_means_not_native else "open world"
+        return f"{self.name} ({world})"
+
+
 class GeofenceRule(models.TextChoices):
     ALLOW = "allow"
     BLOCK = "block"

@@ -141,6 +141,11 @@ class RangeIndex:
     # The whole region polygons are cut into small pieces at build; only benchmarks and tools that draw
     # or compare the originals need them afterwards. A server process lets them go (about 50 MB).
     keep_region_geometries: bool = True
+    # Sources whose absence of a region proves nothing (RangeSource.absence_means_not_native False):
+    # their native statuses say `native` where they are, never that a point is outside the range.
+    open_world_sources: frozenset[str] = frozenset()
+    # Taxonomic groups (e.g. "Mammalia") a source lists every species of (RangeSource.lists_every_species).
+    complete_taxon_groups: frozenset[str] = frozenset()
 
     def __post_init__(self):
         if len(self.regions) != len(self.region_geometries):
@@ -191,7 +196,7 @@ class RangeIndex:
             self._status_regions_by_taxon[s.taxon_key].add(s.region_code)
             if s.status == "native":
                 self._native_regions_by_taxon[s.taxon_key].add(s.region_code)
-                if s.closed_world:
+                if s.closed_world and s.source not in self.open_world_sources:
                     self._closed_native_taxa.add(s.taxon_key)
         self._ranges_by_taxon = defaultdict(list)
         for record, geom in zip(self.ranges, self.range_geometries):

@@ -27,6 +27,7 @@ from ranges.models import (
     Establishment,
     GeofenceEntry,
     RangePolygon,
+    RangeSource,
     Region,
     RegionalStatus,
     RegionKind,
@@ -207,6 +208,12 @@ def build_range_index(version: int | None = None, *, keep_region_geometries: boo
             "taxon_id", "region__code", "rule", "comment", "source", "source_url"
         ).iterator(chunk_size=5000)
     ]
+    open_world = frozenset(RangeSource.objects.filter(absence_means_not_native=False).values_list("name", flat=True))
+    complete_groups = frozenset(
+        RangeSource.objects.filter(lists_every_species=True)
+        .exclude(taxon_group="")
+        .values_list("taxon_group", flat=True)
+    )
     return RangeIndex(
         regions=regions,
         region_geometries=geometries,
@@ -218,6 +225,8 @@ def build_range_index(version: int | None = None, *, keep_region_geometries: boo
         region_groups=groups,
         geofence=geofence,
         keep_region_geometries=keep_region_geometries,
+        open_world_sources=open_world,
+        complete_taxon_groups=complete_groups,
     )
 
 
@@ -253,6 +262,7 @@ def contact_snapshot(contact) -> dict:
         "url": contact.url,
         "hours": contact.hours,
         "source_url": contact.source_url,
+        "verified_on": contact.verified_on.isoformat() if contact.verified_on else None,
         "is_fallback": contact.region.code == FALLBACK_REGION_CODE,
     }
 
@@ -462,9 +472,18 @@ class CountryContactCoverage:
     contacts: int
     last_verified: datetime.date | None
 
+    @property
+    def state(self) -> str:
+        """ "verified" (a local body whose page was checked), "unverified" (local bodies, none checked
+        yet, each with its source) or "fallback" (no local body: answers name the global fallback)."""
+        if not self.contacts:
+            return "fallback"
+        return "verified" if self.last_verified else "unverified"
 
-def country_contact_coverage() -> list[CountryContactCoverage]:
-    """Every country, most invasive taxa first: whom the product can name there, and how fresh that is."""
+
+def country_contact_coverage(*, kingdom: str | None = None) -> list[CountryContactCoverage]:
+    """Every country, most invasive taxa first: whom the product can name there, and how fresh that is.
+    With `kingdom` (e.g. "Animalia"), only invasive taxa of that kingdom count."""
     parents, kinds = {}, {}
     for rid, kind, parent_id in Region.objects.values_list("id", "kind", "parent_id"):
         parents[rid], kinds[rid] = parent_id, kind
@@ -476,7 +495,10 @@ def country_contact_coverage() -> list[CountryContactCoverage]:
 
     invasive: dict[int, set[int]] = {}
     invasive_rows = RegionalStatus.objects.filter(status=Establishment.INVASIVE).values_list("region_id", "taxon_id")
+    in_kingdom = _taxa_in_kingdom(kingdom) if kingdom else None
     for rid, taxon_id in invasive_rows.iterator(chunk_size=5000):
+        if in_kingdom is not None and taxon_id not in in_kingdom:
+            continue
         invasive.setdefault(country_of(rid), set()).add(taxon_id)
     contacts: dict[int, int] = {}
     verified: dict[int, datetime.date] = {}
@@ -496,6 +518,22 @@ def country_contact_coverage() -> list[CountryContactCoverage]:
         for rid, code, name in Region.objects.filter(kind=RegionKind.COUNTRY).values_list("id", "code", "name")
     ]
     return sorted(rows, key=lambda row: (-row.invasive_taxa, row.code))
+
+
+def _taxa_in_kingdom(kingdom: str) -> set[int]:
+    """Ids of the taxa whose lineage reaches the kingdom `kingdom`."""
+    parent_of = dict(Taxon.objects.values_list("pk", "parent_id"))
+    roots = set(Taxon.objects.filter(rank="kingdom", scientific_name=kingdom).values_list("pk", flat=True))
+    inside: dict[int, bool] = {pk: True for pk in roots}
+    for pk in parent_of:
+        path, node = [], pk
+        while node is not None and node not in inside:
+            path.append(node)
+            node = parent_of.get(node)
+        found = inside.get(node, False) if node is not None else False
+        for seen in path:
+            inside[seen] = found
+    return {pk for pk, yes in inside.items() if yes}
 
 
 def species_regional_statuses(taxon: Taxon) -> dict[str, list[dict]]:

@@ -45,6 +45,12 @@ class ContactSerializer(serializers.Serializer):
     url = serializers.CharField(allow_blank=True)
     hours = serializers.CharField(allow_blank=True)
     source_url = serializers.CharField(allow_blank=True)
+    verified_on = serializers.DateField(
+        allow_null=True,
+        required=False,
+        default=None,
+        help_text="the day its source page was checked; null: unverified (named by its source, not yet checked)",
+    )
     is_fallback = serializers.BooleanField(default=False, help_text="a global fallback: no local body is on file here")
 
 

@@ -20,6 +20,7 @@ FORMATS: dict[str, str] = {
     "us-census": "ranges.importers.regions:run_us_census",
     "iucn-ranges": "ranges.importers.iucn:run",
     "mdd": "ranges.importers.mdd:run",
+    "native-countries": "ranges.importers.native_countries:run",
     "us-riis": "ranges.importers.us_riis:run",
     "griis": "ranges.importers.dwc_checklist:run",
     "griis-areas": "ranges.importers.dwc_checklist:run_areas",

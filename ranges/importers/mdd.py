@@ -10,12 +10,31 @@ from pathlib import Path
 from ranges.importers import progress_bar
 from ranges.importers.regionmap import RegionCodes
 from ranges.importers.report import ImportInputError, ImportReport
-from ranges.services import StatusRow, regional_statuses_sync
+from ranges.services import RangeSourceRow, StatusRow, range_source_upsert, regional_statuses_sync
 from species.selectors import normalise_name
 from species.services import SynonymRow, TaxonRecord, taxa_ensure, taxon_synonyms_sync
 from species.starter import load_synonyms
 
 SOURCE_URL = "https://doi.org/10.5281/zenodo.10595931"
+LICENSE = "MIT"
+
+
+def mdd_source(version: str) -> RangeSourceRow:
+    """What MDD claims: closed world (its native countries are all of them; recent introductions are
+    left out) and complete for mammals (every species), so a mammal genus or family in a taxonomy
+    that holds MDD has its whole membership."""
+    return RangeSourceRow(
+        name=f"Mammal Diversity Database v{version}",
+        citation=f"Mammal Diversity Database (2024). Mammal Diversity Database (Version {version}) [Data set]. "
+        f"Zenodo. {SOURCE_URL}",
+        url=SOURCE_URL,
+        license=LICENSE,
+        absence_means_not_native=True,
+        taxon_group="Mammalia",
+        lists_every_species=True,
+    )
+
+
 _SUBREGIONS = re.compile(r"([^|(]+)\(([^)]*)\)")
 
 
@@ -54,6 +73,7 @@ def run(paths, report: ImportReport, progress: bool) -> None:
         raise ImportInputError(f"{species_path}: not an MDD species table (no sciName / countryDistribution)")
     country_codes = {r["mdd_country_name"]: (r["iso3"], r.get("iso3166_2", "")) for r in _read(names_path)}
     source = f"Mammal Diversity Database v{_version(species_path)}"
+    report.add("sources", {range_source_upsert(row=mdd_source(_version(species_path))): 1})
 
     records = []
     for row in species:

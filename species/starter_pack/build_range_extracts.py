@@ -4,14 +4,17 @@ Imports the real data (../shared/data: Natural Earth, the Mammal Diversity Datab
 national checklists) into a throw-away SQLite database with the project's own importers, after the
 starter taxa and synonyms, so that names land exactly where a full import puts them; then writes:
 
-- native_ranges.csv: the MDD native countries and US states of every mammal species the model names
-  (rows of other species, curated by hand, are kept as they are);
+- mdd_species.csv.gz: every species of the Mammal Diversity Database (6,753) with its order, family,
+  common name, native countries and native US states, so that a fresh install knows every mammal
+  genus and family whole (domestic forms have empty countries);
+- amphibians_countries/: the AmphibiaWeb country rows (shared native-countries format, its meta.json)
+  of the amphibians the starter pack names, found through the synonyms as the importer finds them;
 - griis_statuses.csv: the GRIIS alien/invasive records of every species the model names;
 - griis_checklists.csv: the checklists those records come from, with their citation and licence.
 
 The statuses carry the importers' own source names, so a later full import finds them unchanged.
 
-Run:  .venv/bin/python species/starter_pack/build_range_extracts.py [--shared ../shared/data]
+Run:  .venv/bin/python species/starter_pack/build_range_extracts.py [--shared ../shared/data] [--skip-griis]
 """
 
 import argparse
@@ -25,11 +28,14 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 MDD_SOURCE_PREFIX = "Mammal Diversity Database"
 GRIIS_SOURCE_PREFIX = "GRIIS checklist: "
+MDD_EXTRACT = "mdd_species.csv.gz"
+AMPHIBIANS_EXTRACT = "amphibians_countries"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--skip-griis", action="store_true", help="keep the GRIIS extract; rebuild the others")
     args = parser.parse_args()
     shared = args.shared.resolve()
     with tempfile.TemporaryDirectory() as tmp:
@@ -42,10 +48,10 @@ def main() -> None:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        build(shared)
+        build(shared, griis=not args.skip_griis)
 
 
-def build(shared: Path) -> None:
+def build(shared: Path, griis: bool = True) -> None:
     from ranges.importers import ImportConfig, data_import
     from ranges.importers.dwc_checklist import CITE
     from ranges.models import RegionalStatus
@@ -57,7 +63,7 @@ def build(shared: Path) -> None:
         ("natural-earth", sorted((shared / "geo" / "natural_earth").glob("*.json"))),
         ("us-census", [shared / "geo" / "us_census_states" / "cb_2020_us_state_500k.zip"]),
         ("mdd", [shared / "ranges" / "mdd_mammal_native_countries"]),
-        ("griis", [shared / "invasive" / "griis_countries"]),
+        *([("griis", [shared / "invasive" / "griis_countries"])] if griis else []),
     ):
         report = data_import(ImportConfig(fmt=fmt, paths=tuple(paths), progress=False))
         print(f"{fmt}: {report.changed} rows in {report.seconds:.1f}s")
@@ -109,7 +115,11 @@ def build(shared: Path) -> None:
                 }
             )
 
-    _write_native_ranges(native, ranks)
+    _write_mdd_species(shared)
+    _write_amphibians(shared, ranks)
+    _write_native_ranges({}, ranks)  # the MDD rows now live in mdd_species.csv.gz, every species
+    if not griis:
+        return
     _write(
         "griis_statuses.csv",
         [
@@ -136,6 +146,82 @@ def build(shared: Path) -> None:
         "model species without native range data:",
         ", ".join(sorted(set(species) - set(native) - _curated_native())) or "none",
     )
+
+
+def _write_mdd_species(shared: Path) -> None:
+    """Every MDD species, its lineage and its native countries and US states as the importer wrote them."""
+    import gzip
+    import io
+
+    from ranges.models import RegionalStatus
+
+    names = {
+        r["sciName"].replace("_", " ").strip(): r
+        for r in csv.DictReader(
+            open(next((shared / "ranges" / "mdd_mammal_native_countries").glob("MDD_*.csv")), encoding="utf-8-sig")
+        )
+    }
+    countries: dict[str, set[str]] = {name: set() for name in names}
+    states: dict[str, set[str]] = {name: set() for name in names}
+    for name, code, kind, parent in RegionalStatus.objects.filter(source__startswith=MDD_SOURCE_PREFIX).values_list(
+        "taxon__scientific_name", "region__code", "region__kind", "region__parent__code"
+    ):
+        if kind == "country":
+            countries[name].add(code)
+        elif kind == "admin1" and code.startswith("US-"):
+            states[name].add(code.removeprefix("US-"))
+        elif parent:
+            # A fresh install has no admin-1 regions outside the USA: the importer would record
+            # "Canary Islands" (ES-CN) at its country, so the extract does the same.
+            countries[name].add(parent)
+    path = HERE / MDD_EXTRACT
+    # mtime=0: the same data gives the same bytes, so a rebuild with no change leaves git clean.
+    with gzip.GzipFile(path, "wb", mtime=0) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["scientific_name", "common_name", "order", "family", "countries", "us_states"])
+        for name in sorted(names):
+            row = names[name]
+            writer.writerow(
+                [
+                    name,
+                    (row.get("mainCommonName") or "").strip(),
+                    row["order"].capitalize(),
+                    row["family"].capitalize(),
+                    " ".join(sorted(countries[name])),
+                    " ".join(sorted(states[name])),
+                ]
+            )
+    print(f"wrote {MDD_EXTRACT} ({len(names)} species, {path.stat().st_size} bytes)")
+
+
+def _write_amphibians(shared: Path, ranks: dict[str, str]) -> None:
+    """The AmphibiaWeb rows of the amphibians the pack names (through the synonyms), with its meta.json."""
+    import json
+
+    from species.selectors import taxon_names
+    from species.starter import read_csv
+
+    source = shared / "ranges" / "amphibians_countries"
+    names = taxon_names()
+    wanted = {
+        names.resolve(r["scientific_name"])[0]
+        for r in read_csv("taxa.csv")
+        if r["class"] == "Amphibia" and ranks.get(r["scientific_name"]) == "species"
+    }
+    rows = [
+        r
+        for r in csv.DictReader(open(source / "amphibians_countries.csv", encoding="utf-8-sig"))
+        if names.resolve(r["scientificName"])[0] in wanted
+    ]
+    out = HERE / AMPHIBIANS_EXTRACT
+    out.mkdir(exist_ok=True)
+    meta = json.loads((source / "meta.json").read_text(encoding="utf-8"))
+    meta["note"] = (
+        f"{meta.get('note', '')}; this copy: only the {len({r['scientificName'] for r in rows})} species the "
+        "RangeWatch starter pack names (build_range_extracts.py); the whole table is a curator's import"
+    )
+    (out / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    _write(f"{AMPHIBIANS_EXTRACT}/amphibians_countries.csv", list(rows[0]), rows)
 
 
 def _curated_native() -> set[str]:

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from ranges.geometry import clean_polygonal
-from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon
+from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon, RangeSource
 from ranges.selectors import data_version
 from ranges.svg import geometry_svg
 from species.models import SpeciesInfo, TaxonSynonym
@@ -43,6 +43,7 @@ def one_of_each():
     TaxonSynonym.objects.create(taxon=taxon, name="Myopotamus coypus")
     SpeciesInfo.objects.create(taxon=taxon, summary="A large semi-aquatic rodent.")
     DataVersion.objects.get_or_create(key="ranges")
+    RangeSource.objects.create(name="test range", absence_means_not_native=False, taxon_group="Aves")
     return taxon
 
 

@@ -47,7 +47,9 @@ def test_report_lists_only_countries_with_invasive_records_and_no_contact(countr
     lines = out.getvalue().splitlines()
     listed = [line.split()[0] for line in lines[1:-1]]
     assert listed == ["CCC"]
-    assert lines[-1].startswith("3 countries with invasive records: 2 with a local contact, 1 without")
+    assert lines[-1].startswith(
+        "3 countries with invasive records: 2 with a local contact (verified 1, unverified 1), 1 without"
+    )
 
 
 def test_report_all_shows_last_verification(countries):

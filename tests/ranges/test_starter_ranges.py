@@ -1,11 +1,14 @@
 """The starter pack knows where the species its model names live: MDD native countries for every
 mammal, GRIIS alien records with their checklists' citations, loaded without ../shared."""
 
+import csv
+import gzip
+
 import pytest
 
 from ranges.models import RegionalStatus
-from ranges.starter import load_griis_extract, load_statuses_and_contacts
-from species.starter import imagenet_classes, load_taxa_and_facts, read_csv
+from ranges.starter import MDD_EXTRACT, load_griis_extract, load_statuses_and_contacts
+from species.starter import STARTER_PACK, imagenet_classes, load_taxa_and_facts, read_csv
 from tests.factories import region
 
 MDD_DOI = "https://doi.org/10.5281/zenodo.10595931"
@@ -19,20 +22,22 @@ def _model_species() -> dict[str, str]:
 
 
 def test_every_mammal_the_model_names_has_mdd_native_countries_or_is_domestic():
-    native = {r["scientific_name"]: r for r in read_csv("native_ranges.csv")}
+    """The MDD rows live in mdd_species.csv.gz (every MDD species); native_ranges.csv keeps the
+    curated rows and the domestic forms' empty ones."""
+    with gzip.open(STARTER_PACK / MDD_EXTRACT, "rt", newline="", encoding="utf-8") as fh:
+        mdd = {r["scientific_name"]: r for r in csv.DictReader(fh)}
+    curated = {r["scientific_name"]: r for r in read_csv("native_ranges.csv")}
     mammals = [name for name, klass in _model_species().items() if klass == "Mammalia"]
     assert len(mammals) >= 50
     for name in mammals:
-        row = native.get(name)
-        assert row is not None, f"{name}: no native_ranges.csv row"
-        if row["countries"]:
-            assert row["source"].startswith("Mammal Diversity Database") and row["source_url"] == MDD_DOI, name
-        else:  # MDD: "Domesticated", no native range (dog, cat, cattle, dromedary, ...)
-            assert row["source"] == "RangeWatch starter pack: native ranges", name
-    red_fox = native["Vulpes vulpes"]
-    assert {"GBR", "DEU", "USA", "CAN"} <= set(red_fox["countries"].split()) and "AUS" not in red_fox[
-        "countries"
-    ].split()
+        if name in mdd and mdd[name]["countries"]:
+            assert not curated.get(name, {}).get("countries"), f"{name}: MDD and a curated row"
+            continue
+        row = curated.get(name)  # MDD: "Domesticated", no native range (dog, cat, cattle, dromedary, ...)
+        assert row is not None and row["countries"] == "", f"{name}: neither MDD countries nor a domestic row"
+        assert row["source"] == "RangeWatch starter pack: native ranges", name
+    red_fox = mdd["Vulpes vulpes"]["countries"].split()
+    assert {"GBR", "DEU", "USA", "CAN"} <= set(red_fox) and "AUS" not in red_fox
 
 
 def test_griis_extract_covers_only_model_species_and_cites_each_checklist():
