@@ -168,10 +168,6 @@ def observation_public_location(observation: Observation) -> PublicLocation:
     )
 
 
-def can_see_exact(*, user, observation: Observation) -> bool:
-    return getattr(user, "is_authenticated", False) and (observation.owner_id == user.pk or is_reviewer(user))
-
-
 def observation_for_viewer(*, user, observation_id) -> Observation:
     """Owners and reviewers may read an observation through /observations/; for anyone else it does not exist."""
     try:
