@@ -183,19 +183,38 @@ class TaxonRecord:
 _ALL_RANKS = (*LINEAGE_RANKS, "species", "subspecies")
 
 
+# (name, rank) -> (pk, parent id, common name, SpeciesNet label): what the database holds.
+_Existing = dict[tuple[str, str], tuple[int, int | None, str, str]]
+# (name, rank) -> (parent's (name, rank), common name, SpeciesNet label): what the records ask for.
+_Wanted = dict[tuple[str, str], tuple[tuple[str, str] | None, str, str]]
+
+
 @transaction.atomic
 def taxa_ensure(records: list[TaxonRecord]) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
     """Create missing taxa and ancestors in bulk; existing taxa keep their parent and only gain
     an empty common name or SpeciesNet label (first writer wins, so re-imports change nothing).
     Returns ids by (name, rank) and counts: created, updated, unchanged."""
-    ids = {
+    ids: _Existing = {
         (n, r): (pk, parent, common, label)
         for pk, n, r, parent, common, label in Taxon.objects.values_list(
             "pk", "scientific_name", "rank", "parent_id", "common_name", "speciesnet_label"
         )
     }
-    counts = {"created": 0, "updated": 0, "unchanged": 0}
-    wanted: dict[tuple[str, str], tuple[tuple[str, str] | None, str, str]] = {}
+    wanted = _wanted_taxa(records)
+    created, to_update = 0, []
+    for rank in _ALL_RANKS:  # from the root down, so that every parent has its id before its children
+        created += _ensure_rank(rank, wanted, ids, to_update)
+    for pk, changes in to_update:
+        Taxon.objects.filter(pk=pk).update(**changes)
+    if created or to_update:
+        taxonomy_changed()
+    counts = {"created": created, "updated": len(to_update), "unchanged": len(wanted) - created - len(to_update)}
+    return {key: value[0] for key, value in ids.items()}, counts
+
+
+def _wanted_taxa(records: list[TaxonRecord]) -> _Wanted:
+    """Every taxon the records name, ancestors included, with the first parent and names given."""
+    wanted: _Wanted = {}
     for rec in records:
         parent_key = None
         for rank, name in rec.lineage:
@@ -215,54 +234,51 @@ def taxa_ensure(records: list[TaxonRecord]) -> tuple[dict[tuple[str, str], int],
             rec.common_name or (previous[1] if previous else ""),
             rec.speciesnet_label or (previous[2] if previous else ""),
         )
-    to_update = []
-    for rank in _ALL_RANKS:
-        new = []
-        for (name, r), (parent_key, common, label) in wanted.items():
-            if r != rank:
-                continue
-            parent_id = ids[parent_key][0] if parent_key and parent_key in ids else None
-            if (name, r) not in ids:
-                new.append(
-                    Taxon(
-                        scientific_name=name,
-                        rank=r,
-                        parent_id=parent_id,
-                        common_name=common[:200],
-                        speciesnet_label=label[:200],
-                    )
+    return wanted
+
+
+def _ensure_rank(rank: str, wanted: _Wanted, ids: _Existing, to_update: list) -> int:
+    """Create the wanted taxa of one rank (ids gains them); queue fills of empty fields of existing
+    ones in to_update. Returns how many were created."""
+    new = []
+    for (name, r), (parent_key, common, label) in wanted.items():
+        if r != rank:
+            continue
+        parent_id = ids[parent_key][0] if parent_key and parent_key in ids else None
+        if (name, r) not in ids:
+            new.append(
+                Taxon(
+                    scientific_name=name,
+                    rank=r,
+                    parent_id=parent_id,
+                    common_name=common[:200],
+                    speciesnet_label=label[:200],
                 )
-                continue
-            pk, old_parent, old_common, old_label = ids[(name, r)]
-            changes = {}
-            if old_parent is None and parent_id is not None:
-                changes["parent_id"] = parent_id
-            if common and not old_common:
-                changes["common_name"] = common[:200]
-            if label and not old_label:
-                changes["speciesnet_label"] = label[:200]
-            if changes:
-                to_update.append((pk, changes))
-                ids[(name, r)] = (
-                    pk,
-                    changes.get("parent_id", old_parent),
-                    changes.get("common_name", old_common),
-                    changes.get("speciesnet_label", old_label),
-                )
-        for taxon in Taxon.objects.bulk_create(new, batch_size=500):
-            if taxon.pk is None:  # backends that do not return ids
-                taxon = Taxon.objects.get(scientific_name=taxon.scientific_name, rank=taxon.rank)
-            ids[(taxon.scientific_name, taxon.rank)] = (
-                taxon.pk,
-                taxon.parent_id,
-                taxon.common_name,
-                taxon.speciesnet_label,
             )
-        counts["created"] += len(new)
-    for pk, changes in to_update:
-        Taxon.objects.filter(pk=pk).update(**changes)
-    if counts["created"] or to_update:
-        taxonomy_changed()
-    counts["updated"] = len(to_update)
-    counts["unchanged"] = len(wanted) - counts["created"] - counts["updated"]
-    return {key: value[0] for key, value in ids.items()}, counts
+            continue
+        pk, old_parent, old_common, old_label = ids[(name, r)]
+        changes = {}
+        if old_parent is None and parent_id is not None:
+            changes["parent_id"] = parent_id
+        if common and not old_common:
+            changes["common_name"] = common[:200]
+        if label and not old_label:
+            changes["speciesnet_label"] = label[:200]
+        if changes:
+            to_update.append((pk, changes))
+            ids[(name, r)] = (
+                pk,
+                changes.get("parent_id", old_parent),
+                changes.get("common_name", old_common),
+                changes.get("speciesnet_label", old_label),
+            )
+    for taxon in Taxon.objects.bulk_create(new, batch_size=500):
+        if taxon.pk is None:  # backends that do not return ids
+            taxon = Taxon.objects.get(scientific_name=taxon.scientific_name, rank=taxon.rank)
+        ids[(taxon.scientific_name, taxon.rank)] = (
+            taxon.pk,
+            taxon.parent_id,
+            taxon.common_name,
+            taxon.speciesnet_label,
+        )
+    return len(new)
