@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections, connection
 
+from backend.jobs import INFERENCE_QUEUE
 from classifier.models import ModelVersion
 from classifier.selectors import NoActiveModel, active_model_version
 from ml.artifacts import ArtifactError
@@ -32,8 +33,6 @@ from ranges.selectors import range_index_warm
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _loaded: tuple[int, object] | None = None  # (model version id, ml.engine.BatchingClassifier)
-
-INFERENCE_QUEUE = "inference"
 
 
 def _backend() -> str:

@@ -24,7 +24,7 @@ def dwca_export_request(*, requested_by, verified_only: bool) -> DwcaExport:
     """Record the export and publish its job after commit."""
     with transaction.atomic():
         export = DwcaExport.objects.create(requested_by=requested_by, verified_only=verified_only)
-        transaction.on_commit(lambda: dwca_export_enqueue(export_id=export.pk))
+        dwca_export_enqueue(export_id=export.pk)
     return export
 
 

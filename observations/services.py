@@ -18,7 +18,7 @@ from ml.images import ImageError, inspect_image
 from observations.exif import read_photo_metadata
 from observations.models import Geoprivacy, Observation
 from observations.photos import derivative_key
-from observations.tasks import classify_enqueue
+from observations.tasks import classify_enqueue_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def observation_create(
         with transaction.atomic():
             observation.photo.save("upload", photo, save=False)
             observation.save()
-            transaction.on_commit(lambda: classify_enqueue(observation_id=observation.pk, batch=batch))
+            classify_enqueue_on_commit(observation_id=observation.pk, batch=batch)
     except IntegrityError:
         # A concurrent retry with the same key won the race.
         observation.photo.delete(save=False)

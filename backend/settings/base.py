@@ -323,7 +323,8 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ROUTES = {"observations.classify_observation": {"queue": "inference"}}
+# Every task declares its queue where it is defined (backend.jobs.task); this router reads it.
+CELERY_TASK_ROUTES = ("backend.jobs.declared_queue",)
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_TASK_ACKS_LATE = True
