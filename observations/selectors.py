@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-
 from accounts.roles import is_reviewer
 from backend.errors import NotFound
 from observations.geoprivacy import GEOPRIVACY_CATEGORY, NONE, WITHHOLD, PublicLocation, generalise, strictest
 from observations.models import Observation, TaxonRegionSensitivity, Verification
+from observations.signals import record_taxa_requested
 from ranges.answers import verdict_answer
 from ranges.models import RegionKind
 from ranges.selectors import range_index, regions_by_codes
 from species.models import Taxon
 from species.selectors import taxa_by_keys, taxon_tree
-
-# Taxa a record may be, beyond what the observation row itself names: downstream apps add theirs
-# (community: the current identifications) in their AppConfig.ready(). The strictest sensitivity
-# among all of them decides the public location, so a sensitive identification is never leaked.
-RecordTaxaProvider = Callable[[Observation], Iterable[str]]
-record_taxa_providers: list[RecordTaxaProvider] = []
 
 
 class ObservationNotFound(NotFound):
@@ -137,8 +130,8 @@ def _observation_taxon_names(observation: Observation) -> set[str]:
     stored = getattr(observation, "verdict", None)
     if stored is not None and stored.taxon is not None:
         names.add(stored.taxon.scientific_name)
-    for provider in record_taxa_providers:
-        names.update(provider(observation))
+    for _, taxa in record_taxa_requested.send(sender=Observation, observation=observation):
+        names.update(taxa)
     return names
 
 
