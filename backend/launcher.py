@@ -49,12 +49,21 @@ def celery(*args: str) -> list[str]:
 
 
 def inference_worker(
-    *, concurrency: int = INFERENCE_CONCURRENCY, queues=INFERENCE_QUEUES, pool=INFERENCE_POOL, name="inference@%h"
+    *,
+    concurrency: int = INFERENCE_CONCURRENCY,
+    queues=INFERENCE_QUEUES,
+    worker_args: tuple[str, ...] | None = None,
+    name: str | None = "inference@%h",
 ) -> list[str]:
-    """The inference worker. `pool` other than threads (e.g. ("-P", "prefork", "-c", "1")) is for
-    fault drills that need a child process to lose; it then carries its own concurrency."""
-    sized = ("--concurrency", str(concurrency)) if pool == INFERENCE_POOL else ()
-    return celery("worker", "-n", name, "-Q", ",".join(queues), *pool, *sized, *INFERENCE_IMPORTS, "--loglevel", "INFO")
+    """The inference worker. `worker_args` replace the pool, concurrency and imports (a fault drill
+    that needs a child process to lose runs ("-P", "prefork", "-c", "1"))."""
+    pool = (
+        worker_args
+        if worker_args is not None
+        else (*INFERENCE_POOL, "--concurrency", str(concurrency), *INFERENCE_IMPORTS)
+    )
+    named = ("-n", name) if name else ()
+    return celery("worker", *named, "-Q", ",".join(queues), *pool, "--loglevel", "INFO")
 
 
 def default_worker(*, concurrency: int | None = None, beat_schedule: str | None = None) -> list[str]:
