@@ -7,6 +7,7 @@ from classifier.signals import training_sources_requested
 from classifier.training import training_sources
 from observations.signals import record_taxa_requested
 from tests.conftest import REPO
+from tests.layout import APPS
 
 
 def test_community_answers_the_upstream_signals():
@@ -18,18 +19,7 @@ def test_community_answers_the_upstream_signals():
 
 
 def test_no_module_level_registry_is_left():
-    apps = (
-        "accounts",
-        "alerts",
-        "backend",
-        "cameratraps",
-        "classifier",
-        "community",
-        "observations",
-        "ranges",
-        "species",
-    )
-    for path in (p for app in apps for p in (REPO / app).rglob("*.py")):
+    for path in (p for app in (*APPS, "backend") for p in (REPO / app).rglob("*.py")):
         text = path.read_text(encoding="utf-8")
         for pattern in ("record_taxa_providers", "training_source_register"):
             assert pattern not in text, f"{path} still uses {pattern}"

@@ -7,8 +7,8 @@ import pytest
 
 from backend.celery import app
 from backend.jobs import QUEUES, queue_of, task
+from tests.layout import APPS
 
-APPS = ("accounts", "alerts", "cameratraps", "classifier", "community", "observations", "ranges", "species")
 RENAMED = {
     "observations.raise_observation_alert": "alerts.raise_observation_alert",
     "observations.deliver_alert": "alerts.deliver_alert",
