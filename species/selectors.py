@@ -6,10 +6,11 @@ import threading
 
 from django.db.models import Q
 
-from ml.taxonomy import TaxonTree
+from ml.taxonomy import RANK_ORDER, TaxonTree
 from species.models import Taxon, TaxonomyVersion, TaxonSynonym
 
-_RANK_PREFERENCE = ["species", "subspecies", "genus", "family", "order", "class", "phylum", "kingdom"]
+# A name that matches several taxa: the species first, then the nearest rank above it.
+_RANK_PREFERENCE = ["species", "subspecies", *reversed(RANK_ORDER[: RANK_ORDER.index("species")])]
 
 
 def normalise_name(name: str) -> str:

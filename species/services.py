@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import F
 
+from ml.taxonomy import RANK_ORDER
 from species.models import SpeciesInfo, Taxon, TaxonomyVersion, TaxonSynonym
 from species.selectors import normalise_name, taxon_tree_clear
 
-LINEAGE_RANKS = ("kingdom", "phylum", "class", "order", "family", "genus")
+LINEAGE_RANKS = RANK_ORDER[: RANK_ORDER.index("species")]  # kingdom ... genus: the ranks a lineage names
 
 
 def taxonomy_changed() -> None:
@@ -180,9 +181,6 @@ class TaxonRecord:
     speciesnet_label: str = ""
 
 
-_ALL_RANKS = (*LINEAGE_RANKS, "species", "subspecies")
-
-
 # (name, rank) -> (pk, parent id, common name, SpeciesNet label): what the database holds.
 _Existing = dict[tuple[str, str], tuple[int, int | None, str, str]]
 # (name, rank) -> (parent's (name, rank), common name, SpeciesNet label): what the records ask for.
@@ -202,7 +200,7 @@ def taxa_ensure(records: list[TaxonRecord]) -> tuple[dict[tuple[str, str], int],
     }
     wanted = _wanted_taxa(records)
     created, to_update = 0, []
-    for rank in _ALL_RANKS:  # from the root down, so that every parent has its id before its children
+    for rank in RANK_ORDER:  # from the root down, so that every parent has its id before its children
         created += _ensure_rank(rank, wanted, ids, to_update)
     for pk, changes in to_update:
         Taxon.objects.filter(pk=pk).update(**changes)
