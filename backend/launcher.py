@@ -252,7 +252,7 @@ def running_stack(
     if beat:
         others.append(_start(beat_command(schedule=str(var_dir / "beat-schedule")), stack.env, stack.logs / "beat.log"))
     try:
-        _wait_healthy(stack)
+        _wait_healthy(stack, others[0])
         yield stack
     finally:
         stack.stop_worker()
@@ -290,15 +290,18 @@ def _start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
 
 
-def _wait_healthy(stack: Stack, timeout: float = 60) -> None:
+def _wait_healthy(stack: Stack, server: subprocess.Popen, timeout: float = 180) -> None:
+    """Until /healthz answers. The server builds its range index before it listens (a minute with
+    every county on a busy machine): a live server is given `timeout`, a dead one fails at once."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and server.poll() is None:
         try:
             if requests.get(f"{stack.base_url}/healthz", timeout=5).status_code == 200:
                 return
         except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.3)
-    raise AssertionError("web never became healthy: " + (stack.logs / "web.log").read_text()[-2000:])
+    state = "stopped" if server.poll() is not None else f"not answering after {timeout:.0f} s"
+    raise AssertionError(f"web {state}: " + (stack.logs / "web.log").read_text()[-2000:])
 
 
 # -- the production front: nginx configured by deploy/nginx ------------------------------------------
