@@ -2,7 +2,7 @@
 
 from rest_framework.permissions import BasePermission
 
-from accounts.roles import is_curator, is_reviewer
+from accounts.roles import is_reviewer
 
 
 class IsReviewer(BasePermission):
@@ -10,10 +10,3 @@ class IsReviewer(BasePermission):
 
     def has_permission(self, request, view):
         return is_reviewer(request.user)
-
-
-class IsCurator(BasePermission):
-    message = "only curators may do this"
-
-    def has_permission(self, request, view):
-        return is_curator(request.user)

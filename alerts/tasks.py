@@ -3,28 +3,23 @@ The receivers (alerts.receivers) and this module enqueue; services never do."""
 
 from __future__ import annotations
 
-import logging
-import random
-
-from celery import shared_task
 from django.db import DatabaseError, InterfaceError
 
 from alerts.delivery import TransientDeliveryError, alert_delivery_send
 from alerts.services import observation_alert
+from backend.jobs import DEFAULT_QUEUE, enqueue, retry_countdown, retry_on, task
 
-log = logging.getLogger(__name__)
+# A webhook receiver or mail server may be down for minutes: deliveries back off further.
+DELIVERY_BACKOFF_S, DELIVERY_BACKOFF_MAX_S = 5, 600
 
 
-@shared_task(
-    name="observations.raise_observation_alert",  # the wire name from before the app split: queued messages still run
-    # queue: "default"
+@task(
+    "alerts.raise_observation_alert",
+    queue=DEFAULT_QUEUE,
+    aliases=("observations.raise_observation_alert",),  # its name before the app split: queued messages still run
     acks_late=True,  # idempotent: groups and deliveries are get_or_create
     reject_on_worker_lost=True,
-    autoretry_for=(DatabaseError, InterfaceError),  # transient database trouble only; nothing else is retried
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=3,
+    **retry_on(DatabaseError, InterfaceError, max_retries=3),  # transient database trouble only
 )
 def raise_observation_alert(observation_id: int, trigger: str) -> int | None:
     raised = observation_alert(observation_id=observation_id, trigger=trigger)
@@ -35,30 +30,21 @@ def raise_observation_alert(observation_id: int, trigger: str) -> int | None:
     return raised.group.pk
 
 
-@shared_task(
+@task(
+    "alerts.deliver_alert",
+    queue=DEFAULT_QUEUE,
+    aliases=("observations.deliver_alert",),  # its name before the app split
     bind=True,
-    name="observations.deliver_alert",  # the wire name from before the app split
-    # queue: "default"
     acks_late=True,  # idempotent: a sent delivery is not sent again
     reject_on_worker_lost=True,
     max_retries=5,  # then the delivery is recorded as failed (alerts.delivery.MAX_DELIVERY_ATTEMPTS)
 )
 def deliver_alert(self, delivery_id: int) -> str:
     """Retries only TransientDeliveryError (connection, timeout, 5xx, 429, SMTP) and database
-    hiccups, with exponential backoff and full jitter (Celery's autoretry cannot take a per-try
-    decision on the final attempt, hence the explicit retry); a 4xx answer fails at once."""
+    hiccups, by the one backoff policy (backend.jobs) with a longer base; the task retries itself
+    because its last attempt records `failed` instead of raising; a 4xx answer fails at once."""
     try:
         return alert_delivery_send(delivery_id=delivery_id, final_attempt=self.request.retries >= self.max_retries)
     except (TransientDeliveryError, DatabaseError, InterfaceError) as exc:
-        countdown = random.uniform(0, min(600, 5 * 2**self.request.retries))
+        countdown = retry_countdown(self.request.retries, DELIVERY_BACKOFF_S, DELIVERY_BACKOFF_MAX_S)
         raise self.retry(exc=exc, countdown=countdown) from exc
-
-
-def enqueue(task, *args) -> bool:
-    """Publish a task; a broker outage is logged, not raised (the observation itself is saved)."""
-    try:
-        task.apply_async(args=list(args), retry=True)
-        return True
-    except Exception as exc:  # noqa: BLE001 - kombu raises many connection error types
-        log.warning("could not enqueue %s%s (%s)", task.name, args, exc)
-        return False

@@ -1,5 +1,5 @@
 """Batch client benchmark: camera-trap cards sent by `python -m mobile_client_stub identify DIR` to a live
-embedded stack on this machine (gunicorn, the thread-pool inference worker, SQLite, file broker).
+embedded stack on this machine (waitress, the thread-pool inference worker, SQLite, file broker).
 
     python bench/batch_client.py [--sizes 500,2000] [--real 200] [--concurrency 4]
 
@@ -35,8 +35,8 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from backend.launcher import running_stack  # noqa: E402
 from bench.inference import camera_trap_jpegs  # noqa: E402
-from tests.e2e.stack import running_stack  # noqa: E402
 
 # Runs the CLI and reports its own peak RSS and CPU time on stderr's last line.
 MEASURED_CLI = (
@@ -166,7 +166,7 @@ def main(argv=None) -> int:
         ) as stack:
             results = [measure(stack, label, card, count, work, args.concurrency) for label, card, count in cards]
     columns = list(results[0])
-    print("# embedded stack (gunicorn 1x8 threads, one thread-pool inference worker, SQLite, file broker) and the")
+    print("# embedded stack (waitress 8 threads, one thread-pool inference worker, SQLite, file broker) and the")
     print(f"# client share this machine's CPUs; client --concurrency {args.concurrency}, default --max-queued 64")
     print(" | ".join(columns))
     for row in results:

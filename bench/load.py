@@ -52,9 +52,9 @@ from requests.adapters import HTTPAdapter
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from backend.launcher import NGINX, PrivateRedis, nginx_front, reachable, running_stack  # noqa: E402
+from bench.hostile_clients import SlowHeaderClients  # noqa: E402
 from bench.inference import camera_trap_jpegs  # noqa: E402
-from tests.e2e.hostile import NGINX, SlowHeaderClients, nginx_front  # noqa: E402
-from tests.e2e.stack import PrivateRedis, reachable, running_stack  # noqa: E402
 
 BATCH, CONCURRENCY = 16, 16
 BASELINE = "no attack, through nginx"
@@ -402,6 +402,8 @@ def locked_out_owner(stack, workdir: Path, wrong_passwords: int = 30) -> dict:
             "owner_status": answer.status_code,
             "owner_ms": 1000 * (time.monotonic() - started),
         }
+
+
 # --- Map flood (issue 23): anonymous map requests while the phones upload ----------------------
 
 

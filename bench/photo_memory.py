@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.e2e.stack import running_stack  # noqa: E402
+from backend.launcher import running_stack  # noqa: E402
 
 
 def big_flat_png(side: int, seed: int) -> bytes:
@@ -85,7 +85,15 @@ def main() -> None:
     print(
         f"{args.photos} PNGs of {args.side}x{args.side}, {sum(map(len, photos)) / len(photos) / 1024:.0f} KB each on average"
     )
-    with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp), database_url=None, broker_url=None) as stack:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_stack(
+            Path(tmp),
+            database_url=None,
+            broker_url=None,
+            web_server="gunicorn",  # measures gunicorn's worker
+        ) as stack,
+    ):
         auth = {"Authorization": f"Token {stack.token}"}
         warm = requests.post(
             f"{stack.base_url}/api/v1/observations/?wait=10",

@@ -12,7 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-NO_ANIMAL = "no_animal"
+from ml.taxonomy import NO_ANIMAL
+
 HUMAN = "Homo sapiens"
 
 

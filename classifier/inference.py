@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections, connection
 
+from backend.jobs import INFERENCE_QUEUE
 from classifier.models import ModelVersion
 from classifier.selectors import NoActiveModel, active_model_version
 from ml.artifacts import ArtifactError
@@ -33,15 +34,9 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _loaded: tuple[int, object] | None = None  # (model version id, ml.engine.BatchingClassifier)
 
-INFERENCE_QUEUE = "inference"
-
-
-def _setting(name: str, default):
-    return getattr(settings, name, default)
-
 
 def _backend() -> str:
-    return _setting("RANGEWATCH_INFERENCE_BACKEND", "onnxruntime")
+    return settings.RANGEWATCH_INFERENCE_BACKEND
 
 
 def _load(version: ModelVersion):
@@ -50,11 +45,11 @@ def _load(version: ModelVersion):
     classifier = Classifier.load(
         version.path,
         backend=_backend(),
-        device=_setting("RANGEWATCH_INFERENCE_DEVICE", "cpu"),
-        threads=_setting("RANGEWATCH_TORCH_THREADS", 1),
-        top_k=_setting("RANGEWATCH_TOP_K", 5),
-        max_pixels=_setting("RANGEWATCH_MAX_IMAGE_PIXELS", 50_000_000),
-        onnx_cache_dir=_setting("RANGEWATCH_ONNX_CACHE_DIR", None) or None,
+        device=settings.RANGEWATCH_INFERENCE_DEVICE,
+        threads=settings.RANGEWATCH_TORCH_THREADS,
+        top_k=settings.RANGEWATCH_TOP_K,
+        max_pixels=settings.RANGEWATCH_MAX_IMAGE_PIXELS,
+        onnx_cache_dir=settings.RANGEWATCH_ONNX_CACHE_DIR or None,
     )
     log.info(
         "serving model version %s (%s) from %s: backend=%s device=%s threads=%s loaded in %.2fs",
@@ -68,8 +63,8 @@ def _load(version: ModelVersion):
     )
     return BatchingClassifier(
         classifier,
-        max_batch=_setting("RANGEWATCH_BATCH_SIZE", 16),
-        max_wait_ms=_setting("RANGEWATCH_BATCH_WAIT_MS", 10.0),
+        max_batch=settings.RANGEWATCH_BATCH_SIZE,
+        max_wait_ms=settings.RANGEWATCH_BATCH_WAIT_MS,
     )
 
 
@@ -82,7 +77,7 @@ def serving_prepare(path) -> float:
     from ml.engine import Classifier
 
     return Classifier.load(
-        path, backend="onnxruntime", threads=1, onnx_cache_dir=_setting("RANGEWATCH_ONNX_CACHE_DIR", None) or None
+        path, backend="onnxruntime", threads=1, onnx_cache_dir=settings.RANGEWATCH_ONNX_CACHE_DIR or None
     ).load_seconds
 
 
@@ -181,7 +176,7 @@ def _consumes_inference(app) -> bool:
 def warm_up() -> None:
     """Load the active model in this process and log what serves. A broken artifact (weights
     missing, checksum mismatch, labels != head) stops the worker with the reason (docs/reliability.md R27)."""
-    if not _setting("RANGEWATCH_INFERENCE_WARMUP", True):
+    if not settings.RANGEWATCH_INFERENCE_WARMUP:
         return
     close_old_connections()
     try:

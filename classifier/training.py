@@ -1,8 +1,6 @@
-"""Where training records can come from besides files: a registry that downstream apps fill.
-
-The classifier app sits upstream of observations and review, so it cannot read reviewed
-observations itself; the app that owns review registers a source here (community.apps) and
-`train_classifier --from-observations` asks for it by name.
+"""Where training records can come from besides files: downstream apps offer sources through a
+signal (classifier.signals.training_sources_requested), and `train_classifier --from-observations`
+asks for one by name. The app that owns review offers "reviewed observations" (community.apps).
 """
 
 from __future__ import annotations
@@ -10,23 +8,26 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from backend.errors import ServiceError
+from classifier.signals import training_sources_requested
 
 TrainingRecordSource = Callable[[], list[dict]]  # -> [{id, path, label, location}], ml.training's records
-
-_sources: dict[str, TrainingRecordSource] = {}
 
 
 class NoTrainingSource(ServiceError):
     code = "no_training_source"
 
 
-def training_source_register(name: str, source: TrainingRecordSource) -> None:
-    _sources[name] = source
+def training_sources() -> dict[str, TrainingRecordSource]:
+    sources: dict[str, TrainingRecordSource] = {}
+    for _, offered in training_sources_requested.send(sender=None):
+        sources.update(offered)
+    return sources
 
 
 def training_records(name: str) -> list[dict]:
-    if name not in _sources:
+    sources = training_sources()
+    if name not in sources:
         raise NoTrainingSource(
-            f"no training record source named {name!r} (known: {', '.join(sorted(_sources)) or 'none'})"
+            f"no training record source named {name!r} (known: {', '.join(sorted(sources)) or 'none'})"
         )
-    return _sources[name]()
+    return sources[name]()

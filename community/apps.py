@@ -8,10 +8,14 @@ class CommunityConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        # Plug into the upstream apps' extension points (they never import this app).
-        from classifier.training import training_source_register
-        from community.selectors import identification_taxa, reviewed_training_records
-        from observations.selectors import record_taxa_providers
+        # Answer what the upstream apps ask, through their signals (they never import this app).
+        from classifier.signals import training_sources_requested
+        from community import receivers
+        from observations.signals import record_taxa_requested
 
-        record_taxa_providers.append(identification_taxa)
-        training_source_register("reviewed observations", reviewed_training_records)
+        record_taxa_requested.connect(
+            receivers.record_taxa_of_identifications, dispatch_uid="community.record_taxa_of_identifications"
+        )
+        training_sources_requested.connect(
+            receivers.offer_reviewed_training_records, dispatch_uid="community.offer_reviewed_training_records"
+        )

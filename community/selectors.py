@@ -66,7 +66,7 @@ def identifiers_with_track_record(user_ids) -> set[int]:
 
 
 def identification_taxa(observation: Observation) -> list[str]:
-    """The taxa the current identifications name (observations.selectors.record_taxa_providers)."""
+    """The taxa the current identifications name (observations.signals.record_taxa_requested)."""
     current = Identification.objects.filter(observation=observation, is_current=True)
     return list(current.values_list("taxon__scientific_name", flat=True))
 

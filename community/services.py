@@ -160,13 +160,6 @@ def identification_add(*, observation: Observation, user, taxon: Taxon, body: st
     return identification
 
 
-@transaction.atomic
-def identification_withdraw(*, identification: Identification) -> None:
-    _observation_lock(identification.observation)
-    Identification.objects.filter(pk=identification.pk).update(is_current=False)
-    observation_update_community_taxon(observation=identification.observation)
-
-
 def observation_review(
     *,
     observation: Observation,

@@ -335,6 +335,26 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_logout
     )
 
+    _add_identify(sub, common)
+
+    p = sub.add_parser("sync", parents=[common], help="send every queued capture, each exactly once")
+    _result_options(p, wait_default=False)
+    p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("history", parents=[common], help="your observations, newest first")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("show", parents=[common], help="one observation's result")
+    p.add_argument("id")
+    _result_options(p, wait_default=False)
+    p.set_defaults(func=cmd_show)
+    return parser
+
+
+def _add_identify(sub, common) -> None:
+    """`identify`: one photo at a time, or a resumable batch."""
     p = sub.add_parser(
         "identify",
         parents=[common],
@@ -387,21 +407,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _result_options(p)
     p.set_defaults(func=cmd_identify)
-
-    p = sub.add_parser("sync", parents=[common], help="send every queued capture, each exactly once")
-    _result_options(p, wait_default=False)
-    p.set_defaults(func=cmd_sync)
-
-    p = sub.add_parser("history", parents=[common], help="your observations, newest first")
-    p.add_argument("--limit", type=int, default=20)
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_history)
-
-    p = sub.add_parser("show", parents=[common], help="one observation's result")
-    p.add_argument("id")
-    _result_options(p, wait_default=False)
-    p.set_defaults(func=cmd_show)
-    return parser
 
 
 def _result_options(p, wait_default: bool = True) -> None:

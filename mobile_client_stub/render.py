@@ -47,7 +47,37 @@ def _wrap(text: str, indent: str = "  ") -> list[str]:
 
 
 def render_observation(obs: dict) -> str:
-    lines = [f"Observation {obs['id']}"]
+    lines = [f"Observation {obs['id']}", *_where_and_when(obs)]
+    status = obs.get("status")
+    if status in ("queued", "processing"):
+        lines.append(f"  Still {status}: run `python -m mobile_client_stub show {obs['id']}` in a moment.")
+        return "\n".join(lines)
+    if status == "failed":
+        failure = obs.get("failure") or {}
+        lines.append(f"  FAILED ({failure.get('code', 'error')}): {failure.get('detail', '')}")
+        return "\n".join(lines)
+    lines += _identification(obs)
+    verdict = obs.get("verdict")
+    if verdict:
+        region = (verdict.get("region") or {}).get("name") or "this place"
+        headline = (obs.get("answer") or {}).get("headline")
+        lines.append("")
+        lines.append("  " + (headline or HEADLINES.get(verdict["status"], verdict["status"]).format(region=region)))
+        lines += _wrap(verdict.get("explanation", ""), "    ")
+    if obs.get("species_info"):
+        lines += _species_info(obs["species_info"])
+    if obs.get("alert"):
+        lines += _alert(obs["alert"])
+    if verdict and verdict.get("sources"):
+        lines.append("")
+        lines.append("  Sources: " + "; ".join(s.get("url") or s.get("name") for s in verdict["sources"][:3]))
+    if obs.get("model_version"):
+        lines.append(f"  Model: {obs['model_version']}")
+    return "\n".join(lines)
+
+
+def _where_and_when(obs: dict) -> list[str]:
+    lines = []
     loc = obs.get("location") or {}
     if loc.get("latitude") is not None:
         source = {"client": "sent by the phone", "exif": "the photo's GPS"}.get(
@@ -57,15 +87,11 @@ def render_observation(obs: dict) -> str:
         lines.append(f"  where: {where}" + (f"  [{', '.join(loc['flags'])}]" if loc.get("flags") else ""))
     if obs.get("observed_at"):
         lines.append(f"  when:  {obs['observed_at']}")
-    status = obs.get("status")
-    if status in ("queued", "processing"):
-        lines.append(f"  Still {status}: run `python -m mobile_client_stub show {obs['id']}` in a moment.")
-        return "\n".join(lines)
-    if status == "failed":
-        failure = obs.get("failure") or {}
-        lines.append(f"  FAILED ({failure.get('code', 'error')}): {failure.get('detail', '')}")
-        return "\n".join(lines)
+    return lines
 
+
+def _identification(obs: dict) -> list[str]:
+    lines = []
     answer = obs.get("answer") or {}
     if answer.get("name"):
         name = answer["name"][0].upper() + answer["name"][1:]
@@ -79,60 +105,48 @@ def render_observation(obs: dict) -> str:
             for p in preds[:3]
         )
         lines.append(f"  Top guesses: {top}")
+    return lines
 
-    verdict = obs.get("verdict")
-    if verdict:
-        region = (verdict.get("region") or {}).get("name") or "this place"
-        headline = answer.get("headline") or HEADLINES.get(verdict["status"], verdict["status"]).format(region=region)
-        lines.append("")
-        lines.append("  " + headline)
-        lines += _wrap(verdict.get("explanation", ""), "    ")
 
-    info = obs.get("species_info")
-    if info:
-        lines.append("")
-        lines.append("  About it:")
-        for label, key in (
-            ("", "summary"),
-            ("Habitat: ", "habitat"),
-            ("Diet: ", "diet"),
-            ("", "conservation_note"),
-            ("How to help: ", "how_to_help"),
-        ):
-            if info.get(key):
-                lines += _wrap(label + info[key], "    ")
-        if info.get("iucn_category_label"):
-            lines.append(f"    IUCN Red List: {info['iucn_category_label']}")
+def _species_info(info: dict) -> list[str]:
+    lines = ["", "  About it:"]
+    for label, key in (
+        ("", "summary"),
+        ("Habitat: ", "habitat"),
+        ("Diet: ", "diet"),
+        ("", "conservation_note"),
+        ("How to help: ", "how_to_help"),
+    ):
+        if info.get(key):
+            lines += _wrap(label + info[key], "    ")
+    if info.get("iucn_category_label"):
+        lines.append(f"    IUCN Red List: {info['iucn_category_label']}")
+    return lines
 
-    alert = obs.get("alert")
-    if alert:
-        lines.append("")
-        if alert.get("level") == "possible":
-            lines.append(
-                "  POSSIBLE match of an animal not expected here: please verify. An expert checks it before anyone is alerted."
-            )
-        lines += _wrap(alert.get("message", ""), "  ")
-        lines.append("  What to do:")
-        lines += [f"    - {step}" for step in WHAT_TO_DO]
-        contacts = alert.get("contacts") or []
+
+def _alert(alert: dict) -> list[str]:
+    lines = [""]
+    if alert.get("level") == "possible":
         lines.append(
-            "  Whom to contact:"
-            if contacts
-            else "  No local contact is on record; report to your national wildlife agency."
+            "  POSSIBLE match of an animal not expected here: please verify. An expert checks it before anyone is alerted."
         )
-        for c in contacts:
-            kind = CONTACT_KINDS.get(c.get("kind"), (c.get("kind") or "").replace("_", " "))
-            where = "no local body on record: the global fallback" if c.get("is_fallback") else c.get("region_name", "")
-            lines.append(f"    * {c['organisation']} ({kind}, {where})")
-            for label, key in (("phone", "phone"), ("email", "email"), ("web", "url"), ("hours", "hours")):
-                if c.get(key):
-                    lines.append(f"        {label}: {c[key]}")
-    if verdict and verdict.get("sources"):
-        lines.append("")
-        lines.append("  Sources: " + "; ".join(s.get("url") or s.get("name") for s in verdict["sources"][:3]))
-    if obs.get("model_version"):
-        lines.append(f"  Model: {obs['model_version']}")
-    return "\n".join(lines)
+    lines += _wrap(alert.get("message", ""), "  ")
+    lines.append("  What to do:")
+    lines += [f"    - {step}" for step in WHAT_TO_DO]
+    contacts = alert.get("contacts") or []
+    lines.append(
+        "  Whom to contact:"
+        if contacts
+        else "  No local contact is on record; report to your national wildlife agency."
+    )
+    for c in contacts:
+        kind = CONTACT_KINDS.get(c.get("kind"), (c.get("kind") or "").replace("_", " "))
+        where = "no local body on record: the global fallback" if c.get("is_fallback") else c.get("region_name", "")
+        lines.append(f"    * {c['organisation']} ({kind}, {where})")
+        for label, key in (("phone", "phone"), ("email", "email"), ("web", "url"), ("hours", "hours")):
+            if c.get(key):
+                lines.append(f"        {label}: {c[key]}")
+    return lines
 
 
 def render_history_row(obs: dict) -> str:

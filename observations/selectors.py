@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-
 from django.conf import settings
 from django.db.models import Q
 
@@ -11,18 +9,13 @@ from accounts.roles import is_reviewer
 from backend.errors import NotFound
 from observations.geoprivacy import GEOPRIVACY_CATEGORY, NONE, WITHHOLD, PublicLocation, generalise, strictest
 from observations.models import Observation, TaxonRegionSensitivity, Verification
+from observations.signals import record_taxa_requested
 from ranges.answers import verdict_answer
 from ranges.models import RegionKind
 from ranges.selectors import range_index, regions_by_codes
 from ranges.wording import AnswerWords, answer_words
 from species.models import Taxon
 from species.selectors import taxa_by_keys, taxon_tree
-
-# Taxa a record may be, beyond what the observation row itself names: downstream apps add theirs
-# (community: the current identifications) in their AppConfig.ready(). The strictest sensitivity
-# among all of them decides the public location, so a sensitive identification is never leaked.
-RecordTaxaProvider = Callable[[Observation], Iterable[str]]
-record_taxa_providers: list[RecordTaxaProvider] = []
 
 
 class ObservationNotFound(NotFound):
@@ -166,8 +159,8 @@ def _observation_taxon_names(observation: Observation) -> set[str]:
     stored = getattr(observation, "verdict", None)
     if stored is not None and stored.taxon is not None:
         names.add(stored.taxon.scientific_name)
-    for provider in record_taxa_providers:
-        names.update(provider(observation))
+    for _, taxa in record_taxa_requested.send(sender=Observation, observation=observation):
+        names.update(taxa)
     return names
 
 
@@ -195,10 +188,6 @@ def observation_public_location(observation: Observation) -> PublicLocation:
     return generalise(
         observation.latitude, observation.longitude, observation_sensitivity(observation), observation.accuracy_m
     )
-
-
-def can_see_exact(*, user, observation: Observation) -> bool:
-    return getattr(user, "is_authenticated", False) and (observation.owner_id == user.pk or is_reviewer(user))
 
 
 def observation_for_viewer(*, user, observation_id) -> Observation:

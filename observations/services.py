@@ -18,7 +18,7 @@ from ml.images import ImageError, inspect_image
 from observations.exif import read_photo_metadata
 from observations.models import Geoprivacy, Observation
 from observations.photos import derivative_key
-from observations.tasks import classify_enqueue
+from observations.tasks import classify_enqueue_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -111,29 +111,8 @@ def observation_create(
         raise UploadRejected(exc.code, exc.detail) from exc
     meta = read_photo_metadata(data)
     flags = list(meta.flags)
-    if latitude is None or longitude is None:
-        if meta.latitude is None:
-            raise UploadRejected(
-                "bad_location", "no latitude/longitude in the form and no GPS position in the photo", field="latitude"
-            )
-        latitude, longitude, source = meta.latitude, meta.longitude, Observation.LocationSource.EXIF
-        accuracy_m = meta.accuracy_m  # the form's accuracy, if any, was for a position it did not send
-    else:
-        source = Observation.LocationSource.CLIENT
-        if meta.latitude is not None and (
-            abs(meta.latitude - latitude) > LOCATION_DISAGREEMENT_DEG
-            or abs(meta.longitude - longitude) > LOCATION_DISAGREEMENT_DEG
-        ):
-            flags.append("exif_location_disagrees")
-    if observed_at is None and meta.taken_at is not None:
-        taken = meta.taken_at
-        taken = timezone.make_aware(taken, timezone.get_default_timezone()) if timezone.is_naive(taken) else taken
-        # A camera's clock is often wrong (never set, year 9999): such a date is dropped and the
-        # row flagged, not trusted and not a reason to refuse the photo.
-        if observed_at_problem(taken) is None:
-            observed_at = taken
-        else:
-            flags.append("exif_date_implausible")
+    latitude, longitude, accuracy_m, source = _location(meta, latitude, longitude, accuracy_m, flags)
+    observed_at = _observed_at(meta, observed_at, flags)
     observation = Observation(
         owner=owner,
         photo_format=info.format,
@@ -157,7 +136,7 @@ def observation_create(
             observation.photo.save("upload", photo, save=False)
             observation.save()
             if not held:  # a held frame is published by its source when its turn comes (`observation_release`)
-                transaction.on_commit(lambda: classify_enqueue(observation_id=observation.pk, batch=batch))
+                classify_enqueue_on_commit(observation_id=observation.pk, batch=batch)
     except IntegrityError:
         # A concurrent retry with the same key won the race.
         observation.photo.delete(save=False)
@@ -179,8 +158,40 @@ def observations_release(*, observation_ids: list[int]) -> list[int]:
         )
         Observation.objects.filter(pk__in=ids).update(held=False, published_at=timezone.now())
         for pk in ids:
-            transaction.on_commit(lambda pk=pk: classify_enqueue(observation_id=pk, batch=True))
+            classify_enqueue_on_commit(observation_id=pk, batch=True)
     return ids
+
+
+def _location(meta, latitude, longitude, accuracy_m, flags: list[str]):
+    """(latitude, longitude, accuracy, source): the form's position, else the photo's EXIF GPS; a
+    form position far from the EXIF one is kept and flagged."""
+    if latitude is None or longitude is None:
+        if meta.latitude is None:
+            raise UploadRejected(
+                "bad_location", "no latitude/longitude in the form and no GPS position in the photo", field="latitude"
+            )
+        # The form's accuracy, if any, was for a position it did not send.
+        return meta.latitude, meta.longitude, meta.accuracy_m, Observation.LocationSource.EXIF
+    if meta.latitude is not None and (
+        abs(meta.latitude - latitude) > LOCATION_DISAGREEMENT_DEG
+        or abs(meta.longitude - longitude) > LOCATION_DISAGREEMENT_DEG
+    ):
+        flags.append("exif_location_disagrees")
+    return latitude, longitude, accuracy_m, Observation.LocationSource.CLIENT
+
+
+def _observed_at(meta, observed_at, flags: list[str]):
+    """The form's date, else the EXIF date when plausible."""
+    if observed_at is not None or meta.taken_at is None:
+        return observed_at
+    taken = meta.taken_at
+    taken = timezone.make_aware(taken, timezone.get_default_timezone()) if timezone.is_naive(taken) else taken
+    # A camera's clock is often wrong (never set, year 9999): such a date is dropped and the
+    # row flagged, not trusted and not a reason to refuse the photo.
+    if observed_at_problem(taken) is None:
+        return taken
+    flags.append("exif_date_implausible")
+    return None
 
 
 def observation_set_geoprivacy(*, observation: Observation, geoprivacy: str) -> Observation:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ml.taxonomy import NO_ANIMAL as NO_ANIMAL_LABEL
 from ml.taxonomy import Decision, TaxonTree, decide, reweight_by_prior, subtree_total
 from ranges.range_index import RangeIndex
 from ranges.verdict import NO_ANIMAL, OUT_OF_RANGE, UNCERTAIN, Verdict, expected_here, verdict_at_hits
@@ -86,7 +85,7 @@ def identify(
     """
     hits = index.regions_at(lon, lat)
     codes = tuple(h.region.code for h in hits)
-    animal = {k: v for k, v in taxon_scores.items() if k != NO_ANIMAL_LABEL}
+    animal = {k: v for k, v in taxon_scores.items() if k != NO_ANIMAL}
     ranked = sorted(animal.items(), key=lambda kv: kv[1], reverse=True)
     keys = [k for k, s in ranked[:top_k]] + [k for k, s in ranked[top_k:] if s >= thresholds.review]
     verdicts = {k: verdict_at_hits(k, lon, lat, hits, index, taxa) for k in keys}

@@ -202,7 +202,12 @@ def build_range_index(version: int | None = None, *, keep_region_geometries: boo
     range_geometries = list(shapely.from_wkb([bytes(g) for *_, g in range_rows])) if range_rows else []
     geofence = [
         GeofenceRecord(
-            taxon_key=keys.get(t, ""), region_code=intern(r), rule=rule, comment=c, source=intern(src), source_url=intern(url)
+            taxon_key=keys.get(t, ""),
+            region_code=intern(r),
+            rule=rule,
+            comment=c,
+            source=intern(src),
+            source_url=intern(url),
         )
         for t, r, rule, c, src, url in GeofenceEntry.objects.values_list(
             "taxon_id", "region__code", "rule", "comment", "source", "source_url"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
-from ml.taxonomy import TaxonTree
+from ml.taxonomy import NO_ANIMAL, TaxonTree
 from ranges.range_index import NATIVE_ORIGINS, RangeIndex, RegionHit, StatusRecord
 
 NATIVE = "native"
@@ -16,7 +16,7 @@ INVASIVE = "invasive"
 OUT_OF_RANGE = "out_of_range"
 UNKNOWN = "unknown"
 UNCERTAIN = "uncertain"
-NO_ANIMAL = "no_animal"
+# NO_ANIMAL (ml.taxonomy): the model's "nothing here" label is also the verdict status that answers it.
 DOMESTIC = "domestic"
 VERDICT_STATUSES = (NATIVE, INTRODUCED, INVASIVE, OUT_OF_RANGE, UNKNOWN, UNCERTAIN, NO_ANIMAL, DOMESTIC)
 

@@ -14,15 +14,6 @@ class Rank(models.TextChoices):
     SUBSPECIES = "subspecies"
 
 
-# The ranks from the root down: the one definition of their order.
-RANK_ORDER: tuple[str, ...] = tuple(Rank.values)
-
-
-def rank_depth(rank: str) -> int:
-    """0 for kingdom ... 7 for subspecies; an unknown rank sorts last."""
-    return RANK_ORDER.index(rank) if rank in RANK_ORDER else len(RANK_ORDER)
-
-
 class Sensitivity(models.TextChoices):
     """Coordinate generalisation for public surfaces (GBIF, Chapman 2020)."""
 

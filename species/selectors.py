@@ -6,10 +6,11 @@ import threading
 
 from django.db.models import Q
 
-from ml.taxonomy import TaxonTree
+from ml.taxonomy import RANK_ORDER, TaxonTree
 from species.models import IucnCategory, SpeciesInfo, Taxon, TaxonomyVersion, TaxonSynonym
 
-_RANK_PREFERENCE = ["species", "subspecies", "genus", "family", "order", "class", "phylum", "kingdom"]
+# A name that matches several taxa: the species first, then the nearest rank above it.
+_RANK_PREFERENCE = ["species", "subspecies", *reversed(RANK_ORDER[: RANK_ORDER.index("species")])]
 # What a model label, the check API and the review desk mean by a bare name: RangeWatch identifies
 # animals. A lookup for another branch names its kingdom (importers: the row's own kingdom).
 ANIMALS = "Animalia"

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import F
 
+from ml.taxonomy import RANK_ORDER
 from species.models import SpeciesInfo, Taxon, TaxonomyVersion, TaxonSynonym
 from species.selectors import normalise_name, taxon_tree_clear
 
-LINEAGE_RANKS = ("kingdom", "phylum", "class", "order", "family", "genus")
+LINEAGE_RANKS = RANK_ORDER[: RANK_ORDER.index("species")]  # kingdom ... genus: the ranks a lineage names
 
 
 def taxonomy_changed() -> None:
@@ -184,7 +185,11 @@ class TaxonRecord:
     speciesnet_label: str = ""
 
 
-_ALL_RANKS = (*LINEAGE_RANKS, "species", "subspecies")
+# (name, rank, kingdom) -> (id, parent id, common name, SpeciesNet label), and what the records want:
+# (name, rank, kingdom) -> (parent key, common name, SpeciesNet label).
+_TaxonKey = tuple[str, str, str]
+_Existing = dict[_TaxonKey, tuple[int, int | None, str, str]]
+_Wanted = dict[_TaxonKey, tuple[_TaxonKey | None, str, str]]
 
 
 @transaction.atomic
@@ -195,14 +200,33 @@ def taxa_ensure(records: list[TaxonRecord]) -> tuple[dict[tuple[str, str], int],
     plant genus never lands on an animal order or genus of the same name.
     Returns ids by (name, rank) (for a name held in two kingdoms: the one these records named, else
     the animal) and counts: created, updated, unchanged."""
-    ids = {
+    ids: _Existing = {
         (n, r, k): (pk, parent, common, label)
         for pk, n, r, k, parent, common, label in Taxon.objects.values_list(
             "pk", "scientific_name", "rank", "kingdom", "parent_id", "common_name", "speciesnet_label"
         )
     }
-    counts = {"created": 0, "updated": 0, "unchanged": 0}
-    wanted: dict[tuple[str, str, str], tuple[tuple[str, str, str] | None, str, str]] = {}
+    wanted = _wanted_taxa(records)
+    created, to_update = 0, []
+    for rank in RANK_ORDER:  # from the root down, so that every parent has its id before its children
+        created += _ensure_rank(rank, wanted, ids, to_update)
+    for pk, changes in to_update:
+        Taxon.objects.filter(pk=pk).update(**changes)
+    if created or to_update:
+        taxonomy_changed()
+    counts = {"created": created, "updated": len(to_update), "unchanged": len(wanted) - created - len(to_update)}
+    by_name_rank: dict[tuple[str, str], int] = {}
+    for (name, r, _kingdom), value in sorted(ids.items(), key=lambda kv: kv[0][2] != "Animalia"):
+        by_name_rank.setdefault((name, r), value[0])
+    for name, r, kingdom in wanted:  # what these records asked for wins over the animal default
+        by_name_rank[(name, r)] = ids[(name, r, kingdom)][0]
+    return by_name_rank, counts
+
+
+def _wanted_taxa(records: list[TaxonRecord]) -> _Wanted:
+    """Every taxon the records name, ancestors included (in the record's kingdom), with the first
+    parent and names given."""
+    wanted: _Wanted = {}
     for rec in records:
         lineage = dict(rec.lineage)
         kingdom = rec.scientific_name if rec.rank == "kingdom" else (lineage.get("kingdom") or "")
@@ -224,60 +248,53 @@ def taxa_ensure(records: list[TaxonRecord]) -> tuple[dict[tuple[str, str], int],
             rec.common_name or (previous[1] if previous else ""),
             rec.speciesnet_label or (previous[2] if previous else ""),
         )
-    to_update = []
-    for rank in _ALL_RANKS:
-        new = []
-        for (name, r, kingdom), (parent_key, common, label) in wanted.items():
-            if r != rank:
-                continue
-            parent_id = ids[parent_key][0] if parent_key and parent_key in ids else None
-            if (name, r, kingdom) not in ids:
-                new.append(
-                    Taxon(
-                        scientific_name=name,
-                        rank=r,
-                        kingdom=kingdom,
-                        parent_id=parent_id,
-                        common_name=common[:200],
-                        speciesnet_label=label[:200],
-                    )
+    return wanted
+
+
+def _ensure_rank(rank: str, wanted: _Wanted, ids: _Existing, to_update: list) -> int:
+    """Create the wanted taxa of one rank (ids gains them); queue fills of empty fields of existing
+    ones in to_update. Returns how many were created."""
+    new = []
+    for key, (parent_key, common, label) in wanted.items():
+        if key[1] != rank:
+            continue
+        parent_id = ids[parent_key][0] if parent_key and parent_key in ids else None
+        if key not in ids:
+            name, r, kingdom = key
+            new.append(
+                Taxon(
+                    scientific_name=name,
+                    rank=r,
+                    kingdom=kingdom,
+                    parent_id=parent_id,
+                    common_name=common[:200],
+                    speciesnet_label=label[:200],
                 )
-                continue
-            pk, old_parent, old_common, old_label = ids[(name, r, kingdom)]
-            changes = {}
-            if old_parent is None and parent_id is not None:
-                changes["parent_id"] = parent_id
-            if common and not old_common:
-                changes["common_name"] = common[:200]
-            if label and not old_label:
-                changes["speciesnet_label"] = label[:200]
-            if changes:
-                to_update.append((pk, changes))
-                ids[(name, r, kingdom)] = (
-                    pk,
-                    changes.get("parent_id", old_parent),
-                    changes.get("common_name", old_common),
-                    changes.get("speciesnet_label", old_label),
-                )
-        for taxon in Taxon.objects.bulk_create(new, batch_size=500):
-            if taxon.pk is None:  # backends that do not return ids
-                taxon = Taxon.objects.get(scientific_name=taxon.scientific_name, rank=taxon.rank, kingdom=taxon.kingdom)
-            ids[(taxon.scientific_name, taxon.rank, taxon.kingdom)] = (
-                taxon.pk,
-                taxon.parent_id,
-                taxon.common_name,
-                taxon.speciesnet_label,
             )
-        counts["created"] += len(new)
-    for pk, changes in to_update:
-        Taxon.objects.filter(pk=pk).update(**changes)
-    if counts["created"] or to_update:
-        taxonomy_changed()
-    counts["updated"] = len(to_update)
-    counts["unchanged"] = len(wanted) - counts["created"] - counts["updated"]
-    by_name_rank: dict[tuple[str, str], int] = {}
-    for (name, r, _kingdom), value in sorted(ids.items(), key=lambda kv: kv[0][2] != "Animalia"):
-        by_name_rank.setdefault((name, r), value[0])
-    for name, r, kingdom in wanted:  # what these records asked for wins over the animal default
-        by_name_rank[(name, r)] = ids[(name, r, kingdom)][0]
-    return by_name_rank, counts
+            continue
+        pk, old_parent, old_common, old_label = ids[key]
+        changes = {}
+        if old_parent is None and parent_id is not None:
+            changes["parent_id"] = parent_id
+        if common and not old_common:
+            changes["common_name"] = common[:200]
+        if label and not old_label:
+            changes["speciesnet_label"] = label[:200]
+        if changes:
+            to_update.append((pk, changes))
+            ids[key] = (
+                pk,
+                changes.get("parent_id", old_parent),
+                changes.get("common_name", old_common),
+                changes.get("speciesnet_label", old_label),
+            )
+    for taxon in Taxon.objects.bulk_create(new, batch_size=500):
+        if taxon.pk is None:  # backends that do not return ids
+            taxon = Taxon.objects.get(scientific_name=taxon.scientific_name, rank=taxon.rank, kingdom=taxon.kingdom)
+        ids[(taxon.scientific_name, taxon.rank, taxon.kingdom)] = (
+            taxon.pk,
+            taxon.parent_id,
+            taxon.common_name,
+            taxon.speciesnet_label,
+        )
+    return len(new)

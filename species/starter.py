@@ -12,6 +12,7 @@ from django.db import transaction
 from species.models import Taxon
 from species.selectors import normalise_name
 from species.services import (
+    LINEAGE_RANKS,
     SynonymRow,
     SynonymSync,
     species_info_upsert,
@@ -39,7 +40,7 @@ def imagenet_classes() -> tuple[list[str], list[str | None]]:
 def load_taxa_and_facts() -> dict[str, int]:
     counts = {"taxa_created": 0, "taxa_updated": 0, "info_created": 0, "info_updated": 0}
     for row in read_csv("taxa.csv"):
-        lineage = {rank: row.get(rank, "") for rank in ("kingdom", "phylum", "class", "order", "family", "genus")}
+        lineage = {rank: row.get(rank, "") for rank in LINEAGE_RANKS}
         _, outcome = taxon_upsert_with_lineage(
             scientific_name=row["scientific_name"].strip(),
             rank=row["rank"].strip(),

@@ -10,6 +10,9 @@ from schemathesis.checks import not_a_server_error, status_code_conformance
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
 
 
+pytestmark = pytest.mark.slow(reason="schemathesis generates hundreds of requests: about 100 s in all")
+
+
 @pytest.fixture
 def auth_header(db):
     from rest_framework.authtoken.models import Token

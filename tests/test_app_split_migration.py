@@ -8,6 +8,7 @@ from django.db.migrations.executor import MigrationExecutor
 BEFORE_SPLIT = [("observations", "0002_citizen_science"), ("classifier", None)]
 
 
+@pytest.mark.slow(reason="migrates a database back and forward through every migration: about 35 s")
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_migrating_a_populated_database_forward_keeps_rows_and_links():

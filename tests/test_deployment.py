@@ -29,6 +29,9 @@ NEEDS_COMPOSE = pytest.mark.skipif(
     shutil.which("docker-compose") is None, reason="needs Debian's docker-compose (.ci/run installs it)"
 )
 
+# Each of these starts a fresh Python process that sets Django up (manage.py, python -c): 4-50 s.
+STARTS_DJANGO = pytest.mark.slow(reason="starts a fresh Django process: 4-50 s")
+
 
 def run(args, env):
     clean = {k: v for k, v in os.environ.items() if k not in PROD_ENV}
@@ -114,6 +117,7 @@ def test_dockerignore_keeps_local_state_and_secrets_out_of_the_image():
         assert not dockerignored(path), f"{path} is needed in the image"
 
 
+@STARTS_DJANGO
 def test_production_refuses_to_start_without_public_base_url():
     env = {k: v for k, v in PROD_ENV.items() if k != "RANGEWATCH_PUBLIC_BASE_URL"}
     out = run([sys.executable, "manage.py", "check"], env)
@@ -123,6 +127,7 @@ def test_production_refuses_to_start_without_public_base_url():
     assert out.returncode != 0 and "https://" in out.stderr
 
 
+@STARTS_DJANGO
 def test_client_sent_x_forwarded_proto_does_not_bypass_the_ssl_redirect():
     code = (
         "import django; django.setup(); from django.test import Client;"
@@ -142,6 +147,7 @@ def test_csp_on_the_web_page(client):
     assert "'unsafe-inline'" not in response["Content-Security-Policy"]
 
 
+@STARTS_DJANGO
 def test_redis_hung_settings_bound_every_socket():
     code = (
         "from django.conf import settings as s;"
@@ -155,12 +161,14 @@ def test_redis_hung_settings_bound_every_socket():
     assert health_checks == "True"
 
 
+@STARTS_DJANGO
 def test_production_refuses_to_start_without_secret():
     env = {k: v for k, v in PROD_ENV.items() if k != "DJANGO_SECRET_KEY"}
     out = run([sys.executable, "manage.py", "check"], env)
     assert out.returncode != 0 and "DJANGO_SECRET_KEY" in out.stderr
 
 
+@STARTS_DJANGO
 def test_r14_check_deploy_passes_on_production_settings():
     out = run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], PROD_ENV)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -178,6 +186,7 @@ def test_r24_visibility_timeout_exceeds_hard_time_limit(settings):
     assert redis_options["visibility_timeout"] > base.CELERY_TASK_TIME_LIMIT
 
 
+@STARTS_DJANGO
 def test_web_process_never_imports_torch():
     code = (
         "import django, sys; django.setup();"

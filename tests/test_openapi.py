@@ -85,6 +85,7 @@ def test_one_auth_scheme_the_knox_token(schema):
             assert {name for requirement in operation.get("security", []) for name in requirement} <= {"knoxTokenAuth"}
 
 
+@pytest.mark.slow(reason="loads the whole starter pack: about 30 s")
 @pytest.mark.django_db
 def test_the_check_example_answers_native_on_the_real_starter_data(schema):
     """What "Try it out" sends with the schema's examples, on the data `manage.py bootstrap` loads

@@ -383,12 +383,8 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ROUTES = {
-    "observations.classify_observation": {"queue": "inference"},
-    # Exports on their own queue and worker: an alert's e-mails never wait behind an archive of 15k
-    # records (issue 23: 93 s). scripts/run and docker-compose.yml run a worker for it.
-    "community.write_dwca_export": {"queue": "exports"},
-}
+# Every task declares its queue where it is defined (backend.jobs.task); this router reads it.
+CELERY_TASK_ROUTES = ("backend.jobs.declared_queue",)
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_TASK_ACKS_LATE = True

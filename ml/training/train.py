@@ -257,25 +257,92 @@ def _split_ids(train, valid) -> dict:
 
 
 # -- training ------------------------------------------------------------------------------------
+# train() runs named steps over one TrainingRun, in the manner of torchvision's reference scripts:
+# prepare the run (plan, labels, data, a checkpoint to resume), build the learner, resume, pick the
+# learning rate, fit the two phases, then export the best epoch and its top losses.
+@dataclass
+class TrainingState:
+    """What the epochs leave behind: written by ml.training.epochs.EpochCheckpoint after each epoch,
+    read by the export. "Best" is the highest macro-F1, ties broken by the lower validation loss."""
+
+    history: list[dict] = field(default_factory=list)
+    best: dict | None = None  # the best epoch's weights, on the CPU
+    best_key: tuple[float, float] | None = None  # (macro-F1, -validation loss) of that epoch
+    since_best: int = 0  # epochs since the best, for early stopping
+    lr: float | None = None  # the base learning rate (given, found by lr_find, or resumed)
+
+    def record(self, row: dict, model) -> bool:
+        """Append an epoch's row; True (and its weights kept) when it is the new best."""
+        self.history.append(row)
+        key = (row["macro_f1"], -row["valid_loss"])
+        if self.best_key is not None and key <= self.best_key:
+            self.since_best += 1
+            return False
+        self.best_key, self.since_best = key, 0
+        self.best = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        return True
+
+
+@dataclass
+class TrainingRun:
+    """What the steps share."""
+
+    config: TrainingConfig
+    log: Callable[[str], None]
+    plan: DataPlan
+    prep: object  # ml.transforms.Preprocessing
+    device: str
+    label_taxa: list[str | None]
+    unmatched: list[str]
+    train_dl: object
+    valid_dl: object
+    train_records: list[ImageRecord]
+    valid_records: list[ImageRecord]
+    unreadable: list[str]
+    resumed: dict | None  # the last.pt being resumed
+    state: TrainingState = field(default_factory=TrainingState)
+    model: object = None
+    learn: object = None
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.config.output / "checkpoints"
+
+    def checkpoint(self, phase: str, phase_epoch: int, opt) -> dict:
+        """last.pt's payload: enough to resume after this epoch (and to refuse another split)."""
+        return {
+            "model": self.model.state_dict(),
+            "opt": _plain_opt_state(opt),
+            "phase": phase,
+            "phase_epoch": phase_epoch,
+            "history": self.state.history,
+            "best_key": list(self.state.best_key),
+            "since_best": self.state.since_best,
+            "lr": self.state.lr,
+            "classes": self.plan.classes,
+            "arch": self.config.arch,
+            "split": _split_ids(self.train_records, self.valid_records),
+        }
+
+
 def train(config: TrainingConfig, log: Callable[[str], None] = print) -> TrainingResult:
     """Train, keep the best epoch by macro-F1, calibrate, export the artifact and write the report."""
-    import fastai.callback.schedule  # noqa: F401 - adds Learner.fit_one_cycle and Learner.lr_find
-    import torch
-    from fastai.callback.core import Callback, CancelFitException
-    from fastai.callback.progress import ProgressCallback
-    from fastai.data.core import DataLoaders
-    from fastai.learner import Learner
-    from fastai.metrics import AccumMetric, accuracy
+    run = prepare_run(config, log)
+    build_learner(run)
+    start_phase, start_epoch = resume(run)
+    choose_lr(run)
+    fit_phases(run, start_phase, start_epoch)
+    return export_best(run)
+
+
+def prepare_run(config: TrainingConfig, log: Callable[[str], None]) -> TrainingRun:
+    """Seed, plan the data, map the classes to taxa, load the images and the checkpoint to resume."""
     from fastai.torch_core import set_seed
 
-    from ml.artifacts import Manifest, save_artifact
-    from ml.training import metrics as M
-    from ml.training.report import write_report
-    from ml.zoo import build_model, spec
+    from ml.zoo import spec
 
     started = time.perf_counter()
-    output = config.output
-    checkpoints = output / "checkpoints"
     set_seed(config.seed, reproducible=True)
     plan = plan_data(config)
     label_taxa, unmatched = label_taxa_for(plan.classes, config.label_taxa, config.empty_names, config.allow_unmatched)
@@ -284,244 +351,244 @@ def train(config: TrainingConfig, log: Callable[[str], None] = print) -> Trainin
     prep = spec(config.arch).preprocessing
     if config.img_size:
         prep = replace(prep, input_size=config.img_size)
-    device = resolve_device(config.device)
     log(plan.describe())
-
-    resume_state = None
-    if config.resume:
-        if not (checkpoints / CHECKPOINT).is_file():
-            raise FileNotFoundError(f"nothing to resume: no {checkpoints / CHECKPOINT}")
-        resume_state = load_checkpoint(checkpoints / CHECKPOINT)
-
+    resumed = _last_checkpoint(config.output / "checkpoints") if config.resume else None
     train_dl, valid_dl, train_records, valid_records, unreadable = load_data(config, plan, prep, log)
-    if resume_state is not None and resume_state["split"] != _split_ids(train_records, valid_records):
+    if resumed is not None and resumed["split"] != _split_ids(train_records, valid_records):
         raise ValueError(
             "the checkpoint was made with another data split: same data, options and seed are needed to resume"
         )
-    num_classes = len(plan.classes)
-    targets = [plan.classes.index(r.label) for r in train_records]
-    weights = class_weights(targets, num_classes) if config.balance == "weights" else None
+    return TrainingRun(
+        config=config,
+        log=log,
+        plan=plan,
+        prep=prep,
+        device=resolve_device(config.device),
+        label_taxa=label_taxa,
+        unmatched=unmatched,
+        train_dl=train_dl,
+        valid_dl=valid_dl,
+        train_records=train_records,
+        valid_records=valid_records,
+        unreadable=unreadable,
+        resumed=resumed,
+        started=started,
+    )
 
-    model = build_model(config.arch, num_classes, pretrained="none" if resume_state else config.pretrained)
+
+def _last_checkpoint(checkpoints: Path) -> dict:
+    if not (checkpoints / CHECKPOINT).is_file():
+        raise FileNotFoundError(f"nothing to resume: no {checkpoints / CHECKPOINT}")
+    return load_checkpoint(checkpoints / CHECKPOINT)
+
+
+def build_learner(run: TrainingRun) -> None:
+    """The zoo model (random head; pretrained body unless resuming) in a fastai Learner with the
+    body/head split, class-weighted loss when asked, and macro-F1 and accuracy as metrics."""
+    import torch
+    from fastai.callback.progress import ProgressCallback
+    from fastai.data.core import DataLoaders
+    from fastai.learner import Learner
+    from fastai.metrics import AccumMetric, accuracy
+
+    from ml.zoo import build_model
+
+    config, device = run.config, run.device
+    num_classes = len(run.plan.classes)
+    weights = None
+    if config.balance == "weights":
+        weights = class_weights([run.plan.classes.index(r.label) for r in run.train_records], num_classes)
+    run.model = build_model(config.arch, num_classes, pretrained="none" if run.resumed else config.pretrained)
     loss_func = torch.nn.CrossEntropyLoss(
         weight=None if weights is None else torch.tensor(weights, dtype=torch.float32).to(device)
     )
-    dls = DataLoaders(train_dl, valid_dl, device=torch.device(device))
-    learn = Learner(
-        dls,
-        model.to(device),
+    run.learn = Learner(
+        DataLoaders(run.train_dl, run.valid_dl, device=torch.device(device)),
+        run.model.to(device),
         loss_func=loss_func,
         splitter=body_head_splitter,
         metrics=[AccumMetric(_macro_f1_metric, dim_argmax=-1, to_np=True, invert_arg=True, name="macro_f1"), accuracy],
-        path=output,
+        path=config.output,
         model_dir="checkpoints",
     )
     if config.quiet or not sys.stdout.isatty():
-        learn.remove_cb(ProgressCallback)
-        learn.logger = lambda *args: None  # the epoch lines come from EpochCheckpoint instead
+        run.learn.remove_cb(ProgressCallback)
+        run.learn.logger = lambda *args: None  # the epoch lines come from EpochCheckpoint instead
 
-    state = {"history": [], "best": None, "best_key": None, "since_best": 0, "lr": None}
-    if resume_state is not None:
-        model.load_state_dict(resume_state["model"])
-        state.update(
-            history=resume_state["history"],
-            best_key=tuple(resume_state["best_key"]) if resume_state["best_key"] else None,
-            lr=resume_state["lr"],
-            since_best=resume_state.get("since_best", 0),
-        )
-        if (checkpoints / BEST).is_file():
-            state["best"] = load_checkpoint(checkpoints / BEST)
 
-    class EpochCheckpoint(Callback):
-        """After each epoch: log, record history, save last.pt (resumable) and best.pt, stop early.
+def resume(run: TrainingRun) -> tuple[str, int]:
+    """Load the resumed weights and state; (phase, first epoch of that phase) to start at."""
+    if run.resumed is None:
+        return "frozen", 0
+    saved = run.resumed
+    run.model.load_state_dict(saved["model"])
+    run.state = TrainingState(
+        history=saved["history"],
+        best_key=tuple(saved["best_key"]) if saved["best_key"] else None,
+        lr=saved["lr"],
+        since_best=saved.get("since_best", 0),
+        best=load_checkpoint(run.checkpoints / BEST) if (run.checkpoints / BEST).is_file() else None,
+    )
+    phase, epoch = saved["phase"], saved["phase_epoch"] + 1
+    if phase == "frozen" and epoch >= run.config.freeze_epochs:
+        phase, epoch = "unfrozen", 0
+    run.log(f"resuming at {phase} epoch {epoch} from {run.checkpoints / CHECKPOINT}")
+    return phase, epoch
 
-        "Best" is the highest macro-F1, ties broken by the lower validation loss (with few images
-        macro-F1 often stays flat); early stopping counts epochs without a new best by that rule.
-        """
 
-        order = 65  # after the Recorder
+def choose_lr(run: TrainingRun) -> None:
+    """The base learning rate: resumed, given, or lr_find's valley on the frozen model."""
+    run.learn.freeze()
+    if run.state.lr is not None:
+        return
+    if run.config.lr is not None:
+        run.state.lr = float(run.config.lr)
+        return
+    with run.learn.no_bar() if hasattr(run.learn, "no_bar") else _nothing():
+        found = run.learn.lr_find(num_it=run.config.lr_find_iters, show_plot=False)
+    run.state.lr = float(found.valley)
+    run.log(f"lr_find suggests {run.state.lr:.2e}")
 
-        def __init__(self, phase: str, offset: int, start_epoch: int, patience: int | None = None):
-            self.phase, self.offset, self.start_epoch, self.patience = phase, offset, start_epoch, patience
-            self.epoch_started = time.perf_counter()
 
-        def before_epoch(self):
-            self.epoch_started = time.perf_counter()
+def fit_phases(run: TrainingRun, start_phase: str, start_epoch: int) -> None:
+    """One-cycle on the head with the body frozen, then on everything with discriminative rates
+    (the body at 1/100 of the head) and early stopping."""
+    import fastai.callback.schedule  # noqa: F401 - adds Learner.fit_one_cycle and Learner.lr_find
 
-        def after_epoch(self):
-            if self.epoch < self.start_epoch:
-                return  # skipped while resuming
-            train_loss, valid_loss, f1, acc = (float(v) for v in self.recorder.values[-1][:4])
-            row = {
-                "epoch": self.offset + self.epoch,
-                "phase": self.phase,
-                "train_loss": train_loss,
-                "valid_loss": valid_loss,
-                "macro_f1": f1,
-                "accuracy": acc,
-                "seconds": round(time.perf_counter() - self.epoch_started, 2),
-            }
-            state["history"].append(row)
-            key = (f1, -valid_loss)
-            if state["best_key"] is None or key > tuple(state["best_key"]):
-                state["best_key"], state["since_best"] = key, 0
-                state["best"] = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
-                save_checkpoint(checkpoints / BEST, state["best"])
-            else:
-                state["since_best"] += 1
-            save_checkpoint(
-                checkpoints / CHECKPOINT,
-                {
-                    "model": self.model.state_dict(),
-                    "opt": _plain_opt_state(self.opt),
-                    "phase": self.phase,
-                    "phase_epoch": self.epoch,
-                    "history": state["history"],
-                    "best_key": list(state["best_key"]),
-                    "since_best": state["since_best"],
-                    "lr": state["lr"],
-                    "classes": plan.classes,
-                    "arch": config.arch,
-                    "split": _split_ids(train_records, valid_records),
-                },
-            )
-            log(
-                f"epoch {row['epoch']} ({self.phase}): train_loss {train_loss:.4f} valid_loss {valid_loss:.4f} "
-                f"macro_f1 {f1:.4f} accuracy {acc:.4f} ({row['seconds']:.1f}s)"
-            )
-            if self.patience is not None and state["since_best"] >= self.patience:
-                log(
-                    f"early stopping: no better macro-F1 (or, at equal macro-F1, lower validation loss) for {self.patience} epochs"
-                )
-                raise CancelFitException()
-
-    # Where to pick up: (phase, first epoch of that phase).
-    start_phase, start_epoch = "frozen", 0
-    if resume_state is not None:
-        start_phase, start_epoch = resume_state["phase"], resume_state["phase_epoch"] + 1
-        if start_phase == "frozen" and start_epoch >= config.freeze_epochs:
-            start_phase, start_epoch = "unfrozen", 0
-        log(f"resuming at {start_phase} epoch {start_epoch} from {checkpoints / CHECKPOINT}")
-
-    learn.freeze()
-    if state["lr"] is None:
-        if config.lr is not None:
-            state["lr"] = float(config.lr)
-        else:
-            with learn.no_bar() if hasattr(learn, "no_bar") else _nothing():
-                found = learn.lr_find(num_it=config.lr_find_iters, show_plot=False)
-            state["lr"] = float(found.valley)
-            log(f"lr_find suggests {state['lr']:.2e}")
-    base_lr = state["lr"]
-
-    def restore_opt():
-        if resume_state is not None and resume_state["phase"] == phase and start_epoch > 0:
-            from fastcore.foundation import L
-
-            learn.opt.load_state_dict(
-                {"state": resume_state["opt"]["state"], "hypers": L(resume_state["opt"]["hypers"])}
-            )
-
+    config, base_lr = run.config, run.state.lr
     if start_phase == "frozen" and config.freeze_epochs > 0:
-        phase = "frozen"
-        learn.create_opt()
-        learn.freeze()
-        restore_opt()
-        learn.fit_one_cycle(
-            config.freeze_epochs,
-            slice(base_lr),
-            pct_start=0.99,
-            start_epoch=start_epoch,
-            cbs=[EpochCheckpoint("frozen", 0, start_epoch)],
-        )
+        _fit_phase(run, "frozen", config.freeze_epochs, slice(base_lr), 0.99, start_epoch, offset=0)
         start_epoch = 0
     if config.epochs > 0:
-        phase = "unfrozen"
-        learn.create_opt()
-        learn.unfreeze()
-        restore_opt()
-        learn.fit_one_cycle(
+        _fit_phase(
+            run,
+            "unfrozen",
             config.epochs,
             slice(base_lr / 200, base_lr / 2),
-            pct_start=0.3,
-            start_epoch=start_epoch,
-            cbs=[EpochCheckpoint("unfrozen", config.freeze_epochs, start_epoch, patience=config.patience)],
+            0.3,
+            start_epoch,
+            offset=config.freeze_epochs,
+            patience=config.patience,
         )
 
-    # The best epoch by macro-F1 is the one evaluated, calibrated and exported.
-    if state["best"] is not None:
-        model.load_state_dict(state["best"])
-    model = model.to(device).eval()
-    logits, valid_targets = evaluate(model, valid_dl, device)
+
+def _fit_phase(
+    run: TrainingRun,
+    phase: str,
+    epochs: int,
+    lr: slice,
+    pct_start: float,
+    start_epoch: int,
+    *,
+    offset: int,
+    patience: int | None = None,
+) -> None:
+    from ml.training.epochs import EpochCheckpoint
+
+    learn = run.learn
+    learn.create_opt()
+    if phase == "unfrozen":
+        learn.unfreeze()
+    else:
+        learn.freeze()
+    if run.resumed is not None and run.resumed["phase"] == phase and start_epoch > 0:
+        from fastcore.foundation import L
+
+        saved = run.resumed["opt"]
+        learn.opt.load_state_dict({"state": saved["state"], "hypers": L(saved["hypers"])})
+    learn.fit_one_cycle(
+        epochs,
+        lr,
+        pct_start=pct_start,
+        start_epoch=start_epoch,
+        cbs=[EpochCheckpoint(run, phase, offset, start_epoch, patience)],
+    )
+
+
+def export_best(run: TrainingRun) -> TrainingResult:
+    """Evaluate the best epoch, calibrate its temperature, save the artifact, metrics and report."""
+    from ml.artifacts import Manifest, save_artifact
+    from ml.training import metrics as M
+    from ml.training.report import write_report
+
+    config, plan, state = run.config, run.plan, run.state
+    if state.best is not None:
+        run.model.load_state_dict(state.best)
+    model = run.model.to(run.device).eval()
+    logits, valid_targets = evaluate(model, run.valid_dl, run.device)
     temperature = M.fit_temperature(logits, valid_targets)
     summary = M.summarise(logits, valid_targets, plan.classes, temperature)
-    best_epoch = (
-        max(state["history"], key=lambda h: (h["macro_f1"], -h["valid_loss"]))["epoch"] if state["history"] else None
-    )
-    seconds = time.perf_counter() - started
-    metrics = {
-        **summary,
-        "best_epoch": best_epoch,
-        "history": state["history"],
-        "lr": base_lr,
-        "seconds": round(seconds, 1),
-        "device": device,
-        "arch": config.arch,
-        "pretrained": config.pretrained,
-        "input_size": prep.input_size,
-        "seed": config.seed,
-        "plan": plan.to_dict(),
-        "unreadable": unreadable,
-        "unmatched_labels": unmatched,
-        "temperature_note": "fitted on the validation set, so ece_after is measured on the data it was fitted to",
-    }
-    name = config.name or f"{config.arch}-{output.name}"
+    metrics = _run_metrics(run, summary)
     manifest = Manifest(
-        name=name,
+        name=config.name or f"{config.arch}-{config.output.name}",
         arch=config.arch,
         labels=list(plan.classes),
-        label_taxa=label_taxa,
-        preprocessing=prep,
+        label_taxa=run.label_taxa,
+        preprocessing=run.prep,
         temperature=temperature,
         metrics={
             k: metrics[k]
             for k in ("macro_f1", "accuracy", "valid_loss", "ece_before", "ece_after", "best_epoch", "seed")
         }
-        | {"split": config.split, "train_images": len(train_records), "valid_images": len(valid_records)},
+        | {"split": config.split, "train_images": len(run.train_records), "valid_images": len(run.valid_records)},
     )
-    model_cpu = copy.deepcopy(model).cpu()
-    artifact = output / "model"
-    save_artifact(artifact, manifest, model_cpu.state_dict())
-    probs = M.softmax(logits)  # the model's own losses, before calibration
-    losses = -np.log(np.clip(probs[np.arange(len(valid_targets)), valid_targets], 1e-12, None))
-    order = np.argsort(-losses)[: config.top_losses]
-    top = [
-        {
-            "path": valid_records[i].path,
-            "actual": plan.classes[valid_targets[i]],
-            "predicted": plan.classes[int(probs[i].argmax())],
-            "loss": float(losses[i]),
-            "probability": float(probs[i].max()),
-        }
-        for i in order
-    ]
-    metrics["top_losses"] = top
-    metrics["seconds"] = round(time.perf_counter() - started, 1)
-    (output / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    write_report(output, metrics, prep, config.to_dict())
-    log(
+    artifact = config.output / "model"
+    save_artifact(artifact, manifest, copy.deepcopy(model).cpu().state_dict())
+    metrics["top_losses"] = top_losses(
+        M.softmax(logits), valid_targets, run.valid_records, plan.classes, config.top_losses
+    )
+    metrics["seconds"] = round(time.perf_counter() - run.started, 1)
+    (config.output / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    write_report(config.output, metrics, run.prep, config.to_dict())
+    run.log(
         f"macro_f1 {summary['macro_f1']:.4f} accuracy {summary['accuracy']:.4f} ECE {summary['ece_before']:.3f} -> {summary['ece_after']:.3f} "
         f"(T={temperature:.2f}); artifact {artifact}"
     )
     return TrainingResult(
-        output=output,
+        output=config.output,
         artifact=artifact,
         metrics=metrics,
         plan=plan,
         seconds=metrics["seconds"],
-        unreadable=unreadable,
-        label_taxa=dict(zip(plan.classes, label_taxa)),
+        unreadable=run.unreadable,
+        label_taxa=dict(zip(plan.classes, run.label_taxa)),
     )
+
+
+def _run_metrics(run: TrainingRun, summary: dict) -> dict:
+    history = run.state.history
+    best_epoch = max(history, key=lambda h: (h["macro_f1"], -h["valid_loss"]))["epoch"] if history else None
+    return {
+        **summary,
+        "best_epoch": best_epoch,
+        "history": history,
+        "lr": run.state.lr,
+        "seconds": round(time.perf_counter() - run.started, 1),
+        "device": run.device,
+        "arch": run.config.arch,
+        "pretrained": run.config.pretrained,
+        "input_size": run.prep.input_size,
+        "seed": run.config.seed,
+        "plan": run.plan.to_dict(),
+        "unreadable": run.unreadable,
+        "unmatched_labels": run.unmatched,
+        "temperature_note": "fitted on the validation set, so ece_after is measured on the data it was fitted to",
+    }
+
+
+def top_losses(probs: np.ndarray, targets: np.ndarray, records: list[ImageRecord], classes: list[str], n: int) -> list:
+    """The n validation images the model got most wrong, by its own (uncalibrated) loss."""
+    losses = -np.log(np.clip(probs[np.arange(len(targets)), targets], 1e-12, None))
+    return [
+        {
+            "path": records[i].path,
+            "actual": classes[targets[i]],
+            "predicted": classes[int(probs[i].argmax())],
+            "loss": float(losses[i]),
+            "probability": float(probs[i].max()),
+        }
+        for i in np.argsort(-losses)[:n]
+    ]
 
 
 class _nothing:

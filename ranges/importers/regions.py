@@ -52,13 +52,6 @@ class RegionRow:
     scale_denominator: int | None = None
 
 
-def _frame(path):
-    try:
-        return read_frame(path)
-    except GeometryFileError as exc:
-        raise ImportInputError(str(exc)) from exc
-
-
 def _value(rec, *names, default=""):
     for name in names:
         value = getattr(rec, name, None)

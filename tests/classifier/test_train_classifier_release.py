@@ -12,7 +12,7 @@ from classifier.models import ModelActivation, ModelEvaluation, ModelVersion
 from tests.factories import TaxonFactory
 from tests.ml.test_training import command_args, write_photos
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow(reason="trains a model with fastai: about 10 s")]
 
 
 @pytest.fixture

@@ -78,6 +78,7 @@ def test_low_admin_renders_a_javascript_verdict_source_as_text_not_a_link(users,
     assert "javascript:" not in html.lower()
     assert '<a href="https://example.org/register" rel="noopener">Good register</a>' in html
 
+
 def test_the_observation_list_filters_have_distinct_titles(users, geo, model_version, admin_client):
     """Issue 22: two filters were both called "By status" (the job's status and the verdict's)."""
     classified(users["alice"], 7, 2, [("Testus nativus", 0.9)], model_version)

@@ -64,7 +64,7 @@ def test_medium_scripts_run_supervises_every_process():
     launches = [line for line in run.splitlines() if line.rstrip().endswith("&")]
     assert len(launches) == 4 and all(line.startswith("supervise ") or line.startswith("  nice") for line in launches)
     assert sum(line.startswith("supervise ") for line in run.splitlines()) == 4
-    assert "-Q exports" in run
+    assert "launcher exports-worker" in run
 
 
 @pytest.mark.slow

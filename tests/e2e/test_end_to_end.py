@@ -1,7 +1,7 @@
 """End to end on real processes: a photo in, species and verdict out.
 
 Two topologies: production-like (PostgreSQL + Redis on 127.0.0.1) and the embedded default
-(SQLite + the file-system broker). Each starts migrate, bootstrap, a Celery worker and gunicorn.
+(SQLite + the file-system broker). Each starts migrate, bootstrap, a Celery worker and the web server (backend.launcher).
 """
 
 import uuid

@@ -128,6 +128,7 @@ def test_gpu_orientation_matches_pillow(orientation):
     assert got.shape == expected.shape and (got == expected).all()
 
 
+@pytest.mark.slow(reason="runs the GPU preprocessing path on the CPU: about 15 s")
 def test_gpu_preprocessing_path_agrees_with_pillow_on_cpu(tiny_artifact):
     """The nvJPEG path's resize/crop/normalise maths, run with torchvision's CPU decoder."""
     clf = Classifier.load(tiny_artifact)

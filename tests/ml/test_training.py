@@ -11,6 +11,8 @@ from PIL import Image
 from ml.training.config import TrainingConfig
 from ml.training.data import shared_groups
 
+pytestmark = pytest.mark.slow(reason="trains models end to end with fastai: 10-180 s each")
+
 COLOURS = {"red_deer": (170, 60, 40), "redFox": (40, 70, 170), "empty": (110, 110, 110)}
 
 

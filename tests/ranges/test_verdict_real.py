@@ -40,6 +40,7 @@ def world(db):
     return build_range_index(), taxon_tree()
 
 
+@pytest.mark.slow(reason="imports the real Natural Earth, MDD and GRIIS data: about 50 s")
 def test_done_when_on_the_real_data(world):
     index, taxa = world
     emu_in_australia(index, taxa)

@@ -14,6 +14,7 @@ from tests.factories import TaxonFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.slow(reason="imports the SpeciesNet taxonomy from ../shared: about 10 s")
 def test_every_class_of_the_shared_photos_matches_after_the_readme_imports(tmp_path):
     """The README's order: bootstrap's starter pack, then the MDD import; then train_classifier on
     ../shared/data/photos/photos_index.cct.json must not stop on unmatched classes."""

@@ -64,6 +64,7 @@ def test_load_synonyms_refuses_a_synonym_that_is_an_accepted_name():
     assert taxon_by_name("Bison bison").scientific_name == "Bison bison"
 
 
+@pytest.mark.slow(reason="loads the whole starter pack: about 15 s")
 @pytest.mark.django_db
 def test_starter_pack_loads_synonyms_after_its_taxa():
     counts = load_taxa_and_facts()

@@ -5,7 +5,7 @@ ids and lemmas) and joins it with the hand-reviewed CLASS_TAXON mapping below.
 Classes that are not animals are absent from CLASS_TAXON and get an empty
 scientific_name ("no animal").
 
-Run:  .venv/bin/python species/starter_pack/build_imagenet_classes.py
+Run:  .venv/bin/python scripts/starter_pack/build_imagenet_classes.py
 """
 
 import csv
@@ -14,7 +14,7 @@ from pathlib import Path
 import timm
 
 INFO = Path(timm.__file__).parent / "data" / "_info"
-OUT = Path(__file__).with_name("imagenet_classes.csv")
+OUT = Path(__file__).resolve().parents[2] / "species" / "starter_pack" / "imagenet_classes.csv"
 
 DOG = "Canis familiaris"  # every domestic dog breed
 CAT = "Felis catus"  # every domestic cat class

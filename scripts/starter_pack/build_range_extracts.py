@@ -14,7 +14,10 @@ starter taxa and synonyms, so that names land exactly where a full import puts t
 
 The statuses carry the importers' own source names, so a later full import finds them unchanged.
 
-Run:  .venv/bin/python species/starter_pack/build_range_extracts.py [--shared ../shared/data] [--skip-griis]
+Run:  .venv/bin/python scripts/starter_pack/build_range_extracts.py [--shared ../shared/data] [--skip-griis]
+
+It lives in scripts/, above every app: it drives the ranges importers to write species' data files,
+an import that would run uphill from inside species.
 """
 
 import argparse
@@ -24,8 +27,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
+REPO = Path(__file__).resolve().parents[2]
+HERE = REPO / "species" / "starter_pack"  # where the extracts live
 MDD_SOURCE_PREFIX = "Mammal Diversity Database"
 GRIIS_SOURCE_PREFIX = "GRIIS checklist: "
 MDD_EXTRACT = "mdd_species.csv.gz"
