@@ -190,6 +190,11 @@ def observation_public_location(observation: Observation) -> PublicLocation:
     )
 
 
+def can_see_exact(*, user, observation: Observation) -> bool:
+    """The owner and reviewers see an observation's true point; everyone else its public one."""
+    return getattr(user, "is_authenticated", False) and (observation.owner_id == user.pk or is_reviewer(user))
+
+
 def observation_for_viewer(*, user, observation_id) -> Observation:
     """Owners and reviewers may read an observation through /observations/; for anyone else it does not exist."""
     try:

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.cache import caches
 
 from backend.errors import ServiceError
+from ml.taxonomy import RANK_ORDER
 from ranges.geojson import DISPLAY_TOLERANCE_DEG, feature_collection, map_feature
 from ranges.identification import Identification, IdentificationThresholds, identify
 from ranges.models import (
@@ -34,7 +35,7 @@ from ranges.models import (
 )
 from ranges.range_index import GeofenceRecord, RangeIndex, RangeRecord, RegionRecord, StatusRecord
 from ranges.verdict import Verdict, verdict
-from species.models import Rank, Taxon, rank_depth
+from species.models import Rank, Taxon
 from species.selectors import taxon_key, taxon_keys_by_id, taxon_tree
 
 log = logging.getLogger(__name__)
@@ -287,7 +288,7 @@ class RangeTooBroad(ServiceError):
 
 def species_range_geojson(taxon: Taxon, *, tolerance: float = DISPLAY_TOLERANCE_DEG) -> dict:
     """The taxon's range as a GeoJSON FeatureCollection simplified to `tolerance` (degrees)."""
-    if rank_depth(taxon.rank) < rank_depth(BROADEST_MAPPED_RANK):
+    if taxon.rank in RANK_ORDER and RANK_ORDER.index(taxon.rank) < RANK_ORDER.index(BROADEST_MAPPED_RANK):
         raise RangeTooBroad(
             f"a {taxon.rank} is too broad to draw; ask for a family, genus or species",
             fields={"taxon": [f"ranges are drawn down from the {BROADEST_MAPPED_RANK} rank"]},
