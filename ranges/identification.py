@@ -121,6 +121,40 @@ def identify(
         and subtree_total(animal, decision.key, taxa.parents) >= thresholds.alert
     ):
         return Identification(decision, named, candidates, ALERT_LEVEL)
+    possible = _possible_invaders(candidates, verdicts, decision, named, animal, taxa, thresholds)
+    if possible:
+        return Identification(
+            decision,
+            _please_verify(possible[0], verdicts.get(possible[0].key) or named, decision, named),
+            candidates,
+            REVIEW_LEVEL,
+        )
+    if decision.outcome == "uncertain":
+        return Identification(decision, _not_sure(decision, codes, thresholds), candidates, "")
+    return Identification(decision, named, candidates, "")
+
+
+def _not_sure(decision: Decision, codes: tuple[str, ...], thresholds: IdentificationThresholds) -> Verdict:
+    # Below the review threshold a candidate is not worth naming (issue 22: not "dog, 5 %").
+    explanation = (
+        f"We are not confident what this is (possibly {decision.key}, {decision.score:.0%} from the photo)."
+        if decision.key and decision.score >= thresholds.review
+        else "We are not confident what this is: nothing in the photo is clear enough to name."
+    )
+    return Verdict(UNCERTAIN, decision.key, explanation, region_codes=codes)
+
+
+def _possible_invaders(
+    candidates: tuple[Candidate, ...],
+    verdicts: dict[str, Verdict],
+    decision: Decision,
+    named: Verdict,
+    animal: dict[str, float],
+    taxa: TaxonTree,
+    thresholds: IdentificationThresholds,
+) -> list[Candidate]:
+    """Candidates that would be an alert here with a visual score of at least the review threshold,
+    the named taxon first when it is one (rule 6: a possible invader is never dropped silently)."""
     possible = [c for c in candidates if verdicts[c.key].is_alert and c.score >= thresholds.review]
     if decision.outcome == "identified" and named.is_alert and all(c.key != decision.key for c in possible):
         possible.insert(
@@ -133,24 +167,7 @@ def identify(
                 named.status,
             ),
         )
-    if possible:
-        return Identification(
-            decision,
-            _please_verify(possible[0], verdicts.get(possible[0].key) or named, decision, named),
-            candidates,
-            REVIEW_LEVEL,
-        )
-    if decision.outcome == "uncertain":
-        # Below the review threshold a candidate is not worth naming (issue 22: not "dog, 5 %").
-        explanation = (
-            f"We are not confident what this is (possibly {decision.key}, {decision.score:.0%} from the photo)."
-            if decision.key and decision.score >= thresholds.review
-            else "We are not confident what this is: nothing in the photo is clear enough to name."
-        )
-        return Identification(
-            decision, Verdict(UNCERTAIN, decision.key, explanation, region_codes=codes), candidates, ""
-        )
-    return Identification(decision, named, candidates, "")
+    return possible
 
 
 def _please_verify(possible: Candidate, found: Verdict, decision: Decision, named: Verdict) -> Verdict:

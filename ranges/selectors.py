@@ -157,6 +157,34 @@ def build_range_index(version: int | None = None, *, keep_region_geometries: boo
     version = data_version() if version is None else version
     # Keyed as the taxon tree keys taxa: a plant genus's records never land on the animal order of its name.
     keys = taxon_keys_by_id()
+    regions, geometries = _region_records()
+    groups: dict[str, list[str]] = {}
+    for group, member in Region.members.through.objects.values_list("from_region__code", "to_region__code"):
+        groups.setdefault(group, []).append(member)
+    ranges, range_geometries = _range_records(keys)
+    open_world = frozenset(RangeSource.objects.filter(absence_means_not_native=False).values_list("name", flat=True))
+    complete_groups = frozenset(
+        RangeSource.objects.filter(lists_every_species=True)
+        .exclude(taxon_group="")
+        .values_list("taxon_group", flat=True)
+    )
+    return RangeIndex(
+        regions=regions,
+        region_geometries=geometries,
+        statuses=_status_records(keys),
+        ranges=ranges,
+        range_geometries=range_geometries,
+        snap_tolerance_deg=settings.RANGEWATCH_SNAP_TOLERANCE_DEG,
+        version=version,
+        region_groups=groups,
+        geofence=_geofence_records(keys),
+        keep_region_geometries=keep_region_geometries,
+        open_world_sources=open_world,
+        complete_taxon_groups=complete_groups,
+    )
+
+
+def _region_records() -> tuple[list[RegionRecord], list]:
     parent_codes = dict(Region.objects.filter(parent__isnull=False).values_list("id", "parent__code"))
     regions, wkbs = [], []
     for rid, code, kind, name, geometry in Region.objects.values_list(
@@ -169,13 +197,13 @@ def build_range_index(version: int | None = None, *, keep_region_geometries: boo
             )
         )
         wkbs.append(bytes(geometry) if geometry else None)
-    geometries = list(shapely.from_wkb(wkbs)) if wkbs else []
-    groups: dict[str, list[str]] = {}
-    for group, member in Region.members.through.objects.values_list("from_region__code", "to_region__code"):
-        groups.setdefault(group, []).append(member)
+    return regions, (list(shapely.from_wkb(wkbs)) if wkbs else [])
+
+
+def _status_records(keys: dict[int, str]) -> list[StatusRecord]:
     # 150,000 statuses repeat a few thousand taxa, regions and sources: one string object each
     # (sys.intern) instead of one per row, in every process that holds the index.
-    statuses = [
+    return [
         StatusRecord(
             taxon_key=keys.get(t, ""),
             region_code=intern(r),
@@ -195,13 +223,19 @@ def build_range_index(version: int | None = None, *, keep_region_geometries: boo
             "closed_world",
         ).iterator(chunk_size=5000)
     ]
-    range_rows = list(RangePolygon.objects.values_list("taxon_id", "origin", "source", "source_url", "geometry"))
+
+
+def _range_records(keys: dict[int, str]) -> tuple[list[RangeRecord], list]:
+    rows = list(RangePolygon.objects.values_list("taxon_id", "origin", "source", "source_url", "geometry"))
     ranges = [
         RangeRecord(taxon_key=keys.get(t, ""), origin=o, source=intern(s), source_url=intern(u))
-        for t, o, s, u, _ in range_rows
+        for t, o, s, u, _ in rows
     ]
-    range_geometries = list(shapely.from_wkb([bytes(g) for *_, g in range_rows])) if range_rows else []
-    geofence = [
+    return ranges, (list(shapely.from_wkb([bytes(g) for *_, g in rows])) if rows else [])
+
+
+def _geofence_records(keys: dict[int, str]) -> list[GeofenceRecord]:
+    return [
         GeofenceRecord(
             taxon_key=keys.get(t, ""),
             region_code=intern(r),
@@ -214,26 +248,6 @@ def build_range_index(version: int | None = None, *, keep_region_geometries: boo
             "taxon_id", "region__code", "rule", "comment", "source", "source_url"
         ).iterator(chunk_size=5000)
     ]
-    open_world = frozenset(RangeSource.objects.filter(absence_means_not_native=False).values_list("name", flat=True))
-    complete_groups = frozenset(
-        RangeSource.objects.filter(lists_every_species=True)
-        .exclude(taxon_group="")
-        .values_list("taxon_group", flat=True)
-    )
-    return RangeIndex(
-        regions=regions,
-        region_geometries=geometries,
-        statuses=statuses,
-        ranges=ranges,
-        range_geometries=range_geometries,
-        snap_tolerance_deg=settings.RANGEWATCH_SNAP_TOLERANCE_DEG,
-        version=version,
-        region_groups=groups,
-        geofence=geofence,
-        keep_region_geometries=keep_region_geometries,
-        open_world_sources=open_world,
-        complete_taxon_groups=complete_groups,
-    )
 
 
 def contacts_for_regions(region_codes: list[str] | tuple[str, ...]) -> list[Contact]:

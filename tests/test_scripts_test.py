@@ -41,10 +41,10 @@ def test_scripts_test_with_arguments_says_what_happens_to_the_postgres_pass(tmp_
         env={**os.environ, "PATH": os.environ["PATH"]},
     )
     assert run.returncode == 0, run.stderr
-    assert "PostgreSQL pass" in run.stdout, run.stdout  # never silent
+    assert "PostgreSQL pass" in run.stdout + run.stderr, run.stdout + run.stderr  # never silent
     ran = calls.read_text().splitlines()
     if _postgres_answers():
-        assert ran[-1] == "-m pytest tests/ranges -k verdict -m postgres -q", ran
+        assert ran[-1] == "-m pytest -q tests/ranges -k verdict -m postgres", ran
     else:
-        assert "nothing answers on 127.0.0.1:5432" in run.stdout
+        assert "nothing answers on 127.0.0.1:5432" in run.stdout + run.stderr
         assert ran == ["-m pytest tests/ranges -k verdict"]
