@@ -333,6 +333,32 @@ def _severity(row: StatusRow) -> tuple[bool, int]:
     return row.status == "invasive", _MEANS_ORDER.get(row.establishment_means, 3)
 
 
+def _kingdom_of(entry: Entry) -> str:
+    return dict(entry.lineage).get("kingdom", "")
+
+
+def _create_missing_taxa(entries: list[Entry], resolve, names, report: ImportReport) -> None:
+    """Create the taxa neither the register's name nor GBIF's accepted name finds (under the
+    accepted name, with their lineage), one taxa_ensure per kingdom; `names` learns them."""
+    missing: dict[tuple[str, str, str], TaxonRecord] = {}
+    for entry in entries:
+        kingdom = _kingdom_of(entry)
+        own, _ = resolve(entry.name, kingdom)
+        if own is None and entry.accepted and resolve(entry.accepted, kingdom)[0] is not None:
+            continue
+        if own is None:
+            new_name = entry.accepted or entry.name
+            missing.setdefault((new_name, entry.rank, kingdom), TaxonRecord(new_name, entry.rank, "", entry.lineage))
+    by_kingdom: dict[str, list[TaxonRecord]] = {}
+    for key, record in missing.items():  # one call per kingdom: ids come back by (name, rank)
+        by_kingdom.setdefault(key[2], []).append(record)
+    for kingdom, records in by_kingdom.items():
+        ids, counts = taxa_ensure(records)
+        report.add("taxa", counts)
+        for record in records:
+            names.add(record.scientific_name, ids[(record.scientific_name, record.rank)], kingdom)
+
+
 def _taxa(entries: list[Entry], report: ImportReport) -> list[tuple[int, str]]:
     """(taxon id, its name) per entry. Synonym rows: the register's name first (a known accepted name
     or synonym here), then GBIF's accepted name; taxa known by neither are created under GBIF's
@@ -350,33 +376,14 @@ def _taxa(entries: list[Entry], report: ImportReport) -> list[tuple[int, str]]:
             resolved[(name, kingdom)] = (None, how) if how.startswith(INFRASPECIFIC_FALLBACK) else (pk, how)
         return resolved[(name, kingdom)]
 
-    def kingdom_of(entry: Entry) -> str:
-        return dict(entry.lineage).get("kingdom", "")
-
-    missing: dict[tuple[str, str, str], TaxonRecord] = {}
+    _create_missing_taxa(entries, resolve, names, report)
     synonym_outcomes: Counter = Counter()
-    for entry in entries:
-        kingdom = kingdom_of(entry)
-        own, how = resolve(entry.name, kingdom)
-        if own is None and entry.accepted and resolve(entry.accepted, kingdom)[0] is not None:
-            continue
-        if own is None:
-            new_name = entry.accepted or entry.name
-            missing.setdefault((new_name, entry.rank, kingdom), TaxonRecord(new_name, entry.rank, "", entry.lineage))
-    created = {}
-    for key, record in missing.items():  # one call per kingdom: ids come back by (name, rank)
-        created.setdefault(key[2], []).append(record)
-    for kingdom, records in created.items():
-        ids, counts = taxa_ensure(records)
-        report.add("taxa", counts)
-        for record in records:
-            names.add(record.scientific_name, ids[(record.scientific_name, record.rank)], kingdom)
     known_before = {name for (name, _), (pk, _) in resolved.items() if pk is not None}
     resolved = {k: v for k, v in resolved.items() if v[0] is not None}
 
     synonyms, out = [], []
     for entry in entries:
-        kingdom = kingdom_of(entry)
+        kingdom = _kingdom_of(entry)
         own, how = resolve(entry.name, kingdom)
         if own is not None:
             report.match(how, entry.name)
