@@ -191,7 +191,7 @@ def verify_checksums(folder: SpeciesNetFolder, skip: tuple[str, ...] = ()) -> No
 
 def manifest(folder: SpeciesNetFolder, name: str | None = None) -> Manifest:
     """The folder as a RangeWatch manifest: labels mapped to taxa, SpeciesNet's preprocessing, the
-    classifier's registered checksum (empty before registration)."""
+    classifier's registered checksum."""
     return Manifest(
         name=name or folder.default_name(),
         arch=ARCH,
@@ -199,7 +199,8 @@ def manifest(folder: SpeciesNetFolder, name: str | None = None) -> Manifest:
         label_taxa=folder.label_taxa,
         preprocessing=SpeciesNetPreprocessing(),
         metrics={"speciesnet_version": folder.version, "speciesnet_type": folder.type},
-        sha256=recorded_checksums(folder.directory).get("classifier", ""),
+        # Before registration, the file's own checksum: the ONNX export is cached under it.
+        sha256=recorded_checksums(folder.directory).get("classifier") or file_sha256(folder.classifier),
         weights_file=str(folder.classifier.relative_to(folder.directory.resolve())),
     )
 
