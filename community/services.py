@@ -7,15 +7,16 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
 
 from backend.errors import Conflict, ServiceError
 from community.models import Identification, Review
 from community.selectors import identifiers_with_track_record
 from community.signals import observation_rejected, observation_verified
 from observations.models import Observation, Verdict, Verification
+from observations.verdict_records import observation_verification_set, verdict_record_for_reviewer
+from ranges.identification import REVIEW_LEVEL
 from ranges.models import RegionKind
-from ranges.selectors import contact_snapshot, contacts_or_fallback, regions_by_codes, verdict_for_taxon
+from ranges.selectors import regions_by_codes, verdict_for_taxon
 from ranges.verdict import ALERT_STATUSES
 from species.models import Taxon
 
@@ -188,12 +189,8 @@ def observation_review(
             observation=observation, reviewer=reviewer, decision=decision, taxon=taxon, note=note[:5000]
         )
         if decision == Review.Decision.REJECT:
-            Observation.objects.filter(pk=observation.pk).update(
-                verification=Verification.REJECTED,
-                verified_taxon=None,
-                verified_by=reviewer,
-                verified_at=timezone.now(),
-                first_record_regions=[],
+            observation_verification_set(
+                observation=observation, verification=Verification.REJECTED, taxon=None, reviewer=reviewer
             )
             transaction.on_commit(lambda: observation_rejected.send(sender=Observation, observation=observation))
             return review
@@ -208,11 +205,11 @@ def observation_review(
         firsts = _first_record_regions(
             observation=observation, taxon=taxon, region_codes=stored.region_codes if stored else []
         )
-        Observation.objects.filter(pk=observation.pk).update(
+        observation_verification_set(
+            observation=observation,
             verification=Verification.CONFIRMED,
-            verified_taxon=taxon,
-            verified_by=reviewer,
-            verified_at=timezone.now(),
+            taxon=taxon,
+            reviewer=reviewer,
             first_record_regions=firsts,
         )
         observation.refresh_from_db()
@@ -227,26 +224,13 @@ def _verdict_for_confirmed(*, observation: Observation, taxon: Taxon, free_roami
     the expert says a domestic animal is feral or free-roaming)."""
     stored = Verdict.objects.filter(observation=observation).first()
     # A "please verify" answer (alert_level "possible") awaited exactly this: judge the taxon again.
-    if stored is not None and stored.taxon_id == taxon.pk and stored.alert_level != "possible" and not free_roaming:
+    if stored is not None and stored.taxon_id == taxon.pk and stored.alert_level != REVIEW_LEVEL and not free_roaming:
         return stored
     found = verdict_for_taxon(taxon, observation.longitude, observation.latitude, free_roaming=free_roaming)
-    contacts = [contact_snapshot(c) for c in contacts_or_fallback(found.region_codes)] if found.is_alert else []
-    saved, _ = Verdict.objects.update_or_create(
-        observation=observation,
-        defaults={
-            "taxon": taxon,
-            "status": found.status,
-            "region_code": found.region_code or "",
-            "region_codes": list(found.region_codes),
-            "alert_level": "alert" if found.is_alert else "",
-            "explanation": found.explanation
-            + (" (a reviewer confirmed a feral or free-roaming animal)" if free_roaming else "")
-            + " (for the taxon confirmed by a reviewer)",
-            "sources": list(found.sources),
-            "contacts": contacts,
-        },
+    note = (" (a reviewer confirmed a feral or free-roaming animal)" if free_roaming else "") + (
+        " (for the taxon confirmed by a reviewer)"
     )
-    return saved
+    return verdict_record_for_reviewer(observation=observation, taxon=taxon, found=found, note=note)
 
 
 def _first_record_regions(*, observation: Observation, taxon: Taxon, region_codes) -> list[str]:

@@ -24,8 +24,9 @@ from ml.images import ImageError
 from observations.models import Observation, Prediction, Verdict
 from observations.photos import photo_derivative_build
 from observations.signals import observation_classified
+from observations.verdict_records import upsert_for_observation, verdict_record_save
 from ranges.identification import REVIEW_LEVEL
-from ranges.selectors import contact_snapshot, contacts_or_fallback, identify_here
+from ranges.selectors import identify_here
 from species.selectors import taxa_by_keys
 
 log = logging.getLogger(__name__)
@@ -102,12 +103,11 @@ def observation_record_result(
     decision, found, alert_level = identified.decision, identified.verdict, identified.alert_level
     expected_here = {c.key: c.expected_here for c in identified.candidates}
     asked_about = found.taxon_key if alert_level == REVIEW_LEVEL else None
-    contacts = [contact_snapshot(c) for c in contacts_or_fallback(found.region_codes)] if alert_level else []
     taxa = taxa_by_keys([k for k, _ in top_k] + ([decision.key] if decision.key else []))
     chosen = taxa.get(decision.key) if decision.outcome == "identified" else None
     saved_score = decision.score if decision.outcome == "identified" else None
     with transaction.atomic():
-        _upsert_for_observation(
+        upsert_for_observation(
             Prediction,
             observation,
             model_version=model_version,
@@ -121,18 +121,7 @@ def observation_record_result(
             score=saved_score,
             no_animal_score=taxon_scores.get("no_animal", 0.0),
         )
-        saved = _upsert_for_observation(
-            Verdict,
-            observation,
-            taxon=chosen,
-            status=found.status,
-            region_code=found.region_code or "",
-            region_codes=list(found.region_codes),
-            alert_level=alert_level,
-            explanation=found.explanation,
-            sources=list(found.sources),
-            contacts=contacts,
-        )
+        saved = verdict_record_save(observation=observation, taxon=chosen, found=found, alert_level=alert_level)
         Observation.objects.filter(pk=observation.pk).update(
             status=Observation.Status.DONE, failure_code="", updated=timezone.now()
         )
@@ -142,14 +131,6 @@ def observation_record_result(
             )
         )
     return saved
-
-
-def _upsert_for_observation(model, observation: Observation, **values):
-    """The observation's one Prediction or Verdict, written in one INSERT ... ON CONFLICT DO UPDATE
-    (a redelivered task overwrites its own earlier row; update_or_create took four queries)."""
-    row = model(observation=observation, **values)
-    model.objects.bulk_create([row], update_conflicts=True, unique_fields=["observation"], update_fields=list(values))
-    return row
 
 
 def stuck_observations_sweep(
