@@ -6,7 +6,7 @@ import math
 from django.contrib import admin
 from django.http import HttpResponse
 
-from backend.throttling import LOGIN_THROTTLES
+from core.throttling import LOGIN_THROTTLES
 
 
 def throttled_admin_login(request, extra_context=None):

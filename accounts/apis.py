@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from accounts.serializers import LoginInputSerializer, RegisterInputSerializer, TokenOutputSerializer
 from accounts.services import token_create, token_revoke, user_authenticate, user_register
-from backend.throttling import LOGIN_THROTTLES, REGISTER_THROTTLES
+from core.throttling import LOGIN_THROTTLES, REGISTER_THROTTLES
 
 
 def _token_response(user, http_status):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from accounts.services import tokens_revoke_all
-from backend.throttling import login_failure_record, login_success_record
+from core.throttling import login_failure_record, login_success_record
 
 
 def revoke_tokens_on_password_change(sender, *, instance, update_fields=None, **kwargs) -> None:
@@ -19,7 +19,7 @@ def revoke_tokens_on_password_change(sender, *, instance, update_fields=None, **
 
 def count_failed_password_check(sender, *, credentials, request=None, **kwargs) -> None:
     """Only `authenticate()` sends this, so only real password checks are counted (not tries that a
-    throttle refused before any hash was computed): the growing login delays (backend.throttling)."""
+    throttle refused before any hash was computed): the growing login delays (core.throttling)."""
     login_failure_record(request, credentials.get("username"))
 
 

@@ -12,8 +12,8 @@ from knox.models import get_token_model
 from knox.settings import knox_settings
 from rest_framework.authtoken.models import Token
 
-from backend.errors import ServiceError
-from backend.throttling import login_success_record
+from core.errors import ServiceError
+from core.throttling import login_success_record
 
 
 class AccountRejected(ServiceError):

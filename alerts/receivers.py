@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alerts.services import TRIGGER_CLASSIFIED, TRIGGER_VERIFIED, watch_list_hit
 from alerts.tasks import raise_observation_alert
-from backend.jobs import enqueue
+from core.jobs import enqueue
 
 
 def on_observation_classified(sender, *, observation, verdict_status: str, score: float | None, **kwargs) -> None:

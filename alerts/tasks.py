@@ -7,7 +7,7 @@ from django.db import DatabaseError, InterfaceError
 
 from alerts.delivery import TransientDeliveryError, alert_delivery_send
 from alerts.services import observation_alert
-from backend.jobs import DEFAULT_QUEUE, enqueue, retry_countdown, retry_on, task
+from core.jobs import DEFAULT_QUEUE, enqueue, retry_countdown, retry_on, task
 
 # A webhook receiver or mail server may be down for minutes: deliveries back off further.
 DELIVERY_BACKOFF_S, DELIVERY_BACKOFF_MAX_S = 5, 600
@@ -41,7 +41,7 @@ def raise_observation_alert(observation_id: int, trigger: str) -> int | None:
 )
 def deliver_alert(self, delivery_id: int) -> str:
     """Retries only TransientDeliveryError (connection, timeout, 5xx, 429, SMTP) and database
-    hiccups, by the one backoff policy (backend.jobs) with a longer base; the task retries itself
+    hiccups, by the one backoff policy (core.jobs) with a longer base; the task retries itself
     because its last attempt records `failed` instead of raising; a 4xx answer fails at once."""
     try:
         return alert_delivery_send(delivery_id=delivery_id, final_attempt=self.request.retries >= self.max_retries)

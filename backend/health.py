@@ -16,7 +16,7 @@ from django.core.cache import cache
 from django.db import OperationalError, connection, transaction
 from django.http import JsonResponse
 
-from backend.api_errors import database_busy
+from core.api_errors import database_busy
 from classifier.inference import HEARTBEAT_TTL_S, MODEL_UNAVAILABLE_KEY, last_heartbeat_age_s
 from classifier.models import ModelVersion
 from observations.models import Observation

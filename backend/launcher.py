@@ -30,7 +30,7 @@ from pathlib import Path
 
 import requests
 
-from backend.jobs import BATCH_QUEUE, DEFAULT_QUEUE, EXPORTS_QUEUE, INFERENCE_QUEUE
+from core.jobs import BATCH_QUEUE, DEFAULT_QUEUE, EXPORTS_QUEUE, INFERENCE_QUEUE
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the virtual environment's celery and gunicorn
@@ -278,7 +278,7 @@ def _stack_env(var_dir: Path, database_url: str | None, broker_url: str | None, 
         "RANGEWATCH_VAR_DIR": str(var_dir),
         "PYTHONUNBUFFERED": "1",
         # Every simulated person comes from 127.0.0.1: the per-address password throttles would
-        # count them as one (backend.throttling); the per-account one stays as in production.
+        # count them as one (core.throttling); the per-account one stays as in production.
         "RANGEWATCH_REGISTER_ADDRESS_RATE": "100000/hour",
         "RANGEWATCH_LOGIN_ADDRESS_RATE": "100000/minute",
         **(extra_env or {}),

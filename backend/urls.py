@@ -8,7 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts.admin_login import throttled_admin_login
 from accounts.apis import LoginApi, LogoutApi, RegisterApi
-from backend.api_errors import api_not_found
+from core.api_errors import api_not_found
 from backend.health import healthz
 from cameratraps.apis import DeploymentListApi, ProjectDetailApi, ProjectListApi, ProjectMediaApi, ProjectSequenceApi
 from community.apis import (

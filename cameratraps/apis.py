@@ -14,8 +14,8 @@ from rest_framework.reverse import reverse
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from backend.errors import ServiceError
-from backend.pagination import BoundedPagination
+from core.errors import ServiceError
+from core.pagination import BoundedPagination
 from cameratraps.selectors import (
     project_deployments,
     project_for_member,
@@ -65,7 +65,7 @@ class ProjectUploadThrottle(SimpleRateThrottle):
     def allow_request(self, request, view):
         try:
             return super().allow_request(request, view)
-        except Exception as exc:  # noqa: BLE001 - as backend.throttling: a cache outage must not become a 500
+        except Exception as exc:  # noqa: BLE001 - as core.throttling: a cache outage must not become a 500
             log.warning("project upload quota skipped: cache unavailable (%s)", exc.__class__.__name__)
             return True
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db.models import F, Q, Window
 from django.db.models.functions import RowNumber
 
-from backend.errors import NotFound
+from core.errors import NotFound
 from cameratraps.models import CameraSequence, Deployment, Media, Project
 from cameratraps.sequences import Frame, Sequence, label_sequence
 from observations.models import Observation

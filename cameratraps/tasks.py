@@ -1,6 +1,6 @@
 """Celery tasks of the camera-trap app: one service call each."""
 
-from backend.jobs import DEFAULT_QUEUE, task
+from core.jobs import DEFAULT_QUEUE, task
 from cameratraps.services import batch_frames_release
 
 

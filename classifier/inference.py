@@ -23,7 +23,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections, connection
 
-from backend.jobs import INFERENCE_QUEUE
+from core.jobs import INFERENCE_QUEUE
 from classifier.models import ModelVersion
 from classifier.selectors import NoActiveModel, active_model_version
 from ml.artifacts import ArtifactError

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.errors import NotFound, ServiceError
+from core.errors import NotFound, ServiceError
 from classifier.models import ModelActivation, ModelVersion
 
 

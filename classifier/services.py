@@ -11,7 +11,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from backend.errors import Conflict, ServiceError
+from core.errors import Conflict, ServiceError
 from classifier.evaluation import SplitScore, ValidationSplit, score_artifact
 from classifier.inference import serving_prepare
 from classifier.models import ModelActivation, ModelEvaluation, ModelVersion

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from backend.errors import ServiceError
+from core.errors import ServiceError
 from classifier.signals import training_sources_requested
 
 TrainingRecordSource = Callable[[], list[dict]]  # -> [{id, path, label, location}], ml.training's records

@@ -10,8 +10,8 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from accounts.permissions import IsReviewer
-from backend.errors import ServiceError
-from backend.pagination import BoundedPagination
+from core.errors import ServiceError
+from core.pagination import BoundedPagination
 from community.exports import dwca_export_archive, dwca_export_for_user, dwca_export_request, dwca_exports_for_user
 from community.models import DwcaExport
 from community.selectors import identifications_for, review_queue

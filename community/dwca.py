@@ -25,7 +25,7 @@ from xml.etree import ElementTree as ET
 from django.conf import settings
 from django.utils import timezone
 
-from backend.errors import ServiceError
+from core.errors import ServiceError
 from observations.geoprivacy import WITHHOLD
 from observations.models import Observation, Verification
 from observations.photos import photo_link

@@ -9,7 +9,7 @@ from http import HTTPStatus
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
-from backend.errors import Conflict, NotFound, ServiceError
+from core.errors import Conflict, NotFound, ServiceError
 from community.models import DwcaExport
 from community.tasks import dwca_export_enqueue
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from backend.errors import Conflict, ServiceError
+from core.errors import Conflict, ServiceError
 from community.models import Identification, Review
 from community.selectors import identifiers_with_track_record
 from community.signals import observation_rejected, observation_verified

@@ -12,8 +12,8 @@ from rest_framework.reverse import reverse
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from backend.pagination import BoundedPagination
-from backend.throttling import UploadRateThrottle
+from core.pagination import BoundedPagination
+from core.throttling import UploadRateThrottle
 from observations.models import Observation
 from observations.photos import photo_derivative, photo_link_observation
 from observations.selectors import (

@@ -10,7 +10,7 @@ from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from backend.errors import NotFound, ServiceError
+from core.errors import NotFound, ServiceError
 from ml.images import ImageError, served_jpeg
 from observations.models import Geoprivacy, Observation, Verification
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from accounts.roles import is_reviewer
-from backend.errors import NotFound
+from core.errors import NotFound
 from observations.geoprivacy import GEOPRIVACY_CATEGORY, NONE, WITHHOLD, PublicLocation, generalise, strictest
 from observations.models import Observation, TaxonRegionSensitivity, Verification
 from observations.signals import record_taxa_requested

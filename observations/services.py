@@ -13,7 +13,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from backend.errors import Conflict, ServiceError
+from core.errors import Conflict, ServiceError
 from ml.images import ImageError, inspect_image
 from observations.exif import read_photo_metadata
 from observations.models import Geoprivacy, Observation

@@ -9,7 +9,7 @@ import logging
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 
-from backend.jobs import BATCH_QUEUE, DEFAULT_QUEUE, INFERENCE_QUEUE, TRANSIENT_ERRORS, enqueue, retry_on, task
+from core.jobs import BATCH_QUEUE, DEFAULT_QUEUE, INFERENCE_QUEUE, TRANSIENT_ERRORS, enqueue, retry_on, task
 from observations.classification import MAX_ATTEMPTS, observation_classify, observation_fail, stuck_observations_sweep
 from observations.models import Observation
 

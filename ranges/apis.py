@@ -8,8 +8,8 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.errors import NotFound
-from backend.throttling import MapAnonymousThrottle
+from core.errors import NotFound
+from core.throttling import MapAnonymousThrottle
 from ranges.answers import verdict_answer
 from ranges.geojson import (
     DISPLAY_TOLERANCE_DEG,

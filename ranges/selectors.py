@@ -17,7 +17,7 @@ import shapely
 from django.conf import settings
 from django.core.cache import caches
 
-from backend.errors import ServiceError
+from core.errors import ServiceError
 from ml.taxonomy import RANK_ORDER
 from ranges.geojson import DISPLAY_TOLERANCE_DEG, feature_collection, map_feature
 from ranges.identification import Identification, IdentificationThresholds, identify

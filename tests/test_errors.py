@@ -1,10 +1,10 @@
-"""One way to fail (backend.errors): services raise ServiceError, every /api/ answer has one shape."""
+"""One way to fail (core.errors): services raise ServiceError, every /api/ answer has one shape."""
 
 import pytest
 from rest_framework.test import APIClient
 
-from backend.api_errors import exception_handler
-from backend.errors import Conflict, NotFound, ServiceError
+from core.api_errors import exception_handler
+from core.errors import Conflict, NotFound, ServiceError
 
 
 @pytest.mark.parametrize(

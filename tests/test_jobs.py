@@ -1,4 +1,4 @@
-"""Celery plumbing one way (backend.jobs): every task names its queue and lives under its own app's
+"""Celery plumbing one way (core.jobs): every task names its queue and lives under its own app's
 name; the names tasks had before the app split still run (messages already queued carry them)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from backend.celery import app
-from backend.jobs import QUEUES, queue_of, task
+from core.jobs import QUEUES, queue_of, task
 from tests.layout import APPS
 
 RENAMED = {

@@ -12,8 +12,8 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.errors import NotFound
-from backend.pagination import BoundedPagination
+from core.errors import NotFound
+from core.pagination import BoundedPagination
 from watchlists import exports
 from watchlists.models import Match
 from watchlists.selectors import (

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, FloatField, OuterRef, Q
 from django.db.models.functions import Cast, Floor
 
-from backend.errors import NotFound
+from core.errors import NotFound
 from observations.models import Observation
 from observations.selectors import can_see_exact, observation_public_location
 from ranges.selectors import taxon_and_descendant_ids

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from backend.errors import ServiceError
+from core.errors import ServiceError
 from cameratraps.models import Media, Project
 from observations.models import Observation, Verification
 from observations.selectors import observation_best_taxon

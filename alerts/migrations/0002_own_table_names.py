@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from backend.model_moves import content_types_moved
+from core.model_moves import content_types_moved
 
 MODELS = ('contactwebhook', 'alertgroup', 'alertdelivery')
 

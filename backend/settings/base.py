@@ -185,7 +185,7 @@ if CACHES["maps"]["BACKEND"].endswith("RedisCache"):
     CACHES["maps"].setdefault("OPTIONS", {}).update({"socket_timeout": 0.5, "socket_connect_timeout": 0.5})
 # One cached map at most this big (its JSON); a bigger one is built for the request and not kept.
 RANGEWATCH_MAP_CACHE_ENTRY_MAX_BYTES = env.int("RANGEWATCH_MAP_CACHE_ENTRY_MAX_BYTES", default=4 * 1024 * 1024)
-# Anonymous map requests per address (backend.throttling.MapAnonymousThrottle). A species page asks
+# Anonymous map requests per address (core.throttling.MapAnonymousThrottle). A species page asks
 # for two maps, a result card two; 429 with Retry-After above it.
 RANGEWATCH_MAP_ANON_RATE = env.str("RANGEWATCH_MAP_ANON_RATE", default="60/minute")
 
@@ -230,7 +230,7 @@ RANGEWATCH_SNAP_TOLERANCE_DEG = env.float("RANGEWATCH_SNAP_TOLERANCE_DEG", defau
 RANGEWATCH_CONNECTIONS_PER_ADDRESS = env.int("RANGEWATCH_CONNECTIONS_PER_ADDRESS", default=64)
 RANGEWATCH_WAIT_HOLDS_PER_PROCESS = env.int("RANGEWATCH_WAIT_HOLDS_PER_PROCESS", default=4)
 RANGEWATCH_WAIT_HOLDS_PER_USER = env.int("RANGEWATCH_WAIT_HOLDS_PER_USER", default=2)
-# Failed password checks (backend.throttling.LoginFailureDelays): free failures per account and
+# Failed password checks (core.throttling.LoginFailureDelays): free failures per account and
 # address, and per account from new addresses; then delays of 1 s, 2 s, 4 s ... up to the maximum.
 RANGEWATCH_LOGIN_FREE_FAILURES_PER_ADDRESS = env.int("RANGEWATCH_LOGIN_FREE_FAILURES_PER_ADDRESS", default=10)
 RANGEWATCH_LOGIN_FREE_FAILURES_PER_ACCOUNT = env.int("RANGEWATCH_LOGIN_FREE_FAILURES_PER_ACCOUNT", default=20)
@@ -246,17 +246,17 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_THROTTLE_RATES": {
         "uploads": RANGEWATCH_UPLOAD_RATE,
-        # Password endpoints (backend.throttling): each try costs a slow hash.
+        # Password endpoints (core.throttling): each try costs a slow hash.
         "login_address": env.str("RANGEWATCH_LOGIN_ADDRESS_RATE", default="10/minute"),
         "register_address": env.str("RANGEWATCH_REGISTER_ADDRESS_RATE", default="10/hour"),
     },
     # Behind a reverse proxy that sets X-Forwarded-For itself, the number of such proxies: the
     # throttles then count the client's address, not the proxy's. Unset: REMOTE_ADDR.
     "NUM_PROXIES": env.int("RANGEWATCH_NUM_PROXIES", default=None),
-    "DEFAULT_PAGINATION_CLASS": "backend.pagination.BoundedPagination",  # a ceiling on ?limit for every list
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.BoundedPagination",  # a ceiling on ?limit for every list
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "backend.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
 }
 # App tokens (django-rest-knox): hashed at rest, expiring, revoked server-side at logout.
 REST_KNOX = {
@@ -383,8 +383,8 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
-# Every task declares its queue where it is defined (backend.jobs.task); this router reads it.
-CELERY_TASK_ROUTES = ("backend.jobs.declared_queue",)
+# Every task declares its queue where it is defined (core.jobs.task); this router reads it.
+CELERY_TASK_ROUTES = ("core.jobs.declared_queue",)
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_TASK_ACKS_LATE = True

@@ -143,10 +143,10 @@ def test_low_demo_drf_token_expires_and_bootstrap_replaces_it():
 @pytest.fixture
 def clock(monkeypatch):
     """The login delays' clock, moved by hand."""
-    import backend.throttling
+    import core.throttling
 
     now = [1_000_000.0]
-    monkeypatch.setattr(backend.throttling.time, "time", lambda: now[0])
+    monkeypatch.setattr(core.throttling.time, "time", lambda: now[0])
     return now
 
 

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from kombu.transport.memory import Channel
 from rest_framework.test import APIClient
 
-from backend.errors import ServiceError
+from core.errors import ServiceError
 from cameratraps.camtrap_dp_export import export_camtrap_dp
 from cameratraps.models import Media, Project
 from cameratraps.selectors import media_frame, project_sequences, sequences_with_frames

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from backend.errors import NotFound
+from core.errors import NotFound
 from cameratraps.camtrap_dp_export import export_camtrap_dp
 from cameratraps.selectors import project_by_name
 

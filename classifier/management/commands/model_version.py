@@ -3,7 +3,7 @@ validation split, unless --force) or roll back to the previous one; every switch
 
 from django.core.management.base import BaseCommand, CommandError
 
-from backend.errors import NotFound, ServiceError
+from core.errors import NotFound, ServiceError
 from classifier.selectors import model_activations, model_version_by_name, model_versions
 from classifier.services import (
     command_line_operator,

@@ -11,7 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from backend.errors import ServiceError
+from core.errors import ServiceError
 from classifier.services import ModelTrainingRefused, model_train, training_plan
 from classifier.training import training_records
 from ml.training.config import TrainingConfig

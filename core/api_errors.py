@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from backend.errors import ServiceError, error_body
+from core.errors import ServiceError, error_body
 
 
 def api_error(
