@@ -16,9 +16,9 @@ from django.core.cache import cache
 from django.db import OperationalError, connection, transaction
 from django.http import JsonResponse
 
-from core.api_errors import database_busy
 from classifier.inference import HEARTBEAT_TTL_S, MODEL_UNAVAILABLE_KEY, last_heartbeat_age_s
 from classifier.models import ModelVersion
+from core.api_errors import database_busy
 from observations.models import Observation
 from ranges.models import Region
 

@@ -8,7 +8,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts.admin_login import throttled_admin_login
 from accounts.apis import LoginApi, LogoutApi, RegisterApi
-from core.api_errors import api_not_found
 from backend.health import healthz
 from cameratraps.apis import DeploymentListApi, ProjectDetailApi, ProjectListApi, ProjectMediaApi, ProjectSequenceApi
 from community.apis import (
@@ -21,6 +20,7 @@ from community.apis import (
     ReviewApi,
     ReviewQueueApi,
 )
+from core.api_errors import api_not_found
 from observations.apis import ObservationCreateApi, ObservationDetailApi, ObservationPhotoApi
 from observations.web import web_index
 from ranges.apis import CheckApi, RegionGeoJsonApi, RegionLookupApi, SpeciesRangeApi

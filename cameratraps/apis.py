@@ -14,8 +14,6 @@ from rest_framework.reverse import reverse
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from core.errors import ServiceError
-from core.pagination import BoundedPagination
 from cameratraps.selectors import (
     project_deployments,
     project_for_member,
@@ -42,6 +40,8 @@ from cameratraps.services import (
     media_upload,
     project_create,
 )
+from core.errors import ServiceError
+from core.pagination import BoundedPagination
 from observations.selectors import observation_result
 from observations.serializers import ObservationOutputSerializer
 

@@ -22,10 +22,10 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from core.errors import ServiceError
 from cameratraps.models import Media, Project
 from cameratraps.serializers import DeploymentInputSerializer, MediaRowSerializer, PointRowSerializer
 from cameratraps.services import deployment_upsert, media_upload
+from core.errors import ServiceError
 
 
 class ImportRefused(ServiceError):

@@ -6,9 +6,9 @@ from django.conf import settings
 from django.db.models import F, Q, Window
 from django.db.models.functions import RowNumber
 
-from core.errors import NotFound
 from cameratraps.models import CameraSequence, Deployment, Media, Project
 from cameratraps.sequences import Frame, Sequence, label_sequence
+from core.errors import NotFound
 from observations.models import Observation
 from ranges.verdict import NO_ANIMAL
 

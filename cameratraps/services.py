@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
 
-from core.errors import Conflict, ServiceError
 from cameratraps.models import CameraSequence, Deployment, Media, Project
+from core.errors import Conflict, ServiceError
 from observations.models import Observation
 from observations.services import observation_create, observations_release
 

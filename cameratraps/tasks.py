@@ -1,7 +1,7 @@
 """Celery tasks of the camera-trap app: one service call each."""
 
-from core.jobs import DEFAULT_QUEUE, task
 from cameratraps.services import batch_frames_release
+from core.jobs import DEFAULT_QUEUE, task
 
 
 @task("cameratraps.release_project_frames", queue=DEFAULT_QUEUE, acks_late=True, max_retries=0)  # beat

@@ -6,9 +6,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
-from core.errors import ServiceError
 from classifier.models import ModelActivation, ModelEvaluation, ModelVersion
 from classifier.services import model_version_activate, model_version_rollback
+from core.errors import ServiceError
 
 
 class ActivationForm(forms.Form):

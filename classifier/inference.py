@@ -23,9 +23,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections, connection
 
-from core.jobs import INFERENCE_QUEUE
 from classifier.models import ModelVersion
 from classifier.selectors import NoActiveModel, active_model_version
+from core.jobs import INFERENCE_QUEUE
 from ml.artifacts import ArtifactError
 from ml.batching import BatcherClosed
 from ranges.selectors import range_index_warm

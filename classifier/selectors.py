@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.errors import NotFound, ServiceError
 from classifier.models import ModelActivation, ModelVersion
+from core.errors import NotFound, ServiceError
 
 
 class NoActiveModel(ServiceError):

@@ -11,10 +11,10 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from core.errors import Conflict, ServiceError
 from classifier.evaluation import SplitScore, ValidationSplit, score_artifact
 from classifier.inference import serving_prepare
 from classifier.models import ModelActivation, ModelEvaluation, ModelVersion
+from core.errors import Conflict, ServiceError
 from ml.artifacts import ArtifactError, file_sha256, read_manifest
 from ml.training.config import TrainingConfig
 from ml.training.data import DataPlan

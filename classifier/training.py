@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.errors import ServiceError
 from classifier.signals import training_sources_requested
+from core.errors import ServiceError
 
 TrainingRecordSource = Callable[[], list[dict]]  # -> [{id, path, label, location}], ml.training's records
 

@@ -10,8 +10,6 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from accounts.permissions import IsReviewer
-from core.errors import ServiceError
-from core.pagination import BoundedPagination
 from community.exports import dwca_export_archive, dwca_export_for_user, dwca_export_request, dwca_exports_for_user
 from community.models import DwcaExport
 from community.selectors import identifications_for, review_queue
@@ -23,6 +21,8 @@ from community.serializers import (
     ReviewQueueInputSerializer,
 )
 from community.services import identification_add, observation_review
+from core.errors import ServiceError
+from core.pagination import BoundedPagination
 from observations.apis import observation_detail
 from observations.selectors import (
     observation_for_viewer,

@@ -9,9 +9,9 @@ from http import HTTPStatus
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
-from core.errors import Conflict, NotFound, ServiceError
 from community.models import DwcaExport
 from community.tasks import dwca_export_enqueue
+from core.errors import Conflict, NotFound, ServiceError
 
 
 class ExportNotReady(ServiceError):

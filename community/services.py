@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from core.errors import Conflict, ServiceError
 from community.models import Identification, Review
 from community.selectors import identifiers_with_track_record
 from community.signals import observation_rejected, observation_verified
+from core.errors import Conflict, ServiceError
 from observations.models import Observation, Verdict, Verification
 from observations.verdict_records import observation_verification_set, verdict_record_for_reviewer
 from ranges.identification import REVIEW_LEVEL

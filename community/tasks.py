@@ -4,8 +4,8 @@ enqueues, so tasks and services never import each other."""
 
 from __future__ import annotations
 
-from core.jobs import EXPORTS_QUEUE, TRANSIENT_ERRORS, enqueue_on_commit, retry_countdown, task
 from community.export_writer import dwca_export_fail, dwca_export_write
+from core.jobs import EXPORTS_QUEUE, TRANSIENT_ERRORS, enqueue_on_commit, retry_countdown, task
 
 EXPORT_ATTEMPTS = 3
 

@@ -12,8 +12,8 @@ from django.db import connection, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from core.errors import ServiceError
 from cameratraps.models import Media, Project
+from core.errors import ServiceError
 from observations.models import Observation, Verification
 from observations.selectors import observation_best_taxon
 from ranges.geojson import DISPLAY_TOLERANCE_DEG

@@ -11,7 +11,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from kombu.transport.memory import Channel
 from rest_framework.test import APIClient
 
-from core.errors import ServiceError
 from cameratraps.camtrap_dp_export import export_camtrap_dp
 from cameratraps.models import Media, Project
 from cameratraps.selectors import media_frame, project_sequences, sequences_with_frames
@@ -25,6 +24,7 @@ from cameratraps.services import (
     project_quota_approve,
     project_sequences_rebuild,
 )
+from core.errors import ServiceError
 from observations.classification import observation_record_result
 from observations.models import Observation
 from observations.tasks import BATCH_QUEUE

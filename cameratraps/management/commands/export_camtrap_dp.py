@@ -4,9 +4,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from core.errors import NotFound
 from cameratraps.camtrap_dp_export import export_camtrap_dp
 from cameratraps.selectors import project_by_name
+from core.errors import NotFound
 
 
 class Command(BaseCommand):

@@ -5,10 +5,10 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from core.errors import ServiceError
 from cameratraps.importers import import_camtrap_dp, import_coco
 from cameratraps.models import Project
 from cameratraps.services import project_create
+from core.errors import ServiceError
 
 
 class Command(BaseCommand):

@@ -3,7 +3,6 @@ validation split, unless --force) or roll back to the previous one; every switch
 
 from django.core.management.base import BaseCommand, CommandError
 
-from core.errors import NotFound, ServiceError
 from classifier.selectors import model_activations, model_version_by_name, model_versions
 from classifier.services import (
     command_line_operator,
@@ -11,6 +10,7 @@ from classifier.services import (
     model_version_add_speciesnet,
     model_version_rollback,
 )
+from core.errors import NotFound, ServiceError
 from ml.speciesnet import UNSAFE_NOTE as SPECIESNET_UNSAFE_NOTE
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from core.errors import ServiceError
 from classifier.services import ModelTrainingRefused, model_train, training_plan
 from classifier.training import training_records
+from core.errors import ServiceError
 from ml.training.config import TrainingConfig
 
 
