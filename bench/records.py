@@ -162,6 +162,47 @@ def tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
     return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
 
 
+def time_requests(big, owner, requests: int) -> tuple[list[float], list[float]]:
+    """Tiles over the big list's records (zoom 2..12) and its match pages (first, cursor, filtered)."""
+    from django.test import Client
+
+    from watchlists.models import Match
+    from watchlists.tiles import tiles_supported
+
+    client = Client()
+    client.force_login(owner)
+    # Tiles over the big list's records, zoom 2..12, centred on real matched points.
+    sample = list(Match.objects.filter(watch_list=big).order_by("?").values_list("longitude", "latitude")[:200])
+    tile_ms = []
+    for i in range(requests):
+        lon, lat = sample[i % len(sample)] if sample else (4.35, 50.85)
+        z = 2 + i % 11
+        x, y = tile_xy(lon, lat, z)
+        if tiles_supported():
+            url = f"/api/v1/watchlists/{big.pk}/tiles/{z}/{x}/{y}.mvt"
+        else:
+            url = f"/api/v1/watchlists/{big.pk}/matches/map/?zoom={z}&bbox={lon - 360 / 2**z},{max(-90, lat - 170 / 2**z)},{lon + 360 / 2**z},{min(90, lat + 170 / 2**z)}"
+        t = time.perf_counter()
+        answer = client.get(url)
+        tile_ms.append((time.perf_counter() - t) * 1000)
+        assert answer.status_code in (200, 204), (url, answer.status_code, answer.content[:200])
+    # Match pages: the first page, cursor pages after it, with filters an agency uses.
+    page_ms, url = [], f"/api/v1/watchlists/{big.pk}/matches/?limit=50"
+    for i in range(requests):
+        t = time.perf_counter()
+        answer = client.get(url)
+        page_ms.append((time.perf_counter() - t) * 1000)
+        assert answer.status_code == 200, answer.content[:300]
+        following = answer.json().get("next")
+        variants = [
+            f"/api/v1/watchlists/{big.pk}/matches/?limit=50",
+            f"/api/v1/watchlists/{big.pk}/matches/?limit=50&status=new",
+            f"/api/v1/watchlists/{big.pk}/matches/?limit=50&view=new&seen=false",
+        ]
+        url = following if following and i % 4 else variants[i % 3]
+    return tile_ms, page_ms
+
+
 def database_size(engine: str, settings, connection) -> str:
     if engine == "sqlite":
         return f"{Path(settings.DATABASES['default']['NAME']).stat().st_size / 1e6:.0f} MB"
@@ -178,6 +219,7 @@ def main() -> None:
     parser.add_argument("--lists", type=int, default=1000, help="0: the import alone")
     parser.add_argument("--requests", type=int, default=60, help="timed requests per kind")
     parser.add_argument("--seed", type=int, default=26)
+    parser.add_argument("--time-only", action="store_true", help="time tiles and pages of the data a previous run left")
     args = parser.parse_args()
 
     import django
@@ -186,14 +228,19 @@ def main() -> None:
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.db import connection
-    from django.test import Client
 
     from watchlists.models import Match, Occurrence, WatchList
     from watchlists.services import list_index_clear, occurrences_import
-    from watchlists.tiles import tiles_supported
 
     rng = random.Random(args.seed)
     owner, _ = get_user_model().objects.get_or_create(username="bench-records")
+    if args.time_only:
+        big = WatchList.objects.get(owner=owner, name="bench: Europe invaders")
+        rows = Occurrence.objects.filter(dataset=DATASET).count()
+        print(f"engine {connection.vendor}; {rows:,} rows; the big list holds {big.matches.count():,}", flush=True)
+        tile_ms, page_ms = time_requests(big, owner, args.requests)
+        print(f"tile_p95_ms={p95(tile_ms):.1f} matches_page_p95_ms={p95(page_ms):.1f} rows={rows}")
+        return
     WatchList.objects.filter(owner=owner).delete()
     while Occurrence.objects.filter(dataset=DATASET).exists():  # in slices: one huge DELETE holds the lock long
         ids = list(Occurrence.objects.filter(dataset=DATASET).values_list("pk", flat=True)[:50_000])
@@ -244,37 +291,7 @@ def main() -> None:
         flush=True,
     )
 
-    client = Client()
-    client.force_login(owner)
-    # Tiles over the big list's records, zoom 2..12, centred on real matched points.
-    sample = list(Match.objects.filter(watch_list=big).order_by("?").values_list("longitude", "latitude")[:200])
-    tile_ms = []
-    for i in range(args.requests):
-        lon, lat = sample[i % len(sample)] if sample else (4.35, 50.85)
-        z = 2 + i % 11
-        x, y = tile_xy(lon, lat, z)
-        if tiles_supported():
-            url = f"/api/v1/watchlists/{big.pk}/tiles/{z}/{x}/{y}.mvt"
-        else:
-            url = f"/api/v1/watchlists/{big.pk}/matches/map/?zoom={z}&bbox={lon - 360 / 2**z},{max(-90, lat - 170 / 2**z)},{lon + 360 / 2**z},{min(90, lat + 170 / 2**z)}"
-        t = time.perf_counter()
-        answer = client.get(url)
-        tile_ms.append((time.perf_counter() - t) * 1000)
-        assert answer.status_code in (200, 204), (url, answer.status_code, answer.content[:200])
-    # Match pages: the first page, cursor pages after it, with filters an agency uses.
-    page_ms, url = [], f"/api/v1/watchlists/{big.pk}/matches/?limit=50"
-    for i in range(args.requests):
-        t = time.perf_counter()
-        answer = client.get(url)
-        page_ms.append((time.perf_counter() - t) * 1000)
-        assert answer.status_code == 200, answer.content[:300]
-        following = answer.json().get("next")
-        variants = [
-            f"/api/v1/watchlists/{big.pk}/matches/?limit=50",
-            f"/api/v1/watchlists/{big.pk}/matches/?limit=50&status=new",
-            f"/api/v1/watchlists/{big.pk}/matches/?limit=50&view=new&seen=false",
-        ]
-        url = following if following and i % 4 else variants[i % 3]
+    tile_ms, page_ms = time_requests(big, owner, args.requests)
     size = database_size(engine, settings, connection)
     print(
         f"cost: import {import_s:.0f}s, matching {match_s:.0f}s, database {size}, "

@@ -43,6 +43,7 @@ from watchlists.services import (
     matches_mark_unseen,
     watch_list_create,
 )
+from watchlists.tasks import enqueue, match_existing
 from watchlists.tiles import match_tile, tiles_supported
 
 TAGS = ["watch lists"]
@@ -122,7 +123,8 @@ class WatchListListApi(APIView):
         fields = dict(data.validated_data)
         if "area_file" in fields:
             fields["geometry"] = area_from_file(fields.pop("area_file"))
-        watch_list = watch_list_create(owner=request.user, **fields)
+        watch_list = watch_list_create(owner=request.user, match_existing=False, **fields)
+        enqueue(match_existing, watch_list.pk)  # the records already here: a job, not this request
         return Response(
             WatchListOutputSerializer(watch_list, context={"request": request}).data, status=status.HTTP_201_CREATED
         )

@@ -112,7 +112,9 @@ def watch_list_create(
     members=(),
     match_existing: bool = True,
 ) -> WatchList:
-    """A list and its owner's digest subscription; the records already here are matched at once."""
+    """A list and its owner's digest subscription. `match_existing`: the records already here are
+    matched after commit, in this process (the API passes False and queues watchlists.match_existing:
+    at millions of records that is a job, not part of a request)."""
     region_rows = list(Region.objects.filter(code__in=list(regions)))
     unknown = sorted(set(regions) - {r.code for r in region_rows})
     if unknown:

@@ -8,7 +8,8 @@ from celery import shared_task
 from django.db import DatabaseError, InterfaceError
 
 from watchlists.digests import digests_send
-from watchlists.services import observation_matches_sync
+from watchlists.models import WatchList
+from watchlists.services import observation_matches_sync, watch_list_match_existing
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,13 @@ log = logging.getLogger(__name__)
 )
 def match_observation(observation_id: int) -> dict:
     return observation_matches_sync(observation_id=observation_id)
+
+
+@shared_task(name="watchlists.match_existing", acks_late=True, soft_time_limit=3000, time_limit=3600)
+def match_existing(watch_list_id: int) -> int:
+    """A new list takes the records already here (idempotent: matching makes what the list says)."""
+    watch_list = WatchList.objects.filter(pk=watch_list_id).first()
+    return watch_list_match_existing(watch_list=watch_list) if watch_list else 0
 
 
 @shared_task(name="watchlists.send_digests", acks_late=True, soft_time_limit=3000, time_limit=3600)

@@ -237,3 +237,12 @@ def test_an_area_can_be_an_uploaded_file(geo, taxa, users):
         "/api/v1/watchlists/", {"name": "x", "rule": "invasive_here", "area_file": bad}, format="multipart"
     )
     assert answer.status_code == 400 and "area_file" in answer.json()["error"]["fields"]
+
+
+def test_a_list_created_through_the_api_takes_the_records_already_here(geo, taxa, users, tmp_path, eager_celery):
+    call_command("import_occurrences", occurrences_file(tmp_path, [("Testus invasor", 2, 2)]), stdout=io.StringIO())
+    answer = api_for(users["alice"]).post(
+        "/api/v1/watchlists/", {"name": "late", "regions": ["AAA"], "rule": "invasive_here"}, format="json"
+    )
+    assert answer.status_code == 201
+    assert Match.objects.filter(watch_list_id=answer.json()["id"]).count() == 1
