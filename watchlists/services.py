@@ -468,54 +468,18 @@ def occurrences_import(*, path, dataset: str = "", progress=None, batch_size: in
 
 
 def _import_batch(rows: list[OccurrenceRow], dataset: str, resolver: _TaxonResolver, report: ImportReport) -> None:
-    keyed: dict[tuple[str, str], OccurrenceRow] = {}
-    for row in rows:  # one id twice in a batch: the later row wins, as it would across batches
-        keyed[(dataset or row.dataset_key or "unnamed", row.occurrence_id)] = row
-    existing: dict[tuple[str, str], tuple[int, str]] = {}
-    for ds in {k[0] for k in keyed}:
-        ids = [k[1] for k in keyed if k[0] == ds]
-        for pk, oid, sha in Occurrence.objects.filter(dataset=ds, occurrence_id__in=ids).values_list(
-            "pk", "occurrence_id", "row_sha1"
-        ):
-            existing[(ds, oid)] = (pk, sha)
-    changed = []
-    for key, row in keyed.items():
-        sha = row.sha1
-        if key in existing and existing[key][1] == sha:
-            report.unchanged += 1
-            continue
-        changed.append((key, row, sha))
+    changed, existing = _changed_rows(rows, dataset, report)
     if not changed:
         return
     resolved = [resolver.resolve(row.scientific_name) for _, row, _ in changed]
     for (_, row, _), (pk, _) in zip(changed, resolved):
         if pk is None:
             report.unmatched_names[row.scientific_name] += 1
-    judged = [i for i, (pk, _) in enumerate(resolved) if pk is not None]
-    verdicts = dict(
-        zip(
-            judged,
-            verdicts_many(
-                [resolved[i][1] for i in judged],
-                [changed[i][1].longitude for i in judged],
-                [changed[i][1].latitude for i in judged],
-                range_index(),
-                taxon_tree(),
-            ),
-        )
-    )
+    verdicts = _verdicts_of(changed, resolved)
     now = timezone.now()
-    no_verdict = ("unknown", [], "the name is not in RangeWatch's taxonomy", [])
-    serialised: dict[int, tuple] = {}  # verdicts_many shares one Verdict per (taxon, region set)
     creates, updates = [], []
     for i, ((ds, oid), row, sha) in enumerate(changed):
-        v = verdicts.get(i)
-        if v is None:
-            status, codes, explanation, sources = no_verdict
-        else:
-            if id(v) not in serialised:
-                serialised[id(v)] = (v.status, list(v.region_codes), v.explanation, list(v.sources))
-            status, codes, explanation, sources = serialised[id(v)]
+        status, codes, explanation, sources = verdicts[i]
         values = {
             "dataset": ds,
             "occurrence_id": oid,
@@ -549,6 +513,54 @@ def _import_batch(rows: list[OccurrenceRow], dataset: str, resolver: _TaxonResol
             Occurrence.objects.bulk_update(updates, fields, batch_size=1000)
     report.created += len(creates)
     report.updated += len(updates)
+    _match_written(creates, updates, report)
+
+
+def _changed_rows(rows: list[OccurrenceRow], dataset: str, report: ImportReport):
+    """The batch's rows that are new or differ from what is stored ((dataset, id), row, sha1), and
+    the stored ones by (dataset, id) -> (pk, sha1). Unchanged rows are counted and left out."""
+    keyed: dict[tuple[str, str], OccurrenceRow] = {}
+    for row in rows:  # one id twice in a batch: the later row wins, as it would across batches
+        keyed[(dataset or row.dataset_key or "unnamed", row.occurrence_id)] = row
+    existing: dict[tuple[str, str], tuple[int, str]] = {}
+    for ds in {k[0] for k in keyed}:
+        ids = [k[1] for k in keyed if k[0] == ds]
+        for pk, oid, sha in Occurrence.objects.filter(dataset=ds, occurrence_id__in=ids).values_list(
+            "pk", "occurrence_id", "row_sha1"
+        ):
+            existing[(ds, oid)] = (pk, sha)
+    changed = []
+    for key, row in keyed.items():
+        sha = row.sha1
+        if key in existing and existing[key][1] == sha:
+            report.unchanged += 1
+            continue
+        changed.append((key, row, sha))
+    return changed, existing
+
+
+def _verdicts_of(changed, resolved) -> list[tuple]:
+    """(status, region codes, explanation, sources) per changed row: verdicts_many at each point for
+    the names the taxonomy knows, "unknown" for the others."""
+    judged = [i for i, (pk, _) in enumerate(resolved) if pk is not None]
+    found = verdicts_many(
+        [resolved[i][1] for i in judged],
+        [changed[i][1].longitude for i in judged],
+        [changed[i][1].latitude for i in judged],
+        range_index(),
+        taxon_tree(),
+    )
+    no_verdict = ("unknown", [], "the name is not in RangeWatch's taxonomy", [])
+    out = [no_verdict] * len(changed)
+    serialised: dict[int, tuple] = {}  # verdicts_many shares one Verdict per (taxon, region set)
+    for i, v in zip(judged, found):
+        if id(v) not in serialised:
+            serialised[id(v)] = (v.status, list(v.region_codes), v.explanation, list(v.sources))
+        out[i] = serialised[id(v)]
+    return out
+
+
+def _match_written(creates: list[dict], updates: list, report: ImportReport) -> None:
     index = list_index()
     if not len(index):
         return  # no list to match: the batch is done (a new list takes existing records itself)
