@@ -14,7 +14,7 @@ docker-compose.yml: the proxy's fixed address).
 def post_worker_init(worker):
     from django.db import connections
 
-    from ranges.selectors import range_index_warm
+    from ranges.index_cache import range_index_warm
 
     try:
         range_index_warm(worker.log)

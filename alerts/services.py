@@ -3,7 +3,7 @@
 Triggers: a reviewer confirms an invasive / introduced / out-of-range sighting ("verified"), or the
 model is confident about a species on the region's watch list (invasive there) ("watch_list", at
 once, before review). The contacts are those of the most specific region that has any
-(ranges.selectors.contacts_for_regions). Sightings of one taxon in one region on one day form one
+(ranges.contacts.contacts_for_regions). Sightings of one taxon in one region on one day form one
 group: each contact hears about a group once. Every message is an AlertDelivery row, sent by
 alerts.delivery.
 """
@@ -20,7 +20,8 @@ from alerts.models import AlertDelivery, AlertGroup, ContactWebhook
 from observations.models import Observation, Verification
 from observations.photos import photo_link
 from observations.selectors import observation_answer_words, observation_public_location, public_region_codes
-from ranges.selectors import contacts_for_regions, regions_by_codes
+from ranges.contacts import contacts_for_regions
+from ranges.selectors import regions_by_codes
 from ranges.verdict import ALERT_STATUSES, INVASIVE
 
 log = logging.getLogger(__name__)

@@ -36,7 +36,7 @@ def main(argv=None) -> None:
 
     application = get_wsgi_application()  # sets Django up: the app modules below import models
 
-    from ranges.selectors import range_index_warm
+    from ranges.index_cache import range_index_warm
 
     try:
         range_index_warm(log)  # before the first request, as gunicorn.conf.py does for gunicorn

@@ -237,7 +237,8 @@ def main() -> None:
     django.setup()
     from django.db import DatabaseError
 
-    from ranges.selectors import identification_thresholds, range_index
+    from ranges.at_point import identification_thresholds
+    from ranges.index_cache import range_index
     from species.selectors import taxon_tree
 
     try:

@@ -99,14 +99,14 @@ def process_rss(role: str) -> None:
         from django.core.wsgi import get_wsgi_application
         from django.test import Client
 
-        from ranges.selectors import range_index_warm
+        from ranges.index_cache import range_index_warm
 
         get_wsgi_application()
         range_index_warm(logging.getLogger("bench"))
         Client().get("/api/v1/check/", {"lat": -2.33, "lon": 34.83, "taxon": "Loxodonta africana"})
     else:
         from classifier.inference import warm_up
-        from ranges.selectors import identify_here
+        from ranges.at_point import identify_here
 
         warm_up()
         identify_here(taxon_scores={"Loxodonta africana": 0.9}, lon=34.83, lat=-2.33)
@@ -184,8 +184,8 @@ def main() -> None:
     import geopandas
     import shapely
 
+    from ranges.index_cache import build_range_index
     from ranges.range_index import RegionHit
-    from ranges.selectors import build_range_index
     from ranges.verdict import verdict, verdict_at_hits, verdicts_many
 
     if args.do_import:

@@ -28,7 +28,7 @@ from classifier.selectors import NoActiveModel, active_model_version
 from core.jobs import INFERENCE_QUEUE
 from ml.artifacts import ArtifactError
 from ml.batching import BatcherClosed
-from ranges.selectors import range_index_warm
+from ranges.index_cache import range_index_warm
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()

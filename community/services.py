@@ -14,9 +14,10 @@ from community.signals import observation_rejected, observation_verified
 from core.errors import Conflict, ServiceError
 from observations.models import Observation, Verdict, Verification
 from observations.verdict_records import observation_verification_set, verdict_record_for_reviewer
+from ranges.at_point import verdict_for_taxon
 from ranges.identification import REVIEW_LEVEL
 from ranges.models import RegionKind
-from ranges.selectors import regions_by_codes, verdict_for_taxon
+from ranges.selectors import regions_by_codes
 from ranges.verdict import ALERT_STATUSES
 from species.models import Taxon
 

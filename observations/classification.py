@@ -25,8 +25,8 @@ from observations.models import Observation, Prediction, Verdict
 from observations.photos import photo_derivative_build
 from observations.signals import observation_classified
 from observations.verdict_records import upsert_for_observation, verdict_record_save
+from ranges.at_point import identify_here
 from ranges.identification import REVIEW_LEVEL
-from ranges.selectors import identify_here
 from species.selectors import taxa_by_keys
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,9 @@ from observations.geoprivacy import GEOPRIVACY_CATEGORY, NONE, WITHHOLD, PublicL
 from observations.models import Observation, TaxonRegionSensitivity, Verification
 from observations.signals import record_taxa_requested
 from ranges.answers import verdict_answer
+from ranges.index_cache import range_index
 from ranges.models import RegionKind
-from ranges.selectors import range_index, regions_by_codes
+from ranges.selectors import regions_by_codes
 from ranges.wording import AnswerWords, answer_words
 from species.models import Taxon
 from species.selectors import taxa_by_keys, taxon_tree

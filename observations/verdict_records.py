@@ -11,8 +11,8 @@ from __future__ import annotations
 from django.utils import timezone
 
 from observations.models import Observation, Verdict, Verification
+from ranges.contacts import contact_snapshot, contacts_or_fallback
 from ranges.identification import ALERT_LEVEL
-from ranges.selectors import contact_snapshot, contacts_or_fallback
 from ranges.verdict import Verdict as VerdictAnswer
 
 

@@ -11,11 +11,12 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from ranges.contacts import country_contact_coverage
 from ranges.geometry import GeometryRejected, clean_polygonal
 from ranges.geometry_files import GeometryFileError, geometry_from_upload
+from ranges.map_features import region_geometries
 from ranges.maps import MAP_CSS, MAP_JS, geometry_map
 from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon, RangeSource, Region, RegionalStatus
-from ranges.selectors import country_contact_coverage, region_geometries
 from ranges.services import data_version_bump, geometry_assign, range_object_save
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ranges.selectors import contact_snapshot, contacts_or_fallback, regions_by_codes
+from ranges.contacts import contact_snapshot, contacts_or_fallback
+from ranges.selectors import regions_by_codes
 from ranges.verdict import ALERT_STATUSES, DOMESTIC, NATIVE, expected_here
 from species.models import SpeciesInfo, Taxon
 

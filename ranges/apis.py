@@ -11,6 +11,8 @@ from rest_framework.views import APIView
 from core.errors import NotFound
 from core.throttling import MapAnonymousThrottle
 from ranges.answers import verdict_answer
+from ranges.at_point import verdict_for_taxon
+from ranges.contacts import contact_snapshot, contacts_or_fallback
 from ranges.geojson import (
     DISPLAY_TOLERANCE_DEG,
     MAP_TOLERANCES_DEG,
@@ -18,17 +20,10 @@ from ranges.geojson import (
     MIN_TOLERANCE_DEG,
     map_tolerance,
 )
+from ranges.index_cache import data_version, range_index
+from ranges.map_features import region_geojson, species_range_geojson
 from ranges.models import RegionKind
-from ranges.selectors import (
-    contact_snapshot,
-    contacts_or_fallback,
-    data_version,
-    range_index,
-    region_geojson,
-    regions_by_codes,
-    species_range_geojson,
-    verdict_for_taxon,
-)
+from ranges.selectors import regions_by_codes
 from ranges.serializers import (
     CheckInputSerializer,
     CoordinateField,

@@ -1,6 +1,6 @@
 """The range index: regions, statuses and range polygons in memory, queried by point.
 
-Plain Python + shapely, no Django: `ranges.selectors.range_index()` builds one from the database,
+Plain Python + shapely, no Django: `ranges.index_cache.range_index()` builds one from the database,
 tests build one from a few in-memory polygons. The taxonomy is not in it: `species` owns the taxon
 tree (`species.selectors.taxon_tree`), so a new taxon or synonym needs no rebuild of this index.
 """

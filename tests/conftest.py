@@ -29,7 +29,7 @@ def _media_root(settings, tmp_path):
 def _fresh_range_index():
     """Per-process caches start empty: a rolled-back test may leave a version number that the
     next test's data reaches again."""
-    from ranges.selectors import range_index_clear
+    from ranges.index_cache import range_index_clear
     from species.selectors import taxon_tree_clear
 
     range_index_clear(), taxon_tree_clear()

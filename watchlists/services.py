@@ -19,8 +19,9 @@ from observations.selectors import observation_best_taxon
 from ranges.geojson import DISPLAY_TOLERANCE_DEG
 from ranges.geometry import GeometryRejected, clean_polygonal
 from ranges.geometry_files import GeometryFileError, geometry_from_upload
+from ranges.index_cache import range_index
 from ranges.models import Region
-from ranges.selectors import range_index, taxon_and_descendant_ids
+from ranges.selectors import taxon_and_descendant_ids
 from ranges.verdict import verdicts_many
 from species.models import Taxon
 from species.selectors import taxon_by_key_or_id, taxon_names, taxon_tree

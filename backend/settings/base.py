@@ -176,7 +176,7 @@ RANGEWATCH_UPLOAD_RATE = env.str("RANGEWATCH_UPLOAD_RATE", default="60/minute")
 RANGEWATCH_PROJECT_DEFAULT_QUOTA_PER_HOUR = env.int("RANGEWATCH_PROJECT_DEFAULT_QUOTA_PER_HOUR", default=20_000)
 RANGEWATCH_PROJECT_UPLOADS_PER_USER_RATE = env.str("RANGEWATCH_PROJECT_UPLOADS_PER_USER_RATE", default="20000/hour")
 RANGEWATCH_PROJECT_FRAMES_IN_BROKER = env.int("RANGEWATCH_PROJECT_FRAMES_IN_BROKER", default=64)
-# Map payloads (ranges.selectors) live in a cache of their own, apart from the throttle counts and
+# Map payloads (ranges.map_features) live in a cache of their own, apart from the throttle counts and
 # worker heartbeats above and from the broker: in production a Redis with `maxmemory` and
 # allkeys-lru (docker-compose.yml `cache`), so a map flood evicts old maps, never a job or a count.
 # Unset: a file cache next to the default one.

@@ -12,8 +12,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from ranges.geometry import clean_polygonal
+from ranges.index_cache import data_version
 from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon, RangeSource
-from ranges.selectors import data_version
 from ranges.svg import geometry_svg
 from species.models import SpeciesInfo, TaxonSynonym
 from tests.factories import RegionFactory, TaxonFactory, UserFactory, box, contact, region, status

@@ -3,8 +3,8 @@
 import pytest
 from rest_framework.test import APIClient
 
+from ranges.contacts import contacts_for_regions, contacts_or_fallback
 from ranges.models import FALLBACK_REGION_CODE, Contact, Region
-from ranges.selectors import contacts_for_regions, contacts_or_fallback
 from ranges.starter import CONTACT_LEADS, load_contacts
 from species.starter import read_csv
 from tests.factories import TaxonFactory, region, status

@@ -7,8 +7,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from ranges.contacts import country_contact_coverage
 from ranges.models import Contact
-from ranges.selectors import country_contact_coverage
 from tests.factories import TaxonFactory, UserFactory, contact, region, status
 
 pytestmark = pytest.mark.django_db

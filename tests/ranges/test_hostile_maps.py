@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import caches
 
-import ranges.selectors
+import ranges.map_features
 from ranges.geojson import MAP_TOLERANCES_DEG
 from tests.factories import TaxonFactory, region, status
 
@@ -27,7 +27,7 @@ def countries():
 def builds(monkeypatch):
     """Every call of the real region / range builders, with its arguments (the costly part)."""
     calls = []
-    real_regions, real_range = ranges.selectors.region_features, ranges.selectors.species_range_features
+    real_regions, real_range = ranges.map_features.region_features, ranges.map_features.species_range_features
 
     def regions_spy(**kwargs):
         calls.append(("regions", kwargs))
@@ -37,8 +37,8 @@ def builds(monkeypatch):
         calls.append(("range", kwargs))
         return real_range(taxon, **kwargs)
 
-    monkeypatch.setattr(ranges.selectors, "region_features", regions_spy)
-    monkeypatch.setattr(ranges.selectors, "species_range_features", range_spy)
+    monkeypatch.setattr(ranges.map_features, "region_features", regions_spy)
+    monkeypatch.setattr(ranges.map_features, "species_range_features", range_spy)
     return calls
 
 

@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 
 from ranges.importers import ImportConfig, data_import
 from ranges.importers.report import ImportInputError
+from ranges.index_cache import build_range_index
 from ranges.models import GeofenceEntry, RangePolygon, Region, RegionalStatus
-from ranges.selectors import build_range_index
 from ranges.verdict import verdict
 from species.models import Taxon, TaxonSynonym
 from tests.conftest import shared_path

@@ -5,8 +5,8 @@ import pytest
 
 from bench.verdict import IMPORTS
 from ranges.importers import ImportConfig, data_import
+from ranges.index_cache import build_range_index
 from ranges.models import RegionalStatus
-from ranges.selectors import build_range_index
 from ranges.starter import load_statuses_and_contacts
 from ranges.verdict import verdict
 from species.selectors import taxon_by_name

@@ -10,8 +10,8 @@ import pytest
 
 from ranges.importers import ImportConfig, data_import
 from ranges.importers.report import ImportInputError
+from ranges.index_cache import build_range_index
 from ranges.models import RangeSource, RegionalStatus
-from ranges.selectors import build_range_index
 from ranges.starter import MDD_EXTRACT, load_statuses_and_contacts
 from ranges.verdict import ALERT_STATUSES, verdict
 from species.models import Taxon

@@ -6,16 +6,16 @@ not the whole polygons as well, and the heap the build freed goes back to the sy
 
 import pytest
 
-from ranges import selectors
+from ranges import index_cache
 from ranges.range_index import RangeIndex, RegionRecord, StatusRecord
 from tests.factories import TaxonFactory, region, status
 
 
 @pytest.fixture
 def fresh_index_state():
-    selectors.range_index_clear()
+    index_cache.range_index_clear()
     yield
-    selectors.range_index_clear()
+    index_cache.range_index_clear()
 
 
 @pytest.mark.django_db
@@ -24,8 +24,8 @@ def test_the_server_index_keeps_only_the_pieces_it_queries_and_answers_the_same(
     region("AAA-N", "admin1", (0, 5, 10, 10), parent=country, name="North Aland")
     status(TaxonFactory(scientific_name="Testus nativus"), country, "native")
 
-    served = selectors.range_index()
-    kept = selectors.build_range_index()
+    served = index_cache.range_index()
+    kept = index_cache.build_range_index()
     assert all(g is None for g in served.region_geometries)  # before: every whole polygon, twice over
     assert all(g is not None for g in kept.region_geometries)  # benchmarks and tools still get them
     for lon, lat in [(2, 7), (2, 2), (10.05, 5), (50, 50)]:
@@ -49,4 +49,4 @@ def test_release_freed_memory_runs_where_there_is_no_glibc_too(monkeypatch):
         raise OSError(name)
 
     monkeypatch.setattr(ctypes, "CDLL", no_glibc)
-    selectors.release_freed_memory()  # nothing to trim: no error
+    index_cache.release_freed_memory()  # nothing to trim: no error

@@ -5,16 +5,16 @@ import logging
 
 import pytest
 
-from ranges import selectors
+from ranges import index_cache
 
 
 @pytest.fixture
 def fresh_index_state():
-    selectors.range_index_clear()
+    index_cache.range_index_clear()
     yield
     gc.unfreeze()
-    selectors._freeze_after_build = False
-    selectors.range_index_clear()
+    index_cache._freeze_after_build = False
+    index_cache.range_index_clear()
 
 
 @pytest.mark.django_db
@@ -23,8 +23,8 @@ def test_warm_builds_the_index_and_freezes_it_out_of_the_gc(fresh_index_state, c
     alive then are frozen (a full GC pass no longer walks them); later rebuilds freeze too."""
     gc.unfreeze()
     with caplog.at_level(logging.INFO):
-        index = selectors.range_index_warm(logging.getLogger("test"))
-    assert index is selectors.range_index()
+        index = index_cache.range_index_warm(logging.getLogger("test"))
+    assert index is index_cache.range_index()
     assert gc.get_freeze_count() > 0
     assert "range index ready" in caplog.text
 
@@ -32,7 +32,7 @@ def test_warm_builds_the_index_and_freezes_it_out_of_the_gc(fresh_index_state, c
 
     gc.unfreeze()
     data_version_bump()
-    rebuilt = selectors.range_index()
+    rebuilt = index_cache.range_index()
     assert rebuilt is not index and gc.get_freeze_count() > 0
 
 
@@ -41,11 +41,11 @@ def test_warm_on_a_database_without_tables_logs_and_leaves_the_build_to_first_us
 ):
     """Input: the build raising (an unmigrated database). Warm-up logs it and returns None."""
     monkeypatch.setattr(
-        selectors,
+        index_cache,
         "build_range_index",
         lambda version=None, **_: (_ for _ in ()).throw(RuntimeError("no such table: ranges_region")),
     )
-    monkeypatch.setattr(selectors, "data_version", lambda: 0)
+    monkeypatch.setattr(index_cache, "data_version", lambda: 0)
     with caplog.at_level(logging.WARNING):
-        assert selectors.range_index_warm(logging.getLogger("test")) is None
+        assert index_cache.range_index_warm(logging.getLogger("test")) is None
     assert "no such table" in caplog.text

@@ -23,7 +23,7 @@ def world(db):
     SpeciesNet taxonomy, MDD, GRIIS Belgium and US-RIIS, as the README's import lines load them."""
     from django.core.management import call_command
 
-    from ranges.selectors import build_range_index
+    from ranges.index_cache import build_range_index
     from species.selectors import taxon_tree
 
     speciesnet = (

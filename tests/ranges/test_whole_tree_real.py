@@ -10,7 +10,7 @@ from django.core.management import call_command
 from bench.verdict import IMPORTS
 from ranges.identification import IdentificationThresholds, identify
 from ranges.importers import ImportConfig, data_import
-from ranges.selectors import build_range_index
+from ranges.index_cache import build_range_index
 from ranges.verdict import ALERT_STATUSES, DOMESTIC, OUT_OF_RANGE, expected_here, verdict
 from species.models import Taxon
 from species.selectors import ANIMALS, taxa_by_keys, taxon_by_name, taxon_tree

@@ -116,7 +116,7 @@ def test_taxon_tree_is_kept_until_the_taxonomy_changes():
 
 
 def test_every_species_write_reaches_the_taxon_tree_without_a_range_write():
-    from ranges.selectors import data_version
+    from ranges.index_cache import data_version
     from species.services import SynonymRow, TaxonRecord, taxa_ensure, taxon_synonym_add, taxon_synonyms_sync
 
     genus = TaxonFactory(scientific_name="Urva", rank="genus")
@@ -158,7 +158,7 @@ def test_another_process_write_is_seen_through_the_version():
 def test_genus_verdict_sees_a_new_member_at_once(monkeypatch):
     """The bug this ownership fixes: a new species was invisible to group verdicts until an
     unrelated range write rebuilt the index."""
-    from ranges.selectors import verdict_at
+    from ranges.at_point import verdict_at
     from ranges.verdict import CompleteChecklist
     from tests.factories import region, status
 

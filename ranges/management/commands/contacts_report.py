@@ -5,7 +5,7 @@ from collections import Counter
 
 from django.core.management.base import BaseCommand
 
-from ranges.selectors import country_contact_coverage
+from ranges.contacts import country_contact_coverage
 
 
 class Command(BaseCommand):
