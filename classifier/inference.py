@@ -26,13 +26,12 @@ from django.db import close_old_connections, connection
 from classifier.models import ModelVersion
 from classifier.selectors import NoActiveModel, active_model_version
 from core.jobs import INFERENCE_QUEUE
+from core.process_cache import VersionedCache
 from ml.artifacts import ArtifactError
 from ml.batching import BatcherClosed
 from ranges.index_cache import range_index_warm
 
 log = logging.getLogger(__name__)
-_lock = threading.Lock()
-_loaded: tuple[int, object] | None = None  # (model version id, ml.engine.BatchingClassifier)
 
 
 def _backend() -> str:
@@ -113,34 +112,41 @@ def _report_unavailable(reason: str | None) -> None:
         log.warning("model availability not written to the cache: %s", exc)
 
 
-def active_classifier():
-    """(ModelVersion, BatchingClassifier). One indexed query per call to notice a newly activated
-    version; the old batcher finishes what it holds and is closed. Raises ModelUnavailable when the
-    active version cannot be loaded."""
-    global _loaded, _broken
-    version = active_model_version()
-    current = _loaded
-    if current is not None and current[0] == version.pk:
-        return version, current[1]
+def _load_serving(version: ModelVersion):
+    """The batching classifier of `version`, or ModelUnavailable (remembered for BROKEN_RETRY_S)."""
+    global _broken
     if reason := _still_broken(version.pk):
         raise ModelUnavailable(reason)
-    with _lock:
-        if _loaded is None or _loaded[0] != version.pk:
-            if reason := _still_broken(version.pk):
-                raise ModelUnavailable(reason)
-            try:
-                loaded = _load(version)
-            except ArtifactError as exc:
-                reason = f"model version {version.name} cannot be loaded: {exc}"
-                _broken = (version.pk, time.monotonic(), reason)
-                log.error("%s", reason)
-                _report_unavailable(reason)
-                raise ModelUnavailable(reason) from exc
-            old, _loaded, _broken = _loaded, (version.pk, loaded), None
-            _report_unavailable(None)
-            if old is not None:
-                old[1].close()
-    return version, _loaded[1]
+    try:
+        loaded = _load(version)
+    except ArtifactError as exc:
+        reason = f"model version {version.name} cannot be loaded: {exc}"
+        _broken = (version.pk, time.monotonic(), reason)
+        log.error("%s", reason)
+        _report_unavailable(reason)
+        raise ModelUnavailable(reason) from exc
+    _broken = None
+    _report_unavailable(None)
+    return loaded
+
+
+# The active version's batching classifier in this process; a newly activated version replaces it
+# and the old batcher finishes what it holds and is closed.
+_classifier = VersionedCache(
+    version=lambda: active_model_version(), build=lambda v: _load_serving(v), on_replace=lambda old: old.close()
+)
+
+
+def active_classifier():
+    """(ModelVersion, BatchingClassifier). One indexed query per call to notice a newly activated
+    version. Raises ModelUnavailable when the active version cannot be loaded."""
+    version = active_model_version()
+    return version, _classifier.get_for(version)
+
+
+def loaded_classifier():
+    """The batching classifier this process holds now, if any (tests, health)."""
+    return _classifier.peek()
 
 
 def classify_photo(data: bytes):
@@ -157,11 +163,9 @@ def classify_photo(data: bytes):
 
 def reset() -> None:
     """Drop the loaded classifier (tests, shutdown)."""
-    global _loaded, _broken
-    with _lock:
-        if _loaded is not None:
-            _loaded[1].close()
-        _loaded, _broken = None, None
+    global _broken
+    _classifier.clear()
+    _broken = None
 
 
 # -- worker start-up: pay the cold start before the first task ------------------------------------
@@ -200,6 +204,7 @@ def warm_up() -> None:
 HEARTBEAT_EVERY_S = 5.0
 HEARTBEAT_TTL_S = 15
 _identity = ""  # "" outside a worker process that beats (web, eager tasks in tests)
+_identity_lock = threading.Lock()
 
 
 LAST_HEARTBEAT_KEY = "classifier:last-heartbeat"  # the time of any worker's latest beat (/healthz reads it)
@@ -235,7 +240,7 @@ def heartbeat_start() -> str:
     """Beat from this process (a daemon thread, so it dies with the process and nothing else).
     Idempotent. Returns the identity."""
     global _identity
-    with _lock:
+    with _identity_lock:
         if _identity:
             return _identity
         _identity = f"{socket.gethostname()}:{os.getpid()}"

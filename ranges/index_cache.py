@@ -6,13 +6,13 @@ from __future__ import annotations
 import ctypes
 import gc
 import logging
-import threading
 import time
 from sys import intern
 
 import shapely
 from django.conf import settings
 
+from core.process_cache import VersionedCache
 from ranges.models import (
     DataVersion,
     GeofenceEntry,
@@ -27,13 +27,20 @@ from species.selectors import taxon_keys_by_id
 log = logging.getLogger(__name__)
 
 
-_lock = threading.Lock()
-
-
-_cached: RangeIndex | None = None
-
-
 _freeze_after_build = False  # set by range_index_warm in server processes
+
+
+def _build_for_process(version: int) -> RangeIndex:
+    index = build_range_index(version, keep_region_geometries=False)
+    if _freeze_after_build:
+        _gc_freeze()
+    release_freed_memory()
+    return index
+
+
+# The old index goes before the new one is built: never two in memory. Looked up at call time, so
+# that tests can stand in for the builder.
+_index = VersionedCache(version=lambda: data_version(), build=lambda v: _build_for_process(v), drop_old_first=True)
 
 
 def data_version() -> int:
@@ -43,19 +50,7 @@ def data_version() -> int:
 
 def range_index() -> RangeIndex:
     """The index for this process, rebuilt when the data version moves (no restart needed)."""
-    global _cached
-    version = data_version()
-    current = _cached  # one read: another thread may be replacing it
-    if current is not None and current.version == version:
-        return current
-    with _lock:
-        if _cached is None or _cached.version != version:
-            _cached = None  # the old index goes before the new one is built: never two in memory
-            _cached = build_range_index(version, keep_region_geometries=False)
-            if _freeze_after_build:
-                _gc_freeze()
-            release_freed_memory()
-    return _cached
+    return _index.get()
 
 
 def release_freed_memory() -> None:
@@ -104,8 +99,7 @@ def range_index_warm(log) -> RangeIndex | None:
 
 def range_index_clear() -> None:
     """Forget this process's index (tests; the version check covers production)."""
-    global _cached
-    _cached = None
+    _index.clear()
 
 
 def build_range_index(version: int | None = None, *, keep_region_geometries: bool = True) -> RangeIndex:

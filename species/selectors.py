@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-
 from django.db.models import Q
 
+from core.process_cache import VersionedCache
 from ml.taxonomy import RANK_ORDER, TaxonTree
 from species.models import IucnCategory, SpeciesInfo, Taxon, TaxonomyVersion, TaxonSynonym
 
@@ -86,7 +85,7 @@ def taxa_by_keys(keys) -> dict[str, Taxon]:
 def taxon_key(taxon: Taxon) -> str:
     """The taxon's key in the taxon tree and the range index: its scientific name, qualified by its
     kingdom when an animal (or another kingdom's taxon) has the same name."""
-    return _taxon_tree_and_keys()[1].get(taxon.pk, taxon.scientific_name)
+    return taxon_keys_by_id().get(taxon.pk, taxon.scientific_name)
 
 
 def taxon_lineage(taxon: Taxon) -> list[Taxon]:
@@ -225,9 +224,9 @@ def taxon_names(*, ignore_synonym_sources: tuple[str, ...] = ()) -> TaxonNames:
 
 
 # The taxon tree: one copy per process, owned here, reloaded when the taxonomy version moves
-# (species.services.taxonomy_changed, bumped by every write to taxa or synonyms).
-_tree_lock = threading.Lock()
-_tree: TaxonTree | None = None
+# (species.services.taxonomy_changed, bumped by every write to taxa or synonyms). Held with the
+# keys it gives taxa, built together: (tree, taxon id -> key, key -> taxon id).
+_keyed_tree = VersionedCache(version=lambda: taxonomy_version(), build=lambda v: _taxon_tree_build(v))
 
 
 def taxonomy_version() -> int:
@@ -236,53 +235,29 @@ def taxonomy_version() -> int:
 
 def taxon_tree() -> TaxonTree:
     """The whole taxonomy (parents, ranks, synonyms by name) for roll-up and group verdicts."""
-    global _tree
-    version = taxonomy_version()
-    if _tree is not None and _tree.version == version:
-        return _tree
-    with _tree_lock:
-        if _tree is None or _tree.version != version:
-            _tree = _taxon_tree_build(version)
-    return _tree
+    return _keyed_tree.get()[0]
 
 
 def taxon_tree_clear() -> None:
     """Forget this process's copy (tests; the version check covers other processes)."""
-    global _tree
-    _tree = None
-
-
-# (tree, taxon id -> key, key -> taxon id), built with the tree, of the same version.
-_keyed: tuple[TaxonTree, dict[int, str], dict[str, int]] | None = None
-
-
-def _taxon_tree_and_keys() -> tuple[TaxonTree, dict[int, str]]:
-    tree = taxon_tree()
-    keyed = _keyed
-    if keyed is None or keyed[0] is not tree:  # another thread rebuilt in between: build a matching pair
-        _taxon_tree_build(tree.version)
-        keyed = _keyed
-    return keyed[0], keyed[1]
+    _keyed_tree.clear()
 
 
 def taxon_keys_by_id() -> dict[int, str]:
     """Taxon id -> its key in the taxon tree (what the range index and the verdict call it)."""
-    return _taxon_tree_and_keys()[1]
+    return _keyed_tree.get()[1]
 
 
 def taxon_tree_ids() -> dict[str, int]:
     """Key -> taxon id (for a name at two ranks in one kingdom: the rank the tree keeps)."""
-    tree, _ = _taxon_tree_and_keys()
-    keyed = _keyed
-    return keyed[2] if keyed is not None and keyed[0] is tree else {}
+    return _keyed_tree.get()[2]
 
 
-def _taxon_tree_build(version: int) -> TaxonTree:
+def _taxon_tree_build(version: int) -> tuple[TaxonTree, dict[int, str], dict[str, int]]:
     """Keys are scientific names. A name held in several kingdoms names the animal (RangeWatch's
     model labels, the check API and the review desk mean animals); another kingdom's taxon of that
     name is keyed 'Name (Kingdom)', so the unicorn-plant genus Proboscidea never becomes the
     parent of the elephants, nor the answer for an elephant photo."""
-    global _keyed
     rows = list(
         Taxon.objects.values_list("pk", "scientific_name", "parent_id", "rank", "kingdom").iterator(chunk_size=5000)
     )
@@ -307,5 +282,4 @@ def _taxon_tree_build(version: int) -> TaxonTree:
         if pk in keys
     )
     tree = TaxonTree(parents=parents, ranks=ranks, synonyms=synonyms, domestic=domestic, version=version)
-    _keyed = (tree, keys, preferred)
-    return tree
+    return tree, keys, preferred

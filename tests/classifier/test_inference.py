@@ -51,7 +51,7 @@ def test_classify_photo_records_the_version_and_batches_threads(tmp_path, settin
         t.join()
     assert len(results) == 8
     assert all(v.pk == version.pk and r.top_k[0][0] == "Testus nativus" for v, r in results)
-    assert inference._loaded[1].batcher.batches < 8
+    assert inference.loaded_classifier().batcher.batches < 8
 
 
 def test_unreadable_photo_is_a_failure_entry(tmp_path):
@@ -63,7 +63,7 @@ def test_unreadable_photo_is_a_failure_entry(tmp_path):
 def test_newly_activated_version_is_picked_up_without_restart(tmp_path):
     v1 = register(tiny_model_artifact(tmp_path / "v1"), "v1")
     assert inference.classify_photo(jpeg_bytes())[0].pk == v1.pk
-    old_batcher = inference._loaded[1]
+    old_batcher = inference.loaded_classifier()
     v2 = register(tiny_model_artifact(tmp_path / "v2"), "v2")
     version, result = inference.classify_photo(jpeg_bytes())
     assert version.pk == v2.pk and result.ok
@@ -73,12 +73,12 @@ def test_newly_activated_version_is_picked_up_without_restart(tmp_path):
 def test_warm_up_loads_the_active_model_before_the_first_task(tmp_path):
     register(tiny_model_artifact(tmp_path / "v1"), "v1")
     inference.warm_up()
-    assert inference._loaded is not None
+    assert inference.loaded_classifier() is not None
 
 
 def test_warm_up_without_active_model_only_warns():
     inference.warm_up()
-    assert inference._loaded is None
+    assert inference.loaded_classifier() is None
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
