@@ -12,11 +12,6 @@ docker-compose.yml: the proxy's fixed address).
 
 
 def post_worker_init(worker):
-    from django.db import connections
+    from backend.warmup import warm_web_process
 
-    from ranges.index_cache import range_index_warm
-
-    try:
-        range_index_warm(worker.log)
-    finally:
-        connections.close_all()
+    warm_web_process(worker.log)

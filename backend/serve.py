@@ -31,17 +31,13 @@ def main(argv=None) -> None:
 
     from django.conf import settings
     from django.core.wsgi import get_wsgi_application
-    from django.db import connections
     from waitress.server import create_server
 
     application = get_wsgi_application()  # sets Django up: the app modules below import models
 
-    from ranges.index_cache import range_index_warm
+    from backend.warmup import warm_web_process
 
-    try:
-        range_index_warm(log)  # before the first request, as gunicorn.conf.py does for gunicorn
-    finally:
-        connections.close_all()
+    warm_web_process(log)  # before the first request, as gunicorn.conf.py does for gunicorn
     descriptors = raise_descriptor_limit(CONNECTION_LIMIT + 256)
     server = create_server(
         application,
