@@ -136,3 +136,16 @@ def test_region_and_taxon_are_said_the_way_people_say_them():
     assert taxon_label({"scientific_name": "Loxodonta africana", "common_name": "African bush elephant"}) == (
         "African bush elephant (Loxodonta africana)"
     )
+
+
+def test_the_contiguous_us_group_is_named_as_people_say_it(db):
+    from ranges.importers.regionmap import RegionCodes, contiguous_us_group
+    from ranges.importers.report import ImportReport
+    from ranges.models import Region
+    from tests.factories import region
+
+    usa = region("USA", "country", (-125, 25, -66, 49), name="United States of America")
+    region("US-FL", "admin1", (-87, 25, -80, 31), parent=usa, name="Florida")
+    contiguous_us_group(RegionCodes(), ImportReport("test"))
+    name = Region.objects.get(code="US-L48").name
+    assert "(L48)" not in name and region_phrase(name) == "the contiguous United States"
