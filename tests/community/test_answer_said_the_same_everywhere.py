@@ -149,3 +149,21 @@ def test_the_contiguous_us_group_is_named_as_people_say_it(db):
     contiguous_us_group(RegionCodes(), ImportReport("test"))
     name = Region.objects.get(code="US-L48").name
     assert "(L48)" not in name and region_phrase(name) == "the contiguous United States"
+
+
+def test_after_a_reviewer_confirms_a_taxon_the_model_did_not_name_the_answer_names_it(users, geo, model_version):
+    observation = classified(users["alice"], 7, 2, [("Testus invasor", 0.1), ("Otherus alius", 0.05)], model_version)
+    alice = api_for(users["alice"])
+    assert alice.get(f"/api/v1/observations/{observation.uuid}/").json()["answer"]["name"] == NOTHING_NAMED
+    observation_review(
+        observation=observation,
+        reviewer=users["rita"],
+        decision="confirm",
+        taxon=Taxon.objects.get(scientific_name="Testus invasor"),
+    )
+    answer = alice.get(f"/api/v1/observations/{observation.uuid}/").json()["answer"]
+    assert (answer["name"], answer["confidence"], answer["status"]) == (
+        "Test invader (Testus invasor)",
+        "named by a reviewer",
+        "invasive",
+    )
