@@ -45,6 +45,7 @@ CSV_COLUMNS = [
     "error_code",
     "error_detail",
     "sha256",
+    "answer",  # the answer in the words of the card and the lists (the API's answer.summary)
 ]
 # SpeciesNet names the component that failed; these are RangeWatch's steps.
 FAILED_STEP = {"failed": "CLASSIFIER", "rejected": "UPLOAD", "not_sent": "UPLOAD", "pending": "PENDING"}
@@ -94,6 +95,7 @@ def csv_row(record: ImageRecord) -> dict:
         "error_code": failure.get("code") or record.error_code,
         "error_detail": failure.get("detail") or record.error_detail,
         "sha256": record.sha256,
+        "answer": (observation.get("answer") or {}).get("summary"),
     }
 
 

@@ -95,7 +95,7 @@ def observation_result(observation: Observation) -> dict:
             alert_level=stored.alert_level,
         )
         result.update(verdict=answer["verdict"], species_info=answer["species_info"], alert=answer["alert"])
-    result["answer"] = observation_answer_words(result).as_dict()
+    result["answer"] = observation_answer_words(result, verdict_taxon=stored.taxon if stored else None).as_dict()
     return result
 
 
@@ -107,15 +107,19 @@ def _taxon_brief(taxon) -> dict | None:
     return {"scientific_name": taxon.scientific_name, "common_name": taxon.common_name, "rank": taxon.rank}
 
 
-def observation_answer_words(result: dict) -> AnswerWords:
-    """The answer of an `observation_result` in words (ranges.wording): what every surface shows."""
+def observation_answer_words(result: dict, verdict_taxon=None) -> AnswerWords:
+    """The answer of an `observation_result` in words (ranges.wording): what every surface shows.
+    `verdict_taxon`: the taxon the verdict judged; after a reviewer confirmed a taxon the model did not
+    name, the answer names the reviewer's taxon (with no model score to quote)."""
     identification = result.get("identification")
+    if identification:
+        identification = {"taxon": _taxon_brief(identification["taxon"]), "score": identification["score"]}
+    elif verdict_taxon is not None and (result.get("alert") or {}).get("level") != "possible":
+        identification = {"taxon": _taxon_brief(verdict_taxon), "score": None}
     return answer_words(
         status=result["status"],
         verdict=result.get("verdict"),
-        identification={"taxon": _taxon_brief(identification["taxon"]), "score": identification["score"]}
-        if identification
-        else None,
+        identification=identification,
         predictions=[{**p, "taxon": _taxon_brief(p.get("taxon"))} for p in result.get("predictions") or []],
         alert_level=(result.get("alert") or {}).get("level") or "",
         review_min_score=settings.RANGEWATCH_REVIEW_MIN_SCORE,

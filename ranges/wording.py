@@ -186,8 +186,8 @@ def answer_words(
         )
     if identification and verdict_status not in ("no_animal", "uncertain"):
         taxon, score = identification.get("taxon") or {}, identification.get("score")
-        confidence = f"{percent(score)} confident"
-        if taxon.get("rank") and taxon["rank"] not in SPECIES_RANKS:
+        confidence = f"{percent(score)} confident" if score is not None else "named by a reviewer"
+        if score is not None and taxon.get("rank") and taxon["rank"] not in SPECIES_RANKS:
             confidence += ": we can't tell which species from this photo"
         return AnswerWords(
             "named", taxon_label(taxon), confidence, headline, words, region, score, taxon.get("scientific_name", "")

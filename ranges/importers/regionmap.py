@@ -56,8 +56,9 @@ def contiguous_us_group(regions: RegionCodes, report: ImportReport) -> RegionCod
     if not members:
         report.note("no US states imported: L48 rows cannot be placed (import us-census states first)")
         return regions
+    # Named as people say it: explanations and answers print the name (the code, US-L48, says "L48").
     outcome = region_group_upsert(
-        code=L48, name="Contiguous United States (L48)", parent_code="USA", member_codes=members, source=_L48_SOURCE
+        code=L48, name="Contiguous United States", parent_code="USA", member_codes=members, source=_L48_SOURCE
     )
     report.add("region groups", {outcome: 1})
     return RegionCodes()

@@ -136,3 +136,34 @@ def test_region_and_taxon_are_said_the_way_people_say_them():
     assert taxon_label({"scientific_name": "Loxodonta africana", "common_name": "African bush elephant"}) == (
         "African bush elephant (Loxodonta africana)"
     )
+
+
+def test_the_contiguous_us_group_is_named_as_people_say_it(db):
+    from ranges.importers.regionmap import RegionCodes, contiguous_us_group
+    from ranges.importers.report import ImportReport
+    from ranges.models import Region
+    from tests.factories import region
+
+    usa = region("USA", "country", (-125, 25, -66, 49), name="United States of America")
+    region("US-FL", "admin1", (-87, 25, -80, 31), parent=usa, name="Florida")
+    contiguous_us_group(RegionCodes(), ImportReport("test"))
+    name = Region.objects.get(code="US-L48").name
+    assert "(L48)" not in name and region_phrase(name) == "the contiguous United States"
+
+
+def test_after_a_reviewer_confirms_a_taxon_the_model_did_not_name_the_answer_names_it(users, geo, model_version):
+    observation = classified(users["alice"], 7, 2, [("Testus invasor", 0.1), ("Otherus alius", 0.05)], model_version)
+    alice = api_for(users["alice"])
+    assert alice.get(f"/api/v1/observations/{observation.uuid}/").json()["answer"]["name"] == NOTHING_NAMED
+    observation_review(
+        observation=observation,
+        reviewer=users["rita"],
+        decision="confirm",
+        taxon=Taxon.objects.get(scientific_name="Testus invasor"),
+    )
+    answer = alice.get(f"/api/v1/observations/{observation.uuid}/").json()["answer"]
+    assert (answer["name"], answer["confidence"], answer["status"]) == (
+        "Test invader (Testus invasor)",
+        "named by a reviewer",
+        "invasive",
+    )

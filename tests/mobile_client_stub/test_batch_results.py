@@ -174,3 +174,15 @@ def test_results_csv_and_speciesnet_json_cover_every_state(tmp_path):
     assert waiting["failures"] == ["PENDING"] and waiting["rangewatch"]["observation_id"].endswith("6")
     assert tally["status:done"] == 3 and tally["verdict:native"] == 1 and tally["status:pending"] == 1
     assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+
+
+def test_results_csv_says_the_answer_in_the_words_of_the_card():
+    """Issue 22: the batch results carry the server's answer summary, as the card and the lists say it."""
+    from mobile_client_stub.batch_results import CSV_COLUMNS, csv_row
+    from mobile_client_stub.journal import DONE, ImageRecord
+
+    fields = {name: None for name in ImageRecord.__dataclass_fields__}
+    answer = {"summary": "Nothing we can name: Not sure: nothing we can name from this photo."}
+    record = ImageRecord(**{**fields, "state": DONE, "result": {"status": "done", "answer": answer}})
+    row = csv_row(record)
+    assert CSV_COLUMNS[-1] == "answer" and row["answer"] == answer["summary"]
