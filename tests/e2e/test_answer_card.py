@@ -6,19 +6,16 @@ Needs Debian's `chromium` and `chromium-driver`; skips with the reason otherwise
 test-artifacts/ (gitignored): card_sure.png, card_unsure.png, card_nothing_named.png.
 """
 
-import shutil
-
 import pytest
 
 from accounts.services import token_create
 from tests.conftest import REPO
+from tests.e2e.browser import headless_chromium
 from tests.world import classified
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 PHONE = (390, 844)
 
 CARDS = [
@@ -30,26 +27,8 @@ CARDS = [
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    if not CHROMIUM or not CHROMEDRIVER:
-        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="needs the selenium package (requirements-dev.txt)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-dev-shm-usage",
-        f"--window-size={PHONE[0]},{PHONE[1]}",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
-    driver.set_window_size(*PHONE)
-    yield driver
-    driver.quit()
+    with headless_chromium(tmp_path_factory.mktemp("chromium-profile"), PHONE) as driver:
+        yield driver
 
 
 def _wait(driver, predicate, timeout=30, what="condition"):

@@ -7,13 +7,13 @@ The screenshot is kept under test-artifacts/ (gitignored): watchlist_map.png."""
 from __future__ import annotations
 
 import io
-import shutil
 import time
 
 import pytest
 from django.core.management import call_command
 
 from accounts.services import token_create
+from tests.e2e.browser import headless_chromium
 from tests.e2e.stack import REPO
 from watchlists.models import Match
 from watchlists.services import watch_list_create
@@ -21,32 +21,13 @@ from watchlists.services import watch_list_create
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 SQUARE = {"type": "Polygon", "coordinates": [[[1, 1], [3, 1], [3, 3], [1, 3], [1, 1]]]}
 
 
 @pytest.fixture
 def browser(tmp_path):
-    if not CHROMIUM or not CHROMEDRIVER:
-        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="needs the selenium package (requirements-dev.txt)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        # MapLibre draws with WebGL 2: software rendering in a headless browser without a GPU.
-        "--use-angle=swiftshader",
-        "--enable-unsafe-swiftshader",
-        "--window-size=1200,900",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
-    yield driver
-    driver.quit()
+    with headless_chromium(tmp_path / "chromium-profile", (1200, 900), webgl=True) as driver:
+        yield driver
 
 
 def wait_until(driver, script: str, what: str, timeout: float = 90):
