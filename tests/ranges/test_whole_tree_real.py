@@ -11,6 +11,7 @@ from bench.verdict import IMPORTS
 from ranges.identification import IdentificationThresholds, identify
 from ranges.importers import ImportConfig, data_import
 from ranges.index_cache import build_range_index
+from ranges.models import RegionalStatus
 from ranges.verdict import ALERT_STATUSES, DOMESTIC, OUT_OF_RANGE, expected_here, verdict
 from species.models import Taxon
 from species.selectors import ANIMALS, taxa_by_keys, taxon_by_name, taxon_tree
@@ -32,9 +33,19 @@ def _starter_model_species() -> list[str]:
         return sorted({r["scientific_name"].strip() for r in csv.DictReader(fh) if r["scientific_name"].strip()})
 
 
-def _starter_native_countries() -> dict[str, list[str]]:
-    with open(STARTER_PACK / "native_ranges.csv", newline="", encoding="utf-8") as fh:
-        return {r["scientific_name"]: r["countries"].split() for r in csv.DictReader(fh)}
+def _native_regions_loaded(parents: dict[str, str | None]) -> dict[str, list[str]]:
+    """Species -> the most specific regions the loaded data makes it native to (the starter pack's
+    MDD extract and curated lists): a species native to some US states is placed in those states,
+    not anywhere in the country."""
+    native: dict[str, set[str]] = {}
+    rows = RegionalStatus.objects.filter(status="native", region__kind__in=("country", "admin1")).values_list(
+        "taxon__scientific_name", "region__code"
+    )
+    for name, code in rows:
+        native.setdefault(name, set()).add(code)
+    return {
+        name: sorted(c for c in codes if not any(parents.get(o) == c for o in codes)) for name, codes in native.items()
+    }
 
 
 def test_starter_only_no_mammal_group_is_out_of_range_inside_a_members_native_range():
@@ -43,10 +54,10 @@ def test_starter_only_no_mammal_group_is_out_of_range_inside_a_members_native_ra
     is not the whole family), and its candidates are never expected_here False without a range."""
     call_command("bootstrap", "--skip-counties", "--skip-model", verbosity=0)
     index, taxa = build_range_index(), taxon_tree()
-    native = _starter_native_countries()
+    native = _native_regions_loaded({r.code: r.parent_code for r in index.regions})
     points = {}
     for record, geom in zip(index.regions, index.region_geometries):
-        if record.kind == "country" and geom is not None and not geom.is_empty:
+        if record.kind in ("country", "admin1") and geom is not None and not geom.is_empty:
             point = shapely.point_on_surface(geom)
             points[record.code] = (point.x, point.y)
     groups = set()
