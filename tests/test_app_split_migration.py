@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE_SPLIT = [("observations", "0002_citizen_science"), ("classifier", None)]
+BEFORE_SPLIT = [("observations", "0002_citizen_science"), ("classifier", None), ("species", "0003_taxonomy_version")]
 
 
 @pytest.mark.slow(reason="migrates a database back and forward through every migration: about 35 s")
