@@ -94,7 +94,7 @@ class LoginFailureDelays:
     KNOWN_ADDRESS_S = 30 * 24 * 3600
 
     def __init__(self, request, username: str):
-        self.ident = LoginAddressThrottle().get_ident(request)
+        self.ident = LoginAddressThrottle().get_ident(request) or ""  # no address known: one shared count
         self.pair_key = f"login_fail:pair:{_hashed(username, self.ident)}"
         self.account_key = f"login_fail:account:{_hashed(username)}"
         self.known_key = f"login_known:{_hashed(username, self.ident)}"
