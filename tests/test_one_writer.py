@@ -4,18 +4,10 @@ written by observations/verdict_records.py alone; the worker and the review desk
 import re
 from pathlib import Path
 
+from django.apps import apps
+
 REPO = Path(__file__).resolve().parents[1]
-APPS = (
-    "species",
-    "ranges",
-    "accounts",
-    "classifier",
-    "observations",
-    "community",
-    "alerts",
-    "cameratraps",
-    "watchlists",
-)
+APPS = tuple(c.name for c in apps.get_app_configs() if (REPO / c.name).is_dir() and c.name not in ("backend", "core"))
 WRITER = REPO / "observations" / "verdict_records.py"
 # A write of Verdict rows: the manager's writing methods, or the upsert helper given the model.
 VERDICT_WRITE = re.compile(
