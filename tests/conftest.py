@@ -25,16 +25,26 @@ def _media_root(settings, tmp_path):
     settings.RANGEWATCH_MODEL_DIR = tmp_path / "models"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_range_index():
-    """Per-process caches start empty: a rolled-back test may leave a version number that the
-    next test's data reaches again."""
+def _clear_process_caches():
+    from django.core.cache import caches
+
     from ranges.index_cache import range_index_clear
     from species.selectors import taxon_tree_clear
 
     range_index_clear(), taxon_tree_clear()
+    for cache in caches.all(initialized_only=True):
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """Every test starts with empty caches: a rolled-back test may leave a version number that the
+    next test's data reaches again, map payloads are keyed by ids the next test reuses, and the
+    throttles count in the (locmem) cache, keyed by user ids that SQLite hands out again (the docs-page
+    upload test was once refused 429 in the full suite's order)."""
+    _clear_process_caches()
     yield
-    range_index_clear(), taxon_tree_clear()
+    _clear_process_caches()
 
 
 @pytest.fixture

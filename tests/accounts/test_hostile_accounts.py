@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 from knox.models import AuthToken
@@ -18,13 +17,6 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "a-long-pass-phrase-9"
-
-
-@pytest.fixture(autouse=True)
-def _empty_throttle_counts():
-    cache.clear()  # the throttles count in the cache, which outlives a test
-    yield
-    cache.clear()
 
 
 def _user(username="mia"):

@@ -6,7 +6,6 @@ import csv
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from kombu.transport.memory import Channel
 from rest_framework.test import APIClient
@@ -36,7 +35,6 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _fresh_counts():
-    cache.clear()  # throttle counts live in the (locmem) cache
     for name in (BATCH_QUEUE, "inference"):
         Channel.queues.pop(name, None)
     yield

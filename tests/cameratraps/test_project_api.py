@@ -3,7 +3,6 @@ project's own quota (not the person's rate), the frame list with cursor paginati
 sequences with one identification each."""
 
 import pytest
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from kombu.transport.memory import Channel
 
@@ -19,7 +18,6 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _fresh_counts():
-    cache.clear()  # throttle counts live in the (locmem) cache
     for name in (BATCH_QUEUE, "inference"):
         Channel.queues.pop(name, None)
     yield
