@@ -34,9 +34,11 @@ IMPORTS = [
     ),
     ("griis", [SHARED / "invasive" / "griis_countries"]),
     ("griis-areas", [SHARED / "invasive" / "griis_subnational"]),
-    ("us-riis", [SHARED / "invasive" / "us_riis"]),
-    # After the taxonomies and registers, so birds and amphibians land on the taxa they created.
+    # After the taxonomies and GRIIS, so birds and amphibians land on the taxa they created.
     ("native-countries", [SHARED / "ranges" / "birds_native_countries", SHARED / "ranges" / "amphibians_countries"]),
+    # US-RIIS only matches names: last, so the birds native-countries creates (Horornis diphone) are
+    # matched on the first run, not only on a second one.
+    ("us-riis", [SHARED / "invasive" / "us_riis"]),
     ("speciesnet-geofence", [SHARED / "speciesnet" / "geofence_fixes.csv"]),
 ]
 

@@ -337,9 +337,9 @@ def _kingdom_of(entry: Entry) -> str:
     return dict(entry.lineage).get("kingdom", "")
 
 
-def _create_missing_taxa(entries: list[Entry], resolve, names, report: ImportReport) -> None:
+def _create_missing_taxa(entries: list[Entry], resolve, report: ImportReport) -> bool:
     """Create the taxa neither the register's name nor GBIF's accepted name finds (under the
-    accepted name, with their lineage), one taxa_ensure per kingdom; `names` learns them."""
+    accepted name, with their lineage), one taxa_ensure per kingdom. True when any was created."""
     missing: dict[tuple[str, str, str], TaxonRecord] = {}
     for entry in entries:
         kingdom = _kingdom_of(entry)
@@ -352,11 +352,10 @@ def _create_missing_taxa(entries: list[Entry], resolve, names, report: ImportRep
     by_kingdom: dict[str, list[TaxonRecord]] = {}
     for key, record in missing.items():  # one call per kingdom: ids come back by (name, rank)
         by_kingdom.setdefault(key[2], []).append(record)
-    for kingdom, records in by_kingdom.items():
-        ids, counts = taxa_ensure(records)
+    for records in by_kingdom.values():
+        _, counts = taxa_ensure(records)
         report.add("taxa", counts)
-        for record in records:
-            names.add(record.scientific_name, ids[(record.scientific_name, record.rank)], kingdom)
+    return bool(missing)
 
 
 def _taxa(entries: list[Entry], report: ImportReport) -> list[tuple[int, str]]:
@@ -376,7 +375,11 @@ def _taxa(entries: list[Entry], report: ImportReport) -> list[tuple[int, str]]:
             resolved[(name, kingdom)] = (None, how) if how.startswith(INFRASPECIFIC_FALLBACK) else (pk, how)
         return resolved[(name, kingdom)]
 
-    _create_missing_taxa(entries, resolve, names, report)
+    if _create_missing_taxa(entries, resolve, report):
+        # Read the names again rather than adding the created ones: a lineage creates ancestors too
+        # (Bryophyllum daigremontianum, parent of a hybrid a checklist names), and a synonym row that
+        # names such an ancestor must land on it now, as it will on a second run.
+        names = taxon_names(ignore_synonym_sources=(SYNONYM_SOURCE,))
     synonym_outcomes: Counter = Counter()
     known_before = {name for (name, _), (pk, _) in resolved.items() if pk is not None}
     resolved = {k: v for k, v in resolved.items() if v[0] is not None}

@@ -144,14 +144,11 @@ def _import_everything() -> dict[str, int]:
 
 @pytest.mark.django_db
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap, not yet traced: after every README import, a second round still creates 42 GRIIS and "
-    "6 US-RIIS statuses (the regions, bootstrap and every other import change 0): a taxon a later import "
-    "creates moves some register rows onto it. Strict: the day it passes, this mark must go.",
-)
 def test_every_readme_import_and_bootstrap_twice_second_run_changes_nothing_and_no_mojibake():
-    """Input: all of ../shared/data through every README import, with bootstrap before and after, twice."""
+    """Input: all of ../shared/data through every README import, with bootstrap before and after, twice.
+    Before: the second round created 41 GRIIS statuses (a synonym row naming a taxon the first run had
+    created only as a lineage ancestor, e.g. Bryophyllum daigremontianum in Malawi) and 6 US-RIIS ones
+    (birds such as Horornis diphone that native-countries created after US-RIIS had run)."""
     for _, paths in IMPORTS:
         for path in paths:
             shared_path(*path.relative_to(SHARED_DATA).parts)  # skips when ../shared/data lacks it
