@@ -13,7 +13,7 @@ from django.utils import timezone
 from observations.models import Observation, Verdict, Verification
 from ranges.contacts import contact_snapshot, contacts_or_fallback
 from ranges.identification import ALERT_LEVEL
-from ranges.verdict import Verdict as VerdictAnswer
+from ranges.verdict import RangeVerdict
 
 
 def upsert_for_observation(model, observation: Observation, **values):
@@ -26,7 +26,7 @@ def upsert_for_observation(model, observation: Observation, **values):
 
 
 def verdict_record_save(
-    *, observation: Observation, taxon, found: VerdictAnswer, alert_level: str, explanation: str | None = None
+    *, observation: Observation, taxon, found: RangeVerdict, alert_level: str, explanation: str | None = None
 ) -> Verdict:
     """Store `found` (the pure verdict) as the observation's Verdict row, with the local contacts
     when `alert_level` is set (ALERT_LEVEL or REVIEW_LEVEL)."""
@@ -45,7 +45,7 @@ def verdict_record_save(
     )
 
 
-def verdict_record_for_reviewer(*, observation: Observation, taxon, found: VerdictAnswer, note: str) -> Verdict:
+def verdict_record_for_reviewer(*, observation: Observation, taxon, found: RangeVerdict, note: str) -> Verdict:
     """The verdict of the taxon a reviewer confirmed: an alert when the verdict is one (a reviewer's
     word is the visual evidence), its explanation saying whose taxon it is for."""
     return verdict_record_save(

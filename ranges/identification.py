@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from ml.taxonomy import Decision, TaxonTree, decide, reweight_by_prior, subtree_total
 from ranges.range_index import RangeIndex
-from ranges.verdict import NO_ANIMAL, OUT_OF_RANGE, UNCERTAIN, Verdict, expected_here, verdict_at_hits
+from ranges.verdict import NO_ANIMAL, OUT_OF_RANGE, UNCERTAIN, RangeVerdict, expected_here, verdict_at_hits
 
 ALERT_LEVEL = "alert"
-# Stored in Verdict.alert_level: the answer asks the user to verify and the observation awaits a
+# Stored in the Verdict model's alert_level: the answer asks the user to verify and the observation awaits a
 # reviewer; no agency is notified (observations.alerts acts on alert statuses only).
 REVIEW_LEVEL = "possible"
 
@@ -40,9 +40,9 @@ class Candidate:
 
 
 @dataclass(frozen=True)
-class Identification:
+class IdentificationResult:
     decision: Decision  # what the answer names (on the weighted scores)
-    verdict: Verdict
+    verdict: RangeVerdict
     candidates: tuple[Candidate, ...]  # the top candidates, best weighted first
     alert_level: str  # ALERT_LEVEL, REVIEW_LEVEL or ""
 
@@ -51,7 +51,7 @@ class Identification:
         return self.alert_level == REVIEW_LEVEL
 
 
-def location_prior(verdicts: dict[str, Verdict], floor: float) -> dict[str, float]:
+def location_prior(verdicts: dict[str, RangeVerdict], floor: float) -> dict[str, float]:
     """Prior weights from the range data: `floor` only for a taxon whose known native range excludes
     the point and that no register records here (out_of_range, `expected_here` False); 1 for every
     other, so `expected_here` None (no range data, a domestic form) is neutral: neither a boost nor
@@ -69,7 +69,7 @@ def identify(
     *,
     top_k: int = 5,
     use_prior: bool = True,
-) -> Identification:
+) -> IdentificationResult:
     """Name the animal in the photo at (lon, lat) and judge it there.
 
     1. Each candidate (the classifier's top `top_k`, and every label with a score of at least
@@ -108,9 +108,9 @@ def identify(
     )
 
     if decision.outcome == "no_animal":
-        return Identification(
+        return IdentificationResult(
             decision,
-            Verdict(NO_ANIMAL, None, "We found no animal we know in this photo.", region_codes=codes),
+            RangeVerdict(NO_ANIMAL, None, "We found no animal we know in this photo.", region_codes=codes),
             candidates,
             "",
         )
@@ -120,35 +120,35 @@ def identify(
         and named.is_alert
         and subtree_total(animal, decision.key, taxa.parents) >= thresholds.alert
     ):
-        return Identification(decision, named, candidates, ALERT_LEVEL)
+        return IdentificationResult(decision, named, candidates, ALERT_LEVEL)
     possible = _possible_invaders(candidates, verdicts, decision, named, animal, taxa, thresholds)
     if possible:
-        return Identification(
+        return IdentificationResult(
             decision,
             _please_verify(possible[0], verdicts.get(possible[0].key) or named, decision, named),
             candidates,
             REVIEW_LEVEL,
         )
     if decision.outcome == "uncertain":
-        return Identification(decision, _not_sure(decision, codes, thresholds), candidates, "")
-    return Identification(decision, named, candidates, "")
+        return IdentificationResult(decision, _not_sure(decision, codes, thresholds), candidates, "")
+    return IdentificationResult(decision, named, candidates, "")
 
 
-def _not_sure(decision: Decision, codes: tuple[str, ...], thresholds: IdentificationThresholds) -> Verdict:
+def _not_sure(decision: Decision, codes: tuple[str, ...], thresholds: IdentificationThresholds) -> RangeVerdict:
     # Below the review threshold a candidate is not worth naming (issue 22: not "dog, 5 %").
     explanation = (
         f"We are not confident what this is (possibly {decision.key}, {decision.score:.0%} from the photo)."
         if decision.key and decision.score >= thresholds.review
         else "We are not confident what this is: nothing in the photo is clear enough to name."
     )
-    return Verdict(UNCERTAIN, decision.key, explanation, region_codes=codes)
+    return RangeVerdict(UNCERTAIN, decision.key, explanation, region_codes=codes)
 
 
 def _possible_invaders(
     candidates: tuple[Candidate, ...],
-    verdicts: dict[str, Verdict],
+    verdicts: dict[str, RangeVerdict],
     decision: Decision,
-    named: Verdict,
+    named: RangeVerdict,
     animal: dict[str, float],
     taxa: TaxonTree,
     thresholds: IdentificationThresholds,
@@ -170,7 +170,7 @@ def _possible_invaders(
     return possible
 
 
-def _please_verify(possible: Candidate, found: Verdict, decision: Decision, named: Verdict) -> Verdict:
+def _please_verify(possible: Candidate, found: RangeVerdict, decision: Decision, named: RangeVerdict) -> RangeVerdict:
     """`uncertain`, carrying the possible alert's regions and sources so a reviewer can act on it."""
     lead = ""
     if decision.outcome == "identified" and decision.key != possible.key:
@@ -182,6 +182,6 @@ def _please_verify(possible: Candidate, found: Verdict, decision: Decision, name
         "not expected here: please verify. "
         f"{found.explanation}"
     )
-    return Verdict(
+    return RangeVerdict(
         UNCERTAIN, possible.key, explanation, found.region_code, found.region_codes, found.sources, found.snapped
     )

@@ -60,7 +60,7 @@ _LOADED_SHARE = 0.95
 
 
 @dataclass(frozen=True)
-class Verdict:
+class RangeVerdict:
     status: str
     taxon_key: str | None
     explanation: str
@@ -82,7 +82,7 @@ def verdict(
     taxa: TaxonTree | None = None,
     *,
     free_roaming: bool = False,
-) -> Verdict:
+) -> RangeVerdict:
     """The establishment of `taxon_key` at (lon, lat), claiming only what the data supports.
 
     Rule 1. The regions at P, most specific first (a coastal point snaps to the nearest within the
@@ -110,7 +110,7 @@ def verdict(
     return verdict_at_hits(taxon_key, lon, lat, index.regions_at(lon, lat), index, taxa, free_roaming=free_roaming)
 
 
-def verdicts_many(taxon_keys, lons, lats, index: RangeIndex, taxa: TaxonTree | None = None) -> list[Verdict]:
+def verdicts_many(taxon_keys, lons, lats, index: RangeIndex, taxa: TaxonTree | None = None) -> list[RangeVerdict]:
     """verdict() for many (taxon, point) pairs, as a GPU worker records a batch: one bulk region
     lookup (and one bulk snap), then one verdict per distinct (taxon, region set) where no range
     polygon makes the answer depend on the point itself."""
@@ -121,7 +121,7 @@ def verdicts_many(taxon_keys, lons, lats, index: RangeIndex, taxa: TaxonTree | N
     # This batch only: no verdict memo is kept between calls. bench/verdict.py (20,000 points, the
     # imported data): p50 / p99 24 / 53 µs per verdict without one, 15 / 48 µs with the memo it
     # replaced; the 200 µs target does not need its invalidation problems.
-    by_region_set: dict[tuple, Verdict] = {}
+    by_region_set: dict[tuple, RangeVerdict] = {}
     point_dependent: dict[str, bool] = {}
     out = []
     for i, (taxon_key, c) in enumerate(zip(taxon_keys, inverse)):
@@ -148,7 +148,7 @@ def verdict_at_hits(
     taxa: TaxonTree | None = None,
     *,
     free_roaming: bool = False,
-) -> Verdict:
+) -> RangeVerdict:
     """The verdict when the regions at the point are already known."""
     taxa = taxa or _NO_TAXONOMY
     taxon_key = taxa.accepted_name(taxon_key)
@@ -173,7 +173,7 @@ def _complete_checklist(taxon_key: str, taxa: TaxonTree, index: RangeIndex) -> C
 
 def _domestic_verdict(
     taxon_key: str, lon: float, lat: float, index: RangeIndex, hits: list[RegionHit], free_roaming: bool
-) -> Verdict:
+) -> RangeVerdict:
     """Rule 8. Registers list feral dogs, cats and goats nearly everywhere; a pet in a garden is not
     an invasion. The registers' records here are named, so a reviewer can confirm a feral animal."""
     codes = tuple(h.region.code for h in hits)
@@ -191,7 +191,7 @@ def _domestic_verdict(
             f" {_names(alien_records)} lists feral populations in {region.name} ({region.code}): if this one is "
             "feral or free-roaming, a reviewer can confirm it and the local contacts are told."
         )
-    return Verdict(
+    return RangeVerdict(
         DOMESTIC,
         taxon_key,
         explanation,
@@ -212,7 +212,9 @@ def _depends_on_point(taxon_key: str, index: RangeIndex, taxa: TaxonTree) -> boo
 # -- one taxon -------------------------------------------------------------------------------
 
 
-def _verdict_for_taxon(taxon_key: str, lon: float, lat: float, index: RangeIndex, hits: list[RegionHit]) -> Verdict:
+def _verdict_for_taxon(
+    taxon_key: str, lon: float, lat: float, index: RangeIndex, hits: list[RegionHit]
+) -> RangeVerdict:
     codes = tuple(h.region.code for h in hits)
     snapped = any(h.snapped for h in hits)
     native_at, native_records = _native_status_at(taxon_key, hits, index)
@@ -229,7 +231,7 @@ def _verdict_for_taxon(taxon_key: str, lon: float, lat: float, index: RangeIndex
         status = max(alien_records, key=lambda r: _SEVERITY[r.status]).status
         region = hits[alien_at].region
         chosen = [r for r in alien_records if r.status == status]
-        return Verdict(
+        return RangeVerdict(
             status,
             taxon_key,
             f"{taxon_key} is recorded as {status} in {region.name} ({region.code}) by {_names(chosen)}.",
@@ -240,7 +242,7 @@ def _verdict_for_taxon(taxon_key: str, lon: float, lat: float, index: RangeIndex
         )
     if native_records:  # rule 2
         region = hits[native_at].region
-        return Verdict(
+        return RangeVerdict(
             NATIVE,
             taxon_key,
             f"{taxon_key} is recorded as native in {region.name} ({region.code}) by {_names(native_records)}.",
@@ -250,7 +252,7 @@ def _verdict_for_taxon(taxon_key: str, lon: float, lat: float, index: RangeIndex
             snapped,
         )
     if native_polygons:  # rule 4
-        return Verdict(
+        return RangeVerdict(
             NATIVE,
             taxon_key,
             f"The point lies inside the native range of {taxon_key} ({native_polygons[0].source}).",
@@ -261,7 +263,7 @@ def _verdict_for_taxon(taxon_key: str, lon: float, lat: float, index: RangeIndex
         )
     introduced_polygons = [rec for rec in inside if rec.origin == INTRODUCED]
     if introduced_polygons:
-        return Verdict(
+        return RangeVerdict(
             INTRODUCED,
             taxon_key,
             f"The point lies inside the introduced range of {taxon_key} ({introduced_polygons[0].source}).",
@@ -307,7 +309,7 @@ def _range_polygons_at(taxon_key: str, lon: float, lat: float, index: RangeIndex
 
 def _conflict_verdict(
     taxon_key, hits, native_at, native_records, native_polygons, alien_at, alien_records, codes, snapped
-) -> Verdict:
+) -> RangeVerdict:
     """Rule 3: native-range evidence at P at least as specific as the alien record wins (no alert);
     the explanation names both sides, so a reviewer can see the disagreement."""
     alien_region = hits[alien_at].region
@@ -326,14 +328,14 @@ def _conflict_verdict(
         "alien in only part of it (islands, one province), so the more specific native-range evidence decides: "
         "native here."
     )
-    return Verdict(
+    return RangeVerdict(
         NATIVE, taxon_key, explanation, native_region_code, codes, _sources(native_cited + list(alien_records)), snapped
     )
 
 
 def _out_of_range_verdict(
     taxon_key: str, hits: list[RegionHit], index: RangeIndex, codes: tuple[str, ...], snapped: bool
-) -> Verdict:
+) -> RangeVerdict:
     native_codes = index.native_region_codes_sorted(taxon_key)
     native_records = index.cited_statuses(taxon_key, native=True)
     native_polygons = [rec for rec, _ in index.range_polygons(taxon_key) if rec.origin in NATIVE_ORIGINS]
@@ -344,7 +346,7 @@ def _out_of_range_verdict(
     )
     place = hits[0].region.name if hits else "this place"
     allowed = [g for g in index.geofence_at(taxon_key, codes) if g.rule == "allow"]
-    return Verdict(
+    return RangeVerdict(
         OUT_OF_RANGE,
         taxon_key,
         f"{known}, and {place} lies outside its native range: possibly a new introduction. "
@@ -356,11 +358,11 @@ def _out_of_range_verdict(
     )
 
 
-def _unknown_verdict(taxon_key: str, index: RangeIndex, codes: tuple[str, ...], snapped: bool) -> Verdict:
+def _unknown_verdict(taxon_key: str, index: RangeIndex, codes: tuple[str, ...], snapped: bool) -> RangeVerdict:
     """Rule 6: no native range in the data. Say what is known: alien records elsewhere."""
     alien_codes = index.alien_region_codes(taxon_key)
     if not alien_codes:
-        return Verdict(
+        return RangeVerdict(
             UNKNOWN,
             taxon_key,
             f"There is no range data for {taxon_key}; we cannot say whether it belongs here.",
@@ -374,7 +376,7 @@ def _unknown_verdict(taxon_key: str, index: RangeIndex, codes: tuple[str, ...], 
         f"{taxon_key} is recorded as alien in {_region_list(alien_codes, index)}; its native range is not in our data, "
         "so we cannot say whether it belongs here."
     )
-    return Verdict(UNKNOWN, taxon_key, explanation, None, codes, _sources(records), snapped)
+    return RangeVerdict(UNKNOWN, taxon_key, explanation, None, codes, _sources(records), snapped)
 
 
 # -- a genus or family -----------------------------------------------------------------------
@@ -388,7 +390,7 @@ def _verdict_for_group(
     index: RangeIndex,
     hits: list[RegionHit],
     complete: CompleteChecklist | None = None,
-) -> Verdict:
+) -> RangeVerdict:
     """Rule 7: a group answers for all its member species in the taxonomy, not only those with data.
 
     - native when every member recorded here is native;
@@ -417,7 +419,7 @@ def _verdict_for_group(
     count = f"{len(members)} member species"
     names = _name_list([v.taxon_key for v in known_here])
     if statuses == {NATIVE}:
-        return Verdict(
+        return RangeVerdict(
             NATIVE,
             taxon_key,
             f"The members of {taxon_key} recorded here ({names}) are native.",
@@ -428,7 +430,7 @@ def _verdict_for_group(
         )
     if len(statuses) == 1 and whole_tree_known:
         status = statuses.pop()
-        return Verdict(
+        return RangeVerdict(
             status,
             taxon_key,
             f"Every member of {taxon_key} recorded here ({names}) is {status}, and none of its {count} "
@@ -439,7 +441,7 @@ def _verdict_for_group(
             snapped,
         )
     if not known_here and whole_tree_known:
-        return Verdict(
+        return RangeVerdict(
             OUT_OF_RANGE,
             taxon_key,
             f"None of the {count} of {taxon_key} ({complete.source_marker}, complete for {complete.clade}) is "
@@ -456,7 +458,7 @@ def _verdict_for_group(
             if complete is not None
             else f" Our list of the species of {taxon_key} is not known to be complete, so a member we lack may live here."
         )
-        return Verdict(
+        return RangeVerdict(
             UNKNOWN,
             taxon_key,
             f"{with_range} of the {count} of {taxon_key} in our data have a known native range, and none of "
@@ -468,7 +470,7 @@ def _verdict_for_group(
             snapped,
         )
     detail = _name_list([f"{v.taxon_key}: {v.status}" for v in known_here])
-    return Verdict(
+    return RangeVerdict(
         UNCERTAIN,
         taxon_key,
         f"Members of {taxon_key} differ here ({detail}), or some have no native range in our data, or our list "
