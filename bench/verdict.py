@@ -49,7 +49,13 @@ REAL_ANSWERS = [
     ("wild boar in Germany", "Sus scrofa", 10.0, 51.0, "native"),
     ("wild boar in Hawaii", "Sus scrofa", -155.5, 19.6, "invasive"),
     ("eastern grey squirrel in Ohio", "Sciurus carolinensis", -82.9, 40.0, "native"),
-    ("eastern grey squirrel in Washington", "Sciurus carolinensis", -120.5, 47.4, "out_of_range"),
+    (
+        "eastern grey squirrel in Washington",
+        "Sciurus carolinensis",
+        -120.5,
+        47.4,
+        "introduced",
+    ),  # the starter pack documents its introduction in WA, OR, CA
     ("bobcat in Spain", "Lynx rufus", -3.7, 40.4, "out_of_range"),
     # US-RIIS lists it as Herpestes javanicus: the synonym must land on MDD's accepted name
     ("small Asian mongoose in Hawaii", "Urva auropunctata", -155.1, 19.7, "invasive"),
