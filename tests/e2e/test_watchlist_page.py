@@ -89,8 +89,9 @@ def test_the_map_draws_the_matches_and_a_status_change_persists(live_server, bro
 def test_an_owner_draws_a_polygon_on_the_map_and_the_list_is_made_from_it(
     live_server, browser, geo, taxa, users, tmp_path, eager_celery
 ):
-    """Terra Draw on the "New list" map: four corners clicked around (2, 2), the first clicked again
-    to close; the list is created with that area (POST geometry) and takes the record already inside."""
+    """Terra Draw on the "New list" map: a square clicked around (2, 2) and closed on its first corner,
+    a triangle closed with Enter; the list is created with both as its area (POST geometry) and takes
+    the record already inside."""
     download = tmp_path / "simple.csv"
     download.write_text(
         "gbifID\tdatasetKey\toccurrenceID\tspecies\tdecimalLatitude\tdecimalLongitude\teventDate\tlicense\n"
@@ -109,19 +110,30 @@ def test_an_owner_draws_a_polygon_on_the_map_and_the_list_is_made_from_it(
     browser.find_element("id", "draw-polygon").click()
 
     canvas = browser.find_element("css selector", "#draw-map canvas")
-    # Pixel offsets from the canvas's centre (Selenium's origin for an element) of each corner.
-    offsets = browser.execute_script(
-        "const m = window.drawMap, c = m.getCanvas(), w = c.clientWidth / 2, h = c.clientHeight / 2;"
-        " return arguments[0].map(([lon, lat]) => { const p = m.project([lon, lat]);"
-        " return [Math.round(p.x - w), Math.round(p.y - h)]; });",
-        [[1, 1], [3, 1], [3, 3], [1, 3]],
-    )
     from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
 
-    for x, y in [*offsets, offsets[0]]:  # the first corner again closes the ring
-        ActionChains(browser).move_to_element_with_offset(canvas, x, y).pause(0.2).click().pause(0.3).perform()
+    def click_corners(corners):
+        # Pixel offsets from the canvas's centre (Selenium's origin for an element) of each corner.
+        offsets = browser.execute_script(
+            "const m = window.drawMap, c = m.getCanvas(), w = c.clientWidth / 2, h = c.clientHeight / 2;"
+            " return arguments[0].map(([lon, lat]) => { const p = m.project([lon, lat]);"
+            " return [Math.round(p.x - w), Math.round(p.y - h)]; });",
+            corners,
+        )
+        for x, y in offsets:
+            ActionChains(browser).move_to_element_with_offset(canvas, x, y).pause(0.2).click().pause(0.3).perform()
+
+    # A square around the record at (2, 2), closed by clicking its first corner again...
+    click_corners([[1, 1], [3, 1], [3, 3], [1, 3], [1, 1]])
     wait_until(
         browser, "return document.getElementById('draw-status').textContent === '1 polygon drawn'", "the closed polygon"
+    )
+    # ...and a triangle away from the records, closed with Enter (as the form's hint says).
+    click_corners([[4, 1], [5.5, 1], [4.75, 2.5]])
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    wait_until(
+        browser, "return document.getElementById('draw-status').textContent === '2 polygons drawn'", "the triangle"
     )
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "watchlist_drawn_area.png"))
@@ -141,8 +153,9 @@ def test_an_owner_draws_a_polygon_on_the_map_and_the_list_is_made_from_it(
     watch_list = WatchList.objects.get(name="Drawn pond")
     assert watch_list.owner == users["alice"] and watch_list.rule == "invasive_here"
     area = shapely.geometry.shape(watch_list.area_display)
-    # The clicked pixels are the corners to within a pixel (~0.02 degrees at zoom 5).
-    assert area.geom_type == "Polygon" and area.symmetric_difference(shapely.box(1, 1, 3, 3)).area < 0.2
+    # The two drawn polygons, one area; the clicked pixels are the corners to within a pixel (~0.02° at zoom 5).
+    drawn = shapely.union_all([shapely.box(1, 1, 3, 3), shapely.Polygon([(4, 1), (5.5, 1), (4.75, 2.5)])])
+    assert area.geom_type == "MultiPolygon" and area.symmetric_difference(drawn).area < 0.3
     matched = Match.objects.filter(watch_list=watch_list).values_list("occurrence__occurrence_id", flat=True)
     assert list(matched) == ["occ-1"]
     assert browser.find_element("id", "draw-status").text == "no area drawn"  # cleared for the next list
