@@ -23,7 +23,7 @@ from ranges.services import data_version_bump, geometry_assign, range_object_sav
 class GeometryUploadForm(forms.ModelForm):
     geometry_file = forms.FileField(
         required=False,
-        help_text="GeoJSON, zipped shapefile or GeoPackage (lon/lat, EPSG:4326); validated and repaired on save",
+        help_text="GeoJSON, zipped shapefile, GeoPackage, KML or KMZ (lon/lat); validated and repaired on save",
     )
 
     def clean_geometry_file(self):

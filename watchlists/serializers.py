@@ -13,7 +13,10 @@ class WatchListInputSerializer(serializers.Serializer):
     )
     area_file = serializers.FileField(
         required=False,
-        help_text="multipart instead of geometry: a .geojson, a zipped shapefile (.zip) or a GeoPackage (.gpkg)",
+        help_text=(
+            "multipart instead of geometry: a .geojson, a zipped shapefile (.zip), a GeoPackage (.gpkg), "
+            "KML (.kml) or KMZ (.kmz); the polygons of every layer are unioned, validated and repaired"
+        ),
     )
     taxa = serializers.ListField(
         child=serializers.CharField(max_length=200), required=False, max_length=2000, help_text="names or ids"

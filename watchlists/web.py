@@ -8,10 +8,12 @@ from csp.decorators import csp_update
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from ranges.maps import BASE_MAP_SIMPLIFY
 from watchlists.models import Match, Subscription
 from watchlists.selectors import WatchListNotFound, shown_records, watch_list_by_feed_token
 from watchlists.services import subscription_unsubscribe
@@ -23,7 +25,9 @@ FEED_ENTRIES = 200
 @csp_update({"img-src": ["data:"]})
 @require_GET
 def watchlists_page(request: HttpRequest, watch_list_id: int | None = None) -> HttpResponse:
-    return render(request, "watchlists/page.html", {"watch_list_id": watch_list_id or ""})
+    # The countries' outlines under the map a new list's area is drawn on (the page has no tile layer).
+    outlines = f"{reverse('region-geojson')}?kind=country&simplify={BASE_MAP_SIMPLIFY}"
+    return render(request, "watchlists/page.html", {"watch_list_id": watch_list_id or "", "outlines_url": outlines})
 
 
 @csrf_exempt  # RFC 8058: mail providers POST "List-Unsubscribe=One-Click" with no cookie and no token

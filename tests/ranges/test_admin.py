@@ -173,7 +173,7 @@ def test_swapped_lat_lon_upload_is_rejected_with_the_reason(admin_client, one_of
 def test_unreadable_upload_is_rejected(admin_client, one_of_each):
     upload = SimpleUploadedFile("range.txt", b"not a geometry")
     response = admin_client.post(reverse("admin:ranges_rangepolygon_add"), range_form(one_of_each, upload))
-    assert response.status_code == 200 and "upload a .geojson" in response.content.decode()
+    assert response.status_code == 200 and "range.txt: upload GeoJSON (.geojson or .json)" in response.content.decode()
     assert not RangePolygon.objects.filter(source="admin upload").exists()
 
 

@@ -1,6 +1,7 @@
 // The watch-list page: the user's lists, a new list, a list's map (MapLibre: vector tiles from
 // PostGIS where the server makes them, else GeoJSON cells and points), its records with filters,
-// and triage. Plain browser JavaScript; the one library, MapLibre GL JS, is vendored. Server data
+// and triage; a new list's area can be drawn on a second map (Terra Draw). Plain browser JavaScript;
+// the libraries, MapLibre GL JS and Terra Draw with its MapLibre adapter, are vendored. Server data
 // is only ever set as textContent. Uses the token the home page keeps after login.
 "use strict";
 
@@ -195,6 +196,67 @@ async function showRecord(id) {
   if (!m.seen) { await api(`${API}/watchlists/${current.id}/matches/seen/`, { method: "POST", body: { ids: [id] } }); }
 }
 
+// -- drawing a new list's area --------------------------------------------------------------------
+
+let drawMap = null;
+let draw = null; // Terra Draw, once the drawing map has loaded
+
+// The drawing map is made when the "New list" form is first opened (a hidden map has no size).
+function setUpDrawMap() {
+  if (drawMap) return;
+  maplibregl.setWorkerUrl(document.body.dataset.worker);
+  const outlines = document.body.dataset.outlines ? location.origin + document.body.dataset.outlines : { type: "FeatureCollection", features: [] };
+  drawMap = new maplibregl.Map({
+    container: "draw-map",
+    style: {
+      version: 8,
+      sources: { countries: { type: "geojson", data: outlines } },
+      layers: [
+        { id: "background", type: "background", paint: { "background-color": "#e8eef0" } },
+        { id: "countries", type: "line", source: "countries", paint: { "line-color": "#7f8c8d", "line-width": 0.7 } },
+      ],
+    },
+    center: [10, 45], zoom: 2,
+  });
+  window.drawMap = drawMap; // for the browser test and the console
+  drawMap.on("load", () => {
+    draw = new terraDraw.TerraDraw({
+      adapter: new terraDrawMaplibreGlAdapter.TerraDrawMapLibreGLAdapter({ map: drawMap }),
+      modes: [new terraDraw.TerraDrawPolygonMode({ editable: true })],
+    });
+    draw.start();
+    draw.on("finish", drawnChanged);
+    draw.on("change", drawnChanged);
+    window.watchDraw = draw;
+    $("draw-polygon").disabled = false;
+  });
+}
+
+// The finished polygons (not the one being drawn, nor the helper points Terra Draw shows).
+function drawnPolygons() {
+  if (!draw) return [];
+  return draw.getSnapshot()
+    .filter((f) => f.geometry.type === "Polygon" && !f.properties.currentlyDrawing)
+    .map((f) => ({ type: "Feature", geometry: f.geometry, properties: {} }));
+}
+
+function drawnChanged() {
+  const n = drawnPolygons().length;
+  $("draw-status").textContent = n ? `${n} polygon${n === 1 ? "" : "s"} drawn` : "no area drawn";
+}
+
+function clearDrawing() {
+  if (draw) { draw.clear(); draw.setMode("static"); }
+  drawnChanged();
+}
+
+// A GeoJSON file's content as Features (a geometry, a Feature or a FeatureCollection).
+function asFeatures(geojson) {
+  if (geojson && geojson.type === "FeatureCollection") return geojson.features || [];
+  if (geojson && geojson.type === "Feature") return [geojson];
+  return [{ type: "Feature", geometry: geojson, properties: {} }];
+}
+
 async function createList(event) {
   event.preventDefault();
   const form = new FormData($("create-form"));
@@ -202,9 +264,14 @@ async function createList(event) {
   const body = { name: form.get("name"), regions: split(form.get("regions")), taxa: split(form.get("taxa")), rule: form.get("rule"), frequency: form.get("frequency") };
   const file = form.get("geometry");
   try {
-    if (file && file.size) body.geometry = JSON.parse(await file.text());
+    // The drawn polygons and the file's, together: the server unions, validates and repairs them.
+    const features = drawnPolygons();
+    if (file && file.size) features.push(...asFeatures(JSON.parse(await file.text())));
+    if (features.length) body.geometry = { type: "FeatureCollection", features };
     const created = await api(`${API}/watchlists/`, { method: "POST", body });
     $("create-error").textContent = "";
+    $("create-form").reset();
+    clearDrawing();
     current = created;
     document.body.dataset.watchList = created.id;
     await loadLists();
@@ -218,6 +285,10 @@ if (!token()) {
   $("lists-panel").hidden = true;
 } else {
   $("create-form").addEventListener("submit", createList);
+  $("draw-polygon").disabled = true; // until the drawing map has loaded
+  $("new-list").addEventListener("toggle", () => { if ($("new-list").open) setUpDrawMap(); });
+  $("draw-polygon").addEventListener("click", () => { if (draw) draw.setMode("polygon"); });
+  $("draw-clear").addEventListener("click", clearDrawing);
   $("filters").addEventListener("submit", (e) => { e.preventDefault(); loadMatches(true); refreshRecords(); });
   $("more").addEventListener("click", () => loadMatches(false));
   $("mark-all-seen").addEventListener("click", async () => {
