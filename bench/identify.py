@@ -16,6 +16,7 @@ import csv
 import os
 import sys
 from dataclasses import dataclass, replace
+from math import nan
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -180,8 +181,9 @@ def evaluate(cases, scores, index, taxa, thresholds, use_prior: bool) -> dict[st
         "false_alert_rate": n["false_alert"] / max(n["native"], 1),
         "native_review_rate": n["native_review"] / max(n["native"], 1),
         "natives": n["native"],
-        "missed_invader_rate": 1 - n["invader_seen_flagged"] / max(n["invader_seen"], 1),
-        "missed_invader_rate_all": 1 - n["invader_flagged"] / max(n["invader"], 1),
+        # nan, not 1.0, when there was no invader to miss: an empty set is not a miss.
+        "missed_invader_rate": 1 - n["invader_seen_flagged"] / n["invader_seen"] if n["invader_seen"] else nan,
+        "missed_invader_rate_all": 1 - n["invader_flagged"] / n["invader"] if n["invader"] else nan,
         "invaders_seen": n["invader_seen"],
         "invaders": n["invader"],
         "domestic_commits": domestic_commits,
@@ -238,17 +240,21 @@ def main() -> None:
     from django.db import DatabaseError
 
     from ranges.at_point import identification_thresholds
-    from ranges.index_cache import range_index
+    from ranges.index_cache import build_range_index
     from species.selectors import taxon_tree
 
     try:
-        index, taxa, thresholds = range_index(), taxon_tree(), identification_thresholds()
+        # Built here with its whole region outlines (the placements need a point in each country);
+        # a server process's cached index keeps only the pieces it looks points up in.
+        index, taxa, thresholds = build_range_index(), taxon_tree(), identification_thresholds()
     except DatabaseError as exc:
         sys.exit(f"the database is not set up ({exc}): run scripts/run (or manage.py migrate + bootstrap) first")
     print(
         f"range index: {len(index.regions)} regions, {len(index.statuses)} statuses; taxonomy: {len(taxa.parents)} taxa"
     )
     cases = placements(index, taxa)
+    if not any(c.kind == "native" for c in cases):
+        sys.exit("no photo could be placed in another country of its native range: import the ranges first")
     scores = classify_all(sorted({c.path for c in cases}))
     cases = [c for c in cases if c.path in scores]
     kinds = {k: sum(c.kind == k for c in cases) for k in ("real", "native", "out_of_range")}
