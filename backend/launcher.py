@@ -306,7 +306,13 @@ def _start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
 
 
-def _wait_healthy(stack: Stack, server: subprocess.Popen, timeout: float = 180) -> None:
+# How long a server process may take to start: it builds its range index first (a minute with every
+# county on a busy machine). A prefork inference child does the same before it reports up
+# (CELERY_WORKER_PROC_ALIVE_TIMEOUT is at least this).
+WARM_UP_S = 180
+
+
+def _wait_healthy(stack: Stack, server: subprocess.Popen, timeout: float = WARM_UP_S) -> None:
     """Until /healthz answers. The server builds its range index before it listens (a minute with
     every county on a busy machine): a live server is given `timeout`, a dead one fails at once."""
     deadline = time.monotonic() + timeout
