@@ -55,15 +55,25 @@ def inference_worker(
     worker_args: tuple[str, ...] | None = None,
     name: str | None = "inference@%h",
 ) -> list[str]:
-    """The inference worker. `worker_args` replace the pool, concurrency and imports (a fault drill
-    that needs a child process to lose runs ("-P", "prefork", "-c", "1"))."""
-    pool = (
-        worker_args
-        if worker_args is not None
-        else (*INFERENCE_POOL, "--concurrency", str(concurrency), *INFERENCE_IMPORTS)
-    )
+    """The inference worker. `worker_args` replace the pool and concurrency (a fault drill that needs
+    a child process to lose runs ("-P", "prefork", "-c", "1")); the imports stay, so that every
+    inference worker loads the warm-up and heartbeat hooks whatever its pool."""
+    pool = worker_args if worker_args is not None else (*INFERENCE_POOL, "--concurrency", str(concurrency))
     named = ("-n", name) if name else ()
-    return celery("worker", *named, "-Q", ",".join(queues), *pool, "--loglevel", "INFO")
+    return celery("worker", *named, "-Q", ",".join(queues), *_with_inference_imports(pool), "--loglevel", "INFO")
+
+
+def _with_inference_imports(args: tuple[str, ...]) -> list[str]:
+    """`args` importing classifier.inference too. Celery keeps only the last -I/--include, so a
+    module the arguments import already is joined to it (a comma-separated list), not given twice."""
+    module = INFERENCE_IMPORTS[1]
+    out = list(args)
+    for i, arg in enumerate(out[:-1]):
+        if arg in ("-I", "--include"):
+            named = out[i + 1].split(",")
+            out[i + 1] = ",".join(named if module in named else [module, *named])
+            return out
+    return [*out, *INFERENCE_IMPORTS]
 
 
 def default_worker(*, concurrency: int | None = None, beat_schedule: str | None = None) -> list[str]:
@@ -296,7 +306,13 @@ def _start(command: list[str], env: dict, log: Path) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
 
 
-def _wait_healthy(stack: Stack, server: subprocess.Popen, timeout: float = 180) -> None:
+# How long a server process may take to start: it builds its range index first (a minute with every
+# county on a busy machine). A prefork inference child does the same before it reports up
+# (CELERY_WORKER_PROC_ALIVE_TIMEOUT is at least this).
+WARM_UP_S = 180
+
+
+def _wait_healthy(stack: Stack, server: subprocess.Popen, timeout: float = WARM_UP_S) -> None:
     """Until /healthz answers. The server builds its range index before it listens (a minute with
     every county on a busy machine): a live server is given `timeout`, a dead one fails at once."""
     deadline = time.monotonic() + timeout

@@ -186,6 +186,15 @@ def test_r24_visibility_timeout_exceeds_hard_time_limit(settings):
     assert redis_options["visibility_timeout"] > base.CELERY_TASK_TIME_LIMIT
 
 
+def test_r19_a_prefork_child_has_as_long_to_warm_up_as_a_web_process(settings):
+    # A prefork inference child builds the range index before it reports up, as a web process does
+    # before it answers /healthz; Celery's default (4 s) killed every replacement child still warming up.
+    from backend import launcher
+    from backend.celery import app
+
+    assert app.conf.worker_proc_alive_timeout >= launcher.WARM_UP_S
+
+
 @STARTS_DJANGO
 def test_web_process_never_imports_torch():
     code = (

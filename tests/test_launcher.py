@@ -38,6 +38,18 @@ def test_the_inference_worker_runs_threads_that_share_one_batch_and_warm_up():
     assert printed == launcher.inference_worker(concurrency=64)
 
 
+def test_a_drill_worker_with_its_own_pool_still_loads_the_warm_up_and_heartbeat_hooks():
+    # worker_args replace the pool, not the imports: the prefork drill worker is an inference worker too.
+    command = launcher.inference_worker(worker_args=("-P", "prefork", "-c", "1"))
+    assert command[command.index("-P") + 1] == "prefork" and command[command.index("-c") + 1] == "1"
+    assert command[command.index("-I") + 1] == "classifier.inference"
+    # Celery keeps only the last -I: a module given already is joined to it, never dropped.
+    command = launcher.inference_worker(worker_args=("-P", "prefork", "-I", "tests.e2e.slow_child_start"))
+    assert command.count("-I") == 1
+    assert command[command.index("-I") + 1] == "classifier.inference,tests.e2e.slow_child_start"
+    assert launcher.inference_worker(worker_args=launcher.INFERENCE_WORKER_ARGS) == launcher.inference_worker()
+
+
 def test_the_embedded_stack_serves_with_waitress_as_scripts_run_does():
     assert launcher.web(listen="127.0.0.1:1")[1:3] == ["-m", "backend.serve"]
 

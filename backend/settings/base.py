@@ -399,6 +399,13 @@ CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# A prefork child reports "up" only once its worker_process_init hooks return, and an inference
+# child warms up there (classifier.inference: the range index, then the model; seconds on a
+# starter database, a minute with every county on a busy machine). Celery's default of 4 s SIGKILLs
+# every replacement child that is still warming up and forks another, which meets the same end:
+# after a child was lost (R19, R20) the worker never ran a task again. A child that hangs at start
+# is still killed, after this long.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("CELERY_WORKER_PROC_ALIVE_TIMEOUT", default=300.0)
 # A bounded publish: an upload never hangs on a dead broker (the sweeper re-enqueues later).
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 # The sweeper re-enqueues uploads stuck in `queued` (broker down at upload, broker restarted empty)

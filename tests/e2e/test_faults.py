@@ -107,11 +107,6 @@ def kill_child_while_processing(stack, observation_id, attempt):
         os.kill(pid, signal.SIGKILL)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="regressed in the merge of issues 21-26 (not yet traced): on the prefork drill worker the job is not "
-    "finished within 120 s after the fault; r21's restarted-broker and r13 still pass. See the closing note.",
-)
 def test_r19_worker_sigkill_redelivered_once(drill, slow_photo):
     response = drill.upload(slow_photo, wait=0, latitude=-2.33, longitude=34.83)
     observation_id = response.json()["id"]
@@ -124,11 +119,6 @@ def test_r19_worker_sigkill_redelivered_once(drill, slow_photo):
     assert predictions(drill, pk) == 1
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="regressed in the merge of issues 21-26 (not yet traced): on the prefork drill worker the job is not "
-    "finished within 120 s after the fault; r21's restarted-broker and r13 still pass. See the closing note.",
-)
 def test_r20_poison_image_bounded_deliveries_then_failed(drill, slow_photo, tmp_path):
     observation_id = drill.upload(slow_photo, wait=0, latitude=-2.33, longitude=34.83).json()["id"]
     for attempt in (1, 2, 3):
@@ -145,11 +135,6 @@ def test_r20_poison_image_bounded_deliveries_then_failed(drill, slow_photo, tmp_
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="regressed in the merge of issues 21-26 (not yet traced): on the prefork drill worker the job is not "
-    "finished within 120 s after the fault; r21's restarted-broker and r13 still pass. See the closing note.",
-)
 def test_r21_redis_down_at_upload_then_picked_up_by_the_sweeper(drill, tmp_path):
     drill.broker.stop()
     started = time.monotonic()
