@@ -229,8 +229,9 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
+    from watchlists.importing import occurrences_import
     from watchlists.models import Match, Occurrence, WatchList
-    from watchlists.services import list_index_clear, occurrences_import
+    from watchlists.services import list_index_clear
 
     rng = random.Random(args.seed)
     owner, _ = get_user_model().objects.get_or_create(username="bench-records")

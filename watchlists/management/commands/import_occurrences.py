@@ -7,8 +7,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from watchlists.importing import occurrences_import
 from watchlists.occurrence_files import OccurrenceFileError
-from watchlists.services import occurrences_import
 
 
 class Command(BaseCommand):
