@@ -3,9 +3,13 @@ at its point (verdicts_many), written idempotently on dataset + occurrenceID and
 
 from __future__ import annotations
 
+import datetime
+import json
 from collections import Counter
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
+import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -14,10 +18,11 @@ from ranges.verdict import verdicts_many
 from species.models import Taxon
 from species.selectors import taxon_names, taxon_tree
 from watchlists.models import Occurrence
-from watchlists.occurrence_files import OccurrenceRow, Skipped, read_occurrences
+from watchlists.occurrence_files import read_occurrence_chunks
 from watchlists.services import _occurrence_record, list_index, matches_sync
 
-IMPORT_BATCH = 5000
+IMPORT_BATCH = 50_000  # rows per chunk: read, judged, written and matched together
+REVERDICT_BATCH = 5000
 
 
 @dataclass
@@ -43,201 +48,237 @@ class ImportReport:
 
 
 class _TaxonResolver:
-    """Names to (taxon id, accepted name), every name looked up once per import."""
+    """Names to (taxon id, accepted name), every distinct name looked up once per import."""
 
     def __init__(self):
         self.names = taxon_names()
         self.cache: dict[str, tuple[int | None, str]] = {}
-        self.scientific: dict[int, str] = {}
 
-    def resolve(self, name: str) -> tuple[int | None, str]:
-        if name not in self.cache:
-            pk, _ = self.names.resolve(name)
-            if pk is not None and pk not in self.scientific:
-                self.scientific[pk] = Taxon.objects.filter(pk=pk).values_list("scientific_name", flat=True).first()
-            self.cache[name] = (pk, self.scientific.get(pk, "") if pk else "")
-        return self.cache[name]
+    def resolve_many(self, names: np.ndarray, report: ImportReport) -> tuple[np.ndarray, np.ndarray]:
+        """(taxon ids, accepted names) of the rows' names; unknown names are counted in the report."""
+        counts = Counter(names.tolist())
+        new = {name: self.names.resolve(name)[0] for name in counts if name not in self.cache}
+        accepted = dict(
+            Taxon.objects.filter(pk__in={pk for pk in new.values() if pk}).values_list("pk", "scientific_name")
+        )
+        for name, pk in new.items():
+            self.cache[name] = (pk, accepted.get(pk, "") if pk else "")
+        for name, count in counts.items():
+            if self.cache[name][0] is None:
+                report.unmatched_names[name] += count
+        pairs = [self.cache[name] for name in names.tolist()]
+        return _objects([p[0] for p in pairs]), _objects([p[1] for p in pairs])
+
+
+class _DatasetsSeen:
+    """Whether each dataset held records when this import first met it. Rows of a dataset that
+    held none can only meet rows this import wrote itself, which the upsert sorts out: they skip
+    the look-up of stored hashes."""
+
+    def __init__(self):
+        self.held: dict[str, bool] = {}
+
+    def held_records(self, dataset: str) -> bool:
+        if dataset not in self.held:
+            self.held[dataset] = Occurrence.objects.filter(dataset=dataset).exists()
+        return self.held[dataset]
 
 
 def occurrences_import(*, path, dataset: str = "", progress=None, batch_size: int = IMPORT_BATCH) -> ImportReport:
-    """Stream the file in batches: each batch gets its verdicts (verdicts_many), is written (new
-    and changed rows only: idempotent on dataset + occurrenceID) and matched to the lists."""
-    report, resolver, batch = ImportReport(), _TaxonResolver(), []
-    for row in read_occurrences(path):
-        report.read += 1
+    """Stream the file in chunks of `batch_size` rows, each cleaned column by column
+    (occurrence_files.read_occurrence_chunks); a chunk's new and changed rows get their verdicts
+    (verdicts_many: one per distinct taxon x region set), are written in one statement (COPY into
+    a staging table and an upsert on PostgreSQL, a multi-row insert and the same upsert on SQLite:
+    idempotent on dataset + occurrenceID, an unchanged row is not touched) and matched to the lists."""
+    report, resolver, seen = ImportReport(), _TaxonResolver(), _DatasetsSeen()
+    for chunk in read_occurrence_chunks(path, chunk_rows=batch_size):
+        report.read += chunk.read
+        report.skipped.update(chunk.skipped)
+        if len(chunk):
+            _import_chunk(chunk.columns, dataset, resolver, seen, report)
         if progress is not None:
-            progress(1)
-        if isinstance(row, Skipped):
-            report.skipped[row.reason] += 1
-            continue
-        batch.append(row)
-        if len(batch) >= batch_size:
-            _import_batch(batch, dataset, resolver, report)
-            batch = []
-    if batch:
-        _import_batch(batch, dataset, resolver, report)
+            progress(chunk.read)
     return report
 
 
-def _import_batch(rows: list[OccurrenceRow], dataset: str, resolver: _TaxonResolver, report: ImportReport) -> None:
-    changed, existing = _changed_rows(rows, dataset, report)
-    if not changed:
+def _import_chunk(columns: dict, dataset: str, resolver: _TaxonResolver, seen: _DatasetsSeen, report) -> None:
+    rows = _changed_rows(_keyed(columns, dataset), seen, report)
+    if not len(rows["dataset"]):
         return
-    resolved = [resolver.resolve(row.scientific_name) for _, row, _ in changed]
-    for (_, row, _), (pk, _) in zip(changed, resolved):
-        if pk is None:
-            report.unmatched_names[row.scientific_name] += 1
-    verdicts = _verdicts_of(changed, resolved)
-    now = timezone.now()
-    creates, updates = [], []
-    for i, ((ds, oid), row, sha) in enumerate(changed):
-        status, codes, explanation, sources = verdicts[i]
-        values = {
-            "dataset": ds,
-            "occurrence_id": oid,
-            "gbif_id": row.gbif_id,
-            "scientific_name": row.scientific_name,
-            "taxon_id": resolved[i][0],
-            "latitude": row.latitude,
-            "longitude": row.longitude,
-            "coordinate_uncertainty_m": row.coordinate_uncertainty_m,
-            "event_date": row.event_date,
-            "license": row.license,
-            "rights_holder": row.rights_holder,
-            "citation": row.citation,
-            "source_url": row.source_url,
-            "verdict_status": status,
-            "verdict_region_codes": codes,
-            "verdict_explanation": explanation,
-            "verdict_sources": sources,
-            "row_sha1": sha,
-            "imported": now,
-        }
-        if (ds, oid) in existing:
-            updates.append(Occurrence(pk=existing[(ds, oid)][0], **values))
-        else:
-            creates.append(values)
-    fields = [f.name for f in Occurrence._meta.concrete_fields if f.name not in ("id", "dataset", "occurrence_id")]
+    rows["taxon_id"], accepted = resolver.resolve_many(rows["scientific_name"], report)
+    verdicts, which = _verdicts_of(rows, accepted)
+    index = list_index()
     with transaction.atomic():
-        if creates:
-            _insert_occurrences(creates)
-        if updates:
-            Occurrence.objects.bulk_update(updates, fields, batch_size=1000)
-    report.created += len(creates)
-    report.updated += len(updates)
-    _match_written(creates, updates, report)
+        written = _write(rows, verdicts, which, keys=bool(len(index)))
+    created = sum(1 for w in written if w[1])
+    report.created += created
+    report.updated += len(written) - created
+    report.unchanged += len(rows["dataset"]) - len(written)
+    if len(index) and written:  # no list: the chunk is done (a new list takes existing records itself)
+        _match_written(rows, verdicts, which, written, index, report)
 
 
-def _changed_rows(rows: list[OccurrenceRow], dataset: str, report: ImportReport):
-    """The batch's rows that are new or differ from what is stored ((dataset, id), row, sha1), and
-    the stored ones by (dataset, id) -> (pk, sha1). Unchanged rows are counted and left out."""
-    keyed: dict[tuple[str, str], OccurrenceRow] = {}
-    for row in rows:  # one id twice in a batch: the later row wins, as it would across batches
-        keyed[(dataset or row.dataset_key or "unnamed", row.occurrence_id)] = row
-    existing: dict[tuple[str, str], tuple[int, str]] = {}
-    for ds in {k[0] for k in keyed}:
-        ids = [k[1] for k in keyed if k[0] == ds]
-        for pk, oid, sha in Occurrence.objects.filter(dataset=ds, occurrence_id__in=ids).values_list(
-            "pk", "occurrence_id", "row_sha1"
-        ):
-            existing[(ds, oid)] = (pk, sha)
-    changed = []
-    for key, row in keyed.items():
-        sha = row.sha1
-        if key in existing and existing[key][1] == sha:
-            report.unchanged += 1
-            continue
-        changed.append((key, row, sha))
-    return changed, existing
-
-
-def _verdicts_of(changed, resolved) -> list[tuple]:
-    """(status, region codes, explanation, sources) per changed row: verdicts_many at each point for
-    the names the taxonomy knows, "unknown" for the others."""
-    judged = [i for i, (pk, _) in enumerate(resolved) if pk is not None]
-    found = verdicts_many(
-        [resolved[i][1] for i in judged],
-        [changed[i][1].longitude for i in judged],
-        [changed[i][1].latitude for i in judged],
-        range_index(),
-        taxon_tree(),
-    )
-    no_verdict = ("unknown", [], "the name is not in RangeWatch's taxonomy", [])
-    out = [no_verdict] * len(changed)
-    serialised: dict[int, tuple] = {}  # verdicts_many shares one Verdict per (taxon, region set)
-    for i, v in zip(judged, found):
-        if id(v) not in serialised:
-            serialised[id(v)] = (v.status, list(v.region_codes), v.explanation, list(v.sources))
-        out[i] = serialised[id(v)]
+def _objects(values) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
     return out
 
 
-def _match_written(creates: list[dict], updates: list, report: ImportReport) -> None:
-    index = list_index()
-    if not len(index):
-        return  # no list to match: the batch is done (a new list takes existing records itself)
-    keys = {(c["dataset"], c["occurrence_id"]) for c in creates} | {(u.dataset, u.occurrence_id) for u in updates}
-    written = []
-    for ds in {k[0] for k in keys}:
-        ids = [k[1] for k in keys if k[0] == ds]
-        written += list(Occurrence.objects.filter(dataset=ds, occurrence_id__in=ids).only(*_RECORD_FIELDS))
-    report.matches.update(matches_sync([_occurrence_record(o) for o in written], index))
+def _take(rows: dict, positions) -> dict:
+    return {name: values[positions] for name, values in rows.items()}
 
 
-_RECORD_FIELDS = (
-    "pk",
-    "dataset",
-    "taxon_id",
-    "longitude",
-    "latitude",
-    "verdict_region_codes",
-    "verdict_status",
-    "event_date",
-)
-_INSERT_COLUMNS = [f for f in Occurrence._meta.concrete_fields if f.name != "id"]
+def _keyed(columns: dict, dataset: str) -> dict:
+    """The chunk with its dataset column; one id twice in a chunk: the later row wins, as it would
+    across chunks."""
+    keys = columns["dataset_key"]
+    names = np.full(len(keys), dataset, dtype=object) if dataset else _objects([k or "unnamed" for k in keys.tolist()])
+    rows = {"dataset": names, **columns}
+    last = {key: i for i, key in enumerate(zip(names.tolist(), columns["occurrence_id"].tolist()))}
+    if len(last) < len(names):
+        rows = _take(rows, np.fromiter(sorted(last.values()), dtype=np.intp, count=len(last)))
+    return rows
 
 
-def _insert_occurrences(rows: list[dict]) -> None:
-    """One INSERT per 1,000 rows through the driver's executemany: the ORM's bulk_create spends
-    about a millisecond per row preparing 19 fields, more than the verdict and the write together.
-    JSON values are shared by every row with the same verdict: each is serialised once."""
-    ops = connection.ops
-    columns = ", ".join(ops.quote_name(f.column) for f in _INSERT_COLUMNS)
-    placeholders = ", ".join(["%s"] * len(_INSERT_COLUMNS))
-    sql = f"INSERT INTO {ops.quote_name(Occurrence._meta.db_table)} ({columns}) VALUES ({placeholders})"
-    json_cache: dict[int, object] = {}
-    datetime_cache: dict[object, object] = {}
+def _changed_rows(rows: dict, seen: _DatasetsSeen, report: ImportReport) -> dict:
+    """The rows that are new or differ from what is stored (by their hash); the unchanged ones are
+    counted and left out. Only datasets that held records before this import are looked up."""
+    by_dataset: dict[str, list[int]] = {}
+    for i, name in enumerate(rows["dataset"].tolist()):
+        by_dataset.setdefault(name, []).append(i)
+    unchanged = []
+    for name, positions in by_dataset.items():
+        if not seen.held_records(name):
+            continue
+        ids = rows["occurrence_id"][positions].tolist()
+        stored = {}
+        for start in range(0, len(ids), LOOKUP_SLICE):
+            stored.update(
+                Occurrence.objects.filter(
+                    dataset=name, occurrence_id__in=ids[start : start + LOOKUP_SLICE]
+                ).values_list("occurrence_id", "row_sha1")
+            )
+        shas = rows["row_sha1"][positions].tolist()
+        unchanged += [p for p, oid, sha in zip(positions, ids, shas) if stored.get(oid) == sha]
+    if not unchanged:
+        return rows
+    report.unchanged += len(unchanged)
+    left = np.ones(len(rows["dataset"]), dtype=bool)
+    left[unchanged] = False
+    return _take(rows, left)
 
-    def as_json(value, encoder):
-        key = id(value)
-        if key not in json_cache:
-            json_cache[key] = (ops.adapt_json_value(value, encoder), value)  # keep value alive: ids stay unique
-        return json_cache[key][0]
 
-    def as_datetime(value):
-        if value not in datetime_cache:
-            datetime_cache[value] = ops.adapt_datetimefield_value(value)
-        return datetime_cache[value]
+def _verdicts_of(rows: dict, accepted: np.ndarray) -> tuple[list[tuple], np.ndarray]:
+    """The distinct verdicts, serialised once each ((status, region codes, explanation, sources,
+    codes as JSON, sources as JSON)), and which one each row has: verdicts_many at each point for
+    the names the taxonomy knows (it shares one Verdict per taxon x region set), "unknown" for the others."""
+    judged = np.flatnonzero(np.fromiter((pk is not None for pk in rows["taxon_id"].tolist()), dtype=bool))
+    found = verdicts_many(
+        accepted[judged].tolist(), rows["longitude"][judged], rows["latitude"][judged], range_index(), taxon_tree()
+    )
+    verdicts = [("unknown", (), "the name is not in RangeWatch's taxonomy", ())]
+    position: dict[int, int] = {}
+    picks = []
+    for v in found:
+        k = position.get(id(v))
+        if k is None:
+            k = position[id(v)] = len(verdicts)
+            verdicts.append((v.status, tuple(v.region_codes), v.explanation, tuple(v.sources)))
+        picks.append(k)
+    which = np.zeros(len(rows["dataset"]), dtype=np.intp)
+    which[judged] = picks
+    verdicts = [(*v, json.dumps(list(v[1])), json.dumps(list(v[3]))) for v in verdicts]
+    return verdicts, which
 
-    adapters = []
-    for f in _INSERT_COLUMNS:
-        kind = f.get_internal_type()
-        if kind == "JSONField":
-            adapters.append(lambda v, e=f.encoder: as_json(v, e))
-        elif kind == "DateField":
-            adapters.append(ops.adapt_datefield_value)
-        elif kind == "DateTimeField":
-            adapters.append(as_datetime)
-        else:
-            adapters.append(None)
-    names = [f.attname for f in _INSERT_COLUMNS]
-    params = [tuple(a(row[n]) if a else row[n] for n, a in zip(names, adapters)) for row in rows]
+
+def _row_tuples(rows: dict, verdicts: list[tuple], which: np.ndarray, imported) -> list[tuple]:
+    """The rows as _COLUMNS orders them, values as the driver takes them."""
+    columns = dict(rows)
+    for j, name in (
+        (0, "verdict_status"),
+        (4, "verdict_region_codes"),
+        (2, "verdict_explanation"),
+        (5, "verdict_sources"),
+    ):
+        columns[name] = _objects([v[j] for v in verdicts])[which]
+    columns["coordinate_uncertainty_m"] = _objects(
+        [None if u != u else u for u in rows["coordinate_uncertainty_m"].tolist()]
+    )
+    columns["imported"] = np.full(len(which), imported, dtype=object)
+    return list(zip(*(columns[f.attname].tolist() for f in _COLUMNS)))
+
+
+_COLUMNS = [f for f in Occurrence._meta.concrete_fields if f.name != "id"]
+_STAGE = "watchlists_occurrence_stage"
+LOOKUP_SLICE = 5000  # ids per look-up of stored hashes (SQLite's bound on parameters)
+
+
+def _upsert_sql(returning: str) -> str:
+    """Staged rows into the table: new ones inserted, changed ones (another hash) updated, the
+    rest left alone, which makes a second run of a file write nothing."""
+    q = connection.ops.quote_name
+    table = q(Occurrence._meta.db_table)
+    columns = ", ".join(q(f.column) for f in _COLUMNS)
+    updates = ", ".join(
+        f"{q(f.column)} = excluded.{q(f.column)}" for f in _COLUMNS if f.name not in ("dataset", "occurrence_id")
+    )
+    return (
+        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {_STAGE} WHERE true"
+        f" ON CONFLICT ({q('dataset')}, {q('occurrence_id')}) DO UPDATE SET {updates}"
+        f" WHERE {table}.{q('row_sha1')} <> excluded.{q('row_sha1')} RETURNING {returning}"
+    )
+
+
+def _write(rows: dict, verdicts: list[tuple], which: np.ndarray, *, keys: bool) -> list[tuple]:
+    """(pk, created?, dataset, occurrence_id) of each row inserted or updated (the last two only
+    with `keys`, for matching)."""
+    q = connection.ops.quote_name
+    table = q(Occurrence._meta.db_table)
+    columns = ", ".join(q(f.column) for f in _COLUMNS)
+    returning = "id, {created}" + (f", {q('dataset')}, {q('occurrence_id')}" if keys else "")
     with connection.cursor() as cursor:
-        for start in range(0, len(params), 1000):
-            cursor.executemany(sql, params[start : start + 1000])
+        if connection.vendor == "postgresql":
+            tuples = _row_tuples(rows, verdicts, which, timezone.now())
+            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} AS SELECT {columns} FROM {table} WITH NO DATA")
+            with cursor.copy(f"COPY {_STAGE} ({columns}) FROM STDIN") as copy:
+                for row in tuples:
+                    copy.write_row(row)
+            cursor.execute(_upsert_sql(returning.format(created="(xmax = 0)")))
+        else:  # SQLite: ids only grow (AUTOINCREMENT), so a new row is one past the largest id before
+            tuples = _row_tuples(rows, verdicts, which, connection.ops.adapt_datetimefield_value(timezone.now()))
+            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} AS SELECT {columns} FROM {table} WHERE 0")
+            cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table}")
+            before = cursor.fetchone()[0]
+            placeholders = ", ".join(["%s"] * len(_COLUMNS))
+            cursor.executemany(f"INSERT INTO {_STAGE} ({columns}) VALUES ({placeholders})", tuples)
+            cursor.execute(_upsert_sql(returning.format(created=f"id > {int(before)}")))
+        written = cursor.fetchall()
+        cursor.execute(f"DELETE FROM {_STAGE}")
+    return written
 
 
-def occurrences_reverdict(*, taxon_ids=None, chunk: int = IMPORT_BATCH) -> dict[str, int]:
+def _match_written(rows: dict, verdicts: list[tuple], which: np.ndarray, written: list[tuple], index, report) -> None:
+    position = {key: i for i, key in enumerate(zip(rows["dataset"].tolist(), rows["occurrence_id"].tolist()))}
+    records = []
+    for pk, _, name, oid in written:
+        i = position[(name, oid)]
+        status, codes = verdicts[which[i]][:2]
+        day = rows["event_date"][i]
+        stored = SimpleNamespace(
+            pk=pk,
+            dataset=name,
+            taxon_id=rows["taxon_id"][i],
+            longitude=float(rows["longitude"][i]),
+            latitude=float(rows["latitude"][i]),
+            verdict_region_codes=list(codes),
+            verdict_status=status,
+            event_date=datetime.date.fromisoformat(day) if day else None,
+        )
+        records.append(_occurrence_record(stored))
+    report.matches.update(matches_sync(records, index))
+
+
+def occurrences_reverdict(*, taxon_ids=None, chunk: int = REVERDICT_BATCH) -> dict[str, int]:
     """Judge imported records again (after a register import) and move them in or out of lists."""
     qs = Occurrence.objects.exclude(taxon=None).select_related("taxon").order_by("pk")
     if taxon_ids is not None:
