@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ranges.index_cache import range_index
@@ -18,7 +18,7 @@ from ranges.verdict import verdicts_many
 from species.models import Taxon
 from species.selectors import taxon_names, taxon_tree
 from watchlists.models import Occurrence
-from watchlists.occurrence_files import read_occurrence_chunks
+from watchlists.occurrence_files import read_ahead, read_occurrence_chunks
 from watchlists.services import _occurrence_record, list_index, matches_sync
 
 IMPORT_BATCH = 50_000  # rows per chunk: read, judged, written and matched together
@@ -91,7 +91,7 @@ def occurrences_import(*, path, dataset: str = "", progress=None, batch_size: in
     a staging table and an upsert on PostgreSQL, a multi-row insert and the same upsert on SQLite:
     idempotent on dataset + occurrenceID, an unchanged row is not touched) and matched to the lists."""
     report, resolver, seen = ImportReport(), _TaxonResolver(), _DatasetsSeen()
-    for chunk in read_occurrence_chunks(path, chunk_rows=batch_size):
+    for chunk in read_ahead(read_occurrence_chunks(path, chunk_rows=batch_size)):
         report.read += chunk.read
         report.skipped.update(chunk.skipped)
         if len(chunk):
@@ -102,20 +102,19 @@ def occurrences_import(*, path, dataset: str = "", progress=None, batch_size: in
 
 
 def _import_chunk(columns: dict, dataset: str, resolver: _TaxonResolver, seen: _DatasetsSeen, report) -> None:
-    rows = _changed_rows(_keyed(columns, dataset), seen, report)
+    rows, fresh = _changed_rows(_keyed(columns, dataset), seen, report)
     if not len(rows["dataset"]):
         return
     rows["taxon_id"], accepted = resolver.resolve_many(rows["scientific_name"], report)
     verdicts, which = _verdicts_of(rows, accepted)
     index = list_index()
     with transaction.atomic():
-        written = _write(rows, verdicts, which, keys=bool(len(index)))
-    created = sum(1 for w in written if w[1])
-    report.created += created
-    report.updated += len(written) - created
-    report.unchanged += len(rows["dataset"]) - len(written)
-    if len(index) and written:  # no list: the chunk is done (a new list takes existing records itself)
-        _match_written(rows, verdicts, which, written, index, report)
+        written = _write(rows, verdicts, which, keys=bool(len(index)), fresh=fresh)
+    report.created += written.created
+    report.updated += written.updated
+    report.unchanged += len(rows["dataset"]) - written.created - written.updated
+    if written.keys:  # no list: the chunk is done (a new list takes existing records itself)
+        _match_written(rows, verdicts, which, written.keys, index, report)
 
 
 def _objects(values) -> np.ndarray:
@@ -140,16 +139,18 @@ def _keyed(columns: dict, dataset: str) -> dict:
     return rows
 
 
-def _changed_rows(rows: dict, seen: _DatasetsSeen, report: ImportReport) -> dict:
+def _changed_rows(rows: dict, seen: _DatasetsSeen, report: ImportReport) -> tuple[dict, bool]:
     """The rows that are new or differ from what is stored (by their hash); the unchanged ones are
-    counted and left out. Only datasets that held records before this import are looked up."""
+    counted and left out. Only datasets that held records before this import are looked up; fresh:
+    none did."""
     by_dataset: dict[str, list[int]] = {}
     for i, name in enumerate(rows["dataset"].tolist()):
         by_dataset.setdefault(name, []).append(i)
-    unchanged = []
+    unchanged, fresh = [], True
     for name, positions in by_dataset.items():
         if not seen.held_records(name):
             continue
+        fresh = False
         ids = rows["occurrence_id"][positions].tolist()
         stored = {}
         for start in range(0, len(ids), LOOKUP_SLICE):
@@ -161,11 +162,11 @@ def _changed_rows(rows: dict, seen: _DatasetsSeen, report: ImportReport) -> dict
         shas = rows["row_sha1"][positions].tolist()
         unchanged += [p for p, oid, sha in zip(positions, ids, shas) if stored.get(oid) == sha]
     if not unchanged:
-        return rows
+        return rows, fresh
     report.unchanged += len(unchanged)
     left = np.ones(len(rows["dataset"]), dtype=bool)
     left[unchanged] = False
-    return _take(rows, left)
+    return _take(rows, left), fresh
 
 
 def _verdicts_of(rows: dict, accepted: np.ndarray) -> tuple[list[tuple], np.ndarray]:
@@ -229,38 +230,87 @@ def _upsert_sql(returning: str) -> str:
     )
 
 
-def _write(rows: dict, verdicts: list[tuple], which: np.ndarray, *, keys: bool) -> list[tuple]:
-    """(pk, created?, dataset, occurrence_id) of each row inserted or updated (the last two only
-    with `keys`, for matching)."""
+@dataclass
+class _Written:
+    created: int
+    updated: int
+    keys: list[tuple] = field(default_factory=list)  # (pk, dataset, occurrence_id) when asked for
+
+
+def _write(rows: dict, verdicts: list[tuple], which: np.ndarray, *, keys: bool, fresh: bool) -> _Written:
+    """Insert the new rows and update the changed ones; `keys`: say which (for matching)."""
+    if connection.vendor == "postgresql":
+        return _write_postgresql(_row_tuples(rows, verdicts, which, timezone.now()), keys=keys, fresh=fresh)
+    imported = connection.ops.adapt_datetimefield_value(timezone.now())
+    return _write_sqlite(_row_tuples(rows, verdicts, which, imported), keys=keys)
+
+
+def _names() -> tuple[str, str, str]:
     q = connection.ops.quote_name
-    table = q(Occurrence._meta.db_table)
-    columns = ", ".join(q(f.column) for f in _COLUMNS)
-    returning = "id, {created}" + (f", {q('dataset')}, {q('occurrence_id')}" if keys else "")
+    return (
+        q(Occurrence._meta.db_table),
+        ", ".join(q(f.column) for f in _COLUMNS),
+        f"{q('dataset')}, {q('occurrence_id')}",
+    )
+
+
+def _copy(cursor, table: str, columns: str, tuples: list[tuple]) -> None:
+    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in tuples:
+            copy.write_row(row)
+
+
+def _write_postgresql(tuples: list[tuple], *, keys: bool, fresh: bool) -> _Written:
+    """COPY into a staging table, then the upsert. Rows of datasets that held no records before
+    this import go straight into the table with COPY (no list to match them to is waiting for
+    their ids); should one of their ids be one this import already wrote, the chunk is staged."""
+    table, columns, key = _names()
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            tuples = _row_tuples(rows, verdicts, which, timezone.now())
-            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} AS SELECT {columns} FROM {table} WITH NO DATA")
-            with cursor.copy(f"COPY {_STAGE} ({columns}) FROM STDIN") as copy:
-                for row in tuples:
-                    copy.write_row(row)
-            cursor.execute(_upsert_sql(returning.format(created="(xmax = 0)")))
-        else:  # SQLite: ids only grow (AUTOINCREMENT), so a new row is one past the largest id before
-            tuples = _row_tuples(rows, verdicts, which, connection.ops.adapt_datetimefield_value(timezone.now()))
-            cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} AS SELECT {columns} FROM {table} WHERE 0")
-            cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table}")
-            before = cursor.fetchone()[0]
-            placeholders = ", ".join(["%s"] * len(_COLUMNS))
-            cursor.executemany(f"INSERT INTO {_STAGE} ({columns}) VALUES ({placeholders})", tuples)
-            cursor.execute(_upsert_sql(returning.format(created=f"id > {int(before)}")))
+        if fresh and not keys:
+            try:
+                with transaction.atomic():
+                    _copy(cursor, table, columns, tuples)
+                return _Written(created=len(tuples), updated=0)
+            except IntegrityError:
+                pass
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} AS SELECT {columns} FROM {table} WITH NO DATA")
+        _copy(cursor, _STAGE, columns, tuples)
+        if keys:
+            cursor.execute(_upsert_sql(f"id, (xmax = 0), {key}"))
+            written = cursor.fetchall()
+            created = sum(1 for w in written if w[1])
+            out = _Written(created, len(written) - created, [(w[0], w[2], w[3]) for w in written])
+        else:
+            cursor.execute(
+                f"WITH w AS ({_upsert_sql('(xmax = 0) AS created')}) SELECT count(*) FILTER (WHERE created), count(*) FROM w"
+            )
+            created, total = cursor.fetchone()
+            out = _Written(created, total - created)
+        cursor.execute(f"TRUNCATE {_STAGE}")
+    return out
+
+
+def _write_sqlite(tuples: list[tuple], *, keys: bool) -> _Written:
+    """A multi-row insert (executemany) into a staging table, then the upsert. Ids only grow
+    (AUTOINCREMENT): a new row's id is past the largest one before."""
+    table, columns, key = _names()
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} AS SELECT {columns} FROM {table} WHERE 0")
+        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table}")
+        before = cursor.fetchone()[0]
+        placeholders = ", ".join(["%s"] * len(_COLUMNS))
+        cursor.executemany(f"INSERT INTO {_STAGE} ({columns}) VALUES ({placeholders})", tuples)
+        cursor.execute(_upsert_sql(f"id, {key}" if keys else "id"))
         written = cursor.fetchall()
         cursor.execute(f"DELETE FROM {_STAGE}")
-    return written
+    created = sum(1 for w in written if w[0] > before)
+    return _Written(created, len(written) - created, written if keys else [])
 
 
 def _match_written(rows: dict, verdicts: list[tuple], which: np.ndarray, written: list[tuple], index, report) -> None:
     position = {key: i for i, key in enumerate(zip(rows["dataset"].tolist(), rows["occurrence_id"].tolist()))}
     records = []
-    for pk, _, name, oid in written:
+    for pk, name, oid in written:
         i = position[(name, oid)]
         status, codes = verdicts[which[i]][:2]
         day = rows["event_date"][i]

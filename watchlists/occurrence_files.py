@@ -12,8 +12,10 @@ import csv
 import datetime
 import hashlib
 import io
+import queue
 import re
 import sys
+import threading
 import zipfile
 from collections import Counter
 from contextlib import contextmanager
@@ -601,3 +603,40 @@ def read_occurrence_chunks(path: str | Path, chunk_rows: int = CHUNK_ROWS):
     if path.is_dir() or zipfile.is_zipfile(path):
         return archive_chunks(path, chunk_rows)
     return delimited_chunks(path, chunk_rows)
+
+
+_DONE = object()
+
+
+def read_ahead(chunks, depth: int = 1):
+    """The chunks, parsed and cleaned by a thread while the caller works on the one before (the
+    parser and the database wait without the GIL, so the two overlap on two cores). At most
+    `depth` chunks wait; an error of the reader is raised here; stopping early stops the thread."""
+    waiting: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        waiting.put(chunk, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            waiting.put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread and raised there
+            waiting.put(exc)
+
+    thread = threading.Thread(target=produce, name="occurrence-reader", daemon=True)
+    thread.start()
+    try:
+        while (item := waiting.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
