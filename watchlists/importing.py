@@ -12,6 +12,8 @@ from types import SimpleNamespace
 import numpy as np
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from psycopg import postgres, pq
+from psycopg.adapt import Dumper
 
 from ranges.index_cache import range_index
 from ranges.verdict import verdicts_many
@@ -240,6 +242,8 @@ class _Written:
 def _write(rows: dict, verdicts: list[tuple], which: np.ndarray, *, keys: bool, fresh: bool) -> _Written:
     """Insert the new rows and update the changed ones; `keys`: say which (for matching)."""
     if connection.vendor == "postgresql":
+        days = {d: datetime.date.fromisoformat(d) for d in dict.fromkeys(rows["event_date"].tolist()) if d}
+        rows = {**rows, "event_date": _objects([days.get(d) for d in rows["event_date"].tolist()])}
         return _write_postgresql(_row_tuples(rows, verdicts, which, timezone.now()), keys=keys, fresh=fresh)
     imported = connection.ops.adapt_datetimefield_value(timezone.now())
     return _write_sqlite(_row_tuples(rows, verdicts, which, imported), keys=keys)
@@ -254,8 +258,26 @@ def _names() -> tuple[str, str, str]:
     )
 
 
+class _JsonbText(Dumper):
+    """A JSON text (each distinct verdict's is serialised once) as binary jsonb: version 1, then the text."""
+
+    format = pq.Format.BINARY
+    oid = postgres.types["jsonb"].oid
+
+    def dump(self, obj):
+        return b"\x01" + obj.encode()
+
+
+# Binary COPY sends each value in its column's wire format: no number, date or time to parse on the server.
+_BINARY_TYPES = {"bigint": "int8", "integer": "int4", "double precision": "float8", "date": "date", "jsonb": "jsonb"}
+
+
 def _copy(cursor, table: str, columns: str, tuples: list[tuple]) -> None:
-    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+    types = [f.db_type(connection) for f in _COLUMNS]
+    types = ["timestamptz" if t.startswith("timestamp") else _BINARY_TYPES.get(t, "text") for t in types]
+    cursor.adapters.register_dumper(None, _JsonbText)  # this cursor's copy of the adapters only
+    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(types)
         for row in tuples:
             copy.write_row(row)
 
