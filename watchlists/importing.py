@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import numpy as np
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import postgres, pq
 from psycopg.adapt import Dumper
+from psycopg.errors import UniqueViolation
 
 from ranges.index_cache import range_index
 from ranges.verdict import verdicts_many
@@ -293,7 +294,7 @@ def _write_postgresql(tuples: list[tuple], *, keys: bool, fresh: bool) -> _Writt
                 with transaction.atomic():
                     _copy(cursor, table, columns, tuples)
                 return _Written(created=len(tuples), updated=0)
-            except IntegrityError:
+            except UniqueViolation:  # raised by the driver itself: COPY does not pass through Django's wrapper
                 pass
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} AS SELECT {columns} FROM {table} WITH NO DATA")
         _copy(cursor, _STAGE, columns, tuples)
