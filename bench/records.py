@@ -208,8 +208,11 @@ def database_size(engine: str, settings, connection) -> str:
         return f"{Path(settings.DATABASES['default']['NAME']).stat().st_size / 1e6:.0f} MB"
     if engine == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
-            return cursor.fetchone()[0]
+            cursor.execute(
+                "SELECT pg_size_pretty(pg_database_size(current_database())),"
+                " pg_size_pretty(pg_total_relation_size('watchlists_occurrence'))"
+            )
+            return "{} (occurrences with their indexes: {})".format(*cursor.fetchone())
     return "?"
 
 
@@ -221,6 +224,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=26)
     parser.add_argument("--time-only", action="store_true", help="time tiles and pages of the data a previous run left")
     parser.add_argument("--profile", metavar="PATH", help="write a cProfile of the import to PATH")
+    parser.add_argument("--rerun", action="store_true", help="import the same file a second time (nothing to write)")
     args = parser.parse_args()
 
     import django
@@ -276,6 +280,16 @@ def main() -> None:
         else:
             report = occurrences_import(path=path)
         import_s, import_cpu = time.perf_counter() - started, time.process_time() - cpu
+        if args.rerun:  # the same file again: every row unchanged, nothing written
+            again_started, again_cpu = time.perf_counter(), time.process_time()
+            again = occurrences_import(path=path)
+            again_s, again_cpu = time.perf_counter() - again_started, time.process_time() - again_cpu
+            assert (again.created, again.updated, again.unchanged) == (0, 0, args.rows), again.as_dict()
+            print(
+                f"re-run of the same file: {again.as_dict()} in {again_s:.1f}s wall ({args.rows / again_s:.0f} rows/s),"
+                f" {again_cpu / args.rows * 1e6:.1f} µs CPU per row",
+                flush=True,
+            )
     assert report.created == args.rows, report.as_dict()
     # On a shared machine the wall clock mostly measures the others: this process's CPU seconds
     # say what the code costs (the database server's own CPU is not in it).
