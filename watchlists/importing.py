@@ -144,8 +144,8 @@ def _keyed(columns: dict, dataset: str) -> dict:
 
 def _changed_rows(rows: dict, seen: _DatasetsSeen, report: ImportReport) -> tuple[dict, bool]:
     """The rows that are new or differ from what is stored (by their hash); the unchanged ones are
-    counted and left out. Only datasets that held records before this import are looked up; fresh:
-    none did."""
+    counted and left out (on SQLite; PostgreSQL's upsert leaves them alone). Only datasets that held
+    records before this import are looked up; fresh: none did."""
     by_dataset: dict[str, list[int]] = {}
     for i, name in enumerate(rows["dataset"].tolist()):
         by_dataset.setdefault(name, []).append(i)
@@ -154,6 +154,8 @@ def _changed_rows(rows: dict, seen: _DatasetsSeen, report: ImportReport) -> tupl
         if not seen.held_records(name):
             continue
         fresh = False
+        if connection.vendor == "postgresql":
+            continue  # the upsert probes the unique index row by row; an IN list of thousands may be planned as a scan
         ids = rows["occurrence_id"][positions].tolist()
         stored = {}
         for start in range(0, len(ids), LOOKUP_SLICE):
