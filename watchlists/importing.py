@@ -105,11 +105,13 @@ def occurrences_import(*, path, dataset: str = "", progress=None, batch_size: in
 
 
 def _import_chunk(columns: dict, dataset: str, resolver: _TaxonResolver, seen: _DatasetsSeen, report) -> None:
-    rows, fresh = _changed_rows(_keyed(columns, dataset), seen, report)
+    rows = _keyed(columns, dataset)
+    # Every kept record's name, unchanged ones too: unmatched_names counts the same on both engines.
+    rows["taxon_id"], rows["accepted_name"] = resolver.resolve_many(rows["scientific_name"], report)
+    rows, fresh = _changed_rows(rows, seen, report)
     if not len(rows["dataset"]):
         return
-    rows["taxon_id"], accepted = resolver.resolve_many(rows["scientific_name"], report)
-    verdicts, which = _verdicts_of(rows, accepted)
+    verdicts, which = _verdicts_of(rows, rows["accepted_name"])
     index = list_index()
     with transaction.atomic():
         written = _write(rows, verdicts, which, keys=bool(len(index)), fresh=fresh)
