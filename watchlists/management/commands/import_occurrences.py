@@ -7,8 +7,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from watchlists.importing import IMPORT_BATCH, occurrences_import
 from watchlists.occurrence_files import OccurrenceFileError
-from watchlists.services import occurrences_import
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
             default="",
             help="the dataset name the records are kept under (default: each record's GBIF datasetKey, or 'inaturalist')",
         )
-        parser.add_argument("--batch-size", type=int, default=5000)
+        parser.add_argument("--batch-size", type=int, default=IMPORT_BATCH, help="rows per chunk")
 
     def handle(self, *args, path, dataset, batch_size, **options):
         started = time.monotonic()

@@ -6,7 +6,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from species.selectors import taxon_by_key_or_id
-from watchlists.services import occurrences_reverdict
+from watchlists.importing import occurrences_reverdict
 
 
 class Command(BaseCommand):
