@@ -133,8 +133,8 @@ def make_lists(owner, choices, n: int, rng: random.Random):
 
 
 def match_all(chunk: int = 20000) -> int:
+    from watchlists.matching import _occurrence_record, list_index, matches_sync
     from watchlists.models import Occurrence
-    from watchlists.services import _occurrence_record, list_index, matches_sync
 
     index = list_index()
     last, created = 0, 0
@@ -229,8 +229,9 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
+    from watchlists.matching import list_index_clear
     from watchlists.models import Match, Occurrence, WatchList
-    from watchlists.services import list_index_clear, occurrences_import
+    from watchlists.services import occurrences_import
 
     rng = random.Random(args.seed)
     owner, _ = get_user_model().objects.get_or_create(username="bench-records")

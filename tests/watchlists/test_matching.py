@@ -15,9 +15,9 @@ from observations.models import Observation
 from ranges.models import RegionalStatus
 from ranges.services import data_version_bump
 from tests.world import api_for, classified
-from watchlists.matching import MatchRecord
+from watchlists.matching import MatchRecord, build_list_index
 from watchlists.models import Match, Occurrence
-from watchlists.services import WatchListRejected, build_list_index, watch_list_create
+from watchlists.services import WatchListRejected, watch_list_create
 
 pytestmark = pytest.mark.django_db(transaction=True)  # on_commit announcements fire as in production
 
@@ -89,7 +89,7 @@ def test_an_obscured_upload_matches_by_its_true_point_and_shows_the_owner_only_t
     # The true point (1.52, 1.53) is inside the square; its 0.1° cell centre is (1.55, 1.55).
     watch_list = watch_list_create(owner=users["alice"], name="square", geometry=SQUARE, taxa=["Testus invasor"])
     upload = classified(users["bob"], 1.53, 1.52, [("Testus invasor", 0.97)], model_version, geoprivacy="obscured")
-    from watchlists.services import observation_matches_sync
+    from watchlists.matching import observation_matches_sync
 
     observation_matches_sync(observation_id=upload.pk)
     alice_sees = api_for(users["alice"]).get(f"/api/v1/watchlists/{watch_list.pk}/matches/").json()["results"]
@@ -125,7 +125,7 @@ def test_camera_trap_frames_match_only_lists_whose_owner_sees_the_project(geo, t
     )
     outsider = watch_list_create(owner=users["alice"], name="a", geometry=SQUARE, taxa=["Testus invasor"])
     member = watch_list_create(owner=users["bob"], name="b", geometry=SQUARE, taxa=["Testus invasor"])
-    from watchlists.services import observation_matches_sync
+    from watchlists.matching import observation_matches_sync
 
     observation_matches_sync(observation_id=frame.pk)
     assert list(Match.objects.filter(observation=frame).values_list("watch_list_id", flat=True)) == [member.pk]
