@@ -132,25 +132,11 @@ def make_lists(owner, choices, n: int, rng: random.Random):
     return big
 
 
-def match_all(chunk: int = 20000) -> int:
-    from watchlists.matching import _occurrence_record, list_index, matches_sync
-    from watchlists.models import Occurrence
+def match_all() -> int:
+    """Every bench record against the lists, as a new list or a re-match does it (chunks of columns)."""
+    from watchlists.matching import list_index, occurrences_match
 
-    index = list_index()
-    last, created = 0, 0
-    qs = (
-        Occurrence.objects.filter(dataset=DATASET)
-        .order_by("pk")
-        .only(
-            "pk", "taxon_id", "longitude", "latitude", "verdict_region_codes", "verdict_status", "dataset", "event_date"
-        )
-    )
-    while True:
-        batch = list(qs.filter(pk__gt=last)[:chunk])
-        if not batch:
-            return created
-        last = batch[-1].pk
-        created += matches_sync([_occurrence_record(o) for o in batch], index).get("created", 0)
+    return occurrences_match(index=list_index(), dataset=DATASET).get("created", 0)
 
 
 def tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
