@@ -37,7 +37,7 @@ def p95(values: list[float]) -> float:
 
 
 def placements(rng: random.Random, max_regions: int = 400):
-    """(taxon name, status, [points]) for taxon x country pairs the registers know: real points
+    """(taxon name, status, [points], taxon id) for taxon x country pairs the registers know: real points
     inside the real country polygons (rejection sampling in each one's bounding box)."""
     import numpy as np
     import shapely
@@ -47,7 +47,8 @@ def placements(rng: random.Random, max_regions: int = 400):
     rows = list(
         RegionalStatus.objects.filter(region__kind="country", taxon__rank="species")
         .exclude(region__geometry=b"")
-        .values_list("taxon__scientific_name", "status", "region_id")
+        .order_by("pk")  # the same draw on every run with the same seed
+        .values_list("taxon__scientific_name", "status", "region_id", "taxon_id")
     )
     if not rows:
         sys.exit("no regional statuses in this database: run `manage.py bootstrap` (and the README's imports) first")
@@ -72,7 +73,7 @@ def placements(rng: random.Random, max_regions: int = 400):
                 break
         if points:
             pool[pk] = points[:POINTS_PER_REGION]
-    return [(name, status, pool[rid]) for name, status, rid in chosen if rid in pool]
+    return [(name, status, pool[rid], taxon_id) for name, status, rid, taxon_id in chosen if rid in pool]
 
 
 def write_download(path: Path, rows: int, choices, rng: random.Random) -> None:
@@ -80,7 +81,7 @@ def write_download(path: Path, rows: int, choices, rng: random.Random) -> None:
     with open(path, "w", encoding="utf-8") as out:
         out.write(header)
         for i in range(rows):
-            name, _, points = choices[rng.randrange(len(choices))]
+            name, _, points, _ = choices[rng.randrange(len(choices))]
             lon, lat = points[rng.randrange(len(points))]
             out.write(
                 f"{i}\t{DATASET}\tbench:{i}\t{name}\t{lat}\t{lon}\t2024-{1 + i % 12:02d}-{1 + i % 28:02d}\tCC_BY_4_0\n"
@@ -108,7 +109,7 @@ def make_lists(owner, choices, n: int, rng: random.Random):
                 owner=owner, name=f"bench {i}", regions=rng.sample(codes, 3), rule="invasive_here", match_existing=False
             )
         elif kind == 1:
-            name, _, points = choices[rng.randrange(len(choices))]
+            _, _, points, taxon_id = choices[rng.randrange(len(choices))]
             lon, lat = points[rng.randrange(len(points))]
             half = rng.uniform(0.5, 5)
             ring = [
@@ -122,7 +123,7 @@ def make_lists(owner, choices, n: int, rng: random.Random):
                 owner=owner,
                 name=f"bench {i}",
                 geometry={"type": "Polygon", "coordinates": [ring + [ring[0]]]},
-                taxa=[name],
+                taxa=[str(taxon_id)],  # by id: a plant's name is not looked up among the animals
                 match_existing=False,
             )
         else:
