@@ -222,6 +222,50 @@ def test_vector_tiles_come_from_postgis(geo, taxa, users, tmp_path):
     assert api.get(f"/api/v1/watchlists/{watch_list.pk}/tiles/3/99/0.mvt").status_code == 404
 
 
+@pytest.mark.postgres
+def test_the_map_cells_follow_the_matches_in_and_out(geo, taxa, users, tmp_path):
+    from django.db import connection
+
+    from watchlists.tiles import cells_stored, tiles_supported
+
+    if connection.vendor != "postgresql" or not tiles_supported() or not cells_stored():
+        pytest.skip("stored map cells need PostgreSQL with PostGIS: TEST_DATABASE_URL=postgres://... (.ci/run sets it)")
+    watch_list = watch_list_create(owner=users["alice"], name="square", geometry=SQUARE, taxa=["Testus"])
+    points = [("Testus nativus", 2, 2), ("Testus nativus", 2.5, 2.5), ("Testus invasor", 1.01, 2.99)]
+    call_command("import_occurrences", occurrences_file(tmp_path, points), stdout=io.StringIO())
+
+    def cells() -> dict[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT z, sum(n) FROM watchlists_matchcell WHERE watch_list_id = %s GROUP BY z", [watch_list.pk]
+            )
+            return dict(cursor.fetchall())
+
+    assert cells() == {z: 3 for z in range(9)}  # every zoom counts each record once
+    with connection.cursor() as cursor:  # zoom 8: the cell of each point, as the tiles' grid places it
+        cursor.execute(
+            "SELECT cx, cy, n FROM watchlists_matchcell WHERE watch_list_id = %s AND z = 8 ORDER BY cx, cy",
+            [watch_list.pk],
+        )
+        cell = 360 / 2**8 / 64
+        expected = sorted((int(lon // cell), int(lat // cell), 1) for _, lat, lon in points)
+        assert cursor.fetchall() == expected
+    Match.objects.filter(watch_list=watch_list, occurrence__occurrence_id="occ-3").delete()  # a correction
+    assert cells() == {z: 2 for z in range(9)}
+    Match.objects.filter(watch_list=watch_list).update(status="managed")  # triage moves no count
+    assert cells() == {z: 2 for z in range(9)}
+    Match.objects.filter(watch_list=watch_list, occurrence__occurrence_id="occ-2").update(latitude=-40.0)
+    assert cells() == {z: 2 for z in range(9)}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM watchlists_matchcell WHERE watch_list_id = %s AND z = 8 AND n > 0 AND cy < 0",
+            [watch_list.pk],
+        )
+        assert cursor.fetchone()[0] == 1  # the moved record's count moved with it
+    watch_list.delete()
+    assert cells() == {}
+
+
 def test_an_area_can_be_an_uploaded_file(geo, taxa, users):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
