@@ -429,16 +429,19 @@ def _occurrence_record(o: Occurrence) -> MatchRecord:
 MATCH_CHUNK = 20000
 
 
+def _occurrence_select() -> str:
+    regions = "verdict_region_codes::text" if connection.vendor == "postgresql" else "verdict_region_codes"
+    return (
+        f"SELECT id, taxon_id, longitude, latitude, {regions}, verdict_status, dataset, event_date"
+        f" FROM {connection.ops.quote_name(Occurrence._meta.db_table)}"
+    )
+
+
 def occurrence_batches(*, dataset: str | None = None, chunk: int = MATCH_CHUNK):
     """Imported records in id order, `chunk` at a time, as RecordBatch: one plain SELECT per chunk
     (no model instances; the region codes' JSON is parsed once per distinct set, not per row).
     All of them, or one dataset's."""
-    ops = connection.ops
-    regions = "verdict_region_codes::text" if connection.vendor == "postgresql" else "verdict_region_codes"
-    sql = (
-        f"SELECT id, taxon_id, longitude, latitude, {regions}, verdict_status, dataset, event_date"
-        f" FROM {ops.quote_name(Occurrence._meta.db_table)} WHERE id > %s"
-    )
+    sql = _occurrence_select() + " WHERE id > %s"
     params = [dataset] if dataset is not None else []
     sql += (" AND dataset = %s" if dataset is not None else "") + " ORDER BY id LIMIT %s"
     last = 0
@@ -472,6 +475,29 @@ def _occurrence_batch(rows: list[tuple]) -> RecordBatch:
             "observed_on": date,
         },
     )
+
+
+def occurrences_match_keys(keys, index: ListIndex | None = None) -> dict[str, int]:
+    """Match the imported records named by (dataset, occurrenceID) pairs: what an import calls for
+    the rows it has just written (read back as columns, not as model instances)."""
+    index = index or list_index()
+    by_dataset: dict[str, list[str]] = {}
+    for dataset, occurrence_id in keys:
+        by_dataset.setdefault(dataset, []).append(occurrence_id)
+    rows = []
+    with connection.cursor() as cursor:
+        for dataset, ids in by_dataset.items():
+            for start in range(0, len(ids), 900):  # SQLite's bound on parameters per statement
+                part = ids[start : start + 900]
+                cursor.execute(
+                    _occurrence_select()
+                    + f" WHERE dataset = %s AND occurrence_id IN ({', '.join(['%s'] * len(part))})",
+                    [dataset, *part],
+                )
+                rows += cursor.fetchall()
+    if not rows or not len(index):
+        return {"created": 0, "removed": 0, "updated": 0}
+    return matches_sync(_occurrence_batch(rows), index)
 
 
 def occurrences_match(*, index: ListIndex | None = None, dataset: str | None = None, chunk: int = MATCH_CHUNK):

@@ -16,6 +16,8 @@ from watchlists.matching import (
     build_list_index,
     criteria_hold,
     matches_sync,
+    occurrences_match,
+    occurrences_match_keys,
 )
 from watchlists.models import Match, Occurrence
 from watchlists.services import watch_list_create
@@ -112,3 +114,29 @@ def test_a_one_list_index_leaves_the_other_lists_matches(geo, taxa, users):
     gone = MatchRecord(**{**record.__dict__, "verdict_status": "native"})  # leaves "second" only
     assert matches_sync([gone], only_second) == {"created": 0, "removed": 1, "updated": 0}
     assert set(Match.objects.values_list("watch_list_id", flat=True)) == {first.pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_records_read_as_columns_match_as_the_import_matched_them(geo, taxa, users):
+    square = {"type": "Polygon", "coordinates": [[[1, 1], [3, 1], [3, 3], [1, 3], [1, 1]]]}
+    watch_list = watch_list_create(owner=users["alice"], name="square", geometry=square, taxa=["Testus"])
+    for i, (taxon, lat, lon) in enumerate([("nativus", 2, 2), ("invasor", 2.5, 1.5), ("nativus", 6, 6)]):
+        Occurrence.objects.create(
+            dataset="ds",
+            occurrence_id=f"o{i}",
+            scientific_name=f"Testus {taxon}",
+            taxon=taxa[taxon],
+            latitude=lat,
+            longitude=lon,
+            verdict_status="native",
+            verdict_region_codes=["AAA"],
+            row_sha1="x",
+        )
+    assert occurrences_match_keys([("ds", "o0"), ("ds", "o2")])["created"] == 1  # o2 lies outside
+    assert occurrences_match(dataset="ds") == {"created": 1, "removed": 0, "updated": 0}  # o1; o0 kept
+    assert set(Match.objects.filter(watch_list=watch_list).values_list("occurrence__occurrence_id", flat=True)) == {
+        "o0",
+        "o1",
+    }
+    Occurrence.objects.filter(occurrence_id="o1").update(latitude=8.0)  # a corrected point
+    assert occurrences_match(dataset="ds") == {"created": 0, "removed": 1, "updated": 0}
