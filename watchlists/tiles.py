@@ -3,8 +3,8 @@ to zoom 8, single records above. Only imported occurrences go into tiles (public
 uploads and frames reach the map through the GeoJSON endpoint, each with its viewer's geoprivacy.
 
 A cell tile reads watchlists_matchcell (counts per list, zoom and cell, kept by triggers on the
-matches: migration 0003), so a continent-wide tile of a list with millions of records costs the
-few thousand cells it shows. A point tile (zoom 9 and above, at most 0.7 degrees a side) reads the
+matches: migration 0003, zooms 4 and 8), grouping the stored cells under it into its own, so a
+continent-wide tile of a list with millions of records costs cells, not records. A point tile (zoom 9 and above, at most 0.7 degrees a side) reads the
 list's records in its bounds through the (list, latitude, longitude) index; migration 0005 dropped
 the GiST index on (list, point), which cost a third of every match's insert.
 
@@ -19,19 +19,24 @@ from django.db import connection
 
 CLUSTER_MAX_ZOOM = 8
 CELLS_PER_TILE_SIDE = 64  # also the cells' size in migration 0003: 360 / 2^z / 64 degrees
+STORED_ZOOMS = (4, 8)  # the zooms migration 0003 keeps cells for; a tile groups the next one up
 MAX_POINTS_PER_TILE = 20000
 
 _CELLS = """
 SELECT ST_AsMVT(t, 'matches', 4096, 'g') FROM (
     SELECT ST_AsMVTGeom(
                ST_Transform(ST_SetSRID(ST_MakePoint(
-                   LEAST(180, (c.cx + 0.5) * %(cell)s), GREATEST(-85.0511, LEAST(85.0511, (c.cy + 0.5) * %(cell)s))
+                   LEAST(180, (g.gx + 0.5) * %(cell)s), GREATEST(-85.0511, LEAST(85.0511, (g.gy + 0.5) * %(cell)s))
                ), 4326), 3857),
                ST_TileEnvelope(%(z)s, %(x)s, %(y)s)
-           ) AS g, c.n AS count, true AS cluster
-    FROM watchlists_matchcell c
-    WHERE c.watch_list_id = %(list)s AND c.z = %(z)s AND c.n > 0
-      AND c.cx BETWEEN %(cx0)s AND %(cx1)s AND c.cy BETWEEN %(cy0)s AND %(cy1)s
+           ) AS g, g.n AS count, true AS cluster
+    FROM (
+        SELECT c.cx >> %(shift)s AS gx, c.cy >> %(shift)s AS gy, sum(c.n) AS n
+        FROM watchlists_matchcell c
+        WHERE c.watch_list_id = %(list)s AND c.z = %(base)s AND c.n > 0
+          AND c.cx BETWEEN %(cx0)s AND %(cx1)s AND c.cy BETWEEN %(cy0)s AND %(cy1)s
+        GROUP BY 1, 2
+    ) g
 ) t
 """
 
@@ -74,12 +79,16 @@ def match_tile(*, watch_list_id: int, z: int, x: int, y: int) -> bytes:
     params = {"z": z, "x": x, "y": y, "list": watch_list_id, "limit": MAX_POINTS_PER_TILE}
     bounds = tile_bounds(z, x, y)
     if z <= CLUSTER_MAX_ZOOM:
-        cell = params["cell"] = 360.0 / 2**z / CELLS_PER_TILE_SIDE
+        base = min(s for s in STORED_ZOOMS if s >= z)
+        stored = 360.0 / 2**base / CELLS_PER_TILE_SIDE
         params.update(
-            cx0=math.floor(bounds["west"] / cell),
-            cx1=math.floor(bounds["east"] / cell),
-            cy0=math.floor(bounds["south"] / cell),
-            cy1=math.floor(bounds["north"] / cell),
+            cell=360.0 / 2**z / CELLS_PER_TILE_SIDE,
+            base=base,
+            shift=base - z,
+            cx0=math.floor(bounds["west"] / stored),
+            cx1=math.floor(bounds["east"] / stored),
+            cy0=math.floor(bounds["south"] / stored),
+            cy1=math.floor(bounds["north"] / stored),
         )
         sql = _CELLS
     else:
