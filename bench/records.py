@@ -229,6 +229,9 @@ def main() -> None:
         tile_ms, page_ms = time_requests(big, owner, args.requests)
         print(f"tile_p95_ms={p95(tile_ms):.1f} matches_page_p95_ms={p95(page_ms):.1f} rows={rows}")
         return
+    while Match.objects.filter(watch_list__owner=owner).exists():  # in slices, as the records below
+        ids = list(Match.objects.filter(watch_list__owner=owner).values_list("pk", flat=True)[:50_000])
+        Match.objects.filter(pk__in=ids).delete()
     WatchList.objects.filter(owner=owner).delete()
     while Occurrence.objects.filter(dataset=DATASET).exists():  # in slices: one huge DELETE holds the lock long
         ids = list(Occurrence.objects.filter(dataset=DATASET).values_list("pk", flat=True)[:50_000])

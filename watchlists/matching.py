@@ -559,11 +559,25 @@ def _sync_batch(batch: RecordBatch, index: ListIndex) -> dict[str, int]:
         if to_delete:
             Match.objects.filter(pk__in=to_delete).delete()
         if to_update:
-            table = connection.ops.quote_name(Match._meta.db_table)
-            with connection.cursor() as cursor:
-                cursor.executemany(f"UPDATE {table} SET taxon_id = %s, verdict_status = %s WHERE id = %s", to_update)
+            _update_matches(to_update)
         created = _insert_matches(batch, rows[new], index.ids[pos[new]]) if new.any() else 0
     return {"created": created, "removed": len(to_delete), "updated": len(to_update)}
+
+
+def _update_matches(rows: list[tuple]) -> None:
+    """(taxon id, verdict, match id): one UPDATE from arrays on PostgreSQL (one statement, so the
+    cell trigger runs once), executemany on SQLite."""
+    table = connection.ops.quote_name(Match._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            taxa, verdicts, ids = (list(c) for c in zip(*rows))
+            cursor.execute(
+                f"UPDATE {table} AS m SET taxon_id = u.taxon_id, verdict_status = u.verdict"
+                " FROM unnest(%s::bigint[], %s::text[], %s::bigint[]) AS u(taxon_id, verdict, id) WHERE m.id = u.id",
+                [taxa, verdicts, ids],
+            )
+        else:
+            cursor.executemany(f"UPDATE {table} SET taxon_id = %s, verdict_status = %s WHERE id = %s", rows)
 
 
 def _existing_matches(batch: RecordBatch, index: ListIndex) -> tuple[np.ndarray, ...]:

@@ -109,6 +109,9 @@ def test_a_one_list_index_leaves_the_other_lists_matches(geo, taxa, users):
     )
     record = MatchRecord(**{**record.__dict__, "pk": occurrence.pk})
     assert matches_sync([record], build_list_index())["created"] == 2
+    moved = MatchRecord(**{**record.__dict__, "verdict_status": "introduced", "taxon_id": taxa["nativus"].pk})
+    assert matches_sync([moved], build_list_index()) == {"created": 0, "removed": 0, "updated": 2}  # kept, follows
+    assert set(Match.objects.values_list("verdict_status", "taxon_id")) == {("introduced", taxa["nativus"].pk)}
     index = build_list_index()
     only_second = ListIndex([c for c in index.lists if c.id == second.pk], index.polygons)
     gone = MatchRecord(**{**record.__dict__, "verdict_status": "native"})  # leaves "second" only
