@@ -37,7 +37,7 @@ def p95(values: list[float]) -> float:
 
 
 def placements(rng: random.Random, max_regions: int = 400):
-    """(taxon name, status, [points]) for taxon x country pairs the registers know: real points
+    """(taxon name, status, [points], taxon id) for taxon x country pairs the registers know: real points
     inside the real country polygons (rejection sampling in each one's bounding box)."""
     import numpy as np
     import shapely
@@ -47,7 +47,8 @@ def placements(rng: random.Random, max_regions: int = 400):
     rows = list(
         RegionalStatus.objects.filter(region__kind="country", taxon__rank="species")
         .exclude(region__geometry=b"")
-        .values_list("taxon__scientific_name", "status", "region_id")
+        .order_by("pk")  # the same draw on every run with the same seed
+        .values_list("taxon__scientific_name", "status", "region_id", "taxon_id")
     )
     if not rows:
         sys.exit("no regional statuses in this database: run `manage.py bootstrap` (and the README's imports) first")
@@ -72,7 +73,7 @@ def placements(rng: random.Random, max_regions: int = 400):
                 break
         if points:
             pool[pk] = points[:POINTS_PER_REGION]
-    return [(name, status, pool[rid]) for name, status, rid in chosen if rid in pool]
+    return [(name, status, pool[rid], taxon_id) for name, status, rid, taxon_id in chosen if rid in pool]
 
 
 def write_download(path: Path, rows: int, choices, rng: random.Random) -> None:
@@ -80,7 +81,7 @@ def write_download(path: Path, rows: int, choices, rng: random.Random) -> None:
     with open(path, "w", encoding="utf-8") as out:
         out.write(header)
         for i in range(rows):
-            name, _, points = choices[rng.randrange(len(choices))]
+            name, _, points, _ = choices[rng.randrange(len(choices))]
             lon, lat = points[rng.randrange(len(points))]
             out.write(
                 f"{i}\t{DATASET}\tbench:{i}\t{name}\t{lat}\t{lon}\t2024-{1 + i % 12:02d}-{1 + i % 28:02d}\tCC_BY_4_0\n"
@@ -108,7 +109,7 @@ def make_lists(owner, choices, n: int, rng: random.Random):
                 owner=owner, name=f"bench {i}", regions=rng.sample(codes, 3), rule="invasive_here", match_existing=False
             )
         elif kind == 1:
-            name, _, points = choices[rng.randrange(len(choices))]
+            _, _, points, taxon_id = choices[rng.randrange(len(choices))]
             lon, lat = points[rng.randrange(len(points))]
             half = rng.uniform(0.5, 5)
             ring = [
@@ -122,7 +123,7 @@ def make_lists(owner, choices, n: int, rng: random.Random):
                 owner=owner,
                 name=f"bench {i}",
                 geometry={"type": "Polygon", "coordinates": [ring + [ring[0]]]},
-                taxa=[name],
+                taxa=[str(taxon_id)],  # by id: a plant's name is not looked up among the animals
                 match_existing=False,
             )
         else:
@@ -132,25 +133,11 @@ def make_lists(owner, choices, n: int, rng: random.Random):
     return big
 
 
-def match_all(chunk: int = 20000) -> int:
-    from watchlists.models import Occurrence
-    from watchlists.services import _occurrence_record, list_index, matches_sync
+def match_all() -> int:
+    """Every bench record against the lists, as a new list or a re-match does it (chunks of columns)."""
+    from watchlists.matching import list_index, occurrences_match
 
-    index = list_index()
-    last, created = 0, 0
-    qs = (
-        Occurrence.objects.filter(dataset=DATASET)
-        .order_by("pk")
-        .only(
-            "pk", "taxon_id", "longitude", "latitude", "verdict_region_codes", "verdict_status", "dataset", "event_date"
-        )
-    )
-    while True:
-        batch = list(qs.filter(pk__gt=last)[:chunk])
-        if not batch:
-            return created
-        last = batch[-1].pk
-        created += matches_sync([_occurrence_record(o) for o in batch], index).get("created", 0)
+    return occurrences_match(index=list_index(), dataset=DATASET).get("created", 0)
 
 
 def tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
@@ -235,8 +222,8 @@ def main() -> None:
     from django.db import connection
 
     from watchlists.importing import occurrences_import
+    from watchlists.matching import list_index_clear
     from watchlists.models import Match, Occurrence, WatchList
-    from watchlists.services import list_index_clear
 
     rng = random.Random(args.seed)
     owner, _ = get_user_model().objects.get_or_create(username="bench-records")
@@ -247,6 +234,9 @@ def main() -> None:
         tile_ms, page_ms = time_requests(big, owner, args.requests)
         print(f"tile_p95_ms={p95(tile_ms):.1f} matches_page_p95_ms={p95(page_ms):.1f} rows={rows}")
         return
+    while Match.objects.filter(watch_list__owner=owner).exists():  # in slices, as the records below
+        ids = list(Match.objects.filter(watch_list__owner=owner).values_list("pk", flat=True)[:50_000])
+        Match.objects.filter(pk__in=ids).delete()
     WatchList.objects.filter(owner=owner).delete()
     while Occurrence.objects.filter(dataset=DATASET).exists():  # in slices: one huge DELETE holds the lock long
         ids = list(Occurrence.objects.filter(dataset=DATASET).values_list("pk", flat=True)[:50_000])

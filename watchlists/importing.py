@@ -20,9 +20,9 @@ from ranges.index_cache import range_index
 from ranges.verdict import verdicts_many
 from species.models import Taxon
 from species.selectors import taxon_names, taxon_tree
+from watchlists.matching import _occurrence_record, list_index, matches_sync
 from watchlists.models import Occurrence
 from watchlists.occurrence_files import read_ahead, read_occurrence_chunks
-from watchlists.services import _occurrence_record, list_index, matches_sync
 
 IMPORT_BATCH = 50_000  # rows per chunk: read, judged, written and matched together
 REVERDICT_BATCH = 5000

@@ -171,6 +171,13 @@ class Match(models.Model):
         indexes = [
             models.Index(fields=["watch_list", "id"]),  # a list's pages, newest first
             models.Index(fields=["watch_list", "status", "id"]),
+            # The "new" view (watchlists.selectors.new_view) newest first: an IN over two statuses
+            # cannot walk (list, status, id) in id order, so it would sort the whole list per page.
+            models.Index(
+                fields=["watch_list", "id"],
+                condition=models.Q(status__in=["new", "handling"]),
+                name="match_new_view",
+            ),
             models.Index(fields=["watch_list", "taxon", "id"]),
             models.Index(fields=["watch_list", "latitude", "longitude"]),
         ]

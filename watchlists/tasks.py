@@ -8,8 +8,8 @@ from celery import shared_task
 from django.db import DatabaseError, InterfaceError
 
 from watchlists.digests import digests_send
+from watchlists.matching import observation_matches_sync, watch_list_match_existing
 from watchlists.models import WatchList
-from watchlists.services import observation_matches_sync, watch_list_match_existing
 
 log = logging.getLogger(__name__)
 

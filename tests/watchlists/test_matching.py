@@ -15,9 +15,9 @@ from observations.models import Observation
 from ranges.models import RegionalStatus
 from ranges.services import data_version_bump
 from tests.world import api_for, classified
-from watchlists.matching import MatchRecord
+from watchlists.matching import MatchRecord, build_list_index
 from watchlists.models import Match, Occurrence
-from watchlists.services import WatchListRejected, build_list_index, watch_list_create
+from watchlists.services import WatchListRejected, watch_list_create
 
 pytestmark = pytest.mark.django_db(transaction=True)  # on_commit announcements fire as in production
 
@@ -89,7 +89,7 @@ def test_an_obscured_upload_matches_by_its_true_point_and_shows_the_owner_only_t
     # The true point (1.52, 1.53) is inside the square; its 0.1° cell centre is (1.55, 1.55).
     watch_list = watch_list_create(owner=users["alice"], name="square", geometry=SQUARE, taxa=["Testus invasor"])
     upload = classified(users["bob"], 1.53, 1.52, [("Testus invasor", 0.97)], model_version, geoprivacy="obscured")
-    from watchlists.services import observation_matches_sync
+    from watchlists.matching import observation_matches_sync
 
     observation_matches_sync(observation_id=upload.pk)
     alice_sees = api_for(users["alice"]).get(f"/api/v1/watchlists/{watch_list.pk}/matches/").json()["results"]
@@ -125,7 +125,7 @@ def test_camera_trap_frames_match_only_lists_whose_owner_sees_the_project(geo, t
     )
     outsider = watch_list_create(owner=users["alice"], name="a", geometry=SQUARE, taxa=["Testus invasor"])
     member = watch_list_create(owner=users["bob"], name="b", geometry=SQUARE, taxa=["Testus invasor"])
-    from watchlists.services import observation_matches_sync
+    from watchlists.matching import observation_matches_sync
 
     observation_matches_sync(observation_id=frame.pk)
     assert list(Match.objects.filter(observation=frame).values_list("watch_list_id", flat=True)) == [member.pk]
@@ -220,6 +220,50 @@ def test_vector_tiles_come_from_postgis(geo, taxa, users, tmp_path):
         assert b"matches" in answer.content  # the layer's name in the protobuf
     assert b"count" in api.get(f"/api/v1/watchlists/{watch_list.pk}/tiles/2/2/1.mvt").content
     assert api.get(f"/api/v1/watchlists/{watch_list.pk}/tiles/3/99/0.mvt").status_code == 404
+
+
+@pytest.mark.postgres
+def test_the_map_cells_follow_the_matches_in_and_out(geo, taxa, users, tmp_path):
+    from django.db import connection
+
+    from watchlists.tiles import tiles_supported
+
+    if connection.vendor != "postgresql" or not tiles_supported():
+        pytest.skip("stored map cells need PostgreSQL with PostGIS: TEST_DATABASE_URL=postgres://... (.ci/run sets it)")
+    watch_list = watch_list_create(owner=users["alice"], name="square", geometry=SQUARE, taxa=["Testus"])
+    points = [("Testus nativus", 2, 2), ("Testus nativus", 2.5, 2.5), ("Testus invasor", 1.01, 2.99)]
+    call_command("import_occurrences", occurrences_file(tmp_path, points), stdout=io.StringIO())
+
+    def cells() -> dict[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT z, sum(n) FROM watchlists_matchcell WHERE watch_list_id = %s GROUP BY z", [watch_list.pk]
+            )
+            return dict(cursor.fetchall())
+
+    assert cells() == {4: 3, 8: 3}  # each stored zoom counts each record once
+    with connection.cursor() as cursor:  # zoom 8: the cell of each point, as the tiles' grid places it
+        cursor.execute(
+            "SELECT cx, cy, n FROM watchlists_matchcell WHERE watch_list_id = %s AND z = 8 ORDER BY cx, cy",
+            [watch_list.pk],
+        )
+        cell = 360 / 2**8 / 64
+        expected = sorted((int(lon // cell), int(lat // cell), 1) for _, lat, lon in points)
+        assert cursor.fetchall() == expected
+    Match.objects.filter(watch_list=watch_list, occurrence__occurrence_id="occ-3").delete()  # a correction
+    assert cells() == {4: 2, 8: 2}
+    Match.objects.filter(watch_list=watch_list).update(status="managed")  # triage moves no count
+    assert cells() == {4: 2, 8: 2}
+    Match.objects.filter(watch_list=watch_list, occurrence__occurrence_id="occ-2").update(latitude=-40.0)
+    assert cells() == {4: 2, 8: 2}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM watchlists_matchcell WHERE watch_list_id = %s AND z = 8 AND n > 0 AND cy < 0",
+            [watch_list.pk],
+        )
+        assert cursor.fetchone()[0] == 1  # the moved record's count moved with it
+    watch_list.delete()
+    assert cells() == {}
 
 
 def test_an_area_can_be_an_uploaded_file(geo, taxa, users):
