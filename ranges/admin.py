@@ -14,9 +14,9 @@ from django.urls import path
 from ranges.contacts import country_contact_coverage
 from ranges.geometry import GeometryRejected, clean_polygonal
 from ranges.geometry_files import GeometryFileError, geometry_from_upload
-from ranges.map_features import region_geometries
 from ranges.maps import MAP_CSS, MAP_JS, geometry_map
 from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon, RangeSource, Region, RegionalStatus
+from ranges.outlines import region_geometries
 from ranges.services import data_version_bump, geometry_assign, range_object_save
 
 
