@@ -16,7 +16,7 @@ from django.db.models import Exists, OuterRef, Subquery
 
 from core.errors import ServiceError
 from ml.taxonomy import RANK_ORDER
-from ranges.geojson import DISPLAY_TOLERANCE_DEG, MAP_TOLERANCES_DEG, feature_collection, map_feature
+from ranges.geojson import DISPLAY_TOLERANCE_DEG, MAP_TOLERANCES_DEG, map_feature
 from ranges.index_cache import data_version
 from ranges.models import Establishment, RangePolygon, Region, RegionalStatus, RegionOutline
 from ranges.outlines import outline_text, region_geometries
@@ -36,23 +36,37 @@ class RangeTooBroad(ServiceError):
     code = "range_too_broad"
 
 
-def species_range_geojson(taxon: Taxon, *, tolerance: float = DISPLAY_TOLERANCE_DEG) -> dict:
-    """The taxon's range as a GeoJSON FeatureCollection simplified to `tolerance` (degrees)."""
+def species_range_geojson(taxon: Taxon, *, tolerance: float = DISPLAY_TOLERANCE_DEG) -> str:
+    """The taxon's range as a GeoJSON FeatureCollection simplified to `tolerance` (degrees), as JSON
+    text (the stored outlines go out as stored, not parsed and written again), with a "taxon" member."""
     if taxon.rank in RANK_ORDER and RANK_ORDER.index(taxon.rank) < RANK_ORDER.index(BROADEST_MAPPED_RANK):
         raise RangeTooBroad(
             f"a {taxon.rank} is too broad to draw; ask for a family, genus or species",
             fields={"taxon": [f"ranges are drawn down from the {BROADEST_MAPPED_RANK} rank"]},
         )
-    return feature_collection(species_range_features(taxon, tolerance=tolerance))
+    return feature_collection_text(
+        species_range_features(taxon, tolerance=tolerance),
+        taxon={"id": taxon.pk, "scientific_name": taxon.scientific_name},
+    )
 
 
 def region_geojson(
     *, codes: list[str] | None = None, kind: str | None = None, tolerance: float = DISPLAY_TOLERANCE_DEG
-) -> dict:
+) -> str:
     """Regions by code (in the order asked) or kind as a GeoJSON FeatureCollection simplified to
-    `tolerance` (degrees), from the stored outlines: one query, whatever the codes and their order
-    (issue 23: shuffled codes, and then every write of range data, made the map cache cold)."""
-    return feature_collection(region_features(codes=codes, kind=kind, tolerance=tolerance))
+    `tolerance` (degrees), as JSON text, from the stored outlines: one query, whatever the codes and
+    their order (issue 23: shuffled codes, then every write of range data, made the map cache cold)."""
+    return feature_collection_text(region_features(codes=codes, kind=kind, tolerance=tolerance))
+
+
+def feature_collection_text(features: list[str], **members) -> str:
+    """A FeatureCollection of features given as JSON text, with more top-level members."""
+    more = "".join(f",{json.dumps(k)}:{_dumps(v)}" for k, v in members.items())
+    return '{"type":"FeatureCollection","features":[' + ",".join(features) + "]" + more + "}"
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def map_cache():
@@ -64,9 +78,9 @@ def _map_cache_key(key: str) -> str:
     return "ranges.map:" + hashlib.sha1(f"{data_version()}:{key}".encode()).hexdigest()
 
 
-def _keep(cache_key: str, payload) -> bool:
-    """Whether a payload is small enough to keep (RANGEWATCH_MAP_CACHE_ENTRY_MAX_BYTES)."""
-    size = len(json.dumps(payload, separators=(",", ":")))
+def _keep(cache_key: str, payload: str) -> bool:
+    """Whether a payload (JSON text) is small enough to keep (RANGEWATCH_MAP_CACHE_ENTRY_MAX_BYTES)."""
+    size = len(payload)
     if size > settings.RANGEWATCH_MAP_CACHE_ENTRY_MAX_BYTES:
         log.info("map %s not cached: %d bytes over the entry cap", cache_key, size)
         return False
@@ -87,15 +101,16 @@ def _map_cached(key: str, build):
     return payload
 
 
-def species_range_features(taxon: Taxon, *, tolerance: float = DISPLAY_TOLERANCE_DEG) -> list[dict]:
-    """The taxon's range polygons and the regions where it has a status, as GeoJSON features. A genus
-    or family (an answer rolled up from its species) shows the ranges of its members. The polygons
-    are the taxon's own (cached per taxon and tolerance); the regions are the stored outlines."""
+def species_range_features(taxon: Taxon, *, tolerance: float = DISPLAY_TOLERANCE_DEG) -> list[str]:
+    """The taxon's range polygons and the regions where it has a status, as GeoJSON features (JSON
+    text). A genus or family (an answer rolled up from its species) shows the ranges of its members.
+    The polygons are the taxon's own (cached per taxon and tolerance); the regions' outlines are stored."""
     taxon_ids = taxon_and_descendant_ids(taxon)
     polygons = _map_cached(
-        f"taxon-polygons:{taxon.pk}:{tolerance!r}", lambda: range_polygon_features(taxon_ids, tolerance=tolerance)
+        f"taxon-polygons:{taxon.pk}:{tolerance!r}",
+        lambda: ",".join(_dumps(f) for f in range_polygon_features(taxon_ids, tolerance=tolerance)),
     )
-    return polygons + _status_region_features(taxon_ids, tolerance)
+    return ([polygons] if polygons else []) + _status_region_features(taxon_ids, tolerance)
 
 
 def range_polygon_features(taxon_ids, *, tolerance: float = DISPLAY_TOLERANCE_DEG) -> list[dict]:
@@ -123,7 +138,7 @@ def range_polygon_features(taxon_ids, *, tolerance: float = DISPLAY_TOLERANCE_DE
 _STATUS_FIELDS = ("region_id", "taxon_id", "taxon__scientific_name", "status", "source", "source_url")
 
 
-def _status_region_features(taxon_ids, tolerance: float) -> list[dict]:
+def _status_region_features(taxon_ids, tolerance: float) -> list[str]:
     """The regions where these taxa have a status, drawn with the stored outlines and the statuses."""
     by_region: dict[int, list[dict]] = {}
     statuses = RegionalStatus.objects.filter(taxon_id__in=taxon_ids).values(*_STATUS_FIELDS)
@@ -158,9 +173,9 @@ def _shown_status(rows) -> str:
 
 def region_features(
     *, codes: list[str] | None = None, kind: str | None = None, tolerance: float = DISPLAY_TOLERANCE_DEG
-) -> list[dict]:
+) -> list[str]:
     """Regions by code (in that order) or every region of a kind, as GeoJSON features: the regions
-    of a verdict, or the country outlines a map draws when no tile layer is configured."""
+    of a verdict, or the country outlines a map draws when no tile layer is configured (JSON text)."""
     rows = Region.objects.all()
     if codes is not None:
         rows = rows.filter(code__in=codes)
@@ -177,12 +192,14 @@ def _region_properties(region: dict) -> dict:
     return {"region": region["code"], "region_name": region["name"], "region_kind": region["kind"]}
 
 
-def _feature(geometry: str | dict, properties: dict) -> dict:
-    shape = json.loads(geometry) if isinstance(geometry, str) else geometry
-    return {"type": "Feature", "geometry": shape, "properties": {"kind": "region", **properties}}
+def _feature(geometry: str, properties: dict) -> str:
+    """A region's Feature as JSON text around its outline's text, which is not parsed."""
+    return (
+        '{"type":"Feature","geometry":' + geometry + ',"properties":' + _dumps({"kind": "region", **properties}) + "}"
+    )
 
 
-def _outlined(regions, tolerance: float) -> list[tuple[dict, str | dict]]:
+def _outlined(regions, tolerance: float) -> list[tuple[dict, str]]:
     """(id, code, name, kind; outline) of the regions that have an outline at `tolerance`, by code,
     in one query that reads the stored outline and never the region's geometry. A region with none
     stored (a database from before them, or a tolerance off the map set) is simplified here, logged."""
