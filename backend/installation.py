@@ -19,6 +19,7 @@ from classifier.services import model_version_prepare_and_register
 from ml.artifacts import ArtifactError, read_manifest
 from ml.starter import STARTER_NAME, build_starter_artifact
 from ranges.importers.regions import natural_earth_countries, us_census_counties, us_census_states
+from ranges.outlines import region_outlines_build
 from ranges.services import regions_upsert
 from ranges.starter import load_statuses_and_contacts
 from species.starter import imagenet_classes, load_taxa_and_facts
@@ -63,6 +64,9 @@ def regions_bootstrap(*, counties: bool, log: Callable[[str], None]) -> dict[str
         fips = {rec.STATEFP: rec.STUSPS for rec in states_table.itertuples()}
         rows, rejected = us_census_counties(counties_shp, CENSUS_COUNTIES, fips)
         report("US counties", regions_upsert(rows=rows), rejected)
+    # Imports build the outlines of what they write; this fills in those of a database from before.
+    built = region_outlines_build()
+    log(f"region outlines: {built['regions']} regions built in {built['seconds']} s")
     return written
 
 

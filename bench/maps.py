@@ -16,6 +16,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings.local")
+# One client asking for every map twice: not the anonymous visitor the throttle is for.
+os.environ.setdefault("RANGEWATCH_MAP_ANON_RATE", "1000000/minute")
 
 TAXA = ["Sciurus carolinensis", "Vulpes vulpes", "Myocastor coypus", "Loxodonta africana", "Rattus norvegicus"]
 # What the pages ask for (ranges/maps.py): the species page at ~5 km, the result card at ~10 km.
@@ -62,6 +64,21 @@ def main() -> None:
             for tolerance in args.simplify
         ]
     urls.append(("base map: countries, ?simplify=0.2", "/api/v1/regions/geojson/?kind=country&simplify=0.2"))
+    # What the map flood of bench/load.py asks for: 20 countries (the largest outlines here), finest and base-map forms.
+    from django.db.models.functions import Length
+
+    from ranges.models import RegionOutline
+
+    stored = RegionOutline.objects.filter(region__kind="country", tolerance=0.01).annotate(n=Length("geojson"))
+    big = list(stored.order_by("-n").values_list("region__code", flat=True)[:20])
+    if big:
+        for tolerance in (0.01, 0.2):
+            urls.append(
+                (
+                    f"20 largest countries, ?simplify={tolerance}",
+                    f"/api/v1/regions/geojson/?codes={','.join(big)}&simplify={tolerance}",
+                )
+            )
     for label, url in urls:
         size, wire, cold = fetch(client, url)
         _, _, warm = fetch(client, url)

@@ -14,9 +14,9 @@ from django.urls import path
 from ranges.contacts import country_contact_coverage
 from ranges.geometry import GeometryRejected, clean_polygonal
 from ranges.geometry_files import GeometryFileError, geometry_from_upload
-from ranges.map_features import region_geometries
 from ranges.maps import MAP_CSS, MAP_JS, geometry_map
 from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon, RangeSource, Region, RegionalStatus
+from ranges.outlines import region_geometries, region_outlines_build
 from ranges.services import data_version_bump, geometry_assign, range_object_save
 
 
@@ -106,6 +106,11 @@ class RegionAdmin(GeometryAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("parent")
+
+    def save_related(self, request, form, formsets, change):
+        # A group's members are saved after the group: its map outlines are their union.
+        super().save_related(request, form, formsets, change)
+        region_outlines_build(region_ids=[form.instance.pk])
 
     @admin.display(description="map")
     def map_preview(self, obj):

@@ -1,5 +1,6 @@
 """Thin views: the verdict for a taxon at a point, the regions and contacts at a point, GeoJSON for maps."""
 
+from django.http import HttpResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import condition
@@ -126,9 +127,8 @@ class SpeciesRangeApi(APIView):
         taxon = Taxon.objects.filter(pk=pk).first()
         if taxon is None:
             raise NotFound(f"no taxon with id {pk}", code="unknown_taxon")
-        body = {**species_range_geojson(taxon, tolerance=params.validated_data["simplify"])}
-        body["taxon"] = {"id": taxon.pk, "scientific_name": taxon.scientific_name}
-        return Response(body, content_type="application/geo+json")
+        body = species_range_geojson(taxon, tolerance=params.validated_data["simplify"])
+        return HttpResponse(body, content_type="application/geo+json")  # JSON text as built
 
 
 @method_decorator(gzip_page, name="dispatch")
@@ -166,4 +166,4 @@ class RegionGeoJsonApi(APIView):
         params.is_valid(raise_exception=True)
         data = params.validated_data
         body = region_geojson(codes=data.get("codes"), kind=data.get("kind"), tolerance=data["simplify"])
-        return Response(body, content_type="application/geo+json")
+        return HttpResponse(body, content_type="application/geo+json")  # the stored outlines' text, unparsed

@@ -220,3 +220,24 @@ class DataVersion(models.Model):
 
     def __str__(self):
         return f"{self.key} data version {self.version}"
+
+
+class RegionOutline(models.Model):
+    """A region's outline as drawn on maps: its GeoJSON geometry simplified to one of the map
+    tolerances (ranges.geojson.MAP_TOLERANCES_DEG), built when the region's geometry is written
+    (ranges.outlines) so that no request loads a whole outline or simplifies it (issue 23). A group's
+    is the union of its members. `geojson` is empty where nothing is left at that tolerance, or where
+    the region has no outline at all (the World fallback region): the region is then not drawn."""
+
+    region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="outlines")
+    tolerance = models.FloatField()
+    geojson = models.TextField(blank=True)
+    # What it was built from: the region's geometry_sha1 (a group: a hash of its members'), so that a
+    # rebuild redoes only the outlines whose geometry changed.
+    source_sha1 = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["region", "tolerance"], name="unique_outline_per_tolerance")]
+
+    def __str__(self):
+        return f"{self.region_id} at {self.tolerance}°"

@@ -22,6 +22,7 @@ from ranges.models import (
     RegionalStatus,
     RegionKind,
 )
+from ranges.outlines import region_outlines_build
 from species.models import Taxon
 
 
@@ -90,6 +91,9 @@ def regions_upsert(*, rows) -> dict[str, int]:
     Region.objects.bulk_create(to_create, batch_size=200)
     Region.objects.bulk_update(to_update, [*(f.removesuffix("_id") for f in fields), "geometry"], batch_size=200)
     if to_create or to_update:
+        # The maps' outlines of what changed (and of the groups it belongs to), with the write.
+        changed = [r.code for r in (*to_create, *to_update)]
+        region_outlines_build(region_ids=Region.objects.filter(code__in=changed).values_list("pk", flat=True))
         data_version_bump()
     return counts
 
@@ -112,6 +116,7 @@ def region_group_upsert(*, code: str, name: str, parent_code: str, member_codes:
         group.members.set(members)
         outcome = "updated" if outcome == "unchanged" else outcome
     if outcome != "unchanged":
+        region_outlines_build(region_ids=[group.pk])
         data_version_bump()
     return outcome
 
@@ -395,4 +400,6 @@ def geometry_assign(*, obj, geometry) -> str:
 def range_object_save(*, obj) -> None:
     """Save an admin-edited range object and tell every process to rebuild its index."""
     obj.save()
+    if isinstance(obj, Region):
+        region_outlines_build(region_ids=[obj.pk])
     data_version_bump()

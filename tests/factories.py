@@ -48,11 +48,14 @@ class RegionFactory(factory.django.DjangoModelFactory):
 
 
 def region(code, kind, bounds, parent=None, name=None):
+    from ranges.outlines import region_outlines_build
     from ranges.services import data_version_bump
 
+    clean = clean_polygonal(box(*bounds))
     row = RegionFactory(
-        code=code, kind=kind, name=name or code, parent=parent, geometry=clean_polygonal(box(*bounds)).wkb
+        code=code, kind=kind, name=name or code, parent=parent, geometry=clean.wkb, geometry_sha1=clean.sha1
     )
+    region_outlines_build(region_ids=[row.pk])  # as the importers do with what they write
     data_version_bump()
     return row
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from ranges.geometry import clean_polygonal
 from ranges.index_cache import data_version
-from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon, RangeSource
+from ranges.models import Contact, DataVersion, GeofenceEntry, RangePolygon, RangeSource, RegionOutline
 from ranges.svg import geometry_svg
 from species.models import SpeciesInfo, TaxonSynonym
 from tests.factories import RegionFactory, TaxonFactory, UserFactory, box, contact, region, status
@@ -109,6 +109,19 @@ def test_group_region_page_shows_its_members(admin_client):
     page = admin_client.get(reverse("admin:ranges_region_change", args=[group.pk])).content.decode()
     (feature,) = embedded_map(page)["layers"][0]["geojson"]["features"]
     assert shapely.geometry.shape(feature["geometry"]).bounds == pytest.approx((-88, 38, -80, 42))
+
+
+def test_a_group_edited_in_the_admin_gets_its_members_outline(admin_client):
+    ohio, indiana = region("US-OH", "admin1", (-85, 38, -80, 42)), region("US-IN", "admin1", (-88, 38, -85, 42))
+    group = RegionFactory(code="US-TEST", kind="group", name="Two states", geometry=b"")
+    form = {"kind": "group", "code": "US-TEST", "name": "Two states", "iso_a2": "", "source": "admin"}
+    for members, bounds in (([ohio.pk, indiana.pk], (-88, 38, -80, 42)), ([ohio.pk], (-85, 38, -80, 42))):
+        response = admin_client.post(
+            reverse("admin:ranges_region_change", args=[group.pk]), {**form, "members": members}
+        )
+        assert response.status_code == 302, response.content.decode()[:2000]
+        outline = RegionOutline.objects.get(region=group, tolerance=0.01).geojson
+        assert shapely.geometry.shape(json.loads(outline)).bounds == pytest.approx(bounds)
 
 
 def test_svg_preview_draws_the_geometry_with_its_bounds():

@@ -1,6 +1,9 @@
 """Issue 23, High: map endpoints amplified anonymous requests (shuffled codes missed the cache, ~37
 tolerances accepted, kingdom ranges drawn, unbounded entries in the broker's Redis, no throttle)."""
 
+import io
+import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -8,10 +11,15 @@ import yaml
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import caches
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 import ranges.map_features
 from ranges.geojson import MAP_TOLERANCES_DEG
-from tests.factories import TaxonFactory, region, status
+from ranges.geometry import clean_polygonal
+from ranges.models import RangePolygon, RegionOutline
+from tests.factories import TaxonFactory, box, region, status
 
 pytestmark = pytest.mark.django_db
 
@@ -25,21 +33,40 @@ def countries():
 
 @pytest.fixture
 def builds(monkeypatch):
-    """Every call of the real region / range builders, with its arguments (the costly part)."""
+    """Every simplification on the request path, with its arguments (the costly part): region outlines
+    not found stored, and a taxon's range polygons."""
     calls = []
-    real_regions, real_range = ranges.map_features.region_features, ranges.map_features.species_range_features
+    real_regions, real_range = ranges.map_features._computed_outlines, ranges.map_features.range_polygon_features
 
-    def regions_spy(**kwargs):
-        calls.append(("regions", kwargs))
-        return real_regions(**kwargs)
+    def regions_spy(region_ids, tolerance):
+        calls.append(("regions", {"regions": sorted(region_ids), "tolerance": tolerance}))
+        return real_regions(region_ids, tolerance)
 
-    def range_spy(taxon, **kwargs):
+    def range_spy(taxon_ids, **kwargs):
         calls.append(("range", kwargs))
-        return real_range(taxon, **kwargs)
+        return real_range(taxon_ids, **kwargs)
 
-    monkeypatch.setattr(ranges.map_features, "region_features", regions_spy)
-    monkeypatch.setattr(ranges.map_features, "species_range_features", range_spy)
+    monkeypatch.setattr(ranges.map_features, "_computed_outlines", regions_spy)
+    monkeypatch.setattr(ranges.map_features, "range_polygon_features", range_spy)
     return calls
+
+
+@pytest.fixture
+def nutria():
+    taxon = TaxonFactory(scientific_name="Myocastor coypus")
+    RangePolygon.objects.create(
+        taxon=taxon, origin="native", geometry=clean_polygonal(box(-70, -40, -55, -25)).wkb, source="test range"
+    )
+    status(taxon, region("US-LA", "admin1", (-94, 29, -89, 33)), "invasive")
+    return taxon
+
+
+# A column named "geometry" of any table but the range polygons' (a taxon's own, cached per tolerance).
+REGION_GEOMETRY = re.compile(r'(?<!"ranges_rangepolygon")\."geometry"')
+
+
+def geometry_reads(queries) -> list[str]:
+    return [q["sql"] for q in queries if REGION_GEOMETRY.search(q["sql"])]
 
 
 def drawn(response) -> list[str]:
@@ -47,25 +74,51 @@ def drawn(response) -> list[str]:
     return [f["properties"]["region"] for f in response.json()["features"]]
 
 
-def test_high_map_flood_shuffled_or_repeated_codes_hit_the_cache(client, countries, builds):
-    assert drawn(client.get("/api/v1/regions/geojson/?codes=C01,C02,C03,C04")) == ["C01", "C02", "C03", "C04"]
+def test_high_map_flood_shuffled_or_repeated_codes_read_stored_outlines(client, countries, builds):
+    with CaptureQueriesContext(connection) as queries:
+        assert drawn(client.get("/api/v1/regions/geojson/?codes=C01,C02,C03,C04")) == ["C01", "C02", "C03", "C04"]
+        # The same regions shuffled, repeated, a subset: the answer keeps the order asked.
+        assert drawn(client.get("/api/v1/regions/geojson/?codes=C04,C02,C01,C03")) == ["C04", "C02", "C01", "C03"]
+        assert drawn(client.get("/api/v1/regions/geojson/?codes=C03,C03,C01,C03")) == ["C03", "C01"]
+        assert drawn(client.get("/api/v1/regions/geojson/?codes=C02,NOPE")) == ["C02"]
+        assert drawn(client.get("/api/v1/regions/geojson/?codes=NOPE,C04&simplify=1")) == ["C04"]
+    # Nothing simplified on the request path, no whole outline read: one query of the stored ones each.
+    assert builds == []
+    assert geometry_reads(queries.captured_queries) == []
+    outline_reads = [q["sql"] for q in queries.captured_queries if "ranges_regionoutline" in q["sql"]]
+    assert len(outline_reads) == 5
+
+
+def test_high_map_flood_species_map_reads_stored_region_outlines(client, nutria, builds):
+    for tolerance in ("0.01", "0.2"):
+        with CaptureQueriesContext(connection) as queries:
+            features = client.get(f"/api/v1/species/{nutria.pk}/range/?simplify={tolerance}").json()["features"]
+        assert [f["properties"]["kind"] for f in features] == ["range_polygon", "region"]
+        assert geometry_reads(queries.captured_queries) == []
+    assert [kind for kind, _ in builds] == ["range", "range"]  # the taxon's own polygons, once per tolerance
+
+
+def test_high_map_flood_without_stored_outlines_the_map_is_computed_and_logged(client, countries, builds, caplog):
+    stored = drawn(client.get("/api/v1/regions/geojson/?codes=C02,C01&simplify=0.1"))
+    RegionOutline.objects.all().delete()  # a database from before them
+    with caplog.at_level(logging.WARNING, logger="ranges.map_features"), CaptureQueriesContext(connection) as queries:
+        assert drawn(client.get("/api/v1/regions/geojson/?codes=C02,C01&simplify=0.1")) == stored == ["C02", "C01"]
+    assert len(geometry_reads(queries.captured_queries)) == 1  # the whole outlines: what stored ones spare
+    assert [kwargs for _, kwargs in builds] == [{"regions": sorted(r.pk for r in countries[1:3]), "tolerance": 0.1}]
+    assert "build_region_outlines" in caplog.text
+    call_command("build_region_outlines", stdout=io.StringIO())
     builds.clear()
-    # The same regions shuffled, repeated, a subset: the answer keeps the order asked, nothing is rebuilt.
-    assert drawn(client.get("/api/v1/regions/geojson/?codes=C04,C02,C01,C03")) == ["C04", "C02", "C01", "C03"]
-    assert drawn(client.get("/api/v1/regions/geojson/?codes=C03,C03,C01,C03")) == ["C03", "C01"]
-    assert drawn(client.get("/api/v1/regions/geojson/?codes=C02,NOPE")) == ["C02"]
-    assert drawn(client.get("/api/v1/regions/geojson/?codes=NOPE,C04")) == ["C04"]  # an unknown code: one read
-    assert [kwargs["codes"] for _, kwargs in builds] == [["NOPE"]]
+    assert drawn(client.get("/api/v1/regions/geojson/?codes=C02,C01&simplify=0.1")) == stored and builds == []
 
 
-def test_high_map_flood_tolerances_are_a_small_fixed_set(client, builds):
-    taxon = TaxonFactory(scientific_name="Myocastor coypus")
-    status(taxon, region("US-LA", "admin1", (-94, 29, -89, 33)), "invasive")
+def test_high_map_flood_tolerances_are_a_small_fixed_set(client, nutria, builds):
     asked = [f"{d}e{e}" for e in range(-4, 0) for d in range(1, 10)] + ["1"]  # 37 forms were accepted
     for value in asked:
-        assert client.get(f"/api/v1/species/{taxon.pk}/range/?simplify={value}").status_code == 200
+        assert client.get(f"/api/v1/species/{nutria.pk}/range/?simplify={value}").status_code == 200
+        assert client.get(f"/api/v1/regions/geojson/?codes=US-LA&simplify={value}").status_code == 200
     built = {kwargs["tolerance"] for _, kwargs in builds}
     assert built <= set(MAP_TOLERANCES_DEG) and len(builds) == len(built) <= 7
+    assert {kind for kind, _ in builds} == {"range"}  # the region outlines were all stored
 
 
 def test_high_map_flood_range_above_a_family_is_refused(client):
@@ -84,13 +137,18 @@ def test_high_map_flood_range_above_a_family_is_refused(client):
     assert client.get(f"/api/v1/species/{family.pk}/range/").status_code == 200
 
 
-def test_high_map_flood_an_entry_over_the_size_cap_is_served_but_not_kept(client, countries, builds, settings):
-    settings.RANGEWATCH_MAP_CACHE_ENTRY_MAX_BYTES = 100  # one country outline is more than this
+def test_high_map_flood_an_entry_over_the_size_cap_is_served_but_not_kept(client, nutria, builds, settings):
+    settings.RANGEWATCH_MAP_CACHE_ENTRY_MAX_BYTES = 100  # one range polygon is more than this
     for _ in range(2):
-        assert drawn(client.get("/api/v1/regions/geojson/?codes=C01")) == ["C01"]
-        assert drawn(client.get("/api/v1/regions/geojson/?kind=country&simplify=0.2"))
-    assert len(builds) == 4  # built for each request, kept by none
+        assert client.get(f"/api/v1/species/{nutria.pk}/range/").status_code == 200
+    assert len(builds) == 2  # built for each request, kept by none
     assert not caches["maps"]._cache  # noqa: SLF001 - LocMemCache's store: nothing was kept
+
+
+def test_high_map_flood_range_polygons_are_cached_per_taxon_and_tolerance(client, nutria, builds):
+    for _ in range(3):
+        assert client.get(f"/api/v1/species/{nutria.pk}/range/?simplify=0.05").status_code == 200
+    assert len(builds) == 1
 
 
 def test_high_map_flood_map_cache_is_apart_from_the_broker_and_capped():
