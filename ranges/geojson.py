@@ -29,7 +29,22 @@ def display_geometry(geom, tolerance: float = DISPLAY_TOLERANCE_DEG) -> dict | N
     """The geometry simplified (topology kept) with `tolerance` in degrees, its coordinates cut to the
     decimal digits of a tenth of it (more digits would only carry the simplification's error),
     counter-clockwise exteriors (RFC 7946 §3.1.6). None when nothing is left at that tolerance."""
-    simple = shapely.simplify(geom, tolerance, preserve_topology=True)
+    return _displayed(shapely.simplify(geom, tolerance, preserve_topology=True), tolerance)
+
+
+def display_geometries(geom, tolerances) -> list[dict | None]:
+    """display_geometry at each of `tolerances` (ascending), each form simplified from the finer one
+    before it: the finest pass works on the whole outline, the coarser ones on what it left (a
+    country's 7 map forms in about half the CPU). Each form stays within its tolerance plus the finer
+    ones', under twice its own for tolerances that at least double (MAP_TOLERANCES_DEG)."""
+    out, simple = [], geom
+    for tolerance in sorted(tolerances):
+        simple = shapely.simplify(simple, tolerance, preserve_topology=True)
+        out.append(_displayed(simple, tolerance))
+    return out
+
+
+def _displayed(simple, tolerance: float) -> dict | None:
     decimals = max(0, -math.floor(math.log10(tolerance / 10)))
     simple = shapely.set_precision(simple, 10.0**-decimals)
     if simple.is_empty:

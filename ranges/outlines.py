@@ -17,7 +17,7 @@ import time
 import shapely
 from django.db import transaction
 
-from ranges.geojson import MAP_TOLERANCES_DEG, display_geometry
+from ranges.geojson import MAP_TOLERANCES_DEG, display_geometries, display_geometry
 from ranges.models import Region, RegionKind, RegionOutline
 
 log = logging.getLogger(__name__)
@@ -87,8 +87,11 @@ def _write_batch(ids: list[int], sources: dict[int, str]) -> None:
     rows = []
     for region in regions:
         geometry = region_geometries([region]).get(region.pk)
-        for tolerance in MAP_TOLERANCES_DEG:
-            text = "" if geometry is None else outline_text(geometry, tolerance) or ""
+        shapes = (
+            [None] * len(MAP_TOLERANCES_DEG) if geometry is None else display_geometries(geometry, MAP_TOLERANCES_DEG)
+        )
+        for tolerance, shape in zip(sorted(MAP_TOLERANCES_DEG), shapes):
+            text = "" if shape is None else json.dumps(shape, separators=(",", ":"))
             rows.append(RegionOutline(region=region, tolerance=tolerance, geojson=text, source_sha1=sources[region.pk]))
     with transaction.atomic():
         RegionOutline.objects.filter(region_id__in=ids).delete()
