@@ -141,8 +141,17 @@ def match_all(chunk: int = 20000) -> int:
     qs = (
         Occurrence.objects.filter(dataset=DATASET)
         .order_by("pk")
+        .select_related("verdict")
         .only(
-            "pk", "taxon_id", "longitude", "latitude", "verdict_region_codes", "verdict_status", "dataset", "event_date"
+            "pk",
+            "taxon_id",
+            "longitude",
+            "latitude",
+            "verdict",
+            "verdict__region_codes",
+            "verdict_status",
+            "dataset",
+            "event_date",
         )
     )
     while True:

@@ -281,7 +281,7 @@ def _occurrence_record(o: Occurrence) -> MatchRecord:
         taxon_id=o.taxon_id,
         longitude=o.longitude,
         latitude=o.latitude,
-        region_codes=tuple(o.verdict_region_codes or ()),
+        region_codes=tuple(o.verdict.region_codes) if o.verdict else (),  # select_related("verdict")
         verdict_status=o.verdict_status,
         # Published datasets count as community-level evidence: a reviewer-only list takes none.
         verification="community",
@@ -391,7 +391,7 @@ def watch_list_match_existing(*, watch_list: WatchList, chunk: int = 20000) -> i
     only = ListIndex([c for c in index.lists if c.id == watch_list.pk], index.polygons)
     created, last = 0, 0
     while True:
-        batch = list(Occurrence.objects.filter(pk__gt=last).order_by("pk")[:chunk])
+        batch = list(Occurrence.objects.filter(pk__gt=last).select_related("verdict").order_by("pk")[:chunk])
         if not batch:
             break
         last = batch[-1].pk

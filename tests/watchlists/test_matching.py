@@ -16,7 +16,7 @@ from ranges.models import RegionalStatus
 from ranges.services import data_version_bump
 from tests.world import api_for, classified
 from watchlists.matching import MatchRecord
-from watchlists.models import Match, Occurrence
+from watchlists.models import Match, Occurrence, OccurrenceVerdict
 from watchlists.services import WatchListRejected, build_list_index, watch_list_create
 
 pytestmark = pytest.mark.django_db(transaction=True)  # on_commit announcements fire as in production
@@ -79,7 +79,10 @@ def test_an_existing_record_joins_a_new_list_and_a_new_verdict_moves_it(geo, tax
     out = io.StringIO()
     call_command("reverdict_occurrences", "--taxon", "Testus nativus", stdout=out)
     assert json.loads(out.getvalue())["changed"] == 1
-    assert Occurrence.objects.get().verdict_status == "invasive"
+    judged = Occurrence.objects.select_related("verdict").get()
+    assert judged.verdict_status == judged.verdict.status == "invasive"
+    assert judged.verdict.region_codes == ["AAA"]
+    assert OccurrenceVerdict.objects.filter(status="native").exists()  # the old one stays, shared or not
     assert Match.objects.filter(watch_list=watch_list).count() == 1
 
 
