@@ -195,3 +195,27 @@ def test_a_second_chunk_updates_what_the_first_wrote_and_a_changed_row_is_all_a_
     assert after["occ-2"]["license"] == "CC_BY_4_0" and after["occ-2"]["imported"] >= before["occ-2"]["imported"]
     assert {k: after[k] for k in ("occ-1", "occ-3")} == {k: before[k] for k in ("occ-1", "occ-3")}
     assert after["occ-2"]["id"] == before["occ-2"]["id"]
+
+
+def test_a_process_on_sqlite_imports_the_importer_without_the_postgresql_driver(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import sys, django; django.setup(); import watchlists.importing; from django.db import connection;"
+        " print(connection.vendor, sorted(m for m in sys.modules if m.split('.')[0] == 'psycopg'))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(DJANGO_SETTINGS_MODULE="backend.settings.test", RANGEWATCH_VAR_DIR=str(tmp_path))
+    env.pop("TEST_DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["sqlite", "[]"]
