@@ -213,15 +213,25 @@ def time_requests(big, owner, requests: int) -> tuple[list[float], list[float]]:
 
 
 def database_size(engine: str, settings, connection) -> str:
+    from watchlists.models import Occurrence, OccurrenceVerdict
+
+    verdicts = f"{OccurrenceVerdict.objects.count():,} shared verdict rows"
     if engine == "sqlite":
-        return f"{Path(settings.DATABASES['default']['NAME']).stat().st_size / 1e6:.0f} MB"
+        return f"{Path(settings.DATABASES['default']['NAME']).stat().st_size / 1e6:.0f} MB; {verdicts}"
     if engine == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pg_size_pretty(pg_database_size(current_database())),"
-                " pg_size_pretty(pg_total_relation_size('watchlists_occurrence'))"
+                " pg_size_pretty(pg_total_relation_size('watchlists_occurrence')),"
+                " pg_total_relation_size('watchlists_occurrence'), pg_relation_size('watchlists_occurrence'),"
+                " pg_size_pretty(pg_total_relation_size('watchlists_occurrenceverdict'))"
             )
-            return "{} (occurrences with their indexes: {})".format(*cursor.fetchone())
+            whole, occurrences, total, table, verdict_size = cursor.fetchone()
+        rows = max(1, Occurrence.objects.count())
+        return (
+            f"{whole} (occurrences with their indexes: {occurrences}, {total / rows:.0f} bytes a row,"
+            f" {table / rows:.0f} in the table alone; {verdicts}: {verdict_size})"
+        )
     return "?"
 
 

@@ -1,6 +1,7 @@
 """Each distinct verdict of the stored records becomes one OccurrenceVerdict row, and the records
 point to theirs: one UPDATE joined on the four old columns, on both engines (SQLite compares the
-JSON texts through json(), which writes them one way)."""
+JSON texts through json(), which writes them one way). On PostgreSQL each record gets a new row
+version: the table's old size is reclaimed by VACUUM FULL (or pg_repack), not by this migration."""
 
 import hashlib
 import json
@@ -20,7 +21,16 @@ def _json(vendor: str, column: str) -> str:
     return column if vendor == "postgresql" else f"json({column})"
 
 
+def _no_statement_timeout(schema_editor) -> None:
+    """Every stored record is rewritten, for minutes at 10^7 records: the connection's statement
+    timeout (RANGEWATCH_DB_STATEMENT_TIMEOUT_MS, for requests) is lifted for this migration's transaction."""
+    if schema_editor.connection.vendor == "postgresql":
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = 0")
+
+
 def fill(apps, schema_editor):
+    _no_statement_timeout(schema_editor)
     Occurrence = apps.get_model("watchlists", "Occurrence")
     Verdict = apps.get_model("watchlists", "OccurrenceVerdict")
     fields = ("verdict_status", "verdict_region_codes", "verdict_explanation", "verdict_sources")
@@ -58,6 +68,7 @@ def fill(apps, schema_editor):
 
 
 def unfill(apps, schema_editor):
+    _no_statement_timeout(schema_editor)
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(
             "UPDATE watchlists_occurrence SET verdict_region_codes = v.region_codes,"
