@@ -142,7 +142,9 @@ def occurrences_import(*, path, dataset: str = "", progress=None, batch_size: in
     return report
 
 
-def _import_chunk(columns: dict, dataset: str, resolver, seen: _DatasetsSeen, texts: _VerdictIds, report) -> None:
+def _import_chunk(
+    columns: dict, dataset: str, resolver: _TaxonResolver, seen: _DatasetsSeen, texts: _VerdictIds, report
+) -> None:
     rows = _keyed(columns, dataset)
     # Every kept record's name, unchanged ones too: unmatched_names counts the same on both engines.
     rows["taxon_id"], rows["accepted_name"] = resolver.resolve_many(rows["scientific_name"], report)
@@ -217,8 +219,9 @@ def _changed_rows(rows: dict, seen: _DatasetsSeen, report: ImportReport) -> tupl
 
 
 def _verdicts_of(rows: dict, accepted: np.ndarray) -> tuple[list[tuple], np.ndarray]:
-    """The distinct verdicts ((status, region codes, explanation, sources)), and which one each row has: verdicts_many at each point for
-    the names the taxonomy knows (it shares one Verdict per taxon x region set), "unknown" for the others."""
+    """The distinct verdicts ((status, region codes, explanation, sources)), and which one each row
+    has: verdicts_many at each point for the names the taxonomy knows (it shares one Verdict per
+    taxon x region set), "unknown" for the others."""
     judged = np.flatnonzero(np.fromiter((pk is not None for pk in rows["taxon_id"].tolist()), dtype=bool))
     found = verdicts_many(
         accepted[judged].tolist(), rows["longitude"][judged], rows["latitude"][judged], range_index(), taxon_tree()
