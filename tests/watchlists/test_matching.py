@@ -249,3 +249,11 @@ def test_a_list_created_through_the_api_takes_the_records_already_here(geo, taxa
     )
     assert answer.status_code == 201
     assert Match.objects.filter(watch_list_id=answer.json()["id"]).count() == 1
+
+
+def test_a_deleted_taxon_leaves_its_records_without_one(geo, taxa, users, tmp_path):
+    # No constraint in the database (the import's commit checked it row by row): Django's SET_NULL does it.
+    call_command("import_occurrences", occurrences_file(tmp_path, [("Testus nativus", 2, 2)]), stdout=io.StringIO())
+    assert Occurrence.objects.get().taxon_id == taxa["nativus"].pk
+    taxa["nativus"].delete()
+    assert Occurrence.objects.get().taxon_id is None
