@@ -190,16 +190,48 @@ def time_requests(big, owner, requests: int) -> tuple[list[float], list[float]]:
     return tile_ms, page_ms
 
 
+def server_cpu_s(connection) -> float | None:
+    """CPU seconds this connection's PostgreSQL backend has used (/proc: the server on this
+    machine; None elsewhere or on SQLite, whose work is in this process). The background writers
+    and autovacuum are not in it."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def server_words(before: float | None, after: float | None, rows: int) -> str:
+    if before is None or after is None:
+        return ""
+    return f", {after - before:.1f}s CPU of the PostgreSQL backend ({(after - before) / rows * 1e6:.1f} µs per row)"
+
+
 def database_size(engine: str, settings, connection) -> str:
+    from watchlists.models import Occurrence, OccurrenceVerdict
+
+    verdicts = f"{OccurrenceVerdict.objects.count():,} shared verdict rows"
     if engine == "sqlite":
-        return f"{Path(settings.DATABASES['default']['NAME']).stat().st_size / 1e6:.0f} MB"
+        return f"{Path(settings.DATABASES['default']['NAME']).stat().st_size / 1e6:.0f} MB; {verdicts}"
     if engine == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pg_size_pretty(pg_database_size(current_database())),"
-                " pg_size_pretty(pg_total_relation_size('watchlists_occurrence'))"
+                " pg_size_pretty(pg_total_relation_size('watchlists_occurrence')),"
+                " pg_total_relation_size('watchlists_occurrence'), pg_relation_size('watchlists_occurrence'),"
+                " pg_size_pretty(pg_total_relation_size('watchlists_occurrenceverdict'))"
             )
-            return "{} (occurrences with their indexes: {})".format(*cursor.fetchone())
+            whole, occurrences, total, table, verdict_size = cursor.fetchone()
+        rows = max(1, Occurrence.objects.count())
+        return (
+            f"{whole} (occurrences with their indexes: {occurrences}, {total / rows:.0f} bytes a row,"
+            f" {table / rows:.0f} in the table alone; {verdicts}: {verdict_size})"
+        )
     return "?"
 
 
@@ -260,7 +292,7 @@ def main() -> None:
         started = time.perf_counter()
         write_download(path, args.rows, choices, rng)
         print(f"generated {path.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - started:.1f}s", flush=True)
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu, server = time.perf_counter(), time.process_time(), server_cpu_s(connection)
         if args.profile:
             import cProfile
 
@@ -270,14 +302,16 @@ def main() -> None:
         else:
             report = occurrences_import(path=path)
         import_s, import_cpu = time.perf_counter() - started, time.process_time() - cpu
+        import_server = server_words(server, server_cpu_s(connection), args.rows)
         if args.rerun:  # the same file again: every row unchanged, nothing written
-            again_started, again_cpu = time.perf_counter(), time.process_time()
+            again_started, again_cpu, server = time.perf_counter(), time.process_time(), server_cpu_s(connection)
             again = occurrences_import(path=path)
             again_s, again_cpu = time.perf_counter() - again_started, time.process_time() - again_cpu
+            again_server = server_words(server, server_cpu_s(connection), args.rows)
             assert (again.created, again.updated, again.unchanged) == (0, 0, args.rows), again.as_dict()
             print(
                 f"re-run of the same file: {again.as_dict()} in {again_s:.1f}s wall ({args.rows / again_s:.0f} rows/s),"
-                f" {again_cpu / args.rows * 1e6:.1f} µs CPU per row",
+                f" {again_cpu / args.rows * 1e6:.1f} µs CPU per row{again_server}",
                 flush=True,
             )
     assert report.created == args.rows, report.as_dict()
@@ -285,8 +319,8 @@ def main() -> None:
     # say what the code costs (the database server's own CPU is not in it).
     print(
         f"import: {report.as_dict()} in {import_s:.1f}s wall, {import_cpu:.1f}s CPU of this process"
-        f" ({args.rows / import_cpu:.0f} rows per CPU-second, {import_cpu / args.rows * 1e6:.1f} µs CPU per row;"
-        f" load average {os.getloadavg()[0]:.1f})",
+        f" ({args.rows / import_cpu:.0f} rows per CPU-second, {import_cpu / args.rows * 1e6:.1f} µs CPU per row"
+        f"{import_server}; load average {os.getloadavg()[0]:.1f})",
         flush=True,
     )
 

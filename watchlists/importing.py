@@ -4,24 +4,19 @@ at its point (verdicts_many), written idempotently on dataset + occurrenceID and
 from __future__ import annotations
 
 import datetime
-import json
 from collections import Counter
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
-from psycopg import postgres, pq
-from psycopg.adapt import Dumper
-from psycopg.errors import UniqueViolation
 
 from ranges.index_cache import range_index
 from ranges.verdict import verdicts_many
 from species.models import Taxon
 from species.selectors import taxon_names, taxon_tree
-from watchlists.matching import _occurrence_record, list_index, matches_sync
-from watchlists.models import Occurrence
+from watchlists.matching import RecordBatch, _occurrence_record, list_index, matches_sync
+from watchlists.models import Occurrence, OccurrenceVerdict, Source, verdict_content_sha1
 from watchlists.occurrence_files import read_ahead, read_occurrence_chunks
 
 IMPORT_BATCH = 50_000  # rows per chunk: read, judged, written and matched together
@@ -87,24 +82,68 @@ class _DatasetsSeen:
         return self.held[dataset]
 
 
+class _VerdictIds:
+    """Each distinct verdict's OccurrenceVerdict id, by its content hash: the ones not stored yet
+    are inserted together (one INSERT, a conflict with another import's is ignored) and read back.
+    Remembered for the import; a verdict already stored is only read, so a re-run writes nothing."""
+
+    def __init__(self):
+        self.ids: dict[str, int] = {}
+
+    def ids_of(self, verdicts: list[tuple]) -> np.ndarray:
+        """The ids of verdicts given as (status, region codes, explanation, sources), in their order."""
+        shas = [verdict_content_sha1(*v) for v in verdicts]
+        wanted = {sha: v for sha, v in zip(shas, verdicts) if sha not in self.ids}
+        if wanted:
+            self._read(list(wanted))
+            missing = [sha for sha in wanted if sha not in self.ids]
+            if missing:
+                OccurrenceVerdict.objects.bulk_create(
+                    [
+                        OccurrenceVerdict(
+                            status=wanted[sha][0],
+                            region_codes=list(wanted[sha][1]),
+                            explanation=wanted[sha][2],
+                            sources=list(wanted[sha][3]),
+                            content_sha1=sha,
+                        )
+                        for sha in missing
+                    ],
+                    batch_size=LOOKUP_SLICE // 8,
+                    ignore_conflicts=True,
+                )
+                self._read(missing)
+        return np.fromiter((self.ids[sha] for sha in shas), dtype=np.int64, count=len(shas))
+
+    def _read(self, shas: list[str]) -> None:
+        for start in range(0, len(shas), LOOKUP_SLICE):
+            self.ids.update(
+                OccurrenceVerdict.objects.filter(content_sha1__in=shas[start : start + LOOKUP_SLICE]).values_list(
+                    "content_sha1", "pk"
+                )
+            )
+
+
 def occurrences_import(*, path, dataset: str = "", progress=None, batch_size: int = IMPORT_BATCH) -> ImportReport:
     """Stream the file in chunks of `batch_size` rows, each cleaned column by column
     (occurrence_files.read_occurrence_chunks); a chunk's new and changed rows get their verdicts
     (verdicts_many: one per distinct taxon x region set), are written in one statement (COPY into
     a staging table and an upsert on PostgreSQL, a multi-row insert and the same upsert on SQLite:
     idempotent on dataset + occurrenceID, an unchanged row is not touched) and matched to the lists."""
-    report, resolver, seen = ImportReport(), _TaxonResolver(), _DatasetsSeen()
+    report, resolver, seen, texts = ImportReport(), _TaxonResolver(), _DatasetsSeen(), _VerdictIds()
     for chunk in read_ahead(read_occurrence_chunks(path, chunk_rows=batch_size)):
         report.read += chunk.read
         report.skipped.update(chunk.skipped)
         if len(chunk):
-            _import_chunk(chunk.columns, dataset, resolver, seen, report)
+            _import_chunk(chunk.columns, dataset, resolver, seen, texts, report)
         if progress is not None:
             progress(chunk.read)
     return report
 
 
-def _import_chunk(columns: dict, dataset: str, resolver: _TaxonResolver, seen: _DatasetsSeen, report) -> None:
+def _import_chunk(
+    columns: dict, dataset: str, resolver: _TaxonResolver, seen: _DatasetsSeen, texts: _VerdictIds, report
+) -> None:
     rows = _keyed(columns, dataset)
     # Every kept record's name, unchanged ones too: unmatched_names counts the same on both engines.
     rows["taxon_id"], rows["accepted_name"] = resolver.resolve_many(rows["scientific_name"], report)
@@ -112,9 +151,11 @@ def _import_chunk(columns: dict, dataset: str, resolver: _TaxonResolver, seen: _
     if not len(rows["dataset"]):
         return
     verdicts, which = _verdicts_of(rows, rows["accepted_name"])
+    rows["verdict_status"] = _objects([v[0] for v in verdicts])[which]
+    rows["verdict_id"] = texts.ids_of(verdicts)[which]  # outside the chunk's transaction: kept if it fails
     index = list_index()
     with transaction.atomic():
-        written = _write(rows, verdicts, which, keys=bool(len(index)), fresh=fresh)
+        written = _write(rows, keys=bool(len(index)), fresh=fresh)
     report.created += written.created
     report.updated += written.updated
     report.unchanged += len(rows["dataset"]) - written.created - written.updated
@@ -177,9 +218,9 @@ def _changed_rows(rows: dict, seen: _DatasetsSeen, report: ImportReport) -> tupl
 
 
 def _verdicts_of(rows: dict, accepted: np.ndarray) -> tuple[list[tuple], np.ndarray]:
-    """The distinct verdicts, serialised once each ((status, region codes, explanation, sources,
-    codes as JSON, sources as JSON)), and which one each row has: verdicts_many at each point for
-    the names the taxonomy knows (it shares one Verdict per taxon x region set), "unknown" for the others."""
+    """The distinct verdicts ((status, region codes, explanation, sources)), and which one each row
+    has: verdicts_many at each point for the names the taxonomy knows (it shares one Verdict per
+    taxon x region set), "unknown" for the others."""
     judged = np.flatnonzero(np.fromiter((pk is not None for pk in rows["taxon_id"].tolist()), dtype=bool))
     found = verdicts_many(
         accepted[judged].tolist(), rows["longitude"][judged], rows["latitude"][judged], range_index(), taxon_tree()
@@ -195,24 +236,16 @@ def _verdicts_of(rows: dict, accepted: np.ndarray) -> tuple[list[tuple], np.ndar
         picks.append(k)
     which = np.zeros(len(rows["dataset"]), dtype=np.intp)
     which[judged] = picks
-    verdicts = [(*v, json.dumps(list(v[1])), json.dumps(list(v[3]))) for v in verdicts]
     return verdicts, which
 
 
-def _row_tuples(rows: dict, verdicts: list[tuple], which: np.ndarray, imported) -> list[tuple]:
+def _row_tuples(rows: dict, imported) -> list[tuple]:
     """The rows as _COLUMNS orders them, values as the driver takes them."""
     columns = dict(rows)
-    for j, name in (
-        (0, "verdict_status"),
-        (4, "verdict_region_codes"),
-        (2, "verdict_explanation"),
-        (5, "verdict_sources"),
-    ):
-        columns[name] = _objects([v[j] for v in verdicts])[which]
     columns["coordinate_uncertainty_m"] = _objects(
         [None if u != u else u for u in rows["coordinate_uncertainty_m"].tolist()]
     )
-    columns["imported"] = np.full(len(which), imported, dtype=object)
+    columns["imported"] = np.full(len(rows["dataset"]), imported, dtype=object)
     return list(zip(*(columns[f.attname].tolist() for f in _COLUMNS)))
 
 
@@ -244,14 +277,14 @@ class _Written:
     keys: list[tuple] = field(default_factory=list)  # (pk, dataset, occurrence_id) when asked for
 
 
-def _write(rows: dict, verdicts: list[tuple], which: np.ndarray, *, keys: bool, fresh: bool) -> _Written:
+def _write(rows: dict, *, keys: bool, fresh: bool) -> _Written:
     """Insert the new rows and update the changed ones; `keys`: say which (for matching)."""
     if connection.vendor == "postgresql":
         days = {d: datetime.date.fromisoformat(d) for d in dict.fromkeys(rows["event_date"].tolist()) if d}
         rows = {**rows, "event_date": _objects([days.get(d) for d in rows["event_date"].tolist()])}
-        return _write_postgresql(_row_tuples(rows, verdicts, which, timezone.now()), keys=keys, fresh=fresh)
+        return _write_postgresql(_row_tuples(rows, timezone.now()), keys=keys, fresh=fresh)
     imported = connection.ops.adapt_datetimefield_value(timezone.now())
-    return _write_sqlite(_row_tuples(rows, verdicts, which, imported), keys=keys)
+    return _write_sqlite(_row_tuples(rows, imported), keys=keys)
 
 
 def _names() -> tuple[str, str, str]:
@@ -263,24 +296,13 @@ def _names() -> tuple[str, str, str]:
     )
 
 
-class _JsonbText(Dumper):
-    """A JSON text (each distinct verdict's is serialised once) as binary jsonb: version 1, then the text."""
-
-    format = pq.Format.BINARY
-    oid = postgres.types["jsonb"].oid
-
-    def dump(self, obj):
-        return b"\x01" + obj.encode()
-
-
 # Binary COPY sends each value in its column's wire format: no number, date or time to parse on the server.
-_BINARY_TYPES = {"bigint": "int8", "integer": "int4", "double precision": "float8", "date": "date", "jsonb": "jsonb"}
+_BINARY_TYPES = {"bigint": "int8", "integer": "int4", "double precision": "float8", "date": "date"}
 
 
 def _copy(cursor, table: str, columns: str, tuples: list[tuple]) -> None:
     types = [f.db_type(connection) for f in _COLUMNS]
     types = ["timestamptz" if t.startswith("timestamp") else _BINARY_TYPES.get(t, "text") for t in types]
-    cursor.adapters.register_dumper(None, _JsonbText)  # this cursor's copy of the adapters only
     with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types(types)
         for row in tuples:
@@ -291,6 +313,8 @@ def _write_postgresql(tuples: list[tuple], *, keys: bool, fresh: bool) -> _Writt
     """COPY into a staging table, then the upsert. Rows of datasets that held no records before
     this import go straight into the table with COPY (no list to match them to is waiting for
     their ids); should one of their ids be one this import already wrote, the chunk is staged."""
+    from psycopg.errors import UniqueViolation  # here: a process on SQLite alone never loads the driver
+
     table, columns, key = _names()
     with connection.cursor() as cursor:
         if fresh and not keys:
@@ -335,32 +359,38 @@ def _write_sqlite(tuples: list[tuple], *, keys: bool) -> _Written:
 
 
 def _match_written(rows: dict, verdicts: list[tuple], which: np.ndarray, written: list[tuple], index, report) -> None:
+    """Match the rows just written, from the chunk's own columns (no read back, no model instances)."""
     position = {key: i for i, key in enumerate(zip(rows["dataset"].tolist(), rows["occurrence_id"].tolist()))}
-    records = []
-    for pk, name, oid in written:
-        i = position[(name, oid)]
-        status, codes = verdicts[which[i]][:2]
-        day = rows["event_date"][i]
-        stored = SimpleNamespace(
-            pk=pk,
-            dataset=name,
-            taxon_id=rows["taxon_id"][i],
-            longitude=float(rows["longitude"][i]),
-            latitude=float(rows["latitude"][i]),
-            verdict_region_codes=list(codes),
-            verdict_status=status,
-            event_date=datetime.date.fromisoformat(day) if day else None,
-        )
-        records.append(_occurrence_record(stored))
-    report.matches.update(matches_sync(records, index))
+    at = np.fromiter((position[(name, oid)] for _, name, oid in written), np.int64, len(written))
+    kinds = which[at]
+    days = rows["event_date"][at]
+    n = len(at)
+    batch = RecordBatch.from_columns(
+        "occurrence",
+        {
+            "pk": [pk for pk, _, _ in written],
+            "source": [Source.OCCURRENCES.value] * n,
+            "taxon_id": rows["taxon_id"][at].tolist(),
+            "longitude": rows["longitude"][at],
+            "latitude": rows["latitude"][at],
+            "region_sets": [verdicts[k][1] for k in kinds],
+            "verdict": [verdicts[k][0] for k in kinds],
+            # Published datasets count as community-level evidence: a reviewer-only list takes none.
+            "verification": ["community"] * n,
+            "dataset": rows["dataset"][at].tolist(),
+            "project_id": [None] * n,
+            "observed_on": [datetime.date.fromisoformat(day) if day else None for day in days],
+        },
+    )
+    report.matches.update(matches_sync(batch, index))
 
 
 def occurrences_reverdict(*, taxon_ids=None, chunk: int = REVERDICT_BATCH) -> dict[str, int]:
     """Judge imported records again (after a register import) and move them in or out of lists."""
-    qs = Occurrence.objects.exclude(taxon=None).select_related("taxon").order_by("pk")
+    qs = Occurrence.objects.exclude(taxon=None).select_related("taxon", "verdict").order_by("pk")
     if taxon_ids is not None:
         qs = qs.filter(taxon_id__in=list(taxon_ids))
-    counts, last = Counter(), 0
+    counts, last, texts = Counter(), 0, _VerdictIds()
     while True:
         batch = list(qs.filter(pk__gt=last)[:chunk])
         if not batch:
@@ -373,16 +403,29 @@ def occurrences_reverdict(*, taxon_ids=None, chunk: int = REVERDICT_BATCH) -> di
             range_index(),
             taxon_tree(),
         )
+        distinct = {id(v): v for v in found}
+        ids = dict(
+            zip(
+                distinct,
+                texts.ids_of(
+                    [(v.status, tuple(v.region_codes), v.explanation, tuple(v.sources)) for v in distinct.values()]
+                ).tolist(),
+            )
+        )
         changed = []
         for o, v in zip(batch, found):
-            if o.verdict_status != v.status or list(o.verdict_region_codes) != list(v.region_codes):
-                o.verdict_status, o.verdict_region_codes = v.status, list(v.region_codes)
-                o.verdict_explanation, o.verdict_sources = v.explanation, list(v.sources)
+            if o.verdict_id != ids[id(v)]:  # any part of the verdict changed, its explanation too
+                o.verdict_status = v.status
+                o.verdict = OccurrenceVerdict(
+                    pk=ids[id(v)],
+                    status=v.status,
+                    region_codes=list(v.region_codes),
+                    explanation=v.explanation,
+                    sources=list(v.sources),
+                )
                 changed.append(o)
         if changed:
-            Occurrence.objects.bulk_update(
-                changed, ["verdict_status", "verdict_region_codes", "verdict_explanation", "verdict_sources"]
-            )
+            Occurrence.objects.bulk_update(changed, ["verdict_status", "verdict"])
             counts.update(matches_sync([_occurrence_record(o) for o in changed]))
         counts["changed"] += len(changed)
     return dict(counts)

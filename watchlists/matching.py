@@ -28,7 +28,7 @@ from ranges.index_cache import range_index
 from ranges.selectors import taxon_and_descendant_ids
 from ranges.verdict import verdicts_many
 from species.selectors import taxon_tree
-from watchlists.models import Match, Occurrence, Source, TriageStatus, WatchList
+from watchlists.models import Match, Occurrence, OccurrenceVerdict, Source, TriageStatus, WatchList
 
 ALIEN = frozenset({"invasive", "introduced"})
 # Ordered: a list asking for "community" takes community-identified and reviewer-confirmed records.
@@ -415,7 +415,7 @@ def _occurrence_record(o: Occurrence) -> MatchRecord:
         taxon_id=o.taxon_id,
         longitude=o.longitude,
         latitude=o.latitude,
-        region_codes=tuple(o.verdict_region_codes or ()),
+        region_codes=tuple(o.verdict.region_codes) if o.verdict_id else (),  # select_related("verdict")
         verdict_status=o.verdict_status,
         # Published datasets count as community-level evidence: a reviewer-only list takes none.
         verification="community",
@@ -430,10 +430,13 @@ MATCH_CHUNK = 20000
 
 
 def _occurrence_select() -> str:
-    regions = "verdict_region_codes::text" if connection.vendor == "postgresql" else "verdict_region_codes"
+    """The records' columns, `o.` for the record; the region codes come from the shared verdict row."""
+    regions = "v.region_codes::text" if connection.vendor == "postgresql" else "v.region_codes"
+    quote = connection.ops.quote_name
     return (
-        f"SELECT id, taxon_id, longitude, latitude, {regions}, verdict_status, dataset, event_date"
-        f" FROM {connection.ops.quote_name(Occurrence._meta.db_table)}"
+        f"SELECT o.id, o.taxon_id, o.longitude, o.latitude, {regions}, o.verdict_status, o.dataset, o.event_date"
+        f" FROM {quote(Occurrence._meta.db_table)} o"
+        f" LEFT JOIN {quote(OccurrenceVerdict._meta.db_table)} v ON v.id = o.verdict_id"
     )
 
 
@@ -441,9 +444,9 @@ def occurrence_batches(*, dataset: str | None = None, chunk: int = MATCH_CHUNK):
     """Imported records in id order, `chunk` at a time, as RecordBatch: one plain SELECT per chunk
     (no model instances; the region codes' JSON is parsed once per distinct set, not per row).
     All of them, or one dataset's."""
-    sql = _occurrence_select() + " WHERE id > %s"
+    sql = _occurrence_select() + " WHERE o.id > %s"
     params = [dataset] if dataset is not None else []
-    sql += (" AND dataset = %s" if dataset is not None else "") + " ORDER BY id LIMIT %s"
+    sql += (" AND o.dataset = %s" if dataset is not None else "") + " ORDER BY o.id LIMIT %s"
     last = 0
     while True:
         with connection.cursor() as cursor:
@@ -466,7 +469,7 @@ def _occurrence_batch(rows: list[tuple]) -> RecordBatch:
             "taxon_id": taxon,
             "longitude": lon,
             "latitude": lat,
-            "region_sets": [r if isinstance(r, str) else json.dumps(r) for r in regions],
+            "region_sets": [r if isinstance(r, str) else json.dumps(r or []) for r in regions],  # no verdict: none
             "verdict": verdict,
             # Published datasets count as community-level evidence: a reviewer-only list takes none.
             "verification": ["community"] * n,
@@ -491,7 +494,7 @@ def occurrences_match_keys(keys, index: ListIndex | None = None) -> dict[str, in
                 part = ids[start : start + 900]
                 cursor.execute(
                     _occurrence_select()
-                    + f" WHERE dataset = %s AND occurrence_id IN ({', '.join(['%s'] * len(part))})",
+                    + f" WHERE o.dataset = %s AND o.occurrence_id IN ({', '.join(['%s'] * len(part))})",
                     [dataset, *part],
                 )
                 rows += cursor.fetchall()

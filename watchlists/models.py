@@ -7,6 +7,8 @@ area is WKB (EPSG:4326) as ranges stores its geometries, matched in memory throu
 map's vector tiles come from ST_AsMVT (migration 0002 adds what PostGIS offers when it is there).
 """
 
+import hashlib
+import json
 import secrets
 
 from django.conf import settings
@@ -94,6 +96,27 @@ class Subscription(models.Model):
         return f"{self.user} on {self.watch_list} ({'active' if self.active else 'unsubscribed'})"
 
 
+def verdict_content_sha1(status: str, region_codes, explanation: str, sources) -> str:
+    """The hash that names one verdict's content (OccurrenceVerdict.content_sha1)."""
+    text = json.dumps([status, list(region_codes), explanation, list(sources)], separators=(",", ":"))
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+class OccurrenceVerdict(models.Model):
+    """One distinct verdict (status, regions, explanation, sources), shared by every imported
+    record that got it: millions of records share a few thousand verdicts, and the text is most
+    of a record's bytes. Written by the import (watchlists.importing), never changed or deleted."""
+
+    status = models.CharField(max_length=16, blank=True)
+    region_codes = models.JSONField(default=list)
+    explanation = models.TextField(blank=True)
+    sources = models.JSONField(default=list)
+    content_sha1 = models.CharField(max_length=40, unique=True, help_text="verdict_content_sha1 of the rest")
+
+    def __str__(self):
+        return f"{self.status}: {', '.join(self.region_codes)}"
+
+
 class Occurrence(models.Model):
     """A record imported from outside (a GBIF download, an iNaturalist export), with its verdict."""
 
@@ -101,7 +124,13 @@ class Occurrence(models.Model):
     occurrence_id = models.CharField(max_length=300, help_text="occurrenceID, else the source's own id")
     gbif_id = models.BigIntegerField(null=True, blank=True)
     scientific_name = models.CharField(max_length=300, help_text="as the source names it")
-    taxon = models.ForeignKey(Taxon, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # No foreign-key constraint in the database (Django still sets the column to NULL when a taxon
+    # goes): PostgreSQL checks a deferred constraint row by row at commit, which took 0.5-0.65 s of
+    # each 50-100k-row import chunk against 0.01 s without it (docs/scaling.md, issue 26). The
+    # import only writes ids it has just read from the taxonomy.
+    taxon = models.ForeignKey(
+        Taxon, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
     latitude = models.FloatField()
     longitude = models.FloatField()
     coordinate_uncertainty_m = models.FloatField(null=True, blank=True)
@@ -110,10 +139,18 @@ class Occurrence(models.Model):
     rights_holder = models.CharField(max_length=300, blank=True)
     citation = models.TextField(blank=True)
     source_url = models.URLField(max_length=500, blank=True)
-    verdict_status = models.CharField(max_length=16, blank=True)
-    verdict_region_codes = models.JSONField(default=list)
-    verdict_explanation = models.TextField(blank=True)
-    verdict_sources = models.JSONField(default=list)
+    verdict_status = models.CharField(max_length=16, blank=True, help_text="a copy of verdict.status, for filters")
+    # The rest of the verdict, shared. No constraint and no index, for the same reason as taxon:
+    # verdicts are never deleted, and nothing looks records up by their verdict.
+    verdict = models.ForeignKey(
+        OccurrenceVerdict,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     # The source row's hash: a re-import of an unchanged row writes nothing.
     row_sha1 = models.CharField(max_length=40)
     imported = models.DateTimeField(auto_now=True)

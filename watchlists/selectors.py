@@ -16,7 +16,7 @@ from observations.selectors import can_see_exact, observation_public_location
 from ranges.selectors import taxon_and_descendant_ids
 from species.models import Taxon
 from species.selectors import taxon_by_key_or_id
-from watchlists.models import Match, MatchSeen, TriageStatus, WatchList
+from watchlists.models import Match, MatchSeen, OccurrenceVerdict, TriageStatus, WatchList
 
 # Uploads and frames in a list are few next to imported records: grouped in Python, the newest this many.
 OBSERVATION_CLUSTER_LIMIT = 20000
@@ -142,6 +142,8 @@ def shown_records(matches: list[Match], viewer) -> dict[int, ShownRecord]:
     taxa = dict(
         Taxon.objects.filter(pk__in={m.taxon_id for m in matches if m.taxon_id}).values_list("pk", "scientific_name")
     )
+    verdicts = {m.occurrence.verdict_id for m in matches if m.occurrence_id}  # shared: a few, read once
+    explanations = dict(OccurrenceVerdict.objects.filter(pk__in=verdicts).values_list("pk", "explanation"))
     out = {}
     for m in matches:
         name = taxa.get(m.taxon_id, "")
@@ -157,7 +159,7 @@ def shown_records(matches: list[Match], viewer) -> dict[int, ShownRecord]:
                 name or o.scientific_name,
                 o.license,
                 o.citation,
-                o.verdict_explanation,
+                explanations.get(o.verdict_id, ""),
             )
             continue
         observation = observations.get(m.observation_id)

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tests.conftest import shared_path
-from watchlists.models import Occurrence
+from watchlists.models import Occurrence, OccurrenceVerdict
 from watchlists.occurrence_files import CHUNK_COLUMNS, Skipped, read_occurrence_chunks, read_occurrences
 
 pytestmark = pytest.mark.django_db
@@ -41,13 +41,19 @@ def test_real_gbif_archive_reads_13_rows_skips_absent_and_no_coordinates_and_kee
     assert Occurrence.objects.filter(occurrence_id="gbif:887380098").exists()
     # Every record was judged (the taxa are not in this database: "unknown", said so).
     assert set(Occurrence.objects.values_list("verdict_status", flat=True)) == {"unknown"}
+    # The nine share one stored verdict, its text written once.
+    shared = OccurrenceVerdict.objects.get()
+    assert shared.status == "unknown" and "not in RangeWatch's taxonomy" in shared.explanation
+    assert set(Occurrence.objects.values_list("verdict_id", flat=True)) == {shared.pk}
 
     before = list(Occurrence.objects.order_by("pk").values())
+    verdicts_before = list(OccurrenceVerdict.objects.order_by("pk").values())
     second = run_import(archive)
     assert (second["read"], second["created"], second["updated"], second["unchanged"]) == (13, 0, 0, 9)
     # Names the taxonomy lacks are counted over every kept record, written or not, on either engine.
     assert first["unmatched_names"] == second["unmatched_names"] == 9
     assert list(Occurrence.objects.order_by("pk").values()) == before
+    assert list(OccurrenceVerdict.objects.order_by("pk").values()) == verdicts_before
 
 
 def test_simple_download_and_inaturalist_csv_are_read(tmp_path):
@@ -189,3 +195,27 @@ def test_a_second_chunk_updates_what_the_first_wrote_and_a_changed_row_is_all_a_
     assert after["occ-2"]["license"] == "CC_BY_4_0" and after["occ-2"]["imported"] >= before["occ-2"]["imported"]
     assert {k: after[k] for k in ("occ-1", "occ-3")} == {k: before[k] for k in ("occ-1", "occ-3")}
     assert after["occ-2"]["id"] == before["occ-2"]["id"]
+
+
+def test_a_process_on_sqlite_imports_the_importer_without_the_postgresql_driver(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import sys, django; django.setup(); import watchlists.importing; from django.db import connection;"
+        " print(connection.vendor, sorted(m for m in sys.modules if m.split('.')[0] == 'psycopg'))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(DJANGO_SETTINGS_MODULE="backend.settings.test", RANGEWATCH_VAR_DIR=str(tmp_path))
+    env.pop("TEST_DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["sqlite", "[]"]

@@ -16,7 +16,7 @@ from ranges.models import RegionalStatus
 from ranges.services import data_version_bump
 from tests.world import api_for, classified
 from watchlists.matching import MatchRecord, build_list_index
-from watchlists.models import Match, Occurrence
+from watchlists.models import Match, Occurrence, OccurrenceVerdict
 from watchlists.services import WatchListRejected, watch_list_create
 
 pytestmark = pytest.mark.django_db(transaction=True)  # on_commit announcements fire as in production
@@ -79,7 +79,10 @@ def test_an_existing_record_joins_a_new_list_and_a_new_verdict_moves_it(geo, tax
     out = io.StringIO()
     call_command("reverdict_occurrences", "--taxon", "Testus nativus", stdout=out)
     assert json.loads(out.getvalue())["changed"] == 1
-    assert Occurrence.objects.get().verdict_status == "invasive"
+    judged = Occurrence.objects.select_related("verdict").get()
+    assert judged.verdict_status == judged.verdict.status == "invasive"
+    assert judged.verdict.region_codes == ["AAA"]
+    assert OccurrenceVerdict.objects.filter(status="native").exists()  # the old one stays, shared or not
     assert Match.objects.filter(watch_list=watch_list).count() == 1
 
 
@@ -290,3 +293,11 @@ def test_a_list_created_through_the_api_takes_the_records_already_here(geo, taxa
     )
     assert answer.status_code == 201
     assert Match.objects.filter(watch_list_id=answer.json()["id"]).count() == 1
+
+
+def test_a_deleted_taxon_leaves_its_records_without_one(geo, taxa, users, tmp_path):
+    # No constraint in the database (the import's commit checked it row by row): Django's SET_NULL does it.
+    call_command("import_occurrences", occurrences_file(tmp_path, [("Testus nativus", 2, 2)]), stdout=io.StringIO())
+    assert Occurrence.objects.get().taxon_id == taxa["nativus"].pk
+    taxa["nativus"].delete()
+    assert Occurrence.objects.get().taxon_id is None

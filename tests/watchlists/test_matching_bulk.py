@@ -19,7 +19,7 @@ from watchlists.matching import (
     occurrences_match,
     occurrences_match_keys,
 )
-from watchlists.models import Match, Occurrence
+from watchlists.models import Match, Occurrence, OccurrenceVerdict, verdict_content_sha1
 from watchlists.services import watch_list_create
 
 TAXA = list(range(1, 30))
@@ -68,6 +68,14 @@ def _random_records(rng: random.Random, kind: str, n: int) -> list[MatchRecord]:
     ]
 
 
+def _verdict(status: str = "invasive") -> OccurrenceVerdict:
+    """The shared verdict row of a record in AAA (region codes are what matching reads from it)."""
+    content = (status, ["AAA"], "", [])
+    return OccurrenceVerdict.objects.get_or_create(
+        content_sha1=verdict_content_sha1(*content), defaults={"status": status, "region_codes": ["AAA"]}
+    )[0]
+
+
 @pytest.mark.parametrize("kind", ["occurrence", "observation"])
 def test_bulk_matching_takes_exactly_the_pairs_the_one_record_rules_take(kind):
     rng = random.Random(26)
@@ -104,7 +112,7 @@ def test_a_one_list_index_leaves_the_other_lists_matches(geo, taxa, users):
         latitude=2.0,
         longitude=2.0,
         verdict_status="invasive",
-        verdict_region_codes=["AAA"],
+        verdict=_verdict(),
         row_sha1="x",
     )
     record = MatchRecord(**{**record.__dict__, "pk": occurrence.pk})
@@ -132,7 +140,7 @@ def test_records_read_as_columns_match_as_the_import_matched_them(geo, taxa, use
             latitude=lat,
             longitude=lon,
             verdict_status="native",
-            verdict_region_codes=["AAA"],
+            verdict=_verdict("native"),
             row_sha1="x",
         )
     assert occurrences_match_keys([("ds", "o0"), ("ds", "o2")])["created"] == 1  # o2 lies outside

@@ -93,6 +93,10 @@ def test_a_list_over_belgium_takes_exactly_the_invasive_records_inside_it(
     assert sorted(m["record_id"] for m in page["results"]) == ["d-1:urn:test:1", "d-1:urn:test:2"]
     assert {m["verdict"] for m in page["results"]} == {"invasive"}
     assert all(m["license"] == "CC_BY_4_0" and m["citation"] for m in page["results"])
+    # Each record's explanation is its own verdict's, read from the shared verdict rows.
+    for m in page["results"]:
+        record = Occurrence.objects.select_related("verdict").get(occurrence_id=m["record_id"].split(":", 1)[1])
+        assert m["explanation"] == record.verdict.explanation != ""
 
     # A reviewer-visible upload of a raccoon in Belgium joins through the observation signal.
     upload = classified(users["bob"], 50.5, 4.5, [("Procyon lotor", 0.97)], model_version)
