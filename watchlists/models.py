@@ -179,11 +179,22 @@ class Match(models.Model):
 
     # Every index costs each of the millions of inserts matching makes: the list's own index is
     # the composites below, the taxon's is (list, taxon, id); Django's one-column ones are dropped.
-    watch_list = models.ForeignKey(WatchList, on_delete=models.CASCADE, related_name="matches", db_index=False)
+    # A match is derived data (matching makes it again from the record and the list), so its links
+    # carry no database constraint: PostgreSQL checked each of the four per inserted row at commit,
+    # 1.3-1.7 s of a 20,000-record chunk's 4 s (docs/scaling.md); Django's on_delete still applies.
+    watch_list = models.ForeignKey(
+        WatchList, on_delete=models.CASCADE, related_name="matches", db_index=False, db_constraint=False
+    )
     source = models.CharField(max_length=16, choices=Source.choices)
-    observation = models.ForeignKey(Observation, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    occurrence = models.ForeignKey(Occurrence, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    taxon = models.ForeignKey(Taxon, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
+    observation = models.ForeignKey(
+        Observation, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    occurrence = models.ForeignKey(
+        Occurrence, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    taxon = models.ForeignKey(
+        Taxon, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False
+    )
     latitude = models.FloatField()
     longitude = models.FloatField()
     observed_on = models.DateField(null=True, blank=True)

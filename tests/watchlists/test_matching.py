@@ -301,3 +301,18 @@ def test_a_deleted_taxon_leaves_its_records_without_one(geo, taxa, users, tmp_pa
     assert Occurrence.objects.get().taxon_id == taxa["nativus"].pk
     taxa["nativus"].delete()
     assert Occurrence.objects.get().taxon_id is None
+
+
+def test_a_deleted_record_or_list_takes_its_matches_with_it(geo, taxa, users, tmp_path):
+    # Matches carry no database constraints (derived rows; the commit checked four per insert):
+    # Django's CASCADE removes them. Input: two records in a drawn square, one deleted, then the list.
+    watch_list = watch_list_create(owner=users["alice"], name="square", geometry=SQUARE, taxa=["Testus"])
+    rows = [("Testus nativus", 2, 2), ("Testus invasor", 2.5, 2.5)]
+    call_command("import_occurrences", occurrences_file(tmp_path, rows), stdout=io.StringIO())
+    assert Match.objects.filter(watch_list=watch_list).count() == 2
+    Occurrence.objects.get(scientific_name="Testus nativus").delete()
+    assert list(Match.objects.values_list("occurrence__scientific_name", flat=True)) == ["Testus invasor"]
+    watch_list.delete()
+    assert not Match.objects.exists()
+    taxa["invasor"].delete()
+    assert Occurrence.objects.get().taxon_id is None
