@@ -19,6 +19,48 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+def _file_group(item) -> str:
+    return item.nodeid.split("::", 1)[0]
+
+
+def _heavy(item) -> bool:
+    return item.get_closest_marker("e2e") is not None or item.get_closest_marker("slow") is not None
+
+
+def _uses_db(item) -> bool:
+    return item.get_closest_marker("django_db") is not None or bool(
+        {"db", "transactional_db", "django_db_setup", "live_server"} & set(getattr(item, "fixturenames", ()))
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`scripts/test` runs `-n N --dist loadgroup`): a test file's tests run on
+    one worker, so that a file's module-scoped stack, browser or model starts once, not once a worker.
+    A test marked `xdist_group` runs with its group instead (tests sharing one service: the Redis
+    on 6379, the mobile client's live stack)."""
+    if getattr(config.option, "dist", "no") != "loadgroup":
+        return
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(_file_group(item)))
+
+
+def pytest_configure(config):
+    if getattr(config.option, "dist", "no") == "loadgroup":
+        config.pluginmanager.register(_HeavyFirst(), "rangewatch-heavy-first")
+
+
+class _HeavyFirst:
+    """The `e2e`/`slow` tests that use no test database handed out first: a worker that takes a
+    ten-minute group last keeps the others idle at the end. pytest-django orders the tests that use
+    the database (plain before transactional) and puts the others last; only those others move."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items):
+        items.sort(key=lambda item: not (_heavy(item) and not _uses_db(item)))
+
+
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"

@@ -5,7 +5,8 @@ import pytest
 
 from mobile_client_stub.api import CONTRACT, RESULT_FIELDS, RangeWatchClient
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# One worker under pytest-xdist: the session-scoped live stack (conftest.py) starts once.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("mobile-client-live-stack")]
 
 
 def _resolve(schema: dict, node: dict) -> dict:
