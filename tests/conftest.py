@@ -19,8 +19,15 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
-def _file_group(item) -> str:
-    return item.nodeid.split("::", 1)[0]
+def _shares_a_fixture_with_its_file(item) -> bool:
+    """Whether the test uses a module- or class-scoped fixture of this suite (a running stack, a
+    browser, a built model): the file's other tests reuse it."""
+    info = getattr(item, "_fixtureinfo", None)
+    return info is not None and any(
+        fixture.scope in ("module", "class", "package") and fixture.baseid.startswith("tests")
+        for fixtures in info.name2fixturedefs.values()
+        for fixture in fixtures
+    )
 
 
 def _heavy(item) -> bool:
@@ -35,15 +42,15 @@ def _uses_db(item) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (`scripts/test` runs `-n N --dist loadgroup`): a test file's tests run on
-    one worker, so that a file's module-scoped stack, browser or model starts once, not once a worker.
-    A test marked `xdist_group` runs with its group instead (tests sharing one service: the Redis
-    on 6379, the mobile client's live stack)."""
+    """Under pytest-xdist (`scripts/test` runs `-n N --dist loadgroup`): the tests of a file that
+    share a module-scoped fixture (a running stack, a browser, a built model) run on one worker, so
+    that it starts once, not once a worker; a test marked `xdist_group` runs with its group (the
+    mobile client's session-scoped live stack); every other test goes to whichever worker is free."""
     if getattr(config.option, "dist", "no") != "loadgroup":
         return
     for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(_file_group(item)))
+        if item.get_closest_marker("xdist_group") is None and _shares_a_fixture_with_its_file(item):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
 
 
 def pytest_configure(config):
