@@ -46,15 +46,20 @@ def pytest_collection_modifyitems(config, items):
     share a module-scoped fixture (a running stack, a browser, a built model) run on one worker, so
     that it starts once, not once a worker; a test marked `xdist_group` runs with its group (the
     mobile client's session-scoped live stack); every other test goes to whichever worker is free."""
-    if getattr(config.option, "dist", "no") != "loadgroup":
+    if not _loadgroup(config):
         return
     for item in items:
         if item.get_closest_marker("xdist_group") is None and _shares_a_fixture_with_its_file(item):
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
 
 
+def _loadgroup(config) -> bool:
+    # xdist's workers (which collect) see dist "no" and loadgroup True; the controller sees the option.
+    return getattr(config.option, "dist", None) == "loadgroup" or bool(getattr(config.option, "loadgroup", False))
+
+
 def pytest_configure(config):
-    if getattr(config.option, "dist", "no") == "loadgroup":
+    if _loadgroup(config):
         config.pluginmanager.register(_HeavyFirst(), "rangewatch-heavy-first")
 
 
