@@ -19,15 +19,29 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
-def _shares_a_fixture_with_its_file(item) -> bool:
-    """Whether the test uses a module- or class-scoped fixture of this suite (a running stack, a
-    browser, a built model): the file's other tests reuse it."""
-    info = getattr(item, "_fixtureinfo", None)
-    return info is not None and any(
-        fixture.scope in ("module", "class", "package") and fixture.baseid.startswith("tests")
-        for fixtures in info.name2fixturedefs.values()
-        for fixture in fixtures
-    )
+# Under pytest-xdist, `scripts/test` runs `-n N --dist loadfile --no-loadscope-reorder`: a file's
+# tests run on one worker, so that its module-scoped stack, browser or model starts once, not once a
+# worker. These files share one session-scoped stack (mobile_client_stub/conftest.py: live_stack), so
+# they share a worker too. (xdist's own `loadgroup` marks do nothing under pytest 9: xdist 3.8 renames
+# `item._nodeid`, which pytest 9 no longer reads.)
+SHARED_WORKER = {
+    f"tests/mobile_client_stub/{name}": "mobile-client-live-stack"
+    for name in ("test_batch_live.py", "test_cli_live.py", "test_schema.py")
+}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FileScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return SHARED_WORKER.get(path, path)
+
+    return FileScheduling(config, log)
 
 
 def _heavy(item) -> bool:
@@ -40,32 +54,14 @@ def _uses_db(item) -> bool:
     )
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (`scripts/test` runs `-n N --dist loadgroup`): the tests of a file that
-    share a module-scoped fixture (a running stack, a browser, a built model) run on one worker, so
-    that it starts once, not once a worker; a test marked `xdist_group` runs with its group (the
-    mobile client's session-scoped live stack); every other test goes to whichever worker is free."""
-    if not _loadgroup(config):
-        return
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None and _shares_a_fixture_with_its_file(item):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
-
-
-def _loadgroup(config) -> bool:
-    # xdist's workers (which collect) see dist "no" and loadgroup True; the controller sees the option.
-    return getattr(config.option, "dist", None) == "loadgroup" or bool(getattr(config.option, "loadgroup", False))
-
-
 def pytest_configure(config):
-    if _loadgroup(config):
+    if hasattr(config, "workerinput"):  # an xdist worker: it collects, the controller hands out in that order
         config.pluginmanager.register(_HeavyFirst(), "rangewatch-heavy-first")
 
 
 class _HeavyFirst:
     """The `e2e`/`slow` tests that use no test database handed out first: a worker that takes a
-    ten-minute group last keeps the others idle at the end. pytest-django orders the tests that use
+    ten-minute file last keeps the others idle at the end. pytest-django orders the tests that use
     the database (plain before transactional) and puts the others last; only those others move."""
 
     @pytest.hookimpl(trylast=True)

@@ -51,7 +51,7 @@ def test_scripts_test_with_arguments_says_what_happens_to_the_postgres_pass(tmp_
 
 
 def test_scripts_test_runs_the_whole_suite_on_xdist_workers_and_chosen_tests_in_one_process(tmp_path):
-    """The whole suite runs on pytest-xdist workers grouped by file (--dist loadgroup); a run of
+    """The whole suite runs on pytest-xdist workers grouped by file (--dist loadfile); a run of
     chosen tests stays in one process; RANGEWATCH_TEST_WORKERS overrides both (0: one process)."""
     (tmp_path / "scripts").mkdir()
     shutil.copy(REPO / "scripts" / "test", tmp_path / "scripts" / "test")
@@ -76,10 +76,13 @@ def test_scripts_test_runs_the_whole_suite_on_xdist_workers_and_chosen_tests_in_
         assert run.returncode == 0, run.stderr
         return calls.read_text().splitlines()[0]
 
-    assert first_pytest_call() == "-m pytest -n 3 --dist loadgroup"
-    assert first_pytest_call("--fast") == "-m pytest -n 3 --dist loadgroup -m not e2e and not slow"
+    assert first_pytest_call() == "-m pytest -n 3 --dist loadfile --no-loadscope-reorder"
+    assert (
+        first_pytest_call("--fast") == "-m pytest -n 3 --dist loadfile --no-loadscope-reorder -m not e2e and not slow"
+    )
     assert first_pytest_call("tests/ranges") == "-m pytest tests/ranges"
     assert (
-        first_pytest_call("tests/ranges", RANGEWATCH_TEST_WORKERS="2") == "-m pytest -n 2 --dist loadgroup tests/ranges"
+        first_pytest_call("tests/ranges", RANGEWATCH_TEST_WORKERS="2")
+        == "-m pytest -n 2 --dist loadfile --no-loadscope-reorder tests/ranges"
     )
     assert first_pytest_call(RANGEWATCH_TEST_WORKERS="0") == "-m pytest"

@@ -17,8 +17,7 @@ from tests.conftest import shared_path
 from tests.e2e.stack import REPO
 from tests.mobile_client_stub.conftest import Phone, make_card, read_batch_outputs
 
-# One worker under pytest-xdist: the session-scoped live stack (conftest.py) starts once.
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("mobile-client-live-stack")]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 SERENGETI = ("--lat", "-2.33", "--lon", "34.83")
 

@@ -8,8 +8,7 @@ import pytest
 
 from tests.mobile_client_stub.conftest import Phone, gps_tagged_copy
 
-# One worker under pytest-xdist: the session-scoped live stack (conftest.py) starts once.
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("mobile-client-live-stack")]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ELEPHANT_TAXA = {"Loxodonta africana", "Loxodonta", "Elephantidae"}
 

@@ -5,8 +5,7 @@ import pytest
 
 from mobile_client_stub.api import CONTRACT, RESULT_FIELDS, RangeWatchClient
 
-# One worker under pytest-xdist: the session-scoped live stack (conftest.py) starts once.
-pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("mobile-client-live-stack")]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def _resolve(schema: dict, node: dict) -> dict:
