@@ -48,3 +48,41 @@ def test_scripts_test_with_arguments_says_what_happens_to_the_postgres_pass(tmp_
     else:
         assert "nothing answers on 127.0.0.1:5432" in run.stdout + run.stderr
         assert ran == ["-m pytest tests/ranges -k verdict"]
+
+
+def test_scripts_test_runs_the_whole_suite_on_xdist_workers_and_chosen_tests_in_one_process(tmp_path):
+    """The whole suite runs on pytest-xdist workers grouped by file (--dist loadfile); a run of
+    chosen tests stays in one process; RANGEWATCH_TEST_WORKERS overrides both (0: one process)."""
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(REPO / "scripts" / "test", tmp_path / "scripts" / "test")
+    _stand_in(tmp_path / "scripts" / "setup")
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    for tool in ("ruff", "lint-imports"):
+        _stand_in(bin_dir / tool)
+    calls = tmp_path / "calls.log"
+    _stand_in(bin_dir / "python", f'echo "$@" >> {calls}')
+    env = {k: v for k, v in os.environ.items() if k not in ("RANGEWATCH_TEST_WORKERS", "TEST_DATABASE_URL")}
+
+    def first_pytest_call(*args, **extra_env) -> str:
+        calls.write_text("")
+        run = subprocess.run(
+            ["bash", str(tmp_path / "scripts" / "test"), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**env, **extra_env},
+        )
+        assert run.returncode == 0, run.stderr
+        return calls.read_text().splitlines()[0]
+
+    assert first_pytest_call() == "-m pytest -n 3 --dist loadfile --no-loadscope-reorder"
+    assert (
+        first_pytest_call("--fast") == "-m pytest -n 3 --dist loadfile --no-loadscope-reorder -m not e2e and not slow"
+    )
+    assert first_pytest_call("tests/ranges") == "-m pytest tests/ranges"
+    assert (
+        first_pytest_call("tests/ranges", RANGEWATCH_TEST_WORKERS="2")
+        == "-m pytest -n 2 --dist loadfile --no-loadscope-reorder tests/ranges"
+    )
+    assert first_pytest_call(RANGEWATCH_TEST_WORKERS="0") == "-m pytest"
