@@ -22,7 +22,9 @@ def _stand_in(path, body="exit 0"):
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
 
 
-def test_scripts_test_with_arguments_says_what_happens_to_the_postgres_pass(tmp_path):
+def _copy_with_stand_ins(tmp_path):
+    """scripts/test copied into tmp_path with stand-ins for setup, ruff, lint-imports and python; the
+    stand-in python writes its arguments to the returned log, one call a line."""
     (tmp_path / "scripts").mkdir()
     shutil.copy(REPO / "scripts" / "test", tmp_path / "scripts" / "test")
     _stand_in(tmp_path / "scripts" / "setup")
@@ -32,6 +34,11 @@ def test_scripts_test_with_arguments_says_what_happens_to_the_postgres_pass(tmp_
         _stand_in(bin_dir / tool)
     calls = tmp_path / "calls.log"
     _stand_in(bin_dir / "python", f'echo "$@" >> {calls}')
+    return calls
+
+
+def test_scripts_test_with_arguments_says_what_happens_to_the_postgres_pass(tmp_path):
+    calls = _copy_with_stand_ins(tmp_path)
 
     run = subprocess.run(
         ["bash", str(tmp_path / "scripts" / "test"), "tests/ranges", "-k", "verdict"],
@@ -53,15 +60,7 @@ def test_scripts_test_with_arguments_says_what_happens_to_the_postgres_pass(tmp_
 def test_scripts_test_runs_the_whole_suite_on_xdist_workers_and_chosen_tests_in_one_process(tmp_path):
     """The whole suite runs on pytest-xdist workers grouped by file (--dist loadfile); a run of
     chosen tests stays in one process; RANGEWATCH_TEST_WORKERS overrides both (0: one process)."""
-    (tmp_path / "scripts").mkdir()
-    shutil.copy(REPO / "scripts" / "test", tmp_path / "scripts" / "test")
-    _stand_in(tmp_path / "scripts" / "setup")
-    bin_dir = tmp_path / ".venv" / "bin"
-    bin_dir.mkdir(parents=True)
-    for tool in ("ruff", "lint-imports"):
-        _stand_in(bin_dir / tool)
-    calls = tmp_path / "calls.log"
-    _stand_in(bin_dir / "python", f'echo "$@" >> {calls}')
+    calls = _copy_with_stand_ins(tmp_path)
     env = {k: v for k, v in os.environ.items() if k not in ("RANGEWATCH_TEST_WORKERS", "TEST_DATABASE_URL")}
 
     def first_pytest_call(*args, **extra_env) -> str:
