@@ -11,7 +11,7 @@ APPS = tuple(c.name for c in apps.get_app_configs() if (REPO / c.name).is_dir() 
 WRITER = REPO / "observations" / "verdict_records.py"
 # A write of Verdict rows: the manager's writing methods, or the upsert helper given the model.
 VERDICT_WRITE = re.compile(
-    r"Verdict\.objects\.[\w().=, ]*\b(create|update|update_or_create|get_or_create|bulk_create|delete)\(|upsert_for_observation\(\s*Verdict\b"
+    r"\bVerdict\.objects\.[\w().=, ]*\b(create|update|update_or_create|get_or_create|bulk_create|delete)\(|upsert_for_observation\(\s*Verdict\b"
 )
 VERIFICATION_WRITE = re.compile(r"\.update\([^)]*\bverification=", re.S)
 
@@ -39,3 +39,5 @@ def test_the_pattern_finds_the_writes_it_forbids():
     assert VERDICT_WRITE.search("upsert_for_observation(\n    Verdict, observation")
     assert VERIFICATION_WRITE.search("Observation.objects.filter(pk=1).update(\n  verification=V.CONFIRMED)")
     assert not VERDICT_WRITE.search("Verdict.objects.filter(observation=o).first()")
+    # Another model whose name ends in Verdict (imported records' shared verdicts) is not the observation's.
+    assert not VERDICT_WRITE.search("OccurrenceVerdict.objects.bulk_create(rows)")
