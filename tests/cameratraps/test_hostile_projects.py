@@ -27,34 +27,11 @@ from core.errors import ServiceError
 from observations.classification import observation_record_result
 from observations.models import Observation
 from observations.tasks import BATCH_QUEUE
+from tests.cameratraps.conftest import send
 from tests.factories import UserFactory, jpeg_bytes
 from tests.world import api_for
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_counts():
-    for name in (BATCH_QUEUE, "inference"):
-        Channel.queues.pop(name, None)
-    yield
-
-
-def send(client, project="wetlands", headers=None, **fields):
-    photo = SimpleUploadedFile("frame.jpg", jpeg_bytes(), content_type="image/jpeg")
-    return client.post(
-        f"/api/v1/projects/{project}/observations/",
-        {"photo": photo, **fields},
-        format="multipart",
-        headers=headers or {},
-    )
-
-
-@pytest.fixture
-def project(users):
-    project = project_create(name="wetlands", owner=users["alice"], upload_quota_per_hour=100)
-    project_member_add(project=project, user=users["bob"])
-    return project
 
 
 def _cursor(query: str) -> str:

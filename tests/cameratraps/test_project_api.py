@@ -4,45 +4,15 @@ sequences with one identification each."""
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from kombu.transport.memory import Channel
 
 from cameratraps.models import Media
-from cameratraps.services import project_create, project_member_add
 from observations.classification import observation_record_result
 from observations.tasks import BATCH_QUEUE
+from tests.cameratraps.conftest import queued, send
 from tests.factories import jpeg_bytes
 from tests.world import api_for
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_counts():
-    for name in (BATCH_QUEUE, "inference"):
-        Channel.queues.pop(name, None)
-    yield
-
-
-def queued(name):
-    queue = Channel.queues.get(name)
-    return queue.qsize() if queue is not None else 0
-
-
-def send(client, project="wetlands", headers=None, **fields):
-    photo = SimpleUploadedFile("frame.jpg", jpeg_bytes(), content_type="image/jpeg")
-    return client.post(
-        f"/api/v1/projects/{project}/observations/",
-        {"photo": photo, **fields},
-        format="multipart",
-        headers=headers or {},
-    )
-
-
-@pytest.fixture
-def project(users):
-    project = project_create(name="wetlands", owner=users["alice"], upload_quota_per_hour=100)
-    project_member_add(project=project, user=users["bob"])
-    return project
 
 
 def test_a_project_is_created_by_its_owner_and_visible_to_members_only(users):
