@@ -3,6 +3,7 @@ headers, and one user holding many parallel `?wait` requests. The embedded serve
 scripts/run starts it (backend.serve); the production front is nginx with deploy/nginx in front of
 gunicorn. Each check times /healthz while the attack runs."""
 
+import contextlib
 import io
 import os
 import socket
@@ -143,26 +144,33 @@ def test_parallel_waits_one_user_leave_healthz_fast(embedded):
 
 @pytest.mark.skipif(NGINX is None, reason="needs nginx (apt-get install nginx-light) to run deploy/nginx")
 def test_slow_headers_behind_nginx_proxy_keep_gunicorn_free(embedded, tmp_path):
+    with _gunicorn_behind_nginx(embedded["env"], tmp_path) as (https_url, http_url):
+        https_port = int(https_url.rsplit(":", 1)[1])
+        with SlowHeaderClients("127.0.0.1", https_port, count=32, tls=True):
+            timings = [timed_get(f"{https_url}/healthz", timeout=10, verify=False) for _ in range(5)]
+        assert all(status == 200 for _, status in timings), timings
+        assert max(seconds for seconds, _ in timings) < 1.0, timings
+        # Plain http only redirects to https.
+        assert requests.get(f"{http_url}/healthz", allow_redirects=False, timeout=5).status_code == 301
+
+
+@contextlib.contextmanager
+def _gunicorn_behind_nginx(env: dict, tmp_path):
+    """gunicorn as docker-compose.yml runs it (one process here: 8 threads), reached only through
+    deploy/nginx; yields nginx's (https_url, http_url)."""
     port = free_port()
     log = tmp_path / "gunicorn.log"
-    # As docker-compose.yml runs it (one process here): 8 threads, reached only through nginx.
     gunicorn = subprocess.Popen(
         [str(BIN / "gunicorn"), "backend.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "8"],
         cwd=REPO,
-        env=embedded["env"],
+        env=env,
         stdout=open(log, "w"),
         stderr=subprocess.STDOUT,
     )
     try:
         wait_healthy(f"http://127.0.0.1:{port}", log)
-        with nginx_front(f"127.0.0.1:{port}", tmp_path / "nginx") as (https_url, http_url):
-            https_port = int(https_url.rsplit(":", 1)[1])
-            with SlowHeaderClients("127.0.0.1", https_port, count=32, tls=True):
-                timings = [timed_get(f"{https_url}/healthz", timeout=10, verify=False) for _ in range(5)]
-            assert all(status == 200 for _, status in timings), timings
-            assert max(seconds for seconds, _ in timings) < 1.0, timings
-            # Plain http only redirects to https.
-            assert requests.get(f"{http_url}/healthz", allow_redirects=False, timeout=5).status_code == 301
+        with nginx_front(f"127.0.0.1:{port}", tmp_path / "nginx") as urls:
+            yield urls
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=20)
@@ -205,18 +213,8 @@ def test_medium_nginx_connection_exhaustion_slow_sockets_on_port_80_leave_https_
     if hard != resource.RLIM_INFINITY and hard < 3000:
         pytest.skip(f"needs 3000 descriptors for the attack (hard limit {hard})")
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 3000), hard))
-    port = free_port()
-    log = tmp_path / "gunicorn.log"
-    gunicorn = subprocess.Popen(
-        [str(BIN / "gunicorn"), "backend.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "8"],
-        cwd=REPO,
-        env=embedded["env"],
-        stdout=open(log, "w"),
-        stderr=subprocess.STDOUT,
-    )
     try:
-        wait_healthy(f"http://127.0.0.1:{port}", log)
-        with nginx_front(f"127.0.0.1:{port}", tmp_path / "nginx") as (https_url, http_url):
+        with _gunicorn_behind_nginx(embedded["env"], tmp_path) as (https_url, http_url):
             http_port, https_port = int(http_url.rsplit(":", 1)[1]), int(https_url.rsplit(":", 1)[1])
             with SlowHeaderClients("127.0.0.1", http_port, count=2200, interval=2.0, source="127.0.0.2") as attack:
                 timings = []
@@ -233,8 +231,6 @@ def test_medium_nginx_connection_exhaustion_slow_sockets_on_port_80_leave_https_
             assert "limiting connections by zone" in (tmp_path / "nginx" / "error.log").read_text()
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-        gunicorn.terminate()
-        gunicorn.wait(timeout=20)
 
 
 @pytest.mark.skipif(NGINX is None, reason="needs nginx (apt-get install nginx-light) to run deploy/nginx")
