@@ -10,6 +10,7 @@ one statement per chunk, COPY-like `unnest` arrays on PostgreSQL, executemany on
 
 from __future__ import annotations
 
+import datetime
 import json
 import threading
 from collections import Counter
@@ -538,22 +539,33 @@ def matches_sync(records, index: ListIndex | None = None) -> dict[str, int]:
 
 def _sync_batch(batch: RecordBatch, index: ListIndex) -> dict[str, int]:
     rows, pos = index.wanted_pairs(batch) if len(index) else (_NONE, _NONE)
-    have = _existing_matches(batch, index)  # match id, list id, record pk, taxon id, verdict
+    have = _existing_matches(batch, index)  # match id, list id, record pk, taxon id, verdict, latitude, longitude, day
     factor = int(max(index.ids.max(initial=0), have[1].max(initial=0))) + 1
     wanted_keys = batch.pk[rows] * factor + index.ids[pos]
     have_keys = have[2] * factor + have[1]
     kept = np.isin(have_keys, wanted_keys)
     to_delete = have[0][~kept].tolist()
-    # Kept matches follow their record's taxon and verdict.
+    # Kept matches follow their record: its taxon, verdict, point (a corrected location) and day.
     order = np.argsort(batch.pk, kind="stable")
     at = order[np.searchsorted(batch.pk, have[2][kept], sorter=order)]
     taxa = batch.taxon_id[at]
     verdicts = np.asarray(batch.verdicts + [""], dtype=object)[batch.verdict[at]]
-    stale = (taxa != have[3][kept]) | (verdicts != have[4][kept])
+    latitudes, longitudes = batch.latitude[at], batch.longitude[at]
+    days = _objects_of([batch.observed_on[i] for i in at.tolist()])
+    stale = (
+        (taxa != have[3][kept])
+        | (verdicts != have[4][kept])
+        | (latitudes != have[5][kept])
+        | (longitudes != have[6][kept])
+        | (days != have[7][kept])
+    )
     to_update = list(
         zip(
             [None if t < 0 else t for t in taxa[stale].tolist()],
             verdicts[stale].tolist(),
+            latitudes[stale].tolist(),
+            longitudes[stale].tolist(),
+            days[stale].tolist(),
             have[0][kept][stale].tolist(),
         )
     )
@@ -568,54 +580,64 @@ def _sync_batch(batch: RecordBatch, index: ListIndex) -> dict[str, int]:
 
 
 def _update_matches(rows: list[tuple]) -> None:
-    """(taxon id, verdict, match id): one UPDATE from arrays on PostgreSQL (one statement, so the
-    cell trigger runs once), executemany on SQLite."""
+    """(taxon id, verdict, latitude, longitude, day, match id): one UPDATE from arrays on
+    PostgreSQL (one statement, so the cell trigger runs once), executemany on SQLite."""
     table = connection.ops.quote_name(Match._meta.db_table)
+    sets = "taxon_id = %s, verdict_status = %s, latitude = %s, longitude = %s, observed_on = %s"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            taxa, verdicts, ids = (list(c) for c in zip(*rows))
             cursor.execute(
-                f"UPDATE {table} AS m SET taxon_id = u.taxon_id, verdict_status = u.verdict"
-                " FROM unnest(%s::bigint[], %s::text[], %s::bigint[]) AS u(taxon_id, verdict, id) WHERE m.id = u.id",
-                [taxa, verdicts, ids],
+                f"UPDATE {table} AS m SET taxon_id = u.taxon_id, verdict_status = u.verdict,"
+                " latitude = u.latitude, longitude = u.longitude, observed_on = u.day"
+                " FROM unnest(%s::bigint[], %s::text[], %s::float8[], %s::float8[], %s::date[], %s::bigint[])"
+                " AS u(taxon_id, verdict, latitude, longitude, day, id) WHERE m.id = u.id",
+                [list(c) for c in zip(*rows)],
             )
         else:
-            cursor.executemany(f"UPDATE {table} SET taxon_id = %s, verdict_status = %s WHERE id = %s", rows)
+            days = connection.ops.adapt_datefield_value
+            cursor.executemany(f"UPDATE {table} SET {sets} WHERE id = %s", [(*r[:4], days(r[4]), r[5]) for r in rows])
 
 
 def _existing_matches(batch: RecordBatch, index: ListIndex) -> tuple[np.ndarray, ...]:
     """The batch's records' matches in the index's lists, as columns: match id, list id, record
-    pk, taxon id (-1: none) and verdict (an object array)."""
+    pk, taxon id (-1: none), verdict, latitude, longitude and day (object arrays for the last)."""
     column = f"{batch.kind}_id"
     table = connection.ops.quote_name(Match._meta.db_table)
+    select = (
+        f"SELECT id, watch_list_id, {column}, taxon_id, verdict_status, latitude, longitude, observed_on FROM {table}"
+    )
     pks = batch.pk.tolist()
     found = []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(
-                f"SELECT id, watch_list_id, {column}, taxon_id, verdict_status FROM {table} WHERE {column} = ANY(%s)",
-                [pks],
-            )
+            cursor.execute(f"{select} WHERE {column} = ANY(%s)", [pks])
             found = cursor.fetchall()
         else:
             for start in range(0, len(pks), 900):
                 part = pks[start : start + 900]
-                cursor.execute(
-                    f"SELECT id, watch_list_id, {column}, taxon_id, verdict_status FROM {table}"
-                    f" WHERE {column} IN ({', '.join(['%s'] * len(part))})",
-                    part,
-                )
+                cursor.execute(f"{select} WHERE {column} IN ({', '.join(['%s'] * len(part))})", part)
                 found += cursor.fetchall()
     in_index = set(index.ids.tolist())
     found = [f for f in found if f[1] in in_index]
-    ids, lists, records, taxa, verdicts = zip(*found) if found else ((),) * 5
+    ids, lists, records, taxa, verdicts, latitudes, longitudes, days = zip(*found) if found else ((),) * 8
+    if connection.vendor != "postgresql":  # SQLite gives dates as text
+        days = [datetime.date.fromisoformat(d) if isinstance(d, str) else d for d in days]
     return (
         np.asarray(ids, dtype=np.int64),
         np.asarray(lists, dtype=np.int64),
         np.asarray(records, dtype=np.int64),
         np.fromiter((-1 if t is None else t for t in taxa), np.int64, len(taxa)),
-        np.asarray(verdicts, dtype=object),
+        _objects_of(verdicts),
+        np.asarray(latitudes, dtype=np.float64),
+        np.asarray(longitudes, dtype=np.float64),
+        _objects_of(days),
     )
+
+
+def _objects_of(values) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
+    return out
 
 
 _MATCH_COLUMNS = (

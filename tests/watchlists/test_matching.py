@@ -269,6 +269,40 @@ def test_the_map_cells_follow_the_matches_in_and_out(geo, taxa, users, tmp_path)
     assert cells() == {}
 
 
+@pytest.mark.postgres
+def test_a_corrected_point_moves_its_match_and_keeps_its_triage(geo, taxa, users, tmp_path):
+    """Input: occ-1 imported at (2, 2), triaged `handling`, then imported again at (2.5, 2.75) with
+    another day: the match follows the record (point, day), its status stays, its map cell moves."""
+    from django.db import connection
+
+    from watchlists.tiles import tiles_supported
+
+    watch_list = watch_list_create(owner=users["alice"], name="square", geometry=SQUARE, taxa=["Testus"])
+    call_command("import_occurrences", occurrences_file(tmp_path, [("Testus invasor", 2, 2)]), stdout=io.StringIO())
+    Match.objects.filter(watch_list=watch_list).update(status="handling")
+    moved = tmp_path / "moved.csv"
+    moved.write_text(
+        "gbifID\tdatasetKey\toccurrenceID\tspecies\tdecimalLatitude\tdecimalLongitude\teventDate\tlicense\n"
+        "1\tds\tocc-1\tTestus invasor\t2.5\t2.75\t2024-02-03\tCC0_1_0\n"
+    )
+    call_command("import_occurrences", str(moved), stdout=io.StringIO())
+    match = Match.objects.get(watch_list=watch_list)
+    assert (match.latitude, match.longitude, str(match.observed_on), match.status) == (
+        2.5,
+        2.75,
+        "2024-02-03",
+        "handling",
+    )
+    if connection.vendor == "postgresql" and tiles_supported():
+        cell = 360 / 2**8 / 64
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT cx, cy, n FROM watchlists_matchcell WHERE watch_list_id = %s AND z = 8 AND n > 0",
+                [watch_list.pk],
+            )  # an emptied cell may stay at 0 until a record fills it again; tiles read n > 0
+            assert cursor.fetchall() == [(int(2.75 // cell), int(2.5 // cell), 1)]
+
+
 def test_an_area_can_be_an_uploaded_file(geo, taxa, users):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
