@@ -4,6 +4,8 @@ at its point (verdicts_many), written idempotently on dataset + occurrenceID and
 from __future__ import annotations
 
 import datetime
+import queue
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -129,38 +131,125 @@ def occurrences_import(*, path, dataset: str = "", progress=None, batch_size: in
     (occurrence_files.read_occurrence_chunks); a chunk's new and changed rows get their verdicts
     (verdicts_many: one per distinct taxon x region set), are written in one statement (COPY into
     a staging table and an upsert on PostgreSQL, a multi-row insert and the same upsert on SQLite:
-    idempotent on dataset + occurrenceID, an unchanged row is not touched) and matched to the lists."""
+    idempotent on dataset + occurrenceID, an unchanged row is not touched) and matched to the lists.
+    On PostgreSQL, outside a caller's transaction, a chunk is written and matched on a thread of
+    its own while the next one is judged (_WriteBehind)."""
     report, resolver, seen, texts = ImportReport(), _TaxonResolver(), _DatasetsSeen(), _VerdictIds()
-    for chunk in read_ahead(read_occurrence_chunks(path, chunk_rows=batch_size)):
-        report.read += chunk.read
-        report.skipped.update(chunk.skipped)
-        if len(chunk):
-            _import_chunk(chunk.columns, dataset, resolver, seen, texts, report)
-        if progress is not None:
-            progress(chunk.read)
+    overlap = connection.vendor == "postgresql" and not connection.in_atomic_block
+    with _WriteBehind(report, threaded=overlap) as writer:
+        for chunk in read_ahead(read_occurrence_chunks(path, chunk_rows=batch_size)):
+            report.read += chunk.read
+            report.skipped.update(chunk.skipped)
+            if len(chunk):
+                prepared = _prepare_chunk(chunk.columns, dataset, resolver, seen, texts, report)
+                if prepared is not None:
+                    writer.submit(prepared)
+            if progress is not None:
+                progress(chunk.read)
     return report
 
 
-def _import_chunk(
+@dataclass
+class _PreparedChunk:
+    """A chunk's rows that are new or changed, with their verdicts: what the write needs."""
+
+    rows: dict
+    verdicts: list[tuple]
+    which: np.ndarray
+    fresh: bool
+
+
+def _prepare_chunk(
     columns: dict, dataset: str, resolver: _TaxonResolver, seen: _DatasetsSeen, texts: _VerdictIds, report
-) -> None:
+) -> _PreparedChunk | None:
     rows = _keyed(columns, dataset)
     # Every kept record's name, unchanged ones too: unmatched_names counts the same on both engines.
     rows["taxon_id"], rows["accepted_name"] = resolver.resolve_many(rows["scientific_name"], report)
     rows, fresh = _changed_rows(rows, seen, report)
     if not len(rows["dataset"]):
-        return
+        return None
     verdicts, which = _verdicts_of(rows, rows["accepted_name"])
     rows["verdict_status"] = _objects([v[0] for v in verdicts])[which]
-    rows["verdict_id"] = texts.ids_of(verdicts)[which]  # outside the chunk's transaction: kept if it fails
+    rows["verdict_id"] = texts.ids_of(verdicts)[which]  # committed before the chunk is written: kept if it fails
+    return _PreparedChunk(rows, verdicts, which, fresh)
+
+
+def _write_chunk(prepared: _PreparedChunk, report: ImportReport) -> None:
+    """Write one prepared chunk in its own transaction, then match what it wrote."""
+    rows = prepared.rows
     index = list_index()
     with transaction.atomic():
-        written = _write(rows, keys=bool(len(index)), fresh=fresh)
+        written = _write(rows, keys=bool(len(index)), fresh=prepared.fresh)
     report.created += written.created
     report.updated += written.updated
     report.unchanged += len(rows["dataset"]) - written.created - written.updated
     if written.keys:  # no list: the chunk is done (a new list takes existing records itself)
-        _match_written(rows, verdicts, which, written.keys, index, report)
+        _match_written(rows, prepared.verdicts, prepared.which, written.keys, index, report)
+
+
+class _WriteBehind:
+    """Writes prepared chunks in their order. Threaded: on a thread with its own database
+    connection, so the server takes one chunk (COPY, indexes, matching) while this thread judges
+    the next; at most one chunk waits. The judging side commits each chunk's new verdict rows
+    before handing it over, and chunks are written one after another, so a later row still wins.
+    Not threaded (SQLite, which has one writer; or inside a caller's transaction, which another
+    connection would not see): each chunk is written when it is handed over. An error of the
+    writer is raised in the caller's thread, at the next hand-over or at the end."""
+
+    def __init__(self, report: ImportReport, *, threaded: bool):
+        self.report = report
+        self.written = ImportReport()  # the writer's counts, added to the report at the end
+        self.threaded = threaded
+        self.waiting: queue.Queue = queue.Queue(maxsize=1)
+        self.failed: BaseException | None = None
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self) -> _WriteBehind:
+        if self.threaded:
+            self.thread = threading.Thread(target=self._run, name="occurrence-writer", daemon=True)
+            self.thread.start()
+        return self
+
+    def submit(self, prepared: _PreparedChunk) -> None:
+        if not self.threaded:
+            _write_chunk(prepared, self.written)
+            return
+        while True:
+            self._raise_failure()
+            try:
+                self.waiting.put(prepared, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _run(self) -> None:
+        try:
+            while (prepared := self.waiting.get()) is not _DONE:
+                _write_chunk(prepared, self.written)
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+            self.failed = exc
+            while self.waiting.get() is not _DONE:  # let the caller hand over and finish
+                pass
+        finally:
+            connection.close()  # this thread's own connection
+
+    def _raise_failure(self) -> None:
+        if self.failed is not None:
+            raise self.failed
+
+    def __exit__(self, kind, error, trace) -> None:
+        if self.thread is not None:
+            self.waiting.put(_DONE)
+            self.thread.join()
+            if error is None:
+                self._raise_failure()
+        self.report.created += self.written.created
+        self.report.updated += self.written.updated
+        self.report.unchanged += self.written.unchanged
+        self.report.matches.update(self.written.matches)
+
+
+_DONE = object()
 
 
 def _objects(values) -> np.ndarray:
