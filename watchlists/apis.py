@@ -109,14 +109,23 @@ class WatchListListApi(APIView):
     @extend_schema(tags=TAGS, operation_id="watchlists_list", responses={200: WatchListOutputSerializer(many=True)})
     def get(self, request):
         paginator = BoundedPagination()
+        lists = watch_lists_for(user=request.user).select_related("owner")
         page = paginator.paginate_queryset(
-            watch_lists_for(user=request.user).select_related("owner"), request, view=self
+            lists.prefetch_related("webhook_subscriptions__webhook__contact"), request, view=self
         )
         return paginator.get_paginated_response(
             WatchListOutputSerializer(page, many=True, context={"request": request}).data
         )
 
-    @extend_schema(tags=TAGS, request=WatchListInputSerializer, responses={201: WatchListOutputSerializer})
+    @extend_schema(
+        tags=TAGS,
+        request=WatchListInputSerializer,
+        responses={
+            201: WatchListOutputSerializer,
+            400: OpenApiResponse(description="invalid_watch_list: the field at fault (unknown or paused webhooks too)"),
+            403: OpenApiResponse(description="permission_denied: webhooks given by a user who is not staff"),
+        },
+    )
     def post(self, request):
         data = WatchListInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from alerts.models import ContactWebhook
 from alerts.webhooks import SIGNATURE_HEADER, webhook_verify
 from tests.factories import UserFactory, contact
-from tests.world import classified, payloads
+from tests.world import api_for, classified, payloads
 from watchlists import webhooks as watch_list_webhooks
 from watchlists.digests import digests_send
 from watchlists.matching import observation_matches_sync
@@ -212,6 +212,39 @@ def test_an_obscured_upload_shows_only_its_public_point(geo, users, staff, agenc
     assert "0.1° grid cell" in record["location"]["generalised"]
     for stored in (body, WebhookDelivery.objects.get().payload):
         assert not {1.53, 1.52} & set(_floats(stored))
+
+
+def test_only_staff_subscribe_a_webhook_and_only_the_owner_sees_them(geo, users, staff, agency, receiver):
+    """Inputs: POST /api/v1/watchlists/ with "webhooks": [id] by a user who is not staff (403),
+    by staff with an unknown id and with a paused webhook's id (400), by staff with an active
+    one (201); then GET by the owner and by a member."""
+    hook = _hook(agency, receiver.url)
+    paused = _hook(agency, receiver.url + "/paused")
+    paused.is_active = False
+    paused.save()
+    body = {"name": "hooked", "regions": ["AAA"], "rule": "invasive_here", "webhooks": [hook.pk]}
+    refused = api_for(users["alice"]).post("/api/v1/watchlists/", body, format="json")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "permission_denied"
+    assert "webhooks" in refused.json()["error"]["fields"] and not WatchList.objects.exists()
+    with pytest.raises(Exception, match="only staff"):
+        _list(users["alice"], [hook])
+    for ids, wrong in (([hook.pk, 99999], "99999"), ([paused.pk], str(paused.pk))):
+        answer = api_for(staff).post("/api/v1/watchlists/", {**body, "webhooks": ids}, format="json")
+        assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_watch_list"
+        assert wrong in answer.json()["error"]["fields"]["webhooks"][0]
+    assert not WatchList.objects.exists()
+    created = api_for(staff).post("/api/v1/watchlists/", body, format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["webhooks"] == [{"id": hook.pk, "contact": "Aland National Agency", "active": True}]
+    watch_list = WatchList.objects.get()
+    assert WebhookSubscription.objects.get().added_by == staff
+    watch_list.members.add(users["bob"])
+    assert api_for(users["bob"]).get(f"/api/v1/watchlists/{watch_list.pk}/").json()["webhooks"] is None
+    listed = api_for(staff).get("/api/v1/watchlists/").json()["results"]
+    assert listed[0]["webhooks"][0]["id"] == hook.pk
+    # A list without webhooks is anyone's to make, as before.
+    plain = api_for(users["alice"]).post("/api/v1/watchlists/", {**body, "webhooks": []}, format="json")
+    assert plain.status_code == 201 and plain.json()["webhooks"] == []
 
 
 def test_a_paused_webhook_is_skipped(geo, users, staff, agency, model_version, receiver):
