@@ -303,6 +303,25 @@ class MatchStatusChange(models.Model):
         return f"match {self.match_id} -> {self.status}"
 
 
+MAX_COMMENT_CHARS = 5000
+
+
+class MatchComment(models.Model):
+    """A comment on a list's record (as GBIF Alert's users comment on observations), by whoever may
+    triage the list (its owner and members), read by them only; the conversation in time order."""
+
+    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField(max_length=MAX_COMMENT_CHARS)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created", "id"]
+
+    def __str__(self):
+        return f"comment on match {self.match_id} by {self.author_id}"
+
+
 class MatchSeen(models.Model):
     """One user has seen one match (per user, as GBIF Alert's seen / unseen)."""
 

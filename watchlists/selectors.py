@@ -16,7 +16,7 @@ from observations.selectors import can_see_exact, observation_public_location
 from ranges.selectors import taxon_and_descendant_ids
 from species.models import Taxon
 from species.selectors import taxon_by_key_or_id
-from watchlists.models import Match, MatchSeen, OccurrenceVerdict, TriageStatus, WatchList
+from watchlists.models import Match, MatchComment, MatchSeen, OccurrenceVerdict, TriageStatus, WatchList
 
 # Uploads and frames in a list are few next to imported records: grouped in Python, the newest this many.
 OBSERVATION_CLUSTER_LIMIT = 20000
@@ -206,6 +206,23 @@ def shown_records(matches: list[Match], viewer) -> dict[int, ShownRecord]:
 
 def seen_ids(*, user, match_ids) -> set[int]:
     return set(MatchSeen.objects.filter(user=user, match_id__in=list(match_ids)).values_list("match_id", flat=True))
+
+
+def match_comments(*, match: Match):
+    """A record's comments, oldest first (the caller has checked that the viewer may triage the list)."""
+    return MatchComment.objects.filter(match=match).select_related("author").order_by("created", "id")
+
+
+def comment_counts(*, match_ids) -> dict[int, int]:
+    """How many comments each of these matches has (one query for a page; absent: none)."""
+    rows = (
+        MatchComment.objects.filter(match_id__in=list(match_ids))
+        .order_by()
+        .values("match_id")
+        .annotate(n=Count("id"))
+        .values_list("match_id", "n")
+    )
+    return dict(rows)
 
 
 def match_clusters(*, watch_list: WatchList, user, filters: MatchFilters, zoom: int, limit: int = 2000) -> list[dict]:

@@ -4,7 +4,7 @@ from django.db.models import prefetch_related_objects
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from watchlists.models import Frequency, MinimumVerification, Rule, Source, TriageStatus
+from watchlists.models import MAX_COMMENT_CHARS, Frequency, MinimumVerification, Rule, Source, TriageStatus
 
 
 class WatchListInputSerializer(serializers.Serializer):
@@ -135,6 +135,7 @@ class MatchOutputSerializer(serializers.Serializer):
     status = serializers.CharField()
     note = serializers.CharField()
     seen = serializers.BooleanField()
+    comments = serializers.IntegerField(help_text="how many comments the record has in this list")
     matched_at = serializers.DateTimeField()
 
 
@@ -154,3 +155,23 @@ class MarkSeenSerializer(serializers.Serializer):
         if not attrs.get("ids") and not attrs.get("all"):
             raise serializers.ValidationError({"ids": "give ids, or all: true"})
         return attrs
+
+
+class MatchCommentInputSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=MAX_COMMENT_CHARS, help_text="plain text; surrounding spaces are trimmed")
+
+
+class MatchCommentOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    author = serializers.CharField(source="author.username", allow_null=True, default=None)
+    text = serializers.CharField()
+    created = serializers.DateTimeField()
+
+
+class MatchCommentPageSerializer(serializers.Serializer):
+    """A page of a record's comments, oldest first (limit/offset pagination)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = MatchCommentOutputSerializer(many=True)

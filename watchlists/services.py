@@ -19,7 +19,9 @@ from species.models import Taxon
 from species.selectors import taxon_by_key_or_id
 from watchlists.matching import watch_list_match_existing
 from watchlists.models import (
+    MAX_COMMENT_CHARS,
     Match,
+    MatchComment,
     MatchSeen,
     MatchStatusChange,
     MinimumVerification,
@@ -192,6 +194,25 @@ def match_triage(*, match: Match, user, status: str | None = None, note: str | N
     match.save(update_fields=["status", "note"])
     MatchStatusChange.objects.create(match=match, user=user, status=match.status, note=match.note)
     return match
+
+
+class CommentRejected(ServiceError):
+    """A comment that cannot be kept (400): empty, or longer than MAX_COMMENT_CHARS."""
+
+    code = "invalid_comment"
+
+    def __init__(self, message: str):
+        super().__init__(message, fields={"text": [message]})
+
+
+def match_comment_add(*, match: Match, author, text: str) -> MatchComment:
+    """A comment on a record of a list; the caller has checked that `author` may triage the list."""
+    text = (text or "").strip()
+    if not text:
+        raise CommentRejected("a comment needs some text")
+    if len(text) > MAX_COMMENT_CHARS:
+        raise CommentRejected(f"at most {MAX_COMMENT_CHARS} characters ({len(text)} given)")
+    return MatchComment.objects.create(match=match, author=author, text=text)
 
 
 def matches_mark_seen(*, user, matches) -> int:
