@@ -29,7 +29,7 @@ class WatchListInputSerializer(serializers.Serializer):
     minimum_verification = serializers.ChoiceField(choices=MinimumVerification.choices, required=False)
     frequency = serializers.ChoiceField(choices=Frequency.choices, required=False)
     webhooks = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
         required=False,
         max_length=50,
         help_text=(
