@@ -1,8 +1,11 @@
-"""Sending one alert delivery: an e-mail or a signed webhook POST, every try recorded on the row."""
+"""Sending one alert delivery: an e-mail or a signed webhook POST, every try recorded on the row.
+The signed, pinned POST (`webhook_post`) and the record of a try (`delivery_attempt`) are public:
+watch lists' digest webhooks use the same two."""
 
 from __future__ import annotations
 
 import json
+from typing import Callable
 
 import requests
 from django.conf import settings
@@ -14,10 +17,19 @@ from alerts.models import AlertDelivery
 from alerts.webhooks import SIGNATURE_HEADER, WebhookRefused, WebhookUnresolvable, webhook_sign, webhook_target
 
 MAX_DELIVERY_ATTEMPTS = 6
+Status = AlertDelivery.Status
 
 
 class TransientDeliveryError(Exception):
     """Worth retrying: connection refused, timeout, 5xx, 429, SMTP trouble."""
+
+
+class PermanentDeliveryError(Exception):
+    """Not worth retrying: a refused target, a 3xx or 4xx answer (`status`)."""
+
+    def __init__(self, detail: str, status: int | None = None):
+        super().__init__(detail)
+        self.status = status
 
 
 def alert_delivery_send(*, delivery_id: int, final_attempt: bool = False) -> str:
@@ -35,32 +47,39 @@ def alert_delivery_send(*, delivery_id: int, final_attempt: bool = False) -> str
             status=AlertDelivery.Status.SKIPPED, last_error="contact or webhook paused"
         )
         return AlertDelivery.Status.SKIPPED
-    AlertDelivery.objects.filter(pk=delivery.pk).update(attempts=delivery.attempts + 1)
+    if delivery.channel == AlertDelivery.Channel.EMAIL:
+        return delivery_attempt(delivery, lambda: _send_email(delivery), final_attempt=final_attempt)
+    return delivery_attempt(
+        delivery,
+        lambda: webhook_post(
+            url=delivery.target, secret=delivery.webhook.secret, payload=delivery.payload, delivery=delivery.pk
+        ),
+        final_attempt=final_attempt,
+    )
+
+
+def delivery_attempt(row, send: Callable[[], int | None], *, final_attempt: bool = False) -> str:
+    """One try of a pending delivery row, recorded on it: `row` is any model with `status` (the
+    values of AlertDelivery.Status), `attempts`, `last_error`, `response_status` and `sent_at`
+    (an alert's delivery, a watch list's webhook delivery). `send` returns the answer's status
+    code (None for e-mail). A transient failure is re-raised for the task to retry, until the
+    final attempt (or MAX_DELIVERY_ATTEMPTS), which records `failed`; a permanent one records
+    `failed` at once."""
+    rows = type(row).objects.filter(pk=row.pk)
+    rows.update(attempts=row.attempts + 1)
     try:
-        code = _send_email(delivery) if delivery.channel == AlertDelivery.Channel.EMAIL else _send_webhook(delivery)
+        code = send()
     except TransientDeliveryError as exc:
-        failed = final_attempt or delivery.attempts + 1 >= MAX_DELIVERY_ATTEMPTS
-        AlertDelivery.objects.filter(pk=delivery.pk).update(
-            last_error=str(exc)[:2000], status=AlertDelivery.Status.FAILED if failed else AlertDelivery.Status.PENDING
-        )
+        failed = final_attempt or row.attempts + 1 >= MAX_DELIVERY_ATTEMPTS
+        rows.update(last_error=str(exc)[:2000], status=Status.FAILED if failed else Status.PENDING)
         if failed:
-            return AlertDelivery.Status.FAILED
+            return Status.FAILED
         raise
     except PermanentDeliveryError as exc:
-        AlertDelivery.objects.filter(pk=delivery.pk).update(
-            status=AlertDelivery.Status.FAILED, last_error=str(exc)[:2000], response_status=exc.status
-        )
-        return AlertDelivery.Status.FAILED
-    AlertDelivery.objects.filter(pk=delivery.pk).update(
-        status=AlertDelivery.Status.SENT, sent_at=timezone.now(), response_status=code, last_error=""
-    )
-    return AlertDelivery.Status.SENT
-
-
-class PermanentDeliveryError(Exception):
-    def __init__(self, detail: str, status: int | None = None):
-        super().__init__(detail)
-        self.status = status
+        rows.update(status=Status.FAILED, last_error=str(exc)[:2000], response_status=exc.status)
+        return Status.FAILED
+    rows.update(status=Status.SENT, sent_at=timezone.now(), response_status=code, last_error="")
+    return Status.SENT
 
 
 def _subject(payload: dict) -> str:
@@ -126,20 +145,26 @@ class _PinnedHostAdapter(HTTPAdapter):
         super().init_poolmanager(*args, server_hostname=self._host, assert_hostname=self._host, **kwargs)
 
 
-def _send_webhook(delivery: AlertDelivery) -> int:
-    # Checked again now, not only when the URL was saved: the name may resolve elsewhere today.
+def webhook_post(*, url: str, secret: str, payload: dict, delivery: int | str) -> int:
+    """POST `payload` (with `delivery`, the receiver's key for duplicates) as JSON, signed with
+    `secret` (X-RangeWatch-Signature, alerts.webhooks), to the address `url` resolves to now,
+    checked again (the name may resolve elsewhere today: no SSRF, no DNS rebinding); redirects
+    are not followed. Returns the answer's status code (2xx). Raises TransientDeliveryError
+    (worth retrying: no answer, timeout, a name that does not resolve now, 5xx, 429) or
+    PermanentDeliveryError (a refused target, 3xx, 4xx). Every webhook the project sends goes
+    through here: alert deliveries and watch lists' digests."""
     try:
-        target = webhook_target(delivery.target)
+        target = webhook_target(url)
     except WebhookUnresolvable as exc:
         raise TransientDeliveryError(f"webhook: {exc}") from exc
     except WebhookRefused as exc:
         raise PermanentDeliveryError(f"webhook refused: {exc}") from exc
-    body = json.dumps({**delivery.payload, "delivery": delivery.pk}, sort_keys=True, separators=(",", ":")).encode()
+    body = json.dumps({**payload, "delivery": delivery}, sort_keys=True, separators=(",", ":")).encode()
     headers = {
         "Content-Type": "application/json",
         "Host": target.host_header,
-        SIGNATURE_HEADER: webhook_sign(delivery.webhook.secret, body),
-        "X-RangeWatch-Delivery": str(delivery.pk),
+        SIGNATURE_HEADER: webhook_sign(secret, body),
+        "X-RangeWatch-Delivery": str(delivery),
     }
     with requests.Session() as session:
         session.trust_env = False  # no proxy from the environment: it would resolve the name itself

@@ -1,5 +1,5 @@
-"""Thin views of the watch lists: lists, their matches (filters, cursor pages), triage, seen
-marks, exports (CSV, Darwin Core) and the map's clusters and points."""
+"""Thin views of the watch lists: lists, their matches (filters, cursor pages), triage, comments,
+seen marks, exports (CSV, Darwin Core) and the map's clusters and points."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ from watchlists import exports
 from watchlists.models import Match
 from watchlists.selectors import (
     MatchFilters,
+    comment_counts,
     in_bbox,
     list_matches,
     match_clusters,
+    match_comments,
     match_for,
     new_view,
     seen_ids,
@@ -30,6 +32,9 @@ from watchlists.selectors import (
 )
 from watchlists.serializers import (
     MarkSeenSerializer,
+    MatchCommentInputSerializer,
+    MatchCommentOutputSerializer,
+    MatchCommentPageSerializer,
     MatchOutputSerializer,
     MatchQuerySerializer,
     MatchTriageSerializer,
@@ -38,6 +43,7 @@ from watchlists.serializers import (
 )
 from watchlists.services import (
     area_from_file,
+    match_comment_add,
     match_triage,
     matches_mark_seen,
     matches_mark_unseen,
@@ -64,6 +70,7 @@ class MatchCursorPagination(CursorPagination):
 def match_bodies(matches: list[Match], user, bbox=None) -> list[dict]:
     shown = shown_records(matches, user)
     seen = seen_ids(user=user, match_ids=[m.pk for m in matches])
+    comments = comment_counts(match_ids=[m.pk for m in matches])
     out = []
     for m in matches:
         record = shown.get(m.pk)
@@ -88,6 +95,7 @@ def match_bodies(matches: list[Match], user, bbox=None) -> list[dict]:
                 "status": m.status,
                 "note": m.note,
                 "seen": m.pk in seen,
+                "comments": comments.get(m.pk, 0),
                 "matched_at": m.created,
             }
         )
@@ -109,14 +117,23 @@ class WatchListListApi(APIView):
     @extend_schema(tags=TAGS, operation_id="watchlists_list", responses={200: WatchListOutputSerializer(many=True)})
     def get(self, request):
         paginator = BoundedPagination()
+        lists = watch_lists_for(user=request.user).select_related("owner")
         page = paginator.paginate_queryset(
-            watch_lists_for(user=request.user).select_related("owner"), request, view=self
+            lists.prefetch_related("webhook_subscriptions__webhook__contact"), request, view=self
         )
         return paginator.get_paginated_response(
             WatchListOutputSerializer(page, many=True, context={"request": request}).data
         )
 
-    @extend_schema(tags=TAGS, request=WatchListInputSerializer, responses={201: WatchListOutputSerializer})
+    @extend_schema(
+        tags=TAGS,
+        request=WatchListInputSerializer,
+        responses={
+            201: WatchListOutputSerializer,
+            400: OpenApiResponse(description="invalid_watch_list: the field at fault (unknown or paused webhooks too)"),
+            403: OpenApiResponse(description="permission_denied: webhooks given by a user who is not staff"),
+        },
+    )
     def post(self, request):
         data = WatchListInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -210,6 +227,45 @@ class MatchDetailApi(APIView):
             match = match_for(watch_list=watch_list, match_id=match_id)
             match_triage(match=match, user=request.user, **data.validated_data)
         return self.get(request, watch_list_id, match_id)
+
+
+class MatchCommentListApi(APIView):
+    """A record's comments, for whoever may triage the list (its owner and members; for anyone
+    else the list does not exist: 404)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(
+        tags=TAGS,
+        parameters=[OpenApiParameter("limit", int, description="page size (max 200)"), OpenApiParameter("offset", int)],
+        responses={
+            200: MatchCommentPageSerializer,
+            404: OpenApiResponse(description="no such list (or not yours), or no such record in it"),
+        },
+    )
+    def get(self, request, watch_list_id, match_id):
+        watch_list = watch_list_for(user=request.user, watch_list_id=watch_list_id)
+        match = match_for(watch_list=watch_list, match_id=match_id)
+        paginator = BoundedPagination()
+        page = paginator.paginate_queryset(match_comments(match=match), request, view=self)
+        return paginator.get_paginated_response(MatchCommentOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        tags=TAGS,
+        request=MatchCommentInputSerializer,
+        responses={
+            201: MatchCommentOutputSerializer,
+            400: OpenApiResponse(description="empty text, or more than 5,000 characters"),
+            404: OpenApiResponse(description="no such list (or not yours), or no such record in it"),
+        },
+    )
+    def post(self, request, watch_list_id, match_id):
+        watch_list = watch_list_for(user=request.user, watch_list_id=watch_list_id)
+        match = match_for(watch_list=watch_list, match_id=match_id)
+        data = MatchCommentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        comment = match_comment_add(match=match, author=request.user, text=data.validated_data["text"])
+        return Response(MatchCommentOutputSerializer(comment).data, status=status.HTTP_201_CREATED)
 
 
 class MatchExportApi(APIView):

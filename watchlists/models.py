@@ -14,6 +14,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 
+from alerts.models import AlertDelivery, ContactWebhook
 from observations.models import Observation
 from ranges.models import Region
 from species.models import Taxon
@@ -94,6 +95,57 @@ class Subscription(models.Model):
 
     def __str__(self):
         return f"{self.user} on {self.watch_list} ({'active' if self.active else 'unsubscribed'})"
+
+
+class WebhookSubscription(models.Model):
+    """A contact's signed webhook (alerts.ContactWebhook: an agency's https endpoint and shared
+    secret, curated by admins) that follows the list's digest: each digest window's new records
+    are POSTed to it, signed. Only staff attach one (watchlists.services.watch_list_webhooks_set):
+    an agency's endpoint is not for every user to fill."""
+
+    watch_list = models.ForeignKey(WatchList, on_delete=models.CASCADE, related_name="webhook_subscriptions")
+    webhook = models.ForeignKey(ContactWebhook, on_delete=models.CASCADE, related_name="watch_list_subscriptions")
+    active = models.BooleanField(default=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["watch_list", "webhook"], name="unique_watch_list_webhook")]
+
+    def __str__(self):
+        return f"{self.webhook} on {self.watch_list} ({'active' if self.active else 'paused'})"
+
+
+class WebhookDelivery(models.Model):
+    """One digest window of one list POSTed to one subscribed webhook; every try is recorded on
+    the row (as alerts.AlertDelivery, by the same alerts.delivery functions). A subscription's
+    window starts where its previous one ended (or at the list's digest mark, if later), one row
+    per start: a re-run of the same window finds its row and sends nothing twice."""
+
+    Status = AlertDelivery.Status
+
+    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
+    since = models.DateTimeField(help_text="the window: matches made after this ...")
+    until = models.DateTimeField(help_text="... and up to this")
+    target = models.CharField(max_length=500, help_text="the webhook's URL when the window was recorded")
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "since"], name="one_webhook_delivery_per_window")
+        ]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self):
+        return f"watch list webhook {self.target} {self.since:%Y-%m-%d %H:%M}..{self.until:%H:%M} ({self.status})"
 
 
 def verdict_content_sha1(status: str, region_codes, explanation: str, sources) -> str:
@@ -249,6 +301,25 @@ class MatchStatusChange(models.Model):
 
     def __str__(self):
         return f"match {self.match_id} -> {self.status}"
+
+
+MAX_COMMENT_CHARS = 5000
+
+
+class MatchComment(models.Model):
+    """A comment on a list's record (as GBIF Alert's users comment on observations), by whoever may
+    triage the list (its owner and members), read by them only; the conversation in time order."""
+
+    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField(max_length=MAX_COMMENT_CHARS)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created", "id"]
+
+    def __str__(self):
+        return f"comment on match {self.match_id} by {self.author_id}"
 
 
 class MatchSeen(models.Model):

@@ -16,7 +16,7 @@ from observations.selectors import can_see_exact, observation_public_location
 from ranges.selectors import taxon_and_descendant_ids
 from species.models import Taxon
 from species.selectors import taxon_by_key_or_id
-from watchlists.models import Match, MatchSeen, OccurrenceVerdict, TriageStatus, WatchList
+from watchlists.models import Match, MatchComment, MatchSeen, OccurrenceVerdict, TriageStatus, WatchList
 
 # Uploads and frames in a list are few next to imported records: grouped in Python, the newest this many.
 OBSERVATION_CLUSTER_LIMIT = 20000
@@ -113,6 +113,16 @@ def match_for(*, watch_list: WatchList, match_id: int) -> Match:
     return found
 
 
+def window_matches(*, watch_list: WatchList, since, until, limit: int) -> list[Match]:
+    """A digest window's new records: matched after `since`, up to `until`, still `new`; by taxon
+    name, at most `limit` (ask for one more than is sent to know there are more)."""
+    return list(
+        Match.objects.filter(watch_list=watch_list, created__gt=since, created__lte=until, status=TriageStatus.NEW)
+        .select_related("occurrence", "taxon")
+        .order_by("taxon__scientific_name", "id")[:limit]
+    )
+
+
 @dataclass(frozen=True)
 class ShownRecord:
     """A match as one viewer may see it: the point (None: withheld), what it is, where it came from."""
@@ -127,6 +137,7 @@ class ShownRecord:
     license: str
     citation: str
     explanation: str
+    sources: tuple = ()  # the verdict's sources (each a dict: name, url, ...)
 
 
 def shown_records(matches: list[Match], viewer) -> dict[int, ShownRecord]:
@@ -143,7 +154,11 @@ def shown_records(matches: list[Match], viewer) -> dict[int, ShownRecord]:
         Taxon.objects.filter(pk__in={m.taxon_id for m in matches if m.taxon_id}).values_list("pk", "scientific_name")
     )
     verdicts = {m.occurrence.verdict_id for m in matches if m.occurrence_id}  # shared: a few, read once
-    explanations = dict(OccurrenceVerdict.objects.filter(pk__in=verdicts).values_list("pk", "explanation"))
+    explanations, sources = {}, {}
+    for pk, explanation, cited in OccurrenceVerdict.objects.filter(pk__in=verdicts).values_list(
+        "pk", "explanation", "sources"
+    ):
+        explanations[pk], sources[pk] = explanation, tuple(cited or ())
     out = {}
     for m in matches:
         name = taxa.get(m.taxon_id, "")
@@ -160,6 +175,7 @@ def shown_records(matches: list[Match], viewer) -> dict[int, ShownRecord]:
                 o.license,
                 o.citation,
                 explanations.get(o.verdict_id, ""),
+                sources.get(o.verdict_id, ()),
             )
             continue
         observation = observations.get(m.observation_id)
@@ -183,12 +199,30 @@ def shown_records(matches: list[Match], viewer) -> dict[int, ShownRecord]:
             "",
             "RangeWatch observation",
             verdict.explanation if verdict else "",
+            tuple(verdict.sources or ()) if verdict else (),
         )
     return out
 
 
 def seen_ids(*, user, match_ids) -> set[int]:
     return set(MatchSeen.objects.filter(user=user, match_id__in=list(match_ids)).values_list("match_id", flat=True))
+
+
+def match_comments(*, match: Match):
+    """A record's comments, oldest first (the caller has checked that the viewer may triage the list)."""
+    return MatchComment.objects.filter(match=match).select_related("author").order_by("created", "id")
+
+
+def comment_counts(*, match_ids) -> dict[int, int]:
+    """How many comments each of these matches has (one query for a page; absent: none)."""
+    rows = (
+        MatchComment.objects.filter(match_id__in=list(match_ids))
+        .order_by()
+        .values("match_id")
+        .annotate(n=Count("id"))
+        .values_list("match_id", "n")
+    )
+    return dict(rows)
 
 
 def match_clusters(*, watch_list: WatchList, user, filters: MatchFilters, zoom: int, limit: int = 2000) -> list[dict]:

@@ -1,8 +1,10 @@
 """Input and output shapes of the watch-list API."""
 
+from django.db.models import prefetch_related_objects
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from watchlists.models import Frequency, MinimumVerification, Rule, Source, TriageStatus
+from watchlists.models import MAX_COMMENT_CHARS, Frequency, MinimumVerification, Rule, Source, TriageStatus
 
 
 class WatchListInputSerializer(serializers.Serializer):
@@ -26,6 +28,21 @@ class WatchListInputSerializer(serializers.Serializer):
     datasets = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=200)
     minimum_verification = serializers.ChoiceField(choices=MinimumVerification.choices, required=False)
     frequency = serializers.ChoiceField(choices=Frequency.choices, required=False)
+    webhooks = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        max_length=50,
+        help_text=(
+            "staff only: ids of contacts' signed webhooks (admin: alerts > contact webhooks) that get each digest's "
+            "new records as a signed POST; others are refused (403), unknown or paused ids too (400)"
+        ),
+    )
+
+
+class WatchListWebhookSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="the contact webhook's id")
+    contact = serializers.CharField(help_text="the contact's organisation")
+    active = serializers.BooleanField(help_text="the subscription and the webhook are both active")
 
 
 class WatchListOutputSerializer(serializers.Serializer):
@@ -42,6 +59,9 @@ class WatchListOutputSerializer(serializers.Serializer):
     minimum_verification = serializers.CharField()
     frequency = serializers.CharField()
     feed_url = serializers.SerializerMethodField(help_text="Atom feed behind a secret URL: share with care")
+    webhooks = serializers.SerializerMethodField(
+        help_text="the contacts' signed webhooks that follow the digest (to the owner only; null for members)"
+    )
     created = serializers.DateTimeField()
 
     def get_regions(self, obj) -> list[str]:
@@ -55,6 +75,17 @@ class WatchListOutputSerializer(serializers.Serializer):
         if request is None or obj.owner_id != request.user.pk:
             return None  # members triage; only the owner holds the list's secrets
         return request.build_absolute_uri(f"/watchlists/feed/{obj.feed_token}.atom")
+
+    @extend_schema_field(WatchListWebhookSerializer(many=True, allow_null=True))
+    def get_webhooks(self, obj):
+        request = self.context.get("request")
+        if request is None or obj.owner_id != request.user.pk:
+            return None
+        prefetch_related_objects([obj], "webhook_subscriptions__webhook__contact")  # no-op when the view did
+        return [
+            {"id": s.webhook_id, "contact": s.webhook.contact.organisation, "active": s.active and s.webhook.is_active}
+            for s in obj.webhook_subscriptions.all()
+        ]
 
 
 class MatchQuerySerializer(serializers.Serializer):
@@ -104,6 +135,7 @@ class MatchOutputSerializer(serializers.Serializer):
     status = serializers.CharField()
     note = serializers.CharField()
     seen = serializers.BooleanField()
+    comments = serializers.IntegerField(help_text="how many comments the record has in this list")
     matched_at = serializers.DateTimeField()
 
 
@@ -123,3 +155,23 @@ class MarkSeenSerializer(serializers.Serializer):
         if not attrs.get("ids") and not attrs.get("all"):
             raise serializers.ValidationError({"ids": "give ids, or all: true"})
         return attrs
+
+
+class MatchCommentInputSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=MAX_COMMENT_CHARS, help_text="plain text; surrounding spaces are trimmed")
+
+
+class MatchCommentOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    author = serializers.CharField(source="author.username", allow_null=True, default=None)
+    text = serializers.CharField()
+    created = serializers.DateTimeField()
+
+
+class MatchCommentPageSerializer(serializers.Serializer):
+    """A page of a record's comments, oldest first (limit/offset pagination)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = MatchCommentOutputSerializer(many=True)

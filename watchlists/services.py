@@ -3,10 +3,13 @@ their verdicts) is watchlists.importing; matching records to lists is watchlists
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 import shapely
 from django.db import transaction
 from django.utils import timezone
 
+from alerts.models import ContactWebhook
 from core.errors import ServiceError
 from ranges.geojson import DISPLAY_TOLERANCE_DEG
 from ranges.geometry import GeometryRejected, clean_polygonal
@@ -16,7 +19,9 @@ from species.models import Taxon
 from species.selectors import taxon_by_key_or_id
 from watchlists.matching import watch_list_match_existing
 from watchlists.models import (
+    MAX_COMMENT_CHARS,
     Match,
+    MatchComment,
     MatchSeen,
     MatchStatusChange,
     MinimumVerification,
@@ -25,6 +30,7 @@ from watchlists.models import (
     Subscription,
     TriageStatus,
     WatchList,
+    WebhookSubscription,
 )
 
 
@@ -82,6 +88,30 @@ def _taxa_from(values) -> list[Taxon]:
     return found
 
 
+class WebhookSubscribeDenied(ServiceError):
+    """Only staff attach a contact's webhook to a list: an agency's endpoint is not for any user to fill."""
+
+    status = HTTPStatus.FORBIDDEN
+    code = "permission_denied"
+
+    def __init__(self):
+        super().__init__("only staff subscribe a contact's webhook to a list", fields={"webhooks": ["staff only"]})
+
+
+def _webhooks_from(ids, *, by) -> list[ContactWebhook]:
+    """The active webhooks these ids name, if `by` may attach them (staff); else a typed refusal."""
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return []
+    if not getattr(by, "is_staff", False):
+        raise WebhookSubscribeDenied()
+    rows = list(ContactWebhook.objects.filter(pk__in=ids, is_active=True, contact__is_active=True))
+    unknown = sorted(set(ids) - {row.pk for row in rows})
+    if unknown:
+        raise WatchListRejected(f"webhooks: no active contact webhook {', '.join(map(str, unknown))}", "webhooks")
+    return rows
+
+
 @transaction.atomic
 def watch_list_create(
     *,
@@ -96,11 +126,14 @@ def watch_list_create(
     minimum_verification: str = MinimumVerification.ANY,
     frequency: str = "daily",
     members=(),
+    webhooks: list[int] = (),
     match_existing: bool = True,
 ) -> WatchList:
-    """A list and its owner's digest subscription. `match_existing`: the records already here are
-    matched after commit, in this process (the API passes False and queues watchlists.match_existing:
-    at millions of records that is a job, not part of a request)."""
+    """A list and its owner's digest subscription, and the contacts' `webhooks` (ids) that follow
+    its digest (the owner must be staff). `match_existing`: the records already here are matched
+    after commit, in this process (the API passes False and queues watchlists.match_existing: at
+    millions of records that is a job, not part of a request)."""
+    webhook_rows = _webhooks_from(webhooks, by=owner)
     region_rows = list(Region.objects.filter(code__in=list(regions)))
     unknown = sorted(set(regions) - {r.code for r in region_rows})
     if unknown:
@@ -134,6 +167,9 @@ def watch_list_create(
     watch_list.taxa.set(taxon_rows)
     watch_list.members.set(list(members))
     Subscription.objects.create(watch_list=watch_list, user=owner)
+    WebhookSubscription.objects.bulk_create(
+        [WebhookSubscription(watch_list=watch_list, webhook=hook, added_by=owner) for hook in webhook_rows]
+    )
     if match_existing:
         transaction.on_commit(lambda: watch_list_match_existing(watch_list=watch_list))
     return watch_list
@@ -158,6 +194,25 @@ def match_triage(*, match: Match, user, status: str | None = None, note: str | N
     match.save(update_fields=["status", "note"])
     MatchStatusChange.objects.create(match=match, user=user, status=match.status, note=match.note)
     return match
+
+
+class CommentRejected(ServiceError):
+    """A comment that cannot be kept (400): empty, or longer than MAX_COMMENT_CHARS."""
+
+    code = "invalid_comment"
+
+    def __init__(self, message: str):
+        super().__init__(message, fields={"text": [message]})
+
+
+def match_comment_add(*, match: Match, author, text: str) -> MatchComment:
+    """A comment on a record of a list; the caller has checked that `author` may triage the list."""
+    text = (text or "").strip()
+    if not text:
+        raise CommentRejected("a comment needs some text")
+    if len(text) > MAX_COMMENT_CHARS:
+        raise CommentRejected(f"at most {MAX_COMMENT_CHARS} characters ({len(text)} given)")
+    return MatchComment.objects.create(match=match, author=author, text=text)
 
 
 def matches_mark_seen(*, user, matches) -> int:

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from watchlists.apis import (
+    MatchCommentListApi,
     MatchDetailApi,
     MatchExportApi,
     MatchListApi,
@@ -31,6 +32,11 @@ api_urlpatterns = [
         name="watchlist-tile",
     ),
     path("watchlists/<int:watch_list_id>/matches/<int:match_id>/", MatchDetailApi.as_view(), name="watchlist-match"),
+    path(
+        "watchlists/<int:watch_list_id>/matches/<int:match_id>/comments/",
+        MatchCommentListApi.as_view(),
+        name="watchlist-match-comments",
+    ),
 ]
 
 urlpatterns = [

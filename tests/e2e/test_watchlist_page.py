@@ -1,6 +1,6 @@
 """The watch-list page in headless Chromium (WebGL 2 through SwiftShader): the list's matches are
-drawn on the MapLibre map, a click opens a record, and a status change persists; a new list's area
-is drawn on the map (Terra Draw) and the list is created from it.
+drawn on the MapLibre map, a click opens a record, and a status change persists; a member comments
+on a record; a new list's area is drawn on the map (Terra Draw) and the list is created from it.
 
 Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them); skips with the reason otherwise.
 The screenshots are kept under test-artifacts/ (gitignored): watchlist_map.png, watchlist_drawn_area.png."""
@@ -84,6 +84,49 @@ def test_the_map_draws_the_matches_and_a_status_change_persists(live_server, bro
     changed = Match.objects.get(watch_list=watch_list, status="managed")
     assert changed.note == "removed on 2024-05-03"
     assert changed.history.count() == 1
+
+
+def test_a_member_reads_and_adds_a_records_comments(live_server, browser, geo, taxa, users, tmp_path):
+    """Input: alice's list with bob as a member, one imported record with alice's comment; bob
+    opens the record, reads the comment and posts "Trap set <b>here</b>" (shown as text)."""
+    from watchlists.models import MatchComment
+
+    watch_list = watch_list_create(owner=users["alice"], name="Square watch", geometry=SQUARE, taxa=["Testus"])
+    watch_list.members.add(users["bob"])
+    download = tmp_path / "simple.csv"
+    download.write_text(
+        "gbifID\tdatasetKey\toccurrenceID\tspecies\tdecimalLatitude\tdecimalLongitude\teventDate\tlicense\n"
+        "1\tds\tocc-1\tTestus invasor\t2\t2\t2024-05-01\tCC0_1_0\n"
+    )
+    call_command("import_occurrences", str(download), stdout=io.StringIO())
+    match = Match.objects.get(watch_list=watch_list)
+    MatchComment.objects.create(match=match, author=users["alice"], text="Seen near the weir")
+    _, key = token_create(user=users["bob"])
+
+    browser.get(f"{live_server.url}/watchlists/")
+    browser.execute_script("localStorage.setItem('rangewatch.token', arguments[0])", key)
+    browser.get(f"{live_server.url}/watchlists/{watch_list.pk}/")
+    wait_until(browser, "return document.querySelectorAll('#matches tbody tr').length === 1", "the records table")
+    assert browser.find_element("css selector", "#matches tbody tr td:last-child").text == "1"
+    browser.find_element("css selector", "#matches tbody tr").click()
+    wait_until(
+        browser,
+        "return [...document.querySelectorAll('#comments li')].some(li => li.textContent.includes('alice: Seen near the weir'))",
+        "alice's comment",
+    )
+    browser.execute_script(
+        "const f = document.getElementById('comment-form'); f.text.value = 'Trap set <b>here</b>'; f.requestSubmit();"
+    )
+    wait_until(
+        browser,
+        "return [...document.querySelectorAll('#comments li')].some(li => li.textContent.includes('bob: Trap set <b>here</b>'))",
+        "bob's comment, as text",
+    )
+    assert not browser.find_elements("css selector", "#comments b")
+    assert [(c.author.username, c.text) for c in MatchComment.objects.filter(match=match)] == [
+        ("alice", "Seen near the weir"),
+        ("bob", "Trap set <b>here</b>"),
+    ]
 
 
 def test_an_owner_draws_a_polygon_on_the_map_and_the_list_is_made_from_it(

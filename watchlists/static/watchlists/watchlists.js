@@ -1,6 +1,6 @@
 // The watch-list page: the user's lists, a new list, a list's map (MapLibre: vector tiles from
 // PostGIS where the server makes them, else GeoJSON cells and points), its records with filters,
-// and triage; a new list's area can be drawn on a second map (Terra Draw). Plain browser JavaScript;
+// triage and comments; a new list's area can be drawn on a second map (Terra Draw). Plain browser JavaScript;
 // the libraries, MapLibre GL JS and Terra Draw with its MapLibre adapter, are vendored. Server data
 // is only ever set as textContent. Uses the token the home page keeps after login.
 "use strict";
@@ -152,7 +152,7 @@ async function loadMatches(fresh) {
   $("more").hidden = !nextPage;
   for (const m of page.results) {
     const row = el("tr", null, { "data-id": m.id, class: m.seen ? "" : "unseen" });
-    for (const value of [m.taxon || "?", m.verdict, m.observed_on || "", m.source, m.status, m.seen ? "yes" : "no"]) row.append(el("td", value));
+    for (const value of [m.taxon || "?", m.verdict, m.observed_on || "", m.source, m.status, m.seen ? "yes" : "no", m.comments || ""]) row.append(el("td", value));
     row.addEventListener("click", () => showRecord(m.id));
     tbody.append(row);
   }
@@ -193,7 +193,43 @@ async function showRecord(id) {
   const ul = el("ul");
   for (const h of m.history) ul.append(el("li", `${h.at.slice(0, 16)} ${h.by || "?"}: ${h.status}${h.note ? " — " + h.note : ""}`));
   box.append(ul);
+  await showComments(id, box);
   if (!m.seen) { await api(`${API}/watchlists/${current.id}/matches/seen/`, { method: "POST", body: { ids: [id] } }); }
+}
+
+// -- comments on a record (the list's owner and members) -------------------------------------------
+
+const COMMENTS_SHOWN = 200; // the newest this many; the API pages them oldest first
+
+async function showComments(id, box) {
+  const url = `${API}/watchlists/${current.id}/matches/${id}/comments/`;
+  const list = el("ul", null, { id: "comments" });
+  const form = el("form", null, { id: "comment-form" });
+  const text = el("textarea", null, { name: "text", rows: 2, cols: 40, maxlength: 5000, required: "", "aria-label": "your comment" });
+  const error = el("p", null, { class: "error", role: "status" });
+  form.append(text, el("br"), el("button", "Add comment", { type: "submit" }), error);
+  box.append(el("h4", "Comments"), list, form);
+  const load = async () => {
+    let page = await api(`${url}?limit=${COMMENTS_SHOWN}`);
+    if (page.count > COMMENTS_SHOWN) page = await api(`${url}?limit=${COMMENTS_SHOWN}&offset=${page.count - COMMENTS_SHOWN}`);
+    list.replaceChildren();
+    if (page.count > page.results.length) list.append(el("li", `${page.count - page.results.length} earlier comment(s) not shown`, { class: "hint" }));
+    for (const c of page.results) list.append(el("li", `${c.created.slice(0, 16)} ${c.author || "?"}: ${c.text}`));
+    if (!page.count) list.append(el("li", "no comments yet", { class: "hint" }));
+  };
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      await api(url, { method: "POST", body: { text: text.value } });
+      text.value = "";
+      error.textContent = "";
+      await load();
+      loadMatches(true); // the table's records carry their comments count
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  });
+  await load();
 }
 
 // -- drawing a new list's area --------------------------------------------------------------------
