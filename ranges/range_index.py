@@ -233,10 +233,16 @@ class RangeIndex:
     def combos_many(self, lons, lats) -> tuple[np.ndarray, list[_Combo], list[int]]:
         """(points, distinct region sets, the set of each point): the bulk lookup behind
         regions_at_many and verdicts_many. Points whose combo has snap_kinds need `snap_many`."""
-        points = shapely.points(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))
+        lons, lats = np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)
+        if len(lons) == 0:
+            return shapely.points(lons, lats), [], []
+        # Records share coordinates (a site, a rounded grid): each distinct point is looked up once.
+        distinct, back = np.unique(lons + 1j * lats, return_inverse=True)
+        points, combos, inverse = self._combos_of_distinct(shapely.points(distinct.real, distinct.imag))
+        return points.take(back), combos, inverse[back.reshape(-1)].tolist()
+
+    def _combos_of_distinct(self, points) -> tuple[np.ndarray, list[_Combo], np.ndarray]:
         n, n_slots = len(points), len(self._slots) + 1
-        if n == 0:
-            return points, [], []
         # Bounding boxes from the tree, then the prepared pieces (cheaper than a tree predicate,
         # which prepares each point instead).
         point_idx, piece_idx = self._tree.query(points)
@@ -256,7 +262,7 @@ class RangeIndex:
         else:
             rows, inverse = np.unique(table, axis=0, return_inverse=True)
         combos = [self._combo(tuple(v - 1 for v in row if v)) for row in rows.tolist()]
-        return points, combos, inverse.reshape(-1).tolist()
+        return points, combos, inverse.reshape(-1)
 
     def snap_many(self, points, combos: list[_Combo], inverse: list[int]) -> dict[int, list[RegionHit]]:
         """The hits of the points whose region set needs a snap (point position -> hits), from one

@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -268,26 +269,23 @@ def _keyed(columns: dict, dataset: str) -> dict:
     keys = columns["dataset_key"]
     names = np.full(len(keys), dataset, dtype=object) if dataset else _objects([k or "unnamed" for k in keys.tolist()])
     rows = {"dataset": names, **columns}
-    last = {key: i for i, key in enumerate(zip(names.tolist(), columns["occurrence_id"].tolist()))}
-    if len(last) < len(names):
-        rows = _take(rows, np.fromiter(sorted(last.values()), dtype=np.intp, count=len(last)))
-    return rows
+    repeated = pd.DataFrame({"dataset": names, "id": columns["occurrence_id"]}).duplicated(keep="last").to_numpy()
+    return _take(rows, ~repeated) if repeated.any() else rows
 
 
 def _changed_rows(rows: dict, seen: _DatasetsSeen, report: ImportReport) -> tuple[dict, bool]:
     """The rows that are new or differ from what is stored (by their hash); the unchanged ones are
     counted and left out (on SQLite; PostgreSQL's upsert leaves them alone). Only datasets that held
     records before this import are looked up; fresh: none did."""
-    by_dataset: dict[str, list[int]] = {}
-    for i, name in enumerate(rows["dataset"].tolist()):
-        by_dataset.setdefault(name, []).append(i)
+    codes, names = pd.factorize(rows["dataset"])
     unchanged, fresh = [], True
-    for name, positions in by_dataset.items():
+    for code, name in enumerate(names.tolist()):
         if not seen.held_records(name):
             continue
         fresh = False
         if connection.vendor == "postgresql":
             continue  # the upsert probes the unique index row by row; an IN list of thousands may be planned as a scan
+        positions = np.flatnonzero(codes == code).tolist()
         ids = rows["occurrence_id"][positions].tolist()
         stored = {}
         for start in range(0, len(ids), LOOKUP_SLICE):

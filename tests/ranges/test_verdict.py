@@ -358,3 +358,25 @@ def test_verdicts_many_matches_verdict_for_groups_statuses_and_polygons(complete
     singles = [verdict(t, x, y, index, ELEPHANTS) for t, x, y in zip(taxa, lons, lats)]
     assert verdicts_many(taxa, lons, lats, index, ELEPHANTS) == singles
     assert {v.status for v in singles} >= {NATIVE, OUT_OF_RANGE, INTRODUCED, UNKNOWN}
+
+
+def test_verdicts_many_on_many_shared_and_distinct_points_says_what_verdict_says(complete_mammals):
+    """Input: 3,000 pairs of six taxa (a range polygon, registers, a group, an unknown name) at points
+    drawn from 300 sites (most shared by several records) and 600 one-off points, some outside
+    every region (snapped or not)."""
+    import random
+
+    ranges = [("Canis aureus", "native", shapely.box(0, 0, 3, 3))]
+    index = make_index(
+        BOTH_NATIVE + [("Canis aureus", "AAA", INTRODUCED), ("Dromaius novaehollandiae", "BBB", INTRODUCED)], ranges
+    )
+    rng = random.Random(26)
+    sites = [(rng.uniform(-1, 52), rng.uniform(-1, 11)) for _ in range(300)]
+    points = [rng.choice(sites) for _ in range(2400)] + [(rng.uniform(-1, 52), rng.uniform(-1, 11)) for _ in range(600)]
+    rng.shuffle(points)
+    names = ["Loxodonta", "Elephantidae", "Canis aureus", "Dromaius novaehollandiae", "Elephas maximus", "Nomen nescio"]
+    taxa = [rng.choice(names) for _ in points]
+    lons, lats = [p[0] for p in points], [p[1] for p in points]
+    found = verdicts_many(taxa, lons, lats, index, ELEPHANTS)
+    assert found == [verdict(t, x, y, index, ELEPHANTS) for t, x, y in zip(taxa, lons, lats)]
+    assert len({v.status for v in found}) >= 4
