@@ -191,25 +191,40 @@ def time_requests(big, owner, requests: int) -> tuple[list[float], list[float]]:
 
 
 def server_cpu_s(connection) -> float | None:
-    """CPU seconds this connection's PostgreSQL backend has used (/proc: the server on this
-    machine; None elsewhere or on SQLite, whose work is in this process). The background writers
-    and autovacuum are not in it."""
+    """CPU seconds the PostgreSQL server on this machine has used: every live process of it (the
+    backends, the import's writer connection among them, and the background writer, checkpointer,
+    WAL writer, autovacuum) and the children it has already reaped (from /proc). None elsewhere or
+    on SQLite, whose work is in this process."""
     if connection.vendor != "postgresql":
         return None
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
+
+    def stat(p) -> list[str]:
+        return Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        postmaster = int(stat(pid)[1])
+        own = stat(postmaster)
+        total = int(own[13]) + int(own[14])  # cutime + cstime: reaped children
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = stat(entry.name)
+                except OSError:
+                    continue
+                if int(fields[1]) == postmaster:
+                    total += int(fields[11]) + int(fields[12])  # utime + stime
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def server_words(before: float | None, after: float | None, rows: int) -> str:
     if before is None or after is None:
         return ""
-    return f", {after - before:.1f}s CPU of the PostgreSQL backend ({(after - before) / rows * 1e6:.1f} µs per row)"
+    return f", {after - before:.1f}s CPU of the PostgreSQL server ({(after - before) / rows * 1e6:.1f} µs per row)"
 
 
 def database_size(engine: str, settings, connection) -> str:
@@ -337,14 +352,15 @@ def main() -> None:
     started = time.perf_counter()
     big = make_lists(owner, choices, args.lists, rng)
     print(f"{args.lists} lists created in {time.perf_counter() - started:.1f}s", flush=True)
-    started, cpu = time.perf_counter(), time.process_time()
+    started, cpu, server = time.perf_counter(), time.process_time(), server_cpu_s(connection)
     created = match_all()
     match_s, match_cpu = time.perf_counter() - started, time.process_time() - cpu
+    match_server = server_words(server, server_cpu_s(connection), args.rows)
     big_matches = Match.objects.filter(watch_list=big).count()
     print(
         f"matching: {created:,} matches in {match_s:.1f}s wall, {match_cpu:.1f}s CPU of this process"
-        f" ({args.rows / match_cpu:.0f} rows per CPU-second, {match_cpu / args.rows * 1e6:.1f} µs CPU per row);"
-        f" the big list holds {big_matches:,}",
+        f" ({args.rows / match_cpu:.0f} rows per CPU-second, {match_cpu / args.rows * 1e6:.1f} µs CPU per row"
+        f"{match_server}); the big list holds {big_matches:,}",
         flush=True,
     )
 
