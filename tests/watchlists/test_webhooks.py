@@ -291,3 +291,36 @@ def test_more_says_a_window_held_more_records_than_one_post_carries(
     payload = WebhookDelivery.objects.get(pk=delivery_id).payload
     assert payload["more"] is True and payload["total"] == 2
     assert json.dumps(payload)  # stored as JSON, sent as is
+
+
+def test_staff_attach_a_webhook_to_an_existing_list_in_the_admin(geo, users, agency, client):
+    """Input: a superuser posts the list's change form with one webhook row in its inline; then
+    opens the add page (refused: lists are made through the API) and the delivery list."""
+    root = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    hook = _hook(agency, "https://hooks.agency.example/rangewatch")
+    watch_list = _list(users["alice"])
+    url = f"/admin/watchlists/watchlist/{watch_list.pk}/change/"
+    page = client.get(url)
+    assert page.status_code == 200 and b"webhook_subscriptions" in page.content
+    prefix = "webhook_subscriptions"
+    answer = client.post(
+        url,
+        {
+            "name": "Aland invaders (agency)",
+            "frequency": "daily",
+            f"{prefix}-TOTAL_FORMS": "1",
+            f"{prefix}-INITIAL_FORMS": "0",
+            f"{prefix}-MIN_NUM_FORMS": "0",
+            f"{prefix}-MAX_NUM_FORMS": "1000",
+            f"{prefix}-0-webhook": str(hook.pk),
+            f"{prefix}-0-active": "on",
+        },
+    )
+    assert answer.status_code == 302, answer.content[:2000]
+    subscription = WebhookSubscription.objects.get(watch_list=watch_list)
+    assert (subscription.webhook, subscription.added_by, subscription.active) == (hook, root, True)
+    watch_list.refresh_from_db()
+    assert watch_list.name == "Aland invaders (agency)" and watch_list.rule == "invasive_here"
+    assert client.get("/admin/watchlists/watchlist/add/").status_code == 403
+    assert client.get("/admin/watchlists/webhookdelivery/").status_code == 200
