@@ -13,11 +13,11 @@ from django.core.mail import EmailMessage
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
 
-from alerts.models import AlertDelivery
+from alerts.models import AlertDelivery, DeliveryRecord
 from alerts.webhooks import SIGNATURE_HEADER, WebhookRefused, WebhookUnresolvable, webhook_sign, webhook_target
 
 MAX_DELIVERY_ATTEMPTS = 6
-Status = AlertDelivery.Status
+Status = DeliveryRecord.Status
 
 
 class TransientDeliveryError(Exception):
@@ -58,10 +58,9 @@ def alert_delivery_send(*, delivery_id: int, final_attempt: bool = False) -> str
     )
 
 
-def delivery_attempt(row, send: Callable[[], int | None], *, final_attempt: bool = False) -> str:
-    """One try of a pending delivery row, recorded on it: `row` is any model with `status` (the
-    values of AlertDelivery.Status), `attempts`, `last_error`, `response_status` and `sent_at`
-    (an alert's delivery, a watch list's webhook delivery). `send` returns the answer's status
+def delivery_attempt(row: DeliveryRecord, send: Callable[[], int | None], *, final_attempt: bool = False) -> str:
+    """One try of a pending delivery row, recorded on it: `row` is a DeliveryRecord (an alert's
+    delivery, a watch list's webhook delivery). `send` returns the answer's status
     code (None for e-mail). A transient failure is re-raised for the task to retry, until the
     final attempt (or MAX_DELIVERY_ATTEMPTS), which records `failed`; a permanent one records
     `failed` at once."""

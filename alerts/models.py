@@ -45,18 +45,34 @@ class AlertGroup(models.Model):
         return f"{self.taxon.scientific_name} in {self.region_code} on {self.day} ({self.level})"
 
 
-class AlertDelivery(models.Model):
-    """One message to one contact over one channel; every try is recorded on the row."""
-
-    class Channel(models.TextChoices):
-        EMAIL = "email"
-        WEBHOOK = "webhook"
+class DeliveryRecord(models.Model):
+    """One message to one receiver, and every try of it (alerts.delivery.delivery_attempt records
+    them): an alert's delivery, a watch list's webhook delivery."""
 
     class Status(models.TextChoices):
         PENDING = "pending"
         SENT = "sent"
         FAILED = "failed"
         SKIPPED = "skipped"  # the contact or webhook was paused before sending
+
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
+    payload = models.JSONField(default=dict)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class AlertDelivery(DeliveryRecord):
+    """One message to one contact over one channel; every try is recorded on the row."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email"
+        WEBHOOK = "webhook"
 
     group = models.ForeignKey(AlertGroup, on_delete=models.CASCADE, related_name="deliveries")
     observation = models.ForeignKey(
@@ -68,13 +84,6 @@ class AlertDelivery(models.Model):
     )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     target = models.CharField(max_length=500)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
-    payload = models.JSONField(default=dict)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    created = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

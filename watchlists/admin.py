@@ -24,21 +24,7 @@ class WatchListAdmin(admin.ModelAdmin):
     list_filter = ["rule", "frequency"]
     search_fields = ["name", "owner__username"]
     raw_id_fields = ["members"]
-    fields = [
-        "name",
-        "owner",
-        "members",
-        "frequency",
-        "regions",
-        "taxa",
-        "rule",
-        "sources",
-        "datasets",
-        "minimum_verification",
-        "area_note",
-        "last_digest_at",
-        "created",
-    ]
+    # What decides the list's matches, and its history: shown, not edited.
     readonly_fields = [
         "owner",
         "regions",
@@ -51,6 +37,7 @@ class WatchListAdmin(admin.ModelAdmin):
         "last_digest_at",
         "created",
     ]
+    fields = ["name", "members", "frequency", *readonly_fields]
     inlines = [WebhookSubscriptionInline]
 
     def has_add_permission(self, request):

@@ -14,7 +14,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 
-from alerts.models import AlertDelivery, ContactWebhook
+from alerts.models import ContactWebhook, DeliveryRecord
 from observations.models import Observation
 from ranges.models import Region
 from species.models import Taxon
@@ -118,25 +118,16 @@ class WebhookSubscription(models.Model):
         return f"{self.webhook} on {self.watch_list} ({'active' if self.active else 'paused'})"
 
 
-class WebhookDelivery(models.Model):
+class WebhookDelivery(DeliveryRecord):
     """One digest window of one list POSTed to one subscribed webhook; every try is recorded on
     the row (as alerts.AlertDelivery, by the same alerts.delivery functions). A subscription's
     window starts where its previous one ended (or at the list's digest mark, if later), one row
     per start: a re-run of the same window finds its row and sends nothing twice."""
 
-    Status = AlertDelivery.Status
-
     subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
     since = models.DateTimeField(help_text="the window: matches made after this ...")
     until = models.DateTimeField(help_text="... and up to this")
     target = models.CharField(max_length=500, help_text="the webhook's URL when the window was recorded")
-    payload = models.JSONField(default=dict)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    created = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
