@@ -63,9 +63,12 @@ def delivery_attempt(row: DeliveryRecord, send: Callable[[], int | None], *, fin
     delivery, a watch list's webhook delivery). `send` returns the answer's status
     code (None for e-mail). A transient failure is re-raised for the task to retry, until the
     final attempt (or MAX_DELIVERY_ATTEMPTS), which records `failed`; a permanent one records
-    `failed` at once."""
+    `failed` at once. The try is claimed first (the row still pending with the attempts this
+    task read): of two tasks for one row (a delivery published again while the first still
+    waited in the queue) only one sends; the other returns the row's status untouched."""
     rows = type(row).objects.filter(pk=row.pk)
-    rows.update(attempts=row.attempts + 1)
+    if not rows.filter(status=Status.PENDING, attempts=row.attempts).update(attempts=row.attempts + 1):
+        return rows.values_list("status", flat=True).first() or "missing"
     try:
         code = send()
     except TransientDeliveryError as exc:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 
 from celery import shared_task
 from django.db import DatabaseError, InterfaceError
+from django.utils import timezone
 
 from alerts.delivery import TransientDeliveryError
 from alerts.tasks import DELIVERY_BACKOFF_MAX_S, DELIVERY_BACKOFF_S
@@ -59,11 +61,30 @@ def deliver_webhook(self, delivery_id: int) -> str:
         raise self.retry(exc=exc, countdown=countdown) from exc
 
 
+# A delivery never tried this long after it was recorded was never run (the broker refused it, or
+# the process died between recording and publishing it): the next digest run publishes it again.
+# Should the first task still be waiting in a long queue, alerts.delivery's claim lets one send.
+STUCK_DELIVERY_AFTER = datetime.timedelta(minutes=10)
+
+
 def digests_publish(*, frequency: str) -> DigestRun:
     """Send a frequency's digest e-mails and publish its webhook deliveries (the beat task and
-    `manage.py send_watchlist_digests`). A delivery the broker did not take stays pending, saying so."""
+    `manage.py send_watchlist_digests`), and again the deliveries of earlier runs that were never
+    tried. A delivery the broker did not take stays pending, saying so."""
     run = digests_send(frequency=frequency)
-    for delivery_id in run.webhook_deliveries:
+    stuck = list(
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING,
+            attempts=0,
+            created__lt=timezone.now() - STUCK_DELIVERY_AFTER,
+        )
+        .exclude(pk__in=run.webhook_deliveries)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:1000]
+    )
+    if stuck:
+        log.warning("publishing %d webhook deliveries again: never tried since they were recorded", len(stuck))
+    for delivery_id in [*run.webhook_deliveries, *stuck]:
         jobs_enqueue(deliver_webhook, delivery_id, on_failure=_not_queued(delivery_id))
     return run
 

@@ -324,3 +324,46 @@ def test_staff_attach_a_webhook_to_an_existing_list_in_the_admin(geo, users, age
     assert watch_list.name == "Aland invaders (agency)" and watch_list.rule == "invasive_here"
     assert client.get("/admin/watchlists/watchlist/add/").status_code == 403
     assert client.get("/admin/watchlists/webhookdelivery/").status_code == 200
+
+
+def test_a_delivery_the_broker_never_ran_is_published_again_and_sent_once(
+    geo, users, staff, agency, model_version, receiver, monkeypatch
+):
+    """Input: the broker refuses the first publish (the row stays pending, `not queued`); the next
+    run, 11 minutes later, publishes it again; then a second task for the same row arrives after
+    the first sent it, and a task holding a stale copy of the row tries it: one POST in all."""
+    from alerts.delivery import delivery_attempt, webhook_post
+    from watchlists import tasks
+
+    _list(staff, [_hook(agency, receiver.url)])
+    _upload(users["bob"], 2, 2, model_version)
+    published = []
+
+    def broker_down(task, *args, on_failure=None, **kwargs):
+        on_failure(ConnectionError("broker unreachable"))
+        return False
+
+    monkeypatch.setattr(tasks, "jobs_enqueue", broker_down)
+    run = tasks.digests_publish(frequency="daily")
+    (delivery_id,) = run.webhook_deliveries
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("pending", 0) and "not queued" in delivery.last_error
+
+    monkeypatch.setattr(tasks, "jobs_enqueue", lambda task, *args, **kwargs: published.append(args) or True)
+    tasks.digests_publish(frequency="daily")
+    assert published == []  # not yet stuck: it may still be waiting in the queue
+    WebhookDelivery.objects.filter(pk=delivery_id).update(created=timezone.now() - datetime.timedelta(minutes=11))
+    tasks.digests_publish(frequency="daily")
+    assert published == [(delivery_id,)]
+
+    stale = WebhookDelivery.objects.get(pk=delivery_id)  # what a second task read before the first ran
+    assert deliver_webhook.apply(args=[delivery_id]).get() == "sent"
+    assert deliver_webhook.apply(args=[delivery_id]).get() == "sent"
+    hook = stale.subscription.webhook
+    sent_again = delivery_attempt(
+        stale, lambda: webhook_post(url=hook.url, secret=hook.secret, payload=stale.payload, delivery=delivery_id)
+    )
+    assert sent_again == "sent" and len(receiver.received) == 1
+    assert WebhookDelivery.objects.get(pk=delivery_id).attempts == 1
+    tasks.digests_publish(frequency="daily")
+    assert published == [(delivery_id,)]  # a sent row is never published again
