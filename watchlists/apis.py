@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import NotFound
+from core.jobs import enqueue
 from core.pagination import BoundedPagination
 from watchlists import exports
 from watchlists.models import Match
@@ -49,7 +50,7 @@ from watchlists.services import (
     matches_mark_unseen,
     watch_list_create,
 )
-from watchlists.tasks import enqueue, match_existing
+from watchlists.tasks import match_existing
 from watchlists.tiles import match_tile, tiles_supported
 
 TAGS = ["watch lists"]

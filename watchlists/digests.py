@@ -19,7 +19,7 @@ from django.utils import timezone
 from watchlists.models import Frequency, WatchList
 from watchlists.selectors import shown_records, window_matches
 from watchlists.services import digest_sent
-from watchlists.webhooks import MAX_RECORDS_PER_DIGEST, webhook_deliveries_record
+from watchlists.webhooks import MAX_RECORDS_PER_DIGEST, public_url, webhook_deliveries_record
 
 log = logging.getLogger(__name__)
 # A list's first digest looks this far back.
@@ -28,10 +28,6 @@ FIRST_DIGEST_WINDOW = {
     Frequency.DAILY: datetime.timedelta(days=1),
     Frequency.WEEKLY: datetime.timedelta(days=7),
 }
-
-
-def _absolute(path: str) -> str:
-    return settings.RANGEWATCH_PUBLIC_BASE_URL.rstrip("/") + path
 
 
 def digest_messages(*, watch_list: WatchList, now=None) -> list[EmailMultiAlternatives]:
@@ -53,15 +49,15 @@ def digest_messages(*, watch_list: WatchList, now=None) -> list[EmailMultiAltern
             record = shown.get(m.pk)
             if record is None:
                 continue
-            url = _absolute(record.record_url) if record.record_url.startswith("/") else record.record_url
+            url = public_url(record.record_url)
             groups[record.scientific_name or "(unnamed)"].append({"match": m, "record": record, "url": url})
-        unsubscribe_url = _absolute(reverse("watchlist-unsubscribe", args=[subscription.token]))
+        unsubscribe_url = public_url(reverse("watchlist-unsubscribe", args=[subscription.token]))
         context = {
             "watch_list": watch_list,
             "groups": sorted(groups.items()),
             "total": len(new[:MAX_RECORDS_PER_DIGEST]),
             "more": len(new) > MAX_RECORDS_PER_DIGEST,
-            "list_url": _absolute(reverse("watchlist-page", args=[watch_list.pk])),
+            "list_url": public_url(reverse("watchlist-page", args=[watch_list.pk])),
             "unsubscribe_url": unsubscribe_url,
             "base_url": settings.RANGEWATCH_PUBLIC_BASE_URL.rstrip("/"),
         }

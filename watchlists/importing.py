@@ -18,7 +18,7 @@ from ranges.index_cache import range_index
 from ranges.verdict import verdicts_many
 from species.models import Taxon
 from species.selectors import taxon_names, taxon_tree
-from watchlists.matching import RecordBatch, _occurrence_record, list_index, matches_sync
+from watchlists.matching import RecordBatch, _occurrence_record, list_index, matches_sync, object_array
 from watchlists.models import Occurrence, OccurrenceVerdict, Source, verdict_content_sha1
 from watchlists.occurrence_files import read_ahead, read_occurrence_chunks
 
@@ -68,7 +68,7 @@ class _TaxonResolver:
             if self.cache[name][0] is None:
                 report.unmatched_names[name] += count
         pairs = [self.cache[name] for name in names.tolist()]
-        return _objects([p[0] for p in pairs]), _objects([p[1] for p in pairs])
+        return object_array([p[0] for p in pairs]), object_array([p[1] for p in pairs])
 
 
 class _DatasetsSeen:
@@ -170,7 +170,7 @@ def _prepare_chunk(
     if not len(rows["dataset"]):
         return None
     verdicts, which = _verdicts_of(rows, rows["accepted_name"])
-    rows["verdict_status"] = _objects([v[0] for v in verdicts])[which]
+    rows["verdict_status"] = object_array([v[0] for v in verdicts])[which]
     rows["verdict_id"] = texts.ids_of(verdicts)[which]  # committed before the chunk is written: kept if it fails
     return _PreparedChunk(rows, verdicts, which, fresh)
 
@@ -253,12 +253,6 @@ class _WriteBehind:
 _DONE = object()
 
 
-def _objects(values) -> np.ndarray:
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
-
-
 def _take(rows: dict, positions) -> dict:
     return {name: values[positions] for name, values in rows.items()}
 
@@ -267,7 +261,9 @@ def _keyed(columns: dict, dataset: str) -> dict:
     """The chunk with its dataset column; one id twice in a chunk: the later row wins, as it would
     across chunks."""
     keys = columns["dataset_key"]
-    names = np.full(len(keys), dataset, dtype=object) if dataset else _objects([k or "unnamed" for k in keys.tolist()])
+    names = (
+        np.full(len(keys), dataset, dtype=object) if dataset else object_array([k or "unnamed" for k in keys.tolist()])
+    )
     rows = {"dataset": names, **columns}
     repeated = pd.DataFrame({"dataset": names, "id": columns["occurrence_id"]}).duplicated(keep="last").to_numpy()
     return _take(rows, ~repeated) if repeated.any() else rows
@@ -329,7 +325,7 @@ def _verdicts_of(rows: dict, accepted: np.ndarray) -> tuple[list[tuple], np.ndar
 def _row_tuples(rows: dict, imported) -> list[tuple]:
     """The rows as _COLUMNS orders them, values as the driver takes them."""
     columns = dict(rows)
-    columns["coordinate_uncertainty_m"] = _objects(
+    columns["coordinate_uncertainty_m"] = object_array(
         [None if u != u else u for u in rows["coordinate_uncertainty_m"].tolist()]
     )
     columns["imported"] = np.full(len(rows["dataset"]), imported, dtype=object)
@@ -368,7 +364,7 @@ def _write(rows: dict, *, keys: bool, fresh: bool) -> _Written:
     """Insert the new rows and update the changed ones; `keys`: say which (for matching)."""
     if connection.vendor == "postgresql":
         days = {d: datetime.date.fromisoformat(d) for d in dict.fromkeys(rows["event_date"].tolist()) if d}
-        rows = {**rows, "event_date": _objects([days.get(d) for d in rows["event_date"].tolist()])}
+        rows = {**rows, "event_date": object_array([days.get(d) for d in rows["event_date"].tolist()])}
         return _write_postgresql(_row_tuples(rows, timezone.now()), keys=keys, fresh=fresh)
     imported = connection.ops.adapt_datetimefield_value(timezone.now())
     return _write_sqlite(_row_tuples(rows, imported), keys=keys)

@@ -551,7 +551,7 @@ def _sync_batch(batch: RecordBatch, index: ListIndex) -> dict[str, int]:
     taxa = batch.taxon_id[at]
     verdicts = np.asarray(batch.verdicts + [""], dtype=object)[batch.verdict[at]]
     latitudes, longitudes = batch.latitude[at], batch.longitude[at]
-    days = _objects_of([batch.observed_on[i] for i in at.tolist()])
+    days = object_array([batch.observed_on[i] for i in at.tolist()])
     stale = (
         (taxa != have[3][kept])
         | (verdicts != have[4][kept])
@@ -627,14 +627,15 @@ def _existing_matches(batch: RecordBatch, index: ListIndex) -> tuple[np.ndarray,
         np.asarray(lists, dtype=np.int64),
         np.asarray(records, dtype=np.int64),
         np.fromiter((-1 if t is None else t for t in taxa), np.int64, len(taxa)),
-        _objects_of(verdicts),
+        object_array(verdicts),
         np.asarray(latitudes, dtype=np.float64),
         np.asarray(longitudes, dtype=np.float64),
-        _objects_of(days),
+        object_array(days),
     )
 
 
-def _objects_of(values) -> np.ndarray:
+def object_array(values) -> np.ndarray:
+    """`values` as a 1-d numpy array of Python objects (tuples stay whole)."""
     out = np.empty(len(values), dtype=object)
     out[:] = list(values)
     return out

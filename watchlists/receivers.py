@@ -3,7 +3,8 @@ a classified, confirmed, corrected or rejected upload or frame is matched again.
 
 from __future__ import annotations
 
-from watchlists.tasks import enqueue, match_observation
+from core.jobs import enqueue
+from watchlists.tasks import match_observation
 
 
 def on_observation_changed(sender, *, observation, **kwargs) -> None:

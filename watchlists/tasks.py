@@ -11,8 +11,7 @@ from django.utils import timezone
 
 from alerts.delivery import TransientDeliveryError
 from alerts.tasks import DELIVERY_BACKOFF_MAX_S, DELIVERY_BACKOFF_S
-from core.jobs import DEFAULT_QUEUE, retry_countdown, task
-from core.jobs import enqueue as jobs_enqueue
+from core.jobs import DEFAULT_QUEUE, enqueue, retry_countdown, task
 from watchlists.digests import DigestRun, digests_send
 from watchlists.matching import observation_matches_sync, watch_list_match_existing
 from watchlists.models import WatchList, WebhookDelivery
@@ -85,7 +84,7 @@ def digests_publish(*, frequency: str) -> DigestRun:
     if stuck:
         log.warning("publishing %d webhook deliveries again: never tried since they were recorded", len(stuck))
     for delivery_id in [*run.webhook_deliveries, *stuck]:
-        jobs_enqueue(deliver_webhook, delivery_id, on_failure=_not_queued(delivery_id))
+        enqueue(deliver_webhook, delivery_id, on_failure=_not_queued(delivery_id))
     return run
 
 
@@ -99,13 +98,3 @@ def _not_queued(delivery_id: int):
 @shared_task(name="watchlists.send_digests", acks_late=True, soft_time_limit=3000, time_limit=3600)
 def send_digests(frequency: str) -> int:
     return digests_publish(frequency=frequency).emails
-
-
-def enqueue(task, *args) -> bool:
-    """Publish a task; a broker outage is logged, not raised (the record itself is saved)."""
-    try:
-        task.apply_async(args=list(args), retry=True)
-        return True
-    except Exception as exc:  # noqa: BLE001 - kombu raises many connection error types
-        log.warning("could not enqueue %s%s (%s)", task.name, args, exc)
-        return False

@@ -31,7 +31,8 @@ EVENT = "rangewatch.watch_list_digest"
 MAX_RECORDS_PER_DIGEST = 500
 
 
-def _absolute(path: str) -> str:
+def public_url(path: str) -> str:
+    """A path of this site as the public address links to it (RANGEWATCH_PUBLIC_BASE_URL); a full URL as it is."""
     return settings.RANGEWATCH_PUBLIC_BASE_URL.rstrip("/") + path if path.startswith("/") else path
 
 
@@ -58,7 +59,7 @@ def webhook_payload(
                     "generalised": record.generalised,
                 },
                 "record_id": record.record_id,
-                "record_url": _absolute(record.record_url),
+                "record_url": public_url(record.record_url),
                 "license": record.license,
                 "citation": record.citation,
                 "sources": list(record.sources),
@@ -69,8 +70,8 @@ def webhook_payload(
         "watch_list": {
             "id": watch_list.pk,
             "name": watch_list.name,
-            "url": _absolute(reverse("watchlist-page", args=[watch_list.pk])),
-            "matches_url": _absolute(reverse("watchlist-matches", args=[watch_list.pk])),
+            "url": public_url(reverse("watchlist-page", args=[watch_list.pk])),
+            "matches_url": public_url(reverse("watchlist-matches", args=[watch_list.pk])),
         },
         "window": {"since": since.isoformat(), "until": until.isoformat()},
         "total": sum(len(records) for records in groups.values()),

@@ -343,13 +343,13 @@ def test_a_delivery_the_broker_never_ran_is_published_again_and_sent_once(
         on_failure(ConnectionError("broker unreachable"))
         return False
 
-    monkeypatch.setattr(tasks, "jobs_enqueue", broker_down)
+    monkeypatch.setattr(tasks, "enqueue", broker_down)
     run = tasks.digests_publish(frequency="daily")
     (delivery_id,) = run.webhook_deliveries
     delivery = WebhookDelivery.objects.get()
     assert (delivery.status, delivery.attempts) == ("pending", 0) and "not queued" in delivery.last_error
 
-    monkeypatch.setattr(tasks, "jobs_enqueue", lambda task, *args, **kwargs: published.append(args) or True)
+    monkeypatch.setattr(tasks, "enqueue", lambda task, *args, **kwargs: published.append(args) or True)
     tasks.digests_publish(frequency="daily")
     assert published == []  # not yet stuck: it may still be waiting in the queue
     WebhookDelivery.objects.filter(pk=delivery_id).update(created=timezone.now() - datetime.timedelta(minutes=11))
